@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/todoapp/todo-api/gen/db"
+	"github.com/todoapp/todo-api/internal/api"
+	"github.com/todoapp/todo-api/internal/auth"
+	"github.com/todoapp/todo-api/internal/config"
+	"github.com/todoapp/todo-api/internal/httpx"
+	"github.com/todoapp/todo-api/internal/store"
+)
+
+// maxRateLimitKeys bounds each rate limiter's table (about 100 bytes a key).
+const maxRateLimitKeys = 100_000
+
+// serve runs the HTTP server until ctx is cancelled, then drains in-flight
+// requests. Configuration errors stop it before anything listens.
+func serve(ctx context.Context, stdout io.Writer, listening chan<- string) error {
+	cfg, warnings, err := config.Load()
+	if err != nil {
+		return fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	logger := newLogger(stdout, cfg)
+	for _, w := range warnings {
+		logger.Warn(w)
+	}
+
+	pool, err := store.NewPool(ctx, cfg.DatabaseURL, store.PoolOptions{
+		MinConns: cfg.DBPoolMin, MaxConns: cfg.DBPoolMax,
+		MaxConnLifetime: cfg.DBPoolRecycle, ConnectTimeout: cfg.DBConnectionTimeout,
+	})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	checkSchema(ctx, logger, pool)
+
+	hasher, err := auth.NewHasher(cfg.BcryptCost, runtime.GOMAXPROCS(0))
+	if err != nil {
+		return err
+	}
+	tokens, err := auth.NewTokens(cfg.JWTSecret, cfg.AccessTokenTTL, cfg.RefreshTokenTTL, time.Now)
+	if err != nil {
+		return err
+	}
+	authH, err := api.NewAuthHandler(pool, hasher, tokens, cfg.CookieSecure, cfg.RefreshReuseGrace, time.Now)
+	if err != nil {
+		return err
+	}
+	e, err := httpx.NewServer(httpx.Deps{
+		Logger: logger, Pool: pool, Tokens: tokens, Auth: authH,
+		RateLimits: map[string]*httpx.RateLimiter{
+			"registerUser": httpx.NewRateLimiter(cfg.AuthRateLimit, cfg.AuthRateWindow, maxRateLimitKeys, time.Now),
+			"loginUser":    httpx.NewRateLimiter(cfg.AuthRateLimit, cfg.AuthRateWindow, maxRateLimitKeys, time.Now),
+			"refreshToken": httpx.NewRateLimiter(cfg.RefreshRateLimit, cfg.AuthRateWindow, maxRateLimitKeys, time.Now),
+		},
+		CORSOrigins: cfg.CORSOrigins, TrustedProxies: cfg.TrustedProxies,
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
+	if err != nil {
+		return fmt.Errorf("listen on port %d: %w (set PORT to a free port)", cfg.Port, err)
+	}
+	srv := &http.Server{
+		Handler:           e,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	logger.Info("listening", "addr", ln.Addr().String(), "docs", fmt.Sprintf("http://localhost:%d/docs", cfg.Port))
+	if listening != nil {
+		listening <- ln.Addr().String()
+	}
+
+	go pruneSessions(ctx, logger, db.New(pool))
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	select {
+	case err := <-serveErr:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down: draining in-flight requests", "timeout", cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+func newLogger(w io.Writer, cfg config.Config) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// checkSchema warns when the database is behind the migrations this binary
+// ships. It never migrates: that is `todo-api migrate up`.
+func checkSchema(ctx context.Context, logger *slog.Logger, pool *pgxpool.Pool) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	latest, err := store.LatestVersion()
+	if err != nil {
+		logger.Warn("cannot read the embedded migrations", "error", err)
+		return
+	}
+	v, dirty, err := store.SchemaVersion(ctx, pool)
+	switch {
+	case err != nil:
+		logger.Warn("database unreachable at start; serving anyway, /readyz reports 503 until it is back", "error", err)
+	case dirty:
+		logger.Warn("database schema is dirty: a migration failed half-way; fix it, then run todo-api migrate", "version", v)
+	case v < latest:
+		logger.Warn("database schema is behind this binary; run: todo-api migrate up", "version", v, "latest", latest)
+	case v > latest:
+		logger.Warn("database schema is newer than this binary", "version", v, "latest", latest)
+	}
+}
+
+// pruneSessions deletes unusable refresh sessions every hour.
+func pruneSessions(ctx context.Context, logger *slog.Logger, q *db.Queries) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			now := time.Now()
+			n, err := q.DeleteStaleSessions(ctx, db.DeleteStaleSessionsParams{Now: now, Cutoff: now.Add(-24 * time.Hour)})
+			if err != nil {
+				logger.Warn("pruning refresh sessions failed", "error", err)
+				continue
+			}
+			logger.Debug("pruned refresh sessions", "deleted", n)
+		}
+	}
+}

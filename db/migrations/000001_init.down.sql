@@ -1,0 +1,5 @@
+DROP TABLE IF EXISTS refresh_sessions;
+DROP TABLE IF EXISTS task_tag_link;
+DROP TABLE IF EXISTS tasks;
+DROP TABLE IF EXISTS tags;
+DROP TABLE IF EXISTS users;

@@ -1,0 +1,262 @@
+// Package api implements the generated strict server interfaces with the
+// generated queries: one handler type per spec.
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/todoapp/todo-api/gen/authapi"
+	"github.com/todoapp/todo-api/gen/db"
+	"github.com/todoapp/todo-api/internal/apperr"
+	"github.com/todoapp/todo-api/internal/auth"
+	"github.com/todoapp/todo-api/internal/store"
+)
+
+// Cookie settings of the refresh token (SPEC 3.2).
+const (
+	RefreshCookieName = "refresh_token"
+	RefreshCookiePath = "/api/v1/auth"
+	minPasswordChars  = 8
+)
+
+var _ authapi.StrictServerInterface = (*AuthHandler)(nil)
+
+// AuthHandler serves the auth API: accounts, sessions and tokens.
+type AuthHandler struct {
+	q            *db.Queries
+	hasher       *auth.Hasher
+	tokens       *auth.Tokens
+	cookieSecure bool
+	reuseGrace   time.Duration
+	now          func() time.Time
+}
+
+// NewAuthHandler returns the auth API handler. reuseGrace is how long after a
+// rotation the replaced refresh token is still honoured (two tabs refreshing
+// at once); a replay later than that revokes the session.
+func NewAuthHandler(pool *pgxpool.Pool, hasher *auth.Hasher, tokens *auth.Tokens,
+	cookieSecure bool, reuseGrace time.Duration, now func() time.Time) (*AuthHandler, error) {
+	if pool == nil || hasher == nil || tokens == nil || now == nil {
+		return nil, fmt.Errorf("api: NewAuthHandler needs a pool, hasher, tokens and clock")
+	}
+	return &AuthHandler{q: db.New(pool), hasher: hasher, tokens: tokens,
+		cookieSecure: cookieSecure, reuseGrace: reuseGrace, now: now}, nil
+}
+
+// RegisterUser creates an account. Errors: INVALID_EMAIL, PASSWORD_TOO_SHORT,
+// PASSWORD_TOO_LONG, EMAIL_ALREADY_EXISTS.
+func (h *AuthHandler) RegisterUser(ctx context.Context, req authapi.RegisterUserRequestObject) (authapi.RegisterUserResponseObject, error) {
+	if req.Body == nil {
+		return nil, apperr.Validation("Request body is required", "")
+	}
+	email := NormaliseEmail(req.Body.Email)
+	if !ValidEmail(email) {
+		return nil, apperr.InvalidEmail.WithField("email")
+	}
+	if err := checkPassword(req.Body.Password); err != nil {
+		return nil, err
+	}
+	hash, err := h.hasher.Hash(ctx, req.Body.Password)
+	if err != nil {
+		return nil, err
+	}
+	row, err := h.q.CreateUser(ctx, db.CreateUserParams{Email: email, PasswordHash: hash, Name: trimName(req.Body.Name)})
+	if store.UniqueViolation(err, "users_email_key") {
+		return nil, apperr.EmailAlreadyExists.WithField("email")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create user: %w", err)
+	}
+	return authapi.RegisterUser201JSONResponse(toUser(row.ID, row.Email, row.Name, row.CreatedAt)), nil
+}
+
+// LoginUser checks the credentials and starts a session. Unknown email, wrong
+// password and an over-long password all answer INVALID_CREDENTIALS after the
+// same bcrypt work.
+func (h *AuthHandler) LoginUser(ctx context.Context, req authapi.LoginUserRequestObject) (authapi.LoginUserResponseObject, error) {
+	if req.Body == nil {
+		return nil, apperr.Validation("Request body is required", "")
+	}
+	user, err := h.q.GetUserCredentials(ctx, NormaliseEmail(req.Body.Username))
+	if err != nil && !store.IsNotFound(err) {
+		return nil, fmt.Errorf("get user: %w", err)
+	}
+	ok, err := h.hasher.Matches(ctx, user.PasswordHash, req.Body.Password) // "" hash when not found
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, apperr.InvalidCredentials
+	}
+	now := h.now()
+	sid, jti := uuid.New(), uuid.New()
+	expires := now.Add(h.tokens.RefreshTTL())
+	if err := h.q.CreateSession(ctx, db.CreateSessionParams{ID: sid, UserID: user.ID, CurrentJti: jti, ExpiresAt: expires, Now: now}); err != nil {
+		return nil, fmt.Errorf("create session: %w", err)
+	}
+	body, cookie, err := h.issue(user.ID, user.Email, sid, jti, expires)
+	if err != nil {
+		return nil, err
+	}
+	return authapi.LoginUser200JSONResponse{Body: body, Headers: authapi.LoginUser200ResponseHeaders{SetCookie: cookie}}, nil
+}
+
+// RefreshToken rotates the refresh cookie and returns a new access token.
+func (h *AuthHandler) RefreshToken(ctx context.Context, req authapi.RefreshTokenRequestObject) (authapi.RefreshTokenResponseObject, error) {
+	if req.Params.RefreshToken == nil || *req.Params.RefreshToken == "" {
+		return nil, apperr.MissingRefreshToken
+	}
+	claims, err := h.tokens.Verify(*req.Params.RefreshToken, auth.Refresh)
+	if err != nil {
+		return nil, refreshTokenError(err)
+	}
+	sid, err1 := uuid.Parse(claims.SessionID)
+	jti, err2 := uuid.Parse(claims.ID)
+	if err1 != nil || err2 != nil {
+		return nil, apperr.InvalidToken
+	}
+	now := h.now()
+	newJTI, expires := uuid.New(), now.Add(h.tokens.RefreshTTL())
+	row, err := h.q.RotateSession(ctx, db.RotateSessionParams{NewJti: newJTI, Now: now, ExpiresAt: expires, ID: sid, Jti: jti})
+	switch {
+	case store.IsNotFound(err):
+		return h.refreshNotRotated(ctx, sid, jti, now)
+	case err != nil:
+		return nil, fmt.Errorf("rotate session: %w", err)
+	}
+	body, cookie, err := h.issue(row.UserID, row.Email, sid, newJTI, expires)
+	if err != nil {
+		return nil, err
+	}
+	return authapi.RefreshToken200JSONResponse{Body: body, Headers: authapi.RefreshToken200ResponseHeaders{SetCookie: cookie}}, nil
+}
+
+// refreshNotRotated handles a refresh token that is not its session's
+// current one: a concurrent refresh inside the grace window gets the current
+// token again; any other replay revokes the whole session.
+func (h *AuthHandler) refreshNotRotated(ctx context.Context, sid, jti uuid.UUID, now time.Time) (authapi.RefreshTokenResponseObject, error) {
+	s, err := h.q.GetSession(ctx, sid)
+	switch {
+	case store.IsNotFound(err):
+		return nil, apperr.InvalidToken
+	case err != nil:
+		return nil, fmt.Errorf("get session: %w", err)
+	case s.RevokedAt != nil:
+		return nil, apperr.InvalidToken
+	case !s.ExpiresAt.After(now):
+		return nil, apperr.RefreshTokenExpired
+	}
+	if s.PreviousJti != nil && *s.PreviousJti == jti && s.RotatedAt != nil && now.Sub(*s.RotatedAt) <= h.reuseGrace {
+		body, cookie, err := h.issue(s.UserID, s.Email, sid, s.CurrentJti, s.ExpiresAt)
+		if err != nil {
+			return nil, err
+		}
+		return authapi.RefreshToken200JSONResponse{Body: body, Headers: authapi.RefreshToken200ResponseHeaders{SetCookie: cookie}}, nil
+	}
+	// A rotated-out token came back after the grace window: someone holds a
+	// copy. End the session so neither copy works.
+	if err := h.q.RevokeSession(ctx, db.RevokeSessionParams{Now: now, ID: sid}); err != nil {
+		return nil, fmt.Errorf("revoke session: %w", err)
+	}
+	return nil, apperr.InvalidToken
+}
+
+// GetCurrentUser returns the user of the access token. The auth middleware
+// has verified the token; a user deleted since is INVALID_TOKEN.
+func (h *AuthHandler) GetCurrentUser(ctx context.Context, _ authapi.GetCurrentUserRequestObject) (authapi.GetCurrentUserResponseObject, error) {
+	id, ok := auth.UserID(ctx)
+	if !ok {
+		return nil, apperr.MissingToken
+	}
+	u, err := h.q.GetUserByID(ctx, id)
+	if store.IsNotFound(err) {
+		return nil, apperr.InvalidToken
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get user: %w", err)
+	}
+	return authapi.GetCurrentUser200JSONResponse(toUser(u.ID, u.Email, u.Name, u.CreatedAt)), nil
+}
+
+// LogoutUser revokes the cookie's session, if any, and clears the cookie.
+func (h *AuthHandler) LogoutUser(ctx context.Context, req authapi.LogoutUserRequestObject) (authapi.LogoutUserResponseObject, error) {
+	if req.Params.RefreshToken != nil && *req.Params.RefreshToken != "" {
+		if claims, err := h.tokens.Verify(*req.Params.RefreshToken, auth.Refresh); err == nil {
+			if sid, err := uuid.Parse(claims.SessionID); err == nil {
+				if err := h.q.RevokeSession(ctx, db.RevokeSessionParams{Now: h.now(), ID: sid}); err != nil {
+					return nil, fmt.Errorf("revoke session: %w", err)
+				}
+			}
+		}
+	}
+	return authapi.LogoutUser200JSONResponse{
+		Body:    authapi.MessageResponse{Message: "Successfully logged out"},
+		Headers: authapi.LogoutUser200ResponseHeaders{SetCookie: h.cookie("", -1)},
+	}, nil
+}
+
+// issue signs an access token and the session's refresh token.
+func (h *AuthHandler) issue(userID uuid.UUID, email string, sid, jti uuid.UUID, expires time.Time) (authapi.TokenResponse, string, error) {
+	access, err := h.tokens.IssueAccess(userID, email)
+	if err != nil {
+		return authapi.TokenResponse{}, "", err
+	}
+	refresh, err := h.tokens.IssueRefresh(userID, email, sid, jti, expires)
+	if err != nil {
+		return authapi.TokenResponse{}, "", err
+	}
+	maxAge := int(expires.Sub(h.now()).Round(time.Second) / time.Second)
+	return authapi.TokenResponse{AccessToken: access, TokenType: authapi.Bearer}, h.cookie(refresh, max(maxAge, 1)), nil
+}
+
+// cookie renders the refresh cookie; maxAge < 0 clears it (Max-Age=0).
+func (h *AuthHandler) cookie(value string, maxAge int) string {
+	return (&http.Cookie{
+		Name: RefreshCookieName, Value: value, Path: RefreshCookiePath, MaxAge: maxAge,
+		HttpOnly: true, Secure: h.cookieSecure, SameSite: http.SameSiteStrictMode,
+	}).String()
+}
+
+func refreshTokenError(err error) error {
+	switch err {
+	case auth.ErrExpired:
+		return apperr.RefreshTokenExpired
+	case auth.ErrWrongType:
+		return apperr.InvalidTokenType
+	default:
+		return apperr.InvalidToken
+	}
+}
+
+func checkPassword(pw string) error {
+	if utf8.RuneCountInString(pw) < minPasswordChars {
+		return apperr.PasswordTooShort.WithField("password")
+	}
+	if len(pw) > auth.MaxPasswordBytes {
+		return apperr.PasswordTooLong.WithField("password")
+	}
+	return nil
+}
+
+func trimName(name *string) *string {
+	if name == nil {
+		return nil
+	}
+	n := strings.TrimSpace(*name)
+	if n == "" {
+		return nil
+	}
+	return &n
+}
+
+func toUser(id uuid.UUID, email string, name *string, createdAt time.Time) authapi.UserResponse {
+	return authapi.UserResponse{Id: id, Email: email, Name: name, CreatedAt: createdAt.UTC()}
+}

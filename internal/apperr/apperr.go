@@ -1,0 +1,78 @@
+// Package apperr defines the single error type the service returns to clients
+// and one value per error the contract names. Anything that is not an *Error
+// is rendered as 500 INTERNAL_ERROR, with the real error only in the log.
+package apperr
+
+import (
+	"errors"
+	"net/http"
+)
+
+// Error is a client-facing error: an HTTP status, a stable machine code, a
+// human-readable detail and, when one field is at fault, its name.
+type Error struct {
+	Status int
+	Code   string
+	Detail string
+	Field  string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Detail }
+
+// WithField returns a copy of e that names the field at fault.
+func (e *Error) WithField(field string) *Error {
+	c := *e
+	c.Field = field
+	return &c
+}
+
+// WithDetail returns a copy of e with another human-readable message.
+func (e *Error) WithDetail(detail string) *Error {
+	c := *e
+	c.Detail = detail
+	return &c
+}
+
+// As returns the *Error in err's chain, or nil when there is none.
+func As(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return nil
+}
+
+// Validation returns a 422 VALIDATION_ERROR naming field (which may be empty).
+func Validation(detail, field string) *Error {
+	return &Error{Status: http.StatusUnprocessableEntity, Code: "VALIDATION_ERROR", Detail: detail, Field: field}
+}
+
+func newErr(status int, code, detail string) *Error {
+	return &Error{Status: status, Code: code, Detail: detail}
+}
+
+// Errors of the auth API (SPEC 2). The detail text is part of the contract.
+var (
+	EmailAlreadyExists  = newErr(http.StatusBadRequest, "EMAIL_ALREADY_EXISTS", "A user with this email already exists")
+	PasswordTooShort    = newErr(http.StatusBadRequest, "PASSWORD_TOO_SHORT", "Password must be at least 8 characters")
+	InvalidEmail        = newErr(http.StatusBadRequest, "INVALID_EMAIL", "Please provide a valid email address")
+	PasswordTooLong     = newErr(http.StatusBadRequest, "PASSWORD_TOO_LONG", "Password must be at most 72 bytes")
+	InvalidCredentials  = newErr(http.StatusUnauthorized, "INVALID_CREDENTIALS", "Invalid email or password")
+	MissingToken        = newErr(http.StatusUnauthorized, "MISSING_TOKEN", "Authentication required")
+	TokenExpired        = newErr(http.StatusUnauthorized, "TOKEN_EXPIRED", "Access token has expired")
+	InvalidToken        = newErr(http.StatusUnauthorized, "INVALID_TOKEN", "Invalid authentication token")
+	InvalidTokenType    = newErr(http.StatusUnauthorized, "INVALID_TOKEN_TYPE", "Invalid token type for this operation")
+	MissingRefreshToken = newErr(http.StatusUnauthorized, "MISSING_REFRESH_TOKEN", "Refresh token not found")
+	RefreshTokenExpired = newErr(http.StatusUnauthorized, "REFRESH_TOKEN_EXPIRED", "Refresh token has expired. Please log in again")
+	RateLimitExceeded   = newErr(http.StatusTooManyRequests, "RATE_LIMIT_EXCEEDED", "Too many authentication attempts. Please try again later")
+)
+
+// Errors of the transport layer, shared by every route.
+var (
+	NotFound             = newErr(http.StatusNotFound, "NOT_FOUND", "Resource not found")
+	MethodNotAllowed     = newErr(http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "Method not allowed")
+	PayloadTooLarge      = newErr(http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", "Request body is too large")
+	UnsupportedMediaType = newErr(http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", "Unsupported content type")
+	Internal             = newErr(http.StatusInternalServerError, "INTERNAL_ERROR", "Internal server error")
+	ServiceUnavailable   = newErr(http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE", "Service temporarily unavailable")
+)

@@ -1,0 +1,110 @@
+package httpx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/todoapp/todo-api/internal/apperr"
+	"github.com/todoapp/todo-api/internal/store"
+)
+
+// errorBody is the only error body this service sends (SPEC 2).
+type errorBody struct {
+	Detail string `json:"detail"`
+	Code   string `json:"code"`
+	Field  string `json:"field,omitempty"`
+}
+
+// bearerRouteKey marks, in the echo.Context, a request to a Bearer-protected
+// route, whose 401s carry WWW-Authenticate.
+const bearerRouteKey = "todo-api.bearer-route"
+
+// errorHandler renders every error: those our handlers return, Echo's own
+// (404, 405, 413, binder 400s), validation failures and recovered panics.
+func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		e := toAppError(err)
+		if e.Status >= 500 {
+			logger.ErrorContext(c.Request().Context(), "request failed",
+				"request_id", requestID(c), "method", c.Request().Method,
+				"path", c.Request().URL.Path, "status", e.Status, "error", err)
+		}
+		if e.Status == http.StatusUnauthorized && c.Get(bearerRouteKey) == true {
+			c.Response().Header().Set(echo.HeaderWWWAuthenticate, "Bearer")
+		}
+		var werr error
+		if c.Request().Method == http.MethodHead {
+			werr = c.NoContent(e.Status)
+		} else {
+			werr = c.JSON(e.Status, errorBody{Detail: e.Detail, Code: e.Code, Field: e.Field})
+		}
+		if werr != nil {
+			logger.WarnContext(c.Request().Context(), "writing error response failed", "request_id", requestID(c), "error", werr)
+		}
+	}
+}
+
+// toAppError maps any error to the contract's error. Unknown errors become
+// 500 INTERNAL_ERROR (never leaking their text); an unreachable database
+// becomes 503 SERVICE_UNAVAILABLE.
+func toAppError(err error) *apperr.Error {
+	if e := apperr.As(err); e != nil {
+		return e
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		return fromHTTPError(he)
+	}
+	if store.Unavailable(err) {
+		return apperr.ServiceUnavailable
+	}
+	if errors.Is(err, context.Canceled) {
+		// The client went away; nobody reads this, but don't call it a 500.
+		return &apperr.Error{Status: 499, Code: "CLIENT_CLOSED_REQUEST", Detail: "Client closed the request"}
+	}
+	return apperr.Internal
+}
+
+func fromHTTPError(he *echo.HTTPError) *apperr.Error {
+	switch he.Code {
+	case http.StatusNotFound:
+		return apperr.NotFound
+	case http.StatusMethodNotAllowed:
+		return apperr.MethodNotAllowed
+	case http.StatusRequestEntityTooLarge:
+		return apperr.PayloadTooLarge
+	case http.StatusUnsupportedMediaType:
+		return apperr.UnsupportedMediaType
+	case http.StatusBadRequest, http.StatusUnprocessableEntity:
+		// Generated binders: unparseable body, bad path or query parameter.
+		return apperr.Validation(httpErrorMessage(he), "")
+	case http.StatusServiceUnavailable:
+		return apperr.ServiceUnavailable
+	}
+	if he.Code >= 500 {
+		return apperr.Internal
+	}
+	return &apperr.Error{Status: he.Code, Code: http.StatusText(he.Code), Detail: httpErrorMessage(he)}
+}
+
+func httpErrorMessage(he *echo.HTTPError) string {
+	if s, ok := he.Message.(string); ok && s != "" {
+		return s
+	}
+	if he.Message != nil {
+		return fmt.Sprint(he.Message)
+	}
+	return http.StatusText(he.Code)
+}
+
+func requestID(c echo.Context) string {
+	return c.Response().Header().Get(echo.HeaderXRequestID)
+}

@@ -1,0 +1,114 @@
+package httpx
+
+import (
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/todoapp/todo-api/internal/apperr"
+	"github.com/todoapp/todo-api/internal/auth"
+)
+
+// bearerAuth requires a valid access token and puts its user id in the
+// request's context, where the strict handlers can read it.
+func bearerAuth(tokens *auth.Tokens) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			c.Set(bearerRouteKey, true)
+			token, err := bearerToken(c.Request().Header.Get(echo.HeaderAuthorization))
+			if err != nil {
+				return err
+			}
+			claims, err := tokens.Verify(token, auth.Access)
+			switch err {
+			case nil:
+			case auth.ErrExpired:
+				return apperr.TokenExpired
+			case auth.ErrWrongType:
+				return apperr.InvalidTokenType
+			default:
+				return apperr.InvalidToken
+			}
+			id, err := claims.UserID()
+			if err != nil {
+				return apperr.InvalidToken
+			}
+			r := c.Request()
+			c.SetRequest(r.WithContext(auth.WithUserID(r.Context(), id)))
+			return next(c)
+		}
+	}
+}
+
+// bearerToken extracts the token of an `Authorization: Bearer <token>` header.
+func bearerToken(header string) (string, error) {
+	header = strings.TrimSpace(header)
+	if header == "" {
+		return "", apperr.MissingToken
+	}
+	scheme, token, _ := strings.Cut(header, " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return "", apperr.InvalidToken
+	}
+	token = strings.TrimSpace(token)
+	if token == "" {
+		return "", apperr.MissingToken
+	}
+	return token, nil
+}
+
+// noStore keeps tokens and user data out of shared and browser caches.
+func noStore(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if !strings.HasPrefix(c.Request().URL.Path, BasePath+"/") {
+			return next(c)
+		}
+		h := c.Response().Header()
+		h.Set(echo.HeaderCacheControl, "no-store")
+		h.Set(echo.HeaderXContentTypeOptions, "nosniff")
+		return next(c)
+	}
+}
+
+// requestLogger logs one line per request: no headers, bodies or query
+// strings, so tokens, passwords and cookies never reach the log.
+func requestLogger(logger *slog.Logger) echo.MiddlewareFunc {
+	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+		LogStatus: true, LogMethod: true, LogURIPath: true, LogLatency: true,
+		LogRequestID: true, LogRemoteIP: true, LogResponseSize: true,
+		HandleError: true, // the status is the one our error handler wrote
+		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+			level := slog.LevelInfo
+			if v.Status >= 500 {
+				level = slog.LevelError
+			}
+			logger.LogAttrs(c.Request().Context(), level, "request",
+				slog.String("request_id", v.RequestID),
+				slog.String("method", v.Method),
+				slog.String("path", v.URIPath),
+				slog.Int("status", v.Status),
+				slog.Duration("latency", v.Latency.Round(time.Microsecond)),
+				slog.Int64("bytes", v.ResponseSize),
+				slog.String("ip", v.RemoteIP),
+			)
+			return nil
+		},
+	})
+}
+
+// ipExtractor takes the client IP from the TCP peer, or from X-Forwarded-For
+// when the peer is one of the trusted proxies.
+func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, n := range trusted {
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}

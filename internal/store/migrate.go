@@ -1,0 +1,121 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+
+	"github.com/golang-migrate/migrate/v4"
+	_ "github.com/golang-migrate/migrate/v4/database/pgx/v5" // the pgx5:// driver
+	"github.com/golang-migrate/migrate/v4/source/iofs"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/todoapp/todo-api/db/migrations"
+)
+
+// Migrator applies the embedded migrations to one database.
+type Migrator struct{ m *migrate.Migrate }
+
+// NewMigrator opens databaseURL (postgres:// or postgresql://) for migrating.
+// Close it when done.
+func NewMigrator(databaseURL string) (*Migrator, error) {
+	src, err := iofs.New(migrations.FS, ".")
+	if err != nil {
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	m, err := migrate.NewWithSourceInstance("iofs", src, pgx5URL(databaseURL))
+	if err != nil {
+		return nil, fmt.Errorf("migrations: connect: %w", redactErr(err))
+	}
+	return &Migrator{m: m}, nil
+}
+
+// pgx5URL rewrites a postgres:// URL to the scheme golang-migrate's pgx/v5
+// driver registers.
+func pgx5URL(u string) string {
+	for _, p := range []string{"postgresql://", "postgres://"} {
+		if strings.HasPrefix(u, p) {
+			return "pgx5://" + strings.TrimPrefix(u, p)
+		}
+	}
+	return u
+}
+
+// redactErr drops errors whose text may quote the connection URL.
+func redactErr(err error) error {
+	if strings.Contains(err.Error(), "://") {
+		return errors.New("cannot connect to the database (check DATABASE_URL)")
+	}
+	return err
+}
+
+// Up applies all pending migrations. It is not an error when there are none.
+func (m *Migrator) Up() error { return ignoreNoChange(m.m.Up()) }
+
+// Down rolls back n migrations, or all of them when n <= 0.
+func (m *Migrator) Down(n int) error {
+	if n <= 0 {
+		return ignoreNoChange(m.m.Down())
+	}
+	return ignoreNoChange(m.m.Steps(-n))
+}
+
+// Version returns the applied version (0 when none) and whether the last
+// migration failed half-way (dirty).
+func (m *Migrator) Version() (version uint, dirty bool, err error) {
+	v, d, err := m.m.Version()
+	if errors.Is(err, migrate.ErrNilVersion) {
+		return 0, false, nil
+	}
+	return v, d, err
+}
+
+// Close releases the migrator's connection.
+func (m *Migrator) Close() error {
+	srcErr, dbErr := m.m.Close()
+	return errors.Join(srcErr, dbErr)
+}
+
+func ignoreNoChange(err error) error {
+	if errors.Is(err, migrate.ErrNoChange) {
+		return nil
+	}
+	return err
+}
+
+// LatestVersion is the newest migration version this binary ships.
+func LatestVersion() (uint, error) {
+	entries, err := fs.Glob(migrations.FS, "*.up.sql")
+	if err != nil {
+		return 0, err
+	}
+	var latest uint
+	for _, e := range entries {
+		var v uint
+		if _, err := fmt.Sscanf(e, "%d_", &v); err == nil && v > latest {
+			latest = v
+		}
+	}
+	return latest, nil
+}
+
+// SchemaVersion returns the migration version recorded in the database (0
+// when no migration has run) and whether it is dirty.
+func SchemaVersion(ctx context.Context, pool *pgxpool.Pool) (version uint, dirty bool, err error) {
+	var exists bool
+	if err := pool.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
+		return 0, false, err
+	}
+	if !exists {
+		return 0, false, nil
+	}
+	var v int64
+	err = pool.QueryRow(ctx, `SELECT version, dirty FROM schema_migrations LIMIT 1`).Scan(&v, &dirty)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
+	}
+	return uint(v), dirty, err
+}

@@ -1,0 +1,101 @@
+// Package store opens the PostgreSQL pool, runs transactions, classifies
+// database errors and applies the schema migrations.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/todoapp/todo-api/gen/db"
+)
+
+// PoolOptions bound the connection pool.
+type PoolOptions struct {
+	MinConns          int32
+	MaxConns          int32
+	MaxConnLifetime   time.Duration
+	ConnectTimeout    time.Duration
+	Tracer            pgx.QueryTracer // optional
+	HealthCheckPeriod time.Duration   // optional; pgx's default when zero
+}
+
+// NewPool returns a pool for databaseURL. It does not wait for the database:
+// the server starts, reports not-ready and recovers when the database comes.
+func NewPool(ctx context.Context, databaseURL string, o PoolOptions) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		// pgx's message can quote the URL, password included.
+		return nil, errors.New("store: DATABASE_URL cannot be parsed as a PostgreSQL connection string")
+	}
+	cfg.MinConns = o.MinConns
+	cfg.MaxConns = o.MaxConns
+	cfg.MaxConnLifetime = o.MaxConnLifetime
+	cfg.ConnConfig.ConnectTimeout = o.ConnectTimeout
+	if o.HealthCheckPeriod > 0 {
+		cfg.HealthCheckPeriod = o.HealthCheckPeriod
+	}
+	if o.Tracer != nil {
+		cfg.ConnConfig.Tracer = o.Tracer
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("store: open pool: %w", err)
+	}
+	return pool, nil
+}
+
+// InTx runs fn in a transaction and commits when fn returns nil.
+func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(q *db.Queries) error) error {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }() // a no-op after Commit
+	if err := fn(db.New(tx)); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// UniqueViolation reports whether err is a unique-constraint violation of the
+// named constraint.
+func UniqueViolation(err error, constraint string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == constraint
+}
+
+// IsNotFound reports whether err means a query matched no row.
+func IsNotFound(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
+
+// Unavailable reports whether err means the database could not be reached or
+// is not accepting work right now (as opposed to a bug or a bad query).
+func Unavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var connErr *pgconn.ConnectError
+	var netErr net.Error
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.As(err, &connErr), errors.As(err, &netErr), pgconn.Timeout(err):
+		return true
+	case errors.As(err, &pgErr):
+		// Class 08: connection exception; 57P01-03: admin/crash shutdown,
+		// cannot connect now; 53300: too many connections.
+		return pgErr.Code[:2] == "08" || pgErr.Code == "57P01" || pgErr.Code == "57P02" ||
+			pgErr.Code == "57P03" || pgErr.Code == "53300"
+	}
+	// A connection that died mid-query, or one pgx never got to use.
+	return pgconn.SafeToRetry(err) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
+}

@@ -1,0 +1,191 @@
+// Package testdb gives each test its own freshly migrated PostgreSQL
+// database, cloned from a template that is migrated once per schema version.
+// The server comes from TEST_DATABASE_URL (or DATABASE_URL); `make test`
+// starts a private one and sets it.
+package testdb
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"sort"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/todoapp/todo-api/db/migrations"
+	"github.com/todoapp/todo-api/internal/store"
+)
+
+// ServerURL returns the URL of the test server's admin database, or fails
+// the test with how to get one.
+func ServerURL(tb testing.TB) string {
+	tb.Helper()
+	for _, k := range []string{"TEST_DATABASE_URL", "DATABASE_URL"} {
+		if v := os.Getenv(k); v != "" {
+			return v
+		}
+	}
+	tb.Fatal("no test database: set TEST_DATABASE_URL to a postgres:// URL, or run `make test`, which starts a private PostgreSQL")
+	return ""
+}
+
+// New returns a pool on a new migrated database, dropped when tb ends.
+func New(tb testing.TB) *pgxpool.Pool {
+	tb.Helper()
+	return NewWithConfig(tb, nil)
+}
+
+// NewWithConfig is New with a hook to adjust the pool's configuration (a
+// tracer, a smaller pool) before it connects.
+func NewWithConfig(tb testing.TB, configure func(*pgxpool.Config)) *pgxpool.Pool {
+	tb.Helper()
+	dbURL := NewDatabase(tb)
+	cfg, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		tb.Fatalf("testdb: %v", err)
+	}
+	if configure != nil {
+		configure(cfg)
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		tb.Fatalf("testdb: connect: %v", err)
+	}
+	tb.Cleanup(pool.Close)
+	return pool
+}
+
+// NewDatabase creates a new migrated database and returns its URL. The
+// database is dropped when tb ends.
+func NewDatabase(tb testing.TB) string {
+	tb.Helper()
+	ctx := context.Background()
+	admin := ServerURL(tb)
+	tmpl, err := template(ctx, admin)
+	if err != nil {
+		tb.Fatalf("testdb: template: %v", err)
+	}
+	name := "todo_test_" + randomHex(8)
+	if err := exec(ctx, admin, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", name, tmpl)); err != nil {
+		tb.Fatalf("testdb: create: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := exec(context.Background(), admin, fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name)); err != nil {
+			tb.Errorf("testdb: drop %s: %v", name, err)
+		}
+	})
+	return WithDatabase(admin, name)
+}
+
+// WithDatabase returns dbURL pointing at database name.
+func WithDatabase(dbURL, name string) string {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		panic(err) // ServerURL's value was parsed by pgx already
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+var (
+	templateOnce sync.Once
+	templateName string
+	templateErr  error
+)
+
+// template returns the name of a migrated template database for the current
+// migrations, creating it once per server (across test processes, under an
+// advisory lock).
+func template(ctx context.Context, admin string) (string, error) {
+	templateOnce.Do(func() {
+		templateName, templateErr = ensureTemplate(ctx, admin)
+	})
+	return templateName, templateErr
+}
+
+func ensureTemplate(ctx context.Context, admin string) (string, error) {
+	sum, err := migrationsHash()
+	if err != nil {
+		return "", err
+	}
+	name := "todo_tmpl_" + sum[:16]
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock(7461023)"); err != nil {
+		return "", err
+	}
+	defer conn.Exec(ctx, "SELECT pg_advisory_unlock(7461023)") //nolint:errcheck // released on close anyway
+
+	var ready bool
+	err = conn.QueryRow(ctx, "SELECT datistemplate FROM pg_database WHERE datname = $1", name).Scan(&ready)
+	if err == nil && ready {
+		return name, nil
+	}
+	// Absent, or left half-made by a crashed run: build it afresh.
+	if _, err := conn.Exec(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name)); err != nil {
+		return "", err
+	}
+	if _, err := conn.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s", name)); err != nil {
+		return "", err
+	}
+	m, err := store.NewMigrator(WithDatabase(admin, name))
+	if err != nil {
+		return "", err
+	}
+	err = m.Up()
+	if cerr := m.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", fmt.Errorf("migrate template: %w", err)
+	}
+	if _, err := conn.Exec(ctx, fmt.Sprintf("ALTER DATABASE %s IS_TEMPLATE true", name)); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+func migrationsHash() (string, error) {
+	names, err := fs.Glob(migrations.FS, "*.sql")
+	if err != nil {
+		return "", err
+	}
+	sort.Strings(names)
+	h := sha256.New()
+	for _, n := range names {
+		b, err := fs.ReadFile(migrations.FS, n)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", n, len(b))
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func exec(ctx context.Context, dbURL, sql string) error {
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, sql)
+	return err
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
