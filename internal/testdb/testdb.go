@@ -73,16 +73,7 @@ func NewDatabase(tb testing.TB) string {
 	if err != nil {
 		tb.Fatalf("testdb: template: %v", err)
 	}
-	name := "todo_test_" + randomHex(8)
-	if err := exec(ctx, admin, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", name, tmpl)); err != nil {
-		tb.Fatalf("testdb: create: %v", err)
-	}
-	tb.Cleanup(func() {
-		if err := exec(context.Background(), admin, fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name)); err != nil {
-			tb.Errorf("testdb: drop %s: %v", name, err)
-		}
-	})
-	return WithDatabase(admin, name)
+	return create(tb, admin, "TEMPLATE "+tmpl)
 }
 
 // WithDatabase returns dbURL pointing at database name.
@@ -188,4 +179,27 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// NewEmptyDatabase creates a database with no schema at all and returns its
+// URL, for migration tests. It is dropped when tb ends.
+func NewEmptyDatabase(tb testing.TB) string {
+	tb.Helper()
+	return create(tb, ServerURL(tb), "")
+}
+
+// create makes a uniquely named database (with the given CREATE DATABASE
+// options), drops it when tb ends, and returns its URL.
+func create(tb testing.TB, admin, options string) string {
+	tb.Helper()
+	name := "todo_test_" + randomHex(8)
+	if err := exec(context.Background(), admin, fmt.Sprintf("CREATE DATABASE %s %s", name, options)); err != nil {
+		tb.Fatalf("testdb: create: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := exec(context.Background(), admin, fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name)); err != nil {
+			tb.Errorf("testdb: drop %s: %v", name, err)
+		}
+	})
+	return WithDatabase(admin, name)
 }

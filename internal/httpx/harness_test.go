@@ -1,0 +1,216 @@
+package httpx_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/labstack/echo/v4"
+	"github.com/stretchr/testify/require"
+
+	"github.com/todoapp/todo-api/internal/api"
+	"github.com/todoapp/todo-api/internal/auth"
+	"github.com/todoapp/todo-api/internal/httpx"
+	"github.com/todoapp/todo-api/internal/testdb"
+)
+
+// testSecret is a 64-hex-character JWT secret used only by tests.
+const testSecret = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+// clock is a settable clock shared by tokens, sessions and rate limits.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Now().UTC().Truncate(time.Second)} }
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// queryCounter counts the SQL statements the pool sends.
+type queryCounter struct{ n atomic.Int64 }
+
+func (q *queryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	q.n.Add(1)
+	return ctx
+}
+
+func (q *queryCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// options of a test server.
+type options struct {
+	authLimit, refreshLimit int
+	window                  time.Duration
+	grace                   time.Duration
+	bcryptCost              int
+	trusted                 string
+	pool                    *pgxpool.Pool
+}
+
+// app is the real server (router, middleware, handlers) on a fresh database.
+type app struct {
+	t       testing.TB
+	e       *echo.Echo
+	pool    *pgxpool.Pool
+	clock   *clock
+	queries *queryCounter
+	tokens  *auth.Tokens
+}
+
+func newApp(t testing.TB, opt ...func(*options)) *app {
+	t.Helper()
+	o := options{window: time.Minute, grace: 10 * time.Second, bcryptCost: 4}
+	for _, f := range opt {
+		f(&o)
+	}
+	counter := &queryCounter{}
+	pool := o.pool
+	if pool == nil {
+		pool = testdb.NewWithConfig(t, func(c *pgxpool.Config) { c.ConnConfig.Tracer = counter })
+	}
+	clk := newClock()
+	hasher, err := auth.NewHasher(o.bcryptCost, 2)
+	require.NoError(t, err)
+	tokens, err := auth.NewTokens([]byte(testSecret), 15*time.Minute, 7*24*time.Hour, clk.Now)
+	require.NoError(t, err)
+	authH, err := api.NewAuthHandler(pool, hasher, tokens, true, o.grace, clk.Now)
+	require.NoError(t, err)
+	var trusted []*net.IPNet
+	if o.trusted != "" {
+		_, n, err := net.ParseCIDR(o.trusted)
+		require.NoError(t, err)
+		trusted = append(trusted, n)
+	}
+	e, err := httpx.NewServer(httpx.Deps{
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Pool: pool, Tokens: tokens, Auth: authH,
+		RateLimits: map[string]*httpx.RateLimiter{
+			"registerUser": httpx.NewRateLimiter(o.authLimit, o.window, 1000, clk.Now),
+			"loginUser":    httpx.NewRateLimiter(o.authLimit, o.window, 1000, clk.Now),
+			"refreshToken": httpx.NewRateLimiter(o.refreshLimit, o.window, 1000, clk.Now),
+		},
+		CORSOrigins:    []string{"http://localhost:5173"},
+		TrustedProxies: trusted,
+	})
+	require.NoError(t, err)
+	return &app{t: t, e: e, pool: pool, clock: clk, queries: counter, tokens: tokens}
+}
+
+// response is a finished request.
+type response struct {
+	*httptest.ResponseRecorder
+}
+
+// JSON decodes the body into a map.
+func (r response) JSON(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(r.Body.Bytes(), &m), "body: %s", r.Body.String())
+	return m
+}
+
+// Cookie returns the Set-Cookie named name, or nil.
+func (r response) Cookie(name string) *http.Cookie {
+	for _, c := range r.Result().Cookies() {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// do sends a request through the whole server. header alternates names and
+// values.
+func (a *app) do(method, path, contentType, body string, header ...string) response {
+	a.t.Helper()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, path, r)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Add(header[i], header[i+1])
+	}
+	rec := httptest.NewRecorder()
+	a.e.ServeHTTP(rec, req)
+	return response{rec}
+}
+
+func (a *app) postJSON(path string, v any, header ...string) response {
+	a.t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(a.t, err)
+	return a.do(http.MethodPost, path, "application/json", string(b), header...)
+}
+
+func (a *app) register(email, password string) response {
+	a.t.Helper()
+	return a.postJSON("/api/v1/auth/register", map[string]any{"email": email, "password": password})
+}
+
+func (a *app) loginRaw(username, password string) response {
+	a.t.Helper()
+	form := url.Values{"username": {username}, "password": {password}}
+	return a.do(http.MethodPost, "/api/v1/auth/login", "application/x-www-form-urlencoded", form.Encode())
+}
+
+// login registers (when needed) and logs in, returning the access token and
+// the refresh token.
+func (a *app) login(email, password string) (access, refresh string) {
+	a.t.Helper()
+	if r := a.register(email, password); r.Code != http.StatusCreated {
+		require.Equal(a.t, "EMAIL_ALREADY_EXISTS", r.JSON(a.t)["code"], r.Body.String())
+	}
+	r := a.loginRaw(email, password)
+	require.Equal(a.t, http.StatusOK, r.Code, r.Body.String())
+	c := r.Cookie("refresh_token")
+	require.NotNil(a.t, c)
+	return r.JSON(a.t)["access_token"].(string), c.Value
+}
+
+func (a *app) me(access string) response {
+	a.t.Helper()
+	return a.do(http.MethodGet, "/api/v1/auth/me", "", "", "Authorization", "Bearer "+access)
+}
+
+func (a *app) refresh(refresh string) response {
+	a.t.Helper()
+	var h []string
+	if refresh != "" {
+		h = []string{"Cookie", "refresh_token=" + refresh}
+	}
+	return a.do(http.MethodPost, "/api/v1/auth/refresh", "", "", h...)
+}
+
+// requireError asserts an error response in the contract's shape.
+func requireError(t testing.TB, r response, status int, code, detail string) map[string]any {
+	t.Helper()
+	require.Equal(t, status, r.Code, r.Body.String())
+	require.Equal(t, "application/json", r.Header().Get("Content-Type"))
+	body := r.JSON(t)
+	require.Equal(t, code, body["code"], r.Body.String())
+	if detail != "" {
+		require.Equal(t, detail, body["detail"])
+	}
+	require.NotEmpty(t, body["detail"])
+	for k := range body {
+		require.Contains(t, []string{"detail", "code", "field"}, k, "unexpected key in error body")
+	}
+	return body
+}
