@@ -214,3 +214,11 @@ func requireError(t testing.TB, r response, status int, code, detail string) map
 	}
 	return body
 }
+
+// newChunkedRequest is a register request whose body has no Content-Length.
+func newChunkedRequest(body string) (*http.Request, *httptest.ResponseRecorder) {
+	req := httptest.NewRequest(http.MethodPost, "/api/v1/auth/register", io.NopCloser(strings.NewReader(body)))
+	req.ContentLength = -1
+	req.Header.Set("Content-Type", "application/json")
+	return req, httptest.NewRecorder()
+}

@@ -1,0 +1,164 @@
+package httpx_test
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/todoapp/todo-api/internal/httpx"
+	"github.com/todoapp/todo-api/openapi"
+)
+
+func TestErrorsHaveTheContractShape(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	t.Run("UnknownRoute", func(t *testing.T) {
+		requireError(t, a.do("GET", "/api/v1/nope", "", ""), 404, "NOT_FOUND", "")
+		requireError(t, a.do("GET", "/nope", "", ""), 404, "NOT_FOUND", "")
+	})
+	t.Run("WrongMethod", func(t *testing.T) {
+		requireError(t, a.do("DELETE", "/api/v1/auth/me", "", ""), 405, "METHOD_NOT_ALLOWED", "")
+		requireError(t, a.do("GET", "/api/v1/auth/login", "", ""), 405, "METHOD_NOT_ALLOWED", "")
+	})
+	t.Run("BodyOverLimit", func(t *testing.T) {
+		big := `{"email":"big@example.com","password":"` + strings.Repeat("a", httpx.MaxBodyBytes) + `"}`
+		requireError(t, a.do("POST", "/api/v1/auth/register", "application/json", big), 413, "PAYLOAD_TOO_LARGE", "")
+	})
+	t.Run("BodyOverLimitWithoutContentLength", func(t *testing.T) {
+		req, rec := newChunkedRequest(strings.Repeat("a", httpx.MaxBodyBytes+10))
+		a.e.ServeHTTP(rec, req)
+		requireError(t, response{rec}, 413, "PAYLOAD_TOO_LARGE", "")
+	})
+	t.Run("PanicIsA500WithoutDetails", func(t *testing.T) {
+		b := newApp(t)
+		b.e.GET("/boom", func(echo.Context) error { panic("secret internal state") })
+		r := b.do("GET", "/boom", "", "")
+		requireError(t, r, 500, "INTERNAL_ERROR", "Internal server error")
+		assert.NotContains(t, r.Body.String(), "secret")
+	})
+	t.Run("HandlerErrorIsA500WithoutDetails", func(t *testing.T) {
+		b := newApp(t)
+		b.e.GET("/fail", func(echo.Context) error { return errors.New("pq: password=hunter2") })
+		r := b.do("GET", "/fail", "", "")
+		requireError(t, r, 500, "INTERNAL_ERROR", "Internal server error")
+		assert.NotContains(t, r.Body.String(), "hunter2")
+	})
+}
+
+func TestCORS(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	t.Run("PreflightFromAllowedOrigin", func(t *testing.T) {
+		r := a.do("OPTIONS", "/api/v1/auth/refresh", "", "", "Origin", "http://localhost:5173",
+			"Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "content-type,authorization")
+		assert.Equal(t, http.StatusNoContent, r.Code)
+		assert.Equal(t, "http://localhost:5173", r.Header().Get("Access-Control-Allow-Origin"))
+		assert.Equal(t, "true", r.Header().Get("Access-Control-Allow-Credentials"))
+		for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"} {
+			assert.Contains(t, r.Header().Get("Access-Control-Allow-Methods"), m)
+		}
+		assert.Contains(t, strings.ToLower(r.Header().Get("Access-Control-Allow-Headers")), "authorization")
+	})
+	t.Run("OtherOriginGetsNoGrant", func(t *testing.T) {
+		r := a.do("GET", "/healthz", "", "", "Origin", "http://evil.example")
+		assert.Empty(t, r.Header().Get("Access-Control-Allow-Origin"))
+	})
+}
+
+func TestRateLimit(t *testing.T) {
+	t.Parallel()
+	t.Run("SixthIs429UntilTheWindowEnds", func(t *testing.T) {
+		a := newApp(t, func(o *options) { o.authLimit, o.refreshLimit = 5, 10 })
+		for i := range 5 {
+			assert.Equal(t, http.StatusCreated, a.register("rl"+strconv.Itoa(i)+"@example.com", "correct-horse").Code, "request %d", i+1)
+		}
+		a.clock.Advance(20 * time.Second)
+		r := a.register("rl6@example.com", "correct-horse")
+		requireError(t, r, 429, "RATE_LIMIT_EXCEEDED", "Too many authentication attempts. Please try again later")
+		assert.Equal(t, "40", r.Header().Get("Retry-After"))
+		// Login has its own budget.
+		assert.Equal(t, http.StatusOK, a.loginRaw("rl0@example.com", "correct-horse").Code)
+		a.clock.Advance(40 * time.Second)
+		assert.Equal(t, http.StatusCreated, a.register("rl7@example.com", "correct-horse").Code)
+	})
+	t.Run("RefreshAllowsTen", func(t *testing.T) {
+		a := newApp(t, func(o *options) { o.authLimit, o.refreshLimit = 5, 10 })
+		for i := range 10 {
+			requireError(t, a.refresh("x"), 401, "INVALID_TOKEN", "")
+			_ = i
+		}
+		r := a.refresh("x")
+		requireError(t, r, 429, "RATE_LIMIT_EXCEEDED", "")
+		assert.Equal(t, "60", r.Header().Get("Retry-After"))
+	})
+	t.Run("PerClientIP", func(t *testing.T) {
+		a := newApp(t, func(o *options) { o.authLimit = 1 })
+		assert.Equal(t, http.StatusUnauthorized, a.loginRaw("x@example.com", "p").Code)
+		assert.Equal(t, http.StatusTooManyRequests, a.loginRaw("x@example.com", "p").Code)
+		// X-Forwarded-For from an untrusted peer is ignored.
+		r := a.do("POST", "/api/v1/auth/login", "application/x-www-form-urlencoded", "username=x&password=p", "X-Forwarded-For", "203.0.113.9")
+		assert.Equal(t, http.StatusTooManyRequests, r.Code)
+	})
+	t.Run("TrustedProxyForwardsClientIP", func(t *testing.T) {
+		// httptest requests come from 192.0.2.1.
+		a := newApp(t, func(o *options) { o.authLimit = 1; o.trusted = "192.0.2.0/24" })
+		for _, ip := range []string{"203.0.113.1", "203.0.113.2"} {
+			r := a.do("POST", "/api/v1/auth/login", "application/x-www-form-urlencoded", "username=x&password=p", "X-Forwarded-For", ip)
+			assert.Equal(t, http.StatusUnauthorized, r.Code, ip)
+		}
+		r := a.do("POST", "/api/v1/auth/login", "application/x-www-form-urlencoded", "username=x&password=p", "X-Forwarded-For", "203.0.113.1")
+		assert.Equal(t, http.StatusTooManyRequests, r.Code)
+	})
+}
+
+func TestRateLimiterMemoryIsBounded(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	l := httpx.NewRateLimiter(2, time.Minute, 100, clk.Now)
+	for i := range 10_000 {
+		l.Allow("10.0." + strconv.Itoa(i/256) + "." + strconv.Itoa(i%256))
+	}
+	assert.LessOrEqual(t, l.Len(), 101, "at most maxKeys plus the shared overflow bucket")
+	// Newcomers beyond the bound share one bucket, which is limited too.
+	ok, _ := l.Allow("198.51.100.1")
+	assert.False(t, ok)
+	// Once the windows end, the table is swept and clients start afresh.
+	clk.Advance(time.Minute)
+	ok, _ = l.Allow("198.51.100.1")
+	assert.True(t, ok)
+	assert.Equal(t, 1, l.Len())
+}
+
+func TestEveryOperationDeclaresItsSecurity(t *testing.T) {
+	t.Parallel()
+	spec, err := openapi.Load(openapi.AuthAPI)
+	require.NoError(t, err)
+	public := map[string]bool{}
+	for _, item := range spec.Paths.Map() {
+		for _, op := range item.Operations() {
+			require.NotNil(t, op.Security, "%s must declare security (`security: []` when public)", op.OperationID)
+			public[op.OperationID] = httpx.IsPublic(op)
+		}
+	}
+	assert.Equal(t, map[string]bool{"registerUser": true, "loginUser": true, "refreshToken": true, "logoutUser": true, "getCurrentUser": false}, public)
+}
+
+func TestHealth(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	r := a.do("GET", "/healthz", "", "")
+	assert.Equal(t, http.StatusOK, r.Code)
+	r = a.do("GET", "/readyz", "", "")
+	assert.Equal(t, http.StatusOK, r.Code)
+	assert.Equal(t, "ready", r.JSON(t)["status"])
+	r = a.do("GET", "/openapi.yaml", "", "")
+	assert.Equal(t, http.StatusOK, r.Code)
+	assert.Contains(t, r.Body.String(), "operationId: registerUser")
+}
