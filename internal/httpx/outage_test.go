@@ -1,0 +1,125 @@
+package httpx_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/todoapp/todo-api/internal/testdb"
+)
+
+// tcpProxy stands between the server and PostgreSQL so a test can cut the
+// database off (every connection dropped, new ones refused) and bring it
+// back on the same address.
+type tcpProxy struct {
+	target, addr string
+	mu           sync.Mutex
+	ln           net.Listener
+	conns        map[net.Conn]struct{}
+}
+
+func startProxy(t *testing.T, target string) *tcpProxy {
+	p := &tcpProxy{target: target, addr: "127.0.0.1:0", conns: map[net.Conn]struct{}{}}
+	p.Start(t)
+	t.Cleanup(p.Stop)
+	return p
+}
+
+func (p *tcpProxy) Start(t *testing.T) {
+	ln, err := net.Listen("tcp", p.addr)
+	require.NoError(t, err)
+	p.mu.Lock()
+	p.ln, p.addr = ln, ln.Addr().String()
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go p.pipe(c)
+		}
+	}()
+}
+
+func (p *tcpProxy) pipe(c net.Conn) {
+	up, err := net.Dial("tcp", p.target)
+	if err != nil {
+		c.Close()
+		return
+	}
+	p.mu.Lock()
+	p.conns[c], p.conns[up] = struct{}{}, struct{}{}
+	p.mu.Unlock()
+	go func() { _, _ = io.Copy(up, c); up.Close() }()
+	_, _ = io.Copy(c, up)
+	c.Close()
+}
+
+// Stop drops every connection and refuses new ones.
+func (p *tcpProxy) Stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for c := range p.conns {
+		c.Close()
+		delete(p.conns, c)
+	}
+}
+
+// eventually polls f (bounded: 200 tries, 25 ms apart) until it is true.
+func eventually(t *testing.T, what string, f func() bool) {
+	t.Helper()
+	for range 200 {
+		if f() {
+			return
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	t.Fatalf("never happened: %s", what)
+}
+
+func TestDatabaseOutage(t *testing.T) {
+	t.Parallel()
+	direct, err := url.Parse(testdb.NewDatabase(t))
+	require.NoError(t, err)
+	proxy := startProxy(t, direct.Host)
+	viaProxy := *direct
+	viaProxy.Host = proxy.addr
+	cfg, err := pgxpool.ParseConfig(viaProxy.String())
+	require.NoError(t, err)
+	cfg.ConnConfig.ConnectTimeout = 2 * time.Second
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+
+	a := newApp(t, func(o *options) { o.pool = pool })
+	access, _ := a.login("outage@example.com", "correct-horse")
+	require.Equal(t, http.StatusOK, a.do("GET", "/readyz", "", "").Code)
+
+	proxy.Stop()
+	r := a.do("GET", "/readyz", "", "")
+	requireError(t, r, 503, "SERVICE_UNAVAILABLE", "")
+	eventually(t, "API answers 503 while the database is down", func() bool {
+		return a.me(access).Code == http.StatusServiceUnavailable
+	})
+	requireError(t, a.me(access), 503, "SERVICE_UNAVAILABLE", "Service temporarily unavailable")
+	requireError(t, a.loginRaw("outage@example.com", "correct-horse"), 503, "SERVICE_UNAVAILABLE", "")
+	assert.Equal(t, http.StatusOK, a.do("GET", "/healthz", "", "").Code, "the process is alive all along")
+
+	proxy.Start(t)
+	eventually(t, "/readyz recovers", func() bool { return a.do("GET", "/readyz", "", "").Code == http.StatusOK })
+	eventually(t, "API recovers", func() bool { return a.me(access).Code == http.StatusOK })
+}

@@ -1,0 +1,130 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/todoapp/todo-api/internal/store"
+	"github.com/todoapp/todo-api/internal/testdb"
+)
+
+var wantTables = []string{"refresh_sessions", "tags", "task_tag_link", "tasks", "users"}
+
+var wantIndexes = []string{
+	"idx_tags_user_id", "idx_task_tag_link_tag", "idx_task_tag_link_task", "idx_tasks_user_completed",
+	"idx_tasks_user_due_date", "idx_tasks_user_id", "idx_tasks_user_priority",
+}
+
+func TestMigrationsRoundTrip(t *testing.T) {
+	t.Parallel()
+	url := testdb.NewEmptyDatabase(t)
+	m, err := store.NewMigrator(url)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = m.Close() })
+	latest, err := store.LatestVersion()
+	require.NoError(t, err)
+
+	require.NoError(t, m.Up())
+	assertSchema(t, url, true)
+	v, dirty, err := m.Version()
+	require.NoError(t, err)
+	assert.Equal(t, latest, v)
+	assert.False(t, dirty)
+
+	require.NoError(t, m.Down(0))
+	assertSchema(t, url, false)
+	v, _, err = m.Version()
+	require.NoError(t, err)
+	assert.Equal(t, uint(0), v)
+
+	require.NoError(t, m.Up())
+	assertSchema(t, url, true)
+	require.NoError(t, m.Up(), "up with nothing to do is not an error")
+}
+
+func assertSchema(t *testing.T, url string, present bool) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	tables := names(t, conn, `SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations' ORDER BY 1`)
+	indexes := names(t, conn, `SELECT indexname FROM pg_indexes WHERE schemaname = 'public' AND indexname LIKE 'idx\_task%' OR indexname LIKE 'idx\_tag%' ORDER BY 1`)
+	if !present {
+		assert.Empty(t, tables)
+		assert.Empty(t, indexes)
+		return
+	}
+	assert.Equal(t, wantTables, tables)
+	for _, ix := range wantIndexes {
+		assert.Contains(t, indexes, ix)
+	}
+	// The two-column indexes have the columns SPEC 5 names, in order.
+	defs := map[string]string{}
+	rows, err := conn.Query(ctx, `SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var n, d string
+		require.NoError(t, rows.Scan(&n, &d))
+		defs[n] = d
+	}
+	require.NoError(t, rows.Err())
+	assert.Contains(t, defs["idx_tasks_user_completed"], "(user_id, completed")
+	assert.Contains(t, defs["idx_tasks_user_priority"], "(user_id, priority")
+	assert.Contains(t, defs["idx_tasks_user_due_date"], "(user_id, due_date")
+}
+
+func names(t *testing.T, conn *pgx.Conn, sql string) []string {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), sql)
+	require.NoError(t, err)
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	return out
+}
+
+func TestSchemaConstraints(t *testing.T) {
+	t.Parallel()
+	pool := testdb.New(t)
+	ctx := context.Background()
+	var uid string
+	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO users (email, password_hash) VALUES ('c@example.com', 'x') RETURNING id`).Scan(&uid))
+	_, err := pool.Exec(ctx, `INSERT INTO users (email, password_hash) VALUES ('C@example.com', 'x')`)
+	assert.Error(t, err, "emails are stored normalised")
+	_, err = pool.Exec(ctx, `INSERT INTO tasks (title, priority, user_id) VALUES ('t', 'urgent', $1)`, uid)
+	assert.True(t, err != nil, "priority is one of low, medium, high")
+	var taskID, tagID int
+	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO tasks (title, user_id) VALUES ('t', $1) RETURNING id`, uid).Scan(&taskID))
+	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO tags (name, user_id) VALUES ('home', $1) RETURNING id`, uid).Scan(&tagID))
+	_, err = pool.Exec(ctx, `INSERT INTO tags (name, user_id) VALUES ('home', $1)`, uid)
+	assert.True(t, store.UniqueViolation(err, "tags_name_user_id_key"))
+	_, err = pool.Exec(ctx, `INSERT INTO task_tag_link VALUES ($1, $2)`, taskID, tagID)
+	require.NoError(t, err)
+	var completed bool
+	var priority string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT completed, priority FROM tasks WHERE id = $1`, taskID).Scan(&completed, &priority))
+	assert.False(t, completed)
+	assert.Equal(t, "medium", priority)
+	// Deleting the user cascades to everything it owns.
+	_, err = pool.Exec(ctx, `DELETE FROM users WHERE id = $1`, uid)
+	require.NoError(t, err)
+	var left int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM tasks) + (SELECT count(*) FROM tags) + (SELECT count(*) FROM task_tag_link)`).Scan(&left))
+	assert.Zero(t, left)
+}
+
+func TestUnavailable(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, err := pgx.Connect(ctx, "postgres://postgres@127.0.0.1:1/x?sslmode=disable&connect_timeout=2")
+	require.Error(t, err)
+	assert.True(t, store.Unavailable(err), "connection refused: %v", err)
+	pool := testdb.New(t)
+	_, err = pool.Exec(ctx, "SELECT * FROM no_such_table")
+	require.Error(t, err)
+	assert.False(t, store.Unavailable(err), "a bad query is a bug, not an outage")
+}
