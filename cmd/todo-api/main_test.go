@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/todoapp/todo-api/internal/testdb"
+)
+
+const testSecret = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+var binary string
+
+// TestMain builds the binary exactly as `make build` (and the Dockerfile) do:
+// static, CGO disabled.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "todo-api-bin")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "todo-api")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", binary, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// syncBuffer collects a process's output safely while it runs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func command(env []string, args ...string) *exec.Cmd {
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	return cmd
+}
+
+func TestServeHealthcheckAndGracefulShutdown(t *testing.T) {
+	t.Parallel()
+	dbURL := testdb.NewDatabase(t)
+	port := freePort(t)
+	env := []string{"DATABASE_URL=" + dbURL, "JWT_SECRET_KEY=" + testSecret, "PORT=" + strconv.Itoa(port), "BCRYPT_COST=4"}
+
+	var logs syncBuffer
+	srv := command(env, "serve")
+	srv.Stdout, srv.Stderr = &logs, &logs
+	require.NoError(t, srv.Start())
+	t.Cleanup(func() { _ = srv.Process.Kill() })
+
+	healthy := false
+	for range 200 {
+		if command(env, "healthcheck").Run() == nil {
+			healthy = true
+			break
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	require.True(t, healthy, "healthcheck never passed; logs:\n%s", logs.String())
+	out, err := command(env, "healthcheck", "-ready").CombinedOutput()
+	require.NoError(t, err, string(out))
+	assert.Contains(t, string(out), "/readyz: 200 OK")
+
+	// A real round trip; then check the log holds none of its secrets.
+	base := fmt.Sprintf("http://127.0.0.1:%d/api/v1/auth", port)
+	const password = "pa55word-for-the-log-check"
+	resp, err := http.Post(base+"/register", "application/json", strings.NewReader(`{"email":"log@example.com","password":"`+password+`"}`))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	resp, err = http.PostForm(base+"/login", url.Values{"username": {"log@example.com"}, "password": {password}})
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	cookie := resp.Cookies()[0].Value
+
+	require.NoError(t, srv.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, srv.Wait(), "SIGTERM drains and exits 0; logs:\n%s", logs.String())
+	assert.Error(t, command(env, "healthcheck").Run(), "healthcheck fails when nothing listens")
+
+	text := logs.String()
+	assert.Contains(t, text, `"msg":"request"`)
+	assert.Contains(t, text, `"request_id"`)
+	assert.Contains(t, text, `"msg":"stopped"`)
+	for _, secret := range []string{password, testSecret, cookie, dbURL} {
+		assert.NotContains(t, text, secret)
+	}
+}
+
+func TestServeRefusesBadConfigBeforeListening(t *testing.T) {
+	t.Parallel()
+	port := freePort(t)
+	cmd := command([]string{"JWT_SECRET_KEY=tooshort", "CORS_ORIGINS=*", "PORT=" + strconv.Itoa(port)}, "serve")
+	out, err := cmd.CombinedOutput()
+	require.Error(t, err)
+	assert.Equal(t, 1, cmd.ProcessState.ExitCode())
+	text := string(out)
+	assert.Contains(t, text, "DATABASE_URL is required")
+	assert.Contains(t, text, "openssl rand -hex 32")
+	assert.Contains(t, text, "CORS_ORIGINS must not contain '*'")
+	assert.NotContains(t, text, "listening")
+}
+
+func TestMigrateCommands(t *testing.T) {
+	t.Parallel()
+	env := []string{"DATABASE_URL=" + testdb.NewEmptyDatabase(t)}
+	run := func(args ...string) string {
+		out, err := command(env, args...).CombinedOutput()
+		require.NoError(t, err, string(out))
+		return string(out)
+	}
+	assert.Contains(t, run("migrate", "version"), "schema version 0")
+	assert.Contains(t, run("migrate", "up"), "schema version 1 (latest 1)")
+	assert.Contains(t, run("migrate", "down", "1"), "schema version 0")
+	assert.Contains(t, run("migrate", "up"), "schema version 1")
+
+	cmd := command(env, "migrate", "sideways")
+	out, _ := cmd.CombinedOutput()
+	assert.Equal(t, 2, cmd.ProcessState.ExitCode())
+	assert.Contains(t, string(out), "usage: todo-api")
+}
