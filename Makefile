@@ -6,7 +6,7 @@ BIN   := bin/todo-api
 # One build for `make build`, `make run` and the Dockerfile: a static binary.
 BUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o
 
-.PHONY: help run build test bench generate check-generate lint migrate-up migrate-down migrate-version db-start db-stop db-url clean
+.PHONY: help run build test bench generate check-generate lint lint-go lint-spec update-swagger-ui migrate-up migrate-down migrate-version db-start db-stop db-url clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -32,8 +32,14 @@ check-generate: generate ## fail when gen/ differs from what `make generate` pro
 	@untracked=$$(git ls-files --others --exclude-standard -- gen); \
 	  if [ -n "$$untracked" ]; then echo "untracked generated files: $$untracked"; exit 1; fi
 
-lint: ## golangci-lint (pinned in tools.mod)
+lint: lint-go lint-spec ## golangci-lint and the OpenAPI linter
+
+lint-go: ## golangci-lint (pinned in tools.mod)
 	$(TOOL) golangci-lint run ./...
+
+REDOCLY := REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true npx --yes @redocly/cli@2.77.0
+lint-spec: ## lint openapi/*.yaml with Redocly CLI (pinned; rules in redocly.yaml)
+	$(REDOCLY) lint openapi/*.yaml
 
 migrate-up: build ## apply migrations to DATABASE_URL
 	$(BIN) migrate up
@@ -43,6 +49,9 @@ migrate-down: build ## roll back one migration on DATABASE_URL
 
 migrate-version: build ## print the schema version of DATABASE_URL
 	$(BIN) migrate version
+
+update-swagger-ui: ## re-vendor Swagger UI's assets from npm (VERSION=5.35.0)
+	scripts/update-swagger-ui.sh $(VERSION)
 
 db-start: ## start the private PostgreSQL under .data/
 	scripts/pg.sh start && scripts/pg.sh url

@@ -84,7 +84,7 @@ type UserCreate struct {
 	// Example: ada@example.com
 	Email string `json:"email"`
 
-	// Name Display name.
+	// Name Display name, at most 255 characters.
 	//
 	// Example: Ada Lovelace
 	Name *string `json:"name,omitempty"`
@@ -487,6 +487,20 @@ func (response LogoutUser200JSONResponse) VisitLogoutUserResponse(w http.Respons
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Set-Cookie", fmt.Sprint(response.Headers.SetCookie))
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LogoutUser413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response LogoutUser413JSONResponse) VisitLogoutUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -981,59 +995,59 @@ func (sh *strictHandler) RegisterUser(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7Fr9bts6sn+Vge4FbgIodpK25yNBca+buK17nQ/YTnMO6iJmpInFU4n0Iam4PkWAfYh9wn2SxZCULdmK",
-	"nQQ5H7vY//wx4gxnhr/5zVDfgkhmEylQGB0cfAsSZDEq+7GHRs1aNwYVfYtRR4pPDJciOAj6GEkRa8iF",
-	"4SmYBCFKOQoDGZuBUTNgY8ZFIwgD/MqySYrBwcv9MFD4a84VxsGBUTmGgY4SzBgtb2YTDA4CLgyOUQV3",
-	"d2HQR9PDG4U6OZLyC8dVKwYJgnIiYOQXFBBZyYrewEtcWYnXOPuQXL+L+Bn/0Ln4rbN3yju60Wgcwjkz",
-	"yesmm/Dm7V6T5SY5hBP2dac1xtff7b78YXf3EN4bMzkT6ewQ+hjlCg+hzzLsc4Ov+0bxyAQP2KI2ioux",
-	"3eHl5WUrNwkKwyNm7tkgW0hwKcCuh9blSuYGAb9OMDK6uuc3yBSqR5lzFwYTpliGZh5/67cBue3hEdBo",
-	"4HoGqRxzAVIV/zbgjZJTjUqDRhEDt1ImwUxjeovWfE4ruggGYSBYthK9YMMGFOqJFBqt/R1hUAmWtpWS",
-	"NoUjKQwKQx/ZZJJ6jzZ/0bSVbwvvkWRMS3dOB+3eaat71e71znpBGMRoGE/pH782aFS3qACtjruyef+t",
-	"8CY4CP6ruThgTfevblqTet5YZ3rVry0BuXCRxditfghOuwamkPw7xjgEgaReocmVwLhBJpyzWSpZPJCy",
-	"y9QYn7Tz89bP3bPW8dXg7Oyq2+q9a5c338Nfc9QGrmU8A67BSAmpVfV8DnCJVdUjaat7cMLf2H32mMEu",
-	"z7ih7H7CHnutQfuq2znpDK7aPx2128ft4/IuB1JCxsRs+QAyYzCbGN2A8xSZxgXcQcoILJ/RCYUJ3hMa",
-	"bpTMwCRcF3jbOQcuNI8dIky5iOWUztIyju/MgbzOIi/dLEH+nYNgdcsjvBDslvGUXadPy6Z+u/exc9S+",
-	"ujhtfWx1uq033Uo+eS1AfpWKKZ7OIC+pfN6siplh1xS3iAkhDVxTorEowRgUHycGBHnwLgwuBEVeKv7b",
-	"YxLMQc/px1a3Q8fn/9un9MMtS/MqspQFKsByy1IeLyedQz/aUOXJq8HP5+2N6zupGiUOsQlH4UYql1dy",
-	"gsrqtNpOOv1+5/Td/RupCpR0tKobmNchWtVZ1f7pvNNrH9etWhUorxpFqLU3PGGaqp9f9nmzhJUVcQ0Z",
-	"15qLcVgoDIF7J0oF8sadPiXF2Lpz6QReXl7uLBf6dcdwmRdYGy+EzicTqQzGJxhzNrDl7wmn8eK0f3F+",
-	"ftYbtI+vTtrHndZKfpRUgV/ebusADH41zUnKuHjmU0kY/z+6oo3cTgdUCgdu88y0wSEEJhs+UhDsz0+v",
-	"8/astAads9PVSj9hWk+lismaeRKHwQ3HNC79/TuVPq5BG5VHJlcsTWc+xbZ8NoK1IiwlXgi5mDClkYDT",
-	"OnW7ESyOhs3GqgG1lM5WXHkDRC5mjn44dNAeqh3hsKxtoigwhjvkcx5dXrMF2liLMhYlXOCOQhbbH0g+",
-	"BJ1HCTANBWwd9drH7dNBp9Xtk4olpreIzqqeJM+YWCyfodZsjLWL+BB+W+N+KwLMwA3LUxPCNCG8TFDZ",
-	"5JSibuG7Mun+VJgaOs98novL618wMmRHl6jyW6myVVvOCAb2oUiynbFiwhBWZw0Y5ZooaIYjy8ESBMwY",
-	"T4HFsUJdE5p5qpbPQBBJpTAyO4lUGneuid2oWZ27CnX1HlvRvdDAYvZ//lsjktlGj80VhQuT6/x24mJb",
-	"zuTqhn3w63uvssZCsE6LbX/u1+HqhO9OVvNRwPv+/qvv4MPlAIx0rQ/TMGp5ZmGR6QBcuwbDfHf3RWTX",
-	"sh9xdAgpv0UNe68g4yI3rlFaiY195Mr4ioAiz2hb164J/LzJ4ZU9VBarc8iFRnWksLZf7eGYa+NRmohW",
-	"A3p5ihqiBKMvGPuer+iatl7u7sKUmwQYUMRjCwfbBzCy6TSCLNeWoLFhQYtcghE2MQOZ1Ab2X72EKGGK",
-	"RdS4wlaBIe2TVqe7fQijIolKyxkg6m7gh6EoP3re6vcvz3qu7em/P+sNtoGJeK7q+324nhlcluyenb7b",
-	"bgzFyomzu6hDKbeZypkJ79lQA/pGKozBKJ6Ri8igVE5R7URMU8v3qLNW9NXLNh1zPUnZzIahumQrZtCV",
-	"t5iyyLbleeobATdQWFm/DDNVHT+U42Tk3J1VfQ8EpKUcdq7egBiUuvcf5cgmdXzFTE1ivz2CFy9e/BjC",
-	"xeCI7CUMJsEgZgZ3DLdwteKLeQI8KkLc+m6uIc95vC6QTw3VkgetksKNHn9LLln1J7EKjHLFzaxvh1LW",
-	"iw50CN8W394WW/lwOQjq6M6oDEEj1+WuTJCK4Q/ZcF3Mt7xNiTETx6W4uJGr8aPIE22UuaAu2tIZhIGM",
-	"JbTOOwegLHChCkktcAFbS6XXFt3tcDHsmvcIQ+GaBItj9HMxJZzLupEWPctiNyvNlSKWS5Uu9Ad6DDI3",
-	"jaEYinKP44Y98xpih2fmURXELc9vsVxDhqJXHtppJ/A9xGymafdk5KgyeRv5XcDWOTMJjMqD0lE433M4",
-	"FG40Gi6PRrcPPZssvKKkYYSl1iHeQ2SrQgIiYrfMy/hGdSgU3sov/pFpIlMqJFpzKazf2iWySq2hKYjs",
-	"6NvQ07BhEMLQMjH3yfK7YfC/d6OiDFV5KoxIduSwPeUReuDws8mTDqVzrlKfgfqg2ZQTFFrmKsKGVOOm",
-	"f0g3SZYqNTf2qBapB//429+h2isHYXCLSrvE3WvsNnbpQVqXTXhwELxo7DZeWKgziT1yNghNe14sqklt",
-	"NlJJm88H95HIBvQcwQcmqq0wRUijsbIUkJrhO1yIL0JORVHfROwblLluJvQU3RHULMOwSDn6AoSllKDM",
-	"IKRuvAcTVKWB19Yr+4NLZqIUMVp+7mvwvE/sUINm2TUdfz8MR23eyHi2pk/8ujOdTnfIPzu5SlFQCsRL",
-	"jeOiyN1brxZ8eQXzH9wrLlqDuypcE6Avz7v3d3cf0P0+THGV9dY0qV07fwYuGrB6B8A3gMjSeKSPZmdx",
-	"wbBuMLJyJWQte7m798T5XKnPXDdFK4vVjNFcnksFi2HAM0+jVjSQi+2hsjOQl3sv7lMzz5Dm8rWAfe7V",
-	"5udq50708P7+5oeXpzP2uR83P1ee7d+FwSuX2uufqd732Kce4JaaEXeZ2QQHnz6Hgc6zjKmZy3vKbVst",
-	"Fvg2D3wYGDbWRKeWMP0zLToHapmb+5G6V6pyvr4VE8ZlRsFv7HSMF7xAxK61cJU0SpEpj9QFNrfSKdV4",
-	"nUcRYqwPIWJpSsWWGzBTHtnFEqaylPr4ejyVufGAWr4w/FTv6YVIs+ZC8e7zk0CshMTzJj/o57ZQ3eRp",
-	"OvP3Y8SpHo62ywOF+2FP5uawJiBg72WIicVrIa665tE8TEvLrbvGXntf/exX1Xd/uTNIgX3IYXMt0hht",
-	"KlUz+R2aI0fE5/Tgd6qmlb7zHognulDqKnwlvcZUijF9c0DvKt0mwC7dW/3Zgas2hJ8+31Ui+Q7NSkP0",
-	"oLD6w7AORFms11CQcN5/cANbDAROS4dYo9n2zYinwSQwFOXYEEde7VSqRIjdGOo7QSdSGRgrFiFRVy5J",
-	"cI7yQ1G0MbCO9e7tPoL2lrH2TwTqZ2KbLRufsvdr4XfKdBGIvwzF/Le5Au613/ba/febr4KrgpX3Rspn",
-	"Q0gDNzIX7kq48tC6q+F6wXu1lO6I5y9s+BGPfWfj2an6KiNYe3XsYMC9uPOvzYwJy9nKOV2MxaqOeSDK",
-	"u6nc/TDvLiKKMYXMhXH9qKPmXN83NfcEWWYTImtAv+1woVFobvgtprPGUNA6836ruDq4b4YNW3bcFKnZ",
-	"xDgA3z6k0mIvcO38Xop0BkwDGwovljCdrIf8V49CfOesR806agi1n1nXDKr9NGNpyrxxFPLg81W6WXrQ",
-	"uGPvjydoVGH8UNwTst1H1gV7LXXV6vbareOfr9o/dfqD2tlDrVz5TRhvkDteXBfdaKqQxTPAr1wbXXpR",
-	"wYW1XD6shnWVwwmUdHr8nCh5y2MEVnePVaty5bqsTu2qUFn18kFcvpOrfSdjWbW909uo20ltUO4vEEtw",
-	"UG/BM74TCte55oKgVeWpYzvXylLR/wyB/tBSV0Ctr3cbuxa7lLot2Pcytvj3auwi7jLBt/WWdftlVy6R",
-	"/WVWWMyItC1p7j6nUULrqjV3n+/+GQAA//8=",
+	"7Fp7b9vKcv8qA7ZAbYCWbCe+91wbQavYSqJUfkCS43MQBdaaHIt7Q+7q7i6t6AQG+iH6CftJitldSqRE",
+	"SXbq82jR//QY7szO4zcvfg8imU2kQGF0cPw9SJDFqOzHHho1a90bVPQtRh0pPjFciuA46GMkRawhF4an",
+	"YBKEKOUoDGRsBkbNgI0ZF40gDPAbyyYpBsevD8NA4T9yrjAOjo3KMQx0lGDG6Hgzm2BwHHBhcIwqeHwM",
+	"gz6aHt4r1MmplF85rkoxSBCUIwEjv6KAyFJW+Aae4tZSvMHZx+TufcQv+cfO9a+dgwve0Y1G4wSumEne",
+	"NNmENx8Omiw3yQmcs297rTG++cv+65/290/ggzGTS5HOTqCPUa7wBPoswz43+KZvFI9M8IQraqO4GNsb",
+	"3tzctHKToDA8YmbNBdmCgksB9jy0KlcyNwj4bYKR0dU7v0WmUD1LnMcwmDDFMjRz+1u9DUhtT7eARgN3",
+	"M0jlmAuQqvi3AW+VnGpUGjSKGLilMglmGtMHtOJzOtFZMAgDwbIV6wVbLqBQT6TQaOXvCINKsLStlLQu",
+	"HElhUBj6yCaT1Gu0+XdNV/m+0B5RxnR052LQ7l20urftXu+yF4RBjIbxlP7xZ4NG9YAK0PJ4LIv3zwrv",
+	"g+Pgn5qLAGu6f3XTitTzwjrRq3ptCciFsyzG7vQTcNw1MIWk3zHGIQgk9gpNrgTGDRLhis1SyeKBlF2m",
+	"xvhDN79q/dK9bJ3dDi4vb7ut3vt2+fI9/EeO2sCdjGfANRgpIbWsXk4BzrGqfCRd9QDO+Vt7zx4z2OUZ",
+	"N+TdP3DHXmvQvu12zjuD2/bPp+32WfusfMuBlJAxMVsOQGYMZhOjG3CVItO4gDtIGYHlCyqhEMFrQsO9",
+	"khmYhOsCbztXwIXmsUOEKRexnFIsLeP43hzI6yTy1M0S5D86CFYPPMJrwR4YT9ld+mPe1G/3PnVO27fX",
+	"F61PrU639bZb8SfPBUivUjHF0xnkJZYv61UxM+yO7BYxIaSBO3I0FiUYg+LjxIAgDT6GwbUgy0vFf32O",
+	"gznoufjU6nYofP69fUE/PLA0ryJLmaACLA8s5fGy0zn0owtVnrwd/HLV3nq+o6ph4hCbcBTupXJ+JSeo",
+	"LE/L7bzT73cu3q+/SJWgxKNVvcA8D9GpTqr2z1edXvus7tQqQfnUKEKtveAJ05T9/LEv6yWszIhryLjW",
+	"XIzDgmEI3CtRKpD3LvqUFGOrzqUIvLm52VtO9JvCcLkusDJeC51PJlIZjM8x5mxg098PROP1Rf/66uqy",
+	"N2if3Z63zzqtFf8osQJ/vL3WMRj8ZpqTlHHxwlFJGP8vusKN1E4BKoUDt7lnWuMQApMMn8gI9ucfz/M2",
+	"VlqDzuXFaqafMK2nUsUkzdyJw+CeYxqX/v6NUh/XoI3KI5MrlqYz72I73hvBShGWHC+EXEyY0kjAaZW6",
+	"2wgWoWG9sSpAbUlnM668ByouZq78cOigPVS7gsNWbRNFhjHcIZ/T6PKZLdDGSpSxKOEC9xSy2P5A9CHo",
+	"PEqAaShg67TXPmtfDDqtbp9YLFV6C+us8knyjInF8RlqzcZYe4g34fcN6rckwAzcszw1IUwTwssElXVO",
+	"KeoOfiwX3Z8LUUOnmS9zcnn3d4wMydGlUvmdVNmqLJcEA4dQONneWDFhCKuzBoxyTSVohiNbgyUImDGe",
+	"AotjhbrGNHNXLcdAEEmlMDJ7iVQa9+6oulGzOnUV7Oo1tsJ7wYHF7N/8t0Yks60amzMKFyLX6e3c2bbs",
+	"ydULe+PX915ljgVhHRfb/qzn4fKE705W/VHAh/7h0V/g480AjHStD9MwavnKwiLTMbh2DYb5/v6ryJ5l",
+	"P+LoBFL+gBoOjiDjIjeuUVqxjX3k1viMgCLP6Fp3rgn8sk3hlTtUDqtTyLVGdaqwtl/t4Zhr41GaCq0G",
+	"9PIUNUQJRl8x9j1f0TXtvN7fhyk3CTAgi8cWDnaPYWTdaQRZrm2BxoZFWeQcjLCJGcikNnB49BqihCkW",
+	"UeMKOwWGtM9bne7uCYwKJyodZ4BKdwM/DUX50atWv39z2XNtT//DZW+wC0zEc1Z/PYS7mcFlyu7lxfvd",
+	"xlCsRJy9RR1KuctUYiZcc6EG9I1UGINRPCMVkUCpnKLai5imlu9ZsVb01csynXE9SdnMmqEsylFZlAqr",
+	"VsygKx8wZRGFasa+dVGMTRIcHx4dhYHIU98wuMHDihxlOKrK8lPZnkbO1V7l/0TgWvJ1Z5ItyEIuvj7k",
+	"I+v88S0zNQHw7hRevXr1txCuB6ckL2E1EQYxM7hnuIW1FV3MHeVZluRWd3MOec7jTQZfa7otplrSoGVS",
+	"qNHjdEklq/qk6gOjXHEz69vhldWiAyfCwcW3d8VVPt4MgrqyaFSGqpHrhlcmTcWQiGS4K+ZgXqbEmImr",
+	"ubi4l6v2I8tTeSlzQd22LXsQBjKW0LrqHIOyAIcqJLbABewspWibnHfDxVBs3ksMhWsmLN7Rz8U0cU7r",
+	"Rl/0LIvdTDVXiqphyoihD/wxyNw0hmIoyr2QGwrNc40dsplnZRp3PH/Acq4Zil55uKcdwV8hZjNNtych",
+	"R5UJ3cjfAnaumElgVB6ojsL5ncOhcCPUcHmEunviq85CK0oaRphrFeI1RLIqJMCiKph5Gt/QDoXCB/nV",
+	"PzJNZEoJR2suhdVbu1TUUgtpioJ39H3oy7VhEMLQVmzuk60Dh8G/Po6KdFWtZ2FEtCOXA1IeoQcOP8M8",
+	"75A75yr1HqiPm005QaFlriJsSDVu+od0k2gpo3NjQ7VwPfiv//hPqPbUQRg8oNLOcQ8a+419epDOZRMe",
+	"HAevGvuNVxbqTGJDzhqhaePFoprUZmvJaf35eF2x2YCeawSAiWrLTBbSaCwtGaRmSA/X4quQU1HkQRH7",
+	"RmbOmwk9RReC2uYl73L0BQhLyUGZQUjdGBAmqEqDsZ0j+4NzZio9YrR1vM/V836yQ42crcIp/P3QHLV5",
+	"K+PZhn7y2950Ot0j/ezlKkVBLhAvNZiLJLc2Xy3q6hXMf3JPuWghHqtwTYC+PBc/3N9/Qpf8NMbV6rim",
+	"me3aOTVw0YDVXQHfAiJLY5Q+mr3FImLTAGVldWQle71/8INzvFI/umnaViarGbc5P5cKFkODF55arXAg",
+	"FdugsrOS1wev1rGZe0hzeX1gnzva/lztfIoePjzc/vDyFMc+97ftz5V3AI9hcORce/Mz1b2QfeoJaqkZ",
+	"hZcrm+D485cw0HmWMTVzfk++bbPFAt/mhg8Dw8aayqklTP9Ch86BWuZmPVL3SlnO57diErlcUfB7O0Xj",
+	"RV0gYteCuEwapciUR+oCm1vplHK8zqMIMdYnELE0pWTLDZgpj+xhCVNZSv1+PZ7K3HhALS8WP9drekHS",
+	"rFk8Pn75IRArIfF8GBD0c5uo7vM0nfk9GtVUT0fb5cHDetiTuTmpMQjY/Q1VYvFGiKueeTo309Jxm9bd",
+	"G/faL77SfvwfgMyfK3bJIZ4SpK61GqN1wWoEvEdz6gr4eVnxG2XhSr+6JjVQmVHqRnwGvsNUijF9cwnC",
+	"ZchtQF/ai/3Rhqs2kp+/PFYs+R7NSiP1JLP6INoEvizWG0qXcN63cAM7DAROS8Gv0ez6JsaXz0QwFGXb",
+	"UG292uFUCyh2b6hfBZ1IZWCsWIRU8nJJhPPsMBRF+wObquWD/WeUy2WM/gMB/oWq1Ja1T1n7tbA9Zbow",
+	"xJ+mNP0/s2Lutd/12v0P21fNVcLKeynl2BDSwL3MhVs5Vx7atHquJ1zLpbSDnr8Q4kdD9p2QFy/xVyuJ",
+	"jatpBwPuxaD/3RU1YTlbidPFOK2qmCeivJvmrYd5t+goxhsyF8b1sa6k53rdVN4X1jKbUJEH9NseFxqF",
+	"5oY/YDprDAWdM+/TitXEutk37NgxVaRmE+MAfPeEUotdENv9gBTpDJgGNhSeLGE62Qz5R89CfKesZ81I",
+	"agpxP+uuGXD7KcjSdHrrCOXJ8VXaXD1pTHLw+xdolGH8MN0XZPvPzAt27XXb6vbarbNfbts/d/qD2plF",
+	"LV35TRsvkAsvrosuNlXI4hngN66NLr0I4cxaTh+Ww6bM4QhKPD1+TpR84DECq9uT1bJcWcfVsV0lKrNe",
+	"DsTlnV/tOx/LrO3OcCtvR7WFuV9QluCgXoIXfOcU7nLNBUGrylNX7dwpW4r+//Dod011BdT6fLe1a7FH",
+	"qYei+l7GFv/ejj3ELSH8OMBW3f7YlSW1X4KFxWxJ25Tm9kCNElpXpXn88vjfAQAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -219,7 +219,8 @@ func (h *AuthHandler) issue(userID uuid.UUID, email string, sid, jti uuid.UUID, 
 
 // cookie renders the refresh cookie; maxAge < 0 clears it (Max-Age=0).
 func (h *AuthHandler) cookie(value string, maxAge int) string {
-	return (&http.Cookie{
+	// Secure is COOKIE_SECURE (default true); only development turns it off.
+	return (&http.Cookie{ //nolint:gosec // G124: see above
 		Name: RefreshCookieName, Value: value, Path: RefreshCookiePath, MaxAge: maxAge,
 		HttpOnly: true, Secure: h.cookieSecure, SameSite: http.SameSiteStrictMode,
 	}).String()

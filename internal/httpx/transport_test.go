@@ -162,3 +162,24 @@ func TestHealth(t *testing.T) {
 	assert.Equal(t, http.StatusOK, r.Code)
 	assert.Contains(t, r.Body.String(), "operationId: registerUser")
 }
+
+func TestDocs(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	r := a.do("GET", "/docs", "", "")
+	assert.Equal(t, http.StatusMovedPermanently, r.Code)
+	assert.Equal(t, "/docs/", r.Header().Get("Location"))
+	r = a.do("GET", "/docs/", "", "")
+	require.Equal(t, http.StatusOK, r.Code)
+	assert.Contains(t, r.Body.String(), `<div id="swagger-ui">`)
+	for _, asset := range []string{"swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "swagger-ui.css", "init.js"} {
+		assert.Equal(t, http.StatusOK, a.do("GET", "/docs/"+asset, "", "").Code, asset)
+	}
+	requireError(t, a.do("GET", "/docs/missing.js", "", ""), 404, "NOT_FOUND", "")
+	r = a.do("GET", "/openapi/specs.json", "", "")
+	require.Equal(t, http.StatusOK, r.Code)
+	assert.JSONEq(t, `[{"url":"/openapi/auth-api.yaml","name":"Authentication"}]`, r.Body.String())
+	r = a.do("GET", "/openapi/auth-api.yaml", "", "")
+	require.Equal(t, http.StatusOK, r.Code)
+	assert.Equal(t, string(openapi.AuthAPI), r.Body.String())
+}
