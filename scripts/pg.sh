@@ -33,7 +33,8 @@ find_bindir() {
 }
 
 as_owner() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  # cd /: the postgres user may not be allowed into the current directory.
+  if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 # As root, the data must live where the postgres user can reach it. A repo

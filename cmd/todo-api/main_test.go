@@ -154,3 +154,20 @@ func TestMigrateCommands(t *testing.T) {
 	assert.Equal(t, 2, cmd.ProcessState.ExitCode())
 	assert.Contains(t, string(out), "usage: todo-api")
 }
+
+func TestServeWarnsWhenSchemaIsBehind(t *testing.T) {
+	t.Parallel()
+	env := []string{"DATABASE_URL=" + testdb.NewEmptyDatabase(t), "JWT_SECRET_KEY=" + testSecret, "PORT=" + strconv.Itoa(freePort(t))}
+	var logs syncBuffer
+	srv := command(env, "serve")
+	srv.Stdout, srv.Stderr = &logs, &logs
+	require.NoError(t, srv.Start())
+	t.Cleanup(func() { _ = srv.Process.Kill() })
+	for i := 0; i < 200 && !strings.Contains(logs.String(), `"msg":"listening"`); i++ {
+		time.Sleep(25 * time.Millisecond)
+	}
+	require.NoError(t, srv.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, srv.Wait())
+	assert.Contains(t, logs.String(), "database schema is behind this binary; run: todo-api migrate up")
+	assert.Contains(t, logs.String(), `"msg":"listening"`, "it warns, and serves anyway")
+}
