@@ -1,5 +1,6 @@
 DROP TABLE IF EXISTS refresh_sessions;
 DROP TABLE IF EXISTS task_tag_link;
 DROP TABLE IF EXISTS tasks;
+DROP TYPE IF EXISTS task_priority;
 DROP TABLE IF EXISTS tags;
 DROP TABLE IF EXISTS users;
