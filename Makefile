@@ -25,6 +25,7 @@ bench: ## the Go benchmarks, through the full HTTP stack and a real database
 
 generate: ## regenerate gen/ from openapi/ and db/
 	$(TOOL) oapi-codegen -config oapi-codegen.yaml -package authapi -o gen/authapi/api.gen.go openapi/auth-api.yaml
+	$(TOOL) oapi-codegen -config oapi-codegen.yaml -package tasksapi -o gen/tasksapi/api.gen.go openapi/tasks-api.yaml
 	$(TOOL) sqlc generate
 
 check-generate: generate ## fail when gen/ differs from what `make generate` produces

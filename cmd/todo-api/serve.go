@@ -59,8 +59,12 @@ func serve(ctx context.Context, stdout io.Writer, listening chan<- string) error
 	if err != nil {
 		return err
 	}
+	tasksH, err := api.NewTasksHandler(pool)
+	if err != nil {
+		return err
+	}
 	e, err := httpx.NewServer(httpx.Deps{
-		Logger: logger, Pool: pool, Tokens: tokens, Auth: authH,
+		Logger: logger, Pool: pool, Tokens: tokens, Auth: authH, Tasks: tasksH,
 		RateLimits: map[string]*httpx.RateLimiter{
 			"registerUser": httpx.NewRateLimiter(cfg.AuthRateLimit, cfg.AuthRateWindow, maxRateLimitKeys, time.Now),
 			"loginUser":    httpx.NewRateLimiter(cfg.AuthRateLimit, cfg.AuthRateWindow, maxRateLimitKeys, time.Now),

@@ -18,6 +18,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/labstack/echo/v4"
+	"github.com/oapi-codegen/nullable"
 	"github.com/oapi-codegen/runtime"
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
@@ -87,7 +88,7 @@ type UserCreate struct {
 	// Name Display name, at most 255 characters.
 	//
 	// Example: Ada Lovelace
-	Name *string `json:"name,omitempty"`
+	Name nullable.Nullable[string] `json:"name,omitempty"`
 
 	// Password 8 characters to 72 bytes.
 	//
@@ -105,7 +106,7 @@ type UserResponse struct {
 	Id    openapi_types.UUID `json:"id"`
 
 	// Name Example: Ada Lovelace
-	Name *string `json:"name"`
+	Name nullable.Nullable[string] `json:"name"`
 }
 
 // RefreshTokenCookie defines model for RefreshTokenCookie.

@@ -5,10 +5,55 @@
 package db
 
 import (
+	"database/sql/driver"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 )
+
+type TaskPriority string
+
+const (
+	TaskPriorityHigh   TaskPriority = "high"
+	TaskPriorityMedium TaskPriority = "medium"
+	TaskPriorityLow    TaskPriority = "low"
+)
+
+func (e *TaskPriority) Scan(src interface{}) error {
+	switch s := src.(type) {
+	case []byte:
+		*e = TaskPriority(s)
+	case string:
+		*e = TaskPriority(s)
+	default:
+		return fmt.Errorf("unsupported scan type for TaskPriority: %T", src)
+	}
+	return nil
+}
+
+type NullTaskPriority struct {
+	TaskPriority TaskPriority `json:"task_priority"`
+	Valid        bool         `json:"valid"` // Valid is true if TaskPriority is not NULL
+}
+
+// Scan implements the Scanner interface.
+func (ns *NullTaskPriority) Scan(value interface{}) error {
+	if value == nil {
+		ns.TaskPriority, ns.Valid = "", false
+		return nil
+	}
+	ns.Valid = true
+	return ns.TaskPriority.Scan(value)
+}
+
+// Value implements the driver Valuer interface.
+func (ns NullTaskPriority) Value() (driver.Value, error) {
+	if !ns.Valid {
+		return nil, nil
+	}
+	return string(ns.TaskPriority), nil
+}
 
 type RefreshSession struct {
 	ID          uuid.UUID  `json:"id"`
@@ -27,19 +72,27 @@ type Tag struct {
 	Color     *string   `json:"color"`
 	UserID    uuid.UUID `json:"user_id"`
 	CreatedAt time.Time `json:"created_at"`
+	TaskCount int32     `json:"task_count"`
 }
 
 type Task struct {
-	ID             int32      `json:"id"`
-	Title          string     `json:"title"`
-	Description    *string    `json:"description"`
-	Completed      bool       `json:"completed"`
-	Priority       string     `json:"priority"`
-	DueDate        *time.Time `json:"due_date"`
-	RecurrenceRule *string    `json:"recurrence_rule"`
-	UserID         uuid.UUID  `json:"user_id"`
-	CreatedAt      time.Time  `json:"created_at"`
-	UpdatedAt      time.Time  `json:"updated_at"`
+	ID             int32        `json:"id"`
+	Title          string       `json:"title"`
+	Description    *string      `json:"description"`
+	Completed      bool         `json:"completed"`
+	Priority       TaskPriority `json:"priority"`
+	DueDate        *time.Time   `json:"due_date"`
+	RecurrenceRule *string      `json:"recurrence_rule"`
+	UserID         uuid.UUID    `json:"user_id"`
+	CreatedAt      time.Time    `json:"created_at"`
+	UpdatedAt      time.Time    `json:"updated_at"`
+}
+
+type TaskCount struct {
+	UserID    uuid.UUID    `json:"user_id"`
+	Completed bool         `json:"completed"`
+	Priority  TaskPriority `json:"priority"`
+	N         int64        `json:"n"`
 }
 
 type TaskTagLink struct {

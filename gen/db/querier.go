@@ -11,18 +11,72 @@ import (
 )
 
 type Querier interface {
+	// Links the user's task and tag, touching the task when the link is new;
+	// the flags tell a missing task or tag from an existing link.
+	AddTagToTask(ctx context.Context, arg AddTagToTaskParams) (AddTagToTaskRow, error)
+	// The exact total of a filtered list, for filters the counters cannot answer.
+	CountTasks(ctx context.Context, arg CountTasksParams) (int64, error)
+	// The exact total of a list filtered by nothing, status and/or priority.
+	CountTasksFromCounters(ctx context.Context, arg CountTasksFromCountersParams) (int64, error)
 	CreateSession(ctx context.Context, arg CreateSessionParams) error
+	// Tags. Every statement is scoped by user_id in the SQL itself.
+	// The unique constraint tags_name_user_id_key reports a duplicate name.
+	CreateTag(ctx context.Context, arg CreateTagParams) (CreateTagRow, error)
+	CreateTask(ctx context.Context, arg CreateTaskParams) (Task, error)
 	// The unique constraint users_email_key reports a duplicate email.
 	CreateUser(ctx context.Context, arg CreateUserParams) (CreateUserRow, error)
 	// Removes sessions that can no longer be used: expired, or revoked before cutoff.
 	DeleteStaleSessions(ctx context.Context, arg DeleteStaleSessionsParams) (int64, error)
+	DeleteTag(ctx context.Context, arg DeleteTagParams) (int64, error)
+	DeleteTask(ctx context.Context, arg DeleteTaskParams) (int64, error)
 	GetSession(ctx context.Context, id uuid.UUID) (GetSessionRow, error)
+	GetTask(ctx context.Context, arg GetTaskParams) (Task, error)
 	GetUserByID(ctx context.Context, id uuid.UUID) (GetUserByIDRow, error)
 	GetUserCredentials(ctx context.Context, email string) (GetUserCredentialsRow, error)
+	ListTags(ctx context.Context, userID uuid.UUID) ([]ListTagsRow, error)
+	// Tasks. Every statement is scoped by user_id in the SQL itself, and every
+	// one that returns tasks returns whole rows (the Task model); their tags come
+	// from TagsOfTasks, one statement for a whole page.
+	//
+	// The list comes in one statement per order (sort key and direction), each
+	// with an ORDER BY that an index of 000001_init yields directly, so a page is
+	// an index walk that stops after OFFSET + LIMIT rows. The filters are
+	// "(param IS NULL OR ...)": the pool plans every statement for its actual
+	// parameters (plan_cache_mode = force_custom_plan), so the planner folds the
+	// unused filters away and can choose the trigram indexes for `q` or the tag
+	// index for `tag`.
+	// Order: created_at; ties by id.
+	ListTasksCreatedAsc(ctx context.Context, arg ListTasksCreatedAscParams) ([]Task, error)
+	// Order: -created_at; ties by id.
+	ListTasksCreatedDesc(ctx context.Context, arg ListTasksCreatedDescParams) ([]Task, error)
+	// Order: due_date, nulls last; ties by id.
+	ListTasksDueAsc(ctx context.Context, arg ListTasksDueAscParams) ([]Task, error)
+	// Order: -due_date, nulls first (the exact reverse); ties by id.
+	ListTasksDueDesc(ctx context.Context, arg ListTasksDueDescParams) ([]Task, error)
+	// Order: priority: high, medium, low (the enum's order); ties by id.
+	ListTasksPriorityAsc(ctx context.Context, arg ListTasksPriorityAscParams) ([]Task, error)
+	// Order: -priority: low, medium, high; ties by id.
+	ListTasksPriorityDesc(ctx context.Context, arg ListTasksPriorityDescParams) ([]Task, error)
+	// Order: title, ignoring case; ties by id.
+	ListTasksTitleAsc(ctx context.Context, arg ListTasksTitleAscParams) ([]Task, error)
+	// Order: -title, ignoring case; ties by id.
+	ListTasksTitleDesc(ctx context.Context, arg ListTasksTitleDescParams) ([]Task, error)
+	// Unlinks the user's task and tag, touching the task when a link went.
+	RemoveTagFromTask(ctx context.Context, arg RemoveTagFromTaskParams) (RemoveTagFromTaskRow, error)
+	ReplaceTask(ctx context.Context, arg ReplaceTaskParams) (Task, error)
+	// The list's `tag` filter: by id when it is a number naming one of the
+	// user's tags, else by name. task_count is the exact number of its tasks.
+	ResolveTag(ctx context.Context, arg ResolveTagParams) (ResolveTagRow, error)
 	RevokeSession(ctx context.Context, arg RevokeSessionParams) error
 	// Moves the session to new_jti if jti is its current, live token. No row
 	// means the token was rotated already, revoked, expired or never existed.
 	RotateSession(ctx context.Context, arg RotateSessionParams) (RotateSessionRow, error)
+	// The tags of the given tasks, by name.
+	TagsOfTasks(ctx context.Context, taskIds []int32) ([]TagsOfTasksRow, error)
+	UpdateTag(ctx context.Context, arg UpdateTagParams) (UpdateTagRow, error)
+	// PATCH: a NULL title, completed or priority means "not sent"; description
+	// and due_date change only when their set_ flag is true (NULL then clears).
+	UpdateTask(ctx context.Context, arg UpdateTaskParams) (Task, error)
 }
 
 var _ Querier = (*Queries)(nil)

@@ -68,7 +68,7 @@ func (h *AuthHandler) RegisterUser(ctx context.Context, req authapi.RegisterUser
 	if err != nil {
 		return nil, err
 	}
-	row, err := h.q.CreateUser(ctx, db.CreateUserParams{Email: email, PasswordHash: hash, Name: trimName(req.Body.Name)})
+	row, err := h.q.CreateUser(ctx, db.CreateUserParams{Email: email, PasswordHash: hash, Name: trimName(ptr(req.Body.Name))})
 	if store.UniqueViolation(err, "users_email_key") {
 		return nil, apperr.EmailAlreadyExists.WithField("email")
 	}
@@ -259,5 +259,5 @@ func trimName(name *string) *string {
 }
 
 func toUser(id uuid.UUID, email string, name *string, createdAt time.Time) authapi.UserResponse {
-	return authapi.UserResponse{Id: id, Email: email, Name: name, CreatedAt: createdAt.UTC()}
+	return authapi.UserResponse{Id: id, Email: email, Name: toNullable(name), CreatedAt: createdAt.UTC()}
 }

@@ -76,3 +76,19 @@ var (
 	Internal             = newErr(http.StatusInternalServerError, "INTERNAL_ERROR", "Internal server error")
 	ServiceUnavailable   = newErr(http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE", "Service temporarily unavailable")
 )
+
+// Errors of the tasks and tags API (SPEC 4). The detail text is part of the contract.
+var (
+	InvalidTitle       = newErr(http.StatusBadRequest, "INVALID_TITLE", "Title is required and must be 1-200 characters")
+	DescriptionTooLong = newErr(http.StatusBadRequest, "DESCRIPTION_TOO_LONG", "Description cannot exceed 1000 characters")
+	InvalidPriority    = newErr(http.StatusBadRequest, "INVALID_PRIORITY", "Priority must be low, medium, or high")
+	InvalidDueDate     = newErr(http.StatusBadRequest, "INVALID_DUE_DATE", "Due date must be a valid ISO 8601 datetime")
+	InvalidPagination  = newErr(http.StatusBadRequest, "INVALID_PAGINATION", "Page and limit must be positive integers")
+	InvalidStatus      = newErr(http.StatusBadRequest, "INVALID_STATUS", "Status must be one of: all, pending, completed")
+	InvalidSortField   = newErr(http.StatusBadRequest, "INVALID_SORT_FIELD", "Sort field must be one of: due_date, priority, created_at, title")
+	InvalidTagName     = newErr(http.StatusBadRequest, "INVALID_TAG_NAME", "Tag name is required and must be 1-50 characters")
+	TagAlreadyExists   = newErr(http.StatusBadRequest, "TAG_ALREADY_EXISTS", "A tag with this name already exists")
+	InvalidColor       = newErr(http.StatusBadRequest, "INVALID_COLOR", "Color must be a valid hex color (e.g., #FF5733)")
+	TaskNotFound       = newErr(http.StatusNotFound, "TASK_NOT_FOUND", "Task not found")
+	TagNotFound        = newErr(http.StatusNotFound, "TAG_NOT_FOUND", "Tag not found")
+)

@@ -2,10 +2,12 @@ package httpx
 
 import (
 	"embed"
+	"fmt"
 	"io/fs"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+	"github.com/oasdiff/yaml"
 
 	"github.com/todoapp/todo-api/openapi"
 )
@@ -21,28 +23,47 @@ type specLink struct {
 	Name string `json:"name"`
 }
 
-// registerDocs publishes the specs the server was generated from, and
-// Swagger UI over them at /docs.
-func registerDocs(e *echo.Echo) {
-	links := make([]specLink, 0, len(openapi.Specs))
+// docs is what the server publishes about itself: each spec as written, the
+// whole API as one document (YAML and JSON), and Swagger UI over them.
+type docs struct {
+	links      []specLink
+	mergedJSON []byte
+	mergedYAML []byte
+	assets     fs.FS
+}
+
+func newDocs() (*docs, error) {
+	merged, err := openapi.Merged()
+	if err != nil {
+		return nil, fmt.Errorf("httpx: %w", err)
+	}
+	d := &docs{}
+	if d.mergedJSON, err = merged.MarshalJSON(); err != nil {
+		return nil, err
+	}
+	if d.mergedYAML, err = yaml.JSONToYAML(d.mergedJSON); err != nil {
+		return nil, err
+	}
+	if d.assets, err = fs.Sub(swaggerUI, "swaggerui"); err != nil {
+		return nil, err
+	}
+	for _, s := range openapi.Specs {
+		d.links = append(d.links, specLink{URL: "/openapi/" + s.File, Name: s.Name})
+	}
+	return d, nil
+}
+
+func (d *docs) register(e *echo.Echo) {
 	for _, s := range openapi.Specs {
 		data := s.Data
-		links = append(links, specLink{URL: "/openapi/" + s.File, Name: s.Name})
-		e.GET("/openapi/"+s.File, func(c echo.Context) error {
-			return c.Blob(http.StatusOK, "application/yaml", data)
-		})
+		e.GET("/openapi/"+s.File, func(c echo.Context) error { return c.Blob(http.StatusOK, "application/yaml", data) })
 	}
-	e.GET("/openapi/specs.json", func(c echo.Context) error { return c.JSON(http.StatusOK, links) })
-	e.GET("/openapi.yaml", func(c echo.Context) error {
-		return c.Blob(http.StatusOK, "application/yaml", openapi.Specs[0].Data)
-	})
+	e.GET("/openapi/specs.json", func(c echo.Context) error { return c.JSON(http.StatusOK, d.links) })
+	e.GET("/openapi.yaml", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/yaml", d.mergedYAML) })
+	e.GET("/openapi.json", func(c echo.Context) error { return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, d.mergedJSON) })
 
-	assets, err := fs.Sub(swaggerUI, "swaggerui")
-	if err != nil {
-		panic(err) // the directory is embedded at build time
-	}
 	e.GET("/docs", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/docs/") })
-	index, files := echo.StaticFileHandler("index.html", assets), echo.StaticDirectoryHandler(assets, false)
+	index, files := echo.StaticFileHandler("index.html", d.assets), echo.StaticDirectoryHandler(d.assets, false)
 	e.GET("/docs/*", func(c echo.Context) error {
 		if c.Param("*") == "" {
 			return index(c)

@@ -89,6 +89,8 @@ func newApp(t testing.TB, opt ...func(*options)) *app {
 	require.NoError(t, err)
 	authH, err := api.NewAuthHandler(pool, hasher, tokens, true, o.grace, clk.Now)
 	require.NoError(t, err)
+	tasksH, err := api.NewTasksHandler(pool)
+	require.NoError(t, err)
 	var trusted []*net.IPNet
 	if o.trusted != "" {
 		_, n, err := net.ParseCIDR(o.trusted)
@@ -96,7 +98,7 @@ func newApp(t testing.TB, opt ...func(*options)) *app {
 		trusted = append(trusted, n)
 	}
 	e, err := httpx.NewServer(httpx.Deps{
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Pool: pool, Tokens: tokens, Auth: authH,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Pool: pool, Tokens: tokens, Auth: authH, Tasks: tasksH,
 		RateLimits: map[string]*httpx.RateLimiter{
 			"registerUser": httpx.NewRateLimiter(o.authLimit, o.window, 1000, clk.Now),
 			"loginUser":    httpx.NewRateLimiter(o.authLimit, o.window, 1000, clk.Now),

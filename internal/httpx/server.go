@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/todoapp/todo-api/gen/authapi"
+	"github.com/todoapp/todo-api/gen/tasksapi"
 	"github.com/todoapp/todo-api/internal/api"
 	"github.com/todoapp/todo-api/internal/apperr"
 	"github.com/todoapp/todo-api/internal/auth"
@@ -36,6 +37,7 @@ type Deps struct {
 	Pool           *pgxpool.Pool
 	Tokens         *auth.Tokens
 	Auth           *api.AuthHandler
+	Tasks          *api.TasksHandler
 	RateLimits     map[string]*RateLimiter
 	CORSOrigins    []string
 	TrustedProxies []*net.IPNet
@@ -43,14 +45,22 @@ type Deps struct {
 
 // NewServer returns the service's Echo instance, every route registered.
 func NewServer(d Deps) (*echo.Echo, error) {
-	if d.Logger == nil || d.Pool == nil || d.Tokens == nil || d.Auth == nil {
-		return nil, errors.New("httpx: NewServer needs a logger, pool, tokens and auth handler")
+	if d.Logger == nil || d.Pool == nil || d.Tokens == nil || d.Auth == nil || d.Tasks == nil {
+		return nil, errors.New("httpx: NewServer needs a logger, pool, tokens and both API handlers")
 	}
-	// The spec as written, not the generator's embedded copy, whose
+	// The specs as written, not the generator's embedded copies, whose
 	// operationIds are normalised and no longer match the route options.
 	authSpec, err := openapi.Load(openapi.AuthAPI)
 	if err != nil {
 		return nil, fmt.Errorf("httpx: load auth spec: %w", err)
+	}
+	tasksSpec, err := openapi.Load(openapi.TasksAPI)
+	if err != nil {
+		return nil, fmt.Errorf("httpx: load tasks spec: %w", err)
+	}
+	docs, err := newDocs()
+	if err != nil {
+		return nil, err
 	}
 
 	e := echo.New()
@@ -83,12 +93,16 @@ func NewServer(d Deps) (*echo.Echo, error) {
 		BaseURL:              BasePath,
 		OperationMiddlewares: operationMiddlewares(authSpec, d.RateLimits, d.Tokens),
 	})
+	tasksapi.RegisterHandlersWithOptions(e, tasksapi.NewStrictHandler(d.Tasks, nil), tasksapi.RegisterHandlersOptions{
+		BaseURL:              BasePath,
+		OperationMiddlewares: operationMiddlewares(tasksSpec, d.RateLimits, d.Tokens),
+	})
 
 	e.GET("/healthz", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 	})
 	e.GET("/readyz", readyz(d.Pool))
-	registerDocs(e)
+	docs.register(e)
 	return e, nil
 }
 

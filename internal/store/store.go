@@ -35,6 +35,7 @@ func NewPool(ctx context.Context, databaseURL string, o PoolOptions) (*pgxpool.P
 		// pgx's message can quote the URL, password included.
 		return nil, errors.New("store: DATABASE_URL cannot be parsed as a PostgreSQL connection string")
 	}
+	ConfigureSession(cfg)
 	cfg.MinConns = o.MinConns
 	cfg.MaxConns = o.MaxConns
 	cfg.MaxConnLifetime = o.MaxConnLifetime
@@ -50,6 +51,16 @@ func NewPool(ctx context.Context, databaseURL string, o PoolOptions) (*pgxpool.P
 		return nil, fmt.Errorf("store: open pool: %w", err)
 	}
 	return pool, nil
+}
+
+// ConfigureSession sets the session settings every connection of the
+// service uses. plan_cache_mode = force_custom_plan: statements stay prepared
+// (parsed once) but are planned for their actual parameters every time, so
+// the list queries' "(param IS NULL OR ...)" filters fold away and the
+// planner can use the index that fits the filters actually given. A generic
+// plan would have to keep every filter and could not use the search indexes.
+func ConfigureSession(cfg *pgxpool.Config) {
+	cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
 }
 
 // InTx runs fn in a transaction and commits when fn returns nil.

@@ -52,6 +52,7 @@ func NewWithConfig(tb testing.TB, configure func(*pgxpool.Config)) *pgxpool.Pool
 	if err != nil {
 		tb.Fatalf("testdb: %v", err)
 	}
+	store.ConfigureSession(cfg)
 	if configure != nil {
 		configure(cfg)
 	}

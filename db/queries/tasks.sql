@@ -1,0 +1,210 @@
+-- Tasks. Every statement is scoped by user_id in the SQL itself, and every
+-- one that returns tasks returns whole rows (the Task model); their tags come
+-- from TagsOfTasks, one statement for a whole page.
+--
+-- The list comes in one statement per order (sort key and direction), each
+-- with an ORDER BY that an index of 000001_init yields directly, so a page is
+-- an index walk that stops after OFFSET + LIMIT rows. The filters are
+-- "(param IS NULL OR ...)": the pool plans every statement for its actual
+-- parameters (plan_cache_mode = force_custom_plan), so the planner folds the
+-- unused filters away and can choose the trigram indexes for `q` or the tag
+-- index for `tag`.
+
+-- name: ListTasksCreatedAsc :many
+-- Order: created_at; ties by id.
+SELECT t.*
+FROM tasks AS t
+WHERE t.user_id = @user_id
+  AND (sqlc.narg(completed)::boolean IS NULL OR t.completed = sqlc.narg(completed))
+  AND (sqlc.narg(priority)::task_priority IS NULL OR t.priority = sqlc.narg(priority))
+  AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
+        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
+  AND (sqlc.narg(pattern)::text IS NULL
+        OR t.title ILIKE sqlc.narg(pattern) OR t.description ILIKE sqlc.narg(pattern))
+ORDER BY t.created_at, t.id
+LIMIT @page_limit OFFSET @page_offset;
+
+-- name: ListTasksCreatedDesc :many
+-- Order: -created_at; ties by id.
+SELECT t.*
+FROM tasks AS t
+WHERE t.user_id = @user_id
+  AND (sqlc.narg(completed)::boolean IS NULL OR t.completed = sqlc.narg(completed))
+  AND (sqlc.narg(priority)::task_priority IS NULL OR t.priority = sqlc.narg(priority))
+  AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
+        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
+  AND (sqlc.narg(pattern)::text IS NULL
+        OR t.title ILIKE sqlc.narg(pattern) OR t.description ILIKE sqlc.narg(pattern))
+ORDER BY t.created_at DESC, t.id DESC
+LIMIT @page_limit OFFSET @page_offset;
+
+-- name: ListTasksDueAsc :many
+-- Order: due_date, nulls last; ties by id.
+SELECT t.*
+FROM tasks AS t
+WHERE t.user_id = @user_id
+  AND (sqlc.narg(completed)::boolean IS NULL OR t.completed = sqlc.narg(completed))
+  AND (sqlc.narg(priority)::task_priority IS NULL OR t.priority = sqlc.narg(priority))
+  AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
+        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
+  AND (sqlc.narg(pattern)::text IS NULL
+        OR t.title ILIKE sqlc.narg(pattern) OR t.description ILIKE sqlc.narg(pattern))
+ORDER BY t.due_date ASC NULLS LAST, t.id
+LIMIT @page_limit OFFSET @page_offset;
+
+-- name: ListTasksDueDesc :many
+-- Order: -due_date, nulls first (the exact reverse); ties by id.
+SELECT t.*
+FROM tasks AS t
+WHERE t.user_id = @user_id
+  AND (sqlc.narg(completed)::boolean IS NULL OR t.completed = sqlc.narg(completed))
+  AND (sqlc.narg(priority)::task_priority IS NULL OR t.priority = sqlc.narg(priority))
+  AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
+        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
+  AND (sqlc.narg(pattern)::text IS NULL
+        OR t.title ILIKE sqlc.narg(pattern) OR t.description ILIKE sqlc.narg(pattern))
+ORDER BY t.due_date DESC NULLS FIRST, t.id DESC
+LIMIT @page_limit OFFSET @page_offset;
+
+-- name: ListTasksPriorityAsc :many
+-- Order: priority: high, medium, low (the enum's order); ties by id.
+SELECT t.*
+FROM tasks AS t
+WHERE t.user_id = @user_id
+  AND (sqlc.narg(completed)::boolean IS NULL OR t.completed = sqlc.narg(completed))
+  AND (sqlc.narg(priority)::task_priority IS NULL OR t.priority = sqlc.narg(priority))
+  AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
+        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
+  AND (sqlc.narg(pattern)::text IS NULL
+        OR t.title ILIKE sqlc.narg(pattern) OR t.description ILIKE sqlc.narg(pattern))
+ORDER BY t.priority, t.id
+LIMIT @page_limit OFFSET @page_offset;
+
+-- name: ListTasksPriorityDesc :many
+-- Order: -priority: low, medium, high; ties by id.
+SELECT t.*
+FROM tasks AS t
+WHERE t.user_id = @user_id
+  AND (sqlc.narg(completed)::boolean IS NULL OR t.completed = sqlc.narg(completed))
+  AND (sqlc.narg(priority)::task_priority IS NULL OR t.priority = sqlc.narg(priority))
+  AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
+        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
+  AND (sqlc.narg(pattern)::text IS NULL
+        OR t.title ILIKE sqlc.narg(pattern) OR t.description ILIKE sqlc.narg(pattern))
+ORDER BY t.priority DESC, t.id DESC
+LIMIT @page_limit OFFSET @page_offset;
+
+-- name: ListTasksTitleAsc :many
+-- Order: title, ignoring case; ties by id.
+SELECT t.*
+FROM tasks AS t
+WHERE t.user_id = @user_id
+  AND (sqlc.narg(completed)::boolean IS NULL OR t.completed = sqlc.narg(completed))
+  AND (sqlc.narg(priority)::task_priority IS NULL OR t.priority = sqlc.narg(priority))
+  AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
+        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
+  AND (sqlc.narg(pattern)::text IS NULL
+        OR t.title ILIKE sqlc.narg(pattern) OR t.description ILIKE sqlc.narg(pattern))
+ORDER BY lower(t.title), t.id
+LIMIT @page_limit OFFSET @page_offset;
+
+-- name: ListTasksTitleDesc :many
+-- Order: -title, ignoring case; ties by id.
+SELECT t.*
+FROM tasks AS t
+WHERE t.user_id = @user_id
+  AND (sqlc.narg(completed)::boolean IS NULL OR t.completed = sqlc.narg(completed))
+  AND (sqlc.narg(priority)::task_priority IS NULL OR t.priority = sqlc.narg(priority))
+  AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
+        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
+  AND (sqlc.narg(pattern)::text IS NULL
+        OR t.title ILIKE sqlc.narg(pattern) OR t.description ILIKE sqlc.narg(pattern))
+ORDER BY lower(t.title) DESC, t.id DESC
+LIMIT @page_limit OFFSET @page_offset;
+
+-- name: CountTasks :one
+-- The exact total of a filtered list, for filters the counters cannot answer.
+SELECT count(*)
+FROM tasks AS t
+WHERE t.user_id = @user_id
+  AND (sqlc.narg(completed)::boolean IS NULL OR t.completed = sqlc.narg(completed))
+  AND (sqlc.narg(priority)::task_priority IS NULL OR t.priority = sqlc.narg(priority))
+  AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
+        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
+  AND (sqlc.narg(pattern)::text IS NULL
+        OR t.title ILIKE sqlc.narg(pattern) OR t.description ILIKE sqlc.narg(pattern));
+
+-- name: CountTasksFromCounters :one
+-- The exact total of a list filtered by nothing, status and/or priority.
+SELECT coalesce(sum(n), 0)::bigint
+FROM task_counts
+WHERE user_id = @user_id
+  AND (sqlc.narg(completed)::boolean IS NULL OR completed = sqlc.narg(completed))
+  AND (sqlc.narg(priority)::task_priority IS NULL OR priority = sqlc.narg(priority));
+
+-- name: TagsOfTasks :many
+-- The tags of the given tasks, by name.
+SELECT l.task_id, g.id, g.name, g.color
+FROM task_tag_link AS l
+JOIN tags AS g ON g.id = l.tag_id
+WHERE l.task_id = ANY (@task_ids::integer[])
+ORDER BY l.task_id, g.name, g.id;
+
+-- name: CreateTask :one
+INSERT INTO tasks (title, description, completed, priority, due_date, user_id)
+VALUES (@title, @description, @completed, @priority, @due_date, @user_id)
+RETURNING *;
+
+-- name: GetTask :one
+SELECT * FROM tasks WHERE id = @id AND user_id = @user_id;
+
+-- name: ReplaceTask :one
+UPDATE tasks
+SET title = @title, description = @description, completed = @completed,
+    priority = @priority, due_date = @due_date, updated_at = now()
+WHERE id = @id AND user_id = @user_id
+RETURNING *;
+
+-- name: UpdateTask :one
+-- PATCH: a NULL title, completed or priority means "not sent"; description
+-- and due_date change only when their set_ flag is true (NULL then clears).
+UPDATE tasks
+SET title       = coalesce(sqlc.narg(title), title),
+    description = CASE WHEN @set_description::boolean THEN sqlc.narg(description) ELSE description END,
+    completed   = coalesce(sqlc.narg(completed), completed),
+    priority    = coalesce(sqlc.narg(priority), priority),
+    due_date    = CASE WHEN @set_due_date::boolean THEN sqlc.narg(due_date) ELSE due_date END,
+    updated_at  = now()
+WHERE id = @id AND user_id = @user_id
+RETURNING *;
+
+-- name: DeleteTask :execrows
+DELETE FROM tasks WHERE id = @id AND user_id = @user_id;
+
+-- name: AddTagToTask :one
+-- Links the user's task and tag, touching the task when the link is new;
+-- the flags tell a missing task or tag from an existing link.
+WITH task AS (SELECT id FROM tasks WHERE tasks.id = @task_id AND tasks.user_id = @user_id),
+     tag AS (SELECT id FROM tags WHERE tags.id = @tag_id AND tags.user_id = @user_id),
+     linked AS (
+        INSERT INTO task_tag_link (task_id, tag_id)
+        SELECT task.id, tag.id FROM task, tag
+        ON CONFLICT DO NOTHING
+        RETURNING task_id),
+     touched AS (UPDATE tasks SET updated_at = now() WHERE tasks.id IN (SELECT task_id FROM linked) RETURNING tasks.id)
+SELECT EXISTS (SELECT 1 FROM task) AS task_found,
+       EXISTS (SELECT 1 FROM tag) AS tag_found,
+       EXISTS (SELECT 1 FROM touched) AS changed;
+
+-- name: RemoveTagFromTask :one
+-- Unlinks the user's task and tag, touching the task when a link went.
+WITH task AS (SELECT id FROM tasks WHERE tasks.id = @task_id AND tasks.user_id = @user_id),
+     tag AS (SELECT id FROM tags WHERE tags.id = @tag_id AND tags.user_id = @user_id),
+     unlinked AS (
+        DELETE FROM task_tag_link AS l USING task, tag
+        WHERE l.task_id = task.id AND l.tag_id = tag.id
+        RETURNING l.task_id),
+     touched AS (UPDATE tasks SET updated_at = now() WHERE tasks.id IN (SELECT task_id FROM unlinked) RETURNING tasks.id)
+SELECT EXISTS (SELECT 1 FROM task) AS task_found,
+       EXISTS (SELECT 1 FROM tag) AS tag_found,
+       EXISTS (SELECT 1 FROM touched) AS changed;

@@ -1,0 +1,118 @@
+package api
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/todoapp/todo-api/gen/db"
+	"github.com/todoapp/todo-api/gen/tasksapi"
+	"github.com/todoapp/todo-api/internal/apperr"
+	"github.com/todoapp/todo-api/internal/store"
+)
+
+// tagNameKey is the unique constraint on a user's tag names.
+const tagNameKey = "tags_name_user_id_key"
+
+// CreateTag creates a tag. Errors: INVALID_TAG_NAME, INVALID_COLOR, TAG_ALREADY_EXISTS.
+func (h *TasksHandler) CreateTag(ctx context.Context, req tasksapi.CreateTagRequestObject) (tasksapi.CreateTagResponseObject, error) {
+	uid, err := userID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	name, color, err := fromTagInput(req.Body)
+	if err != nil {
+		return nil, err
+	}
+	t, err := h.q.CreateTag(ctx, db.CreateTagParams{Name: name, Color: color, UserID: uid})
+	if err != nil {
+		return nil, tagWriteErr(err, "create tag")
+	}
+	return tasksapi.CreateTag201JSONResponse(toTag(t.ID, t.Name, t.Color)), nil
+}
+
+// ListTags returns all of the user's tags, by name.
+func (h *TasksHandler) ListTags(ctx context.Context, _ tasksapi.ListTagsRequestObject) (tasksapi.ListTagsResponseObject, error) {
+	uid, err := userID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := h.q.ListTags(ctx, uid)
+	if err != nil {
+		return nil, fmt.Errorf("list tags: %w", err)
+	}
+	out := make(tasksapi.ListTags200JSONResponse, len(rows))
+	for i, r := range rows {
+		out[i] = toTag(r.ID, r.Name, r.Color)
+	}
+	return out, nil
+}
+
+// UpdateTag replaces a tag's name and colour (a colour left out becomes null).
+func (h *TasksHandler) UpdateTag(ctx context.Context, req tasksapi.UpdateTagRequestObject) (tasksapi.UpdateTagResponseObject, error) {
+	uid, err := userID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, ok := dbID(req.TagId)
+	if !ok {
+		return nil, apperr.TagNotFound
+	}
+	name, color, err := fromTagInput(req.Body)
+	if err != nil {
+		return nil, err
+	}
+	t, err := h.q.UpdateTag(ctx, db.UpdateTagParams{Name: name, Color: color, ID: id, UserID: uid})
+	if store.IsNotFound(err) {
+		return nil, apperr.TagNotFound
+	}
+	if err != nil {
+		return nil, tagWriteErr(err, "update tag")
+	}
+	return tasksapi.UpdateTag200JSONResponse(toTag(t.ID, t.Name, t.Color)), nil
+}
+
+// DeleteTag deletes a tag; it comes off every task, and the tasks stay.
+func (h *TasksHandler) DeleteTag(ctx context.Context, req tasksapi.DeleteTagRequestObject) (tasksapi.DeleteTagResponseObject, error) {
+	uid, err := userID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, ok := dbID(req.TagId)
+	if !ok {
+		return nil, apperr.TagNotFound
+	}
+	n, err := h.q.DeleteTag(ctx, db.DeleteTagParams{ID: id, UserID: uid})
+	if err != nil {
+		return nil, fmt.Errorf("delete tag: %w", err)
+	}
+	if n == 0 {
+		return nil, apperr.TagNotFound
+	}
+	return tasksapi.DeleteTag204Response{}, nil
+}
+
+func fromTagInput(b *tasksapi.TagInput) (string, *string, error) {
+	if b == nil {
+		return "", nil, apperr.Validation("Request body is required", "")
+	}
+	name, err := checkTagName(b.Name)
+	if err != nil {
+		return "", nil, err
+	}
+	color := ptr(b.Color)
+	if err := checkColor(color); err != nil {
+		return "", nil, err
+	}
+	return name, color, nil
+}
+
+func tagWriteErr(err error, what string) error {
+	if store.UniqueViolation(err, tagNameKey) {
+		return apperr.TagAlreadyExists.WithField("name")
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+func toTag(id int32, name string, color *string) tasksapi.Tag {
+	return tasksapi.Tag{Id: int(id), Name: name, Color: toNullable(color)}
+}
