@@ -224,3 +224,42 @@ func newChunkedRequest(body string) (*http.Request, *httptest.ResponseRecorder) 
 	req.Header.Set("Content-Type", "application/json")
 	return req, httptest.NewRecorder()
 }
+
+// call sends a JSON request (body nil: none) with a Bearer token.
+func (a *app) call(method, path, token string, body any) response {
+	a.t.Helper()
+	var b string
+	if body != nil {
+		raw, err := json.Marshal(body)
+		require.NoError(a.t, err)
+		b = string(raw)
+	}
+	ct := ""
+	if body != nil {
+		ct = "application/json"
+	}
+	return a.do(method, path, ct, b, "Authorization", "Bearer "+token)
+}
+
+// user registers and logs in a fresh user, returning its access token.
+func (a *app) user(email string) string {
+	a.t.Helper()
+	access, _ := a.login(email, "correct-horse")
+	return access
+}
+
+// createTask creates a task and returns it decoded.
+func (a *app) createTask(token string, body map[string]any) map[string]any {
+	a.t.Helper()
+	r := a.call(http.MethodPost, "/api/v1/tasks", token, body)
+	require.Equal(a.t, http.StatusCreated, r.Code, r.Body.String())
+	return r.JSON(a.t)
+}
+
+// createTag creates a tag and returns its id.
+func (a *app) createTag(token, name string) int {
+	a.t.Helper()
+	r := a.call(http.MethodPost, "/api/v1/tags", token, map[string]any{"name": name})
+	require.Equal(a.t, http.StatusCreated, r.Code, r.Body.String())
+	return int(r.JSON(a.t)["id"].(float64))
+}
