@@ -1,0 +1,68 @@
+package api
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/todoapp/todo-api/internal/apperr"
+)
+
+func TestEscapeLike(t *testing.T) {
+	for in, want := range map[string]string{
+		"milk": "milk", "100%": `100\%`, "a_b": `a\_b`, `c:\dir`: `c:\\dir`, `%_\`: `\%\_\\`,
+	} {
+		assert.Equal(t, want, escapeLike(in), in)
+	}
+}
+
+func TestParseDueDate(t *testing.T) {
+	ok := map[string]string{
+		"2026-12-01T17:00:00Z":        "2026-12-01T17:00:00Z",
+		"2026-12-01T17:00:00+01:00":   "2026-12-01T16:00:00Z",
+		"2026-12-01T17:00:00.5-02:00": "2026-12-01T19:00:00.5Z",
+		"2026-12-01T17:00:00":         "2026-12-01T17:00:00Z",
+		"2026-12-01T17:00":            "2026-12-01T17:00:00Z",
+		"1999-01-01T00:00:00Z":        "1999-01-01T00:00:00Z",
+	}
+	for in, want := range ok {
+		got, err := parseDueDate(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got.Format(time.RFC3339Nano), in)
+	}
+	for _, in := range []string{"", "2026-12-01", "2026-12-01 17:00:00", "0000-01-01T00:00:00Z", "2026-12-01T25:00:00Z", "now"} {
+		_, err := parseDueDate(in)
+		assert.Equal(t, "INVALID_DUE_DATE", apperr.As(err).Code, in)
+	}
+}
+
+func TestValidEmail(t *testing.T) {
+	for _, e := range []string{"a@example.com", "first.last+tag@sub.example.co.uk", "x@xn--80ak6aa92e.com"} {
+		assert.True(t, ValidEmail(e), e)
+	}
+	for _, e := range []string{"", "a", "a@b", "a@b.", "a@.com", "a@-x.com", "a b@c.com", "<a@b.com>", "a@[127.0.0.1]"} {
+		assert.False(t, ValidEmail(e), e)
+	}
+}
+
+func TestParseListQuery(t *testing.T) {
+	i := func(n int) *int { return &n }
+	s := func(v string) *string { return &v }
+	lq, err := parseListQuery(nil, nil, nil, nil, nil, nil, nil)
+	require.NoError(t, err)
+	assert.Equal(t, listQuery{page: 1, limit: 20, sort: "-created_at"}, lq)
+
+	lq, err = parseListQuery(i(3), i(1000), s("  50% off "), s("pending"), s("high"), s(" work "), s("-title"))
+	require.NoError(t, err)
+	assert.Equal(t, 100, lq.limit)
+	assert.Equal(t, int32(200), lq.offset())
+	assert.Equal(t, `%50\% off%`, *lq.pattern)
+	assert.False(t, *lq.completed)
+	assert.Equal(t, "work", lq.tag)
+
+	huge, err := parseListQuery(i(1<<40), i(100), nil, nil, nil, nil, nil)
+	require.NoError(t, err)
+	assert.Equal(t, int32(1<<31-1), huge.offset(), "no overflow")
+}
