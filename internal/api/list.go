@@ -25,35 +25,11 @@ func (h *TasksHandler) ListTasks(ctx context.Context, req tasksapi.ListTasksRequ
 	filter := db.ListTasksCreatedDescParams{UserID: uid, Completed: lq.completed, Priority: lq.priority,
 		Pattern: lq.pattern, PageLimit: int32(lq.limit), PageOffset: lq.offset()}
 
-	var total int64
-	switch {
-	case lq.tag != "":
-		id, name := tagRef(lq.tag)
-		tag, err := h.q.ResolveTag(ctx, db.ResolveTagParams{UserID: uid, ID: id, Name: name})
-		if store.IsNotFound(err) {
-			return listPage(lq, 0, nil), nil // an unknown tag matches nothing
-		}
-		if err != nil {
-			return nil, fmt.Errorf("resolve tag: %w", err)
-		}
-		filter.TagID = &tag.ID
-		if lq.completed == nil && lq.priority == nil && lq.pattern == nil {
-			total = int64(tag.TaskCount)
-		} else {
-			total, err = h.q.CountTasks(ctx, db.CountTasksParams{UserID: uid, Completed: lq.completed,
-				Priority: lq.priority, TagID: filter.TagID, Pattern: lq.pattern})
-		}
-	case lq.pattern != nil:
-		total, err = h.q.CountTasks(ctx, db.CountTasksParams{UserID: uid, Pattern: lq.pattern,
-			Completed: lq.completed, Priority: lq.priority})
-	default:
-		total, err = h.q.CountTasksFromCounters(ctx, db.CountTasksFromCountersParams{UserID: uid,
-			Completed: lq.completed, Priority: lq.priority})
-	}
+	total, err := h.total(ctx, lq, &filter)
 	if err != nil {
-		return nil, fmt.Errorf("count tasks: %w", err)
+		return nil, err
 	}
-	if int64(filter.PageOffset) >= total {
+	if int64(filter.PageOffset) >= total { // also: an unknown tag, which matches nothing
 		return listPage(lq, total, nil), nil
 	}
 
@@ -70,6 +46,37 @@ func (h *TasksHandler) ListTasks(ctx context.Context, req tasksapi.ListTasksRequ
 		items[i] = toTask(t, tags[t.ID])
 	}
 	return listPage(lq, total, items), nil
+}
+
+// total returns the exact number of tasks the list's filters match, from the
+// counters when they can answer. With a `tag` filter it resolves the tag into
+// filter.TagID; the user's having no such tag makes the total 0.
+func (h *TasksHandler) total(ctx context.Context, lq listQuery, filter *db.ListTasksCreatedDescParams) (total int64, err error) {
+	count := db.CountTasksParams{UserID: filter.UserID, Completed: lq.completed, Priority: lq.priority, Pattern: lq.pattern}
+	if lq.tag != "" {
+		id, name := tagRef(lq.tag)
+		tag, err := h.q.ResolveTag(ctx, db.ResolveTagParams{UserID: filter.UserID, ID: id, Name: name})
+		if store.IsNotFound(err) {
+			return 0, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("resolve tag: %w", err)
+		}
+		filter.TagID, count.TagID = &tag.ID, &tag.ID
+		if lq.completed == nil && lq.priority == nil && lq.pattern == nil {
+			return int64(tag.TaskCount), nil
+		}
+	}
+	if count.TagID != nil || lq.pattern != nil {
+		total, err = h.q.CountTasks(ctx, count)
+	} else {
+		total, err = h.q.CountTasksFromCounters(ctx, db.CountTasksFromCountersParams{UserID: filter.UserID,
+			Completed: lq.completed, Priority: lq.priority})
+	}
+	if err != nil {
+		return 0, fmt.Errorf("count tasks: %w", err)
+	}
+	return total, nil
 }
 
 // listRows runs the statement of the requested order. The statements take

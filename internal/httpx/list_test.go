@@ -12,9 +12,9 @@ import (
 
 // page is a decoded list response.
 type page struct {
-	ids                       []int
+	ids                        []int
 	total, pageN, limit, pages int
-	items                     []map[string]any
+	items                      []map[string]any
 }
 
 func (a *app) list(tok, path string) page {
