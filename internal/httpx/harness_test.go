@@ -59,6 +59,8 @@ type options struct {
 	bcryptCost              int
 	trusted                 string
 	pool                    *pgxpool.Pool
+	seedKey                 string      // with seedFill: start from a filled template
+	seedFill                testdb.Fill // (see testdb.NewSeeded)
 }
 
 // app is the real server (router, middleware, handlers) on a fresh database.
@@ -79,8 +81,13 @@ func newApp(t testing.TB, opt ...func(*options)) *app {
 	}
 	counter := &queryCounter{}
 	pool := o.pool
-	if pool == nil {
-		pool = testdb.NewWithConfig(t, func(c *pgxpool.Config) { c.ConnConfig.Tracer = counter })
+	trace := func(c *pgxpool.Config) { c.ConnConfig.Tracer = counter }
+	switch {
+	case pool != nil:
+	case o.seedFill != nil:
+		pool = testdb.NewSeeded(t, o.seedKey, o.seedFill, trace)
+	default:
+		pool = testdb.NewWithConfig(t, trace)
 	}
 	clk := newClock()
 	hasher, err := auth.NewHasher(o.bcryptCost, 2)

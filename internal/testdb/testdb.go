@@ -47,7 +47,27 @@ func New(tb testing.TB) *pgxpool.Pool {
 // tracer, a smaller pool) before it connects.
 func NewWithConfig(tb testing.TB, configure func(*pgxpool.Config)) *pgxpool.Pool {
 	tb.Helper()
-	dbURL := NewDatabase(tb)
+	return connect(tb, NewDatabase(tb), configure)
+}
+
+// Fill adds data to a freshly migrated template database.
+type Fill func(ctx context.Context, pool *pgxpool.Pool) error
+
+// NewSeeded is NewWithConfig on a copy of a database that was migrated and
+// then filled by fill. The filled template is made once per server, schema
+// and key, and kept, so a large data set costs its load time only once.
+func NewSeeded(tb testing.TB, key string, fill Fill, configure func(*pgxpool.Config)) *pgxpool.Pool {
+	tb.Helper()
+	admin := ServerURL(tb)
+	tmpl, err := template(context.Background(), admin, key, fill)
+	if err != nil {
+		tb.Fatalf("testdb: template %s: %v", key, err)
+	}
+	return connect(tb, create(tb, admin, "TEMPLATE "+tmpl), configure)
+}
+
+func connect(tb testing.TB, dbURL string, configure func(*pgxpool.Config)) *pgxpool.Pool {
+	tb.Helper()
 	cfg, err := pgxpool.ParseConfig(dbURL)
 	if err != nil {
 		tb.Fatalf("testdb: %v", err)
@@ -68,9 +88,8 @@ func NewWithConfig(tb testing.TB, configure func(*pgxpool.Config)) *pgxpool.Pool
 // database is dropped when tb ends.
 func NewDatabase(tb testing.TB) string {
 	tb.Helper()
-	ctx := context.Background()
 	admin := ServerURL(tb)
-	tmpl, err := template(ctx, admin)
+	tmpl, err := template(context.Background(), admin, "", nil)
 	if err != nil {
 		tb.Fatalf("testdb: template: %v", err)
 	}
@@ -87,24 +106,20 @@ func WithDatabase(dbURL, name string) string {
 	return u.String()
 }
 
-var (
-	templateOnce sync.Once
-	templateName string
-	templateErr  error
-)
+var templates sync.Map // key -> func() (string, error), each run once per process
 
-// template returns the name of a migrated template database for the current
-// migrations, creating it once per server (across test processes, under an
-// advisory lock).
-func template(ctx context.Context, admin string) (string, error) {
-	templateOnce.Do(func() {
-		templateName, templateErr = ensureTemplate(ctx, admin)
-	})
-	return templateName, templateErr
+// template returns the name of a template database for the current
+// migrations (and, with a key, filled by fill), creating it once per server
+// across test processes, under an advisory lock.
+func template(ctx context.Context, admin, key string, fill Fill) (string, error) {
+	once, _ := templates.LoadOrStore(key, sync.OnceValues(func() (string, error) {
+		return ensureTemplate(ctx, admin, key, fill)
+	}))
+	return once.(func() (string, error))()
 }
 
-func ensureTemplate(ctx context.Context, admin string) (string, error) {
-	sum, err := migrationsHash()
+func ensureTemplate(ctx context.Context, admin, key string, fill Fill) (string, error) {
+	sum, err := migrationsHash(key)
 	if err != nil {
 		return "", err
 	}
@@ -142,19 +157,41 @@ func ensureTemplate(ctx context.Context, admin string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("migrate template: %w", err)
 	}
+	if fill != nil {
+		if err := fillDatabase(ctx, WithDatabase(admin, name), fill); err != nil {
+			return "", fmt.Errorf("fill template: %w", err)
+		}
+	}
 	if _, err := conn.Exec(ctx, fmt.Sprintf("ALTER DATABASE %s IS_TEMPLATE true", name)); err != nil {
 		return "", err
 	}
 	return name, nil
 }
 
-func migrationsHash() (string, error) {
+// fillDatabase runs fill on its own pool, closed before the database is
+// used as a template (a template must have no connections).
+func fillDatabase(ctx context.Context, dbURL string, fill Fill) error {
+	cfg, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		return err
+	}
+	store.ConfigureSession(cfg)
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	return fill(ctx, pool)
+}
+
+func migrationsHash(key string) (string, error) {
 	names, err := fs.Glob(migrations.FS, "*.sql")
 	if err != nil {
 		return "", err
 	}
 	sort.Strings(names)
 	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00", key)
 	for _, n := range names {
 		b, err := fs.ReadFile(migrations.FS, n)
 		if err != nil {
