@@ -6,7 +6,7 @@ BIN   := bin/todo-api
 # One build for `make build`, `make run` and the Dockerfile: a static binary.
 BUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o
 
-.PHONY: help run build test bench generate check-generate lint lint-go lint-spec update-swagger-ui migrate-up migrate-down migrate-version db-start db-stop db-url clean
+.PHONY: help run build test bench loadtest generate check-generate lint lint-go lint-spec update-swagger-ui migrate-up migrate-down migrate-version db-start db-stop db-url clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -22,6 +22,9 @@ test: ## every test, against a real PostgreSQL (a private one when TEST_DATABASE
 
 bench: ## the Go benchmarks, through the full HTTP stack and a real database
 	scripts/with-pg.sh $(GO) test -run '^$$' -bench . -benchmem ./...
+
+loadtest: ## wrk at 8 connections against bin/todo-api with a 100,000-task user (needs wrk)
+	scripts/loadtest.sh
 
 generate: ## regenerate gen/ from openapi/ and db/
 	$(TOOL) oapi-codegen -config oapi-codegen.yaml -package authapi -o gen/authapi/api.gen.go openapi/auth-api.yaml
