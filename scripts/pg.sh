@@ -7,13 +7,15 @@
 #   scripts/pg.sh status   exit 0 when it is running
 #   scripts/pg.sh url [DB] print the postgres:// URL of database DB (default todo)
 #
-# Settings: TODO_PG_PORT (default 55432), TODO_DATA_DIR (default ./.data).
+# Settings: TODO_PG_PORT, TODO_DATA_DIR (default ./.data). Without TODO_PG_PORT,
+# the first start picks a free port from 55432 up and keeps it in .data/pg.port,
+# so clones side by side each get their own server.
 # As root, the server runs as the `postgres` user, since initdb refuses root.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 data_dir=${TODO_DATA_DIR:-$root/.data}
-port=${TODO_PG_PORT:-55432}
+port=${TODO_PG_PORT:-}
 pgdata=$data_dir/pg
 log=$data_dir/pg.log
 
@@ -56,10 +58,24 @@ resolve_pgdata() {
 
 running() { [ -f "$pgdata/postmaster.pid" ] && as_owner "$bindir/pg_ctl" -D "$pgdata" status >/dev/null 2>&1; }
 
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# resolve_port: TODO_PG_PORT, else the port this cluster was given, else the
+# first free one from 55432 (remembered for next time).
+resolve_port() {
+  [ -n "$port" ] && return 0
+  if [ -s "$data_dir/pg.port" ]; then port=$(cat "$data_dir/pg.port"); return 0; fi
+  port=55432
+  while listening "$port"; do port=$((port + 1)); done
+  [ "${1:-}" = remember ] && echo "$port" > "$data_dir/pg.port"
+  return 0
+}
+
 url() { echo "postgres://postgres@127.0.0.1:$port/${1:-todo}?sslmode=disable"; }
 
 start() {
   mkdir -p "$data_dir"
+  resolve_port remember
   if [ ! -s "$pgdata/PG_VERSION" ]; then
     mkdir -p "$pgdata"; chmod 700 "$pgdata"
     [ "$(id -u)" = 0 ] && chown -R postgres: "$(dirname "$pgdata")"
@@ -89,6 +105,6 @@ case "${1:-}" in
   start) start ;;
   stop) stop ;;
   status) running ;;
-  url) url "${2:-todo}" ;;
+  url) resolve_port; url "${2:-todo}" ;;
   *) die "usage: scripts/pg.sh start|stop|status|url [DB]" ;;
 esac
