@@ -1,0 +1,55 @@
+package auth_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/todoapp/todo-api/internal/auth"
+)
+
+func TestMatchesTreatsUnknownUsersAndLongPasswordsAlike(t *testing.T) {
+	h, err := auth.NewHasher(4, 2)
+	require.NoError(t, err)
+	hash, err := h.Hash(context.Background(), "correct-horse")
+	require.NoError(t, err)
+	for _, c := range []struct {
+		hash, pw string
+		want     bool
+	}{
+		{hash, "correct-horse", true},
+		{hash, "wrong-horse", false},
+		{"", "correct-horse", false},
+		{hash, "correct-horse" + string(make([]byte, 80)), false},
+	} {
+		ok, err := h.Matches(context.Background(), c.hash, c.pw)
+		require.NoError(t, err)
+		assert.Equal(t, c.want, ok)
+	}
+}
+
+func TestTokens(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	clock := func() time.Time { return now }
+	tok, err := auth.NewTokens([]byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"), 15*time.Minute, 7*24*time.Hour, clock)
+	require.NoError(t, err)
+	uid := uuid.New()
+	access, err := tok.IssueAccess(uid, "a@example.com")
+	require.NoError(t, err)
+	c, err := tok.Verify(access, auth.Access)
+	require.NoError(t, err)
+	got, err := c.UserID()
+	require.NoError(t, err)
+	assert.Equal(t, uid, got)
+	_, err = tok.Verify(access, auth.Refresh)
+	assert.ErrorIs(t, err, auth.ErrWrongType)
+	now = now.Add(15*time.Minute + time.Second)
+	_, err = tok.Verify(access, auth.Access)
+	assert.ErrorIs(t, err, auth.ErrExpired)
+	_, err = auth.NewTokens([]byte("short"), time.Minute, time.Minute, clock)
+	assert.Error(t, err)
+}
