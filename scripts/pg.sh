@@ -65,6 +65,11 @@ listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 resolve_port() {
   [ -n "$port" ] && return 0
   if [ -s "$data_dir/pg.port" ]; then port=$(cat "$data_dir/pg.port"); return 0; fi
+  if [ -s "$pgdata/postmaster.pid" ]; then # running, started before ports were remembered
+    port=$(sed -n 4p "$pgdata/postmaster.pid")
+    [ "${1:-}" = remember ] && echo "$port" > "$data_dir/pg.port"
+    return 0
+  fi
   port=55432
   while listening "$port"; do port=$((port + 1)); done
   [ "${1:-}" = remember ] && echo "$port" > "$data_dir/pg.port"
