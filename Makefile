@@ -6,7 +6,7 @@ BIN   := bin/todo-api
 # One build for `make build`, `make run` and the Dockerfile: a static binary.
 BUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o
 
-.PHONY: help run build test bench loadtest generate check-generate lint lint-go lint-spec update-swagger-ui migrate-up migrate-down migrate-version db-start db-stop db-url clean
+.PHONY: help run build test bench loadtest generate check-generate lint lint-go lint-spec check-breaking spec-baseline update-swagger-ui migrate-up migrate-down migrate-version db-start db-stop db-url clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -36,7 +36,7 @@ check-generate: generate ## fail when gen/ differs from what `make generate` pro
 	@untracked=$$(git ls-files --others --exclude-standard -- gen); \
 	  if [ -n "$$untracked" ]; then echo "untracked generated files: $$untracked"; exit 1; fi
 
-lint: lint-go lint-spec ## golangci-lint and the OpenAPI linter
+lint: lint-go lint-spec check-breaking ## golangci-lint, the OpenAPI linter and the breaking-change gate
 
 lint-go: ## golangci-lint (pinned in tools.mod)
 	$(TOOL) golangci-lint run ./...
@@ -53,6 +53,15 @@ migrate-down: build ## roll back one migration on DATABASE_URL
 
 migrate-version: build ## print the schema version of DATABASE_URL
 	$(BIN) migrate version
+
+check-breaking: ## fail when openapi/*.yaml breaks clients of the released baseline in openapi/baseline (oasdiff)
+	@for f in openapi/*.yaml; do \
+	  echo "oasdiff breaking openapi/baseline/$$(basename $$f) $$f"; \
+	  $(TOOL) oasdiff breaking --fail-on ERR openapi/baseline/$$(basename $$f) $$f || exit 1; \
+	done
+
+spec-baseline: ## accept the current specs as the released baseline (do it on purpose, at a release)
+	cp openapi/*.yaml openapi/baseline/
 
 update-swagger-ui: ## re-vendor Swagger UI's assets from npm (VERSION=5.35.0)
 	scripts/update-swagger-ui.sh $(VERSION)

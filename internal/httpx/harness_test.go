@@ -15,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
@@ -24,6 +27,7 @@ import (
 	"github.com/todoapp/todo-api/internal/auth"
 	"github.com/todoapp/todo-api/internal/httpx"
 	"github.com/todoapp/todo-api/internal/testdb"
+	"github.com/todoapp/todo-api/openapi"
 )
 
 // testSecret is a 64-hex-character JWT secret used only by tests.
@@ -158,6 +162,7 @@ func (a *app) do(method, path, contentType, body string, header ...string) respo
 	}
 	rec := httptest.NewRecorder()
 	a.e.ServeHTTP(rec, req)
+	checkContract(a.t, req, rec)
 	return response{rec}
 }
 
@@ -222,6 +227,39 @@ func requireError(t testing.TB, r response, status int, code, detail string) map
 		require.Contains(t, []string{"detail", "code", "field"}, k, "unexpected key in error body")
 	}
 	return body
+}
+
+var contract = sync.OnceValues(func() (routers.Router, error) {
+	spec, err := openapi.Merged()
+	if err != nil {
+		return nil, err
+	}
+	return gorillamux.NewRouter(spec)
+})
+
+// checkContract fails the test when a response to a request the spec
+// declares is not one the spec declares: an undeclared status, a missing
+// required header, or a body off its schema. Requests to routes outside the
+// spec (unknown paths, wrong methods, /docs, /healthz) are not checked.
+func checkContract(t testing.TB, req *http.Request, rec *httptest.ResponseRecorder) {
+	t.Helper()
+	router, err := contract()
+	require.NoError(t, err)
+	route, params, err := router.FindRoute(req)
+	if err != nil {
+		return
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
+			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}},
+		Status:  rec.Code,
+		Header:  rec.Header(),
+		Options: &openapi3filter.Options{IncludeResponseStatus: true},
+	}
+	in.SetBodyBytes(rec.Body.Bytes())
+	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
+		t.Errorf("%s %s answered %d, which its spec does not declare: %v\nbody: %s", req.Method, req.URL, rec.Code, err, rec.Body.String())
+	}
 }
 
 // newChunkedRequest is a register request whose body has no Content-Length.

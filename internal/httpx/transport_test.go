@@ -3,6 +3,7 @@ package httpx_test
 import (
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -191,4 +192,48 @@ func TestDocs(t *testing.T) {
 	r = a.do("GET", "/openapi/auth-api.yaml", "", "")
 	require.Equal(t, http.StatusOK, r.Code)
 	assert.Equal(t, string(openapi.AuthAPI), r.Body.String())
+}
+
+// recordingTB notes a failure instead of failing the test.
+type recordingTB struct {
+	testing.TB
+	failed bool
+}
+
+func (r *recordingTB) Errorf(string, ...any) { r.failed = true }
+func (r *recordingTB) Helper()               {}
+
+// TestContractCheckCatchesDrift: the check every test request goes through
+// rejects what the spec does not declare.
+func TestContractCheckCatchesDrift(t *testing.T) {
+	t.Parallel()
+	user := `{"id":"3f2b8e4e-1c1a-4c1e-9a51-1d1b1a1f1e10","email":"a@example.com","name":null,"created_at":"2026-01-01T00:00:00Z"}`
+	cases := []struct {
+		name   string
+		status int
+		header map[string]string
+		body   string
+		ok     bool
+	}{
+		{"Declared", 200, nil, user, true},
+		{"UndeclaredStatus", 418, nil, `{"detail":"x","code":"TEAPOT"}`, false},
+		{"BodyMissingAField", 200, nil, `{"id":"3f2b8e4e-1c1a-4c1e-9a51-1d1b1a1f1e10","email":"a@example.com","created_at":"2026-01-01T00:00:00Z"}`, false},
+		{"ErrorWithoutRequiredHeader", 401, nil, `{"detail":"Authentication required","code":"MISSING_TOKEN"}`, false},
+		{"ErrorWithItsHeader", 401, map[string]string{"WWW-Authenticate": "Bearer"}, `{"detail":"Authentication required","code":"MISSING_TOKEN"}`, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, "/api/v1/auth/me", nil)
+			rec := httptest.NewRecorder()
+			rec.Header().Set("Content-Type", "application/json")
+			for k, v := range c.header {
+				rec.Header().Set(k, v)
+			}
+			rec.WriteHeader(c.status)
+			rec.WriteString(c.body)
+			tb := &recordingTB{TB: t}
+			checkContract(tb, req, rec)
+			assert.Equal(t, !c.ok, tb.failed)
+		})
+	}
 }
