@@ -230,7 +230,7 @@ func TestContractCheckCatchesDrift(t *testing.T) {
 				rec.Header().Set(k, v)
 			}
 			rec.WriteHeader(c.status)
-			rec.WriteString(c.body)
+			_, _ = rec.WriteString(c.body)
 			tb := &recordingTB{TB: t}
 			checkContract(tb, req, rec)
 			assert.Equal(t, !c.ok, tb.failed)
