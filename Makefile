@@ -6,7 +6,7 @@ BIN   := bin/todo-api
 # One build for `make build`, `make run` and the Dockerfile: a static binary.
 BUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o
 
-.PHONY: help run build test bench loadtest generate check-generate lint lint-go lint-spec check-breaking spec-baseline update-swagger-ui migrate-up migrate-down migrate-version db-start db-stop db-url clean
+.PHONY: help run build test typecheck bench e2e loadtest generate check-generate lint lint-go lint-spec check-breaking spec-baseline update-swagger-ui migrate-up migrate-down migrate-version db-start db-stop db-url clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -17,23 +17,37 @@ run: build ## the service on http://localhost:8000 (starts a private PostgreSQL 
 build: ## the static binary bin/todo-api (the same the Docker image ships)
 	$(BUILD) $(BIN) ./cmd/todo-api
 
-test: ## every test, against a real PostgreSQL (a private one when TEST_DATABASE_URL/DATABASE_URL are unset)
+test: ## every Go test, against a real PostgreSQL (a private one when TEST_DATABASE_URL/DATABASE_URL are unset), and the TypeScript type-check
 	scripts/with-pg.sh $(GO) test -count=1 ./...
+	$(MAKE) -s typecheck
+
+TS := clients/typescript
+$(TS)/node_modules: $(TS)/package.json $(TS)/package-lock.json
+	npm --prefix $(TS) ci --no-audit --no-fund
+	@touch $@
+
+typecheck: $(TS)/node_modules ## tsc --noEmit over the TypeScript client and its browser test page
+	npm --prefix $(TS) run --silent typecheck
 
 bench: ## the Go benchmarks, through the full HTTP stack and a real database
 	scripts/with-pg.sh $(GO) test -run '^$$' -bench . -benchmem ./...
 
+e2e: ## the browser tests: Swagger UI at /docs, and the TypeScript client from another origin (installs chromium)
+	scripts/e2e.sh
+
 loadtest: ## wrk at 8 connections against bin/todo-api with a 100,000-task user (needs wrk)
 	scripts/loadtest.sh
 
-generate: ## regenerate gen/ from openapi/ and db/
+generate: $(TS)/node_modules ## regenerate gen/ and the TypeScript client's types from openapi/ and db/
 	$(TOOL) oapi-codegen -config oapi-codegen.yaml -package authapi -o gen/authapi/api.gen.go openapi/auth-api.yaml
 	$(TOOL) oapi-codegen -config oapi-codegen.yaml -package tasksapi -o gen/tasksapi/api.gen.go openapi/tasks-api.yaml
 	$(TOOL) sqlc generate
+	npm --prefix $(TS) run --silent generate
 
-check-generate: generate ## fail when gen/ differs from what `make generate` produces
-	@git diff --exit-code --stat -- gen || { echo "gen/ is out of date: run 'make generate' and commit the result"; exit 1; }
-	@untracked=$$(git ls-files --others --exclude-standard -- gen); \
+GENERATED := gen $(TS)/src/generated
+check-generate: generate ## fail when gen/ or the TypeScript types differ from what `make generate` produces
+	@git diff --exit-code --stat -- $(GENERATED) || { echo "generated code is out of date: run 'make generate' and commit the result"; exit 1; }
+	@untracked=$$(git ls-files --others --exclude-standard -- $(GENERATED)); \
 	  if [ -n "$$untracked" ]; then echo "untracked generated files: $$untracked"; exit 1; fi
 
 lint: lint-go lint-spec check-breaking ## golangci-lint, the OpenAPI linter and the breaking-change gate

@@ -47,6 +47,7 @@ func newDocs() (*docs, error) {
 	if d.assets, err = fs.Sub(swaggerUI, "swaggerui"); err != nil {
 		return nil, err
 	}
+	d.links = append(d.links, specLink{URL: "/openapi.yaml", Name: "Todo API (all operations)"})
 	for _, s := range openapi.Specs {
 		d.links = append(d.links, specLink{URL: "/openapi/" + s.File, Name: s.Name})
 	}

@@ -188,7 +188,7 @@ func TestDocs(t *testing.T) {
 	requireError(t, a.do("GET", "/docs/missing.js", "", ""), 404, "NOT_FOUND", "")
 	r = a.do("GET", "/openapi/specs.json", "", "")
 	require.Equal(t, http.StatusOK, r.Code)
-	assert.JSONEq(t, `[{"url":"/openapi/auth-api.yaml","name":"Authentication"},{"url":"/openapi/tasks-api.yaml","name":"Tasks and tags"}]`, r.Body.String())
+	assert.JSONEq(t, `[{"url":"/openapi.yaml","name":"Todo API (all operations)"},{"url":"/openapi/auth-api.yaml","name":"Authentication"},{"url":"/openapi/tasks-api.yaml","name":"Tasks and tags"}]`, r.Body.String())
 	r = a.do("GET", "/openapi/auth-api.yaml", "", "")
 	require.Equal(t, http.StatusOK, r.Code)
 	assert.Equal(t, string(openapi.AuthAPI), r.Body.String())

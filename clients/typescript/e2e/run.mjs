@@ -1,0 +1,113 @@
+// Browser tests against a running server (scripts/e2e.sh starts one):
+//   1. Swagger UI at /docs lists every operation, and register and login
+//      work through its "Try it out".
+//   2. A page served from another origin (http://localhost:5173) drives the
+//      generated client through the whole flow.
+// Headless Debian Chromium, driven by playwright-core. Screenshots go to
+// e2e/out/ (not in git).
+import { build } from "esbuild";
+import { createServer } from "node:http";
+import { mkdirSync } from "node:fs";
+import { chromium } from "playwright-core";
+
+const api = process.env.API_URL ?? "http://localhost:8000";
+const ttlMs = Number(process.env.ACCESS_TOKEN_TTL_MS ?? "3000");
+const out = new URL("./out/", import.meta.url).pathname;
+mkdirSync(out, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+let failures = 0;
+const fail = (msg) => { failures++; console.log(`FAIL ${msg}`); };
+const pass = (msg) => console.log(`PASS ${msg}`);
+
+async function swaggerUI() {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(`${api}/docs`);
+  await page.waitForSelector(".opblock", { timeout: 20000 });
+  const ops = await page.$$eval(".opblock-summary-operation-id, .opblock .opblock-summary-path", (els) => els.length);
+  const ids = await page.$$eval(".opblock", (els) => els.map((e) => e.id));
+  const expected = ["registerUser", "loginUser", "refreshToken", "getCurrentUser", "logoutUser", "createTask", "listTasks",
+    "getTask", "replaceTask", "updateTask", "deleteTask", "addTagToTask", "removeTagFromTask", "createTag", "listTags",
+    "updateTag", "deleteTag"];
+  const missing = expected.filter((id) => !ids.some((x) => x.endsWith(`-${id}`)));
+  missing.length === 0 && ids.length === expected.length
+    ? pass(`docs: all ${expected.length} operations listed`)
+    : fail(`docs: listed ${ids.length} operations (${ops} summaries); missing ${missing.join(", ")}`);
+  await page.screenshot({ path: `${out}docs.png`, fullPage: false });
+
+  // Register through "Try it out".
+  const email = `swagger-${Date.now()}@example.com`;
+  const reg = page.locator(`[id$="-registerUser"]`);
+  await reg.locator(".opblock-summary").click();
+  await reg.locator(".try-out__btn").click();
+  await reg.locator("textarea.body-param__text").fill(JSON.stringify({ email, password: "correct-horse-battery", name: "Swagger" }));
+  await reg.locator(".execute").click();
+  const regStatus = await reg.locator(".live-responses-table tbody .response-col_status").first().textContent({ timeout: 10000 });
+  regStatus?.trim() === "201" ? pass("docs: register via Try it out -> 201") : fail(`docs: register answered ${regStatus}`);
+
+  // Log in through the form body.
+  const login = page.locator(`[id$="-loginUser"]`);
+  await login.locator(".opblock-summary").click();
+  await login.locator(".try-out__btn").click();
+  await login.locator(`tr[data-property-name="username"] input`).fill(email);
+  await login.locator(`tr[data-property-name="password"] input`).fill("correct-horse-battery");
+  await login.locator(".execute").click();
+  const loginStatus = await login.locator(".live-responses-table tbody .response-col_status").first().textContent({ timeout: 10000 });
+  const loginBody = await login.locator(".live-responses-table tbody .response-col_description pre").first().textContent();
+  loginStatus?.trim() === "200" && loginBody?.includes("access_token")
+    ? pass("docs: login via Try it out (form body) -> 200 with an access token")
+    : fail(`docs: login answered ${loginStatus}: ${loginBody}`);
+
+  // The token was put into the Authorize dialog: /auth/me works right away.
+  const me = page.locator(`[id$="-getCurrentUser"]`);
+  await me.locator(".opblock-summary").click();
+  await me.locator(".try-out__btn").click();
+  await me.locator(".execute").click();
+  const meStatus = await me.locator(".live-responses-table tbody .response-col_status").first().textContent({ timeout: 10000 });
+  meStatus?.trim() === "200" ? pass("docs: /auth/me with the token from login -> 200") : fail(`docs: /auth/me answered ${meStatus}`);
+  await page.screenshot({ path: `${out}docs-after-login.png`, fullPage: true });
+  errors.length === 0 ? pass("docs: no page errors") : fail(`docs: page errors: ${errors.join("; ")}`);
+  await page.close();
+}
+
+async function clientFlow() {
+  const bundle = await build({ entryPoints: [new URL("./page.ts", import.meta.url).pathname], bundle: true, write: false, format: "esm", target: "es2022" });
+  const js = bundle.outputFiles[0].text;
+  const html = `<!doctype html><meta charset="utf-8"><title>client e2e</title><pre id="out">running</pre><script type="module" src="/page.js"></script>`;
+  const server = createServer((req, res) => {
+    if (req.url?.startsWith("/page.js")) { res.writeHead(200, { "Content-Type": "text/javascript" }); res.end(js); return; }
+    res.writeHead(200, { "Content-Type": "text/html" }); res.end(html);
+  });
+  await new Promise((r) => server.listen(5173, "127.0.0.1", r));
+  try {
+    const page = await browser.newPage();
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    await page.goto(`http://localhost:5173/?api=${encodeURIComponent(`${api}/api/v1`)}&ttl=${ttlMs}`);
+    await page.waitForFunction(() => window.__e2e?.done === true, null, { timeout: 60000 });
+    const { steps } = await page.evaluate(() => window.__e2e);
+    for (const s of steps) (s.ok ? pass : fail)(`client: ${s.name}${s.ok || !s.detail ? "" : ` (${s.detail})`}`);
+    if (steps.length < 15) fail(`client: only ${steps.length} steps ran`);
+    await page.screenshot({ path: `${out}client.png` });
+    errors.length === 0 ? pass("client: no page errors") : fail(`client: page errors: ${errors.join("; ")}`);
+  } finally {
+    server.close();
+  }
+}
+
+try {
+  await swaggerUI();
+  await clientFlow();
+} catch (e) {
+  fail(`crashed: ${e?.stack ?? e}`);
+} finally {
+  await browser.close();
+}
+console.log(`\n${failures === 0 ? "e2e passed" : `e2e FAILED: ${failures} failure(s)`}; screenshots in ${out}`);
+process.exit(failures === 0 ? 0 : 1);

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# `make e2e`: both browser tests (clients/typescript/e2e/run.mjs) against the
+# static binary on a private PostgreSQL. Installs what they need: Debian's
+# chromium (as root, when missing) and the npm packages.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+port=${E2E_PORT:-8000}
+
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "e2e: installing chromium (Debian package)" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "e2e: needs /usr/bin/chromium: sudo apt-get install chromium" >&2; exit 1
+  fi
+fi
+make -s clients/typescript/node_modules
+
+make -s build
+started_pg=
+if ! scripts/pg.sh status; then scripts/pg.sh start; started_pg=1; fi
+admin=$(scripts/pg.sh url postgres)
+db=todo_e2e_$$
+psql -q "$admin" -c "CREATE DATABASE $db"
+export DATABASE_URL; DATABASE_URL=$(scripts/pg.sh url "$db")
+server=
+cleanup() {
+  [ -n "$server" ] && { kill -TERM "$server" 2>/dev/null; wait "$server" 2>/dev/null || true; }
+  psql -q "$admin" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" || true
+  [ -n "$started_pg" ] && scripts/pg.sh stop
+  return 0
+}
+trap cleanup EXIT
+bin/todo-api migrate up >/dev/null
+# A short access token lifetime lets the client test see TOKEN_EXPIRED and
+# its refresh-and-retry; rate limits off, since one test registers many users.
+JWT_SECRET_KEY=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n') PORT=$port ACCESS_TOKEN_TTL=3s \
+  AUTH_RATE_LIMIT=0 REFRESH_RATE_LIMIT=0 BCRYPT_COST=4 LOG_LEVEL=warn bin/todo-api serve &
+server=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+
+API_URL=http://localhost:$port ACCESS_TOKEN_TTL_MS=3000 node clients/typescript/e2e/run.mjs
