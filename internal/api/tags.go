@@ -49,13 +49,9 @@ func (h *TasksHandler) ListTags(ctx context.Context, _ tasksapi.ListTagsRequestO
 
 // UpdateTag replaces a tag's name and colour (a colour left out becomes null).
 func (h *TasksHandler) UpdateTag(ctx context.Context, req tasksapi.UpdateTagRequestObject) (tasksapi.UpdateTagResponseObject, error) {
-	uid, err := userID(ctx)
+	uid, id, err := owned(ctx, req.TagId, apperr.TagNotFound)
 	if err != nil {
 		return nil, err
-	}
-	id, ok := dbID(req.TagId)
-	if !ok {
-		return nil, apperr.TagNotFound
 	}
 	name, color, err := fromTagInput(req.Body)
 	if err != nil {
@@ -73,13 +69,9 @@ func (h *TasksHandler) UpdateTag(ctx context.Context, req tasksapi.UpdateTagRequ
 
 // DeleteTag deletes a tag; it comes off every task, and the tasks stay.
 func (h *TasksHandler) DeleteTag(ctx context.Context, req tasksapi.DeleteTagRequestObject) (tasksapi.DeleteTagResponseObject, error) {
-	uid, err := userID(ctx)
+	uid, id, err := owned(ctx, req.TagId, apperr.TagNotFound)
 	if err != nil {
 		return nil, err
-	}
-	id, ok := dbID(req.TagId)
-	if !ok {
-		return nil, apperr.TagNotFound
 	}
 	n, err := h.q.DeleteTag(ctx, db.DeleteTagParams{ID: id, UserID: uid})
 	if err != nil {

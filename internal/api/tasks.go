@@ -41,6 +41,20 @@ func userID(ctx context.Context) (uuid.UUID, error) {
 	return id, nil
 }
 
+// owned returns the authenticated user and a path id in its stored type. An
+// id no row can have (outside int32) is nf, like any id the user lacks.
+func owned(ctx context.Context, pathID int, nf *apperr.Error) (uuid.UUID, int32, error) {
+	uid, err := userID(ctx)
+	if err != nil {
+		return uid, 0, err
+	}
+	id, ok := dbID(pathID)
+	if !ok {
+		return uid, 0, nf
+	}
+	return uid, id, nil
+}
+
 // CreateTask creates a task with the defaults of SPEC 4 for what is left out.
 func (h *TasksHandler) CreateTask(ctx context.Context, req tasksapi.CreateTaskRequestObject) (tasksapi.CreateTaskResponseObject, error) {
 	uid, err := userID(ctx)
@@ -71,13 +85,9 @@ func (h *TasksHandler) GetTask(ctx context.Context, req tasksapi.GetTaskRequestO
 // ReplaceTask replaces every field of a task; what is left out returns to
 // its default.
 func (h *TasksHandler) ReplaceTask(ctx context.Context, req tasksapi.ReplaceTaskRequestObject) (tasksapi.ReplaceTaskResponseObject, error) {
-	uid, err := userID(ctx)
+	uid, id, err := owned(ctx, req.TaskId, apperr.TaskNotFound)
 	if err != nil {
 		return nil, err
-	}
-	id, ok := dbID(req.TaskId)
-	if !ok {
-		return nil, apperr.TaskNotFound
 	}
 	in, err := fromTaskInput(req.Body)
 	if err != nil {
@@ -85,10 +95,7 @@ func (h *TasksHandler) ReplaceTask(ctx context.Context, req tasksapi.ReplaceTask
 	}
 	t, err := h.q.ReplaceTask(ctx, db.ReplaceTaskParams{Title: in.title, Description: in.description,
 		Completed: in.completed, Priority: in.priority, DueDate: in.dueDate, ID: id, UserID: uid})
-	if err != nil {
-		return nil, notFound(err, apperr.TaskNotFound, "replace task")
-	}
-	out, err := h.withTags(ctx, t)
+	out, err := h.loaded(ctx, t, err, "replace task")
 	if err != nil {
 		return nil, err
 	}
@@ -97,13 +104,9 @@ func (h *TasksHandler) ReplaceTask(ctx context.Context, req tasksapi.ReplaceTask
 
 // UpdateTask changes only the fields sent; null clears description or due_date.
 func (h *TasksHandler) UpdateTask(ctx context.Context, req tasksapi.UpdateTaskRequestObject) (tasksapi.UpdateTaskResponseObject, error) {
-	uid, err := userID(ctx)
+	uid, id, err := owned(ctx, req.TaskId, apperr.TaskNotFound)
 	if err != nil {
 		return nil, err
-	}
-	id, ok := dbID(req.TaskId)
-	if !ok {
-		return nil, apperr.TaskNotFound
 	}
 	p, changes, err := fromTaskPatch(req.Body)
 	if err != nil {
@@ -118,10 +121,7 @@ func (h *TasksHandler) UpdateTask(ctx context.Context, req tasksapi.UpdateTaskRe
 	}
 	p.ID, p.UserID = id, uid
 	t, err := h.q.UpdateTask(ctx, p)
-	if err != nil {
-		return nil, notFound(err, apperr.TaskNotFound, "update task")
-	}
-	out, err := h.withTags(ctx, t)
+	out, err := h.loaded(ctx, t, err, "update task")
 	if err != nil {
 		return nil, err
 	}
@@ -130,13 +130,9 @@ func (h *TasksHandler) UpdateTask(ctx context.Context, req tasksapi.UpdateTaskRe
 
 // DeleteTask deletes a task and its tag links; the tags stay.
 func (h *TasksHandler) DeleteTask(ctx context.Context, req tasksapi.DeleteTaskRequestObject) (tasksapi.DeleteTaskResponseObject, error) {
-	uid, err := userID(ctx)
+	uid, id, err := owned(ctx, req.TaskId, apperr.TaskNotFound)
 	if err != nil {
 		return nil, err
-	}
-	id, ok := dbID(req.TaskId)
-	if !ok {
-		return nil, apperr.TaskNotFound
 	}
 	n, err := h.q.DeleteTask(ctx, db.DeleteTaskParams{ID: id, UserID: uid})
 	if err != nil {
@@ -208,17 +204,19 @@ func linkErr(taskFound, tagFound bool) error {
 
 // getTask loads one of the user's tasks with its tags.
 func (h *TasksHandler) getTask(ctx context.Context, taskID int) (tasksapi.Task, error) {
-	uid, err := userID(ctx)
+	uid, id, err := owned(ctx, taskID, apperr.TaskNotFound)
 	if err != nil {
 		return tasksapi.Task{}, err
 	}
-	id, ok := dbID(taskID)
-	if !ok {
-		return tasksapi.Task{}, apperr.TaskNotFound
-	}
 	t, err := h.q.GetTask(ctx, db.GetTaskParams{ID: id, UserID: uid})
+	return h.loaded(ctx, t, err, "get task")
+}
+
+// loaded finishes a statement that returns one of the user's tasks: no row
+// is TASK_NOT_FOUND, anything else wrong is wrapped, and a task gets its tags.
+func (h *TasksHandler) loaded(ctx context.Context, t db.Task, err error, what string) (tasksapi.Task, error) {
 	if err != nil {
-		return tasksapi.Task{}, notFound(err, apperr.TaskNotFound, "get task")
+		return tasksapi.Task{}, notFound(err, apperr.TaskNotFound, what)
 	}
 	return h.withTags(ctx, t)
 }
