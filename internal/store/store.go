@@ -13,18 +13,14 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/todoapp/todo-api/gen/db"
 )
 
 // PoolOptions bound the connection pool.
 type PoolOptions struct {
-	MinConns          int32
-	MaxConns          int32
-	MaxConnLifetime   time.Duration
-	ConnectTimeout    time.Duration
-	Tracer            pgx.QueryTracer // optional
-	HealthCheckPeriod time.Duration   // optional; pgx's default when zero
+	MinConns        int32
+	MaxConns        int32
+	MaxConnLifetime time.Duration
+	ConnectTimeout  time.Duration
 }
 
 // NewPool returns a pool for databaseURL. It does not wait for the database:
@@ -40,12 +36,6 @@ func NewPool(ctx context.Context, databaseURL string, o PoolOptions) (*pgxpool.P
 	cfg.MaxConns = o.MaxConns
 	cfg.MaxConnLifetime = o.MaxConnLifetime
 	cfg.ConnConfig.ConnectTimeout = o.ConnectTimeout
-	if o.HealthCheckPeriod > 0 {
-		cfg.HealthCheckPeriod = o.HealthCheckPeriod
-	}
-	if o.Tracer != nil {
-		cfg.ConnConfig.Tracer = o.Tracer
-	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("store: open pool: %w", err)
@@ -61,22 +51,6 @@ func NewPool(ctx context.Context, databaseURL string, o PoolOptions) (*pgxpool.P
 // plan would have to keep every filter and could not use the search indexes.
 func ConfigureSession(cfg *pgxpool.Config) {
 	cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
-}
-
-// InTx runs fn in a transaction and commits when fn returns nil.
-func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(q *db.Queries) error) error {
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer func() { _ = tx.Rollback(ctx) }() // a no-op after Commit
-	if err := fn(db.New(tx)); err != nil {
-		return err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
 }
 
 // UniqueViolation reports whether err is a unique-constraint violation of the
