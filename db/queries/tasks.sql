@@ -7,7 +7,8 @@
 -- an index walk that stops after OFFSET + LIMIT rows. The filters are
 -- "(param IS NULL OR ...)": the pool plans every statement for its actual
 -- parameters (plan_cache_mode = force_custom_plan), so the planner folds the
--- unused filters away and can choose the trigram indexes for `q` or the tag
+-- unused filters away and can choose the trigram indexes for `q` (on the
+-- lower-cased copies of title and description) or the tag
 -- index for `tag`.
 
 -- name: ListTasksCreatedAsc :many
@@ -20,7 +21,7 @@ WHERE t.user_id = @user_id
   AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
         SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
   AND (sqlc.narg(pattern)::text IS NULL
-        OR t.title ILIKE sqlc.narg(pattern) OR t.description ILIKE sqlc.narg(pattern))
+        OR t.title_search LIKE lower(sqlc.narg(pattern)) OR t.description_search LIKE lower(sqlc.narg(pattern)))
 ORDER BY t.created_at, t.id
 LIMIT @page_limit OFFSET @page_offset;
 
@@ -34,7 +35,7 @@ WHERE t.user_id = @user_id
   AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
         SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
   AND (sqlc.narg(pattern)::text IS NULL
-        OR t.title ILIKE sqlc.narg(pattern) OR t.description ILIKE sqlc.narg(pattern))
+        OR t.title_search LIKE lower(sqlc.narg(pattern)) OR t.description_search LIKE lower(sqlc.narg(pattern)))
 ORDER BY t.created_at DESC, t.id DESC
 LIMIT @page_limit OFFSET @page_offset;
 
@@ -48,7 +49,7 @@ WHERE t.user_id = @user_id
   AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
         SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
   AND (sqlc.narg(pattern)::text IS NULL
-        OR t.title ILIKE sqlc.narg(pattern) OR t.description ILIKE sqlc.narg(pattern))
+        OR t.title_search LIKE lower(sqlc.narg(pattern)) OR t.description_search LIKE lower(sqlc.narg(pattern)))
 ORDER BY t.due_date ASC NULLS LAST, t.id
 LIMIT @page_limit OFFSET @page_offset;
 
@@ -62,7 +63,7 @@ WHERE t.user_id = @user_id
   AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
         SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
   AND (sqlc.narg(pattern)::text IS NULL
-        OR t.title ILIKE sqlc.narg(pattern) OR t.description ILIKE sqlc.narg(pattern))
+        OR t.title_search LIKE lower(sqlc.narg(pattern)) OR t.description_search LIKE lower(sqlc.narg(pattern)))
 ORDER BY t.due_date DESC NULLS FIRST, t.id DESC
 LIMIT @page_limit OFFSET @page_offset;
 
@@ -76,7 +77,7 @@ WHERE t.user_id = @user_id
   AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
         SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
   AND (sqlc.narg(pattern)::text IS NULL
-        OR t.title ILIKE sqlc.narg(pattern) OR t.description ILIKE sqlc.narg(pattern))
+        OR t.title_search LIKE lower(sqlc.narg(pattern)) OR t.description_search LIKE lower(sqlc.narg(pattern)))
 ORDER BY t.priority, t.id
 LIMIT @page_limit OFFSET @page_offset;
 
@@ -90,7 +91,7 @@ WHERE t.user_id = @user_id
   AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
         SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
   AND (sqlc.narg(pattern)::text IS NULL
-        OR t.title ILIKE sqlc.narg(pattern) OR t.description ILIKE sqlc.narg(pattern))
+        OR t.title_search LIKE lower(sqlc.narg(pattern)) OR t.description_search LIKE lower(sqlc.narg(pattern)))
 ORDER BY t.priority DESC, t.id DESC
 LIMIT @page_limit OFFSET @page_offset;
 
@@ -104,7 +105,7 @@ WHERE t.user_id = @user_id
   AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
         SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
   AND (sqlc.narg(pattern)::text IS NULL
-        OR t.title ILIKE sqlc.narg(pattern) OR t.description ILIKE sqlc.narg(pattern))
+        OR t.title_search LIKE lower(sqlc.narg(pattern)) OR t.description_search LIKE lower(sqlc.narg(pattern)))
 ORDER BY lower(t.title), t.id
 LIMIT @page_limit OFFSET @page_offset;
 
@@ -118,7 +119,7 @@ WHERE t.user_id = @user_id
   AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
         SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
   AND (sqlc.narg(pattern)::text IS NULL
-        OR t.title ILIKE sqlc.narg(pattern) OR t.description ILIKE sqlc.narg(pattern))
+        OR t.title_search LIKE lower(sqlc.narg(pattern)) OR t.description_search LIKE lower(sqlc.narg(pattern)))
 ORDER BY lower(t.title) DESC, t.id DESC
 LIMIT @page_limit OFFSET @page_offset;
 
@@ -132,7 +133,7 @@ WHERE t.user_id = @user_id
   AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
         SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
   AND (sqlc.narg(pattern)::text IS NULL
-        OR t.title ILIKE sqlc.narg(pattern) OR t.description ILIKE sqlc.narg(pattern));
+        OR t.title_search LIKE lower(sqlc.narg(pattern)) OR t.description_search LIKE lower(sqlc.narg(pattern)));
 
 -- name: CountTasksFromCounters :one
 -- The exact total of a list filtered by nothing, status and/or priority.

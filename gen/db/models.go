@@ -76,16 +76,18 @@ type Tag struct {
 }
 
 type Task struct {
-	ID             int32        `json:"id"`
-	Title          string       `json:"title"`
-	Description    *string      `json:"description"`
-	Completed      bool         `json:"completed"`
-	Priority       TaskPriority `json:"priority"`
-	DueDate        *time.Time   `json:"due_date"`
-	RecurrenceRule *string      `json:"recurrence_rule"`
-	UserID         uuid.UUID    `json:"user_id"`
-	CreatedAt      time.Time    `json:"created_at"`
-	UpdatedAt      time.Time    `json:"updated_at"`
+	ID                int32        `json:"id"`
+	Title             string       `json:"title"`
+	Description       *string      `json:"description"`
+	Completed         bool         `json:"completed"`
+	Priority          TaskPriority `json:"priority"`
+	DueDate           *time.Time   `json:"due_date"`
+	RecurrenceRule    *string      `json:"recurrence_rule"`
+	UserID            uuid.UUID    `json:"user_id"`
+	CreatedAt         time.Time    `json:"created_at"`
+	UpdatedAt         time.Time    `json:"updated_at"`
+	TitleSearch       *string      `json:"title_search"`
+	DescriptionSearch *string      `json:"description_search"`
 }
 
 type TaskCount struct {

@@ -43,7 +43,8 @@ type Querier interface {
 	// an index walk that stops after OFFSET + LIMIT rows. The filters are
 	// "(param IS NULL OR ...)": the pool plans every statement for its actual
 	// parameters (plan_cache_mode = force_custom_plan), so the planner folds the
-	// unused filters away and can choose the trigram indexes for `q` or the tag
+	// unused filters away and can choose the trigram indexes for `q` (on the
+	// lower-cased copies of title and description) or the tag
 	// index for `tag`.
 	// Order: created_at; ties by id.
 	ListTasksCreatedAsc(ctx context.Context, arg ListTasksCreatedAscParams) ([]Task, error)

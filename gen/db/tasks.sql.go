@@ -56,7 +56,7 @@ WHERE t.user_id = $1
   AND ($4::integer IS NULL OR EXISTS (
         SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
   AND ($5::text IS NULL
-        OR t.title ILIKE $5 OR t.description ILIKE $5)
+        OR t.title_search LIKE lower($5) OR t.description_search LIKE lower($5))
 `
 
 type CountTasksParams struct {
@@ -106,7 +106,7 @@ func (q *Queries) CountTasksFromCounters(ctx context.Context, arg CountTasksFrom
 const createTask = `-- name: CreateTask :one
 INSERT INTO tasks (title, description, completed, priority, due_date, user_id)
 VALUES ($1, $2, $3, $4, $5, $6)
-RETURNING id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at
+RETURNING id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at, title_search, description_search
 `
 
 type CreateTaskParams struct {
@@ -139,6 +139,8 @@ func (q *Queries) CreateTask(ctx context.Context, arg CreateTaskParams) (Task, e
 		&i.UserID,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.TitleSearch,
+		&i.DescriptionSearch,
 	)
 	return i, err
 }
@@ -161,7 +163,7 @@ func (q *Queries) DeleteTask(ctx context.Context, arg DeleteTaskParams) (int64, 
 }
 
 const getTask = `-- name: GetTask :one
-SELECT id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at FROM tasks WHERE id = $1 AND user_id = $2
+SELECT id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at, title_search, description_search FROM tasks WHERE id = $1 AND user_id = $2
 `
 
 type GetTaskParams struct {
@@ -183,13 +185,15 @@ func (q *Queries) GetTask(ctx context.Context, arg GetTaskParams) (Task, error) 
 		&i.UserID,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.TitleSearch,
+		&i.DescriptionSearch,
 	)
 	return i, err
 }
 
 const listTasksCreatedAsc = `-- name: ListTasksCreatedAsc :many
 
-SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at
+SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.title_search, t.description_search
 FROM tasks AS t
 WHERE t.user_id = $1
   AND ($2::boolean IS NULL OR t.completed = $2)
@@ -197,7 +201,7 @@ WHERE t.user_id = $1
   AND ($4::integer IS NULL OR EXISTS (
         SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
   AND ($5::text IS NULL
-        OR t.title ILIKE $5 OR t.description ILIKE $5)
+        OR t.title_search LIKE lower($5) OR t.description_search LIKE lower($5))
 ORDER BY t.created_at, t.id
 LIMIT $7 OFFSET $6
 `
@@ -221,7 +225,8 @@ type ListTasksCreatedAscParams struct {
 // an index walk that stops after OFFSET + LIMIT rows. The filters are
 // "(param IS NULL OR ...)": the pool plans every statement for its actual
 // parameters (plan_cache_mode = force_custom_plan), so the planner folds the
-// unused filters away and can choose the trigram indexes for `q` or the tag
+// unused filters away and can choose the trigram indexes for `q` (on the
+// lower-cased copies of title and description) or the tag
 // index for `tag`.
 // Order: created_at; ties by id.
 func (q *Queries) ListTasksCreatedAsc(ctx context.Context, arg ListTasksCreatedAscParams) ([]Task, error) {
@@ -252,6 +257,8 @@ func (q *Queries) ListTasksCreatedAsc(ctx context.Context, arg ListTasksCreatedA
 			&i.UserID,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.TitleSearch,
+			&i.DescriptionSearch,
 		); err != nil {
 			return nil, err
 		}
@@ -264,7 +271,7 @@ func (q *Queries) ListTasksCreatedAsc(ctx context.Context, arg ListTasksCreatedA
 }
 
 const listTasksCreatedDesc = `-- name: ListTasksCreatedDesc :many
-SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at
+SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.title_search, t.description_search
 FROM tasks AS t
 WHERE t.user_id = $1
   AND ($2::boolean IS NULL OR t.completed = $2)
@@ -272,7 +279,7 @@ WHERE t.user_id = $1
   AND ($4::integer IS NULL OR EXISTS (
         SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
   AND ($5::text IS NULL
-        OR t.title ILIKE $5 OR t.description ILIKE $5)
+        OR t.title_search LIKE lower($5) OR t.description_search LIKE lower($5))
 ORDER BY t.created_at DESC, t.id DESC
 LIMIT $7 OFFSET $6
 `
@@ -316,6 +323,8 @@ func (q *Queries) ListTasksCreatedDesc(ctx context.Context, arg ListTasksCreated
 			&i.UserID,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.TitleSearch,
+			&i.DescriptionSearch,
 		); err != nil {
 			return nil, err
 		}
@@ -328,7 +337,7 @@ func (q *Queries) ListTasksCreatedDesc(ctx context.Context, arg ListTasksCreated
 }
 
 const listTasksDueAsc = `-- name: ListTasksDueAsc :many
-SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at
+SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.title_search, t.description_search
 FROM tasks AS t
 WHERE t.user_id = $1
   AND ($2::boolean IS NULL OR t.completed = $2)
@@ -336,7 +345,7 @@ WHERE t.user_id = $1
   AND ($4::integer IS NULL OR EXISTS (
         SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
   AND ($5::text IS NULL
-        OR t.title ILIKE $5 OR t.description ILIKE $5)
+        OR t.title_search LIKE lower($5) OR t.description_search LIKE lower($5))
 ORDER BY t.due_date ASC NULLS LAST, t.id
 LIMIT $7 OFFSET $6
 `
@@ -380,6 +389,8 @@ func (q *Queries) ListTasksDueAsc(ctx context.Context, arg ListTasksDueAscParams
 			&i.UserID,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.TitleSearch,
+			&i.DescriptionSearch,
 		); err != nil {
 			return nil, err
 		}
@@ -392,7 +403,7 @@ func (q *Queries) ListTasksDueAsc(ctx context.Context, arg ListTasksDueAscParams
 }
 
 const listTasksDueDesc = `-- name: ListTasksDueDesc :many
-SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at
+SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.title_search, t.description_search
 FROM tasks AS t
 WHERE t.user_id = $1
   AND ($2::boolean IS NULL OR t.completed = $2)
@@ -400,7 +411,7 @@ WHERE t.user_id = $1
   AND ($4::integer IS NULL OR EXISTS (
         SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
   AND ($5::text IS NULL
-        OR t.title ILIKE $5 OR t.description ILIKE $5)
+        OR t.title_search LIKE lower($5) OR t.description_search LIKE lower($5))
 ORDER BY t.due_date DESC NULLS FIRST, t.id DESC
 LIMIT $7 OFFSET $6
 `
@@ -444,6 +455,8 @@ func (q *Queries) ListTasksDueDesc(ctx context.Context, arg ListTasksDueDescPara
 			&i.UserID,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.TitleSearch,
+			&i.DescriptionSearch,
 		); err != nil {
 			return nil, err
 		}
@@ -456,7 +469,7 @@ func (q *Queries) ListTasksDueDesc(ctx context.Context, arg ListTasksDueDescPara
 }
 
 const listTasksPriorityAsc = `-- name: ListTasksPriorityAsc :many
-SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at
+SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.title_search, t.description_search
 FROM tasks AS t
 WHERE t.user_id = $1
   AND ($2::boolean IS NULL OR t.completed = $2)
@@ -464,7 +477,7 @@ WHERE t.user_id = $1
   AND ($4::integer IS NULL OR EXISTS (
         SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
   AND ($5::text IS NULL
-        OR t.title ILIKE $5 OR t.description ILIKE $5)
+        OR t.title_search LIKE lower($5) OR t.description_search LIKE lower($5))
 ORDER BY t.priority, t.id
 LIMIT $7 OFFSET $6
 `
@@ -508,6 +521,8 @@ func (q *Queries) ListTasksPriorityAsc(ctx context.Context, arg ListTasksPriorit
 			&i.UserID,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.TitleSearch,
+			&i.DescriptionSearch,
 		); err != nil {
 			return nil, err
 		}
@@ -520,7 +535,7 @@ func (q *Queries) ListTasksPriorityAsc(ctx context.Context, arg ListTasksPriorit
 }
 
 const listTasksPriorityDesc = `-- name: ListTasksPriorityDesc :many
-SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at
+SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.title_search, t.description_search
 FROM tasks AS t
 WHERE t.user_id = $1
   AND ($2::boolean IS NULL OR t.completed = $2)
@@ -528,7 +543,7 @@ WHERE t.user_id = $1
   AND ($4::integer IS NULL OR EXISTS (
         SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
   AND ($5::text IS NULL
-        OR t.title ILIKE $5 OR t.description ILIKE $5)
+        OR t.title_search LIKE lower($5) OR t.description_search LIKE lower($5))
 ORDER BY t.priority DESC, t.id DESC
 LIMIT $7 OFFSET $6
 `
@@ -572,6 +587,8 @@ func (q *Queries) ListTasksPriorityDesc(ctx context.Context, arg ListTasksPriori
 			&i.UserID,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.TitleSearch,
+			&i.DescriptionSearch,
 		); err != nil {
 			return nil, err
 		}
@@ -584,7 +601,7 @@ func (q *Queries) ListTasksPriorityDesc(ctx context.Context, arg ListTasksPriori
 }
 
 const listTasksTitleAsc = `-- name: ListTasksTitleAsc :many
-SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at
+SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.title_search, t.description_search
 FROM tasks AS t
 WHERE t.user_id = $1
   AND ($2::boolean IS NULL OR t.completed = $2)
@@ -592,7 +609,7 @@ WHERE t.user_id = $1
   AND ($4::integer IS NULL OR EXISTS (
         SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
   AND ($5::text IS NULL
-        OR t.title ILIKE $5 OR t.description ILIKE $5)
+        OR t.title_search LIKE lower($5) OR t.description_search LIKE lower($5))
 ORDER BY lower(t.title), t.id
 LIMIT $7 OFFSET $6
 `
@@ -636,6 +653,8 @@ func (q *Queries) ListTasksTitleAsc(ctx context.Context, arg ListTasksTitleAscPa
 			&i.UserID,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.TitleSearch,
+			&i.DescriptionSearch,
 		); err != nil {
 			return nil, err
 		}
@@ -648,7 +667,7 @@ func (q *Queries) ListTasksTitleAsc(ctx context.Context, arg ListTasksTitleAscPa
 }
 
 const listTasksTitleDesc = `-- name: ListTasksTitleDesc :many
-SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at
+SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.title_search, t.description_search
 FROM tasks AS t
 WHERE t.user_id = $1
   AND ($2::boolean IS NULL OR t.completed = $2)
@@ -656,7 +675,7 @@ WHERE t.user_id = $1
   AND ($4::integer IS NULL OR EXISTS (
         SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
   AND ($5::text IS NULL
-        OR t.title ILIKE $5 OR t.description ILIKE $5)
+        OR t.title_search LIKE lower($5) OR t.description_search LIKE lower($5))
 ORDER BY lower(t.title) DESC, t.id DESC
 LIMIT $7 OFFSET $6
 `
@@ -700,6 +719,8 @@ func (q *Queries) ListTasksTitleDesc(ctx context.Context, arg ListTasksTitleDesc
 			&i.UserID,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.TitleSearch,
+			&i.DescriptionSearch,
 		); err != nil {
 			return nil, err
 		}
@@ -749,7 +770,7 @@ UPDATE tasks
 SET title = $1, description = $2, completed = $3,
     priority = $4, due_date = $5, updated_at = now()
 WHERE id = $6 AND user_id = $7
-RETURNING id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at
+RETURNING id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at, title_search, description_search
 `
 
 type ReplaceTaskParams struct {
@@ -784,6 +805,8 @@ func (q *Queries) ReplaceTask(ctx context.Context, arg ReplaceTaskParams) (Task,
 		&i.UserID,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.TitleSearch,
+		&i.DescriptionSearch,
 	)
 	return i, err
 }
@@ -838,7 +861,7 @@ SET title       = coalesce($1, title),
     due_date    = CASE WHEN $6::boolean THEN $7 ELSE due_date END,
     updated_at  = now()
 WHERE id = $8 AND user_id = $9
-RETURNING id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at
+RETURNING id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at, title_search, description_search
 `
 
 type UpdateTaskParams struct {
@@ -879,6 +902,8 @@ func (q *Queries) UpdateTask(ctx context.Context, arg UpdateTaskParams) (Task, e
 		&i.UserID,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.TitleSearch,
+		&i.DescriptionSearch,
 	)
 	return i, err
 }
