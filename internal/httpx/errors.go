@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -92,7 +93,23 @@ func fromHTTPError(he *echo.HTTPError) *apperr.Error {
 	if he.Code >= 500 {
 		return apperr.Internal
 	}
-	return &apperr.Error{Status: he.Code, Code: http.StatusText(he.Code), Detail: httpErrorMessage(he)}
+	// Any other 4xx Echo may raise: its status text as a code (403 FORBIDDEN).
+	return &apperr.Error{Status: he.Code, Code: machineCode(http.StatusText(he.Code)), Detail: httpErrorMessage(he)}
+}
+
+// machineCode turns "I'm a teapot" into IM_A_TEAPOT.
+func machineCode(text string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == ' ':
+			return '_'
+		case 'a' <= r && r <= 'z':
+			return r - 'a' + 'A'
+		case 'A' <= r && r <= 'Z', '0' <= r && r <= '9':
+			return r
+		}
+		return -1
+	}, text)
 }
 
 func httpErrorMessage(he *echo.HTTPError) string {

@@ -237,3 +237,12 @@ func TestContractCheckCatchesDrift(t *testing.T) {
 		})
 	}
 }
+
+func TestOtherEchoErrorsGetMachineCodes(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	a.e.GET("/forbidden", func(echo.Context) error { return echo.NewHTTPError(http.StatusForbidden, "no entry") })
+	a.e.GET("/teapot", func(echo.Context) error { return echo.NewHTTPError(http.StatusTeapot) })
+	requireError(t, a.do("GET", "/forbidden", "", ""), 403, "FORBIDDEN", "no entry")
+	requireError(t, a.do("GET", "/teapot", "", ""), 418, "IM_A_TEAPOT", "I'm a teapot")
+}
