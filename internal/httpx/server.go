@@ -86,6 +86,11 @@ func NewServer(d Deps) (*echo.Echo, error) {
 		MaxAge:           600,
 	}))
 
+	for op := range d.RateLimits {
+		if !hasOperation(authSpec, op) && !hasOperation(tasksSpec, op) {
+			return nil, fmt.Errorf("httpx: rate limit for unknown operation %q", op)
+		}
+	}
 	e.Use(noStore)
 	// Not an echo.Group with middleware: that adds a catch-all route, which
 	// would turn every 405 under the prefix into a 404.
@@ -125,6 +130,17 @@ func operationMiddlewares(spec *openapi3.T, limits map[string]*RateLimiter, toke
 		}
 	}
 	return out
+}
+
+func hasOperation(spec *openapi3.T, id string) bool {
+	for _, item := range spec.Paths.Map() {
+		for _, op := range item.Operations() {
+			if op.OperationID == id {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // IsPublic reports whether an operation opts out of authentication with an

@@ -2,6 +2,8 @@ package httpx_test
 
 import (
 	"errors"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -13,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/todoapp/todo-api/internal/api"
 	"github.com/todoapp/todo-api/internal/httpx"
 	"github.com/todoapp/todo-api/openapi"
 )
@@ -245,4 +248,13 @@ func TestOtherEchoErrorsGetMachineCodes(t *testing.T) {
 	a.e.GET("/teapot", func(echo.Context) error { return echo.NewHTTPError(http.StatusTeapot) })
 	requireError(t, a.do("GET", "/forbidden", "", ""), 403, "FORBIDDEN", "no entry")
 	requireError(t, a.do("GET", "/teapot", "", ""), 418, "IM_A_TEAPOT", "I'm a teapot")
+}
+
+func TestRateLimitForAnUnknownOperationIsRefused(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	_, err := httpx.NewServer(httpx.Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Pool: a.pool,
+		Tokens: a.tokens, Auth: &api.AuthHandler{}, Tasks: &api.TasksHandler{},
+		RateLimits: map[string]*httpx.RateLimiter{"loginuser": nil}})
+	require.ErrorContains(t, err, `unknown operation "loginuser"`)
 }
