@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"os"
 	"os/exec"
@@ -175,4 +176,52 @@ func TestServeWarnsWhenSchemaIsBehind(t *testing.T) {
 	require.NoError(t, srv.Wait())
 	assert.Contains(t, logs.String(), "database schema is behind this binary; run: todo-api migrate up")
 	assert.Contains(t, logs.String(), `"msg":"listening"`, "it warns, and serves anyway")
+}
+
+// TestSIGTERMDrainsInFlightRequests: a login still hashing when SIGTERM
+// arrives gets its answer, and then the process exits 0.
+func TestSIGTERMDrainsInFlightRequests(t *testing.T) {
+	t.Parallel()
+	port := freePort(t)
+	// Cost 14 makes one bcrypt take about a second: long enough to be in flight.
+	env := []string{"DATABASE_URL=" + testdb.NewDatabase(t), "JWT_SECRET_KEY=" + testSecret,
+		"PORT=" + strconv.Itoa(port), "BCRYPT_COST=14"}
+	var logs syncBuffer
+	srv := command(env, "serve")
+	srv.Stdout, srv.Stderr = &logs, &logs
+	require.NoError(t, srv.Start())
+	t.Cleanup(func() { _ = srv.Process.Kill() })
+	for i := 0; i < 200 && command(env, "healthcheck").Run() != nil; i++ {
+		time.Sleep(25 * time.Millisecond)
+	}
+	base := fmt.Sprintf("http://127.0.0.1:%d/api/v1/auth", port)
+	resp, err := http.Post(base+"/register", "application/json", strings.NewReader(`{"email":"drain@example.com","password":"correct-horse"}`))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+
+	status, sent := make(chan int, 1), make(chan struct{})
+	go func() {
+		form := url.Values{"username": {"drain@example.com"}, "password": {"correct-horse"}}
+		req, _ := http.NewRequest(http.MethodPost, base+"/login", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { close(sent) }}
+		resp, err := http.DefaultClient.Do(req.WithContext(httptrace.WithClientTrace(req.Context(), trace)))
+		if err != nil {
+			status <- 0
+			return
+		}
+		resp.Body.Close()
+		status <- resp.StatusCode
+	}()
+	// SIGTERM while the login is being served: its request is on the wire,
+	// and its bcrypt alone takes far longer than this pause.
+	<-sent
+	time.Sleep(300 * time.Millisecond)
+	require.NoError(t, srv.Process.Signal(syscall.SIGTERM))
+	assert.Equal(t, http.StatusOK, <-status, "the in-flight login finished; logs:\n%s", logs.String())
+	require.NoError(t, srv.Wait(), "exit 0 after draining")
+	text := logs.String()
+	assert.Less(t, strings.Index(text, "shutting down"), strings.Index(text, `"path":"/api/v1/auth/login"`),
+		"the login completed after the shutdown began")
 }
