@@ -23,7 +23,7 @@ test: ## every Go test, against a real PostgreSQL (a private one when TEST_DATAB
 
 TS := clients/typescript
 $(TS)/node_modules: $(TS)/package.json $(TS)/package-lock.json
-	npm --prefix $(TS) ci --no-audit --no-fund
+	npm --prefix $(TS) ci --no-audit --no-fund --no-update-notifier
 	@touch $@
 
 typecheck: $(TS)/node_modules ## tsc --noEmit over the TypeScript client and its browser test page

@@ -66,3 +66,35 @@ func TestParseListQuery(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int32(1<<31-1), huge.offset(), "no overflow")
 }
+
+// The seeds run with every `go test`; `go test -fuzz FuzzParseDueDate ./internal/api` explores.
+func FuzzParseDueDate(f *testing.F) {
+	for _, s := range []string{"2026-12-01T17:00:00Z", "2026-12-01T17:00:00.5+01:00", "2026-12-01T17:00", "x", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := parseDueDate(s)
+		if err != nil {
+			assert.Equal(t, "INVALID_DUE_DATE", apperr.As(err).Code)
+			return
+		}
+		assert.Equal(t, time.UTC, got.Location())
+		again, err := parseDueDate(got.Format(time.RFC3339Nano))
+		require.NoError(t, err, "what we return parses again")
+		assert.True(t, got.Equal(again))
+	})
+}
+
+func FuzzEmail(f *testing.F) {
+	for _, s := range []string{"a@example.com", " A@Example.COM ", "a@b", "\"a b\"@example.com", "@", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n := NormaliseEmail(s)
+		assert.Equal(t, n, NormaliseEmail(n), "normalising twice changes nothing")
+		if ValidEmail(n) {
+			assert.LessOrEqual(t, len(n), 254)
+			assert.Contains(t, n, "@")
+		}
+	})
+}
