@@ -5,7 +5,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
-port=${E2E_PORT:-8000}
+port=${E2E_PORT:-8000} # and port + 1
 
 if [ ! -x /usr/bin/chromium ]; then
   if [ "$(id -u)" = 0 ]; then
@@ -24,20 +24,25 @@ admin=$(scripts/pg.sh url postgres)
 db=todo_e2e_$$
 psql -q "$admin" -c "CREATE DATABASE $db"
 export DATABASE_URL; DATABASE_URL=$(scripts/pg.sh url "$db")
-server=
+servers=()
 cleanup() {
-  [ -n "$server" ] && { kill -TERM "$server" 2>/dev/null; wait "$server" 2>/dev/null || true; }
+  for s in "${servers[@]}"; do kill -TERM "$s" 2>/dev/null; wait "$s" 2>/dev/null || true; done
   psql -q "$admin" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" || true
   [ -n "$started_pg" ] && scripts/pg.sh stop
   return 0
 }
 trap cleanup EXIT
 bin/todo-api migrate up >/dev/null
-# A short access token lifetime lets the client test see TOKEN_EXPIRED and
-# its refresh-and-retry; rate limits off, since one test registers many users.
-JWT_SECRET_KEY=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n') PORT=$port ACCESS_TOKEN_TTL=3s \
-  AUTH_RATE_LIMIT=0 REFRESH_RATE_LIMIT=0 BCRYPT_COST=4 LOG_LEVEL=warn bin/todo-api serve &
-server=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+# Two servers on the same database: one as configured by default, for Swagger
+# UI; one with a 3-second access token, so the client test meets
+# TOKEN_EXPIRED and its refresh-and-retry. Rate limits are off on both.
+export JWT_SECRET_KEY AUTH_RATE_LIMIT=0 REFRESH_RATE_LIMIT=0 BCRYPT_COST=4 LOG_LEVEL=warn
+JWT_SECRET_KEY=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+PORT=$port bin/todo-api serve & servers+=($!)
+PORT=$((port + 1)) ACCESS_TOKEN_TTL=3s bin/todo-api serve & servers+=($!)
+for p in "$port" $((port + 1)); do
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$p/readyz" >/dev/null && break; sleep 0.1; done
+done
 
-API_URL=http://localhost:$port ACCESS_TOKEN_TTL_MS=3000 node clients/typescript/e2e/run.mjs
+API_URL=http://localhost:$port CLIENT_API_URL=http://localhost:$((port + 1)) ACCESS_TOKEN_TTL_MS=3000 \
+  node clients/typescript/e2e/run.mjs

@@ -11,6 +11,7 @@ import { mkdirSync } from "node:fs";
 import { chromium } from "playwright-core";
 
 const api = process.env.API_URL ?? "http://localhost:8000";
+const clientApi = process.env.CLIENT_API_URL ?? api;
 const ttlMs = Number(process.env.ACCESS_TOKEN_TTL_MS ?? "3000");
 const out = new URL("./out/", import.meta.url).pathname;
 mkdirSync(out, { recursive: true });
@@ -71,6 +72,19 @@ async function swaggerUI() {
   await me.locator(".execute").click();
   const meStatus = await me.locator(".live-responses-table tbody .response-col_status").first().textContent({ timeout: 10000 });
   meStatus?.trim() === "200" ? pass("docs: /auth/me with the token from login -> 200") : fail(`docs: /auth/me answered ${meStatus}`);
+
+  // A tasks route with the same token, then a refresh with the cookie.
+  for (const [op, what, want] of [["createTask", "POST /tasks", "201"], ["listTasks", "GET /tasks", "200"], ["refreshToken", "POST /auth/refresh (the cookie)", "200"]]) {
+    const block = page.locator(`[id$="-${op}"]`);
+    await block.locator(".opblock-summary").click();
+    await block.locator(".try-out__btn").click();
+    if (op === "createTask") {
+      await block.locator("textarea.body-param__text").fill(JSON.stringify({ title: "From Swagger UI" }));
+    }
+    await block.locator(".execute").click();
+    const status = await block.locator(".live-responses-table tbody .response-col_status").first().textContent({ timeout: 10000 });
+    status?.trim() === want ? pass(`docs: ${what} via Try it out -> ${want}`) : fail(`docs: ${what} answered ${status}`);
+  }
   await page.screenshot({ path: `${out}docs-after-login.png`, fullPage: true });
   errors.length === 0 ? pass("docs: no page errors") : fail(`docs: page errors: ${errors.join("; ")}`);
   await page.close();
@@ -89,7 +103,7 @@ async function clientFlow() {
     const page = await browser.newPage();
     const errors = [];
     page.on("pageerror", (e) => errors.push(String(e)));
-    await page.goto(`http://localhost:5173/?api=${encodeURIComponent(`${api}/api/v1`)}&ttl=${ttlMs}`);
+    await page.goto(`http://localhost:5173/?api=${encodeURIComponent(`${clientApi}/api/v1`)}&ttl=${ttlMs}`);
     await page.waitForFunction(() => window.__e2e?.done === true, null, { timeout: 60000 });
     const { steps } = await page.evaluate(() => window.__e2e);
     for (const s of steps) (s.ok ? pass : fail)(`client: ${s.name}${s.ok || !s.detail ? "" : ` (${s.detail})`}`);
