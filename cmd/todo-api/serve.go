@@ -47,7 +47,10 @@ func serve(ctx context.Context, stdout io.Writer, listening chan<- string) error
 	defer pool.Close()
 	checkSchema(ctx, logger, pool)
 
-	hasher, err := auth.NewHasher(cfg.BcryptCost, runtime.GOMAXPROCS(0))
+	// bcrypt gets all cores but one: during a flood of logins on 2 cores,
+	// /auth/me kept p99 6 ms and 11,000 req/s with 1 slot, against p99 46 ms
+	// and 2,500 req/s with 2 (logins queue: 4 instead of 9 a second).
+	hasher, err := auth.NewHasher(cfg.BcryptCost, max(1, runtime.GOMAXPROCS(0)-1))
 	if err != nil {
 		return err
 	}
