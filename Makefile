@@ -6,10 +6,10 @@ BIN   := bin/todo-api
 # One build for `make build`, `make run` and the Dockerfile: a static binary.
 BUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o
 
-.PHONY: help run build test typecheck bench e2e loadtest generate check-generate lint lint-go lint-spec check-breaking spec-baseline update-swagger-ui migrate-up migrate-down migrate-version db-start db-stop db-url clean
+.PHONY: help run build test typecheck bench e2e loadtest generate check-generate lint lint-go lint-spec check-breaking spec-baseline update-swagger-ui migrate-up migrate-down migrate-version db-start db-stop clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 run: build ## the service on http://localhost:8000 (starts a private PostgreSQL when DATABASE_URL is unset)
 	TODO_BIN=$(CURDIR)/$(BIN) scripts/run.sh
