@@ -38,8 +38,15 @@ BEGIN
     ELSIF TG_OP = 'DELETE' THEN
         PERFORM task_counts_apply(OLD.user_id, OLD.completed, OLD.priority, -1);
     ELSIF (OLD.user_id, OLD.completed, OLD.priority) IS DISTINCT FROM (NEW.user_id, NEW.completed, NEW.priority) THEN
-        PERFORM task_counts_apply(OLD.user_id, OLD.completed, OLD.priority, -1);
-        PERFORM task_counts_apply(NEW.user_id, NEW.completed, NEW.priority, 1);
+        -- Two counter rows change: take them in key order, so two tasks moving
+        -- in opposite directions at once (done / not done) cannot deadlock.
+        IF (OLD.user_id, OLD.completed, OLD.priority) < (NEW.user_id, NEW.completed, NEW.priority) THEN
+            PERFORM task_counts_apply(OLD.user_id, OLD.completed, OLD.priority, -1);
+            PERFORM task_counts_apply(NEW.user_id, NEW.completed, NEW.priority, 1);
+        ELSE
+            PERFORM task_counts_apply(NEW.user_id, NEW.completed, NEW.priority, 1);
+            PERFORM task_counts_apply(OLD.user_id, OLD.completed, OLD.priority, -1);
+        END IF;
     END IF;
     RETURN NULL;
 END;
@@ -48,21 +55,35 @@ $$;
 CREATE TRIGGER tasks_count AFTER INSERT OR DELETE OR UPDATE OF user_id, completed, priority ON tasks
     FOR EACH ROW EXECUTE FUNCTION tasks_count_trigger();
 
+-- Per statement, with the links it added or removed: a task's deletion
+-- removes all its links at once, and the tags' rows are locked in id order,
+-- so two such deletions sharing tags cannot deadlock.
 CREATE FUNCTION task_tag_link_count_trigger() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        UPDATE tags SET task_count = task_count + 1 WHERE id = NEW.tag_id;
+        PERFORM 1 FROM tags WHERE id IN (SELECT tag_id FROM added) ORDER BY id FOR NO KEY UPDATE;
+        UPDATE tags AS g SET task_count = g.task_count + c.n
+        FROM (SELECT tag_id, count(*) AS n FROM added GROUP BY tag_id) AS c
+        WHERE g.id = c.tag_id;
     ELSE
-        -- When the tag itself is being deleted this updates nothing.
-        UPDATE tags SET task_count = task_count - 1 WHERE id = OLD.tag_id;
+        -- A tag being deleted itself is already gone here: nothing to update.
+        PERFORM 1 FROM tags WHERE id IN (SELECT tag_id FROM removed) ORDER BY id FOR NO KEY UPDATE;
+        UPDATE tags AS g SET task_count = g.task_count - c.n
+        FROM (SELECT tag_id, count(*) AS n FROM removed GROUP BY tag_id) AS c
+        WHERE g.id = c.tag_id;
     END IF;
     RETURN NULL;
 END;
 $$;
 
-CREATE TRIGGER task_tag_link_count AFTER INSERT OR DELETE ON task_tag_link
-    FOR EACH ROW EXECUTE FUNCTION task_tag_link_count_trigger();
+CREATE TRIGGER task_tag_link_count_insert AFTER INSERT ON task_tag_link
+    REFERENCING NEW TABLE AS added
+    FOR EACH STATEMENT EXECUTE FUNCTION task_tag_link_count_trigger();
+
+CREATE TRIGGER task_tag_link_count_delete AFTER DELETE ON task_tag_link
+    REFERENCING OLD TABLE AS removed
+    FOR EACH STATEMENT EXECUTE FUNCTION task_tag_link_count_trigger();
 
 -- Backfill from the rows already there.
 INSERT INTO task_counts (user_id, completed, priority, n)
