@@ -80,6 +80,12 @@ func TestRegister(t *testing.T) {
 	t.Run("UnparseableBody", func(t *testing.T) {
 		requireError(t, a.do("POST", "/api/v1/auth/register", "application/json", `{"email":`), 422, "VALIDATION_ERROR", "")
 	})
+	t.Run("ContentTypeWithCharset", func(t *testing.T) {
+		r := a.do("POST", "/api/v1/auth/register", "application/json; charset=utf-8", `{"email":"charset@example.com","password":"correct-horse"}`)
+		assert.Equal(t, http.StatusCreated, r.Code, r.Body.String())
+		r = a.do("POST", "/api/v1/auth/login", "application/x-www-form-urlencoded; charset=UTF-8", "username=charset%40example.com&password=correct-horse")
+		assert.Equal(t, http.StatusOK, r.Code, r.Body.String())
+	})
 	t.Run("WrongContentType", func(t *testing.T) {
 		requireError(t, a.do("POST", "/api/v1/auth/register", "text/plain", "hello"), 415, "UNSUPPORTED_MEDIA_TYPE", "")
 	})
