@@ -69,8 +69,12 @@ func (h *AuthHandler) RegisterUser(ctx context.Context, req authapi.RegisterUser
 		return nil, err
 	}
 	row, err := h.q.CreateUser(ctx, db.CreateUserParams{Email: email, PasswordHash: hash, Name: trimName(ptr(req.Body.Name))})
-	if store.UniqueViolation(err, "users_email_key") {
+	switch {
+	case store.UniqueViolation(err, "users_email_key"):
 		return nil, apperr.EmailAlreadyExists.WithField("email")
+	case store.CheckViolation(err, "users_email_normalised"):
+		// Go and PostgreSQL lower-case some exotic letters differently.
+		return nil, apperr.InvalidEmail.WithField("email")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("create user: %w", err)

@@ -128,3 +128,14 @@ func TestUnavailable(t *testing.T) {
 	require.Error(t, err)
 	assert.False(t, store.Unavailable(err), "a bad query is a bug, not an outage")
 }
+
+func TestViolationsAreTold(t *testing.T) {
+	t.Parallel()
+	pool := testdb.New(t)
+	ctx := context.Background()
+	_, err := pool.Exec(ctx, `INSERT INTO users (email, password_hash) VALUES ('Upper@example.com', 'x')`)
+	assert.True(t, store.CheckViolation(err, "users_email_normalised"), "%v", err)
+	assert.False(t, store.UniqueViolation(err, "users_email_normalised"))
+	_, err = pool.Exec(ctx, `INSERT INTO users (email, password_hash) VALUES ('u@example.com', 'x'), ('u@example.com', 'y')`)
+	assert.True(t, store.UniqueViolation(err, "users_email_key"), "%v", err)
+}

@@ -55,9 +55,14 @@ func ConfigureSession(cfg *pgxpool.Config) {
 
 // UniqueViolation reports whether err is a unique-constraint violation of the
 // named constraint.
-func UniqueViolation(err error, constraint string) bool {
+func UniqueViolation(err error, constraint string) bool { return violation(err, "23505", constraint) }
+
+// CheckViolation reports whether err is a violation of the named CHECK constraint.
+func CheckViolation(err error, constraint string) bool { return violation(err, "23514", constraint) }
+
+func violation(err error, code, constraint string) bool {
 	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == constraint
+	return errors.As(err, &pgErr) && pgErr.Code == code && pgErr.ConstraintName == constraint
 }
 
 // IsNotFound reports whether err means a query matched no row.
