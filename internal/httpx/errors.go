@@ -67,6 +67,9 @@ func toAppError(err error) *apperr.Error {
 	if store.Unavailable(err) {
 		return apperr.ServiceUnavailable
 	}
+	if store.InvalidData(err) {
+		return apperr.Validation("The request contains a value that cannot be stored, such as a NUL character", "")
+	}
 	if errors.Is(err, context.Canceled) {
 		// The client went away; nobody reads this, but don't call it a 500.
 		return &apperr.Error{Status: 499, Code: "CLIENT_CLOSED_REQUEST", Detail: "Client closed the request"}

@@ -195,3 +195,23 @@ func query(kv ...string) string {
 	}
 	return "/api/v1/tasks?" + v.Encode()
 }
+
+// TestValuesTheDatabaseRefusesAre422: text with a NUL character passes
+// JSON and the validators but not PostgreSQL; that is the client's input,
+// never a 500.
+func TestValuesTheDatabaseRefusesAre422(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	tok := a.user("nul@example.com")
+	for _, r := range []response{
+		a.call(http.MethodPost, "/api/v1/tasks", tok, map[string]any{"title": "a\u0000b"}),
+		a.call(http.MethodGet, "/api/v1/tasks?q=a%00b", tok, nil),
+		a.call(http.MethodGet, "/api/v1/tasks?tag=a%00b", tok, nil),
+		a.call(http.MethodPost, "/api/v1/tags", tok, map[string]any{"name": "a\u0000b"}),
+		a.postJSON("/api/v1/auth/register", map[string]any{"email": "nul2@example.com", "password": "correct-horse", "name": "a\u0000"}),
+		a.loginRaw("a\u0000@example.com", "correct-horse"),
+	} {
+		requireError(t, r, 422, "VALIDATION_ERROR", "The request contains a value that cannot be stored, such as a NUL character")
+	}
+	assert.Equal(t, 0, a.list(tok, "/api/v1/tasks").total, "nothing was stored")
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -63,6 +64,14 @@ func CheckViolation(err error, constraint string) bool { return violation(err, "
 func violation(err error, code, constraint string) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == code && pgErr.ConstraintName == constraint
+}
+
+// InvalidData reports whether the database refused a value itself (class 22,
+// data exception: a NUL character in text, a number out of range, ...): input
+// that got past validation, not a fault of the service.
+func InvalidData(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "22")
 }
 
 // IsNotFound reports whether err means a query matched no row.
