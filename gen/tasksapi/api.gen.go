@@ -56,7 +56,8 @@ type ErrorResponse struct {
 	Field *string `json:"field,omitempty"`
 }
 
-// Priority defines model for Priority.
+// Priority A task's priority; medium when left out. In a request body, any other string is 400
+// INVALID_PRIORITY (not 422): it is a business rule, though the schema lists the values.
 type Priority string
 
 // Tag defines model for Tag.
@@ -84,7 +85,10 @@ type Task struct {
 	Description nullable.Nullable[string]    `json:"description"`
 	DueDate     nullable.Nullable[time.Time] `json:"due_date"`
 	Id          int                          `json:"id"`
-	Priority    Priority                     `json:"priority"`
+
+	// Priority A task's priority; medium when left out. In a request body, any other string is 400
+	// INVALID_PRIORITY (not 422): it is a business rule, though the schema lists the values.
+	Priority Priority `json:"priority"`
 
 	// Tags The task's tags, by name.
 	Tags  []Tag  `json:"tags"`
@@ -113,10 +117,9 @@ type TaskCreate struct {
 	// Example: 2026-12-01T17:00:00Z
 	DueDate nullable.Nullable[string] `json:"due_date,omitempty"`
 
-	// Priority low, medium or high. Defaults to medium.
-	//
-	// Example: high
-	Priority *string `json:"priority,omitempty"`
+	// Priority A task's priority; medium when left out. In a request body, any other string is 400
+	// INVALID_PRIORITY (not 422): it is a business rule, though the schema lists the values.
+	Priority *Priority `json:"priority,omitempty"`
 
 	// Title Example: Buy milk
 	Title string `json:"title"`
@@ -146,9 +149,10 @@ type TaskUpdate struct {
 	// DueDate An RFC 3339 date-time.
 	DueDate nullable.Nullable[string] `json:"due_date,omitempty"`
 
-	// Priority low, medium or high.
-	Priority *string `json:"priority,omitempty"`
-	Title    *string `json:"title,omitempty"`
+	// Priority A task's priority; medium when left out. In a request body, any other string is 400
+	// INVALID_PRIORITY (not 422): it is a business rule, though the schema lists the values.
+	Priority *Priority `json:"priority,omitempty"`
+	Title    *string   `json:"title,omitempty"`
 }
 
 // TagID defines model for TagID.
@@ -2346,79 +2350,80 @@ func (sh *strictHandler) AddTagToTask(ctx echo.Context, taskId TaskID, tagId Tag
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7Fz9chs3kn+VrslVRaoaUZTs7N5Rf9EW7eKuLKkoKtls5BIhTnOI5QwwATCSGZeq7iHuCe9JrtDAfJFD",
-	"6sOyL5fLfzKJj0aj+4fuXzf9OZjKNJMChdFB73MwRxahoj9/+umnfm7mKAyfMoP2owj1VPHMcCmCXjCe",
-	"I7BqBJcC9HSOKYKZIyiZGwT8lOHU6E4QBviJpVmCQS94g0yhCsJA4a85VxgFPaNyDAOazuxOZpnZkdoo",
-	"LuLg/v4+DDKmWIrGSzdm8fC4XSbD4u818KgDp9IAE8CFwRgVcA2vDw/hx/7J8Lg/Hp6dXg9Go7ORFY7b",
-	"yRkz8yAMBEvt3obF1zx6jJR+/cBKOWZ6sVkwvXgZyfTiyaLd29E6k0IjKXAoDCrBkoFSUtkPplIYFMb+",
-	"ybIs8Ve6/y9t5f9cXZ8dGdm1h6fjwei0f+JkDcIgQsN4Yr/xa4NGdYsKkPa4r8v3bwpnQS/4br+yv333",
-	"rd4nkUZeWCd6U5l9AblwpoWRW/0I3O4amEJIZBxjFIJAu71CkyuBUceKMBS3LOHRmMWPP7RT2Cldz/Xb",
-	"s5Ozkf3gliV5Ux/1ATV1vJWJVJDm2sANAgMSAOb4Cab0zQ524k4I371798NfX73aDcJgxjGJgl5A35Nd",
-	"FYuP+++vT/sfBtsEKMfUZBizGKz5WFMrrAaYiEqxDvZ+6MJ0zhSbko9VQpDVkW3331/3T0aD/vHP14N/",
-	"DC/GF21StIyqydG37gl33MzBzLl2MrFEIYuWgJ+4Ni1bv6Dl0Pa0PNwoZAsNDFSeYAhSEW4VSjJsgaJp",
-	"MXrxRJM5Hly8HQ3PyaHHZ2fXJ2en79tU1jquprTj6gwwZUJIA/hpihjBQbe74dbq564b0PHl4Pq4P95q",
-	"QOWYugw5QsQMrtnx8OIM/v0v3QP61vAU60LkeG0/bkhwPhqejYbjn7dJUI6pSXCuuFTcLEsJEnkXQooR",
-	"z1O6vjmP57XNMz++6T/D8cl256EBdc/hJtnmNoebbsDYiS9uvXrRZr5kqOdsmUgWjaU8YSrGZ4H6ef/n",
-	"k7P+sTPD/uh9QxUj/DVHe24ZLclHpISEtnq5M9qHUq3sIy2KH8AH/obOeYHqlk/xUrBbxhN2kzzvqBeD",
-	"0Y/Dt4Pry9P+j/3hSf9N8979LmAwzaRiiidLyGtbvuyRI2bYDdNY+PeN1QKbzjECxeO5ASHv6PBjFp9K",
-	"807mInrWqelxOBtfvzu7PD1eeyGkgRkt/XKnO5Wg8+ncAS+BLNeQa1T+OHrxhee5+PumA+nFVz6RdcbW",
-	"I52pZ92TC20bN7ThhX3MFdKT3dBO62KP1d/919EgQbeojCRsUemlsImGVPw3jJ4Zto3P/j443Qr8NKAR",
-	"xboHbiXHMXKBzSeVZl6Pfz4fPLi+G9WyCa0KNmqvji8zVKx8wD8MLy6Gp+83H6Q5oB5zNQ9QJg1kICTV",
-	"4B/nw9Gg3T4aA+qrTqeotRd8zrTN9fyyLwuNrL4R15ByrbmIw2LDELhXolQgZxTF3SkpYlKnzaGaWe3e",
-	"alrbJqGfsr+aBZOMl0LnWSaVwegDRpyNKdl6Bnhdnl5cnp+fjcaD4+sPg+Nhf80+aluBX56O1QODn8x+",
-	"ljAuXvgpsq/u97qxm1W7RQIpXHJfWiZdTmYT/Psw+NFeAn38/KRyNQWu6yJjWt9JFdWDsXq857/+SsEI",
-	"16CNyqcmVyxJlt7Edlhhjy4sC4HVjC+0SX4uMqY02qCBdGuHCCn2yuQ/2u0Elc+QmTYla2UTKDiSM7Ap",
-	"7tIlwQ42tA9cXNpL3Eum7I0Z7iDRqfrzWnCpDcmYsumcC9yzORl9YMeHDp+ZhjLNHQ2OB6fjYf/kwjpe",
-	"8x2xm65wONVFru88z1Mmqg1T1JrF2LqIv+3PW27KxcfMwIzliQnhbm6hdY6K7FiKtoXv62TKL4WoodPV",
-	"x3K4vPkXTg0F20V2Yc1Y5Kmdlci7IAxcRmJhx+YjH1vO4MmH1VtJnM+IPPFBrSN11qbzqI3hKeihzw8c",
-	"jYgjGhr6PduON2bxUGS5Wdf0KE9Qw3SO0wVGcLMkQPBEz87rbtcl94wS6YhsZ7cHE/uviVX/Cs8AbGZQ",
-	"XQmjeJpaL9pZZTF2Kd/KBf81R2ApudYcKTb43qbpsYaddc5h9+hKTOh4tOvku9Ho/fs3byYUbORJUu1D",
-	"dM1u50q0+Im/kYq69ByN1eBDt1TcRjUZlWIi0g8aH81svxRHQayKadc3WLeKGykTZPQyTBUyg9E1o7uc",
-	"SZXavwKblu/5dL3FU2s3/giLLPP8TTs826azmpttg/LSHe/DwNrEVgbWDgit6VpNE8lqMNUPbWG99r4U",
-	"nSnF3G6U5q+7XRjkWVTTfFOat3MmYrRo5AE8lRGf+ffRRjTTJI+sP5CBZ7l9e4miYjYKkrOZFftxl2k9",
-	"5drpt5yQ5wQDj0AKd7ymSYQ1m6tdUc0Oql0bBtjQib+oTYb+lqa1vRYC76rMYef8crwLrLjamfVthVnC",
-	"ppiiMB14JF5diSZg0bk9YjUpHgdZ0IJYw/HJYPcIJjWBJ8DMlUilNqtcHey00X52eqFQ2r1GchUc15XY",
-	"WeXJaFevfJrGBIzevYVXr179B+w3OToylBAypimg08CSRN5hVFu2IAB3O/DOPqYaEpwZkLkhA7Qq5Aoi",
-	"pAdW92z6VjtzSLFiaSLhlfDyFwcLaYInFNuRtwZpzes/9puCkTBjia4/5jXUW0GwCoTHdxISbhTqEDSm",
-	"fE8veJqSIT8J5tYqEqW6azouYqbD7uFf9g4O97oH44O/9rrdXrf7z2ZNrG3EY0Sq42NTpBbD6UBde+67",
-	"phieQl3bpgS5WhUvX0LKk8WDMOLmbnLzE67N+ptWAvIjkVkv2qA54Sk37S9BxmIEzX+jQCKCHefTU5Zl",
-	"1qUZeetuzbTqTxKLccNjxWLc8PKIPL1BSk9pUAhdF5YKaeZ2x5SZ6Rx1+45GGpY8tK4FQO3W4T5GmvHE",
-	"Ik3oCFSWJG7ztk1WoZ/UXuzsz1wotDjopiu9zKKNBeOZgxMjLRKKGI9csZgwmimLLFKjPU71BHRgYt1g",
-	"AtMEmdIr8CrVlaig76gA7hAmJYhMKIKswWrFsdqFHwSgB9HlpYGj8/Kev9Wp1/135V5tcorT3G53QSV+",
-	"UtIN1fH7uZlX/3pXRBh/+2kctKXTE0fnXBOdM4GZkilMzs8uxrDPcjPfT2TM6VobnyqcKdTziT2HazKw",
-	"F1L0EXhp58ZkLovnYibb7U/zWGC0x0WVQFi3sQZio5EODCgac90LAjGip7ROQV2JnUnfs5EUrfXANTTA",
-	"Vd7tvpq6QfZP3H685sl2QxJCIwWFyfJKmDkzhZQRM6wHzKIFqrroLiaM3ZOv71BhBPiJTU2yhIQvECp+",
-	"Qgq0Ac9rm+tciTe55sIeqvK99hjJSlUuTbGSDZroU5/jTWzMNKmFDxQIhbAapITQ6XR2j9poFJ+66zqf",
-	"UuDRlSiZFSInmxzf3y7OTp/EtUCMBl4fHl6JVa7JnW5Cu03s2QocneZJprhxQJHwKXpSxvdjfBhaU89V",
-	"4m1Q9/b3ZYZCy1xNsSNVvO8n6X07tnK9YCwjCf3zIfz3f/4XQV5likEY3KLSznQPOt1O106067KMB73g",
-	"VafbeUVYbObkjvtF3hNjy6PXTxKvuLSR+pRU3jAKeoF9jcdu80a3yGG3+wg6r2Ldnp9QtZNw5Jt28Ovu",
-	"waZlS4H3G+WC+zD4wUm/fVKzIYZmvXp4Vkstso6WQe+XJk7+8vH+YxjoPE2ZWnqFr/IZRWbU+yWgu/ho",
-	"0V66MKl5Xe6BtHp0zzdq80ZGy6cyr0Rz1LkNZ9cFX/FoPrUkje6b8YR9we7XLOrgSRb1oCFtNBy4Yxp8",
-	"Eupt6FHmUPYJPdfsXh88woBWi/Y074fHbNZSg7CTDw8fnrzK1P++fcRZOeX48bpv3IcO+fY/u469e4d9",
-	"NnpbR8Eh5aX2iZ0VzLl9RV0U6kIBbdhyHRiPacHC0xp2/LotSaXg8fmI9dqtun1SvcT8x7x5p8dNN9/s",
-	"Cf2lXZhqyL7rGbU7tBLb/QZ5dASM2vNyVXEfN+iMh7KGNRNxac9zwPhroGv3W6Er04XKvjG6PsdF/kTk",
-	"F/HLkbtw55jfF12cIvIeswmk9WJzfHqmIrTpp+srMyyBHZuMU2Jyo6j2f7Ok+F1LR2P47l55iyphmU2E",
-	"9IJnHaB2KsdzXQlpl6XyNd652qDSBnYmexUrPdntQB8mexPIFM74J1B2XY2U+bn5PqPq1akGyHJTpI82",
-	"cbAAwUpWExKmTWhlneytTplj6uRwCUVbBG41tQZvTYWds7igf0KXZx504J+oJJW4MGaG31LBs0zD+u+H",
-	"p5TulH3lv+aollXA51meCha8GoPeQRtj1CqR5r9hCAdgJBx0u0fAbuQt2j/pYp3SLWYcdLtfKm7BRrXI",
-	"e9h9jMBvmcY9LjQKzWl7nd84EqTIMSlPK1qDa5M7MEgzs4QUmdAgpKfaNkn6a7Dtxw1rcp0JSnInLEkm",
-	"sOMPtRvCJEMRcRE32a0jYGLpWERMdEOHF+P++PJik1TaMJPrdgUGLEnamN11UZOldwJSGdcly9+DSSLv",
-	"rKyOi3Ksx5zH820iF2TBRhutqk1P0mgp5pQptXSZPbV5xyHE/LaAFytjkR0D/c5gIeSdoJfOc7QFZ7tJ",
-	"QherPEG4ClPCGktp77jCKNJdQW36CnsNsmZSkXk6+zi6EptN4mw0vn43HJwcd+qUKCvm2rH2jqrO6kTe",
-	"HTWArxrbAoFSOOw7qkposZAKreK1L/a0GqNUG3w52GtUEFfV+fGrhj6+QNES/1gnpSpCyb0Tc2NBwz5f",
-	"uh4MPaNfsYK/rX3y1ah6p7wVy0pDCFn2qmfSw5yHRN1onop/R136lZFu2742qt63LVXRAlSIIAlPe1CY",
-	"cFirRFa2FUJR6y5kI5tsyEV4ulUmN6IuD6HsmiwsSULweB5CvZ5e7u7g+WV/QODeKRuYKGNvI2MxOXIR",
-	"aVAnZ0m05kbzCIGbskgMGs0XpLV/vFDYwkNYqRWZms4dk281TMAQAnNIwWyEWLRplAGyjfUepvj04ks4",
-	"vpXUbXMNvKpUbSpJV3WnslrsyeyyIvwEwrDs8/jmlKFebM5q9eILSUNXj/6TNfx9sIbkO6sOV6ak+5/9",
-	"D2ofYA4pWISEi4WGWLogjJuCOowfYg69A/9eqMPaz27+8Nxh6/2HBQ/RvK73aNrvqvvNsOfPu//Su3+P",
-	"ZtvFP5U2pp/0E29sM8AW7oqyy6q7RaMwvr+Fkkj8ZE2FmwcaWWotfJTBAbuhlVwwy30THkukwA5MPl9V",
-	"XSpXQQ/oxZxAytRCl+UMiOzgFpqpIKu/LKyotcn4B/vxHuC7hL45mf3Au880+B7Vb/zsP8t1/4wVXiZW",
-	"IF8FLdPSh+VsK4I8XEBq9BAXBu6afFzhUdI8lnj/LqtM/nc7YCQlXp4HWQ8sPAn/LB/+OuH5t3XTL6g6",
-	"/emn//frTo8N6p/QHBBhmklDvxo47L4GlmhZ/njMP6c8oub2ObvFIvBv88xU3uKYxe+UTB8d+Y+rN9uR",
-	"zI1dYIeJJaRS4e43iA+bv1//YxrTmC18BZO6QV48Xgyf0pDguZ9tBnlQ2aJNQn1RM4TDru8l54ZYC/dL",
-	"R/9/6qwbZz+Kxiwey//tLKf8X3/mLKpc6T78hjSPaw3zP64y3y77+v/gXee5KZxLbMHrRyxJbchtFfBx",
-	"8WtnagJ3/bf7LOP7twfkVH6ztaovRTQhJMTcOsY29EE/hWfufXDcbaeqUDmZ18t3J+wGE+3+2wZH9/of",
-	"q2a+VbuxRqyD+4/3/xMAAP//",
+	"7Fzrchu3kn6VrslWRaoaUZTsnLNL/aIt2sVzZElFUcnJiVwixGkOcTgDTACMZMalqn2IfcJ9ki00MDdy",
+	"SF0se7PZ/JNJXBp9+dD9oenPwVSmmRQojA56n4M5sggV/fnTTz/1czNHYfiUGbQfRainimeGSxH0gvEc",
+	"gVUjuBSgp3NMEcwcQcncIOCnDKdGd4IwwE8szRIMesEbZApVEAYKf825wijoGZVjGNB0Zncyy8yO1EZx",
+	"EQf39/dhkDHFUjReujGLh8ftMhkWf6+BRx04lQaYAC4MxqiAa3h9eAg/9k+Gx/3x8Oz0ejAanY2scNxO",
+	"zpiZB2EgWGr3Niy+5tFjpPTrB1bKMdOLzYLpxctIphdPFu3ejtaZFBpJgUNhUAmWDJSSyn4wlcKgMPZP",
+	"lmWJN+n+v7SV/3NlPjsysmsPT8eD0Wn/xMkahEGEhvHEfuPXBo3qFhUg7XFfl+/fFM6CXvDdfuV/++5b",
+	"vU8ijbywTvSmMvsCcuFcCyO3+hG43TUwhZDIOMYoBIF2e4UmVwKjjhVhKG5ZwqMxix9/aKewUzLP9duz",
+	"k7OR/eCWJXlTH/UBNXW8lYlUkObawA0CAxIA5vgJpvTNDnbiTgjfvXv3w19fvdoNwmDGMYmCXkDfk18V",
+	"i4/7769P+x8G2wQox9RkGLMYrPtYVyu8BpiISrEO9n7ownTOFJtSjFVCkNeRb/ffX/dPRoP+8c/Xg38M",
+	"L8YXbVK0jKrJ0bfhCXfczMHMuXYysUQhi5aAn7g2LVu/oOfQ9rQ83ChkCw0MVJ5gCFIRbhVKMmyBoukx",
+	"evFElzkeXLwdDc8poMdnZ9cnZ6fv21TWOq6mtOPqDDBlQkgD+GmKGMFBt7vBavVz1x3o+HJwfdwfb3Wg",
+	"ckxdhhwhYgbX/Hh4cQb//pfuAX1reIp1IXK8th83JDgfDc9Gw/HP2yQox9QkOFdcKm6WpQSJvAshxYjn",
+	"KZlvzuN5bfPMj2/Gz3B8sj14aEA9crhJtoXN4SYLGDvxxb1XL9rclxz1nC0TyaKxlCdMxfgsUD/v/3xy",
+	"1j92btgfvW+oYoS/5mjPLaMlxYiUkNBWL3dGe1GqlX2kRfED+MDf0DkvUN3yKV4Kdst4wm6S5x31YjD6",
+	"cfh2cH152v+xPzzpv2na3e8CBtNMKqZ4soS8tuXLHjliht0wjUV831gtsOkcI1A8nhsQ8o4OP2bxqTTv",
+	"ZC6iZ52aLoez8fW7s8vT47UbQhqY0dIvd7pTCTqfzh3wEshyDblG5Y+jF194nou/bzqQXnzlE9lgbD3S",
+	"mXqWnVxq27DQhhv2MSakK7uhndbFHqu/+6+jQYJuUTlJ2KLSS2ELDan4bxg9M20bn/19cLoV+GlAI4t1",
+	"F9xKjWPkAptXKs28Hv98PnhwfTeqZRNaFWzWXh1fZqhYeYF/GF5cDE/fbz5Ic0A952oeoCwayEFIqsE/",
+	"zoejQbt/NAbUV51OUWsv+JxpW+v5ZV8WGll9I64h5VpzEYfFhiFwr0SpQM4oi7tTUsSkTltDNavavdWy",
+	"tk1CP2V/tQomGS+FzrNMKoPRB4w4G1Ox9Qzwujy9uDw/PxuNB8fXHwbHw/6af9S2Ar88HasHBj+Z/Sxh",
+	"XLzwVWRv3e91YzerdosEUrjivvRMMk5mC/z7MPjRGoE+fn5RuVoC13WRMa3vpIrqyVg93/Nff6VkhGvQ",
+	"RuVTkyuWJEvvYjus8EeXloXAas4X2iI/FxlTGm3SQLq1Q4QUe2XxH+12gipmyE2bkrWyCZQcyRnYEnfp",
+	"imAHG9onLq7sJe4lU9ZihjtIdKr+vJZcakMypmw65wL3bE1GH9jxocNnpqEsc0eD48HpeNg/ubCB17xH",
+	"7KYrHE5lyPWd53nKRLVhilqzGFsX8db+vMVSLj9mBmYsT0wId3MLrXNU5MdStC18XydTfilEDZ2uPpbD",
+	"5c2/cGoo2S6qi5bjeKKnKECOfJHiBElwZkDmpgNDYbP3Wq5r3WUJ0ooKTjBihrrdK7FaGMGOjcfXh4e7",
+	"PeDknAxucs2FhUpX0Jq5zOM5xavzLEhseU0fEMrrzpUIwgBFntozJ/IuCAMnqgVNW019bLGAp05WfSpx",
+	"ES/yxKfkjpJam86jNn6qILc+P2AYor1oaOj3bDPOmMVDkeVm3TijPEEN0zlOFxjBzdKpx9FUO6+7XUdN",
+	"MKIBIvL83R5M7L8mVskrLAmwmUF1JYziaWrNtbPKwexStZgL/muOwFIChjlSZvO9tumOhp11xmT36EpM",
+	"6Hi06+S70ej9+zdvJpQq5UlS7UNk064z5AaLVMSrZ5isBh+yUmGNajIqxUSkHwwdmtluFEegrIpp1zdY",
+	"94obKRNkdK9NFTKD0TUjW86kSu1fQcQM7nmyoQVnahZ/hEeWLMWmHZ7t01kNJLZdRCWY3IeB9Ymt/LEd",
+	"EFrXtZomithgqh/awkbtfSk6U4q53YikWA+7MMizqKb5pjRv50zEaLHUXz+pjPjM3+42H5smeWTjgRw8",
+	"y23mQAQbszmcnM2s2I8zpo2Ua6ffckKeEww8Ainc8ZouEdZ8rmaimh9UuzYcsKETb6hNjv6WprVdDgLv",
+	"qrpn5/xyvAusMO3MxrbCLGFTTFGYDjwSr65EE7Do3B6xmgSVgyxoQazh+GSwewSTmsATYOZKpFKbVaYR",
+	"dtpISzu9UCjtXqPoCobuSuysXma0q1c+TWMCRu/ewqtXr/4D9psMIzlKCBnTlI5qYEki7zCqLVvQl7sd",
+	"eGdTAV3eueSAVoVcQYSUHuieLT5rZw4p0y1dJLwSXv7iYCFN8HRoO/LWIK1p/mO/KRgJM5boeipSQ70V",
+	"BKtAeHwnIeFGoQ5BY8r39IKnKTnyk2Bu7T2lVHdNx0XGd9g9/MveweFe92B88Ndet9vrdv/ZfNFrG/EY",
+	"kZ6FjwVi1R4U8yWkPFk8iAlu7qaYPeHarF9QJbo+Emb1og1nE55y0w7rGYsRNP+NsoIIdlyATlmW2fhk",
+	"FHq7NT+p3y8sxg03D4txwzUi8vQGqVKmQSF0XWIqpJnbHVNmpnPU7TsaaVjy0LoWzbRbh/uEZ8YTCxuh",
+	"43JZkrjN2zZZxXFSe7GzP3Oh0OKgm0x6mUUb365nDhuMtLAmYjxy79YEuExZmJAa7XEqPO/AxPr0BKYJ",
+	"MqVXsFKqK1Hh2FGBwiFMSkSYUDpYw8iK7rULP4gmD0LFS6NA56uH8XrErljSVsY4ze3EC+ovILXcUBNB",
+	"Pzfz6l/vigThbz+Ng7ZafuK4pGvikiYwUzKFyfnZxRj2WW7m+4mMORmy8anCmUI9n1hduA4Ha4KiicFL",
+	"OzcmcxQCFzPZ7nGaxwKjPS6q/N8GinUJm0x0YEDJlGudEIgR3YR1/utK7Ez6ngqlZKsHrpsCrvJu99XU",
+	"DbJ/4vbjNU+2G5IQGimnS5ZXwsyZKaSMmGE9YMIVpjXRXUoXuxtb36HCCPATm5pkCQlfIFTkiBRo85XX",
+	"tlS5Em/qlaqLtvYUx0pVLk2pjs156FNfok1syjOp3f6Ux4SwmmOE0Ol0do/aOBxfgus6mVMg0JUoaR2q",
+	"mZsE498uzk6fRPRAjFS1X4lVosudbkK7TezZCuSc5kmmuHHQkPApekbIN4N8GFpXz1XifVD39vdlhkLL",
+	"XE2xI1W87yfpfTu2Cr1gLCMJ/fMh/Pd//heBXOWKQRjcotLOdQ863U7XTrTrsowHveBVp9t5Rehr5hSO",
+	"+0XZEmPLNddPEq+4tFG5lDziMAp6gb1/x27zRqvKYbf7CC6xovyeXw+1M4AUm3bw6+7BpmVLgfcbbxX3",
+	"YfCDk377pGY3Ds169fCslofQOloGvV+aOPnLx/uPYaDzNGVq6RW+SkcUhU3vl4Bs8dHiu3SJUdNc7kq0",
+	"enQXNmrzRkbLp9K+xFLUqQnn1wXd8Ggyt+R87psZhL2z7tc86uBJHvWgI210HLhjGnwN6X3oUe5QNik9",
+	"1+1eHzzCgVY7BmjeD4/ZrOUBxE4+PHx48uozwe87RpyXU4ker8fGfeiQb/+zaxe8d9hn87V1FBxSWWmv",
+	"2FlB29tb1OWdLhXQhi3XgfGYFiwireHHr9tqTEoXn49Yr92q2yfV37f/mJZ3etxk+WZD6i/twlRD9l3D",
+	"qt2hlZfuN7ifI2DUG5irirq4Qec8VCesuYgrdJ4Dxl8DXbvfCl2ZLlT2jdH1OSHyJyK/SFyOnMFdYH5f",
+	"tJCKyEfMJpDWi8356ZmKsHhuI54Bdmz5TYXJjaLGg5sl5e9aOuLCtxbLW1QJy2whpBc86wD1cjmS70pI",
+	"uyy9neOde5hU2sDOZK8ilSe7HejDZG8CmcIZ/wTKrquRKj8331dUvTq5AFluivLRFg4WIFhJSkLCtAmt",
+	"rJO91SlzTJ0crqBoy8CtptbgramwcxYXhE/o6syDDvwTlaQXKoyZ4bf02lqWYf33w1Mqd8qm9l9zVMsq",
+	"4fO8TgULXo1B76CNI2qVSPPfMIQDMBIOut0jYDfyFu2fZFindIsZB93ul4pb8E8t8h52HyPwW6ZxjwuN",
+	"QnPaXuc3/tHX15hUpxV9ybXJHRikmVlCikxoENKTa5sk/TXY9suKNbnOBBW5E5YkE9jxh9oNYZKhiLiI",
+	"m3zWETCxdLwhJrqhw4txf3x5sUkqbZjJdbsCA5YkbVzuuqjJ0gcBqYxXb+49mCTyzsrq2HvHesx5PN8m",
+	"ckEWbPTR6rHoSRotxZwypZausqce8ziEmN8W8GJlLKpjoB85LIS8E3TTeVa2YGk3SehylScIV2FKWOMl",
+	"rY0rjCLdFWSmfyCvQdZMKnJP5x9HV2KzS5yNxtfvhoOT406dBGXFXDvW2qhq607k3VED+KqxLRAohcO+",
+	"o+oFLBZSoVW89m81rc4o1YZYDvYaD4Cr6vz4VVMf/yTRkv/YIKV3g5JtJ+bGgoa9vnQ9GXpGs2QFf1ub",
+	"9KtR9TZ9K5aVhhCybJTPpIc5D4m60bkV/45+IlA56bbta6PqTeNSFf1HhQiS8LQHhQuHtYfEyrdCKJ6q",
+	"C9nIJxtyEZ5ulcmNqMtDKLsmC0uSEDyeh1B/Di93d/D8sr9ecPeUTUyUsdbIWEyBXGQa1EZaEq250TxC",
+	"4KZ84wWN5gvK2j9eKmzhIazUikxN547JtxomYAiBOaRgNkMsuizKBNnmeg9TfHrxJRzfSum2+Qm7epva",
+	"9KJcvTQFPpQLMrt8A34CYVi2aXxzylAvNle1evGFpKF7gf6TNfx9sIYUO6sBV5ak+5/9r3kfYA4pWYSE",
+	"i4WGWLokjJuCOowfYg59AP9eqMPab37+8Nxhq/3Dgodomus9mnZbdb8Z9vxp+y+1/Xs02wz/VNqY/j8B",
+	"4o1tBdjCXVF1WfWzaBTGd7RQEYmfrKtw80DrSq0Djyo4YDe0kktmue+hY4kU2IHJ56uqL+Uq6AHdmBNI",
+	"mVro8jkDIju4hWYqyOovSytqjTH+wn58BPi+oG9OZj9w7zMNvsX0G1/7zwrdP3OFl8kVKFZBy7SMYTnb",
+	"iiAPPyA1WoALB3dNPu7hUdI8lvj4Ll+Z/I+GwEgqvDwPsp5YeBL+WTH8ddLzbxumX/Dq9Gec/t9/d3ps",
+	"Uv+E5oAI00waavo/7L4GlmhZ/nLNX6c8ot70ObvFIvFvi8xU3uKYxe+UTB+d+Y+rO9uRzI1dYIeJJaRS",
+	"4e43yA+bP57/YzrTmC38CyZ1g7x4vhg+pSHBcz/bHPKg8kVbhPpHzRAOu757nBtiLdzPLP1/6LPunP0o",
+	"GrN4LP+3q5zyvxyas6gKpfvwG9I8rjXM/zbKfLvq6/9DdJ3npggusQWvH7EktSG3vYCPi59aUxO467/d",
+	"Zxnfvz2goPKbrb36UkYT0k9xC8Y29Ek/pWfufnDcbad6oXIyrz/fnbAbTLT7PyMc3et/a5r5Vu3GGrEO",
+	"7j/e/08AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

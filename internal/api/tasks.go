@@ -291,7 +291,7 @@ func fromTaskInput(b *tasksapi.TaskCreate) (taskInput, error) {
 		in.completed = *b.Completed
 	}
 	if b.Priority != nil {
-		if in.priority, err = parsePriority(*b.Priority); err != nil {
+		if in.priority, err = parsePriority(string(*b.Priority)); err != nil {
 			return in, err
 		}
 	}
@@ -327,7 +327,7 @@ func fromTaskPatch(b *tasksapi.TaskUpdate) (db.UpdateTaskParams, bool, error) {
 	}
 	p.Completed = b.Completed
 	if b.Priority != nil {
-		pr, err := parsePriority(*b.Priority)
+		pr, err := parsePriority(string(*b.Priority))
 		if err != nil {
 			return p, false, err
 		}

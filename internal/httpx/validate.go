@@ -46,6 +46,10 @@ func validateRequest(spec *openapi3.T, path, method string, op *openapi3.Operati
 	}
 }
 
+// enumErrors are the contract's errors for a body field whose schema is an
+// enum: a business rule (400), not a structural error (422).
+var enumErrors = map[string]*apperr.Error{"priority": apperr.InvalidPriority}
+
 func requestError(err error) error {
 	var he *echo.HTTPError // the body limit's 413, met while reading the body
 	if errors.As(err, &he) {
@@ -71,6 +75,14 @@ func requestError(err error) error {
 	case errors.As(re.Err, &se):
 		if p := se.JSONPointer(); len(p) > 0 {
 			field = strings.Join(p, ".")
+		}
+		// The schema lists some values for clients' sake, but the contract
+		// names its own error for a string outside them (another JSON type
+		// stays a structural 422).
+		if _, isString := se.Value.(string); isString && se.SchemaField == "enum" && re.RequestBody != nil {
+			if e := enumErrors[field]; e != nil {
+				return e.WithField(field)
+			}
 		}
 		if se.SchemaField == "required" {
 			if name := missingProperty(se.Reason); name != "" {

@@ -141,7 +141,11 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** @enum {string} */
+        /**
+         * @description A task's priority; medium when left out. In a request body, any other string is 400
+         *     INVALID_PRIORITY (not 422): it is a business rule, though the schema lists the values.
+         * @enum {string}
+         */
         Priority: "low" | "medium" | "high";
         /**
          * @description A new task, or (PUT) a task's full replacement. Rules checked by the server (400 with a
@@ -158,11 +162,7 @@ export interface components {
             description?: string | null;
             /** @description Defaults to false. */
             completed?: boolean;
-            /**
-             * @description low, medium or high. Defaults to medium.
-             * @example high
-             */
-            priority?: string;
+            priority?: components["schemas"]["Priority"];
             /**
              * @description An RFC 3339 date-time, such as 2026-12-01T17:00:00Z.
              * @example 2026-12-01T17:00:00Z
@@ -177,8 +177,7 @@ export interface components {
             title?: string;
             description?: string | null;
             completed?: boolean;
-            /** @description low, medium or high. */
-            priority?: string;
+            priority?: components["schemas"]["Priority"];
             /** @description An RFC 3339 date-time. */
             due_date?: string | null;
         };
