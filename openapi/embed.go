@@ -8,6 +8,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
 )
@@ -24,19 +25,31 @@ var TasksAPI []byte
 
 // Spec is one published OpenAPI document.
 type Spec struct {
-	Name string // shown in Swagger UI's spec selector
-	File string // its file name, served under /openapi/
-	Data []byte
+	Name   string // shown in Swagger UI's spec selector
+	File   string // its file name, served under /openapi/
+	Data   []byte
+	parsed func() (*openapi3.T, error)
 }
+
+// Parsed returns the document parsed and validated, once per process. The
+// result is shared: read it, never change it.
+func (s Spec) Parsed() (*openapi3.T, error) { return s.parsed() }
+
+func newSpec(name, file string, data []byte) Spec {
+	return Spec{Name: name, File: file, Data: data, parsed: sync.OnceValues(func() (*openapi3.T, error) { return load(data) })}
+}
+
+// The two documents of the API.
+var (
+	Auth  = newSpec("Authentication", "auth-api.yaml", AuthAPI)
+	Tasks = newSpec("Tasks and tags", "tasks-api.yaml", TasksAPI)
+)
 
 // Specs lists every document of the API, in the order Swagger UI shows them.
-var Specs = []Spec{
-	{Name: "Authentication", File: "auth-api.yaml", Data: AuthAPI},
-	{Name: "Tasks and tags", File: "tasks-api.yaml", Data: TasksAPI},
-}
+var Specs = []Spec{Auth, Tasks}
 
-// Load parses and validates one of the embedded specs.
-func Load(doc []byte) (*openapi3.T, error) {
+// load parses and validates an OpenAPI document.
+func load(doc []byte) (*openapi3.T, error) {
 	spec, err := openapi3.NewLoader().LoadFromData(doc)
 	if err != nil {
 		return nil, err
@@ -50,7 +63,10 @@ func Load(doc []byte) (*openapi3.T, error) {
 // Merged returns every spec as one document: the whole API for clients that
 // want a single file. Components of the same name must be identical in every
 // spec that declares them; a difference is an error, not a silent choice.
-func Merged() (*openapi3.T, error) {
+// It is built once per process and shared: read it, never change it.
+var Merged = sync.OnceValues(merge)
+
+func merge() (*openapi3.T, error) {
 	out := &openapi3.T{
 		OpenAPI: "3.0.3",
 		Info: &openapi3.Info{
@@ -66,7 +82,7 @@ func Merged() (*openapi3.T, error) {
 		},
 	}
 	for _, s := range Specs {
-		spec, err := Load(s.Data)
+		spec, err := s.Parsed()
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", s.File, err)
 		}

@@ -50,11 +50,11 @@ func NewServer(d Deps) (*echo.Echo, error) {
 	}
 	// The specs as written, not the generator's embedded copies, whose
 	// operationIds are normalised and no longer match the route options.
-	authSpec, err := openapi.Load(openapi.AuthAPI)
+	authSpec, err := openapi.Auth.Parsed()
 	if err != nil {
 		return nil, fmt.Errorf("httpx: load auth spec: %w", err)
 	}
-	tasksSpec, err := openapi.Load(openapi.TasksAPI)
+	tasksSpec, err := openapi.Tasks.Parsed()
 	if err != nil {
 		return nil, fmt.Errorf("httpx: load tasks spec: %w", err)
 	}
