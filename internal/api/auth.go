@@ -55,7 +55,7 @@ func NewAuthHandler(pool *pgxpool.Pool, hasher *auth.Hasher, tokens *auth.Tokens
 // PASSWORD_TOO_LONG, EMAIL_ALREADY_EXISTS.
 func (h *AuthHandler) RegisterUser(ctx context.Context, req authapi.RegisterUserRequestObject) (authapi.RegisterUserResponseObject, error) {
 	if req.Body == nil {
-		return nil, apperr.Validation("Request body is required", "")
+		return nil, apperr.BodyRequired
 	}
 	email := NormaliseEmail(req.Body.Email)
 	if !ValidEmail(email) {
@@ -87,7 +87,7 @@ func (h *AuthHandler) RegisterUser(ctx context.Context, req authapi.RegisterUser
 // same bcrypt work.
 func (h *AuthHandler) LoginUser(ctx context.Context, req authapi.LoginUserRequestObject) (authapi.LoginUserResponseObject, error) {
 	if req.Body == nil {
-		return nil, apperr.Validation("Request body is required", "")
+		return nil, apperr.BodyRequired
 	}
 	user, err := h.q.GetUserCredentials(ctx, NormaliseEmail(req.Body.Username))
 	if err != nil && !store.IsNotFound(err) {
@@ -122,11 +122,7 @@ func (h *AuthHandler) RefreshToken(ctx context.Context, req authapi.RefreshToken
 	if err != nil {
 		return nil, refreshTokenError(err)
 	}
-	sid, err1 := uuid.Parse(claims.SessionID)
-	jti, err2 := uuid.Parse(claims.ID)
-	if err1 != nil || err2 != nil {
-		return nil, apperr.InvalidToken
-	}
+	sid, jti := claims.Session()
 	now := h.now()
 	newJTI, expires := uuid.New(), now.Add(h.tokens.RefreshTTL())
 	row, err := h.q.RotateSession(ctx, db.RotateSessionParams{NewJti: newJTI, Now: now, ExpiresAt: expires, ID: sid, Jti: jti})
@@ -136,7 +132,12 @@ func (h *AuthHandler) RefreshToken(ctx context.Context, req authapi.RefreshToken
 	case err != nil:
 		return nil, fmt.Errorf("rotate session: %w", err)
 	}
-	body, cookie, err := h.issue(row.UserID, row.Email, sid, newJTI, expires)
+	return h.refreshed(row.UserID, row.Email, sid, newJTI, expires)
+}
+
+// refreshed answers a refresh with new tokens of the session.
+func (h *AuthHandler) refreshed(userID uuid.UUID, email string, sid, jti uuid.UUID, expires time.Time) (authapi.RefreshTokenResponseObject, error) {
+	body, cookie, err := h.issue(userID, email, sid, jti, expires)
 	if err != nil {
 		return nil, err
 	}
@@ -159,11 +160,7 @@ func (h *AuthHandler) refreshNotRotated(ctx context.Context, sid, jti uuid.UUID,
 		return nil, apperr.RefreshTokenExpired
 	}
 	if s.PreviousJti != nil && *s.PreviousJti == jti && s.RotatedAt != nil && now.Sub(*s.RotatedAt) <= h.reuseGrace {
-		body, cookie, err := h.issue(s.UserID, s.Email, sid, s.CurrentJti, s.ExpiresAt)
-		if err != nil {
-			return nil, err
-		}
-		return authapi.RefreshToken200JSONResponse{Body: body, Headers: authapi.RefreshToken200ResponseHeaders{SetCookie: cookie}}, nil
+		return h.refreshed(s.UserID, s.Email, sid, s.CurrentJti, s.ExpiresAt)
 	}
 	// A rotated-out token came back after the grace window: someone holds a
 	// copy. End the session so neither copy works.
@@ -194,10 +191,9 @@ func (h *AuthHandler) GetCurrentUser(ctx context.Context, _ authapi.GetCurrentUs
 func (h *AuthHandler) LogoutUser(ctx context.Context, req authapi.LogoutUserRequestObject) (authapi.LogoutUserResponseObject, error) {
 	if req.Params.RefreshToken != nil && *req.Params.RefreshToken != "" {
 		if claims, err := h.tokens.Verify(*req.Params.RefreshToken, auth.Refresh); err == nil {
-			if sid, err := uuid.Parse(claims.SessionID); err == nil {
-				if err := h.q.RevokeSession(ctx, db.RevokeSessionParams{Now: h.now(), ID: sid}); err != nil {
-					return nil, fmt.Errorf("revoke session: %w", err)
-				}
+			sid, _ := claims.Session()
+			if err := h.q.RevokeSession(ctx, db.RevokeSessionParams{Now: h.now(), ID: sid}); err != nil {
+				return nil, fmt.Errorf("revoke session: %w", err)
 			}
 		}
 	}

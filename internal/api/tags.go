@@ -85,7 +85,7 @@ func (h *TasksHandler) DeleteTag(ctx context.Context, req tasksapi.DeleteTagRequ
 
 func fromTagInput(b *tasksapi.TagInput) (string, *string, error) {
 	if b == nil {
-		return "", nil, apperr.Validation("Request body is required", "")
+		return "", nil, apperr.BodyRequired
 	}
 	name, err := checkTagName(b.Name)
 	if err != nil {

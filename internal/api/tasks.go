@@ -277,7 +277,7 @@ type taskInput struct {
 
 func fromTaskInput(b *tasksapi.TaskCreate) (taskInput, error) {
 	if b == nil {
-		return taskInput{}, apperr.Validation("Request body is required", "")
+		return taskInput{}, apperr.BodyRequired
 	}
 	in := taskInput{priority: db.TaskPriorityMedium, description: ptr(b.Description)}
 	var err error
@@ -310,7 +310,7 @@ func fromTaskInput(b *tasksapi.TaskCreate) (taskInput, error) {
 func fromTaskPatch(b *tasksapi.TaskUpdate) (db.UpdateTaskParams, bool, error) {
 	var p db.UpdateTaskParams
 	if b == nil {
-		return p, false, apperr.Validation("Request body is required", "")
+		return p, false, apperr.BodyRequired
 	}
 	if b.Title != nil {
 		t, err := checkTitle(*b.Title)

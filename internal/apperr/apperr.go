@@ -69,6 +69,7 @@ var (
 
 // Errors of the transport layer, shared by every route.
 var (
+	BodyRequired         = Validation("Request body is required", "")
 	NotFound             = newErr(http.StatusNotFound, "NOT_FOUND", "Resource not found")
 	MethodNotAllowed     = newErr(http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "Method not allowed")
 	PayloadTooLarge      = newErr(http.StatusRequestEntityTooLarge, "PAYLOAD_TOO_LARGE", "Request body is too large")

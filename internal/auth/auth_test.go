@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -47,6 +48,21 @@ func TestTokens(t *testing.T) {
 	assert.Equal(t, uid, got)
 	_, err = tok.Verify(access, auth.Refresh)
 	assert.ErrorIs(t, err, auth.ErrWrongType)
+	sid, jti := uuid.New(), uuid.New()
+	refresh, err := tok.IssueRefresh(uid, "a@example.com", sid, jti, now.Add(time.Hour))
+	require.NoError(t, err)
+	rc, err := tok.Verify(refresh, auth.Refresh)
+	require.NoError(t, err)
+	gotSID, gotJTI := rc.Session()
+	assert.Equal(t, sid, gotSID)
+	assert.Equal(t, jti, gotJTI)
+	// A refresh-typed token without a session (signed with our key) is invalid.
+	noSession, err := jwt.NewWithClaims(jwt.SigningMethodHS256, auth.Claims{Type: auth.Refresh, RegisteredClaims: jwt.RegisteredClaims{
+		Subject: uid.String(), IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour))}}).
+		SignedString([]byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"))
+	require.NoError(t, err)
+	_, err = tok.Verify(noSession, auth.Refresh)
+	assert.ErrorIs(t, err, auth.ErrInvalid)
 	now = now.Add(15*time.Minute + time.Second)
 	_, err = tok.Verify(access, auth.Access)
 	assert.ErrorIs(t, err, auth.ErrExpired)

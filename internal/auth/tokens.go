@@ -40,6 +40,12 @@ type Claims struct {
 // UserID returns the parsed `sub` claim.
 func (c *Claims) UserID() (uuid.UUID, error) { return uuid.Parse(c.Subject) }
 
+// Session returns a refresh token's session (`sid`) and token id (`jti`).
+// Verify has checked that both are UUIDs.
+func (c *Claims) Session() (sid, jti uuid.UUID) {
+	return uuid.MustParse(c.SessionID), uuid.MustParse(c.ID)
+}
+
 // Tokens issues and verifies HS256 tokens with one secret.
 type Tokens struct {
 	secret     []byte
@@ -99,7 +105,8 @@ func (t *Tokens) sign(c Claims, userID, jti uuid.UUID, ttl time.Duration) (strin
 }
 
 // Verify checks the signature (HS256 only), the expiry and the type of a
-// token. It returns ErrExpired, ErrWrongType or ErrInvalid on failure.
+// token, and that a refresh token names its session. It returns ErrExpired,
+// ErrWrongType or ErrInvalid on failure.
 func (t *Tokens) Verify(token string, want TokenType) (*Claims, error) {
 	var c Claims
 	_, err := t.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.secret, nil })
@@ -117,6 +124,15 @@ func (t *Tokens) Verify(token string, want TokenType) (*Claims, error) {
 	}
 	if _, err := c.UserID(); err != nil {
 		return nil, ErrInvalid
+	}
+	if want == Refresh {
+		// Session may parse these without checking.
+		if _, err := uuid.Parse(c.SessionID); err != nil {
+			return nil, ErrInvalid
+		}
+		if _, err := uuid.Parse(c.ID); err != nil {
+			return nil, ErrInvalid
+		}
 	}
 	return &c, nil
 }

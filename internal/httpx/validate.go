@@ -98,7 +98,7 @@ func requestError(err error) error {
 		if re.Parameter != nil {
 			return apperr.Validation(field+" is required", field)
 		}
-		return apperr.Validation("Request body is required", "")
+		return apperr.BodyRequired
 	case re.RequestBody != nil:
 		return apperr.Validation("Request body could not be parsed: "+causeText(re), "")
 	default:
