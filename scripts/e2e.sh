@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # `make e2e`: both browser tests (clients/typescript/e2e/run.mjs) against the
-# static binary on a private PostgreSQL. Installs what they need: Debian's
-# chromium (as root, when missing) and the npm packages.
+# static binary, on a throw-away database of the test server (scripts/with-pg.sh:
+# the private PostgreSQL unless TEST_DATABASE_URL or DATABASE_URL is set).
+# Installs what they need: Debian's chromium (as root, when missing) and the
+# npm packages.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+[ -n "${TEST_DATABASE_URL:-}" ] || exec "$root/scripts/with-pg.sh" "$0" "$@"
 cd "$root"
 port=${E2E_PORT:-8000} # and port + 1
 
@@ -18,18 +21,14 @@ fi
 make -s clients/typescript/node_modules
 
 make -s build
-started_pg=
-if ! scripts/pg.sh status; then scripts/pg.sh start; started_pg=1; fi
-admin=$(scripts/pg.sh url postgres)
+admin=$TEST_DATABASE_URL
 db=todo_e2e_$$
 psql -q "$admin" -c "CREATE DATABASE $db"
-export DATABASE_URL; DATABASE_URL=$(scripts/pg.sh url "$db")
+export DATABASE_URL; DATABASE_URL=$(sed -E "s#^([a-z]+://[^/]*/)[^?]*#\1$db#" <<<"$admin")
 servers=()
 cleanup() {
   for s in "${servers[@]}"; do kill -TERM "$s" 2>/dev/null; wait "$s" 2>/dev/null || true; done
   psql -q "$admin" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" || true
-  [ -n "$started_pg" ] && scripts/pg.sh stop
-  return 0
 }
 trap cleanup EXIT
 bin/todo-api migrate up >/dev/null

@@ -10,14 +10,16 @@
 # percentiles and the server's peak resident memory.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# The test server: the private PostgreSQL unless TEST_DATABASE_URL or
+# DATABASE_URL is set. The seeded database todo_load is kept for next time.
+[ -n "${TEST_DATABASE_URL:-}" ] || exec "$root/scripts/with-pg.sh" "$0" "$@"
 cd "$root"
 duration=${DURATION:-10s}
 port=${LOAD_PORT:-18000}
 command -v wrk >/dev/null || { echo "loadtest: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
 
-scripts/pg.sh start
-admin=$(scripts/pg.sh url postgres)
-export DATABASE_URL; DATABASE_URL=$(scripts/pg.sh url todo_load)
+admin=$TEST_DATABASE_URL
+export DATABASE_URL; DATABASE_URL=$(sed -E "s#^([a-z]+://[^/]*/)[^?]*#\1todo_load#" <<<"$admin")
 make -s build
 if ! psql -qAt "$admin" -c "SELECT 1 FROM pg_database WHERE datname = 'todo_load'" | grep -q 1; then
   psql -q "$admin" -c "CREATE DATABASE todo_load"
