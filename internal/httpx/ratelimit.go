@@ -1,7 +1,9 @@
 package httpx
 
 import (
+	"hash/maphash"
 	"math"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -11,17 +13,25 @@ import (
 	"github.com/todoapp/todo-api/internal/apperr"
 )
 
-// overflowKey is the bucket shared by clients first seen while the limiter
-// is full.
-const overflowKey = "\x00overflow"
-
-// RateLimiter counts requests per key (client IP) in fixed windows: the
-// first request of a key opens a window; up to limit requests pass in it.
+// RateLimiter counts requests per key (a client address) in windows that
+// open with a key's first request: up to limit requests pass in a window,
+// and the next window opens with the first request after it ends.
 //
-// Memory is bounded: it tracks at most maxKeys keys. Expired windows are
-// swept once per window; when the table is still full, a new key shares one
-// overflow bucket with every other newcomer, so a flood of distinct
-// addresses is limited as a whole instead of growing the table.
+// Every call does O(1) work, whatever the limiter holds, and memory is
+// bounded:
+//   - Keys live in two generations of maps. Each window the current map
+//     becomes the previous one and the previous one is dropped whole (the
+//     garbage collector frees it, not the request that rotates). A window
+//     opened before the last rotation has ended by the next one, so a live
+//     window is always in one of the two maps and nothing is ever swept.
+//   - A generation holds at most maxKeys keys. A key first seen while the
+//     current one is full is counted in a count-min sketch of fixed size
+//     (allocated the first time it is needed, cleared each window), so
+//     during a flood of new addresses each newcomer is still counted on its
+//     own: the sketch overestimates only when the flood fills its cells, which
+//     takes about sketchWidth × limit distinct addresses in one window (650,000
+//     at the default limit of 5). Such a key's window is the sketch's: it
+//     ends at the next rotation.
 type RateLimiter struct {
 	limit   int
 	window  time.Duration
@@ -29,8 +39,9 @@ type RateLimiter struct {
 	now     func() time.Time
 
 	mu        sync.Mutex
-	buckets   map[string]*bucket
-	lastSweep time.Time
+	cur, prev map[string]bucket
+	rotated   time.Time // when cur became the current generation
+	sketch    *sketch   // nil until a key meets a full generation
 }
 
 type bucket struct {
@@ -39,13 +50,15 @@ type bucket struct {
 }
 
 // NewRateLimiter returns a limiter of limit requests per window per key,
-// tracking at most maxKeys keys. It returns nil when limit is 0 (no limit).
+// tracking at most maxKeys keys in each of its two generations (about 100
+// bytes a key) plus, during floods, a 2 MiB sketch. It returns nil when limit
+// is 0 (no limit).
 func NewRateLimiter(limit int, window time.Duration, maxKeys int, now func() time.Time) *RateLimiter {
 	if limit <= 0 {
 		return nil
 	}
 	return &RateLimiter{limit: limit, window: window, maxKeys: max(maxKeys, 1), now: now,
-		buckets: make(map[string]*bucket), lastSweep: now()}
+		cur: make(map[string]bucket), prev: map[string]bucket{}, rotated: now()}
 }
 
 // Allow counts a request of key. When the request is over the limit it
@@ -54,55 +67,136 @@ func (l *RateLimiter) Allow(key string) (bool, time.Duration) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if now.Sub(l.lastSweep) >= l.window {
-		l.sweep(now)
+	if since := now.Sub(l.rotated); since >= l.window {
+		l.rotate(now, since)
 	}
-	b := l.buckets[key]
-	if b == nil {
-		if len(l.buckets) >= l.maxKeys {
-			l.sweep(now)
-		}
-		if len(l.buckets) >= l.maxKeys {
-			key = overflowKey
-			b = l.buckets[key]
+	gen := l.cur
+	b, ok := gen[key]
+	if !ok {
+		if b, ok = l.prev[key]; ok {
+			gen = l.prev // updated where it is: it ends before the next rotation
 		}
 	}
-	if b == nil || now.Sub(b.start) >= l.window {
-		b = &bucket{start: now}
-		l.buckets[key] = b
+	if ok && now.Sub(b.start) >= l.window {
+		ok = false // that window has ended: a new one opens now
+		delete(gen, key)
+		gen = l.cur
 	}
-	b.count++
+	if !ok {
+		if len(l.cur) >= l.maxKeys {
+			return l.allowSketched(key, now)
+		}
+		b = bucket{start: now}
+	}
+	if b.count <= l.limit { // no need to count past the first refusal
+		b.count++
+	}
+	gen[key] = b
 	if b.count > l.limit {
 		return false, b.start.Add(l.window).Sub(now)
 	}
 	return true, 0
 }
 
-// Len is the number of keys tracked now.
+// rotate starts a new generation; since is the time since the last rotation.
+func (l *RateLimiter) rotate(now time.Time, since time.Duration) {
+	l.prev = l.cur
+	if since >= 2*l.window { // every window in cur has ended too
+		l.prev = map[string]bucket{}
+	}
+	l.cur = make(map[string]bucket, min(len(l.prev), l.maxKeys))
+	l.rotated = now
+	if l.sketch != nil {
+		l.sketch.reset()
+	}
+}
+
+func (l *RateLimiter) allowSketched(key string, now time.Time) (bool, time.Duration) {
+	if l.sketch == nil {
+		l.sketch = newSketch()
+	}
+	if l.sketch.add(key, l.limit+1) > uint32(l.limit) {
+		return false, l.rotated.Add(l.window).Sub(now)
+	}
+	return true, 0
+}
+
+// Len is the number of keys tracked exactly now (both generations).
 func (l *RateLimiter) Len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.buckets)
+	return len(l.cur) + len(l.prev)
 }
 
-func (l *RateLimiter) sweep(now time.Time) {
-	for k, b := range l.buckets {
-		if now.Sub(b.start) >= l.window {
-			delete(l.buckets, k)
+// sketch is a count-min sketch with conservative update: a key's estimate is
+// the least of its cells, never below its true count; an increment raises
+// only the cells that are below the new estimate, which keeps the
+// overestimate for light keys small when heavy ones share their cells.
+type sketch struct {
+	seed  maphash.Seed // per process, so collisions cannot be planned
+	cells [sketchDepth][sketchWidth]uint32
+}
+
+const (
+	sketchDepth = 4
+	sketchWidth = 1 << 17 // 4 × 131,072 × 4 bytes = 2 MiB
+)
+
+func newSketch() *sketch { return &sketch{seed: maphash.MakeSeed()} }
+
+// add counts one more of key, saturating at ceiling, and returns the new
+// estimate (or ceiling when it is already there).
+func (s *sketch) add(key string, ceiling int) uint32 {
+	h := maphash.String(s.seed, key)
+	h1, h2 := uint32(h), uint32(h>>32)|1
+	var idx [sketchDepth]uint32
+	est := uint32(math.MaxUint32)
+	for i := range sketchDepth {
+		idx[i] = (h1 + uint32(i)*h2) % sketchWidth
+		est = min(est, s.cells[i][idx[i]])
+	}
+	if est >= uint32(ceiling) {
+		return est
+	}
+	est++
+	for i := range sketchDepth {
+		if s.cells[i][idx[i]] < est {
+			s.cells[i][idx[i]] = est
 		}
 	}
-	l.lastSweep = now
+	return est
+}
+
+func (s *sketch) reset() { clear(s.cells[:]) }
+
+// clientKey is the rate-limit key of a client address: an IPv4 address
+// (also when written IPv4-mapped) is its own key; an IPv6 address is keyed
+// by its /64, the block one subscriber usually holds whole.
+func clientKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap()
+	if a.Is4() {
+		return a.String()
+	}
+	p, err := a.WithZone("").Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
 }
 
 // rateLimit answers 429 RATE_LIMIT_EXCEEDED with Retry-After when the client
-// IP is over l's limit. A nil l lets everything through.
+// address is over l's limit. A nil l lets everything through.
 func rateLimit(l *RateLimiter) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		if l == nil {
 			return next
 		}
 		return func(c echo.Context) error {
-			ok, wait := l.Allow(c.RealIP())
+			ok, wait := l.Allow(clientKey(c.RealIP()))
 			if !ok {
 				secs := int(math.Ceil(wait.Seconds()))
 				c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(max(secs, 1)))
