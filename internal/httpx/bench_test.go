@@ -12,10 +12,10 @@ import (
 
 func BenchmarkMe(b *testing.B) {
 	a := newApp(b)
-	access, _ := a.login("bench@example.com", "correct-horse")
+	access, _ := a.login(b, "bench@example.com", "correct-horse")
 	b.ReportAllocs()
 	for b.Loop() {
-		if r := a.me(access); r.Code != http.StatusOK {
+		if r := a.me(b, access); r.Code != http.StatusOK {
 			b.Fatal(r.Code, r.Body.String())
 		}
 	}
@@ -25,7 +25,7 @@ func BenchmarkMeRejected(b *testing.B) {
 	a := newApp(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		if r := a.me("not.a.token"); r.Code != http.StatusUnauthorized {
+		if r := a.me(b, "not.a.token"); r.Code != http.StatusUnauthorized {
 			b.Fatal(r.Code)
 		}
 	}
@@ -33,10 +33,10 @@ func BenchmarkMeRejected(b *testing.B) {
 
 func BenchmarkRefresh(b *testing.B) {
 	a := newApp(b)
-	_, refresh := a.login("bench@example.com", "correct-horse")
+	_, refresh := a.login(b, "bench@example.com", "correct-horse")
 	b.ReportAllocs()
 	for b.Loop() {
-		r := a.refresh(refresh)
+		r := a.refresh(b, refresh)
 		if r.Code != http.StatusOK {
 			b.Fatal(r.Code, r.Body.String())
 		}
@@ -46,7 +46,7 @@ func BenchmarkRefresh(b *testing.B) {
 
 func BenchmarkLogin(b *testing.B) {
 	a := newApp(b, func(o *options) { o.bcryptCost = 12 })
-	a.login("bench@example.com", "correct-horse")
+	a.login(b, "bench@example.com", "correct-horse")
 	for _, c := range []struct {
 		name, user, pass string
 		code             int
@@ -58,7 +58,7 @@ func BenchmarkLogin(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if r := a.loginRaw(c.user, c.pass); r.Code != c.code {
+				if r := a.loginRaw(b, c.user, c.pass); r.Code != c.code {
 					b.Fatal(r.Code, r.Body.String())
 				}
 			}
@@ -72,7 +72,7 @@ func BenchmarkRegister(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		i++
-		if r := a.register(fmt.Sprintf("user%d@example.com", i), "correct-horse"); r.Code != http.StatusCreated {
+		if r := a.register(b, fmt.Sprintf("user%d@example.com", i), "correct-horse"); r.Code != http.StatusCreated {
 			b.Fatal(r.Code, r.Body.String())
 		}
 	}

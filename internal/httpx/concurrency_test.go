@@ -17,15 +17,15 @@ import (
 func TestConcurrentWritesDoNotDeadlock(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
-	tok := a.user("race-writes@example.com")
-	tags := []int{a.createTag(tok, "a"), a.createTag(tok, "b"), a.createTag(tok, "c")}
+	tok := a.user(t, "race-writes@example.com")
+	tags := []int{a.createTag(t, tok, "a"), a.createTag(t, tok, "b"), a.createTag(t, tok, "c")}
 	var ids []any
 	for i := range 40 {
-		task := a.createTask(tok, map[string]any{"title": fmt.Sprint(i), "completed": i%2 == 0, "priority": []string{"low", "high"}[i%2]})
+		task := a.createTask(t, tok, map[string]any{"title": fmt.Sprint(i), "completed": i%2 == 0, "priority": []string{"low", "high"}[i%2]})
 		ids = append(ids, task["id"])
 		for j := range tags { // tags linked in different orders on different tasks
 			tag := tags[(i+j)%len(tags)]
-			require.Equal(t, http.StatusCreated, a.call(http.MethodPost, fmt.Sprintf("/api/v1/tasks/%v/tags/%d", task["id"], tag), tok, nil).Code)
+			require.Equal(t, http.StatusCreated, a.call(t, http.MethodPost, fmt.Sprintf("/api/v1/tasks/%v/tags/%d", task["id"], tag), tok, nil).Code)
 		}
 	}
 	var wg sync.WaitGroup
@@ -38,7 +38,7 @@ func TestConcurrentWritesDoNotDeadlock(t *testing.T) {
 				for k := range 4 {
 					id := ids[(w*4+k+round)%len(ids)]
 					body := map[string]any{"completed": (w+round)%2 == 0, "priority": []string{"low", "high", "medium"}[(w+k)%3]}
-					codes <- a.call(http.MethodPatch, fmt.Sprintf("/api/v1/tasks/%v", id), tok, body).Code
+					codes <- a.call(t, http.MethodPatch, fmt.Sprintf("/api/v1/tasks/%v", id), tok, body).Code
 				}
 			}
 		}()
@@ -47,7 +47,7 @@ func TestConcurrentWritesDoNotDeadlock(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			codes <- a.call(http.MethodDelete, fmt.Sprintf("/api/v1/tasks/%v", ids[32+i]), tok, nil).Code
+			codes <- a.call(t, http.MethodDelete, fmt.Sprintf("/api/v1/tasks/%v", ids[32+i]), tok, nil).Code
 		}()
 	}
 	wg.Wait()
@@ -56,7 +56,7 @@ func TestConcurrentWritesDoNotDeadlock(t *testing.T) {
 		assert.Contains(t, []int{http.StatusOK, http.StatusNoContent, http.StatusNotFound}, c)
 	}
 	for _, q := range [][]string{nil, {"status", "completed"}, {"priority", "high"}, {"tag", "a"}, {"tag", "b", "status", "pending"}} {
-		p := a.list(tok, query(append(q, "limit", "100")...))
+		p := a.list(t, tok, query(append(q, "limit", "100")...))
 		assert.Equal(t, len(p.ids), p.total, "%v", q)
 	}
 }

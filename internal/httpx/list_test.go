@@ -17,11 +17,11 @@ type page struct {
 	items                      []map[string]any
 }
 
-func (a *app) list(tok, path string) page {
-	a.t.Helper()
-	r := a.call(http.MethodGet, path, tok, nil)
-	require.Equal(a.t, http.StatusOK, r.Code, r.Body.String())
-	body := r.JSON(a.t)
+func (a *app) list(t testing.TB, tok, path string) page {
+	t.Helper()
+	r := a.call(t, http.MethodGet, path, tok, nil)
+	require.Equal(t, http.StatusOK, r.Code, r.Body.String())
+	body := r.JSON(t)
 	p := page{total: int(body["total"].(float64)), pageN: int(body["page"].(float64)),
 		limit: int(body["limit"].(float64)), pages: int(body["pages"].(float64))}
 	for _, it := range body["items"].([]any) {
@@ -36,44 +36,44 @@ func TestListPaginationMetadata(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
 	for _, n := range []int{0, 5, 50} {
-		tok := a.user(fmt.Sprintf("meta%d@example.com", n))
+		tok := a.user(t, fmt.Sprintf("meta%d@example.com", n))
 		for i := range n {
-			a.createTask(tok, map[string]any{"title": fmt.Sprintf("task %d", i)})
+			a.createTask(t, tok, map[string]any{"title": fmt.Sprintf("task %d", i)})
 		}
-		p := a.list(tok, "/api/v1/tasks")
+		p := a.list(t, tok, "/api/v1/tasks")
 		assert.Equal(t, n, p.total, "n=%d", n)
 		assert.Equal(t, 1, p.pageN)
 		assert.Equal(t, 20, p.limit)
 		assert.Equal(t, (n+19)/20, p.pages)
 		assert.Len(t, p.ids, min(n, 20))
 		if n == 50 {
-			last := a.list(tok, query("page", "3"))
+			last := a.list(t, tok, query("page", "3"))
 			assert.Len(t, last.ids, 10)
-			beyond := a.list(tok, query("page", "4"))
+			beyond := a.list(t, tok, query("page", "4"))
 			assert.Empty(t, beyond.ids)
 			assert.Equal(t, 50, beyond.total)
-			capped := a.list(tok, query("limit", "500"))
+			capped := a.list(t, tok, query("limit", "500"))
 			assert.Equal(t, 100, capped.limit, "above 100 is treated as 100")
 			assert.Len(t, capped.ids, 50)
 			assert.Equal(t, 1, capped.pages)
-			seven := a.list(tok, query("limit", "7", "page", "8"))
+			seven := a.list(t, tok, query("limit", "7", "page", "8"))
 			assert.Equal(t, 8, seven.pages)
 			assert.Len(t, seven.ids, 1)
 		}
 	}
-	tok := a.user("meta0@example.com")
+	tok := a.user(t, "meta0@example.com")
 	for _, q := range [][]string{{"page", "0"}, {"page", "-1"}, {"limit", "0"}, {"limit", "-5"}} {
-		b := requireError(t, a.call(http.MethodGet, query(q...), tok, nil), 400, "INVALID_PAGINATION", "Page and limit must be positive integers")
+		b := requireError(t, a.call(t, http.MethodGet, query(q...), tok, nil), 400, "INVALID_PAGINATION", "Page and limit must be positive integers")
 		assert.Equal(t, q[0], b["field"])
 	}
-	b := requireError(t, a.call(http.MethodGet, query("page", "two"), tok, nil), 422, "VALIDATION_ERROR", "")
+	b := requireError(t, a.call(t, http.MethodGet, query("page", "two"), tok, nil), 422, "VALIDATION_ERROR", "")
 	assert.Equal(t, "page", b["field"])
 }
 
 // seedFilterSet makes a user with tasks of known attributes, for filters.
 func seedFilterSet(t *testing.T, a *app) (tok string, work, home int) {
-	tok = a.user("filters@example.com")
-	work, home = a.createTag(tok, "work"), a.createTag(tok, "home")
+	tok = a.user(t, "filters@example.com")
+	work, home = a.createTag(t, tok, "work"), a.createTag(t, tok, "home")
 	specs := []struct {
 		title, desc, priority string
 		done                  bool
@@ -90,9 +90,9 @@ func seedFilterSet(t *testing.T, a *app) (tok string, work, home int) {
 		if s.desc != "" {
 			body["description"] = s.desc
 		}
-		task := a.createTask(tok, body)
+		task := a.createTask(t, tok, body)
 		for _, tg := range s.tags {
-			require.Equal(t, http.StatusCreated, a.call(http.MethodPost, fmt.Sprintf("/api/v1/tasks/%v/tags/%d", task["id"], tg), tok, nil).Code)
+			require.Equal(t, http.StatusCreated, a.call(t, http.MethodPost, fmt.Sprintf("/api/v1/tasks/%v/tags/%d", task["id"], tg), tok, nil).Code)
 		}
 	}
 	return tok, work, home
@@ -137,23 +137,23 @@ func TestListFilters(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			p := a.list(tok, query(c.query...))
+			p := a.list(t, tok, query(c.query...))
 			assert.Equal(t, c.want, titles(p))
 			assert.Equal(t, len(c.want), p.total, "the total matches the filter")
 		})
 	}
 	t.Run("BadValues", func(t *testing.T) {
-		requireError(t, a.call(http.MethodGet, query("status", "done"), tok, nil), 400, "INVALID_STATUS", "Status must be one of: all, pending, completed")
-		requireError(t, a.call(http.MethodGet, query("priority", "urgent"), tok, nil), 400, "INVALID_PRIORITY", "Priority must be low, medium, or high")
-		requireError(t, a.call(http.MethodGet, query("sort", "name"), tok, nil), 400, "INVALID_SORT_FIELD", "Sort field must be one of: due_date, priority, created_at, title")
-		requireError(t, a.call(http.MethodGet, query("sort", "--title"), tok, nil), 400, "INVALID_SORT_FIELD", "")
+		requireError(t, a.call(t, http.MethodGet, query("status", "done"), tok, nil), 400, "INVALID_STATUS", "Status must be one of: all, pending, completed")
+		requireError(t, a.call(t, http.MethodGet, query("priority", "urgent"), tok, nil), 400, "INVALID_PRIORITY", "Priority must be low, medium, or high")
+		requireError(t, a.call(t, http.MethodGet, query("sort", "name"), tok, nil), 400, "INVALID_SORT_FIELD", "Sort field must be one of: due_date, priority, created_at, title")
+		requireError(t, a.call(t, http.MethodGet, query("sort", "--title"), tok, nil), 400, "INVALID_SORT_FIELD", "")
 	})
 }
 
 func TestListSorts(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
-	tok := a.user("sorts@example.com")
+	tok := a.user(t, "sorts@example.com")
 	specs := []struct{ title, priority, due string }{
 		{"banana", "low", "2026-03-01T00:00:00Z"},
 		{"Apple", "high", ""},
@@ -166,7 +166,7 @@ func TestListSorts(t *testing.T) {
 		if s.due != "" {
 			body["due_date"] = s.due
 		}
-		a.createTask(tok, body)
+		a.createTask(t, tok, body)
 	}
 	// ids are 1..5 in creation order.
 	cases := map[string][]int{
@@ -182,9 +182,9 @@ func TestListSorts(t *testing.T) {
 	}
 	for sortKey, want := range cases {
 		t.Run("Sort"+sortKey, func(t *testing.T) {
-			p := a.list(tok, query("sort", sortKey))
+			p := a.list(t, tok, query("sort", sortKey))
 			// ids are per database, so compare against the first id.
-			first := a.list(tok, query("sort", "created_at")).ids[0]
+			first := a.list(t, tok, query("sort", "created_at")).ids[0]
 			var rel []int
 			for _, id := range p.ids {
 				rel = append(rel, id-first+1)
@@ -197,21 +197,21 @@ func TestListSorts(t *testing.T) {
 func TestPagingVisitsEveryTaskOnce(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
-	tok := a.user("paging@example.com")
+	tok := a.user(t, "paging@example.com")
 	// Many ties: 3 priorities, 4 due dates (one null), 5 titles.
 	for i := range 37 {
 		body := map[string]any{"title": []string{"a", "B", "c", "D", "e"}[i%5], "priority": []string{"low", "medium", "high"}[i%3]}
 		if i%4 != 0 {
 			body["due_date"] = fmt.Sprintf("2026-0%d-01T00:00:00Z", i%4)
 		}
-		a.createTask(tok, body)
+		a.createTask(t, tok, body)
 	}
 	for _, s := range []string{"created_at", "due_date", "priority", "title"} {
 		for _, key := range []string{s, "-" + s} {
 			seen := map[int]int{}
 			var order []int
 			for pg := 1; ; pg++ {
-				p := a.list(tok, query("sort", key, "limit", "6", "page", fmt.Sprint(pg)))
+				p := a.list(t, tok, query("sort", key, "limit", "6", "page", fmt.Sprint(pg)))
 				if len(p.ids) == 0 {
 					break
 				}
@@ -224,7 +224,7 @@ func TestPagingVisitsEveryTaskOnce(t *testing.T) {
 			for id, n := range seen {
 				assert.Equal(t, 1, n, "%s: task %d seen %d times", key, id, n)
 			}
-			all := a.list(tok, query("sort", key, "limit", "100")).ids
+			all := a.list(t, tok, query("sort", key, "limit", "100")).ids
 			assert.Equal(t, all, order, "%s: pages concatenate to the single-page order", key)
 		}
 	}
@@ -233,15 +233,15 @@ func TestPagingVisitsEveryTaskOnce(t *testing.T) {
 func TestListCostsConstantStatements(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
-	tok := a.user("n1@example.com")
-	tag := a.createTag(tok, "t")
+	tok := a.user(t, "n1@example.com")
+	tag := a.createTag(t, tok, "t")
 	for i := range 30 {
-		task := a.createTask(tok, map[string]any{"title": fmt.Sprintf("task %d", i)})
-		a.call(http.MethodPost, fmt.Sprintf("/api/v1/tasks/%v/tags/%d", task["id"], tag), tok, nil)
+		task := a.createTask(t, tok, map[string]any{"title": fmt.Sprintf("task %d", i)})
+		a.call(t, http.MethodPost, fmt.Sprintf("/api/v1/tasks/%v/tags/%d", task["id"], tag), tok, nil)
 	}
 	cost := func(q ...string) int64 {
 		before := a.queries.n.Load()
-		a.list(tok, query(q...))
+		a.list(t, tok, query(q...))
 		return a.queries.n.Load() - before
 	}
 	for _, limit := range []string{"1", "10", "30"} {
@@ -256,42 +256,42 @@ func TestListCostsConstantStatements(t *testing.T) {
 func TestListTotalsStayExact(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
-	tok := a.user("exact@example.com")
-	other := a.user("other-exact@example.com")
-	tag := a.createTag(tok, "x")
+	tok := a.user(t, "exact@example.com")
+	other := a.user(t, "other-exact@example.com")
+	tag := a.createTag(t, tok, "x")
 	var ids []any
 	for i := range 12 {
-		task := a.createTask(tok, map[string]any{"title": fmt.Sprint(i), "priority": []string{"low", "medium", "high"}[i%3]})
+		task := a.createTask(t, tok, map[string]any{"title": fmt.Sprint(i), "priority": []string{"low", "medium", "high"}[i%3]})
 		ids = append(ids, task["id"])
-		a.createTask(other, map[string]any{"title": "noise"})
+		a.createTask(t, other, map[string]any{"title": "noise"})
 	}
 	for _, id := range ids[:6] {
-		a.call(http.MethodPost, fmt.Sprintf("/api/v1/tasks/%v/tags/%d", id, tag), tok, nil)
+		a.call(t, http.MethodPost, fmt.Sprintf("/api/v1/tasks/%v/tags/%d", id, tag), tok, nil)
 	}
-	a.call(http.MethodPatch, fmt.Sprintf("/api/v1/tasks/%v", ids[0]), tok, map[string]any{"completed": true, "priority": "high"})
-	a.call(http.MethodPut, fmt.Sprintf("/api/v1/tasks/%v", ids[1]), tok, map[string]any{"title": "r", "completed": true})
-	a.call(http.MethodDelete, fmt.Sprintf("/api/v1/tasks/%v", ids[2]), tok, nil)
-	a.call(http.MethodDelete, fmt.Sprintf("/api/v1/tasks/%v/tags/%d", ids[3], tag), tok, nil)
+	a.call(t, http.MethodPatch, fmt.Sprintf("/api/v1/tasks/%v", ids[0]), tok, map[string]any{"completed": true, "priority": "high"})
+	a.call(t, http.MethodPut, fmt.Sprintf("/api/v1/tasks/%v", ids[1]), tok, map[string]any{"title": "r", "completed": true})
+	a.call(t, http.MethodDelete, fmt.Sprintf("/api/v1/tasks/%v", ids[2]), tok, nil)
+	a.call(t, http.MethodDelete, fmt.Sprintf("/api/v1/tasks/%v/tags/%d", ids[3], tag), tok, nil)
 
 	// Every filter combination agrees with counting the rows themselves.
 	for _, status := range []string{"", "pending", "completed"} {
 		for _, pr := range []string{"", "low", "medium", "high"} {
 			for _, tg := range []string{"", "x"} {
 				q := []string{"status", status, "priority", pr, "tag", tg, "limit", "100"}
-				p := a.list(tok, query(q...))
+				p := a.list(t, tok, query(q...))
 				assert.Equal(t, len(p.ids), p.total, "%v", q)
 			}
 		}
 	}
-	assert.Equal(t, 11, a.list(tok, "/api/v1/tasks").total)
-	assert.Equal(t, 4, a.list(tok, query("tag", "x")).total)
+	assert.Equal(t, 11, a.list(t, tok, "/api/v1/tasks").total)
+	assert.Equal(t, 4, a.list(t, tok, query("tag", "x")).total)
 	// Deleting the tag drops its links; deleting the user drops everything.
-	a.call(http.MethodDelete, fmt.Sprintf("/api/v1/tags/%d", tag), tok, nil)
-	assert.Equal(t, 11, a.list(tok, "/api/v1/tasks").total)
+	a.call(t, http.MethodDelete, fmt.Sprintf("/api/v1/tags/%d", tag), tok, nil)
+	assert.Equal(t, 11, a.list(t, tok, "/api/v1/tasks").total)
 	var stray int
 	_, err := a.pool.Exec(t.Context(), `DELETE FROM users WHERE email = 'exact@example.com'`)
 	require.NoError(t, err)
 	require.NoError(t, a.pool.QueryRow(t.Context(), `SELECT count(*) FROM task_counts c JOIN users u ON u.id = c.user_id WHERE u.email = 'exact@example.com'`).Scan(&stray))
 	assert.Zero(t, stray)
-	assert.Equal(t, 12, a.list(other, "/api/v1/tasks").total)
+	assert.Equal(t, 12, a.list(t, other, "/api/v1/tasks").total)
 }

@@ -15,9 +15,9 @@ import (
 func TestNastyInputsNeverGive500(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
-	tok := a.user("nasty@example.com")
-	task := a.createTask(tok, map[string]any{"title": "target"})
-	tag := a.createTag(tok, "target")
+	tok := a.user(t, "nasty@example.com")
+	task := a.createTask(t, tok, map[string]any{"title": "target"})
+	tag := a.createTag(t, tok, "target")
 	bodies := []string{``, `null`, `[]`, `"text"`, `42`, `{}`, `{"title":{}}`, `{"title":["x"]}`, `{"title":1e309}`,
 		`{"title":"x","due_date":"9999-12-31T23:59:59Z"}`, `{"title":"x","due_date":"0001-01-01T00:00:00Z"}`,
 		`{"title":"x","priority":null}`, `{"title":"\ud800"}`, `{"name":"` + strings.Repeat("é", 60) + `"}`,
@@ -32,21 +32,21 @@ func TestNastyInputsNeverGive500(t *testing.T) {
 	for _, p := range paths {
 		for _, b := range bodies {
 			for _, ct := range []string{"application/json", "application/x-www-form-urlencoded", "text/plain"} {
-				r := a.do(p.method, p.path, ct, b, "Authorization", "Bearer "+tok)
+				r := a.do(t, p.method, p.path, ct, b, "Authorization", "Bearer "+tok)
 				assert.Less(t, r.Code, 500, "%s %s %s %.60q: %s", p.method, p.path, ct, b, r.Body.String())
 			}
 		}
 	}
 	for _, q := range []string{"page=99999999999999999999", "limit=1e2", "page=%00", "q=%FF%FE", "tag=%00", "sort=%E2%80%AE",
 		"status=ALL", "priority=", "tag=99999999999", "q=" + strings.Repeat("%25", 3000), "page=1&page=2"} {
-		r := a.call(http.MethodGet, "/api/v1/tasks?"+q, tok, nil)
+		r := a.call(t, http.MethodGet, "/api/v1/tasks?"+q, tok, nil)
 		assert.Less(t, r.Code, 500, "%s: %s", q, r.Body.String())
 	}
 	for _, path := range []string{"/api/v1/tasks/-1", "/api/v1/tasks/0", "/api/v1/tasks/1.5", "/api/v1/tasks/%00",
 		"/api/v1/tasks/9223372036854775808", "/api/v1/tags/%2e%2e", "/api/v1/tasks/1/tags/-7"} {
-		r := a.call(http.MethodGet, path, tok, nil)
+		r := a.call(t, http.MethodGet, path, tok, nil)
 		assert.Less(t, r.Code, 500, "%s: %s", path, r.Body.String())
-		r = a.call(http.MethodDelete, path, tok, nil)
+		r = a.call(t, http.MethodDelete, path, tok, nil)
 		assert.Less(t, r.Code, 500, "DELETE %s: %s", path, r.Body.String())
 	}
 }

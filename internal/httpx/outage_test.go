@@ -106,20 +106,20 @@ func TestDatabaseOutage(t *testing.T) {
 	t.Cleanup(pool.Close)
 
 	a := newApp(t, func(o *options) { o.pool = pool })
-	access, _ := a.login("outage@example.com", "correct-horse")
-	require.Equal(t, http.StatusOK, a.do("GET", "/readyz", "", "").Code)
+	access, _ := a.login(t, "outage@example.com", "correct-horse")
+	require.Equal(t, http.StatusOK, a.do(t, "GET", "/readyz", "", "").Code)
 
 	proxy.Stop()
-	r := a.do("GET", "/readyz", "", "")
+	r := a.do(t, "GET", "/readyz", "", "")
 	requireError(t, r, 503, "SERVICE_UNAVAILABLE", "")
 	eventually(t, "API answers 503 while the database is down", func() bool {
-		return a.me(access).Code == http.StatusServiceUnavailable
+		return a.me(t, access).Code == http.StatusServiceUnavailable
 	})
-	requireError(t, a.me(access), 503, "SERVICE_UNAVAILABLE", "Service temporarily unavailable")
-	requireError(t, a.loginRaw("outage@example.com", "correct-horse"), 503, "SERVICE_UNAVAILABLE", "")
-	assert.Equal(t, http.StatusOK, a.do("GET", "/healthz", "", "").Code, "the process is alive all along")
+	requireError(t, a.me(t, access), 503, "SERVICE_UNAVAILABLE", "Service temporarily unavailable")
+	requireError(t, a.loginRaw(t, "outage@example.com", "correct-horse"), 503, "SERVICE_UNAVAILABLE", "")
+	assert.Equal(t, http.StatusOK, a.do(t, "GET", "/healthz", "", "").Code, "the process is alive all along")
 
 	proxy.Start(t)
-	eventually(t, "/readyz recovers", func() bool { return a.do("GET", "/readyz", "", "").Code == http.StatusOK })
-	eventually(t, "API recovers", func() bool { return a.me(access).Code == http.StatusOK })
+	eventually(t, "/readyz recovers", func() bool { return a.do(t, "GET", "/readyz", "", "").Code == http.StatusOK })
+	eventually(t, "API recovers", func() bool { return a.me(t, access).Code == http.StatusOK })
 }

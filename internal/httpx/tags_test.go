@@ -13,8 +13,8 @@ import (
 func TestTags(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
-	tok := a.user("tags@example.com")
-	post := func(body map[string]any) response { return a.call(http.MethodPost, "/api/v1/tags", tok, body) }
+	tok := a.user(t, "tags@example.com")
+	post := func(body map[string]any) response { return a.call(t, http.MethodPost, "/api/v1/tags", tok, body) }
 
 	t.Run("CreateListUpdateDelete", func(t *testing.T) {
 		r := post(map[string]any{"name": "  errands ", "color": "#FF5733"})
@@ -29,29 +29,29 @@ func TestTags(t *testing.T) {
 		require.Equal(t, http.StatusCreated, r.Code)
 		assert.Nil(t, r.JSON(t)["color"])
 
-		list := a.call(http.MethodGet, "/api/v1/tags", tok, nil)
+		list := a.call(t, http.MethodGet, "/api/v1/tags", tok, nil)
 		require.Equal(t, http.StatusOK, list.Code)
 		assert.Regexp(t, `^\[\{"color":null,"id":\d+,"name":"alpha"\},\{"color":"#FF5733","id":\d+,"name":"errands"\}\]`, list.Body.String())
 
 		path := fmt.Sprintf("/api/v1/tags/%v", id)
-		r = a.call(http.MethodPut, path, tok, map[string]any{"name": "chores"})
+		r = a.call(t, http.MethodPut, path, tok, map[string]any{"name": "chores"})
 		require.Equal(t, http.StatusOK, r.Code, r.Body.String())
 		assert.Equal(t, "chores", r.JSON(t)["name"])
 		assert.Nil(t, r.JSON(t)["color"], "PUT is a full replace: the colour left out is cleared")
 
-		assert.Equal(t, http.StatusNoContent, a.call(http.MethodDelete, path, tok, nil).Code)
-		requireError(t, a.call(http.MethodDelete, path, tok, nil), 404, "TAG_NOT_FOUND", "Tag not found")
-		requireError(t, a.call(http.MethodPut, path, tok, map[string]any{"name": "x"}), 404, "TAG_NOT_FOUND", "")
+		assert.Equal(t, http.StatusNoContent, a.call(t, http.MethodDelete, path, tok, nil).Code)
+		requireError(t, a.call(t, http.MethodDelete, path, tok, nil), 404, "TAG_NOT_FOUND", "Tag not found")
+		requireError(t, a.call(t, http.MethodPut, path, tok, map[string]any{"name": "x"}), 404, "TAG_NOT_FOUND", "")
 	})
 	t.Run("Duplicates", func(t *testing.T) {
 		require.Equal(t, http.StatusCreated, post(map[string]any{"name": "dup"}).Code)
 		b := requireError(t, post(map[string]any{"name": " dup "}), 400, "TAG_ALREADY_EXISTS", "A tag with this name already exists")
 		assert.Equal(t, "name", b["field"])
 		other := post(map[string]any{"name": "other"}).JSON(t)
-		requireError(t, a.call(http.MethodPut, fmt.Sprintf("/api/v1/tags/%v", other["id"]), tok, map[string]any{"name": "dup"}), 400, "TAG_ALREADY_EXISTS", "")
+		requireError(t, a.call(t, http.MethodPut, fmt.Sprintf("/api/v1/tags/%v", other["id"]), tok, map[string]any{"name": "dup"}), 400, "TAG_ALREADY_EXISTS", "")
 		// Renaming a tag to its own name is fine; another user may use the name.
-		assert.Equal(t, http.StatusOK, a.call(http.MethodPut, fmt.Sprintf("/api/v1/tags/%v", other["id"]), tok, map[string]any{"name": "other", "color": "#000000"}).Code)
-		assert.Equal(t, http.StatusCreated, a.call(http.MethodPost, "/api/v1/tags", a.user("tags2@example.com"), map[string]any{"name": "dup"}).Code)
+		assert.Equal(t, http.StatusOK, a.call(t, http.MethodPut, fmt.Sprintf("/api/v1/tags/%v", other["id"]), tok, map[string]any{"name": "other", "color": "#000000"}).Code)
+		assert.Equal(t, http.StatusCreated, a.call(t, http.MethodPost, "/api/v1/tags", a.user(t, "tags2@example.com"), map[string]any{"name": "dup"}).Code)
 	})
 	t.Run("NameBoundary", func(t *testing.T) {
 		assert.Equal(t, http.StatusCreated, post(map[string]any{"name": strings.Repeat("n", 50)}).Code)
@@ -73,22 +73,22 @@ func TestTags(t *testing.T) {
 func TestTagLinks(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
-	tok := a.user("links@example.com")
-	task := a.createTask(tok, map[string]any{"title": "linked"})
-	tag := a.createTag(tok, "b-tag")
-	tag2 := a.createTag(tok, "a-tag")
+	tok := a.user(t, "links@example.com")
+	task := a.createTask(t, tok, map[string]any{"title": "linked"})
+	tag := a.createTag(t, tok, "b-tag")
+	tag2 := a.createTag(t, tok, "a-tag")
 	link := fmt.Sprintf("/api/v1/tasks/%v/tags/%d", task["id"], tag)
 
 	t.Run("LinkIsIdempotent", func(t *testing.T) {
-		r := a.call(http.MethodPost, link, tok, nil)
+		r := a.call(t, http.MethodPost, link, tok, nil)
 		require.Equal(t, http.StatusCreated, r.Code, r.Body.String())
 		got := r.JSON(t)
 		assert.Len(t, got["tags"], 1)
 		assert.NotEqual(t, task["updated_at"], got["updated_at"], "a new tag is a modification")
-		r = a.call(http.MethodPost, link, tok, nil)
+		r = a.call(t, http.MethodPost, link, tok, nil)
 		assert.Equal(t, http.StatusOK, r.Code)
 		assert.Equal(t, got["updated_at"], r.JSON(t)["updated_at"], "an existing link changes nothing")
-		r = a.call(http.MethodPost, fmt.Sprintf("/api/v1/tasks/%v/tags/%d", task["id"], tag2), tok, nil)
+		r = a.call(t, http.MethodPost, fmt.Sprintf("/api/v1/tasks/%v/tags/%d", task["id"], tag2), tok, nil)
 		require.Equal(t, http.StatusCreated, r.Code)
 		names := []string{}
 		for _, tg := range r.JSON(t)["tags"].([]any) {
@@ -97,20 +97,20 @@ func TestTagLinks(t *testing.T) {
 		assert.Equal(t, []string{"a-tag", "b-tag"}, names, "tags by name")
 	})
 	t.Run("UnlinkIsIdempotent", func(t *testing.T) {
-		assert.Equal(t, http.StatusNoContent, a.call(http.MethodDelete, link, tok, nil).Code)
-		assert.Equal(t, http.StatusNoContent, a.call(http.MethodDelete, link, tok, nil).Code)
-		got := a.call(http.MethodGet, fmt.Sprintf("/api/v1/tasks/%v", task["id"]), tok, nil).JSON(t)
+		assert.Equal(t, http.StatusNoContent, a.call(t, http.MethodDelete, link, tok, nil).Code)
+		assert.Equal(t, http.StatusNoContent, a.call(t, http.MethodDelete, link, tok, nil).Code)
+		got := a.call(t, http.MethodGet, fmt.Sprintf("/api/v1/tasks/%v", task["id"]), tok, nil).JSON(t)
 		assert.Len(t, got["tags"], 1)
 	})
 	t.Run("MissingTaskOrTag", func(t *testing.T) {
-		requireError(t, a.call(http.MethodPost, fmt.Sprintf("/api/v1/tasks/999999/tags/%d", tag), tok, nil), 404, "TASK_NOT_FOUND", "")
-		requireError(t, a.call(http.MethodPost, fmt.Sprintf("/api/v1/tasks/%v/tags/999999", task["id"]), tok, nil), 404, "TAG_NOT_FOUND", "Tag not found")
-		requireError(t, a.call(http.MethodDelete, fmt.Sprintf("/api/v1/tasks/999999/tags/%d", tag), tok, nil), 404, "TASK_NOT_FOUND", "")
-		requireError(t, a.call(http.MethodDelete, fmt.Sprintf("/api/v1/tasks/%v/tags/999999", task["id"]), tok, nil), 404, "TAG_NOT_FOUND", "")
+		requireError(t, a.call(t, http.MethodPost, fmt.Sprintf("/api/v1/tasks/999999/tags/%d", tag), tok, nil), 404, "TASK_NOT_FOUND", "")
+		requireError(t, a.call(t, http.MethodPost, fmt.Sprintf("/api/v1/tasks/%v/tags/999999", task["id"]), tok, nil), 404, "TAG_NOT_FOUND", "Tag not found")
+		requireError(t, a.call(t, http.MethodDelete, fmt.Sprintf("/api/v1/tasks/999999/tags/%d", tag), tok, nil), 404, "TASK_NOT_FOUND", "")
+		requireError(t, a.call(t, http.MethodDelete, fmt.Sprintf("/api/v1/tasks/%v/tags/999999", task["id"]), tok, nil), 404, "TAG_NOT_FOUND", "")
 	})
 	t.Run("DeletingATagKeepsItsTasks", func(t *testing.T) {
-		require.Equal(t, http.StatusNoContent, a.call(http.MethodDelete, fmt.Sprintf("/api/v1/tags/%d", tag2), tok, nil).Code)
-		r := a.call(http.MethodGet, fmt.Sprintf("/api/v1/tasks/%v", task["id"]), tok, nil)
+		require.Equal(t, http.StatusNoContent, a.call(t, http.MethodDelete, fmt.Sprintf("/api/v1/tags/%d", tag2), tok, nil).Code)
+		r := a.call(t, http.MethodGet, fmt.Sprintf("/api/v1/tasks/%v", task["id"]), tok, nil)
 		require.Equal(t, http.StatusOK, r.Code)
 		assert.Equal(t, []any{}, r.JSON(t)["tags"])
 	})
@@ -121,11 +121,11 @@ func TestTagLinks(t *testing.T) {
 func TestIsolation(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
-	alice, bob := a.user("alice@example.com"), a.user("bob@example.com")
-	task := a.createTask(alice, map[string]any{"title": "alice's secret"})
-	tag := a.createTag(alice, "alice-tag")
-	bobTask := a.createTask(bob, map[string]any{"title": "bob's"})
-	bobTag := a.createTag(bob, "bob-tag")
+	alice, bob := a.user(t, "alice@example.com"), a.user(t, "bob@example.com")
+	task := a.createTask(t, alice, map[string]any{"title": "alice's secret"})
+	tag := a.createTag(t, alice, "alice-tag")
+	bobTask := a.createTask(t, bob, map[string]any{"title": "bob's"})
+	bobTag := a.createTag(t, bob, "bob-tag")
 	taskPath := fmt.Sprintf("/api/v1/tasks/%v", task["id"])
 	tagPath := fmt.Sprintf("/api/v1/tags/%d", tag)
 
@@ -145,22 +145,22 @@ func TestIsolation(t *testing.T) {
 		{http.MethodPost, fmt.Sprintf("/api/v1/tasks/%v/tags/%d", bobTask["id"], tag), nil, "TAG_NOT_FOUND"},
 		{http.MethodDelete, fmt.Sprintf("/api/v1/tasks/%v/tags/%d", bobTask["id"], tag), nil, "TAG_NOT_FOUND"},
 	} {
-		requireError(t, a.call(c.method, c.path, bob, c.body), 404, c.code, "")
+		requireError(t, a.call(t, c.method, c.path, bob, c.body), 404, c.code, "")
 	}
-	p := a.list(bob, "/api/v1/tasks")
+	p := a.list(t, bob, "/api/v1/tasks")
 	assert.Equal(t, 1, p.total)
 	assert.Equal(t, "bob's", p.items[0]["title"])
-	assert.Equal(t, 0, a.list(bob, query("tag", "alice-tag")).total)
-	assert.Equal(t, 0, a.list(bob, query("tag", fmt.Sprint(tag))).total, "by id too")
-	assert.Equal(t, 0, a.list(bob, query("q", "secret")).total)
-	assert.NotContains(t, a.call(http.MethodGet, "/api/v1/tags", bob, nil).Body.String(), "alice-tag")
+	assert.Equal(t, 0, a.list(t, bob, query("tag", "alice-tag")).total)
+	assert.Equal(t, 0, a.list(t, bob, query("tag", fmt.Sprint(tag))).total, "by id too")
+	assert.Equal(t, 0, a.list(t, bob, query("q", "secret")).total)
+	assert.NotContains(t, a.call(t, http.MethodGet, "/api/v1/tags", bob, nil).Body.String(), "alice-tag")
 
 	// Alice's data is untouched.
-	got := a.call(http.MethodGet, taskPath, alice, nil)
+	got := a.call(t, http.MethodGet, taskPath, alice, nil)
 	require.Equal(t, http.StatusOK, got.Code)
 	assert.Equal(t, "alice's secret", got.JSON(t)["title"])
 	assert.Equal(t, false, got.JSON(t)["completed"])
-	assert.Equal(t, http.StatusOK, a.call(http.MethodPut, tagPath, alice, map[string]any{"name": "alice-tag"}).Code)
+	assert.Equal(t, http.StatusOK, a.call(t, http.MethodPut, tagPath, alice, map[string]any{"name": "alice-tag"}).Code)
 }
 
 func TestTasksNeedAToken(t *testing.T) {
@@ -172,7 +172,7 @@ func TestTasksNeedAToken(t *testing.T) {
 		{http.MethodPost, "/api/v1/tasks/1/tags/1"}, {http.MethodDelete, "/api/v1/tasks/1/tags/1"},
 		{http.MethodGet, "/api/v1/tags"}, {http.MethodPost, "/api/v1/tags"}, {http.MethodPut, "/api/v1/tags/1"}, {http.MethodDelete, "/api/v1/tags/1"},
 	} {
-		r := a.do(c.method, c.path, "", "")
+		r := a.do(t, c.method, c.path, "", "")
 		requireError(t, r, 401, "MISSING_TOKEN", "")
 		assert.Equal(t, "Bearer", r.Header().Get("WWW-Authenticate"), c.path)
 	}

@@ -15,10 +15,10 @@ import (
 func TestCreateTask(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
-	tok := a.user("create@example.com")
+	tok := a.user(t, "create@example.com")
 
 	t.Run("Defaults", func(t *testing.T) {
-		task := a.createTask(tok, map[string]any{"title": "  Buy milk  "})
+		task := a.createTask(t, tok, map[string]any{"title": "  Buy milk  "})
 		assert.Equal(t, "Buy milk", task["title"], "trimmed")
 		assert.Nil(t, task["description"])
 		assert.Equal(t, false, task["completed"])
@@ -32,7 +32,7 @@ func TestCreateTask(t *testing.T) {
 		}
 	})
 	t.Run("AllFields", func(t *testing.T) {
-		task := a.createTask(tok, map[string]any{"title": "Pay rent", "description": "By transfer", "completed": true,
+		task := a.createTask(t, tok, map[string]any{"title": "Pay rent", "description": "By transfer", "completed": true,
 			"priority": "high", "due_date": "2020-01-31T09:30:00+01:00"})
 		assert.Equal(t, "By transfer", task["description"])
 		assert.Equal(t, true, task["completed"])
@@ -40,8 +40,8 @@ func TestCreateTask(t *testing.T) {
 		assert.Equal(t, "2020-01-31T08:30:00Z", task["due_date"], "past dates allowed, returned in UTC")
 	})
 	t.Run("UserIDComesFromTheToken", func(t *testing.T) {
-		me := a.me(tok).JSON(t)
-		task := a.createTask(tok, map[string]any{"title": "mine", "user_id": "00000000-0000-0000-0000-000000000001"})
+		me := a.me(t, tok).JSON(t)
+		task := a.createTask(t, tok, map[string]any{"title": "mine", "user_id": "00000000-0000-0000-0000-000000000001"})
 		assert.Equal(t, me["id"], task["user_id"])
 	})
 }
@@ -49,8 +49,8 @@ func TestCreateTask(t *testing.T) {
 func TestTaskValidation(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
-	tok := a.user("valid@example.com")
-	post := func(body map[string]any) response { return a.call(http.MethodPost, "/api/v1/tasks", tok, body) }
+	tok := a.user(t, "valid@example.com")
+	post := func(body map[string]any) response { return a.call(t, http.MethodPost, "/api/v1/tasks", tok, body) }
 
 	t.Run("TitleBoundary", func(t *testing.T) {
 		assert.Equal(t, http.StatusCreated, post(map[string]any{"title": strings.Repeat("t", 200)}).Code)
@@ -87,33 +87,33 @@ func TestTaskValidation(t *testing.T) {
 		assert.Equal(t, "title", b["field"])
 		b = requireError(t, post(map[string]any{"title": "x", "completed": "yes"}), 422, "VALIDATION_ERROR", "")
 		assert.Equal(t, "completed", b["field"])
-		requireError(t, a.do(http.MethodPost, "/api/v1/tasks", "application/json", "{", "Authorization", "Bearer "+tok), 422, "VALIDATION_ERROR", "")
+		requireError(t, a.do(t, http.MethodPost, "/api/v1/tasks", "application/json", "{", "Authorization", "Bearer "+tok), 422, "VALIDATION_ERROR", "")
 	})
 	t.Run("NonIntegerIDIs422", func(t *testing.T) {
 		for _, m := range []string{http.MethodGet, http.MethodPatch, http.MethodPut, http.MethodDelete} {
-			b := requireError(t, a.call(m, "/api/v1/tasks/abc", tok, map[string]any{"title": "x"}), 422, "VALIDATION_ERROR", "")
+			b := requireError(t, a.call(t, m, "/api/v1/tasks/abc", tok, map[string]any{"title": "x"}), 422, "VALIDATION_ERROR", "")
 			assert.Equal(t, "task_id", b["field"], m)
 		}
-		b := requireError(t, a.call(http.MethodPost, "/api/v1/tasks/1/tags/x", tok, nil), 422, "VALIDATION_ERROR", "")
+		b := requireError(t, a.call(t, http.MethodPost, "/api/v1/tasks/1/tags/x", tok, nil), 422, "VALIDATION_ERROR", "")
 		assert.Equal(t, "tag_id", b["field"])
-		requireError(t, a.call(http.MethodGet, "/api/v1/tasks/99999999999", tok, nil), 404, "TASK_NOT_FOUND", "Task not found")
+		requireError(t, a.call(t, http.MethodGet, "/api/v1/tasks/99999999999", tok, nil), 404, "TASK_NOT_FOUND", "Task not found")
 	})
 	t.Run("AnonymousBadIDIs401", func(t *testing.T) {
-		requireError(t, a.do(http.MethodGet, "/api/v1/tasks/abc", "", ""), 401, "MISSING_TOKEN", "")
+		requireError(t, a.do(t, http.MethodGet, "/api/v1/tasks/abc", "", ""), 401, "MISSING_TOKEN", "")
 	})
 }
 
 func TestUpdateTask(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
-	tok := a.user("update@example.com")
+	tok := a.user(t, "update@example.com")
 	full := map[string]any{"title": "Full", "description": "desc", "completed": true, "priority": "high", "due_date": "2030-01-01T00:00:00Z"}
 
 	t.Run("PutReplacesAndResetsOmitted", func(t *testing.T) {
-		task := a.createTask(tok, full)
+		task := a.createTask(t, tok, full)
 		path := fmt.Sprintf("/api/v1/tasks/%v", task["id"])
 		time.Sleep(2 * time.Millisecond) // updated_at has microsecond resolution
-		r := a.call(http.MethodPut, path, tok, map[string]any{"title": "Replaced"})
+		r := a.call(t, http.MethodPut, path, tok, map[string]any{"title": "Replaced"})
 		require.Equal(t, http.StatusOK, r.Code, r.Body.String())
 		got := r.JSON(t)
 		assert.Equal(t, "Replaced", got["title"])
@@ -123,15 +123,15 @@ func TestUpdateTask(t *testing.T) {
 		assert.Nil(t, got["due_date"])
 		assert.Equal(t, task["created_at"], got["created_at"])
 		assert.NotEqual(t, task["updated_at"], got["updated_at"])
-		b := requireError(t, a.call(http.MethodPut, path, tok, map[string]any{"description": "no title"}), 422, "VALIDATION_ERROR", "")
+		b := requireError(t, a.call(t, http.MethodPut, path, tok, map[string]any{"description": "no title"}), 422, "VALIDATION_ERROR", "")
 		assert.Equal(t, "title", b["field"])
-		requireError(t, a.call(http.MethodPut, path, tok, map[string]any{"title": " "}), 400, "INVALID_TITLE", "")
+		requireError(t, a.call(t, http.MethodPut, path, tok, map[string]any{"title": " "}), 400, "INVALID_TITLE", "")
 	})
 	t.Run("PatchChangesOnlyWhatIsSent", func(t *testing.T) {
-		task := a.createTask(tok, full)
+		task := a.createTask(t, tok, full)
 		path := fmt.Sprintf("/api/v1/tasks/%v", task["id"])
 		time.Sleep(2 * time.Millisecond)
-		r := a.call(http.MethodPatch, path, tok, map[string]any{"completed": false})
+		r := a.call(t, http.MethodPatch, path, tok, map[string]any{"completed": false})
 		require.Equal(t, http.StatusOK, r.Code, r.Body.String())
 		got := r.JSON(t)
 		assert.Equal(t, false, got["completed"])
@@ -140,51 +140,51 @@ func TestUpdateTask(t *testing.T) {
 		}
 		assert.NotEqual(t, task["updated_at"], got["updated_at"], "updated_at moves on every change")
 
-		got = a.call(http.MethodPatch, path, tok, map[string]any{"description": nil, "due_date": nil}).JSON(t)
+		got = a.call(t, http.MethodPatch, path, tok, map[string]any{"description": nil, "due_date": nil}).JSON(t)
 		assert.Nil(t, got["description"], "explicit null clears")
 		assert.Nil(t, got["due_date"])
 		assert.Equal(t, "Full", got["title"])
 
-		got = a.call(http.MethodPatch, path, tok, map[string]any{"completed": true, "title": " New ", "priority": "low"}).JSON(t)
+		got = a.call(t, http.MethodPatch, path, tok, map[string]any{"completed": true, "title": " New ", "priority": "low"}).JSON(t)
 		assert.Equal(t, true, got["completed"])
 		assert.Equal(t, "New", got["title"])
 		assert.Equal(t, "low", got["priority"])
 
 		before := got["updated_at"]
-		got = a.call(http.MethodPatch, path, tok, map[string]any{}).JSON(t)
+		got = a.call(t, http.MethodPatch, path, tok, map[string]any{}).JSON(t)
 		assert.Equal(t, before, got["updated_at"], "an empty patch changes nothing")
 	})
 	t.Run("PatchValidates", func(t *testing.T) {
-		path := fmt.Sprintf("/api/v1/tasks/%v", a.createTask(tok, full)["id"])
-		requireError(t, a.call(http.MethodPatch, path, tok, map[string]any{"title": ""}), 400, "INVALID_TITLE", "")
-		requireError(t, a.call(http.MethodPatch, path, tok, map[string]any{"priority": "meh"}), 400, "INVALID_PRIORITY", "")
-		requireError(t, a.call(http.MethodPatch, path, tok, map[string]any{"due_date": "soon"}), 400, "INVALID_DUE_DATE", "")
-		requireError(t, a.call(http.MethodPatch, path, tok, map[string]any{"description": strings.Repeat("x", 1001)}), 400, "DESCRIPTION_TOO_LONG", "")
-		b := requireError(t, a.call(http.MethodPatch, path, tok, map[string]any{"title": nil}), 422, "VALIDATION_ERROR", "")
+		path := fmt.Sprintf("/api/v1/tasks/%v", a.createTask(t, tok, full)["id"])
+		requireError(t, a.call(t, http.MethodPatch, path, tok, map[string]any{"title": ""}), 400, "INVALID_TITLE", "")
+		requireError(t, a.call(t, http.MethodPatch, path, tok, map[string]any{"priority": "meh"}), 400, "INVALID_PRIORITY", "")
+		requireError(t, a.call(t, http.MethodPatch, path, tok, map[string]any{"due_date": "soon"}), 400, "INVALID_DUE_DATE", "")
+		requireError(t, a.call(t, http.MethodPatch, path, tok, map[string]any{"description": strings.Repeat("x", 1001)}), 400, "DESCRIPTION_TOO_LONG", "")
+		b := requireError(t, a.call(t, http.MethodPatch, path, tok, map[string]any{"title": nil}), 422, "VALIDATION_ERROR", "")
 		assert.Equal(t, "title", b["field"])
-		requireError(t, a.call(http.MethodPatch, "/api/v1/tasks/424242", tok, map[string]any{"completed": true}), 404, "TASK_NOT_FOUND", "")
+		requireError(t, a.call(t, http.MethodPatch, "/api/v1/tasks/424242", tok, map[string]any{"completed": true}), 404, "TASK_NOT_FOUND", "")
 	})
 }
 
 func TestDeleteTaskKeepsTags(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
-	tok := a.user("del@example.com")
-	task := a.createTask(tok, map[string]any{"title": "doomed"})
-	tag := a.createTag(tok, "keep")
+	tok := a.user(t, "del@example.com")
+	task := a.createTask(t, tok, map[string]any{"title": "doomed"})
+	tag := a.createTag(t, tok, "keep")
 	path := fmt.Sprintf("/api/v1/tasks/%v", task["id"])
-	require.Equal(t, http.StatusCreated, a.call(http.MethodPost, fmt.Sprintf("%s/tags/%d", path, tag), tok, nil).Code)
+	require.Equal(t, http.StatusCreated, a.call(t, http.MethodPost, fmt.Sprintf("%s/tags/%d", path, tag), tok, nil).Code)
 
-	r := a.call(http.MethodDelete, path, tok, nil)
+	r := a.call(t, http.MethodDelete, path, tok, nil)
 	assert.Equal(t, http.StatusNoContent, r.Code)
 	assert.Empty(t, r.Body.String())
-	requireError(t, a.call(http.MethodGet, path, tok, nil), 404, "TASK_NOT_FOUND", "Task not found")
-	requireError(t, a.call(http.MethodDelete, path, tok, nil), 404, "TASK_NOT_FOUND", "")
+	requireError(t, a.call(t, http.MethodGet, path, tok, nil), 404, "TASK_NOT_FOUND", "Task not found")
+	requireError(t, a.call(t, http.MethodDelete, path, tok, nil), 404, "TASK_NOT_FOUND", "")
 	var links int
 	require.NoError(t, a.pool.QueryRow(t.Context(), "SELECT count(*) FROM task_tag_link").Scan(&links))
 	assert.Zero(t, links, "the link went with the task")
-	assert.Equal(t, http.StatusOK, a.call(http.MethodGet, "/api/v1/tags", tok, nil).Code)
-	assert.Contains(t, a.call(http.MethodGet, "/api/v1/tags", tok, nil).Body.String(), `"name":"keep"`, "the tag stays")
+	assert.Equal(t, http.StatusOK, a.call(t, http.MethodGet, "/api/v1/tags", tok, nil).Code)
+	assert.Contains(t, a.call(t, http.MethodGet, "/api/v1/tags", tok, nil).Body.String(), `"name":"keep"`, "the tag stays")
 }
 
 // query builds a list URL.
@@ -202,16 +202,16 @@ func query(kv ...string) string {
 func TestValuesTheDatabaseRefusesAre422(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
-	tok := a.user("nul@example.com")
+	tok := a.user(t, "nul@example.com")
 	for _, r := range []response{
-		a.call(http.MethodPost, "/api/v1/tasks", tok, map[string]any{"title": "a\u0000b"}),
-		a.call(http.MethodGet, "/api/v1/tasks?q=a%00b", tok, nil),
-		a.call(http.MethodGet, "/api/v1/tasks?tag=a%00b", tok, nil),
-		a.call(http.MethodPost, "/api/v1/tags", tok, map[string]any{"name": "a\u0000b"}),
-		a.postJSON("/api/v1/auth/register", map[string]any{"email": "nul2@example.com", "password": "correct-horse", "name": "a\u0000"}),
-		a.loginRaw("a\u0000@example.com", "correct-horse"),
+		a.call(t, http.MethodPost, "/api/v1/tasks", tok, map[string]any{"title": "a\u0000b"}),
+		a.call(t, http.MethodGet, "/api/v1/tasks?q=a%00b", tok, nil),
+		a.call(t, http.MethodGet, "/api/v1/tasks?tag=a%00b", tok, nil),
+		a.call(t, http.MethodPost, "/api/v1/tags", tok, map[string]any{"name": "a\u0000b"}),
+		a.postJSON(t, "/api/v1/auth/register", map[string]any{"email": "nul2@example.com", "password": "correct-horse", "name": "a\u0000"}),
+		a.loginRaw(t, "a\u0000@example.com", "correct-horse"),
 	} {
 		requireError(t, r, 422, "VALIDATION_ERROR", "The request contains a value that cannot be stored, such as a NUL character")
 	}
-	assert.Equal(t, 0, a.list(tok, "/api/v1/tasks").total, "nothing was stored")
+	assert.Equal(t, 0, a.list(t, tok, "/api/v1/tasks").total, "nothing was stored")
 }

@@ -24,16 +24,16 @@ func TestErrorsHaveTheContractShape(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
 	t.Run("UnknownRoute", func(t *testing.T) {
-		requireError(t, a.do("GET", "/api/v1/nope", "", ""), 404, "NOT_FOUND", "")
-		requireError(t, a.do("GET", "/nope", "", ""), 404, "NOT_FOUND", "")
+		requireError(t, a.do(t, "GET", "/api/v1/nope", "", ""), 404, "NOT_FOUND", "")
+		requireError(t, a.do(t, "GET", "/nope", "", ""), 404, "NOT_FOUND", "")
 	})
 	t.Run("WrongMethod", func(t *testing.T) {
-		requireError(t, a.do("DELETE", "/api/v1/auth/me", "", ""), 405, "METHOD_NOT_ALLOWED", "")
-		requireError(t, a.do("GET", "/api/v1/auth/login", "", ""), 405, "METHOD_NOT_ALLOWED", "")
+		requireError(t, a.do(t, "DELETE", "/api/v1/auth/me", "", ""), 405, "METHOD_NOT_ALLOWED", "")
+		requireError(t, a.do(t, "GET", "/api/v1/auth/login", "", ""), 405, "METHOD_NOT_ALLOWED", "")
 	})
 	t.Run("BodyOverLimit", func(t *testing.T) {
 		big := `{"email":"big@example.com","password":"` + strings.Repeat("a", httpx.MaxBodyBytes) + `"}`
-		requireError(t, a.do("POST", "/api/v1/auth/register", "application/json", big), 413, "PAYLOAD_TOO_LARGE", "")
+		requireError(t, a.do(t, "POST", "/api/v1/auth/register", "application/json", big), 413, "PAYLOAD_TOO_LARGE", "")
 	})
 	t.Run("BodyOverLimitWithoutContentLength", func(t *testing.T) {
 		req, rec := newChunkedRequest(strings.Repeat("a", httpx.MaxBodyBytes+10))
@@ -43,14 +43,14 @@ func TestErrorsHaveTheContractShape(t *testing.T) {
 	t.Run("PanicIsA500WithoutDetails", func(t *testing.T) {
 		b := newApp(t)
 		b.e.GET("/boom", func(echo.Context) error { panic("secret internal state") })
-		r := b.do("GET", "/boom", "", "")
+		r := b.do(t, "GET", "/boom", "", "")
 		requireError(t, r, 500, "INTERNAL_ERROR", "Internal server error")
 		assert.NotContains(t, r.Body.String(), "secret")
 	})
 	t.Run("HandlerErrorIsA500WithoutDetails", func(t *testing.T) {
 		b := newApp(t)
 		b.e.GET("/fail", func(echo.Context) error { return errors.New("pq: password=hunter2") })
-		r := b.do("GET", "/fail", "", "")
+		r := b.do(t, "GET", "/fail", "", "")
 		requireError(t, r, 500, "INTERNAL_ERROR", "Internal server error")
 		assert.NotContains(t, r.Body.String(), "hunter2")
 	})
@@ -60,7 +60,7 @@ func TestCORS(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
 	t.Run("PreflightFromAllowedOrigin", func(t *testing.T) {
-		r := a.do("OPTIONS", "/api/v1/auth/refresh", "", "", "Origin", "http://localhost:5173",
+		r := a.do(t, "OPTIONS", "/api/v1/auth/refresh", "", "", "Origin", "http://localhost:5173",
 			"Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "content-type,authorization")
 		assert.Equal(t, http.StatusNoContent, r.Code)
 		assert.Equal(t, "http://localhost:5173", r.Header().Get("Access-Control-Allow-Origin"))
@@ -71,7 +71,7 @@ func TestCORS(t *testing.T) {
 		assert.Contains(t, strings.ToLower(r.Header().Get("Access-Control-Allow-Headers")), "authorization")
 	})
 	t.Run("OtherOriginGetsNoGrant", func(t *testing.T) {
-		r := a.do("GET", "/healthz", "", "", "Origin", "http://evil.example")
+		r := a.do(t, "GET", "/healthz", "", "", "Origin", "http://evil.example")
 		assert.Empty(t, r.Header().Get("Access-Control-Allow-Origin"))
 	})
 }
@@ -81,43 +81,42 @@ func TestRateLimit(t *testing.T) {
 	t.Run("SixthIs429UntilTheWindowEnds", func(t *testing.T) {
 		a := newApp(t, func(o *options) { o.authLimit, o.refreshLimit = 5, 10 })
 		for i := range 5 {
-			assert.Equal(t, http.StatusCreated, a.register("rl"+strconv.Itoa(i)+"@example.com", "correct-horse").Code, "request %d", i+1)
+			assert.Equal(t, http.StatusCreated, a.register(t, "rl"+strconv.Itoa(i)+"@example.com", "correct-horse").Code, "request %d", i+1)
 		}
 		a.clock.Advance(20 * time.Second)
-		r := a.register("rl6@example.com", "correct-horse")
+		r := a.register(t, "rl6@example.com", "correct-horse")
 		requireError(t, r, 429, "RATE_LIMIT_EXCEEDED", "Too many authentication attempts. Please try again later")
 		assert.Equal(t, "40", r.Header().Get("Retry-After"))
 		// Login has its own budget.
-		assert.Equal(t, http.StatusOK, a.loginRaw("rl0@example.com", "correct-horse").Code)
+		assert.Equal(t, http.StatusOK, a.loginRaw(t, "rl0@example.com", "correct-horse").Code)
 		a.clock.Advance(40 * time.Second)
-		assert.Equal(t, http.StatusCreated, a.register("rl7@example.com", "correct-horse").Code)
+		assert.Equal(t, http.StatusCreated, a.register(t, "rl7@example.com", "correct-horse").Code)
 	})
 	t.Run("RefreshAllowsTen", func(t *testing.T) {
 		a := newApp(t, func(o *options) { o.authLimit, o.refreshLimit = 5, 10 })
-		for i := range 10 {
-			requireError(t, a.refresh("x"), 401, "INVALID_TOKEN", "")
-			_ = i
+		for range 10 {
+			requireError(t, a.refresh(t, "x"), 401, "INVALID_TOKEN", "")
 		}
-		r := a.refresh("x")
+		r := a.refresh(t, "x")
 		requireError(t, r, 429, "RATE_LIMIT_EXCEEDED", "")
 		assert.Equal(t, "60", r.Header().Get("Retry-After"))
 	})
 	t.Run("PerClientIP", func(t *testing.T) {
 		a := newApp(t, func(o *options) { o.authLimit = 1 })
-		assert.Equal(t, http.StatusUnauthorized, a.loginRaw("x@example.com", "p").Code)
-		assert.Equal(t, http.StatusTooManyRequests, a.loginRaw("x@example.com", "p").Code)
+		assert.Equal(t, http.StatusUnauthorized, a.loginRaw(t, "x@example.com", "p").Code)
+		assert.Equal(t, http.StatusTooManyRequests, a.loginRaw(t, "x@example.com", "p").Code)
 		// X-Forwarded-For from an untrusted peer is ignored.
-		r := a.do("POST", "/api/v1/auth/login", "application/x-www-form-urlencoded", "username=x&password=p", "X-Forwarded-For", "203.0.113.9")
+		r := a.do(t, "POST", "/api/v1/auth/login", "application/x-www-form-urlencoded", "username=x&password=p", "X-Forwarded-For", "203.0.113.9")
 		assert.Equal(t, http.StatusTooManyRequests, r.Code)
 	})
 	t.Run("TrustedProxyForwardsClientIP", func(t *testing.T) {
 		// httptest requests come from 192.0.2.1.
 		a := newApp(t, func(o *options) { o.authLimit = 1; o.trusted = "192.0.2.0/24" })
 		for _, ip := range []string{"203.0.113.1", "203.0.113.2"} {
-			r := a.do("POST", "/api/v1/auth/login", "application/x-www-form-urlencoded", "username=x&password=p", "X-Forwarded-For", ip)
+			r := a.do(t, "POST", "/api/v1/auth/login", "application/x-www-form-urlencoded", "username=x&password=p", "X-Forwarded-For", ip)
 			assert.Equal(t, http.StatusUnauthorized, r.Code, ip)
 		}
-		r := a.do("POST", "/api/v1/auth/login", "application/x-www-form-urlencoded", "username=x&password=p", "X-Forwarded-For", "203.0.113.1")
+		r := a.do(t, "POST", "/api/v1/auth/login", "application/x-www-form-urlencoded", "username=x&password=p", "X-Forwarded-For", "203.0.113.1")
 		assert.Equal(t, http.StatusTooManyRequests, r.Code)
 	})
 }
@@ -144,16 +143,16 @@ func TestEveryOperationDeclaresItsSecurity(t *testing.T) {
 func TestHealth(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
-	r := a.do("GET", "/healthz", "", "")
+	r := a.do(t, "GET", "/healthz", "", "")
 	assert.Equal(t, http.StatusOK, r.Code)
-	r = a.do("GET", "/readyz", "", "")
+	r = a.do(t, "GET", "/readyz", "", "")
 	assert.Equal(t, http.StatusOK, r.Code)
 	assert.Equal(t, "ready", r.JSON(t)["status"])
-	r = a.do("GET", "/openapi.yaml", "", "")
+	r = a.do(t, "GET", "/openapi.yaml", "", "")
 	assert.Equal(t, http.StatusOK, r.Code)
 	assert.Contains(t, r.Body.String(), "operationId: registerUser")
 	assert.Contains(t, r.Body.String(), "operationId: listTasks")
-	r = a.do("GET", "/openapi.json", "", "")
+	r = a.do(t, "GET", "/openapi.json", "", "")
 	assert.Equal(t, http.StatusOK, r.Code)
 	assert.Contains(t, r.Body.String(), `"operationId":"listTasks"`)
 }
@@ -161,20 +160,20 @@ func TestHealth(t *testing.T) {
 func TestDocs(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
-	r := a.do("GET", "/docs", "", "")
+	r := a.do(t, "GET", "/docs", "", "")
 	assert.Equal(t, http.StatusMovedPermanently, r.Code)
 	assert.Equal(t, "/docs/", r.Header().Get("Location"))
-	r = a.do("GET", "/docs/", "", "")
+	r = a.do(t, "GET", "/docs/", "", "")
 	require.Equal(t, http.StatusOK, r.Code)
 	assert.Contains(t, r.Body.String(), `<div id="swagger-ui">`)
 	for _, asset := range []string{"swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "swagger-ui.css", "init.js"} {
-		assert.Equal(t, http.StatusOK, a.do("GET", "/docs/"+asset, "", "").Code, asset)
+		assert.Equal(t, http.StatusOK, a.do(t, "GET", "/docs/"+asset, "", "").Code, asset)
 	}
-	requireError(t, a.do("GET", "/docs/missing.js", "", ""), 404, "NOT_FOUND", "")
-	r = a.do("GET", "/openapi/specs.json", "", "")
+	requireError(t, a.do(t, "GET", "/docs/missing.js", "", ""), 404, "NOT_FOUND", "")
+	r = a.do(t, "GET", "/openapi/specs.json", "", "")
 	require.Equal(t, http.StatusOK, r.Code)
 	assert.JSONEq(t, `[{"url":"/openapi.yaml","name":"Todo API (all operations)"},{"url":"/openapi/auth-api.yaml","name":"Authentication"},{"url":"/openapi/tasks-api.yaml","name":"Tasks and tags"}]`, r.Body.String())
-	r = a.do("GET", "/openapi/auth-api.yaml", "", "")
+	r = a.do(t, "GET", "/openapi/auth-api.yaml", "", "")
 	require.Equal(t, http.StatusOK, r.Code)
 	assert.Equal(t, string(openapi.AuthAPI), r.Body.String())
 }
@@ -228,8 +227,8 @@ func TestOtherEchoErrorsGetMachineCodes(t *testing.T) {
 	a := newApp(t)
 	a.e.GET("/forbidden", func(echo.Context) error { return echo.NewHTTPError(http.StatusForbidden, "no entry") })
 	a.e.GET("/teapot", func(echo.Context) error { return echo.NewHTTPError(http.StatusTeapot) })
-	requireError(t, a.do("GET", "/forbidden", "", ""), 403, "FORBIDDEN", "no entry")
-	requireError(t, a.do("GET", "/teapot", "", ""), 418, "IM_A_TEAPOT", "I'm a teapot")
+	requireError(t, a.do(t, "GET", "/forbidden", "", ""), 403, "FORBIDDEN", "no entry")
+	requireError(t, a.do(t, "GET", "/teapot", "", ""), 418, "IM_A_TEAPOT", "I'm a teapot")
 }
 
 func TestRateLimitForAnUnknownOperationIsRefused(t *testing.T) {

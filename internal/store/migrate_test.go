@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -53,7 +54,7 @@ func assertSchema(t *testing.T, url string, present bool) {
 	require.NoError(t, err)
 	defer conn.Close(ctx)
 	tables := names(t, conn, `SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations' ORDER BY 1`)
-	indexes := names(t, conn, `SELECT indexname FROM pg_indexes WHERE schemaname = 'public' AND indexname LIKE 'idx\_task%' OR indexname LIKE 'idx\_tag%' ORDER BY 1`)
+	indexes := names(t, conn, `SELECT indexname FROM pg_indexes WHERE schemaname = 'public' AND (indexname LIKE 'idx\_task%' OR indexname LIKE 'idx\_tag%') ORDER BY 1`)
 	if !present {
 		assert.Empty(t, tables)
 		assert.Empty(t, indexes)
@@ -63,7 +64,7 @@ func assertSchema(t *testing.T, url string, present bool) {
 	for _, ix := range wantIndexes {
 		assert.Contains(t, indexes, ix)
 	}
-	// The two-column indexes have the columns SPEC 5 names, in order.
+	// The two-column indexes have the columns db/migrations/000001_init.up.sql gives them, in order.
 	defs := map[string]string{}
 	rows, err := conn.Query(ctx, `SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'`)
 	require.NoError(t, err)
@@ -96,11 +97,15 @@ func TestSchemaConstraints(t *testing.T) {
 	_, err := pool.Exec(ctx, `INSERT INTO users (email, password_hash) VALUES ('C@example.com', 'x')`)
 	assert.Error(t, err, "emails are stored normalised")
 	_, err = pool.Exec(ctx, `INSERT INTO tasks (title, priority, user_id) VALUES ('t', 'urgent', $1)`, uid)
-	assert.True(t, err != nil, "priority is one of low, medium, high")
+	var pgErr *pgconn.PgError
+	if assert.ErrorAs(t, err, &pgErr, "priority is one of low, medium, high") {
+		assert.Equal(t, "22P02", pgErr.Code, "not a value of the task_priority enum")
+	}
 	var taskID, tagID int
 	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO tasks (title, user_id) VALUES ('t', $1) RETURNING id`, uid).Scan(&taskID))
 	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO tags (name, user_id) VALUES ('home', $1) RETURNING id`, uid).Scan(&tagID))
 	_, err = pool.Exec(ctx, `INSERT INTO tags (name, user_id) VALUES ('home', $1)`, uid)
+	assert.Error(t, err)
 	assert.True(t, store.UniqueViolation(err, "tags_name_user_id_key"))
 	_, err = pool.Exec(ctx, `INSERT INTO task_tag_link VALUES ($1, $2)`, taskID, tagID)
 	require.NoError(t, err)
