@@ -11,7 +11,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/todoapp/todo-api/gen/authapi"
 	"github.com/todoapp/todo-api/gen/db"
@@ -42,12 +41,12 @@ type AuthHandler struct {
 // NewAuthHandler returns the auth API handler. reuseGrace is how long after a
 // rotation the replaced refresh token is still honoured (two tabs refreshing
 // at once); a replay later than that revokes the session.
-func NewAuthHandler(pool *pgxpool.Pool, hasher *auth.Hasher, tokens *auth.Tokens,
+func NewAuthHandler(dbtx *store.DB, hasher *auth.Hasher, tokens *auth.Tokens,
 	cookieSecure bool, reuseGrace time.Duration, now func() time.Time) (*AuthHandler, error) {
-	if pool == nil || hasher == nil || tokens == nil || now == nil {
-		return nil, fmt.Errorf("api: NewAuthHandler needs a pool, hasher, tokens and clock")
+	if dbtx == nil || hasher == nil || tokens == nil || now == nil {
+		return nil, fmt.Errorf("api: NewAuthHandler needs a database, hasher, tokens and clock")
 	}
-	return &AuthHandler{q: db.New(pool), hasher: hasher, tokens: tokens,
+	return &AuthHandler{q: db.New(dbtx), hasher: hasher, tokens: tokens,
 		cookieSecure: cookieSecure, reuseGrace: reuseGrace, now: now}, nil
 }
 

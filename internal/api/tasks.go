@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/todoapp/todo-api/gen/db"
 	"github.com/todoapp/todo-api/gen/tasksapi"
@@ -25,11 +24,11 @@ type TasksHandler struct {
 }
 
 // NewTasksHandler returns the tasks and tags API handler.
-func NewTasksHandler(pool *pgxpool.Pool) (*TasksHandler, error) {
-	if pool == nil {
-		return nil, errors.New("api: NewTasksHandler needs a pool")
+func NewTasksHandler(dbtx *store.DB) (*TasksHandler, error) {
+	if dbtx == nil {
+		return nil, errors.New("api: NewTasksHandler needs a database")
 	}
-	return &TasksHandler{q: db.New(pool)}, nil
+	return &TasksHandler{q: db.New(dbtx)}, nil
 }
 
 // userID is the authenticated user; the auth middleware guarantees one.

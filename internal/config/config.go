@@ -26,6 +26,7 @@ type Config struct {
 	DBPoolMax           int32
 	DBPoolRecycle       time.Duration
 	DBConnectionTimeout time.Duration
+	DBStatementTimeout  time.Duration
 	AccessTokenTTL      time.Duration
 	RefreshTokenTTL     time.Duration
 	RefreshReuseGrace   time.Duration
@@ -51,6 +52,7 @@ type raw struct {
 	DBPoolMax           string `envconfig:"DB_POOL_MAX" default:"5"`
 	DBPoolRecycle       string `envconfig:"DB_POOL_RECYCLE" default:"3600"`
 	DBConnectionTimeout string `envconfig:"DB_CONNECTION_TIMEOUT" default:"30"`
+	DBStatementTimeout  string `envconfig:"DB_STATEMENT_TIMEOUT" default:"10s"`
 	AccessTokenTTL      string `envconfig:"ACCESS_TOKEN_TTL" default:"15m"`
 	RefreshTokenTTL     string `envconfig:"REFRESH_TOKEN_TTL" default:"168h"`
 	RefreshReuseGrace   string `envconfig:"REFRESH_REUSE_GRACE" default:"10s"`
@@ -64,6 +66,18 @@ type raw struct {
 	LogFormat           string `envconfig:"LOG_FORMAT" default:"json"`
 	ShutdownTimeout     string `envconfig:"SHUTDOWN_TIMEOUT" default:"20s"`
 }
+
+// RequestTimeout is how long a request may work: one wait for a connection
+// and one statement's time, with room for the rest. Past it the request
+// answers 503; the HTTP write timeout is longer (WriteTimeout), so that answer
+// always reaches the client.
+func (c Config) RequestTimeout() time.Duration {
+	return c.DBConnectionTimeout + c.DBStatementTimeout + 5*time.Second
+}
+
+// WriteTimeout is the HTTP server's write timeout: the request timeout plus
+// the time to write the answer.
+func (c Config) WriteTimeout() time.Duration { return c.RequestTimeout() + 5*time.Second }
 
 // MinSecretHexChars is the shortest JWT_SECRET_KEY accepted: 32 bytes in hex.
 const MinSecretHexChars = 64
@@ -87,6 +101,7 @@ func Load() (cfg Config, warnings []string, err error) {
 	}
 	cfg.DBPoolRecycle = time.Duration(p.intIn("DB_POOL_RECYCLE", r.DBPoolRecycle, 1, 1<<31-1)) * time.Second
 	cfg.DBConnectionTimeout = time.Duration(p.intIn("DB_CONNECTION_TIMEOUT", r.DBConnectionTimeout, 1, 3600)) * time.Second
+	cfg.DBStatementTimeout = p.duration("DB_STATEMENT_TIMEOUT", r.DBStatementTimeout, time.Millisecond)
 	cfg.AccessTokenTTL = p.duration("ACCESS_TOKEN_TTL", r.AccessTokenTTL, time.Second)
 	cfg.RefreshTokenTTL = p.duration("REFRESH_TOKEN_TTL", r.RefreshTokenTTL, time.Second)
 	cfg.RefreshReuseGrace = p.duration("REFRESH_REUSE_GRACE", r.RefreshReuseGrace, 0)

@@ -35,6 +35,11 @@ func TestDefaults(t *testing.T) {
 	assert.Equal(t, int32(5), cfg.DBPoolMax)
 	assert.Equal(t, time.Hour, cfg.DBPoolRecycle)
 	assert.Equal(t, 30*time.Second, cfg.DBConnectionTimeout)
+	assert.Equal(t, 10*time.Second, cfg.DBStatementTimeout)
+	// A request may wait the whole connection timeout and run a statement,
+	// and still answer before the write timeout cuts it off.
+	assert.Greater(t, cfg.RequestTimeout(), cfg.DBConnectionTimeout+cfg.DBStatementTimeout)
+	assert.Greater(t, cfg.WriteTimeout(), cfg.RequestTimeout())
 	assert.Equal(t, 15*time.Minute, cfg.AccessTokenTTL)
 	assert.Equal(t, 168*time.Hour, cfg.RefreshTokenTTL)
 	assert.Equal(t, 10*time.Second, cfg.RefreshReuseGrace)
@@ -69,21 +74,22 @@ func TestInvalid(t *testing.T) {
 		env  []string
 		want string
 	}{
-		"MissingSecret":     {[]string{"JWT_SECRET_KEY", ""}, "JWT_SECRET_KEY is required"},
-		"ShortSecret":       {[]string{"JWT_SECRET_KEY", "abcdef"}, "openssl rand -hex 32"},
-		"NonHexSecret":      {[]string{"JWT_SECRET_KEY", strings.Repeat("z", 64)}, "must be hexadecimal"},
-		"CORSWildcard":      {[]string{"CORS_ORIGINS", "*"}, "CORS_ORIGINS must not contain '*'"},
-		"CORSNotAnOrigin":   {[]string{"CORS_ORIGINS", "localhost:3000"}, "is not an origin"},
-		"MissingDatabase":   {[]string{"DATABASE_URL", ""}, "DATABASE_URL is required"},
-		"NotPostgres":       {[]string{"DATABASE_URL", "mysql://x"}, "postgres://"},
-		"BadPort":           {[]string{"PORT", "http"}, "PORT must be an integer"},
-		"BcryptTooLow":      {[]string{"BCRYPT_COST", "3"}, "BCRYPT_COST must be an integer from 4 to 31"},
-		"PoolMinAboveMax":   {[]string{"DB_POOL_MIN", "6"}, "must not exceed DB_POOL_MAX"},
-		"BadDuration":       {[]string{"ACCESS_TOKEN_TTL", "15"}, "ACCESS_TOKEN_TTL must be a Go duration"},
-		"BadCIDR":           {[]string{"TRUSTED_PROXIES", "10.0.0.0/99"}, "TRUSTED_PROXIES entry"},
-		"BadBool":           {[]string{"COOKIE_SECURE", "maybe"}, "COOKIE_SECURE must be true or false"},
-		"BadLogFormat":      {[]string{"LOG_FORMAT", "xml"}, "LOG_FORMAT must be one of json, text"},
-		"NegativeRateLimit": {[]string{"AUTH_RATE_LIMIT", "-1"}, "AUTH_RATE_LIMIT"},
+		"MissingSecret":       {[]string{"JWT_SECRET_KEY", ""}, "JWT_SECRET_KEY is required"},
+		"ShortSecret":         {[]string{"JWT_SECRET_KEY", "abcdef"}, "openssl rand -hex 32"},
+		"NonHexSecret":        {[]string{"JWT_SECRET_KEY", strings.Repeat("z", 64)}, "must be hexadecimal"},
+		"CORSWildcard":        {[]string{"CORS_ORIGINS", "*"}, "CORS_ORIGINS must not contain '*'"},
+		"CORSNotAnOrigin":     {[]string{"CORS_ORIGINS", "localhost:3000"}, "is not an origin"},
+		"MissingDatabase":     {[]string{"DATABASE_URL", ""}, "DATABASE_URL is required"},
+		"NotPostgres":         {[]string{"DATABASE_URL", "mysql://x"}, "postgres://"},
+		"BadPort":             {[]string{"PORT", "http"}, "PORT must be an integer"},
+		"BcryptTooLow":        {[]string{"BCRYPT_COST", "3"}, "BCRYPT_COST must be an integer from 4 to 31"},
+		"PoolMinAboveMax":     {[]string{"DB_POOL_MIN", "6"}, "must not exceed DB_POOL_MAX"},
+		"BadDuration":         {[]string{"ACCESS_TOKEN_TTL", "15"}, "ACCESS_TOKEN_TTL must be a Go duration"},
+		"BadStatementTimeout": {[]string{"DB_STATEMENT_TIMEOUT", "0"}, "DB_STATEMENT_TIMEOUT must be a Go duration of at least 1ms"},
+		"BadCIDR":             {[]string{"TRUSTED_PROXIES", "10.0.0.0/99"}, "TRUSTED_PROXIES entry"},
+		"BadBool":             {[]string{"COOKIE_SECURE", "maybe"}, "COOKIE_SECURE must be true or false"},
+		"BadLogFormat":        {[]string{"LOG_FORMAT", "xml"}, "LOG_FORMAT must be one of json, text"},
+		"NegativeRateLimit":   {[]string{"AUTH_RATE_LIMIT", "-1"}, "AUTH_RATE_LIMIT"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

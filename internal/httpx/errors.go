@@ -25,21 +25,25 @@ type errorBody struct {
 // route, whose 401s carry WWW-Authenticate.
 const bearerRouteKey = "todo-api.bearer-route"
 
+// retryAfterUnavailable is the Retry-After of a 503, in seconds: long enough
+// for a busy pool to drain, short enough to notice a database that is back.
+const retryAfterUnavailable = "2"
+
 // errorHandler renders every error: those our handlers return, Echo's own
 // (404, 405, 413, binder 400s), validation failures and recovered panics.
+// It does not log: the request logger writes one line per request, with the
+// cause of a 5xx.
 func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 	return func(err error, c echo.Context) {
 		if c.Response().Committed {
 			return
 		}
 		e := toAppError(err)
-		if e.Status >= 500 {
-			logger.ErrorContext(c.Request().Context(), "request failed",
-				"request_id", requestID(c), "method", c.Request().Method,
-				"path", c.Request().URL.Path, "status", e.Status, "error", err)
-		}
-		if e.Status == http.StatusUnauthorized && c.Get(bearerRouteKey) == true {
+		switch {
+		case e.Status == http.StatusUnauthorized && c.Get(bearerRouteKey) == true:
 			c.Response().Header().Set(echo.HeaderWWWAuthenticate, "Bearer")
+		case e.Status == http.StatusServiceUnavailable:
+			c.Response().Header().Set(echo.HeaderRetryAfter, retryAfterUnavailable)
 		}
 		var werr error
 		if c.Request().Method == http.MethodHead {
@@ -61,18 +65,18 @@ func toAppError(err error) *apperr.Error {
 		return e
 	}
 	var he *echo.HTTPError
-	if errors.As(err, &he) {
+	switch {
+	case errors.As(err, &he):
 		return fromHTTPError(he)
-	}
-	if store.Unavailable(err) {
-		return apperr.ServiceUnavailable
-	}
-	if store.InvalidData(err) {
-		return apperr.Validation("The request contains a value that cannot be stored, such as a NUL character", "")
-	}
-	if errors.Is(err, context.Canceled) {
+	case errors.Is(err, context.Canceled):
 		// The client went away; nobody reads this, but don't call it a 500.
 		return &apperr.Error{Status: 499, Code: "CLIENT_CLOSED_REQUEST", Detail: "Client closed the request"}
+	case errors.Is(err, context.DeadlineExceeded), store.Unavailable(err):
+		// The request's time ran out waiting for the database (or a bcrypt
+		// slot), the pool had no connection in time, or the database is down.
+		return apperr.ServiceUnavailable
+	case store.InvalidData(err):
+		return apperr.Validation("The request contains a value that cannot be stored, such as a NUL character", "")
 	}
 	return apperr.Internal
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/todoapp/todo-api/internal/api"
 	"github.com/todoapp/todo-api/internal/auth"
 	"github.com/todoapp/todo-api/internal/httpx"
+	"github.com/todoapp/todo-api/internal/store"
 	"github.com/todoapp/todo-api/internal/testdb"
 	"github.com/todoapp/todo-api/openapi"
 )
@@ -62,9 +63,13 @@ type options struct {
 	grace                   time.Duration
 	bcryptCost              int
 	trusted                 string
-	pool                    *pgxpool.Pool
+	databaseURL             string      // a database of the test's own (default: a fresh one)
 	seedKey                 string      // with seedFill: start from a filled template
 	seedFill                testdb.Fill // (see testdb.NewSeeded)
+	configure               func(*pgxpool.Config)
+	connTimeout             time.Duration // the wait for a pool connection
+	requestTimeout          time.Duration
+	logger                  *slog.Logger
 }
 
 // app is the real server (router, middleware, handlers) on a fresh database.
@@ -74,19 +79,31 @@ type app struct {
 	clock   *clock
 	queries *queryCounter
 	tokens  *auth.Tokens
+	monitor *store.Monitor
 }
 
 func newApp(t testing.TB, opt ...func(*options)) *app {
 	t.Helper()
-	o := options{window: time.Minute, grace: 10 * time.Second, bcryptCost: 4}
+	o := options{window: time.Minute, grace: 10 * time.Second, bcryptCost: 4,
+		connTimeout: 10 * time.Second, requestTimeout: 20 * time.Second,
+		logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	for _, f := range opt {
 		f(&o)
 	}
 	counter := &queryCounter{}
-	pool := o.pool
-	trace := func(c *pgxpool.Config) { c.ConnConfig.Tracer = counter }
+	var pool *pgxpool.Pool
+	monitor, err := store.NewMonitor(o.logger, time.Now)
+	require.NoError(t, err)
+	trace := func(c *pgxpool.Config) {
+		store.AddTracer(c, counter)
+		store.AddTracer(c, monitor)
+		if o.configure != nil {
+			o.configure(c)
+		}
+	}
 	switch {
-	case pool != nil:
+	case o.databaseURL != "":
+		pool = testdb.Connect(t, o.databaseURL, trace)
 	case o.seedFill != nil:
 		pool = testdb.NewSeeded(t, o.seedKey, o.seedFill, trace)
 	default:
@@ -97,9 +114,11 @@ func newApp(t testing.TB, opt ...func(*options)) *app {
 	require.NoError(t, err)
 	tokens, err := auth.NewTokens([]byte(testSecret), 15*time.Minute, 7*24*time.Hour, clk.Now)
 	require.NoError(t, err)
-	authH, err := api.NewAuthHandler(pool, hasher, tokens, true, o.grace, clk.Now)
+	database, err := store.NewDB(pool, o.connTimeout)
 	require.NoError(t, err)
-	tasksH, err := api.NewTasksHandler(pool)
+	authH, err := api.NewAuthHandler(database, hasher, tokens, true, o.grace, clk.Now)
+	require.NoError(t, err)
+	tasksH, err := api.NewTasksHandler(database)
 	require.NoError(t, err)
 	var trusted []*net.IPNet
 	if o.trusted != "" {
@@ -108,7 +127,7 @@ func newApp(t testing.TB, opt ...func(*options)) *app {
 		trusted = append(trusted, n)
 	}
 	e, err := httpx.NewServer(httpx.Deps{
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Pool: pool, Tokens: tokens, Auth: authH, Tasks: tasksH,
+		Logger: o.logger, Pool: pool, Monitor: monitor, RequestTimeout: o.requestTimeout, Tokens: tokens, Auth: authH, Tasks: tasksH,
 		RateLimits: map[string]*httpx.RateLimiter{
 			"registerUser": httpx.NewRateLimiter(o.authLimit, o.window, 1000, clk.Now),
 			"loginUser":    httpx.NewRateLimiter(o.authLimit, o.window, 1000, clk.Now),
@@ -118,7 +137,7 @@ func newApp(t testing.TB, opt ...func(*options)) *app {
 		TrustedProxies: trusted,
 	})
 	require.NoError(t, err)
-	return &app{e: e, pool: pool, clock: clk, queries: counter, tokens: tokens}
+	return &app{e: e, pool: pool, clock: clk, queries: counter, tokens: tokens, monitor: monitor}
 }
 
 // response is a finished request.

@@ -1,8 +1,10 @@
 package httpx
 
 import (
+	"context"
 	"log/slog"
 	"net"
+	"net/http"
 	"strings"
 	"time"
 
@@ -64,13 +66,33 @@ func bearerToken(header string) (string, error) {
 // noStore keeps tokens and user data out of shared and browser caches.
 func noStore(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if !strings.HasPrefix(c.Request().URL.Path, BasePath+"/") {
+		if strings.HasPrefix(c.Request().URL.Path, BasePath+"/") {
+			c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
+		}
+		return next(c)
+	}
+}
+
+// securityHeaders go on every response, errors and documentation included:
+// browsers must not guess another content type than the one sent.
+func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Response().Header().Set(echo.HeaderXContentTypeOptions, "nosniff")
+		return next(c)
+	}
+}
+
+// deadline bounds the work of a request: when d passes, whatever it waits
+// for (a connection, a statement, a bcrypt slot) returns the context's error,
+// which answers 503 SERVICE_UNAVAILABLE while the server can still write.
+func deadline(d time.Duration) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			ctx, cancel := context.WithTimeout(c.Request().Context(), d)
+			defer cancel()
+			c.SetRequest(c.Request().WithContext(ctx))
 			return next(c)
 		}
-		h := c.Response().Header()
-		h.Set(echo.HeaderCacheControl, "no-store")
-		h.Set(echo.HeaderXContentTypeOptions, "nosniff")
-		return next(c)
 	}
 }
 
@@ -79,14 +101,10 @@ func noStore(next echo.HandlerFunc) echo.HandlerFunc {
 func requestLogger(logger *slog.Logger) echo.MiddlewareFunc {
 	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 		LogStatus: true, LogMethod: true, LogURIPath: true, LogLatency: true,
-		LogRequestID: true, LogRemoteIP: true, LogResponseSize: true,
+		LogRequestID: true, LogRemoteIP: true, LogResponseSize: true, LogError: true,
 		HandleError: true, // the status is the one our error handler wrote
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
-			level := slog.LevelInfo
-			if v.Status >= 500 {
-				level = slog.LevelError
-			}
-			logger.LogAttrs(c.Request().Context(), level, "request",
+			attrs := []slog.Attr{
 				slog.String("request_id", v.RequestID),
 				slog.String("method", v.Method),
 				slog.String("path", v.URIPath),
@@ -94,7 +112,22 @@ func requestLogger(logger *slog.Logger) echo.MiddlewareFunc {
 				slog.Duration("latency", v.Latency.Round(time.Microsecond)),
 				slog.Int64("bytes", v.ResponseSize),
 				slog.String("ip", v.RemoteIP),
-			)
+			}
+			level := slog.LevelInfo
+			switch {
+			case v.Status == http.StatusServiceUnavailable:
+				// An outage is logged once by the database monitor; each
+				// request it fails is a warning here.
+				level = slog.LevelWarn
+			case v.Status >= 500:
+				level = slog.LevelError
+			}
+			if v.Status >= 500 && v.Error != nil {
+				// The one line of a failed request carries its cause (never
+				// sent to the client).
+				attrs = append(attrs, slog.String("error", v.Error.Error()))
+			}
+			logger.LogAttrs(c.Request().Context(), level, "request", attrs...)
 			return nil
 		},
 	})

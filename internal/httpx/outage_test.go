@@ -1,8 +1,8 @@
 package httpx_test
 
 import (
-	"context"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -98,14 +98,12 @@ func TestDatabaseOutage(t *testing.T) {
 	proxy := startProxy(t, direct.Host)
 	viaProxy := *direct
 	viaProxy.Host = proxy.addr
-	cfg, err := pgxpool.ParseConfig(viaProxy.String())
-	require.NoError(t, err)
-	cfg.ConnConfig.ConnectTimeout = 2 * time.Second
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-
-	a := newApp(t, func(o *options) { o.pool = pool })
+	logs := &syncBuffer{}
+	a := newApp(t, func(o *options) {
+		o.databaseURL = viaProxy.String()
+		o.configure = func(c *pgxpool.Config) { c.ConnConfig.ConnectTimeout = 2 * time.Second }
+		o.logger = slog.New(slog.NewJSONHandler(logs, nil))
+	})
 	access, _ := a.login(t, "outage@example.com", "correct-horse")
 	require.Equal(t, http.StatusOK, a.do(t, "GET", "/readyz", "", "").Code)
 
@@ -118,8 +116,24 @@ func TestDatabaseOutage(t *testing.T) {
 	requireError(t, a.me(t, access), 503, "SERVICE_UNAVAILABLE", "Service temporarily unavailable")
 	requireError(t, a.loginRaw(t, "outage@example.com", "correct-horse"), 503, "SERVICE_UNAVAILABLE", "")
 	assert.Equal(t, http.StatusOK, a.do(t, "GET", "/healthz", "", "").Code, "the process is alive all along")
+	for range 20 {
+		requireError(t, a.me(t, access), 503, "SERVICE_UNAVAILABLE", "")
+	}
 
 	proxy.Start(t)
 	eventually(t, "/readyz recovers", func() bool { return a.do(t, "GET", "/readyz", "", "").Code == http.StatusOK })
 	eventually(t, "API recovers", func() bool { return a.me(t, access).Code == http.StatusOK })
+
+	// The outage is logged once when it starts and once when it ends; each
+	// failed request has one line, a warning with its cause.
+	assert.Len(t, logs.lines(`"level":"ERROR"`), 1, "one error line: the outage")
+	assert.Len(t, logs.lines(`"level":"ERROR"`, "database unavailable"), 1)
+	assert.Len(t, logs.lines(`"level":"INFO"`, "database available again"), 1)
+	failed := logs.lines(`"msg":"request"`, `"status":503`)
+	assert.GreaterOrEqual(t, len(failed), 23)
+	for _, l := range failed {
+		assert.Contains(t, l, `"level":"WARN"`)
+		assert.Contains(t, l, `"error":`)
+	}
+	assert.Len(t, logs.lines(`"status":503`), len(failed), "no second line per failed request")
 }

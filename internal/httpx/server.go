@@ -21,6 +21,7 @@ import (
 	"github.com/todoapp/todo-api/internal/api"
 	"github.com/todoapp/todo-api/internal/apperr"
 	"github.com/todoapp/todo-api/internal/auth"
+	"github.com/todoapp/todo-api/internal/store"
 	"github.com/todoapp/todo-api/openapi"
 )
 
@@ -32,9 +33,14 @@ const MaxBodyBytes = 1 << 20
 
 // Deps is everything the server needs. RateLimits maps an operationId to its
 // limiter; an operation without one (or with nil) is not limited.
+// RequestTimeout bounds each request's work (waits for a connection,
+// statements, the bcrypt queue): past it the request answers 503, so it must
+// be shorter than the HTTP server's write timeout.
 type Deps struct {
 	Logger         *slog.Logger
 	Pool           *pgxpool.Pool
+	Monitor        *store.Monitor
+	RequestTimeout time.Duration
 	Tokens         *auth.Tokens
 	Auth           *api.AuthHandler
 	Tasks          *api.TasksHandler
@@ -45,8 +51,11 @@ type Deps struct {
 
 // NewServer returns the service's Echo instance, every route registered.
 func NewServer(d Deps) (*echo.Echo, error) {
-	if d.Logger == nil || d.Pool == nil || d.Tokens == nil || d.Auth == nil || d.Tasks == nil {
-		return nil, errors.New("httpx: NewServer needs a logger, pool, tokens and both API handlers")
+	if d.Logger == nil || d.Pool == nil || d.Monitor == nil || d.Tokens == nil || d.Auth == nil || d.Tasks == nil {
+		return nil, errors.New("httpx: NewServer needs a logger, pool, monitor, tokens and both API handlers")
+	}
+	if d.RequestTimeout <= 0 {
+		return nil, errors.New("httpx: NewServer needs a positive request timeout")
 	}
 	// The specs as written, not the generator's embedded copies, whose
 	// operationIds are normalised and no longer match the route options.
@@ -76,6 +85,8 @@ func NewServer(d Deps) (*echo.Echo, error) {
 	}))
 	e.Use(middleware.RequestID())
 	e.Use(requestLogger(d.Logger))
+	e.Use(securityHeaders)
+	e.Use(deadline(d.RequestTimeout))
 	e.Use(middleware.BodyLimit(fmt.Sprintf("%dB", MaxBodyBytes)))
 	e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 		AllowOrigins:     d.CORSOrigins,
@@ -106,7 +117,7 @@ func NewServer(d Deps) (*echo.Echo, error) {
 	e.GET("/healthz", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 	})
-	e.GET("/readyz", readyz(d.Pool))
+	e.GET("/readyz", readyz(d.Pool, d.Monitor))
 	docs.register(e)
 	return e, nil
 }
@@ -150,11 +161,26 @@ func IsPublic(op *openapi3.Operation) bool {
 	return op.Security != nil && len(*op.Security) == 0
 }
 
-func readyz(pool *pgxpool.Pool) echo.HandlerFunc {
+// readyz answers 200 while the database answers, and 503 when it cannot be
+// reached. A pool whose every connection is in use is busy, not down: its
+// connections are working, so the replica stays in rotation (taking it out
+// would only move its load onto the others) and requests that cannot get a
+// connection in time answer 503 themselves.
+func readyz(pool *pgxpool.Pool, monitor *store.Monitor) echo.HandlerFunc {
+	busy := func() bool {
+		s := pool.Stat()
+		return !monitor.Down() && s.AcquiredConns() >= s.MaxConns()
+	}
 	return func(c echo.Context) error {
+		if busy() {
+			return c.JSON(http.StatusOK, map[string]string{"status": "ready", "pool": "busy"})
+		}
 		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 		defer cancel()
 		if err := pool.Ping(ctx); err != nil {
+			if errors.Is(err, context.DeadlineExceeded) && busy() {
+				return c.JSON(http.StatusOK, map[string]string{"status": "ready", "pool": "busy"})
+			}
 			return apperr.ServiceUnavailable.WithDetail("Database is unreachable")
 		}
 		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})

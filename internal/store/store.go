@@ -1,5 +1,6 @@
-// Package store opens the PostgreSQL pool, runs transactions, classifies
-// database errors and applies the schema migrations.
+// Package store opens the PostgreSQL pool and bounds its waits (DB), watches
+// for outages (Monitor), classifies database errors and applies the schema
+// migrations. The queries themselves are gen/db's.
 package store
 
 import (
@@ -8,10 +9,12 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/multitracer"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -22,6 +25,11 @@ type PoolOptions struct {
 	MaxConns        int32
 	MaxConnLifetime time.Duration
 	ConnectTimeout  time.Duration
+	// StatementTimeout is the server-side statement_timeout of every
+	// session (0: the server's default, usually none).
+	StatementTimeout time.Duration
+	// Tracer, if any, sees every statement and connection attempt.
+	Tracer pgx.QueryTracer
 }
 
 // NewPool returns a pool for databaseURL. It does not wait for the database:
@@ -30,13 +38,15 @@ func NewPool(ctx context.Context, databaseURL string, o PoolOptions) (*pgxpool.P
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		// pgx's message can quote the URL, password included.
-		return nil, errors.New("store: DATABASE_URL cannot be parsed as a PostgreSQL connection string")
+		return nil, errors.New("store: the database URL cannot be parsed as a PostgreSQL connection string")
 	}
 	ConfigureSession(cfg)
 	cfg.MinConns = o.MinConns
 	cfg.MaxConns = o.MaxConns
 	cfg.MaxConnLifetime = o.MaxConnLifetime
 	cfg.ConnConfig.ConnectTimeout = o.ConnectTimeout
+	SetStatementTimeout(cfg, o.StatementTimeout)
+	AddTracer(cfg, o.Tracer)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("store: open pool: %w", err)
@@ -52,6 +62,25 @@ func NewPool(ctx context.Context, databaseURL string, o PoolOptions) (*pgxpool.P
 // plan would have to keep every filter and could not use the search indexes.
 func ConfigureSession(cfg *pgxpool.Config) {
 	cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+}
+
+// SetStatementTimeout makes the server cancel any statement of cfg's
+// sessions that runs longer than d (0 leaves the server's setting).
+func SetStatementTimeout(cfg *pgxpool.Config, d time.Duration) {
+	if d > 0 {
+		cfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(d.Milliseconds(), 10)
+	}
+}
+
+// AddTracer adds t (when not nil) to the tracers of cfg's connections.
+func AddTracer(cfg *pgxpool.Config, t pgx.QueryTracer) {
+	switch {
+	case t == nil:
+	case cfg.ConnConfig.Tracer == nil:
+		cfg.ConnConfig.Tracer = t
+	default:
+		cfg.ConnConfig.Tracer = multitracer.New(cfg.ConnConfig.Tracer, t)
+	}
 }
 
 // UniqueViolation reports whether err is a unique-constraint violation of the
@@ -77,9 +106,17 @@ func InvalidData(err error) bool {
 // IsNotFound reports whether err means a query matched no row.
 func IsNotFound(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
 
-// Unavailable reports whether err means the database could not be reached or
-// is not accepting work right now (as opposed to a bug or a bad query).
+// Unavailable reports whether err means the database cannot do the work
+// right now, as opposed to a bug or a bad query: it cannot be reached, no
+// connection of the pool came free in time (ErrPoolTimeout), or the
+// statement ran past the statement timeout. The client may retry later.
 func Unavailable(err error) bool {
+	return connectionFailed(err) || errors.Is(err, ErrPoolTimeout) || statementTimedOut(err)
+}
+
+// connectionFailed reports whether err means the database could not be
+// reached or is not accepting connections: an outage.
+func connectionFailed(err error) bool {
 	if err == nil {
 		return false
 	}
@@ -97,4 +134,12 @@ func Unavailable(err error) bool {
 	}
 	// A connection that died mid-query, or one pgx never got to use.
 	return pgconn.SafeToRetry(err) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
+}
+
+// statementTimedOut reports whether the server cancelled a statement that
+// ran past statement_timeout (57014 query_canceled; a cancel the client asked
+// for comes back as the context's error instead).
+func statementTimedOut(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "57014"
 }

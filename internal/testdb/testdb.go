@@ -47,7 +47,7 @@ func New(tb testing.TB) *pgxpool.Pool {
 // tracer, a smaller pool) before it connects.
 func NewWithConfig(tb testing.TB, configure func(*pgxpool.Config)) *pgxpool.Pool {
 	tb.Helper()
-	return connect(tb, NewDatabase(tb), configure)
+	return Connect(tb, NewDatabase(tb), configure)
 }
 
 // Fill adds data to a freshly migrated template database.
@@ -63,10 +63,13 @@ func NewSeeded(tb testing.TB, key string, fill Fill, configure func(*pgxpool.Con
 	if err != nil {
 		tb.Fatalf("testdb: template %s: %v", key, err)
 	}
-	return connect(tb, create(tb, admin, "TEMPLATE "+tmpl), configure)
+	return Connect(tb, create(tb, admin, "TEMPLATE "+tmpl), configure)
 }
 
-func connect(tb testing.TB, dbURL string, configure func(*pgxpool.Config)) *pgxpool.Pool {
+// Connect returns a pool on dbURL with the service's session settings, after
+// configure (when not nil) has adjusted its configuration; it closes when tb
+// ends.
+func Connect(tb testing.TB, dbURL string, configure func(*pgxpool.Config)) *pgxpool.Pool {
 	tb.Helper()
 	cfg, err := pgxpool.ParseConfig(dbURL)
 	if err != nil {

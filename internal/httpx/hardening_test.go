@@ -1,0 +1,149 @@
+package httpx_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/todoapp/todo-api/internal/store"
+)
+
+// holdPool takes every connection of a's pool until the test ends or the
+// returned release is called.
+func holdPool(t *testing.T, a *app) (release func()) {
+	t.Helper()
+	var held []*pgxpool.Conn
+	for range a.pool.Config().MaxConns {
+		c, err := a.pool.Acquire(t.Context())
+		require.NoError(t, err)
+		held = append(held, c)
+	}
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			for _, c := range held {
+				c.Release()
+			}
+		})
+	}
+	t.Cleanup(release)
+	return release
+}
+
+func TestBusyPool(t *testing.T) {
+	t.Parallel()
+	t.Run("WaitForAConnectionIsBoundedThen503", func(t *testing.T) {
+		a := newApp(t, func(o *options) {
+			o.connTimeout = 300 * time.Millisecond
+			o.configure = func(c *pgxpool.Config) { c.MaxConns, c.MinConns = 2, 0 }
+		})
+		tok := a.user(t, "busy@example.com")
+		release := holdPool(t, a)
+
+		start := time.Now()
+		for _, r := range []response{
+			a.call(t, http.MethodGet, "/api/v1/tasks", tok, nil),
+			a.call(t, http.MethodPost, "/api/v1/tags", tok, map[string]any{"name": "x"}),
+			a.me(t, tok),
+		} {
+			requireError(t, r, 503, "SERVICE_UNAVAILABLE", "Service temporarily unavailable")
+			assert.Equal(t, "2", r.Header().Get("Retry-After"))
+		}
+		assert.GreaterOrEqual(t, time.Since(start), 3*300*time.Millisecond, "each waited for the connection timeout")
+
+		r := a.do(t, http.MethodGet, "/readyz", "", "")
+		assert.Equal(t, http.StatusOK, r.Code, "a busy pool is not a database down: %s", r.Body.String())
+		assert.Equal(t, map[string]any{"status": "ready", "pool": "busy"}, r.JSON(t))
+
+		release()
+		assert.Equal(t, http.StatusOK, a.call(t, http.MethodGet, "/api/v1/tasks", tok, nil).Code)
+		assert.Equal(t, map[string]any{"status": "ready"}, a.do(t, http.MethodGet, "/readyz", "", "").JSON(t))
+	})
+	t.Run("RequestTimeoutAnswers503BeforeTheWriteTimeout", func(t *testing.T) {
+		a := newApp(t, func(o *options) {
+			o.connTimeout = time.Minute // longer than the request may take
+			o.requestTimeout = 300 * time.Millisecond
+			o.configure = func(c *pgxpool.Config) { c.MaxConns, c.MinConns = 1, 0 }
+		})
+		tok := a.user(t, "deadline@example.com")
+		holdPool(t, a)
+		r := a.call(t, http.MethodGet, "/api/v1/tags", tok, nil)
+		requireError(t, r, 503, "SERVICE_UNAVAILABLE", "")
+		assert.Equal(t, "2", r.Header().Get("Retry-After"))
+	})
+}
+
+func TestStatementTimeout(t *testing.T) {
+	t.Parallel()
+	a := newApp(t, func(o *options) {
+		o.configure = func(c *pgxpool.Config) { store.SetStatementTimeout(c, 300*time.Millisecond) }
+	})
+	tok := a.user(t, "locked@example.com")
+	task := a.createTask(t, tok, map[string]any{"title": "t"})
+
+	// Another client holds a lock on the tasks table.
+	locker, err := pgx.Connect(t.Context(), a.pool.Config().ConnConfig.ConnString())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = locker.Close(context.Background()) })
+	tx, err := locker.Begin(t.Context())
+	require.NoError(t, err)
+	_, err = tx.Exec(t.Context(), "LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE")
+	require.NoError(t, err)
+
+	r := a.call(t, http.MethodPatch, fmt.Sprint("/api/v1/tasks/", task["id"]), tok, map[string]any{"completed": true})
+	requireError(t, r, 503, "SERVICE_UNAVAILABLE", "")
+	assert.Equal(t, "2", r.Header().Get("Retry-After"))
+	// Routes that do not touch the locked table are unaffected.
+	assert.Equal(t, http.StatusOK, a.me(t, tok).Code)
+
+	require.NoError(t, tx.Rollback(t.Context()))
+	assert.Equal(t, http.StatusOK, a.call(t, http.MethodPatch, fmt.Sprint("/api/v1/tasks/", task["id"]), tok, map[string]any{"completed": true}).Code)
+}
+
+func TestNosniffOnEveryResponse(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	for _, path := range []string{"/healthz", "/readyz", "/docs/", "/openapi.yaml", "/openapi.json", "/no-such-page", "/api/v1/auth/me"} {
+		r := a.do(t, http.MethodGet, path, "", "")
+		assert.Equal(t, "nosniff", r.Header().Get("X-Content-Type-Options"), path)
+	}
+}
+
+// syncBuffer is a log destination several goroutines may write to.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// lines returns the log lines that contain every one of words.
+func (s *syncBuffer) lines(words ...string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, l := range strings.Split(s.b.String(), "\n") {
+		all := l != ""
+		for _, w := range words {
+			all = all && strings.Contains(l, w)
+		}
+		if all {
+			out = append(out, l)
+		}
+	}
+	return out
+}

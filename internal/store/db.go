@@ -1,0 +1,160 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// ErrPoolTimeout is returned when no connection of the pool came free within
+// the connection timeout. Unavailable reports it as an outage: the caller
+// answers 503 and the client retries later.
+var ErrPoolTimeout = errors.New("store: no database connection came free within the connection timeout")
+
+// DB is the pool as request handlers use it (it satisfies gen/db's DBTX):
+// each statement waits at most the connection timeout for a connection of
+// the pool, then fails with ErrPoolTimeout, while the statement itself runs
+// under the caller's context. pgxpool alone would wait as long as the
+// context allows.
+type DB struct {
+	pool    *pgxpool.Pool
+	timeout time.Duration
+}
+
+// NewDB returns pool with the wait for a connection bounded by timeout.
+func NewDB(pool *pgxpool.Pool, timeout time.Duration) (*DB, error) {
+	if pool == nil || timeout <= 0 {
+		return nil, errors.New("store: NewDB needs a pool and a positive connection timeout")
+	}
+	return &DB{pool: pool, timeout: timeout}, nil
+}
+
+// Pool is the underlying pool.
+func (d *DB) Pool() *pgxpool.Pool { return d.pool }
+
+// acquire takes a connection, waiting at most the timeout (or less, when ctx
+// ends first: then ctx's error is returned).
+func (d *DB) acquire(ctx context.Context) (*pgxpool.Conn, error) {
+	actx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	c, err := d.pool.Acquire(actx)
+	if err != nil && ctx.Err() == nil && actx.Err() != nil {
+		return nil, ErrPoolTimeout // the wait ran out, not the caller's time
+	}
+	return c, err
+}
+
+// Exec runs a statement that returns no rows.
+func (d *DB) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	c, err := d.acquire(ctx)
+	if err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	defer c.Release()
+	return c.Exec(ctx, sql, args...)
+}
+
+// Query runs a statement; closing the rows (or reading them to the end)
+// returns the connection to the pool.
+func (d *DB) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	c, err := d.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := c.Query(ctx, sql, args...)
+	if err != nil {
+		c.Release()
+		return nil, err
+	}
+	return &releasingRows{Rows: rows, c: c}, nil
+}
+
+// QueryRow runs a statement of at most one row; Scan returns the connection.
+func (d *DB) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	c, err := d.acquire(ctx)
+	if err != nil {
+		return errRow{err}
+	}
+	return &releasingRow{row: c.QueryRow(ctx, sql, args...), c: c}
+}
+
+// Begin starts a transaction on a connection of the pool; Commit or Rollback
+// returns the connection.
+func (d *DB) Begin(ctx context.Context) (pgx.Tx, error) {
+	c, err := d.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tx, err := c.Begin(ctx)
+	if err != nil {
+		c.Release()
+		return nil, err
+	}
+	return &releasingTx{Tx: tx, c: c}, nil
+}
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+type releasingRow struct {
+	row pgx.Row
+	c   *pgxpool.Conn
+}
+
+func (r *releasingRow) Scan(dest ...any) error {
+	defer r.c.Release()
+	return r.row.Scan(dest...)
+}
+
+type releasingRows struct {
+	pgx.Rows
+	c *pgxpool.Conn
+}
+
+func (r *releasingRows) release() {
+	if r.c != nil {
+		r.c.Release()
+		r.c = nil
+	}
+}
+
+func (r *releasingRows) Close() {
+	r.Rows.Close()
+	r.release()
+}
+
+func (r *releasingRows) Next() bool {
+	if r.Rows.Next() {
+		return true
+	}
+	r.Rows.Close()
+	r.release()
+	return false
+}
+
+type releasingTx struct {
+	pgx.Tx
+	c *pgxpool.Conn
+}
+
+func (t *releasingTx) release() {
+	if t.c != nil {
+		t.c.Release()
+		t.c = nil
+	}
+}
+
+func (t *releasingTx) Commit(ctx context.Context) error {
+	defer t.release()
+	return t.Tx.Commit(ctx)
+}
+
+func (t *releasingTx) Rollback(ctx context.Context) error {
+	defer t.release()
+	return t.Tx.Rollback(ctx)
+}
