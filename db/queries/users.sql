@@ -13,3 +13,7 @@ WHERE email = @email;
 SELECT id, email, name, created_at
 FROM users
 WHERE id = @id;
+
+-- name: UserExists :one
+-- Tells a deleted user's token (INVALID_TOKEN) from a missing task or tag.
+SELECT EXISTS (SELECT 1 FROM users WHERE id = @id);

@@ -78,6 +78,8 @@ type Querier interface {
 	// PATCH: a NULL title, completed or priority means "not sent"; description
 	// and due_date change only when their set_ flag is true (NULL then clears).
 	UpdateTask(ctx context.Context, arg UpdateTaskParams) (Task, error)
+	// Tells a deleted user's token (INVALID_TOKEN) from a missing task or tag.
+	UserExists(ctx context.Context, id uuid.UUID) (bool, error)
 }
 
 var _ Querier = (*Queries)(nil)

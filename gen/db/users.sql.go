@@ -87,3 +87,15 @@ func (q *Queries) GetUserCredentials(ctx context.Context, email string) (GetUser
 	err := row.Scan(&i.ID, &i.Email, &i.PasswordHash)
 	return i, err
 }
+
+const userExists = `-- name: UserExists :one
+SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)
+`
+
+// Tells a deleted user's token (INVALID_TOKEN) from a missing task or tag.
+func (q *Queries) UserExists(ctx context.Context, id uuid.UUID) (bool, error) {
+	row := q.db.QueryRow(ctx, userExists, id)
+	var exists bool
+	err := row.Scan(&exists)
+	return exists, err
+}

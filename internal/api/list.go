@@ -29,6 +29,11 @@ func (h *TasksHandler) ListTasks(ctx context.Context, req tasksapi.ListTasksRequ
 	if err != nil {
 		return nil, err
 	}
+	if total == 0 { // none, or no user any more
+		if err := h.missing(ctx, nil); err != nil {
+			return nil, err
+		}
+	}
 	if int64(filter.PageOffset) >= total { // also: an unknown tag, which matches nothing
 		return listPage(lq, total, nil), nil
 	}

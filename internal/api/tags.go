@@ -40,6 +40,11 @@ func (h *TasksHandler) ListTags(ctx context.Context, _ tasksapi.ListTagsRequestO
 	if err != nil {
 		return nil, fmt.Errorf("list tags: %w", err)
 	}
+	if len(rows) == 0 { // none, or no user any more
+		if err := h.missing(ctx, nil); err != nil {
+			return nil, err
+		}
+	}
 	out := make(tasksapi.ListTags200JSONResponse, len(rows))
 	for i, r := range rows {
 		out[i] = toTag(r.ID, r.Name, r.Color)
@@ -49,7 +54,7 @@ func (h *TasksHandler) ListTags(ctx context.Context, _ tasksapi.ListTagsRequestO
 
 // UpdateTag replaces a tag's name and colour (a colour left out becomes null).
 func (h *TasksHandler) UpdateTag(ctx context.Context, req tasksapi.UpdateTagRequestObject) (tasksapi.UpdateTagResponseObject, error) {
-	uid, id, err := owned(ctx, req.TagId, apperr.TagNotFound)
+	uid, id, err := h.owned(ctx, req.TagId, apperr.TagNotFound)
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +64,7 @@ func (h *TasksHandler) UpdateTag(ctx context.Context, req tasksapi.UpdateTagRequ
 	}
 	t, err := h.q.UpdateTag(ctx, db.UpdateTagParams{Name: name, Color: color, ID: id, UserID: uid})
 	if store.IsNotFound(err) {
-		return nil, apperr.TagNotFound
+		return nil, h.missing(ctx, apperr.TagNotFound)
 	}
 	if err != nil {
 		return nil, tagWriteErr(err, "update tag")
@@ -69,7 +74,7 @@ func (h *TasksHandler) UpdateTag(ctx context.Context, req tasksapi.UpdateTagRequ
 
 // DeleteTag deletes a tag; it comes off every task, and the tasks stay.
 func (h *TasksHandler) DeleteTag(ctx context.Context, req tasksapi.DeleteTagRequestObject) (tasksapi.DeleteTagResponseObject, error) {
-	uid, id, err := owned(ctx, req.TagId, apperr.TagNotFound)
+	uid, id, err := h.owned(ctx, req.TagId, apperr.TagNotFound)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +83,7 @@ func (h *TasksHandler) DeleteTag(ctx context.Context, req tasksapi.DeleteTagRequ
 		return nil, fmt.Errorf("delete tag: %w", err)
 	}
 	if n == 0 {
-		return nil, apperr.TagNotFound
+		return nil, h.missing(ctx, apperr.TagNotFound)
 	}
 	return tasksapi.DeleteTag204Response{}, nil
 }
@@ -102,7 +107,7 @@ func tagWriteErr(err error, what string) error {
 	if store.UniqueViolation(err, tagNameKey) {
 		return apperr.TagAlreadyExists.WithField("name")
 	}
-	return fmt.Errorf("%s: %w", what, err)
+	return wrapWrite(err, what)
 }
 
 func toTag(id int32, name string, color *string) tasksapi.Tag {

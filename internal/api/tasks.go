@@ -41,17 +41,47 @@ func userID(ctx context.Context) (uuid.UUID, error) {
 }
 
 // owned returns the authenticated user and a path id in its stored type. An
-// id no row can have (outside int32) is nf, like any id the user lacks.
-func owned(ctx context.Context, pathID int, nf *apperr.Error) (uuid.UUID, int32, error) {
+// id no row can have (outside int32) is missing, like any id the user lacks.
+func (h *TasksHandler) owned(ctx context.Context, pathID int, nf *apperr.Error) (uuid.UUID, int32, error) {
 	uid, err := userID(ctx)
 	if err != nil {
 		return uid, 0, err
 	}
 	id, ok := dbID(pathID)
 	if !ok {
-		return uid, 0, nf
+		return uid, 0, h.missing(ctx, nf)
 	}
 	return uid, id, nil
+}
+
+// missing is the one answer for a task or tag the user does not have: nf
+// (nil: no error), unless the user itself is gone (deleted while its access token lives),
+// which is INVALID_TOKEN. The check costs a statement only on this path.
+func (h *TasksHandler) missing(ctx context.Context, nf *apperr.Error) error {
+	uid, err := userID(ctx)
+	if err != nil {
+		return err
+	}
+	exists, err := h.q.UserExists(ctx, uid)
+	if err != nil {
+		return fmt.Errorf("check user: %w", err)
+	}
+	switch {
+	case !exists:
+		return apperr.InvalidToken
+	case nf == nil: // the caller only asks about the user
+		return nil
+	}
+	return nf
+}
+
+// wrapWrite names a failed write; a write for a user that no longer exists
+// is INVALID_TOKEN.
+func wrapWrite(err error, what string) error {
+	if store.UserMissing(err) {
+		return apperr.InvalidToken
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 // CreateTask creates a task with the defaults of SPEC 4 for what is left out.
@@ -67,7 +97,7 @@ func (h *TasksHandler) CreateTask(ctx context.Context, req tasksapi.CreateTaskRe
 	t, err := h.q.CreateTask(ctx, db.CreateTaskParams{Title: in.title, Description: in.description,
 		Completed: in.completed, Priority: in.priority, DueDate: in.dueDate, UserID: uid})
 	if err != nil {
-		return nil, fmt.Errorf("create task: %w", err)
+		return nil, wrapWrite(err, "create task")
 	}
 	return tasksapi.CreateTask201JSONResponse(toTask(t, nil)), nil
 }
@@ -84,7 +114,7 @@ func (h *TasksHandler) GetTask(ctx context.Context, req tasksapi.GetTaskRequestO
 // ReplaceTask replaces every field of a task; what is left out returns to
 // its default.
 func (h *TasksHandler) ReplaceTask(ctx context.Context, req tasksapi.ReplaceTaskRequestObject) (tasksapi.ReplaceTaskResponseObject, error) {
-	uid, id, err := owned(ctx, req.TaskId, apperr.TaskNotFound)
+	uid, id, err := h.owned(ctx, req.TaskId, apperr.TaskNotFound)
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +133,7 @@ func (h *TasksHandler) ReplaceTask(ctx context.Context, req tasksapi.ReplaceTask
 
 // UpdateTask changes only the fields sent; null clears description or due_date.
 func (h *TasksHandler) UpdateTask(ctx context.Context, req tasksapi.UpdateTaskRequestObject) (tasksapi.UpdateTaskResponseObject, error) {
-	uid, id, err := owned(ctx, req.TaskId, apperr.TaskNotFound)
+	uid, id, err := h.owned(ctx, req.TaskId, apperr.TaskNotFound)
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +159,7 @@ func (h *TasksHandler) UpdateTask(ctx context.Context, req tasksapi.UpdateTaskRe
 
 // DeleteTask deletes a task and its tag links; the tags stay.
 func (h *TasksHandler) DeleteTask(ctx context.Context, req tasksapi.DeleteTaskRequestObject) (tasksapi.DeleteTaskResponseObject, error) {
-	uid, id, err := owned(ctx, req.TaskId, apperr.TaskNotFound)
+	uid, id, err := h.owned(ctx, req.TaskId, apperr.TaskNotFound)
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +168,7 @@ func (h *TasksHandler) DeleteTask(ctx context.Context, req tasksapi.DeleteTaskRe
 		return nil, fmt.Errorf("delete task: %w", err)
 	}
 	if n == 0 {
-		return nil, apperr.TaskNotFound
+		return nil, h.missing(ctx, apperr.TaskNotFound)
 	}
 	return tasksapi.DeleteTask204Response{}, nil
 }
@@ -157,8 +187,8 @@ func (h *TasksHandler) AddTagToTask(ctx context.Context, req tasksapi.AddTagToTa
 			return nil, fmt.Errorf("link tag: %w", err)
 		}
 	}
-	if err := linkErr(ok1 && r.TaskFound, ok2 && r.TagFound); err != nil {
-		return nil, err
+	if nf := linkErr(ok1 && r.TaskFound, ok2 && r.TagFound); nf != nil {
+		return nil, h.missing(ctx, nf)
 	}
 	t, err := h.getTask(ctx, req.TaskId)
 	if err != nil {
@@ -184,14 +214,14 @@ func (h *TasksHandler) RemoveTagFromTask(ctx context.Context, req tasksapi.Remov
 			return nil, fmt.Errorf("unlink tag: %w", err)
 		}
 	}
-	if err := linkErr(ok1 && r.TaskFound, ok2 && r.TagFound); err != nil {
-		return nil, err
+	if nf := linkErr(ok1 && r.TaskFound, ok2 && r.TagFound); nf != nil {
+		return nil, h.missing(ctx, nf)
 	}
 	return tasksapi.RemoveTagFromTask204Response{}, nil
 }
 
 // linkErr names what is missing, the task first.
-func linkErr(taskFound, tagFound bool) error {
+func linkErr(taskFound, tagFound bool) *apperr.Error {
 	switch {
 	case !taskFound:
 		return apperr.TaskNotFound
@@ -203,7 +233,7 @@ func linkErr(taskFound, tagFound bool) error {
 
 // getTask loads one of the user's tasks with its tags.
 func (h *TasksHandler) getTask(ctx context.Context, taskID int) (tasksapi.Task, error) {
-	uid, id, err := owned(ctx, taskID, apperr.TaskNotFound)
+	uid, id, err := h.owned(ctx, taskID, apperr.TaskNotFound)
 	if err != nil {
 		return tasksapi.Task{}, err
 	}
@@ -214,8 +244,11 @@ func (h *TasksHandler) getTask(ctx context.Context, taskID int) (tasksapi.Task, 
 // loaded finishes a statement that returns one of the user's tasks: no row
 // is TASK_NOT_FOUND, anything else wrong is wrapped, and a task gets its tags.
 func (h *TasksHandler) loaded(ctx context.Context, t db.Task, err error, what string) (tasksapi.Task, error) {
-	if err != nil {
-		return tasksapi.Task{}, notFound(err, apperr.TaskNotFound, what)
+	switch {
+	case store.IsNotFound(err):
+		return tasksapi.Task{}, h.missing(ctx, apperr.TaskNotFound)
+	case err != nil:
+		return tasksapi.Task{}, fmt.Errorf("%s: %w", what, err)
 	}
 	return h.withTags(ctx, t)
 }
@@ -244,14 +277,6 @@ func (h *TasksHandler) tagsOf(ctx context.Context, tasks []db.Task) (map[int32][
 		out[r.TaskID] = append(out[r.TaskID], toTag(r.ID, r.Name, r.Color))
 	}
 	return out, nil
-}
-
-// notFound maps "no row" to nf and wraps anything else.
-func notFound(err error, nf *apperr.Error, what string) error {
-	if store.IsNotFound(err) {
-		return nf
-	}
-	return fmt.Errorf("%s: %w", what, err)
 }
 
 func toTask(t db.Task, tags []tasksapi.Tag) tasksapi.Task {

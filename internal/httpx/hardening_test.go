@@ -147,3 +147,48 @@ func (s *syncBuffer) lines(words ...string) []string {
 	}
 	return out
 }
+
+// TestDeletedUsersTokenIsInvalidEverywhere: a user deleted while its access
+// token lives (by any means) gets 401 INVALID_TOKEN on every route, never an
+// empty 200, a 404 or a 500.
+func TestDeletedUsersTokenIsInvalidEverywhere(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	tok := a.user(t, "gone@example.com")
+	task := a.createTask(t, tok, map[string]any{"title": "t"})
+	tag := a.createTag(t, tok, "x")
+	_, err := a.pool.Exec(t.Context(), `DELETE FROM users WHERE email = 'gone@example.com'`)
+	require.NoError(t, err)
+
+	taskPath := fmt.Sprint("/api/v1/tasks/", task["id"])
+	tagPath := fmt.Sprint("/api/v1/tags/", tag)
+	for _, c := range []struct {
+		method, path string
+		body         any
+	}{
+		{http.MethodGet, "/api/v1/auth/me", nil},
+		{http.MethodGet, "/api/v1/tasks", nil},
+		{http.MethodGet, "/api/v1/tasks?q=t&status=pending", nil},
+		{http.MethodGet, "/api/v1/tasks?tag=x", nil},
+		{http.MethodPost, "/api/v1/tasks", map[string]any{"title": "new"}},
+		{http.MethodGet, taskPath, nil},
+		{http.MethodGet, "/api/v1/tasks/99999999999", nil},
+		{http.MethodPut, taskPath, map[string]any{"title": "new"}},
+		{http.MethodPatch, taskPath, map[string]any{"completed": true}},
+		{http.MethodPatch, taskPath, map[string]any{}},
+		{http.MethodDelete, taskPath, nil},
+		{http.MethodPost, taskPath + "/tags/" + fmt.Sprint(tag), nil},
+		{http.MethodDelete, taskPath + "/tags/" + fmt.Sprint(tag), nil},
+		{http.MethodGet, "/api/v1/tags", nil},
+		{http.MethodPost, "/api/v1/tags", map[string]any{"name": "y"}},
+		{http.MethodPut, tagPath, map[string]any{"name": "z"}},
+		{http.MethodDelete, tagPath, nil},
+	} {
+		r := a.call(t, c.method, c.path, tok, c.body)
+		requireError(t, r, 401, "INVALID_TOKEN", "Invalid authentication token")
+		assert.Equal(t, "Bearer", r.Header().Get("WWW-Authenticate"), "%s %s", c.method, c.path)
+	}
+	var rows int
+	require.NoError(t, a.pool.QueryRow(t.Context(), `SELECT (SELECT count(*) FROM tasks) + (SELECT count(*) FROM tags)`).Scan(&rows))
+	assert.Zero(t, rows, "nothing was written for the deleted user")
+}

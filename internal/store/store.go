@@ -87,6 +87,14 @@ func AddTracer(cfg *pgxpool.Config, t pgx.QueryTracer) {
 // named constraint.
 func UniqueViolation(err error, constraint string) bool { return violation(err, "23505", constraint) }
 
+// UserMissing reports whether err is a foreign-key violation of a user_id
+// column (constraints named <table>_user_id_fkey): a row written for a user
+// that no longer exists.
+func UserMissing(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23503" && strings.HasSuffix(pgErr.ConstraintName, "_user_id_fkey")
+}
+
 // CheckViolation reports whether err is a violation of the named CHECK constraint.
 func CheckViolation(err error, constraint string) bool { return violation(err, "23514", constraint) }
 
