@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	openapi_types "github.com/oapi-codegen/runtime/types"
 
 	"github.com/todoapp/todo-api/gen/authapi"
 	"github.com/todoapp/todo-api/gen/db"
@@ -56,8 +57,8 @@ func (h *AuthHandler) RegisterUser(ctx context.Context, req authapi.RegisterUser
 	if req.Body == nil {
 		return nil, apperr.BodyRequired
 	}
-	email := NormaliseEmail(req.Body.Email)
-	if !ValidEmail(email) {
+	email, ok := NormaliseEmail(req.Body.Email)
+	if !ok {
 		return nil, apperr.InvalidEmail.WithField("email")
 	}
 	if err := checkPassword(req.Body.Password); err != nil {
@@ -88,9 +89,13 @@ func (h *AuthHandler) LoginUser(ctx context.Context, req authapi.LoginUserReques
 	if req.Body == nil {
 		return nil, apperr.BodyRequired
 	}
-	user, err := h.q.GetUserCredentials(ctx, NormaliseEmail(req.Body.Username))
-	if err != nil && !store.IsNotFound(err) {
-		return nil, fmt.Errorf("get user: %w", err)
+	var user db.GetUserCredentialsRow // no user: an empty hash, compared all the same
+	if email, ok := NormaliseEmail(req.Body.Username); ok {
+		var err error
+		user, err = h.q.GetUserCredentials(ctx, email)
+		if err != nil && !store.IsNotFound(err) {
+			return nil, fmt.Errorf("get user: %w", err)
+		}
 	}
 	ok, err := h.hasher.Matches(ctx, user.PasswordHash, req.Body.Password) // "" hash when not found
 	if err != nil {
@@ -258,5 +263,5 @@ func trimName(name *string) *string {
 }
 
 func toUser(id uuid.UUID, email string, name *string, createdAt time.Time) authapi.UserResponse {
-	return authapi.UserResponse{Id: id, Email: email, Name: toNullable(name), CreatedAt: createdAt.UTC()}
+	return authapi.UserResponse{Id: id, Email: openapi_types.Email(email), Name: toNullable(name), CreatedAt: createdAt.UTC()}
 }

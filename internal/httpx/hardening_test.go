@@ -192,3 +192,79 @@ func TestDeletedUsersTokenIsInvalidEverywhere(t *testing.T) {
 	require.NoError(t, a.pool.QueryRow(t.Context(), `SELECT (SELECT count(*) FROM tasks) + (SELECT count(*) FROM tags)`).Scan(&rows))
 	assert.Zero(t, rows, "nothing was written for the deleted user")
 }
+
+func TestBodiesAreReadWithoutSilentRepairs(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	tok := a.user(t, "utf8@example.com")
+	for _, c := range []struct{ path, body, detail string }{
+		{"/api/v1/auth/register", "{\"email\": \"a\xffb@example.com\", \"password\": \"correct-horse\"}", "Request body is not valid UTF-8"},
+		{"/api/v1/auth/register", `{"email": "a\udcffb@example.com", "password": "correct-horse"}`, ""},
+		{"/api/v1/tasks", "{\"title\": \"caf\xe9\"}", "Request body is not valid UTF-8"},
+		{"/api/v1/tasks", `{"title": "a\ud83d"}`, ""},
+		{"/api/v1/tasks", `{"title": "a\ud83d\u0041"}`, ""},
+		{"/api/v1/tasks", `{"title": "x"} {"title": "y"}`, "Request body is not a single valid JSON value"},
+		{"/api/v1/tags", "{\"name\": \"\xc0\xaf\"}", "Request body is not valid UTF-8"},
+	} {
+		r := a.do(t, http.MethodPost, c.path, "application/json", c.body, "Authorization", "Bearer "+tok)
+		requireError(t, r, 422, "VALIDATION_ERROR", c.detail)
+	}
+	// A surrogate pair is a character, and a literal backslash-u is text.
+	r := a.do(t, http.MethodPost, "/api/v1/tasks", "application/json", `{"title": "\ud83d\ude00 \\ud800"}`, "Authorization", "Bearer "+tok)
+	require.Equal(t, http.StatusCreated, r.Code, r.Body.String())
+	assert.Equal(t, "\U0001F600 \\ud800", r.JSON(t)["title"])
+
+	var n int
+	require.NoError(t, a.pool.QueryRow(t.Context(), `SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM tasks) + (SELECT count(*) FROM tags)`).Scan(&n))
+	assert.Equal(t, 2, n, "only the test's user and its one valid task were stored")
+}
+
+func TestEmailsCannotLookAlike(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	require.Equal(t, http.StatusCreated, a.register(t, "ada@example.com", "correct-horse").Code)
+	for _, email := range []string{"ada\u200b@example.com", "\u200bada@example.com", "ada@exa\u200dmple.com", "ad\u00ada@example.com", "ada\ufe0f@example.com", "ada\u2060@example.com"} {
+		b := requireError(t, a.register(t, email, "correct-horse"), 400, "INVALID_EMAIL", "Please provide a valid email address")
+		assert.Equal(t, "email", b["field"])
+	}
+	for _, email := range []string{"ADA@EXAMPLE.COM", "ada@\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45.com", "  Ada@Example.com "} {
+		requireError(t, a.register(t, email, "correct-horse"), 400, "EMAIL_ALREADY_EXISTS", "")
+	}
+	// NFC: a decomposed é is the composed one.
+	r := a.register(t, "jose\u0301@b\u00fccher.de", "correct-horse")
+	require.Equal(t, http.StatusCreated, r.Code, r.Body.String())
+	assert.Equal(t, "jos\u00e9@b\u00fccher.de", r.JSON(t)["email"])
+	requireError(t, a.register(t, "JOS\u00c9@xn--bcher-kva.de", "correct-horse"), 400, "EMAIL_ALREADY_EXISTS", "")
+	// Login normalises the same way, and an unacceptable address is just
+	// wrong credentials.
+	assert.Equal(t, http.StatusOK, a.loginRaw(t, "Jose\u0301@XN--BCHER-KVA.DE", "correct-horse").Code)
+	assert.Equal(t, http.StatusOK, a.loginRaw(t, "ada@\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45.com", "correct-horse").Code)
+	requireError(t, a.loginRaw(t, "ada\u200b@example.com", "correct-horse"), 401, "INVALID_CREDENTIALS", "")
+}
+
+func TestMediaTypesAreCaseInsensitive(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	for i, ct := range []string{"APPLICATION/JSON", "Application/Json; Charset=UTF-8"} {
+		r := a.do(t, http.MethodPost, "/api/v1/auth/register", ct, fmt.Sprintf(`{"email": "ct%d@example.com", "password": "correct-horse"}`, i))
+		assert.Equal(t, http.StatusCreated, r.Code, "%s: %s", ct, r.Body.String())
+	}
+	r := a.do(t, http.MethodPost, "/api/v1/auth/login", "Application/X-WWW-Form-Urlencoded", "username=ct0@example.com&password=correct-horse")
+	assert.Equal(t, http.StatusOK, r.Code, r.Body.String())
+	requireError(t, a.do(t, http.MethodPost, "/api/v1/auth/register", "TEXT/PLAIN", "x"), 415, "UNSUPPORTED_MEDIA_TYPE", "")
+}
+
+func TestErrorDetailsSpeakOfTheRequest(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	tok := a.user(t, "details@example.com")
+	for body, detail := range map[string]string{
+		`{"title": "x", "completed": 1e999}`:  "completed: value must be a boolean",
+		`{"title": 1e999}`:                    "title: value must be a string",
+		`{"title": "x", "completed": -1e400}`: "completed: value must be a boolean",
+	} {
+		r := a.do(t, http.MethodPost, "/api/v1/tasks", "application/json", body, "Authorization", "Bearer "+tok)
+		b := requireError(t, r, 422, "VALIDATION_ERROR", detail)
+		assert.NotContains(t, b["detail"], "json.Number")
+	}
+}

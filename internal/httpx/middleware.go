@@ -3,6 +3,7 @@ package httpx
 import (
 	"context"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"strings"
@@ -68,6 +69,23 @@ func noStore(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if strings.HasPrefix(c.Request().URL.Path, BasePath+"/") {
 			c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
+		}
+		return next(c)
+	}
+}
+
+// normaliseMediaType rewrites a request's Content-Type in its canonical form
+// (type, subtype and parameter names in lower case): media types are
+// case-insensitive (RFC 9110 8.3.1), but the validator and Echo's binder
+// compare them as written. One that does not parse is left for the
+// validator's 415.
+func normaliseMediaType(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Request().Header
+		if ct := h.Get(echo.HeaderContentType); ct != "" {
+			if mt, params, err := mime.ParseMediaType(ct); err == nil {
+				h.Set(echo.HeaderContentType, mime.FormatMediaType(mt, params))
+			}
 		}
 		return next(c)
 	}

@@ -86,6 +86,7 @@ func NewServer(d Deps) (*echo.Echo, error) {
 	e.Use(middleware.RequestID())
 	e.Use(requestLogger(d.Logger))
 	e.Use(securityHeaders)
+	e.Use(normaliseMediaType)
 	e.Use(deadline(d.RequestTimeout))
 	e.Use(middleware.BodyLimit(fmt.Sprintf("%dB", MaxBodyBytes)))
 	e.Use(middleware.CORSWithConfig(middleware.CORSConfig{

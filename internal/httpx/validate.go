@@ -1,9 +1,15 @@
 package httpx
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"mime"
+	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -30,6 +36,9 @@ func validateRequest(spec *openapi3.T, path, method string, op *openapi3.Operati
 	route := &routers.Route{Spec: spec, Path: path, PathItem: spec.Paths.Value(path), Method: method, Operation: op}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
+			if err := checkJSONBody(c.Request()); err != nil {
+				return err
+			}
 			names, values := c.ParamNames(), c.ParamValues()
 			params := make(map[string]string, len(names))
 			for i, n := range names {
@@ -44,6 +53,81 @@ func validateRequest(spec *openapi3.T, path, method string, op *openapi3.Operati
 			return next(c)
 		}
 	}
+}
+
+// checkJSONBody refuses a JSON body that Go's decoder would read with
+// silent repairs or leftovers: invalid UTF-8 and unpaired UTF-16 surrogate
+// escapes (both would become U+FFFD), and anything after the first value.
+// The body is put back for the validator and the handler to read.
+func checkJSONBody(r *http.Request) error {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
+	if err != nil || mt != echo.MIMEApplicationJSON {
+		return nil // another content type is the validator's to judge
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return err // the body limit's 413, or a broken connection
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	switch {
+	case len(bytes.TrimSpace(body)) == 0:
+		return nil // the validator tells whether a body is required
+	case !utf8.Valid(body):
+		return apperr.Validation("Request body is not valid UTF-8", "")
+	case !json.Valid(body):
+		return apperr.Validation("Request body is not a single valid JSON value", "")
+	case hasLoneSurrogate(body):
+		return apperr.Validation("Request body has a \\u escape of an unpaired UTF-16 surrogate, which is not a character", "")
+	}
+	return nil
+}
+
+// hasLoneSurrogate reports whether valid JSON text has a \uD800-\uDFFF escape
+// that is not a high surrogate followed by a low one.
+func hasLoneSurrogate(b []byte) bool {
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		i++ // the escaped character; in valid JSON there is one
+		if b[i] != 'u' {
+			continue
+		}
+		r := hex4(b[i+1 : i+5])
+		i += 4
+		switch {
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return true // a low surrogate first
+		case r >= 0xD800 && r <= 0xDBFF:
+			if i+6 >= len(b) || b[i+1] != '\\' || b[i+2] != 'u' {
+				return true
+			}
+			if lo := hex4(b[i+3 : i+7]); lo < 0xDC00 || lo > 0xDFFF {
+				return true
+			}
+			i += 6
+		}
+	}
+	return false
+}
+
+func hex4(b []byte) rune {
+	var r rune
+	for _, c := range b {
+		r <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			r |= rune(c - '0')
+		case c >= 'a' && c <= 'f':
+			r |= rune(c - 'a' + 10)
+		case c >= 'A' && c <= 'F':
+			r |= rune(c - 'A' + 10)
+		}
+	}
+	return r
 }
 
 // enumErrors are the contract's errors for a body field whose schema is an
@@ -93,7 +177,7 @@ func requestError(err error) error {
 				return apperr.Validation(field+" is required", field)
 			}
 		}
-		return apperr.Validation(describe(field, se.Reason), field)
+		return apperr.Validation(describe(field, schemaReason(se)), field)
 	case errors.Is(re.Err, openapi3filter.ErrInvalidRequired):
 		if re.Parameter != nil {
 			return apperr.Validation(field+" is required", field)
@@ -104,6 +188,22 @@ func requestError(err error) error {
 	default:
 		return apperr.Validation(describe(field, causeText(re)), field)
 	}
+}
+
+// schemaReason is kin-openapi's reason for a schema failure, except where it
+// speaks of Go rather than of the request: a number too large for a float64
+// (1e999) fails its conversion before the schema is checked.
+func schemaReason(se *openapi3.SchemaError) string {
+	if !strings.Contains(se.Reason, "json.Number") {
+		return se.Reason
+	}
+	if se.Schema != nil && se.Schema.Type != nil {
+		switch t := se.Schema.Type.Slice(); {
+		case len(t) == 1 && t[0] != openapi3.TypeNumber && t[0] != openapi3.TypeInteger:
+			return "value must be a " + t[0]
+		}
+	}
+	return "number is out of range"
 }
 
 // missingProperty extracts NAME from kin-openapi's `property "NAME" is missing`.

@@ -147,7 +147,11 @@ export interface components {
         UserResponse: {
             /** Format: uuid */
             id: string;
-            /** @example ada@example.com */
+            /**
+             * Format: email
+             * @description The address in its stored form: trimmed, the local part in Unicode NFC and lower case, the domain mapped through IDNA (UTS #46) and shown in Unicode. An internationalised address (RFC 6531) keeps its non-ASCII letters.
+             * @example ada@example.com
+             */
             email: string;
             /** @example Ada Lovelace */
             name: string | null;
