@@ -109,6 +109,20 @@ func TestRateLimit(t *testing.T) {
 		r := a.do(t, "POST", "/api/v1/auth/login", "application/x-www-form-urlencoded", "username=x&password=p", "X-Forwarded-For", "203.0.113.9")
 		assert.Equal(t, http.StatusTooManyRequests, r.Code)
 	})
+	t.Run("IPv6KeyedBySlash64", func(t *testing.T) {
+		a := newApp(t, func(o *options) { o.authLimit = 2; o.trusted = "192.0.2.0/24" })
+		login := func(ip string) int {
+			return a.do(t, "POST", "/api/v1/auth/login", "application/x-www-form-urlencoded", "username=x&password=p", "X-Forwarded-For", ip).Code
+		}
+		// Two addresses of one /64 share its budget...
+		assert.Equal(t, http.StatusUnauthorized, login("2001:db8:1:2::1"))
+		assert.Equal(t, http.StatusUnauthorized, login("2001:db8:1:2:ffff:ffff:ffff:ffff"))
+		assert.Equal(t, http.StatusTooManyRequests, login("2001:db8:1:2::3"))
+		// ...another /64 has its own, and IPv4 stays per address.
+		assert.Equal(t, http.StatusUnauthorized, login("2001:db8:1:3::1"))
+		assert.Equal(t, http.StatusUnauthorized, login("203.0.113.1"))
+		assert.Equal(t, http.StatusUnauthorized, login("203.0.113.2"))
+	})
 	t.Run("TrustedProxyForwardsClientIP", func(t *testing.T) {
 		// httptest requests come from 192.0.2.1.
 		a := newApp(t, func(o *options) { o.authLimit = 1; o.trusted = "192.0.2.0/24" })
