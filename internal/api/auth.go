@@ -4,6 +4,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -20,7 +21,7 @@ import (
 	"github.com/todoapp/todo-api/internal/store"
 )
 
-// Cookie settings of the refresh token (SPEC 3.2).
+// Cookie settings of the refresh token (openapi/auth-api.yaml, loginUser).
 const (
 	RefreshCookieName = "refresh_token"
 	RefreshCookiePath = "/api/v1/auth"
@@ -54,9 +55,6 @@ func NewAuthHandler(dbtx *store.DB, hasher *auth.Hasher, tokens *auth.Tokens,
 // RegisterUser creates an account. Errors: INVALID_EMAIL, PASSWORD_TOO_SHORT,
 // PASSWORD_TOO_LONG, EMAIL_ALREADY_EXISTS.
 func (h *AuthHandler) RegisterUser(ctx context.Context, req authapi.RegisterUserRequestObject) (authapi.RegisterUserResponseObject, error) {
-	if req.Body == nil {
-		return nil, apperr.BodyRequired
-	}
 	email, ok := NormaliseEmail(req.Body.Email)
 	if !ok {
 		return nil, apperr.InvalidEmail.WithField("email")
@@ -86,9 +84,6 @@ func (h *AuthHandler) RegisterUser(ctx context.Context, req authapi.RegisterUser
 // password and an over-long password all answer INVALID_CREDENTIALS after the
 // same bcrypt work.
 func (h *AuthHandler) LoginUser(ctx context.Context, req authapi.LoginUserRequestObject) (authapi.LoginUserResponseObject, error) {
-	if req.Body == nil {
-		return nil, apperr.BodyRequired
-	}
 	var user db.GetUserCredentialsRow // no user: an empty hash, compared all the same
 	if email, ok := NormaliseEmail(req.Body.Username); ok {
 		var err error
@@ -124,7 +119,7 @@ func (h *AuthHandler) RefreshToken(ctx context.Context, req authapi.RefreshToken
 	}
 	claims, err := h.tokens.Verify(*req.Params.RefreshToken, auth.Refresh)
 	if err != nil {
-		return nil, refreshTokenError(err)
+		return nil, TokenError(err, auth.Refresh)
 	}
 	sid, jti := claims.Session()
 	now := h.now()
@@ -230,15 +225,20 @@ func (h *AuthHandler) cookie(value string, maxAge int) string {
 	}).String()
 }
 
-func refreshTokenError(err error) error {
-	switch err {
-	case auth.ErrExpired:
+// TokenError is the contract's answer to a token that failed
+// verification as a token of type want: an expired access token is
+// TOKEN_EXPIRED, an expired refresh token REFRESH_TOKEN_EXPIRED, the other
+// type INVALID_TOKEN_TYPE, anything else INVALID_TOKEN.
+func TokenError(err error, want auth.TokenType) *apperr.Error {
+	switch {
+	case errors.Is(err, auth.ErrExpired) && want == auth.Refresh:
 		return apperr.RefreshTokenExpired
-	case auth.ErrWrongType:
+	case errors.Is(err, auth.ErrExpired):
+		return apperr.TokenExpired
+	case errors.Is(err, auth.ErrWrongType):
 		return apperr.InvalidTokenType
-	default:
-		return apperr.InvalidToken
 	}
+	return apperr.InvalidToken
 }
 
 func checkPassword(pw string) error {

@@ -2,12 +2,134 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/todoapp/todo-api/gen/db"
 	"github.com/todoapp/todo-api/gen/tasksapi"
+	"github.com/todoapp/todo-api/internal/apperr"
 	"github.com/todoapp/todo-api/internal/store"
 )
+
+// Everything about GET /tasks lives here: its parameters, the orders and
+// their statements, the totals. Its defaults (page 1, limit 20, status all,
+// sort -created_at) are the spec's: the request validator fills them in.
+
+// maxPageSize is the largest page; a larger limit is treated as this.
+const maxPageSize = 100
+
+// listStatement lists a page in one order. The statements take the same
+// parameters, so one struct converts to each.
+type listStatement func(q *db.Queries, ctx context.Context, p db.ListTasksCreatedDescParams) ([]db.Task, error)
+
+// sortOrders is every `sort` value the list accepts and its statement; each
+// order has an index that yields it (db/migrations), ending in id.
+var sortOrders = map[string]listStatement{
+	"created_at": func(q *db.Queries, ctx context.Context, p db.ListTasksCreatedDescParams) ([]db.Task, error) {
+		return q.ListTasksCreatedAsc(ctx, db.ListTasksCreatedAscParams(p))
+	},
+	"-created_at": (*db.Queries).ListTasksCreatedDesc,
+	"due_date": func(q *db.Queries, ctx context.Context, p db.ListTasksCreatedDescParams) ([]db.Task, error) {
+		return q.ListTasksDueAsc(ctx, db.ListTasksDueAscParams(p))
+	},
+	"-due_date": func(q *db.Queries, ctx context.Context, p db.ListTasksCreatedDescParams) ([]db.Task, error) {
+		return q.ListTasksDueDesc(ctx, db.ListTasksDueDescParams(p))
+	},
+	"priority": func(q *db.Queries, ctx context.Context, p db.ListTasksCreatedDescParams) ([]db.Task, error) {
+		return q.ListTasksPriorityAsc(ctx, db.ListTasksPriorityAscParams(p))
+	},
+	"-priority": func(q *db.Queries, ctx context.Context, p db.ListTasksCreatedDescParams) ([]db.Task, error) {
+		return q.ListTasksPriorityDesc(ctx, db.ListTasksPriorityDescParams(p))
+	},
+	"title": func(q *db.Queries, ctx context.Context, p db.ListTasksCreatedDescParams) ([]db.Task, error) {
+		return q.ListTasksTitleAsc(ctx, db.ListTasksTitleAscParams(p))
+	},
+	"-title": func(q *db.Queries, ctx context.Context, p db.ListTasksCreatedDescParams) ([]db.Task, error) {
+		return q.ListTasksTitleDesc(ctx, db.ListTasksTitleDescParams(p))
+	},
+}
+
+// listQuery is a validated list request.
+type listQuery struct {
+	page, limit int
+	completed   *bool
+	priority    *db.TaskPriority
+	pattern     *string // an ILIKE pattern, wildcards in q escaped
+	tag         string  // id or name; "" for no tag filter
+	list        listStatement
+}
+
+// offset is where the page starts; past the int32 range nothing is there.
+func (q listQuery) offset() int32 {
+	off := int64(q.page-1) * int64(q.limit)
+	if off > 1<<31-1 {
+		return 1<<31 - 1
+	}
+	return int32(off)
+}
+
+// errNoDefault means a parameter with a default in the spec arrived unset:
+// the request did not go through the validator.
+var errNoDefault = errors.New("api: a list parameter with a default in the spec is unset")
+
+// parseListQuery validates the list's query parameters. page, limit, status
+// and sort have the spec's defaults filled in.
+func parseListQuery(p tasksapi.ListTasksParams) (listQuery, error) {
+	if p.Page == nil || p.Limit == nil || p.Status == nil || p.Sort == nil {
+		return listQuery{}, errNoDefault
+	}
+	lq := listQuery{page: *p.Page, limit: min(*p.Limit, maxPageSize)}
+	switch {
+	case *p.Page < 1:
+		return lq, apperr.InvalidPagination.WithField("page")
+	case *p.Limit < 1:
+		return lq, apperr.InvalidPagination.WithField("limit")
+	}
+	switch *p.Status {
+	case "all":
+	case "pending", "completed":
+		done := *p.Status == "completed"
+		lq.completed = &done
+	default:
+		return lq, apperr.InvalidStatus.WithField("status")
+	}
+	if p.Priority != nil && *p.Priority != "" {
+		pr, err := parsePriority(*p.Priority)
+		if err != nil {
+			return lq, err
+		}
+		lq.priority = &pr
+	}
+	if lq.list = sortOrders[*p.Sort]; lq.list == nil {
+		return lq, apperr.InvalidSortField.WithField("sort")
+	}
+	if p.Q != nil {
+		if s := strings.TrimSpace(*p.Q); s != "" {
+			pattern := "%" + escapeLike(s) + "%"
+			lq.pattern = &pattern
+		}
+	}
+	if p.Tag != nil {
+		lq.tag = strings.TrimSpace(*p.Tag)
+	}
+	return lq, nil
+}
+
+// escapeLike makes s match itself literally in a LIKE pattern.
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// tagRef splits the `tag` filter into an id (when it is a number) and a name.
+func tagRef(s string) (*int32, string) {
+	if n, err := strconv.ParseInt(s, 10, 32); err == nil {
+		id := int32(n)
+		return &id, s
+	}
+	return nil, s
+}
 
 // ListTasks returns a page of the user's tasks with their tags and the exact
 // total. It costs at most four statements whatever the page size: the tag
@@ -17,8 +139,7 @@ func (h *TasksHandler) ListTasks(ctx context.Context, req tasksapi.ListTasksRequ
 	if err != nil {
 		return nil, err
 	}
-	p := req.Params
-	lq, err := parseListQuery(p.Page, p.Limit, p.Q, p.Status, p.Priority, p.Tag, p.Sort)
+	lq, err := parseListQuery(req.Params)
 	if err != nil {
 		return nil, err
 	}
@@ -38,7 +159,7 @@ func (h *TasksHandler) ListTasks(ctx context.Context, req tasksapi.ListTasksRequ
 		return listPage(lq, total, nil), nil
 	}
 
-	rows, err := h.listRows(ctx, lq.sort, filter)
+	rows, err := lq.list(h.q, ctx, filter)
 	if err != nil {
 		return nil, fmt.Errorf("list tasks: %w", err)
 	}
@@ -82,30 +203,6 @@ func (h *TasksHandler) total(ctx context.Context, lq listQuery, filter *db.ListT
 		return 0, fmt.Errorf("count tasks: %w", err)
 	}
 	return total, nil
-}
-
-// listRows runs the statement of the requested order. The statements take
-// the same parameters, so one struct converts to each.
-func (h *TasksHandler) listRows(ctx context.Context, sort string, p db.ListTasksCreatedDescParams) ([]db.Task, error) {
-	switch sort {
-	case "created_at":
-		return h.q.ListTasksCreatedAsc(ctx, db.ListTasksCreatedAscParams(p))
-	case "-created_at":
-		return h.q.ListTasksCreatedDesc(ctx, p)
-	case "due_date":
-		return h.q.ListTasksDueAsc(ctx, db.ListTasksDueAscParams(p))
-	case "-due_date":
-		return h.q.ListTasksDueDesc(ctx, db.ListTasksDueDescParams(p))
-	case "priority":
-		return h.q.ListTasksPriorityAsc(ctx, db.ListTasksPriorityAscParams(p))
-	case "-priority":
-		return h.q.ListTasksPriorityDesc(ctx, db.ListTasksPriorityDescParams(p))
-	case "title":
-		return h.q.ListTasksTitleAsc(ctx, db.ListTasksTitleAscParams(p))
-	case "-title":
-		return h.q.ListTasksTitleDesc(ctx, db.ListTasksTitleDescParams(p))
-	}
-	return nil, fmt.Errorf("unknown sort %q", sort) // parseListQuery admits only the above
 }
 
 func listPage(lq listQuery, total int64, items []tasksapi.Task) tasksapi.ListTasks200JSONResponse {

@@ -89,9 +89,6 @@ func (h *TasksHandler) DeleteTag(ctx context.Context, req tasksapi.DeleteTagRequ
 }
 
 func fromTagInput(b *tasksapi.TagInput) (string, *string, error) {
-	if b == nil {
-		return "", nil, apperr.BodyRequired
-	}
 	name, err := checkTagName(b.Name)
 	if err != nil {
 		return "", nil, err

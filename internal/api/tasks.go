@@ -84,7 +84,8 @@ func wrapWrite(err error, what string) error {
 	return fmt.Errorf("%s: %w", what, err)
 }
 
-// CreateTask creates a task with the defaults of SPEC 4 for what is left out.
+// CreateTask creates a task with the defaults of openapi/tasks-api.yaml for
+// what is left out.
 func (h *TasksHandler) CreateTask(ctx context.Context, req tasksapi.CreateTaskRequestObject) (tasksapi.CreateTaskResponseObject, error) {
 	uid, err := userID(ctx)
 	if err != nil {
@@ -300,9 +301,6 @@ type taskInput struct {
 }
 
 func fromTaskInput(b *tasksapi.TaskCreate) (taskInput, error) {
-	if b == nil {
-		return taskInput{}, apperr.BodyRequired
-	}
 	in := taskInput{priority: db.TaskPriorityMedium, description: ptr(b.Description)}
 	var err error
 	if in.title, err = checkTitle(b.Title); err != nil {
@@ -333,9 +331,6 @@ func fromTaskInput(b *tasksapi.TaskCreate) (taskInput, error) {
 // reports whether it changes anything.
 func fromTaskPatch(b *tasksapi.TaskUpdate) (db.UpdateTaskParams, bool, error) {
 	var p db.UpdateTaskParams
-	if b == nil {
-		return p, false, apperr.BodyRequired
-	}
 	if b.Title != nil {
 		t, err := checkTitle(*b.Title)
 		if err != nil {

@@ -2,7 +2,6 @@ package api
 
 import (
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -11,13 +10,11 @@ import (
 	"github.com/todoapp/todo-api/internal/apperr"
 )
 
-// Limits of SPEC 4, in characters.
+// Limits of the fields of openapi/tasks-api.yaml, in characters.
 const (
 	maxTitleChars       = 200
 	maxDescriptionChars = 1000
 	maxTagNameChars     = 50
-	defaultPageSize     = 20
-	maxPageSize         = 100
 )
 
 // checkTitle trims a title and checks its length (INVALID_TITLE).
@@ -78,97 +75,6 @@ func checkColor(s *string) error {
 		return apperr.InvalidColor.WithField("color")
 	}
 	return nil
-}
-
-// listQuery is a validated list request.
-type listQuery struct {
-	page, limit int
-	completed   *bool
-	priority    *db.TaskPriority
-	pattern     *string // an ILIKE pattern, wildcards in q escaped
-	tag         string  // id or name; "" for no tag filter
-	sort        string  // one of sortOrders' keys
-}
-
-// offset is where the page starts; past the int32 range nothing is there.
-func (q listQuery) offset() int32 {
-	off := int64(q.page-1) * int64(q.limit)
-	if off > 1<<31-1 {
-		return 1<<31 - 1
-	}
-	return int32(off)
-}
-
-var sortOrders = map[string]bool{
-	"created_at": true, "-created_at": true, "due_date": true, "-due_date": true,
-	"priority": true, "-priority": true, "title": true, "-title": true,
-}
-
-// defaultSort is the list order when none is asked for: newest first.
-const defaultSort = "-created_at"
-
-// parseListQuery validates the list's query parameters (SPEC 4).
-func parseListQuery(page, limit *int, q, status, priority, tag, sort *string) (listQuery, error) {
-	lq := listQuery{page: 1, limit: defaultPageSize, sort: defaultSort}
-	if page != nil {
-		if *page < 1 {
-			return lq, apperr.InvalidPagination.WithField("page")
-		}
-		lq.page = *page
-	}
-	if limit != nil {
-		if *limit < 1 {
-			return lq, apperr.InvalidPagination.WithField("limit")
-		}
-		lq.limit = min(*limit, maxPageSize)
-	}
-	if status != nil {
-		switch *status {
-		case "", "all":
-		case "pending", "completed":
-			done := *status == "completed"
-			lq.completed = &done
-		default:
-			return lq, apperr.InvalidStatus.WithField("status")
-		}
-	}
-	if priority != nil && *priority != "" {
-		p, err := parsePriority(*priority)
-		if err != nil {
-			return lq, err
-		}
-		lq.priority = &p
-	}
-	if sort != nil && *sort != "" {
-		if !sortOrders[*sort] {
-			return lq, apperr.InvalidSortField.WithField("sort")
-		}
-		lq.sort = *sort
-	}
-	if q != nil {
-		if s := strings.TrimSpace(*q); s != "" {
-			p := "%" + escapeLike(s) + "%"
-			lq.pattern = &p
-		}
-	}
-	if tag != nil {
-		lq.tag = strings.TrimSpace(*tag)
-	}
-	return lq, nil
-}
-
-// escapeLike makes s match itself literally in a LIKE pattern.
-func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
-}
-
-// tagRef splits the `tag` filter into an id (when it is a number) and a name.
-func tagRef(s string) (*int32, string) {
-	if n, err := strconv.ParseInt(s, 10, 32); err == nil {
-		id := int32(n)
-		return &id, s
-	}
-	return nil, s
 }
 
 // dbID converts a path id; ids outside int32 cannot exist.

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/todoapp/todo-api/gen/tasksapi"
 	"github.com/todoapp/todo-api/internal/apperr"
 )
 
@@ -73,11 +74,19 @@ func TestNormaliseEmail(t *testing.T) {
 func TestParseListQuery(t *testing.T) {
 	i := func(n int) *int { return &n }
 	s := func(v string) *string { return &v }
-	lq, err := parseListQuery(nil, nil, nil, nil, nil, nil, nil)
+	spec := func(page, limit int, status, sort string) tasksapi.ListTasksParams { // as the validator fills it
+		return tasksapi.ListTasksParams{Page: i(page), Limit: i(limit), Status: s(status), Sort: s(sort)}
+	}
+	lq, err := parseListQuery(spec(1, 20, "all", "-created_at"))
 	require.NoError(t, err)
-	assert.Equal(t, listQuery{page: 1, limit: 20, sort: "-created_at"}, lq)
+	assert.Equal(t, 1, lq.page)
+	assert.Equal(t, 20, lq.limit)
+	assert.Nil(t, lq.completed)
+	assert.Nil(t, lq.pattern)
 
-	lq, err = parseListQuery(i(3), i(1000), s("  50% off "), s("pending"), s("high"), s(" work "), s("-title"))
+	p := spec(3, 1000, "pending", "-title")
+	p.Q, p.Priority, p.Tag = s("  50% off "), s("high"), s(" work ")
+	lq, err = parseListQuery(p)
 	require.NoError(t, err)
 	assert.Equal(t, 100, lq.limit)
 	assert.Equal(t, int32(200), lq.offset())
@@ -85,9 +94,20 @@ func TestParseListQuery(t *testing.T) {
 	assert.False(t, *lq.completed)
 	assert.Equal(t, "work", lq.tag)
 
-	huge, err := parseListQuery(i(1<<40), i(100), nil, nil, nil, nil, nil)
+	huge, err := parseListQuery(spec(1<<40, 100, "all", "title"))
 	require.NoError(t, err)
 	assert.Equal(t, int32(1<<31-1), huge.offset(), "no overflow")
+
+	for code, p := range map[string]tasksapi.ListTasksParams{
+		"INVALID_PAGINATION": spec(0, 20, "all", "title"),
+		"INVALID_STATUS":     spec(1, 20, "", "title"),
+		"INVALID_SORT_FIELD": spec(1, 20, "all", "-"),
+	} {
+		_, err := parseListQuery(p)
+		assert.Equal(t, code, apperr.As(err).Code)
+	}
+	_, err = parseListQuery(tasksapi.ListTasksParams{})
+	assert.ErrorIs(t, err, errNoDefault, "defaults come from the spec, through the validator")
 }
 
 // The seeds run with every `go test`; `go test -fuzz FuzzParseDueDate ./internal/api` explores.

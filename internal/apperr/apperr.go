@@ -51,7 +51,8 @@ func newErr(status int, code, detail string) *Error {
 	return &Error{Status: status, Code: code, Detail: detail}
 }
 
-// Errors of the auth API (SPEC 2). The detail text is part of the contract.
+// Errors of the auth API (openapi/auth-api.yaml). The detail text is part of
+// the contract.
 var (
 	EmailAlreadyExists  = newErr(http.StatusBadRequest, "EMAIL_ALREADY_EXISTS", "A user with this email already exists")
 	PasswordTooShort    = newErr(http.StatusBadRequest, "PASSWORD_TOO_SHORT", "Password must be at least 8 characters")
@@ -78,7 +79,8 @@ var (
 	ServiceUnavailable   = newErr(http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE", "Service temporarily unavailable")
 )
 
-// Errors of the tasks and tags API (SPEC 4). The detail text is part of the contract.
+// Errors of the tasks and tags API (openapi/tasks-api.yaml). The detail text
+// is part of the contract.
 var (
 	InvalidTitle       = newErr(http.StatusBadRequest, "INVALID_TITLE", "Title is required and must be 1-200 characters")
 	DescriptionTooLong = newErr(http.StatusBadRequest, "DESCRIPTION_TOO_LONG", "Description cannot exceed 1000 characters")

@@ -14,7 +14,8 @@ import (
 	"github.com/todoapp/todo-api/internal/store"
 )
 
-// errorBody is the only error body this service sends (SPEC 2).
+// errorBody is the only error body this service sends (ErrorResponse in
+// openapi/*.yaml).
 type errorBody struct {
 	Detail string `json:"detail"`
 	Code   string `json:"code"`

@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/todoapp/todo-api/internal/api"
 	"github.com/todoapp/todo-api/internal/apperr"
 	"github.com/todoapp/todo-api/internal/auth"
 )
@@ -27,14 +28,8 @@ func bearerAuth(tokens *auth.Tokens) echo.MiddlewareFunc {
 				return err
 			}
 			claims, err := tokens.Verify(token, auth.Access)
-			switch err {
-			case nil:
-			case auth.ErrExpired:
-				return apperr.TokenExpired
-			case auth.ErrWrongType:
-				return apperr.InvalidTokenType
-			default:
-				return apperr.InvalidToken
+			if err != nil {
+				return api.TokenError(err, auth.Access)
 			}
 			id, err := claims.UserID()
 			if err != nil {

@@ -21,10 +21,17 @@ import (
 
 // validatorOptions: authentication is our own middleware's job, and the
 // validator must never rewrite a body (PATCH sends only what changes).
-var validatorOptions = &openapi3filter.Options{
-	AuthenticationFunc:  openapi3filter.NoopAuthenticationFunc,
-	SkipSettingDefaults: true,
-}
+// Operations without a body get the spec's defaults of their parameters
+// filled in (withDefaults): the spec is where those defaults live.
+var (
+	validatorOptions = &openapi3filter.Options{
+		AuthenticationFunc:  openapi3filter.NoopAuthenticationFunc,
+		SkipSettingDefaults: true,
+	}
+	withDefaults = &openapi3filter.Options{
+		AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
+	}
+)
 
 // validateRequest checks a request against its operation in the spec before
 // the handler runs, and answers structural problems with the contract's
@@ -34,18 +41,23 @@ var validatorOptions = &openapi3filter.Options{
 // answer those with their named 400 codes.
 func validateRequest(spec *openapi3.T, path, method string, op *openapi3.Operation) echo.MiddlewareFunc {
 	route := &routers.Route{Spec: spec, Path: path, PathItem: spec.Paths.Value(path), Method: method, Operation: op}
+	opts := validatorOptions
+	if op.RequestBody == nil {
+		opts = withDefaults
+	}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			if err := checkJSONBody(c.Request()); err != nil {
 				return err
 			}
+			dropEmptyQueryValues(c.Request())
 			names, values := c.ParamNames(), c.ParamValues()
 			params := make(map[string]string, len(names))
 			for i, n := range names {
 				params[n] = values[i]
 			}
 			err := openapi3filter.ValidateRequest(c.Request().Context(), &openapi3filter.RequestValidationInput{
-				Request: c.Request(), PathParams: params, Route: route, Options: validatorOptions,
+				Request: c.Request(), PathParams: params, Route: route, Options: opts,
 			})
 			if err != nil {
 				return requestError(err)
@@ -53,6 +65,21 @@ func validateRequest(spec *openapi3.T, path, method string, op *openapi3.Operati
 			return next(c)
 		}
 	}
+}
+
+// dropEmptyQueryValues makes `?sort=&q=` the same as no sort and no q: an
+// empty query parameter counts as absent, so it gets the spec's default.
+func dropEmptyQueryValues(r *http.Request) {
+	if !strings.Contains(r.URL.RawQuery, "=&") && !strings.HasSuffix(r.URL.RawQuery, "=") {
+		return // nothing empty: the common case stays cheap
+	}
+	q := r.URL.Query()
+	for k, vs := range q {
+		if len(vs) == 1 && vs[0] == "" {
+			delete(q, k)
+		}
+	}
+	r.URL.RawQuery = q.Encode()
 }
 
 // checkJSONBody refuses a JSON body that Go's decoder would read with
