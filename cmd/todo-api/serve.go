@@ -70,7 +70,7 @@ func serve(ctx context.Context, stdout io.Writer, listening chan<- string) error
 	if err != nil {
 		return err
 	}
-	tasksH, err := api.NewTasksHandler(database)
+	tasksH, err := api.NewTasksHandler(database, time.Now)
 	if err != nil {
 		return err
 	}

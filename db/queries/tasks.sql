@@ -152,8 +152,10 @@ WHERE l.task_id = ANY (@task_ids::integer[])
 ORDER BY l.task_id, g.name, g.id;
 
 -- name: CreateTask :one
-INSERT INTO tasks (title, description, completed, priority, due_date, user_id)
-VALUES (@title, @description, @completed, @priority, @due_date, @user_id)
+-- Task times come from the service's clock (@now), never from the
+-- database's, so that one clock orders them.
+INSERT INTO tasks (title, description, completed, priority, due_date, user_id, created_at, updated_at)
+VALUES (@title, @description, @completed, @priority, @due_date, @user_id, @now, @now)
 RETURNING *;
 
 -- name: GetTask :one
@@ -162,7 +164,7 @@ SELECT * FROM tasks WHERE id = @id AND user_id = @user_id;
 -- name: ReplaceTask :one
 UPDATE tasks
 SET title = @title, description = @description, completed = @completed,
-    priority = @priority, due_date = @due_date, updated_at = now()
+    priority = @priority, due_date = @due_date, updated_at = @now
 WHERE id = @id AND user_id = @user_id
 RETURNING *;
 
@@ -175,7 +177,7 @@ SET title       = coalesce(sqlc.narg(title), title),
     completed   = coalesce(sqlc.narg(completed), completed),
     priority    = coalesce(sqlc.narg(priority), priority),
     due_date    = CASE WHEN @set_due_date::boolean THEN sqlc.narg(due_date) ELSE due_date END,
-    updated_at  = now()
+    updated_at  = @now
 WHERE id = @id AND user_id = @user_id
 RETURNING *;
 
@@ -192,7 +194,7 @@ WITH task AS (SELECT id FROM tasks WHERE tasks.id = @task_id AND tasks.user_id =
         SELECT task.id, tag.id FROM task, tag
         ON CONFLICT DO NOTHING
         RETURNING task_id),
-     touched AS (UPDATE tasks SET updated_at = now() WHERE tasks.id IN (SELECT task_id FROM linked) RETURNING tasks.id)
+     touched AS (UPDATE tasks SET updated_at = @now WHERE tasks.id IN (SELECT task_id FROM linked) RETURNING tasks.id)
 SELECT EXISTS (SELECT 1 FROM task) AS task_found,
        EXISTS (SELECT 1 FROM tag) AS tag_found,
        EXISTS (SELECT 1 FROM touched) AS changed;
@@ -205,7 +207,7 @@ WITH task AS (SELECT id FROM tasks WHERE tasks.id = @task_id AND tasks.user_id =
         DELETE FROM task_tag_link AS l USING task, tag
         WHERE l.task_id = task.id AND l.tag_id = tag.id
         RETURNING l.task_id),
-     touched AS (UPDATE tasks SET updated_at = now() WHERE tasks.id IN (SELECT task_id FROM unlinked) RETURNING tasks.id)
+     touched AS (UPDATE tasks SET updated_at = @now WHERE tasks.id IN (SELECT task_id FROM unlinked) RETURNING tasks.id)
 SELECT EXISTS (SELECT 1 FROM task) AS task_found,
        EXISTS (SELECT 1 FROM tag) AS tag_found,
        EXISTS (SELECT 1 FROM touched) AS changed;

@@ -22,6 +22,8 @@ type Querier interface {
 	// Tags. Every statement is scoped by user_id in the SQL itself.
 	// The unique constraint tags_name_user_id_key reports a duplicate name.
 	CreateTag(ctx context.Context, arg CreateTagParams) (CreateTagRow, error)
+	// Task times come from the service's clock (@now), never from the
+	// database's, so that one clock orders them.
 	CreateTask(ctx context.Context, arg CreateTaskParams) (Task, error)
 	// The unique constraint users_email_key reports a duplicate email.
 	CreateUser(ctx context.Context, arg CreateUserParams) (CreateUserRow, error)

@@ -20,7 +20,7 @@ WITH task AS (SELECT id FROM tasks WHERE tasks.id = $1 AND tasks.user_id = $2),
         SELECT task.id, tag.id FROM task, tag
         ON CONFLICT DO NOTHING
         RETURNING task_id),
-     touched AS (UPDATE tasks SET updated_at = now() WHERE tasks.id IN (SELECT task_id FROM linked) RETURNING tasks.id)
+     touched AS (UPDATE tasks SET updated_at = $4 WHERE tasks.id IN (SELECT task_id FROM linked) RETURNING tasks.id)
 SELECT EXISTS (SELECT 1 FROM task) AS task_found,
        EXISTS (SELECT 1 FROM tag) AS tag_found,
        EXISTS (SELECT 1 FROM touched) AS changed
@@ -30,6 +30,7 @@ type AddTagToTaskParams struct {
 	TaskID int32     `json:"task_id"`
 	UserID uuid.UUID `json:"user_id"`
 	TagID  int32     `json:"tag_id"`
+	Now    time.Time `json:"now"`
 }
 
 type AddTagToTaskRow struct {
@@ -41,7 +42,12 @@ type AddTagToTaskRow struct {
 // Links the user's task and tag, touching the task when the link is new;
 // the flags tell a missing task or tag from an existing link.
 func (q *Queries) AddTagToTask(ctx context.Context, arg AddTagToTaskParams) (AddTagToTaskRow, error) {
-	row := q.db.QueryRow(ctx, addTagToTask, arg.TaskID, arg.UserID, arg.TagID)
+	row := q.db.QueryRow(ctx, addTagToTask,
+		arg.TaskID,
+		arg.UserID,
+		arg.TagID,
+		arg.Now,
+	)
 	var i AddTagToTaskRow
 	err := row.Scan(&i.TaskFound, &i.TagFound, &i.Changed)
 	return i, err
@@ -104,8 +110,8 @@ func (q *Queries) CountTasksFromCounters(ctx context.Context, arg CountTasksFrom
 }
 
 const createTask = `-- name: CreateTask :one
-INSERT INTO tasks (title, description, completed, priority, due_date, user_id)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO tasks (title, description, completed, priority, due_date, user_id, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
 RETURNING id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at, title_search, description_search
 `
 
@@ -116,8 +122,11 @@ type CreateTaskParams struct {
 	Priority    TaskPriority `json:"priority"`
 	DueDate     *time.Time   `json:"due_date"`
 	UserID      uuid.UUID    `json:"user_id"`
+	Now         time.Time    `json:"now"`
 }
 
+// Task times come from the service's clock (@now), never from the
+// database's, so that one clock orders them.
 func (q *Queries) CreateTask(ctx context.Context, arg CreateTaskParams) (Task, error) {
 	row := q.db.QueryRow(ctx, createTask,
 		arg.Title,
@@ -126,6 +135,7 @@ func (q *Queries) CreateTask(ctx context.Context, arg CreateTaskParams) (Task, e
 		arg.Priority,
 		arg.DueDate,
 		arg.UserID,
+		arg.Now,
 	)
 	var i Task
 	err := row.Scan(
@@ -739,7 +749,7 @@ WITH task AS (SELECT id FROM tasks WHERE tasks.id = $1 AND tasks.user_id = $2),
         DELETE FROM task_tag_link AS l USING task, tag
         WHERE l.task_id = task.id AND l.tag_id = tag.id
         RETURNING l.task_id),
-     touched AS (UPDATE tasks SET updated_at = now() WHERE tasks.id IN (SELECT task_id FROM unlinked) RETURNING tasks.id)
+     touched AS (UPDATE tasks SET updated_at = $4 WHERE tasks.id IN (SELECT task_id FROM unlinked) RETURNING tasks.id)
 SELECT EXISTS (SELECT 1 FROM task) AS task_found,
        EXISTS (SELECT 1 FROM tag) AS tag_found,
        EXISTS (SELECT 1 FROM touched) AS changed
@@ -749,6 +759,7 @@ type RemoveTagFromTaskParams struct {
 	TaskID int32     `json:"task_id"`
 	UserID uuid.UUID `json:"user_id"`
 	TagID  int32     `json:"tag_id"`
+	Now    time.Time `json:"now"`
 }
 
 type RemoveTagFromTaskRow struct {
@@ -759,7 +770,12 @@ type RemoveTagFromTaskRow struct {
 
 // Unlinks the user's task and tag, touching the task when a link went.
 func (q *Queries) RemoveTagFromTask(ctx context.Context, arg RemoveTagFromTaskParams) (RemoveTagFromTaskRow, error) {
-	row := q.db.QueryRow(ctx, removeTagFromTask, arg.TaskID, arg.UserID, arg.TagID)
+	row := q.db.QueryRow(ctx, removeTagFromTask,
+		arg.TaskID,
+		arg.UserID,
+		arg.TagID,
+		arg.Now,
+	)
 	var i RemoveTagFromTaskRow
 	err := row.Scan(&i.TaskFound, &i.TagFound, &i.Changed)
 	return i, err
@@ -768,8 +784,8 @@ func (q *Queries) RemoveTagFromTask(ctx context.Context, arg RemoveTagFromTaskPa
 const replaceTask = `-- name: ReplaceTask :one
 UPDATE tasks
 SET title = $1, description = $2, completed = $3,
-    priority = $4, due_date = $5, updated_at = now()
-WHERE id = $6 AND user_id = $7
+    priority = $4, due_date = $5, updated_at = $6
+WHERE id = $7 AND user_id = $8
 RETURNING id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at, title_search, description_search
 `
 
@@ -779,6 +795,7 @@ type ReplaceTaskParams struct {
 	Completed   bool         `json:"completed"`
 	Priority    TaskPriority `json:"priority"`
 	DueDate     *time.Time   `json:"due_date"`
+	Now         time.Time    `json:"now"`
 	ID          int32        `json:"id"`
 	UserID      uuid.UUID    `json:"user_id"`
 }
@@ -790,6 +807,7 @@ func (q *Queries) ReplaceTask(ctx context.Context, arg ReplaceTaskParams) (Task,
 		arg.Completed,
 		arg.Priority,
 		arg.DueDate,
+		arg.Now,
 		arg.ID,
 		arg.UserID,
 	)
@@ -859,8 +877,8 @@ SET title       = coalesce($1, title),
     completed   = coalesce($4, completed),
     priority    = coalesce($5, priority),
     due_date    = CASE WHEN $6::boolean THEN $7 ELSE due_date END,
-    updated_at  = now()
-WHERE id = $8 AND user_id = $9
+    updated_at  = $8
+WHERE id = $9 AND user_id = $10
 RETURNING id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at, title_search, description_search
 `
 
@@ -872,6 +890,7 @@ type UpdateTaskParams struct {
 	Priority       *TaskPriority `json:"priority"`
 	SetDueDate     bool          `json:"set_due_date"`
 	DueDate        *time.Time    `json:"due_date"`
+	Now            time.Time     `json:"now"`
 	ID             int32         `json:"id"`
 	UserID         uuid.UUID     `json:"user_id"`
 }
@@ -887,6 +906,7 @@ func (q *Queries) UpdateTask(ctx context.Context, arg UpdateTaskParams) (Task, e
 		arg.Priority,
 		arg.SetDueDate,
 		arg.DueDate,
+		arg.Now,
 		arg.ID,
 		arg.UserID,
 	)

@@ -20,15 +20,17 @@ var _ tasksapi.StrictServerInterface = (*TasksHandler)(nil)
 // TasksHandler serves the tasks and tags API. Every query is scoped to the
 // user of the access token; another user's task or tag is a 404.
 type TasksHandler struct {
-	q *db.Queries
+	q   *db.Queries
+	now func() time.Time
 }
 
-// NewTasksHandler returns the tasks and tags API handler.
-func NewTasksHandler(dbtx *store.DB) (*TasksHandler, error) {
-	if dbtx == nil {
-		return nil, errors.New("api: NewTasksHandler needs a database")
+// NewTasksHandler returns the tasks and tags API handler. now is the clock of
+// created_at and updated_at; pass time.Now outside tests.
+func NewTasksHandler(dbtx *store.DB, now func() time.Time) (*TasksHandler, error) {
+	if dbtx == nil || now == nil {
+		return nil, errors.New("api: NewTasksHandler needs a database and a clock")
 	}
-	return &TasksHandler{q: db.New(dbtx)}, nil
+	return &TasksHandler{q: db.New(dbtx), now: now}, nil
 }
 
 // userID is the authenticated user; the auth middleware guarantees one.
@@ -96,7 +98,7 @@ func (h *TasksHandler) CreateTask(ctx context.Context, req tasksapi.CreateTaskRe
 		return nil, err
 	}
 	t, err := h.q.CreateTask(ctx, db.CreateTaskParams{Title: in.title, Description: in.description,
-		Completed: in.completed, Priority: in.priority, DueDate: in.dueDate, UserID: uid})
+		Completed: in.completed, Priority: in.priority, DueDate: in.dueDate, UserID: uid, Now: h.now()})
 	if err != nil {
 		return nil, wrapWrite(err, "create task")
 	}
@@ -124,7 +126,7 @@ func (h *TasksHandler) ReplaceTask(ctx context.Context, req tasksapi.ReplaceTask
 		return nil, err
 	}
 	t, err := h.q.ReplaceTask(ctx, db.ReplaceTaskParams{Title: in.title, Description: in.description,
-		Completed: in.completed, Priority: in.priority, DueDate: in.dueDate, ID: id, UserID: uid})
+		Completed: in.completed, Priority: in.priority, DueDate: in.dueDate, ID: id, UserID: uid, Now: h.now()})
 	out, err := h.loaded(ctx, t, err, "replace task")
 	if err != nil {
 		return nil, err
@@ -149,7 +151,7 @@ func (h *TasksHandler) UpdateTask(ctx context.Context, req tasksapi.UpdateTaskRe
 		}
 		return tasksapi.UpdateTask200JSONResponse(t), nil
 	}
-	p.ID, p.UserID = id, uid
+	p.ID, p.UserID, p.Now = id, uid, h.now()
 	t, err := h.q.UpdateTask(ctx, p)
 	out, err := h.loaded(ctx, t, err, "update task")
 	if err != nil {
@@ -184,7 +186,7 @@ func (h *TasksHandler) AddTagToTask(ctx context.Context, req tasksapi.AddTagToTa
 	tagID, ok2 := dbID(req.TagId)
 	var r db.AddTagToTaskRow
 	if ok1 && ok2 {
-		if r, err = h.q.AddTagToTask(ctx, db.AddTagToTaskParams{TaskID: taskID, TagID: tagID, UserID: uid}); err != nil {
+		if r, err = h.q.AddTagToTask(ctx, db.AddTagToTaskParams{TaskID: taskID, TagID: tagID, UserID: uid, Now: h.now()}); err != nil {
 			return nil, fmt.Errorf("link tag: %w", err)
 		}
 	}
@@ -211,7 +213,7 @@ func (h *TasksHandler) RemoveTagFromTask(ctx context.Context, req tasksapi.Remov
 	tagID, ok2 := dbID(req.TagId)
 	var r db.RemoveTagFromTaskRow
 	if ok1 && ok2 {
-		if r, err = h.q.RemoveTagFromTask(ctx, db.RemoveTagFromTaskParams{TaskID: taskID, TagID: tagID, UserID: uid}); err != nil {
+		if r, err = h.q.RemoveTagFromTask(ctx, db.RemoveTagFromTaskParams{TaskID: taskID, TagID: tagID, UserID: uid, Now: h.now()}); err != nil {
 			return nil, fmt.Errorf("unlink tag: %w", err)
 		}
 	}

@@ -118,7 +118,7 @@ func newApp(t testing.TB, opt ...func(*options)) *app {
 	require.NoError(t, err)
 	authH, err := api.NewAuthHandler(database, hasher, tokens, true, o.grace, clk.Now)
 	require.NoError(t, err)
-	tasksH, err := api.NewTasksHandler(database)
+	tasksH, err := api.NewTasksHandler(database, clk.Now)
 	require.NoError(t, err)
 	var trusted []*net.IPNet
 	if o.trusted != "" {

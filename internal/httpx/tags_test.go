@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -80,6 +81,7 @@ func TestTagLinks(t *testing.T) {
 	link := fmt.Sprintf("/api/v1/tasks/%v/tags/%d", task["id"], tag)
 
 	t.Run("LinkIsIdempotent", func(t *testing.T) {
+		a.clock.Advance(time.Second)
 		r := a.call(t, http.MethodPost, link, tok, nil)
 		require.Equal(t, http.StatusCreated, r.Code, r.Body.String())
 		got := r.JSON(t)

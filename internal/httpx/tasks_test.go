@@ -112,7 +112,7 @@ func TestUpdateTask(t *testing.T) {
 	t.Run("PutReplacesAndResetsOmitted", func(t *testing.T) {
 		task := a.createTask(t, tok, full)
 		path := fmt.Sprintf("/api/v1/tasks/%v", task["id"])
-		time.Sleep(2 * time.Millisecond) // updated_at has microsecond resolution
+		a.clock.Advance(time.Second)
 		r := a.call(t, http.MethodPut, path, tok, map[string]any{"title": "Replaced"})
 		require.Equal(t, http.StatusOK, r.Code, r.Body.String())
 		got := r.JSON(t)
@@ -123,6 +123,7 @@ func TestUpdateTask(t *testing.T) {
 		assert.Nil(t, got["due_date"])
 		assert.Equal(t, task["created_at"], got["created_at"])
 		assert.NotEqual(t, task["updated_at"], got["updated_at"])
+		assert.Equal(t, a.clock.Now().UTC().Format(time.RFC3339Nano), got["updated_at"], "task times come from the service's clock")
 		b := requireError(t, a.call(t, http.MethodPut, path, tok, map[string]any{"description": "no title"}), 422, "VALIDATION_ERROR", "")
 		assert.Equal(t, "title", b["field"])
 		requireError(t, a.call(t, http.MethodPut, path, tok, map[string]any{"title": " "}), 400, "INVALID_TITLE", "")
@@ -130,7 +131,7 @@ func TestUpdateTask(t *testing.T) {
 	t.Run("PatchChangesOnlyWhatIsSent", func(t *testing.T) {
 		task := a.createTask(t, tok, full)
 		path := fmt.Sprintf("/api/v1/tasks/%v", task["id"])
-		time.Sleep(2 * time.Millisecond)
+		a.clock.Advance(time.Second)
 		r := a.call(t, http.MethodPatch, path, tok, map[string]any{"completed": false})
 		require.Equal(t, http.StatusOK, r.Code, r.Body.String())
 		got := r.JSON(t)
