@@ -6,7 +6,7 @@ BIN   := bin/todo-api
 # One build for `make build`, `make run` and the Dockerfile: a static binary.
 BUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o
 
-.PHONY: help run build test typecheck bench e2e loadtest generate check-generate lint lint-go lint-spec check-breaking spec-baseline update-swagger-ui migrate-up migrate-down migrate-version db-start db-stop clean
+.PHONY: help run build test typecheck bench e2e loadtest generate check-generate lint lint-go lint-spec check-breaking spec-baseline update-docs-ui migrate-up migrate-down migrate-version db-start db-stop clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -77,8 +77,8 @@ check-breaking: ## fail when openapi/*.yaml breaks clients of the released basel
 spec-baseline: ## accept the current specs as the released baseline (do it on purpose, at a release)
 	cp openapi/*.yaml openapi/baseline/
 
-update-swagger-ui: ## re-vendor Swagger UI's assets from npm (VERSION=5.35.0)
-	scripts/update-swagger-ui.sh $(VERSION)
+update-docs-ui: ## re-vendor Swagger UI's and ReDoc's assets from npm (SWAGGER_UI=5.35.0 REDOC=3.0.1)
+	scripts/vendor-docs-ui.sh $(or $(SWAGGER_UI),5.35.0) $(or $(REDOC),3.0.1)
 
 db-start: ## start the private PostgreSQL under .data/
 	scripts/pg.sh start && scripts/pg.sh url

@@ -12,11 +12,12 @@ import (
 	"github.com/todoapp/todo-api/openapi"
 )
 
-// swaggerUI holds Swagger UI's assets (vendored by scripts/update-swagger-ui.sh)
-// and our page, so /docs works offline and without a CDN.
+// uiAssets holds the assets of Swagger UI (/docs) and ReDoc (/redoc),
+// vendored by scripts/vendor-docs-ui.sh, and our page for each, so the docs
+// work offline and without a CDN.
 //
-//go:embed swaggerui
-var swaggerUI embed.FS
+//go:embed swaggerui redoc
+var uiAssets embed.FS
 
 type specLink struct {
 	URL  string `json:"url"`
@@ -24,12 +25,14 @@ type specLink struct {
 }
 
 // docs is what the server publishes about itself: each spec as written, the
-// whole API as one document (YAML and JSON), and Swagger UI over them.
+// whole API as one document (YAML and JSON), Swagger UI over them and ReDoc
+// over the whole.
 type docs struct {
 	links      []specLink
 	mergedJSON []byte
 	mergedYAML []byte
-	assets     fs.FS
+	swaggerUI  fs.FS
+	redoc      fs.FS
 }
 
 func newDocs() (*docs, error) {
@@ -44,7 +47,10 @@ func newDocs() (*docs, error) {
 	if d.mergedYAML, err = yaml.JSONToYAML(d.mergedJSON); err != nil {
 		return nil, err
 	}
-	if d.assets, err = fs.Sub(swaggerUI, "swaggerui"); err != nil {
+	if d.swaggerUI, err = fs.Sub(uiAssets, "swaggerui"); err != nil {
+		return nil, err
+	}
+	if d.redoc, err = fs.Sub(uiAssets, "redoc"); err != nil {
 		return nil, err
 	}
 	d.links = append(d.links, specLink{URL: "/openapi.yaml", Name: "Todo API (all operations)"})
@@ -63,9 +69,25 @@ func (d *docs) register(e *echo.Echo) {
 	e.GET("/openapi.yaml", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/yaml", d.mergedYAML) })
 	e.GET("/openapi.json", func(c echo.Context) error { return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, d.mergedJSON) })
 
-	e.GET("/docs", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/docs/") })
-	index, files := echo.StaticFileHandler("index.html", d.assets), echo.StaticDirectoryHandler(d.assets, false)
-	e.GET("/docs/*", func(c echo.Context) error {
+	serveUI(e, "/docs", d.swaggerUI, "")
+	serveUI(e, "/redoc", d.redoc, redocCSP)
+}
+
+// redocCSP keeps ReDoc to this server: its bundle would load an attribution
+// logo from cdn.redoc.ly and report telemetry to redocly.com. Styles are
+// inline (styled-components), search runs in a blob worker.
+const redocCSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; " +
+	"worker-src 'self' blob:; connect-src 'self'; font-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+
+// serveUI serves the files of assets under prefix/, index.html at prefix/,
+// with the Content-Security-Policy csp when it is not empty.
+func serveUI(e *echo.Echo, prefix string, assets fs.FS, csp string) {
+	e.GET(prefix, func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, prefix+"/") })
+	index, files := echo.StaticFileHandler("index.html", assets), echo.StaticDirectoryHandler(assets, false)
+	e.GET(prefix+"/*", func(c echo.Context) error {
+		if csp != "" {
+			c.Response().Header().Set("Content-Security-Policy", csp)
+		}
 		if c.Param("*") == "" {
 			return index(c)
 		}

@@ -184,6 +184,20 @@ func TestDocs(t *testing.T) {
 		assert.Equal(t, http.StatusOK, a.do(t, "GET", "/docs/"+asset, "", "").Code, asset)
 	}
 	requireError(t, a.do(t, "GET", "/docs/missing.js", "", ""), 404, "NOT_FOUND", "")
+
+	// ReDoc, over the merged document, from the binary.
+	r = a.do(t, "GET", "/redoc", "", "")
+	assert.Equal(t, http.StatusMovedPermanently, r.Code)
+	assert.Equal(t, "/redoc/", r.Header().Get("Location"))
+	r = a.do(t, "GET", "/redoc/", "", "")
+	require.Equal(t, http.StatusOK, r.Code)
+	assert.Contains(t, r.Body.String(), `<redoc spec-url="/openapi.json">`)
+	assert.Contains(t, r.Header().Get("Content-Security-Policy"), "connect-src 'self'", "no telemetry to another host")
+	r = a.do(t, "GET", "/redoc/redoc.standalone.js", "", "")
+	require.Equal(t, http.StatusOK, r.Code)
+	assert.Contains(t, r.Header().Get("Content-Type"), "javascript", "a module script needs a JavaScript type")
+	assert.Greater(t, r.Body.Len(), 1_000_000)
+
 	r = a.do(t, "GET", "/openapi/specs.json", "", "")
 	require.Equal(t, http.StatusOK, r.Code)
 	assert.JSONEq(t, `[{"url":"/openapi.yaml","name":"Todo API (all operations)"},{"url":"/openapi/auth-api.yaml","name":"Authentication"},{"url":"/openapi/tasks-api.yaml","name":"Tasks and tags"}]`, r.Body.String())
