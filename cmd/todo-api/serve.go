@@ -74,12 +74,34 @@ func serve(ctx context.Context, stdout io.Writer, listening chan<- string) error
 	if err != nil {
 		return err
 	}
+
+	// Ended sessions, learnt from the database as they happen.
+	revocations := auth.NewRevocations(cfg.AccessTokenTTL+time.Minute, time.Now)
+	feed := api.NewSessionRevocations(database, revocations, cfg.AccessTokenTTL)
+	listener, err := store.NewListener(cfg.DatabaseURL, logger,
+		map[string]func(string){api.SessionRevokedChannel: feed.Notify}, feed.Reload)
+	if err != nil {
+		return err
+	}
+	lctx, stopListening := context.WithCancel(context.Background())
+	defer stopListening()
+	go listener.Run(lctx)
+	waitListening(ctx, logger, listener, cfg.DBConnectionTimeout)
+
+	limit := func(n int) *httpx.RateLimiter {
+		return httpx.NewRateLimiter(n, cfg.AuthRateWindow, maxRateLimitKeys, time.Now)
+	}
 	e, err := httpx.NewServer(httpx.Deps{
-		Logger: logger, Pool: pool, Monitor: monitor, RequestTimeout: cfg.RequestTimeout(), Tokens: tokens, Auth: authH, Tasks: tasksH,
+		Logger: logger, Pool: pool, Monitor: monitor, RequestTimeout: cfg.RequestTimeout(),
+		Tokens: tokens, Revocations: revocations, Auth: authH, Tasks: tasksH,
 		RateLimits: map[string]*httpx.RateLimiter{
-			"registerUser": httpx.NewRateLimiter(cfg.AuthRateLimit, cfg.AuthRateWindow, maxRateLimitKeys, time.Now),
-			"loginUser":    httpx.NewRateLimiter(cfg.AuthRateLimit, cfg.AuthRateWindow, maxRateLimitKeys, time.Now),
-			"refreshToken": httpx.NewRateLimiter(cfg.RefreshRateLimit, cfg.AuthRateWindow, maxRateLimitKeys, time.Now),
+			// Each costs a bcrypt computation (or starts a session): per
+			// client address, like login.
+			"registerUser":   limit(cfg.AuthRateLimit),
+			"loginUser":      limit(cfg.AuthRateLimit),
+			"changePassword": limit(cfg.AuthRateLimit),
+			"deleteAccount":  limit(cfg.AuthRateLimit),
+			"refreshToken":   limit(cfg.RefreshRateLimit),
 		},
 		CORSOrigins: cfg.CORSOrigins, TrustedProxies: cfg.TrustedProxies,
 	})
@@ -154,5 +176,20 @@ func checkSchema(ctx context.Context, logger *slog.Logger, pool *pgxpool.Pool) {
 		logger.Warn("database schema is behind this binary; run: todo-api migrate up", "version", v, "latest", latest)
 	case v > latest:
 		logger.Warn("database schema is newer than this binary", "version", v, "latest", latest)
+	}
+}
+
+// waitListening waits (at most timeout) until the listener for ended
+// sessions has connected and loaded the recent ones, so that the first
+// requests already refuse their tokens. A database that cannot be reached
+// does not stop the start: the listener keeps trying.
+func waitListening(ctx context.Context, logger *slog.Logger, l *store.Listener, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for !l.Connected() {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			logger.Warn("not listening for ended sessions yet; the listener keeps trying")
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

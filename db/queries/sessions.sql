@@ -1,6 +1,6 @@
 -- name: CreateSession :exec
-INSERT INTO refresh_sessions (id, user_id, current_jti, expires_at, created_at)
-VALUES (@id, @user_id, @current_jti, @expires_at, @now);
+INSERT INTO refresh_sessions (id, user_id, current_jti, expires_at, user_agent, created_at, last_used_at)
+VALUES (@id, @user_id, @current_jti, @expires_at, @user_agent, @now, @now);
 
 -- name: RotateSession :one
 -- Moves the session to new_jti if jti is its current, live token. No row
@@ -9,6 +9,7 @@ UPDATE refresh_sessions AS s
 SET previous_jti = s.current_jti,
     current_jti  = @new_jti,
     rotated_at   = @now::timestamptz,
+    last_used_at = @now::timestamptz,
     expires_at   = @expires_at
 FROM users AS u
 WHERE s.id = @id
@@ -34,3 +35,36 @@ WHERE id = @id AND revoked_at IS NULL;
 -- Removes sessions that can no longer be used: expired, or revoked before cutoff.
 DELETE FROM refresh_sessions
 WHERE expires_at < @now OR revoked_at < @cutoff::timestamptz;
+
+-- name: ListSessions :many
+-- The user's live sessions, most recently used first.
+SELECT id, created_at, coalesce(last_used_at, rotated_at, created_at)::timestamptz AS last_used_at,
+       expires_at, user_agent
+FROM refresh_sessions
+WHERE user_id = @user_id AND revoked_at IS NULL AND expires_at > @now
+ORDER BY 3 DESC, id;
+
+-- name: RevokeUserSession :execrows
+-- Ends one live session of the user; 0 rows: no such live session of theirs.
+UPDATE refresh_sessions
+SET revoked_at = @now::timestamptz
+WHERE id = @id AND user_id = @user_id AND revoked_at IS NULL AND expires_at > @now;
+
+-- name: RevokeUserSessions :execrows
+-- Ends every live session of the user but @keep (NULL: all of them).
+UPDATE refresh_sessions
+SET revoked_at = @now::timestamptz
+WHERE user_id = @user_id AND revoked_at IS NULL AND expires_at > @now
+  AND id IS DISTINCT FROM sqlc.narg(keep)::uuid;
+
+-- name: ListRevocations :many
+-- Sessions ended in the last @within_seconds (by the database's clock, the
+-- one revoked_at is written with), for a process that may have missed their
+-- notifications.
+SELECT session_id FROM session_revocations
+WHERE revoked_at > now() - make_interval(secs => @within_seconds::float8);
+
+-- name: DeleteOldRevocations :execrows
+-- Forgets revocations older than any access token they could concern.
+DELETE FROM session_revocations
+WHERE revoked_at < now() - make_interval(secs => @keep_seconds::float8);

@@ -38,6 +38,14 @@ func (e TokenResponseTokenType) Valid() bool {
 	}
 }
 
+// AccountDeletion defines model for AccountDeletion.
+type AccountDeletion struct {
+	// Password The user's password, to confirm.
+	//
+	// Example: correct-horse-battery
+	Password string `json:"password"`
+}
+
 // ErrorResponse The body of every error this service returns.
 type ErrorResponse struct {
 	// Code A stable machine-readable code, such as INVALID_CREDENTIALS or TASK_NOT_FOUND.
@@ -66,6 +74,40 @@ type MessageResponse struct {
 	Message string `json:"message"`
 }
 
+// PasswordChange Rules checked by the server (400 with a named code): `current_password` must be the
+// user's password (INVALID_CURRENT_PASSWORD); `new_password` must be 8 characters
+// (PASSWORD_TOO_SHORT) to 72 bytes (PASSWORD_TOO_LONG).
+type PasswordChange struct {
+	// CurrentPassword Example: correct-horse-battery
+	CurrentPassword string `json:"current_password"`
+
+	// NewPassword 8 characters to 72 bytes.
+	//
+	// Example: staple-battery-horse
+	NewPassword string `json:"new_password"`
+}
+
+// Session A session (one per login, continued by refreshes), as a device list shows it.
+type Session struct {
+	// CreatedAt When the login started it (RFC 3339, UTC).
+	CreatedAt time.Time `json:"created_at"`
+
+	// Current Whether this is the session of the calling access token.
+	Current bool `json:"current"`
+
+	// ExpiresAt When its refresh token expires unless it is refreshed.
+	ExpiresAt time.Time          `json:"expires_at"`
+	Id        openapi_types.UUID `json:"id"`
+
+	// LastUsedAt The last refresh, or the login when it has not been refreshed yet.
+	LastUsedAt time.Time `json:"last_used_at"`
+
+	// UserAgent The User-Agent of the login, its first 255 characters.
+	//
+	// Example: Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0
+	UserAgent nullable.Nullable[string] `json:"user_agent"`
+}
+
 // TokenResponse defines model for TokenResponse.
 type TokenResponse struct {
 	// AccessToken An HS256 JWT to send as `Authorization: Bearer <token>`; lives 15 minutes.
@@ -80,7 +122,7 @@ type TokenResponseTokenType string
 // valid address of at most 254 characters (INVALID_EMAIL); `password` must be at least 8
 // characters (PASSWORD_TOO_SHORT) and at most 72 bytes (PASSWORD_TOO_LONG).
 type UserCreate struct {
-	// Email A valid email address, at most 254 characters. Stored trimmed and lower-cased.
+	// Email A valid email address, at most 254 characters. An address with an invisible character (white space, format characters such as U+200B) is INVALID_EMAIL. Stored trimmed, the local part in NFC and lower case, the domain through IDNA (UTS #46).
 	//
 	// Example: ada@example.com
 	Email string `json:"email"`
@@ -111,6 +153,14 @@ type UserResponse struct {
 	Name nullable.Nullable[string] `json:"name"`
 }
 
+// UserUpdate defines model for UserUpdate.
+type UserUpdate struct {
+	// Name Display name, at most 255 characters; null clears it.
+	//
+	// Example: Ada King
+	Name nullable.Nullable[string] `json:"name"`
+}
+
 // RefreshTokenCookie defines model for RefreshTokenCookie.
 type RefreshTokenCookie = string
 
@@ -135,6 +185,12 @@ type UnsupportedMediaType = ErrorResponse
 // ValidationError The body of every error this service returns.
 type ValidationError = ErrorResponse
 
+// LoginUserParams defines parameters for LoginUser.
+type LoginUserParams struct {
+	// UserAgent Browsers send it by themselves; its first 255 characters name the session.
+	UserAgent *string `json:"User-Agent,omitempty"`
+}
+
 // LogoutUserParams defines parameters for LogoutUser.
 type LogoutUserParams struct {
 	// RefreshToken The refresh token set by login or refresh. Browsers send it by themselves.
@@ -147,29 +203,56 @@ type RefreshTokenParams struct {
 	RefreshToken *RefreshTokenCookie `form:"refresh_token,omitempty" json:"refresh_token,omitempty"`
 }
 
+// DeleteAccountJSONRequestBody defines body for DeleteAccount for application/json ContentType.
+type DeleteAccountJSONRequestBody = AccountDeletion
+
 // LoginUserFormdataRequestBody defines body for LoginUser for application/x-www-form-urlencoded ContentType.
 type LoginUserFormdataRequestBody = LoginForm
+
+// UpdateCurrentUserJSONRequestBody defines body for UpdateCurrentUser for application/json ContentType.
+type UpdateCurrentUserJSONRequestBody = UserUpdate
+
+// ChangePasswordJSONRequestBody defines body for ChangePassword for application/json ContentType.
+type ChangePasswordJSONRequestBody = PasswordChange
 
 // RegisterUserJSONRequestBody defines body for RegisterUser for application/json ContentType.
 type RegisterUserJSONRequestBody = UserCreate
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// DeleteAccount Delete the account
+	// (POST /auth/delete-account)
+	DeleteAccount(ctx echo.Context) error
 	// LoginUser Log in with email and password
 	// (POST /auth/login)
-	LoginUser(ctx echo.Context) error
+	LoginUser(ctx echo.Context, params LoginUserParams) error
 	// LogoutUser Log out
 	// (POST /auth/logout)
 	LogoutUser(ctx echo.Context, params LogoutUserParams) error
 	// GetCurrentUser Get the current user
 	// (GET /auth/me)
 	GetCurrentUser(ctx echo.Context) error
+	// UpdateCurrentUser Change the current user's name
+	// (PATCH /auth/me)
+	UpdateCurrentUser(ctx echo.Context) error
+	// ChangePassword Change the password
+	// (POST /auth/password)
+	ChangePassword(ctx echo.Context) error
 	// RefreshToken Get a new access token with the refresh cookie
 	// (POST /auth/refresh)
 	RefreshToken(ctx echo.Context, params RefreshTokenParams) error
 	// RegisterUser Register a new user
 	// (POST /auth/register)
 	RegisterUser(ctx echo.Context) error
+	// RevokeAllSessions Log out everywhere
+	// (DELETE /auth/sessions)
+	RevokeAllSessions(ctx echo.Context) error
+	// ListSessions List the current user's sessions
+	// (GET /auth/sessions)
+	ListSessions(ctx echo.Context) error
+	// RevokeSession End one session
+	// (DELETE /auth/sessions/{session_id})
+	RevokeSession(ctx echo.Context, sessionId openapi_types.UUID) error
 }
 
 // ServerInterfaceWrapper converts echo contexts to parameters.
@@ -177,12 +260,41 @@ type ServerInterfaceWrapper struct {
 	Handler ServerInterface
 }
 
+// DeleteAccount converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteAccount(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteAccount(ctx)
+	return err
+}
+
 // LoginUser converts echo context to params.
 func (w *ServerInterfaceWrapper) LoginUser(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params LoginUserParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "User-Agent" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("User-Agent")]; found {
+		var UserAgent string
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for User-Agent, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "User-Agent", valueList[0], &UserAgent, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter User-Agent: %s", err))
+		}
+
+		params.UserAgent = &UserAgent
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.LoginUser(ctx)
+	err = w.Handler.LoginUser(ctx, params)
 	return err
 }
 
@@ -218,6 +330,24 @@ func (w *ServerInterfaceWrapper) GetCurrentUser(ctx echo.Context) error {
 	return err
 }
 
+// UpdateCurrentUser converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateCurrentUser(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateCurrentUser(ctx)
+	return err
+}
+
+// ChangePassword converts echo context to params.
+func (w *ServerInterfaceWrapper) ChangePassword(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ChangePassword(ctx)
+	return err
+}
+
 // RefreshToken converts echo context to params.
 func (w *ServerInterfaceWrapper) RefreshToken(ctx echo.Context) error {
 	var err error
@@ -247,6 +377,40 @@ func (w *ServerInterfaceWrapper) RegisterUser(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.RegisterUser(ctx)
+	return err
+}
+
+// RevokeAllSessions converts echo context to params.
+func (w *ServerInterfaceWrapper) RevokeAllSessions(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RevokeAllSessions(ctx)
+	return err
+}
+
+// ListSessions converts echo context to params.
+func (w *ServerInterfaceWrapper) ListSessions(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListSessions(ctx)
+	return err
+}
+
+// RevokeSession converts echo context to params.
+func (w *ServerInterfaceWrapper) RevokeSession(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "session_id" -------------
+	var sessionId openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "session_id", ctx.Param("session_id"), &sessionId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter session_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RevokeSession(ctx, sessionId)
 	return err
 }
 
@@ -301,6 +465,12 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/auth/login", wrapper.LoginUser, options.OperationMiddlewares["loginUser"]...)
 	router.POST(options.BaseURL+"/auth/refresh", wrapper.RefreshToken, options.OperationMiddlewares["refreshToken"]...)
 	router.GET(options.BaseURL+"/auth/me", wrapper.GetCurrentUser, options.OperationMiddlewares["getCurrentUser"]...)
+	router.PATCH(options.BaseURL+"/auth/me", wrapper.UpdateCurrentUser, options.OperationMiddlewares["updateCurrentUser"]...)
+	router.DELETE(options.BaseURL+"/auth/sessions", wrapper.RevokeAllSessions, options.OperationMiddlewares["revokeAllSessions"]...)
+	router.GET(options.BaseURL+"/auth/sessions", wrapper.ListSessions, options.OperationMiddlewares["listSessions"]...)
+	router.DELETE(options.BaseURL+"/auth/sessions/:session_id", wrapper.RevokeSession, options.OperationMiddlewares["revokeSession"]...)
+	router.POST(options.BaseURL+"/auth/password", wrapper.ChangePassword, options.OperationMiddlewares["changePassword"]...)
+	router.POST(options.BaseURL+"/auth/delete-account", wrapper.DeleteAccount, options.OperationMiddlewares["deleteAccount"]...)
 	router.POST(options.BaseURL+"/auth/logout", wrapper.LogoutUser, options.OperationMiddlewares["logoutUser"]...)
 
 }
@@ -333,8 +503,147 @@ type UnsupportedMediaTypeJSONResponse ErrorResponse
 
 type ValidationErrorJSONResponse ErrorResponse
 
+type DeleteAccountRequestObject struct {
+	Body *DeleteAccountJSONRequestBody
+}
+
+type DeleteAccountResponseObject interface {
+	VisitDeleteAccountResponse(w http.ResponseWriter) error
+}
+
+type DeleteAccount204ResponseHeaders struct {
+	SetCookie string
+}
+
+type DeleteAccount204Response struct {
+	Headers DeleteAccount204ResponseHeaders
+}
+
+func (response DeleteAccount204Response) VisitDeleteAccountResponse(w http.ResponseWriter) error {
+	w.Header().Set("Set-Cookie", fmt.Sprint(response.Headers.SetCookie))
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteAccount400JSONResponse ErrorResponse
+
+func (response DeleteAccount400JSONResponse) VisitDeleteAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAccount401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response DeleteAccount401JSONResponse) VisitDeleteAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAccount413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response DeleteAccount413JSONResponse) VisitDeleteAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAccount415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response DeleteAccount415JSONResponse) VisitDeleteAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAccount422JSONResponse struct{ ValidationErrorJSONResponse }
+
+func (response DeleteAccount422JSONResponse) VisitDeleteAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAccount429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response DeleteAccount429JSONResponse) VisitDeleteAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAccount500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response DeleteAccount500JSONResponse) VisitDeleteAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAccount503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response DeleteAccount503JSONResponse) VisitDeleteAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type LoginUserRequestObject struct {
-	Body *LoginUserFormdataRequestBody
+	Params LoginUserParams
+	Body   *LoginUserFormdataRequestBody
 }
 
 type LoginUserResponseObject interface {
@@ -600,6 +909,253 @@ func (response GetCurrentUser503JSONResponse) VisitGetCurrentUserResponse(w http
 	return err
 }
 
+type UpdateCurrentUserRequestObject struct {
+	Body *UpdateCurrentUserJSONRequestBody
+}
+
+type UpdateCurrentUserResponseObject interface {
+	VisitUpdateCurrentUserResponse(w http.ResponseWriter) error
+}
+
+type UpdateCurrentUser200JSONResponse UserResponse
+
+func (response UpdateCurrentUser200JSONResponse) VisitUpdateCurrentUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCurrentUser401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response UpdateCurrentUser401JSONResponse) VisitUpdateCurrentUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCurrentUser413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response UpdateCurrentUser413JSONResponse) VisitUpdateCurrentUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCurrentUser415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response UpdateCurrentUser415JSONResponse) VisitUpdateCurrentUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCurrentUser422JSONResponse struct{ ValidationErrorJSONResponse }
+
+func (response UpdateCurrentUser422JSONResponse) VisitUpdateCurrentUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCurrentUser500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response UpdateCurrentUser500JSONResponse) VisitUpdateCurrentUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCurrentUser503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response UpdateCurrentUser503JSONResponse) VisitUpdateCurrentUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangePasswordRequestObject struct {
+	Body *ChangePasswordJSONRequestBody
+}
+
+type ChangePasswordResponseObject interface {
+	VisitChangePasswordResponse(w http.ResponseWriter) error
+}
+
+type ChangePassword200JSONResponse MessageResponse
+
+func (response ChangePassword200JSONResponse) VisitChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangePassword400JSONResponse ErrorResponse
+
+func (response ChangePassword400JSONResponse) VisitChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangePassword401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ChangePassword401JSONResponse) VisitChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangePassword413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response ChangePassword413JSONResponse) VisitChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangePassword415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response ChangePassword415JSONResponse) VisitChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangePassword422JSONResponse struct{ ValidationErrorJSONResponse }
+
+func (response ChangePassword422JSONResponse) VisitChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangePassword429JSONResponse struct{ RateLimitedJSONResponse }
+
+func (response ChangePassword429JSONResponse) VisitChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangePassword500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ChangePassword500JSONResponse) VisitChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ChangePassword503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ChangePassword503JSONResponse) VisitChangePasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RefreshTokenRequestObject struct {
 	Params RefreshTokenParams
 }
@@ -810,8 +1366,226 @@ func (response RegisterUser503JSONResponse) VisitRegisterUserResponse(w http.Res
 	return err
 }
 
+type RevokeAllSessionsRequestObject struct {
+}
+
+type RevokeAllSessionsResponseObject interface {
+	VisitRevokeAllSessionsResponse(w http.ResponseWriter) error
+}
+
+type RevokeAllSessions204ResponseHeaders struct {
+	SetCookie string
+}
+
+type RevokeAllSessions204Response struct {
+	Headers RevokeAllSessions204ResponseHeaders
+}
+
+func (response RevokeAllSessions204Response) VisitRevokeAllSessionsResponse(w http.ResponseWriter) error {
+	w.Header().Set("Set-Cookie", fmt.Sprint(response.Headers.SetCookie))
+	w.WriteHeader(204)
+	return nil
+}
+
+type RevokeAllSessions401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response RevokeAllSessions401JSONResponse) VisitRevokeAllSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeAllSessions500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response RevokeAllSessions500JSONResponse) VisitRevokeAllSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeAllSessions503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response RevokeAllSessions503JSONResponse) VisitRevokeAllSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSessionsRequestObject struct {
+}
+
+type ListSessionsResponseObject interface {
+	VisitListSessionsResponse(w http.ResponseWriter) error
+}
+
+type ListSessions200JSONResponse []Session
+
+func (response ListSessions200JSONResponse) VisitListSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSessions401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListSessions401JSONResponse) VisitListSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSessions500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ListSessions500JSONResponse) VisitListSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSessions503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListSessions503JSONResponse) VisitListSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeSessionRequestObject struct {
+	SessionId openapi_types.UUID `json:"session_id"`
+}
+
+type RevokeSessionResponseObject interface {
+	VisitRevokeSessionResponse(w http.ResponseWriter) error
+}
+
+type RevokeSession204Response struct {
+}
+
+func (response RevokeSession204Response) VisitRevokeSessionResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type RevokeSession401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response RevokeSession401JSONResponse) VisitRevokeSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeSession404JSONResponse ErrorResponse
+
+func (response RevokeSession404JSONResponse) VisitRevokeSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeSession422JSONResponse struct{ ValidationErrorJSONResponse }
+
+func (response RevokeSession422JSONResponse) VisitRevokeSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeSession500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response RevokeSession500JSONResponse) VisitRevokeSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeSession503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response RevokeSession503JSONResponse) VisitRevokeSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// DeleteAccount Delete the account
+	// (POST /auth/delete-account)
+	DeleteAccount(ctx context.Context, request DeleteAccountRequestObject) (DeleteAccountResponseObject, error)
 	// LoginUser Log in with email and password
 	// (POST /auth/login)
 	LoginUser(ctx context.Context, request LoginUserRequestObject) (LoginUserResponseObject, error)
@@ -821,12 +1595,27 @@ type StrictServerInterface interface {
 	// GetCurrentUser Get the current user
 	// (GET /auth/me)
 	GetCurrentUser(ctx context.Context, request GetCurrentUserRequestObject) (GetCurrentUserResponseObject, error)
+	// UpdateCurrentUser Change the current user's name
+	// (PATCH /auth/me)
+	UpdateCurrentUser(ctx context.Context, request UpdateCurrentUserRequestObject) (UpdateCurrentUserResponseObject, error)
+	// ChangePassword Change the password
+	// (POST /auth/password)
+	ChangePassword(ctx context.Context, request ChangePasswordRequestObject) (ChangePasswordResponseObject, error)
 	// RefreshToken Get a new access token with the refresh cookie
 	// (POST /auth/refresh)
 	RefreshToken(ctx context.Context, request RefreshTokenRequestObject) (RefreshTokenResponseObject, error)
 	// RegisterUser Register a new user
 	// (POST /auth/register)
 	RegisterUser(ctx context.Context, request RegisterUserRequestObject) (RegisterUserResponseObject, error)
+	// RevokeAllSessions Log out everywhere
+	// (DELETE /auth/sessions)
+	RevokeAllSessions(ctx context.Context, request RevokeAllSessionsRequestObject) (RevokeAllSessionsResponseObject, error)
+	// ListSessions List the current user's sessions
+	// (GET /auth/sessions)
+	ListSessions(ctx context.Context, request ListSessionsRequestObject) (ListSessionsResponseObject, error)
+	// RevokeSession End one session
+	// (DELETE /auth/sessions/{session_id})
+	RevokeSession(ctx context.Context, request RevokeSessionRequestObject) (RevokeSessionResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx echo.Context, request any) (any, error)
@@ -841,9 +1630,57 @@ type strictHandler struct {
 	middlewares []StrictMiddlewareFunc
 }
 
+// DeleteAccount operation middleware
+func (sh *strictHandler) DeleteAccount(ctx echo.Context) error {
+	var request DeleteAccountRequestObject
+
+	var body DeleteAccountJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteAccount(ctx.Request().Context(), request.(DeleteAccountRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteAccount")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteAccountResponseObject); ok {
+		return validResponse.VisitDeleteAccountResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // LoginUser operation middleware
-func (sh *strictHandler) LoginUser(ctx echo.Context) error {
+func (sh *strictHandler) LoginUser(ctx echo.Context, params LoginUserParams) error {
 	var request LoginUserRequestObject
+
+	request.Params = params
 
 	if form, err := ctx.FormParams(); err == nil {
 		var body LoginUserFormdataRequestBody
@@ -922,6 +1759,98 @@ func (sh *strictHandler) GetCurrentUser(ctx echo.Context) error {
 	return nil
 }
 
+// UpdateCurrentUser operation middleware
+func (sh *strictHandler) UpdateCurrentUser(ctx echo.Context) error {
+	var request UpdateCurrentUserRequestObject
+
+	var body UpdateCurrentUserJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateCurrentUser(ctx.Request().Context(), request.(UpdateCurrentUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateCurrentUser")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateCurrentUserResponseObject); ok {
+		return validResponse.VisitUpdateCurrentUserResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ChangePassword operation middleware
+func (sh *strictHandler) ChangePassword(ctx echo.Context) error {
+	var request ChangePasswordRequestObject
+
+	var body ChangePasswordJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ChangePassword(ctx.Request().Context(), request.(ChangePasswordRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ChangePassword")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ChangePasswordResponseObject); ok {
+		return validResponse.VisitChangePasswordResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // RefreshToken operation middleware
 func (sh *strictHandler) RefreshToken(ctx echo.Context, params RefreshTokenParams) error {
 	var request RefreshTokenRequestObject
@@ -993,67 +1922,163 @@ func (sh *strictHandler) RegisterUser(ctx echo.Context) error {
 	return nil
 }
 
+// RevokeAllSessions operation middleware
+func (sh *strictHandler) RevokeAllSessions(ctx echo.Context) error {
+	var request RevokeAllSessionsRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RevokeAllSessions(ctx.Request().Context(), request.(RevokeAllSessionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RevokeAllSessions")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RevokeAllSessionsResponseObject); ok {
+		return validResponse.VisitRevokeAllSessionsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListSessions operation middleware
+func (sh *strictHandler) ListSessions(ctx echo.Context) error {
+	var request ListSessionsRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListSessions(ctx.Request().Context(), request.(ListSessionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListSessions")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListSessionsResponseObject); ok {
+		return validResponse.VisitListSessionsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RevokeSession operation middleware
+func (sh *strictHandler) RevokeSession(ctx echo.Context, sessionId openapi_types.UUID) error {
+	var request RevokeSessionRequestObject
+
+	request.SessionId = sessionId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RevokeSession(ctx.Request().Context(), request.(RevokeSessionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RevokeSession")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RevokeSessionResponseObject); ok {
+		return validResponse.VisitRevokeSessionResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7Fr9buM4kn+VgvaASwDFzkdndjbB4M6duLvd63zAdjozaDdiRqpY3JZIL0nF7W0EuIe4J7wnORRJ2ZIt",
-	"20lfdnfucP/5o8QqFqt+9auivgeRzCZSoDA6OPkeJMhiVPZjD42atR4MKvoWo44UnxguRXAS9DGSItaQ",
-	"C8NTMAlClHIUBjI2A6NmwMaMi0YQBviNZZMUg5M3h2Gg8K85VxgHJ0blGAY6SjBjtLyZTTA4CbgwOEYV",
-	"PD2FQR9NDx8U6uRMyq8cV60YJAjKiYCRX1FAZCUregMvcWclfsHZx+T+fcSv+MfOzd86B5e8oxuNxilc",
-	"M5P80mQT3nw8aLLcJKdwwb7ttcb4y0/7b37e3z+FD8ZMrkQ6O4U+RrnCU+izDPvc4C99o3hkgmdsURvF",
-	"xdju8Pb2tpWbBIXhETNrNsgWElwKsOuhdbmSuUHAbxOMjK7u+S0yhepF5jyFwYQplqGZn7/124Dc9vwT",
-	"0GjgfgapHHMBUhX/NuCtklONSoNGEQO3UibBTGP6iNZ8Tiu6EwzCQLBs5fSCLRtQqCdSaLT2d4RBJVja",
-	"VkraEI6kMCgMfWSTSeo92vyLpq18X3iPJGNaunM5aPcuW927dq931QvCIEbDeEr/+LVBo3pEBWh1PJXN",
-	"+xeFD8FJ8IfmIsGa7l/dtCb1vLHO9KpfWwJy4U4WY7f6KTjtGphC8u8Y4xAEknqFJlcC4waZcM1mqWTx",
-	"QMouU2P8oZ1ft37rXrXO7wZXV3fdVu99u7z5Hv41R23gXsYz4BqMlJBaVa/nABdYVT2StnoAF/yt3WeP",
-	"GezyjBuK7h/YY681aN91OxedwV3717N2+7x9Xt7lQErImJgtJyAzBrOJ0Q24TpFpXMAdpIzA8hWdUJjg",
-	"PaHhQckMTMJ1gbeda+BC89ghwpSLWE4pl5ZxfG8O5HUWeelmCfKfHASrRx7hjWCPjKfsPv2xaOq3e586",
-	"Z+27m8vWp1an23rbrcST1wLkV6mY4ukM8pLK142qmBl2T+cWMSGkgXsKNBYlGIPi48SAIA8+hcGNoJOX",
-	"iv/tJQHmoOfyU6vbofT5c/uSfnhkaV5FlrJABVgeWcrj5aBz6Ecbqjx5N/jtur11fSdVo8QhNuEoPEjl",
-	"4kpOUFmdVttFp9/vXL5fv5GqQElHq7qBeR2iVZ1V7V+vO732ed2qVYHyqlGEWnvDE6ap+vllXzdKWFkR",
-	"15BxrbkYh4XCELh3olQgH1z2KSnG1p1LGXh7e7u3XOg3peEyL7A23gidTyZSGYwvMOZsYMvfD2TjzWX/",
-	"5vr6qjdon99dtM87rZX4KKkCv7zd1gkY/Gaak5Rx8cpZSRj/r7qijdxOCSqFA7d5ZNrDIQQmGz7RIdif",
-	"f7zO21xpDTpXl6uVfsK0nkoVkzXzIA6DB45pXPr771T6uAZtVB6ZXLE0nfkQ22FFPIK1IwRWCr4QGLGH",
-	"CVMaCT+tb0lESLHnCTbweLcRLHLGhmnVslquZ0uxfABiHTPHSxxsaI/hjolYOjdRdGKGO0h0rl5eswXa",
-	"WBszFiVc4J5CFtsfSD4EnUcJMA0Fnp312ufty0Gn1e1T4g1a/T/fXV4N7t5d3Vyek9IlUrg4yFXNSZ4x",
-	"sVCYodZsjLWL+NP+vuGkrAgwAw8sT00I04SgNUFl41iKuoWfyvz8c2Fq6Hz1ZS4u7/+CkSE7usSq30mV",
-	"rdpyRYhxCEU87o0VE4ZgPWvAKNfEVjMcWbqWIGDGeAosjhXqmsOaR3U5XYJIKoWR2Uuk0rh3T0RIzerc",
-	"Vair99iK7oUGFrN/998akcy2emyuKFyYXOe3C3e25diubtgffn2bVtZYCNZpsZ3Seh2upPhGZjUeBXzo",
-	"Hx7/BB9vB2Ck65KYhlHLkxALYifgOjsY5vv7R5Fdy37E0Smk/BE1HBxDxkVuXE+1cjb2kTvjiweKPKNt",
-	"3bt+8cs2h1f2UFmsziE3GtWZwtrWtodjro0HdOJkDejlKWqIEoy+Yuzbw6LB2nmzvw9TbhLCMZbZwhTj",
-	"7gmMbDiNIMu15XJsWDAoF2CEVsxAJrWBw+M3ECVMsYh6XNgpUKV90ep0d09hVARRaTkDxPIN/DwU5Uev",
-	"W/3+7VXPdUj9D1e9wS4wEc9V/fEQ7mcGlyW7V5fvdxtDsZJxdhd1KOU2U8mZcM2GGtA3UmEMRvGMXEQG",
-	"pXKKai9imrrDF+Va0YIv23TO9SRlM3sMZVOOy6ZUVLViBl35iCmLKFUz9q2LYmyS4OTw+DgMRJ763sLN",
-	"KFbsKMNR1Zafy+dp5NztVf3PBK6lWHdHsgVZKMTXp3xkgz++Y6YmAd6dwdHR0Z9CuBmckb2E1SQYxMzg",
-	"nuEW1lZ8sSZQLGf1Ec8FcEPEwQYDLXtShERocyqVEUthwpQh2RvBKZfg8t3ZImKAIsZJxzKj5jZjkwnF",
-	"VqJkPk6gc37Zgp2bQR/+8OYnF/s6kVNRWrEBLfpqJyVkJku5xkVi7pAHfjo+OtiFr4gTbY0mjtLqn3U6",
-	"kKJZjaTVoJ17rTiuFY9xGzdzuTzn8aZgXxu2W8J0KXqsksImX6NK4bAaS8TFMMoVN7O+nfHZCHLATDVg",
-	"8e1dsZWPt4Ogjj2OyjA9ckOD0fVVfwB2sNm0w7kREajyr37SNmoUUzay7r4YJHprE2MmjrRy8SBX45Dy",
-	"gfi5zIXRvqtEGMhYQuu6cwLKwj6qEFI5pljZWSIuNl53w8VUcd6MDYXrxmwVoJ+Lcexc1s0O6VkWu6F0",
-	"rhS1E8QTQh/cY5C5aQzFUJSbSTdVm1dgO6U0L6q/bnn+iOUKPBS98nRUO4E/QsxmNk/JyFFlxDnyu4Cd",
-	"a2YSGJUn0qNwvudwKNwMOlyeQe+eenZeeEVJw6gSWYd4D5GtCgnGqYlgXsZPBIZC4aP86h+ZJjKlMqw1",
-	"l8L6rV0i/9SDm6IxGH0fehI7DEIYWh7rPll2PAz+7WlUFPEq74cRyY5cZUx5hB5O/RD4okOBnqvUR6A+",
-	"aTblBIWWuYqwIdW46R/STZIlnsONTeIi9OC//uM/oTqUCMLgEZV2gXvQ2G/s04O0Lpvw4CQ4auw3jmwB",
-	"MIlNxlL2WKyX2mwl4h5/11DwBvRcw0Q9W2XmYAEVjZWlA6m55YAb8VUQ5Hp2IGLfBc51M6EJyy2PstXa",
-	"hxx9AaowFKDMIKRujgoTQv75ZHHn2P7ggpkIWYy2u/EMZt6Qd6gTtr0Jpb+/dUBt3sp4tqEh/7Y3nU73",
-	"yD97uUpRUAjESx36ovSvreKLbmOlPDy7KV80Vk9VICeoX75YONzff8aY4XmKqz1DzTSgawf9wEUDVi9b",
-	"+BYQWZpD9dHsLW5yNk2gVu7erGVv9g9+cBBa6ts3jSvLYjXzShfnUsFi6vLKY78VDeRim1R22PTm4Gid",
-	"mnmENJfvX+xzx9ufqx3w0cOHh9sfXh6D2ef+tP258iXKUxgcu9De/Ez1Ys0+9Qy31NwllDlPcPL5Sxjo",
-	"PMuYmrm4p9i21WKBb/ODDwPDxpqI1hKmf6FF50Atc7MeqXulKufrWzHKXWYU/MGOIXnBC0TsGjNXSaMU",
-	"mfJIXWBzK51Sjdd5FCHG+hQilqZUbLkBM+WRXSxhKktR6zV4KnPjAbV8M/u53tMLkWbNze3Tlx8CsRIS",
-	"z0ckQT+3heohT9OZv4gkTvV8tF0ex6yHPZmb05oDAXsBRkws3ghx1TXP5se0tNym9wU2vhjw6u8EPP0P",
-	"QOb3lbsUEM9JUtd0jdGGYDUD3qM5cwR+Tiv+TlW40sWvKQ1EM0rdiK/A95hKMaZvrkC4CrkN6EsXi//s",
-	"g6u2mJ+/PFVO8j2alUbqWcfqk2gT+LJYb6Au4bxv4QZ2GAiclpJfo9n1TYynzyQwFOWzIW692uFUCRR7",
-	"MNSvgk6kMjBWLEKivFyS4Lw6DEXR/sAmtnyw/wK6XMbofyLAvxJLbdnzKXu/FranTBcH8buhpv9n7uh7",
-	"7Xe9dv/D9rv6qmDlxZ5ybghp4EHmwt3ZVx7adHdfL7hWS+kSf/5GjR8N2ZdqXp3irzKJjXf7Dgbcm1X/",
-	"uxk1YTlbydPFOK3qmGeivJvmrYd5d/1TjDdkLozrYx2l53rdXYUn1jKbEMmz0+g9LjQKzQ1/xHTWGApa",
-	"Z96nFRc2624EYMeOqSI1mxgH4LunVFr4fFAuRToDpoENhRdLmE42Q/7xixDfOetFM5IaIu5vAGpm4X4K",
-	"sjS33jpCeXZ+le7znjUmOfjHEzSqMH7M7gnZ/gvrgr0MvGt1e+3W+W937V87/UHtzKJWrvyqkjfIpRfX",
-	"RRebKmTxDPAb10aX3iRxx1ouH1bDpsrhBEo6PX5OlHzkMQKruz2sVblySVmndlWorHo5EZdvQmtfmllW",
-	"bW9St+p2UluU+2vbEhzUW/CKL+3Cfa65IGhVeerYzr2yVPT/h0f/0FJXQK2vd1u7FruUeizY9zK2+Peb",
-	"7CLuEsKPAyzr9suuXN37S7CwmC1pW9LcPVCjhNZVa56+PP13AAAA//8=",
+	"7Fz9chs3kn+Vrtmrilg3oiRb8malSt3REu0wkSUVScVJhS4RmmlxsB4CXAAjmnGp6h7invCe5KoBDGeG",
+	"HFIUo3xu/pMlDD4a3b/+9Qf8OYjkeCIFCqOD489BgixGZX88TZGpLt4p1MmplB850m9j1JHiE8OlCI7d",
+	"GA0mQVBuJER2aDMIA/zExpMUg+PA/+3GyI8ovjqBK2aSr/bYhO/dH+yxzCQn8I592m2N8Kv9E/jamMml",
+	"SGcn0MMoU3gCPTbGHjf4Vc8oHpkgDBT+K+MK4+DYqAzDQEcJjhlt0MwmtKQ2iotR8PAQBl00ata6M6iW",
+	"D9DDSIpYQyYMT+05opSjMDBmMzBqBmzEuKic5vDFBstzYXCEyq7fQ/OIGPsl+VkZbSBFnH2T3L6N+CX/",
+	"pnP9U+fggnd0s9lcK9xX+4df7v8CEn7//n0rMwkKwyNmVhyQFSO4FGDnQ6c6MjMI+GmCkdHVM79GplA9",
+	"aTsPYTBhio3ReEX2wu+T2Da/AY0GbmeQyhEXIFX+1ya8VnKqUWnQKGLgdpRJcKwxvUe7fU4zuhsMwkCw",
+	"8dLtBY8cQKGeSKHR7r8jDCrB0rZS0qpwJIVBYehHNpmkXqJ7/9R0lM+F9GhkTFN3Lvrt7kXr/Kbd7V52",
+	"gzCI0TCe0l/83KBR3aMCtGs8lLf3HwrvguPgb3sFUuy5v+o9u6Wu36zbelWuLQGZcDeLsZv9BNzqGphC",
+	"ku8I4xAE0vIKTaYExk3awhWbpZLFfSnPmRrhVie/av1wftk6u+lfXt6ct7pv2+XDd/FfGWoDtzKeAddg",
+	"pITULvV8AnCKVV1H0lEP4B1/bc/ZZQbP+Zgb0u4tztht9ds35513nf5N+/vTdvusfVY+ZV9KGDMxWzRA",
+	"ZgyOJ0Y34SpFprGAO0gZgeUzCiHfgpeEhjslx2ASrnO87VwBF5rHDhGmXMRySrZUckgWx3fnQF63Iz96",
+	"rwT5Dw6C1T2P8Fqwe8ZTdptup029dve7zmn75vqi9V2rc956fV7RJ78KkFylYoqnM8hKSz6vVsXMsFu6",
+	"t4gJIQ3ckqKxKMEYFB8lBgRJ8CEMrgXdvFT8p6comIOei+9a5x0yn2/bF/SLe5ZmVWQpD6gAyz1Lebyo",
+	"dA796ECVL2/6P1y1H53fjapZxCE24SjcSeX0Sk5Q2TXtau86vV7n4u3qg1QHlNZoVQ8w90M0q9tV+/ur",
+	"Trd9VjdrdUB51ihCrf3GE6bJ+/lpn1dLWHkhrmHMteZiFOYLhsC9EKUCeeesT0kxsuJcsMD379/vLjr6",
+	"dWa4yAvsHq+FziYTqQzG7zDmrG/d3xbWeH3Ru766uuz222c379pnndaSfpSWAj+9PdYxGPxk9iYp4+KZ",
+	"rZIw/gtdWY3ETgYqhQO3uWbayyEEpj18R5dgf729n7e20up3Li+WPf2EaT2VKqbdzJU4DO44pnHpz7+Q",
+	"6+MatFFZZDLF0nTmVWyH5foIdh8hsJLyhcCIPUyY0kj4aWVLQ4QUu55gA48bzaCwGaumrSiSmTBnmKLb",
+	"yudgokjqhjtYmx+2lgdmGtUXGvJBIRhJ93nH1bhKTiOpFEZmN5FK4+4tOVQ1C8Iaglyw1x+LxT/MR8rb",
+	"f2JkSPRVodZuz7IIeQdEmGaOUjnE0979OBJlmWj12E5LFudsgTZWvGMWJVzgrkIW21/Q+BB0FiXANORQ",
+	"fNptn7Uv+p3WeY8wo9/qfXtzcdm/eXN5fXHWXD5+oYPLKyfZmIliwTFqzUZYO4lX1M9rlMwOAWbgjmWp",
+	"CWGakFdIUFkTlKJu4oXL8VsNnazqbuicAoI3Uo2X93JJYPdirji7I8WEIY80bsKQtIpCgaFlmgkCjhlP",
+	"gcWxQl1zWWUdfbLKhUG+XL3EltYuVmAx+2//r2Ykx49KbL5QuF6z37m7Let29cD+8usjzPKK+cC6Va78",
+	"Fk4TJkY1h+9mKWqIEow+Yuwjtzz22Tnc34cpNwlBDBtbnxFj4xiGUaYUCnOTH3AI40xbxmUSHIgFwICd",
+	"ualcd7vti/7NVavXe3/ZPWucwFDgtGaeLyFKmGIRxawDsZN/YOOW3teX3X6DUOjvL+B2ZlBDdcD55cXb",
+	"RnMglg1+Yd9b6lJ5y8siLW+9vMmqWmnDJul8Fbfmo7q1tP+FvdRpQA+19qC/hHPuT7BDnniCygX3oXXW",
+	"XGROIXycjroREuoxiNGiasq1AZ3IqQZuarBVITMY3zCzvPJ7j0M+maANs4yEG9jpvjmFly9f/iOE6/5p",
+	"g6YluKBJgpgZ3DV8jHVX4iVTuxYhnvMIHmnyc3t6F7E0JZdbpoYlZLyVMkVmeZHjiHr1objRC2kT/wlk",
+	"IqXJuXF8w8k03vyA3GrafGyW8bhuWMq0ucn0CsET1NGIfAMhWF+ZX8TUHcHybxdBoSj2CjM0m++XMOCG",
+	"jWrvhLZxrVHttujv+TV45SMR3nGlDbw4OiqZUtV83smfeJqyvaPmPux8f3BwAudcZJ/g05evbl4dNuAN",
+	"V3gnP+0dHO4394MwGLNP5yhGJgmOXxwdhYHIUh/2uvTZeruzsi5p9IKcK4pROXqhmHWmaTNwqx2A00ef",
+	"IFs2XwFf914cvYJv3vcJZmz2jWkYtnxwa8nxMbiMIQyy/f2XkZ3L/ojDE0j5PWo4OIIxF5lHqKWLtJ/c",
+	"GB+UoMjGJJFbl4f88JjkKmeoTFYnEFKKUyvmGk+FI66NDxQo1m/Cds7L+vrC07BBHpk770/qyAyMpdXA",
+	"wzKYz/1Y+12rc07Oa9lxMQMpkol9ORDlT+s8GBPxfKmnujJ7ijpQd4epEJpwxYGa0BLzYztZCQp/ueaW",
+	"7uYDYWeacIOgJyzCEBwAlAWTU+Lr/3yxv/+6QRBXEVUTekYqjMEoPh5TkO0MPmIpTJgywAVcvDm1Aknl",
+	"FBVETKMbFcsx4+QulMxGCXTOLlqwc93vwd8OXzWeSNXy5POi1M64nqRsZhWlLKzV+NOKGZzLe0xZhE+H",
+	"lzD4ufRhu1DLKc0jxJSMcDUorfPrFee9uatYoco2W+OVkzvXqp0W0bTH63TpWnCy9sd0aswmE1LKWtWy",
+	"HxK/EaUZrcVwVyOgbbKUayygw9KXV0cvDxrwEXGi7aYpOm/1TjsdSNEsa9Ky0s6lll/XtmQgV/aVaruF",
+	"F8z35EOckjqs0qXrSewBvapJ25viCdDGIXLFVsc+q2f8lvb/c72+3eDyqR7CQGOUKW5mPVuzs6dxDpF8",
+	"b/GvN/kFffO+H9Rlg4Zl9zh0RYDh1WWvD7ZQuWcp0ZBIWvm3npENm3nVzLLUvDDod5sYM3FJKC7u5LKc",
+	"6WaI8cpMEOHyPLAvYwmtq84xKOtuUYXEy8gCdhaieWuFjbCgu/Pk6kA46ms9Cv06L68u1MTpWxZbO1NI",
+	"wnZs3BEmm3Vyi8vMnIBGpJEDQTTHE3hdRC4+KJEKbl05shGSwoiRm7TIXcWYosF8t3T65kAMRBEMcQ3T",
+	"hBlg5ehEO19dOoCLkMiFlqIGDRFTambNnsckNTYQQ83jIUQp4+NjR7HZfDEUsYadVI5kZkgc99IzGR6H",
+	"MAj86V1qa5qgwkEQApsfx1IMOmN+f9LGOrl4wvyI7tRciobdGqtsmQlN6Hi4fzAQlfIC0AZtUs0VpOk+",
+	"udt9JEUc+iRuOpsnlmY+3HEira6isOCrtlZsnsRWHY7zeyzz1YHoloMt7Qb8HWI2sz6DRDKsFJqHXvdg",
+	"54qZBIblvoBhONfUcCBcJ0C42AnQOMll4ldW0jDibVZ3vV47lSYcs3GlH+PrMgPh7tl9Mk1kOo9Irdza",
+	"pTwmRWImz3EOPw98Po60YGBTcu4nm+gbBP/1MMwpbzWFCUMaO3Q8MuURetfuS/HvOgRPmUo9bujjvT05",
+	"QaFlpiJsSjXa8x/pPRpLUQE3FmxzwID/+5//hWppKAiDe1Qu9xAcNCkOewgDmpdNeHAcvGzuN19aMmIS",
+	"C6EO3ZyB7nrNtW5D6hqycUq0Xy9YN63vTdz9iVDEycTeGinwiEJcOSX0MEx/1CEYNtL2W64GIuWCfpfb",
+	"UIP0yFYqFBOaRa5OIeLc+9S0+oC7QQeCLrh1OTHiLxMNU6k+0jaW7ImmLTKhERNzFPZ1aEb2FmETuswg",
+	"bdUWyS0AFmXjlH/0wbS773l5pROTf7XC8RUB30eC2ryW8expJZaCwa4goxsXThbLEw9VR0yuerEF5MX+",
+	"4QrC6AHPwnWaWrijYNHiz8invEsVvB6a3aIHZl3trqb9y270cH9/yx6U+pxouUZ16n1huVbFhRf3L1+s",
+	"Ki9ry1C2MHe4f7Bq9vkd7VVq7PTRwcvHP1pscLHfHW2yWE0FlT5+8eLxjxfrjPa7fzz+XblL5SEMjpwa",
+	"rP+m2rlkv9pALDXNGmUSGhz/WKWfP354+BAGOhuPmZrNTb5MeYgmspEmkruA2R9o5hL5XI2/dXTweFVZ",
+	"pwldV4QDJqoleBtlodEOJWub/uBafBQUh/mkhoh9UXS+tqcwNv1j4wbv+7UllXxMhITuC+oRc+fI/sKx",
+	"CmJfMdqKWaMJ/WqWWhfcLYRpwqNkIN62c2I+p6Up10YX/HdYJDuH5XQr8zyIBtZhtS2t0bdBtYXvx8W7",
+	"WN+Cd7Iypwpz1p0TkLxbz6Fe0a1XnGBtq96HTR3Kp93pdLpLOrObqRQFgWL8VA9TruotxdEbQ2FRwNzI",
+	"8WyC9pstXE3/1mDwue0FBC6cHlaNgz/CcLd2dEvtud7NHWzZK1Wqj6/raCoPq2lpcrYvFRS+7pk7g5ZW",
+	"WHB7f3mwX9CDVRzWucs4ONo+x/xS0XMj5yWzNdFDtxSCLZQDF5MU/M7yf54HrSJ2OfZwIQwYiNxftdIp",
+	"BaA6iyLEWJ/MK4zcgJnyyE6WMDVOUesVwC8zU4/8dZIuhuzVNHc7VH4yiJWQeN6KEPQy67zvsjSd+V5l",
+	"IEFvbIqLbQ+rYc+mfZYvBGyPLNGdeC3E/eEeZjz8DJD5fdkuKcQmRuryvyO0Kli1gLdofPDjreAX88KV",
+	"cscK12CDd7PYPXqLqRQj+tf2cdHvOGx4i2YpIbvuWm0mJ0rq3hQ5eg9xKbd/AkORpekQdqSioADHEzOz",
+	"+duUiY92SKOa4a8qiKsqLOrIlrkMTyHnlYON0axU3/iVyeOmahv63Hr8bxK7/44N6rSoR5Rt6gsXhm2E",
+	"mOWy8aNp0Wgxe1SOtUHg1PKanVUF54ZPZA5EpaqQ0ySLiSiI3uRNVPYsrvDpc5wuU1kfdg/E+kylE9dV",
+	"wfq2Nu/ltr+VAWW1ta++S29jdFhovnw2hKhlZvlivuwVPyslq2QDp0zni3hQ2d82NFzMfa6LD58hT7qk",
+	"CHTSpX6bul0sDyotPxd9qQmo0tRT2kJFwZaWt41Bj67vRj2yAd+FVDLu1bt4xveNcJtpLogkqSxFqyu3",
+	"ynVU/pU7/uPljk+Xa+gbOSofSK0LwFms16SvwnlhlRvYYdZdFQGgRtPwVVafVqYBA1Fp4YVuTQm2mkRj",
+	"d7a4BjqRysBIsci2E3AZQ6lIOxB5ehTWZZEP9lelkWu8WzlO/w2D/GfKVLbs/ZSlXxu6Exr4i/jdpCf/",
+	"NE85u+033Xbv68efdFYHVt5/l21DSAN3MhPOTVU+WvfEs37gylVKbz3nD699x5GteT97mnc5m7T2Cajv",
+	"yWn+8bOqFM+zJTstqlRVwWyI8q49YU04YvsD87KfbbeCItnOdd7FWbRp7kZMY55cleMJUxjb1s1dLjQK",
+	"zQ2/x3TWHIgKKa17OFR9ImT7aCI1mxgH4I0T/xrDd5XaTiamgQ2EH5YwnayH/KMnIb4T1s9NVvh22ZrG",
+	"0VIao9Tk+XyNGqX2/I1imYNfP0lnYxPXk7plbGIb1m9a59126+yHm/b3nV6/tm5VO678or3Ue2RR21cy",
+	"UoUsngF+4tqUKbm71rL7sCus8xxuQDkOcPg5UfKexwis7jFA7ZK/bgz028c/v0ns81cY82u5uu68bc76",
+	"u8cy13N/ljdwOD+WYt07pLaItW8BrcmIhdVkGBdRmsW4VCtcLELlXZ8Vz2ynlRqLdue1/YP1PofYSytN",
+	"e/nJNmmka1dOZxmaiH8GZV/dOvfnqpicL7Vrr6+X+MpXnfBtI3NdxnWHaLm9Dtd/7TlrI3RoqzBCYdIZ",
+	"DY5dz09zIPIH20MYM/Vx7SNYFzrX1aS5Nqu16GmxJjc41o/hbf5w+WH+poEpxWar3H9uJH/KWhwJv65w",
+	"oIsL2Rzd9j77n254/PAo1EmBZQUsLQo7DFJSukkiBYag2axxUvME2vbill+GOCBbiWPQFrFVxTKSyqko",
+	"P9FgKQULazAv155HOudKmkNwHYfuEc5yT9+8M27CTFJw7UKSa2v9jzzVqknerOhvrgHlrdOqbo0t/tOv",
+	"Xq9zeVH8HyfV//LL7a+UPHg2fnUhV8OieyjB7bObncz1i4YF2XZ4aSvNrpjlVLnR/JOWGtsitoar51aw",
+	"Gh7svOp+lX34/0jHMij3RMT3w9iUo5926Rmyf1hWvKNwjxus9TdLoWp1Nw8fHv4/AAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

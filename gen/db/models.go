@@ -64,6 +64,13 @@ type RefreshSession struct {
 	ExpiresAt   time.Time  `json:"expires_at"`
 	RevokedAt   *time.Time `json:"revoked_at"`
 	CreatedAt   time.Time  `json:"created_at"`
+	UserAgent   *string    `json:"user_agent"`
+	LastUsedAt  *time.Time `json:"last_used_at"`
+}
+
+type SessionRevocation struct {
+	SessionID uuid.UUID `json:"session_id"`
+	RevokedAt time.Time `json:"revoked_at"`
 }
 
 type Tag struct {

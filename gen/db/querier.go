@@ -14,6 +14,9 @@ type Querier interface {
 	// Links the user's task and tag, touching the task when the link is new;
 	// the flags tell a missing task or tag from an existing link.
 	AddTagToTask(ctx context.Context, arg AddTagToTaskParams) (AddTagToTaskRow, error)
+	// Sets the new hash and ends every other live session of the user, in one
+	// statement (one transaction). 0 rows: no such user.
+	ChangePassword(ctx context.Context, arg ChangePasswordParams) (int64, error)
 	// The exact total of a filtered list, for filters the counters cannot answer.
 	CountTasks(ctx context.Context, arg CountTasksParams) (int64, error)
 	// The exact total of a list filtered by nothing, status and/or priority.
@@ -27,14 +30,26 @@ type Querier interface {
 	CreateTask(ctx context.Context, arg CreateTaskParams) (Task, error)
 	// The unique constraint users_email_key reports a duplicate email.
 	CreateUser(ctx context.Context, arg CreateUserParams) (CreateUserRow, error)
+	// Forgets revocations older than any access token they could concern.
+	DeleteOldRevocations(ctx context.Context, keepSeconds float64) (int64, error)
 	// Removes sessions that can no longer be used: expired, or revoked before cutoff.
 	DeleteStaleSessions(ctx context.Context, arg DeleteStaleSessionsParams) (int64, error)
 	DeleteTag(ctx context.Context, arg DeleteTagParams) (int64, error)
 	DeleteTask(ctx context.Context, arg DeleteTaskParams) (int64, error)
+	// Deletes the user and, by cascade in the same transaction, every row it
+	// owns: tasks, tags, their links, counters and sessions.
+	DeleteUser(ctx context.Context, id uuid.UUID) (int64, error)
+	GetPasswordHash(ctx context.Context, id uuid.UUID) (string, error)
 	GetSession(ctx context.Context, id uuid.UUID) (GetSessionRow, error)
 	GetTask(ctx context.Context, arg GetTaskParams) (Task, error)
 	GetUserByID(ctx context.Context, id uuid.UUID) (GetUserByIDRow, error)
 	GetUserCredentials(ctx context.Context, email string) (GetUserCredentialsRow, error)
+	// Sessions ended in the last @within_seconds (by the database's clock, the
+	// one revoked_at is written with), for a process that may have missed their
+	// notifications.
+	ListRevocations(ctx context.Context, withinSeconds float64) ([]uuid.UUID, error)
+	// The user's live sessions, most recently used first.
+	ListSessions(ctx context.Context, arg ListSessionsParams) ([]ListSessionsRow, error)
 	ListTags(ctx context.Context, userID uuid.UUID) ([]ListTagsRow, error)
 	// Tasks. Every statement is scoped by user_id in the SQL itself, and every
 	// one that returns tasks returns whole rows (the Task model); their tags come
@@ -71,6 +86,10 @@ type Querier interface {
 	// user's tags, else by name. task_count is the exact number of its tasks.
 	ResolveTag(ctx context.Context, arg ResolveTagParams) (ResolveTagRow, error)
 	RevokeSession(ctx context.Context, arg RevokeSessionParams) error
+	// Ends one live session of the user; 0 rows: no such live session of theirs.
+	RevokeUserSession(ctx context.Context, arg RevokeUserSessionParams) (int64, error)
+	// Ends every live session of the user but @keep (NULL: all of them).
+	RevokeUserSessions(ctx context.Context, arg RevokeUserSessionsParams) (int64, error)
 	// Moves the session to new_jti if jti is its current, live token. No row
 	// means the token was rotated already, revoked, expired or never existed.
 	RotateSession(ctx context.Context, arg RotateSessionParams) (RotateSessionRow, error)
@@ -80,6 +99,7 @@ type Querier interface {
 	// PATCH: a NULL title, completed or priority means "not sent"; description
 	// and due_date change only when their set_ flag is true (NULL then clears).
 	UpdateTask(ctx context.Context, arg UpdateTaskParams) (Task, error)
+	UpdateUserName(ctx context.Context, arg UpdateUserNameParams) (UpdateUserNameRow, error)
 	// Tells a deleted user's token (INVALID_TOKEN) from a missing task or tag.
 	UserExists(ctx context.Context, id uuid.UUID) (bool, error)
 }

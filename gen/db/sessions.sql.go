@@ -13,8 +13,8 @@ import (
 )
 
 const createSession = `-- name: CreateSession :exec
-INSERT INTO refresh_sessions (id, user_id, current_jti, expires_at, created_at)
-VALUES ($1, $2, $3, $4, $5)
+INSERT INTO refresh_sessions (id, user_id, current_jti, expires_at, user_agent, created_at, last_used_at)
+VALUES ($1, $2, $3, $4, $5, $6, $6)
 `
 
 type CreateSessionParams struct {
@@ -22,6 +22,7 @@ type CreateSessionParams struct {
 	UserID     uuid.UUID `json:"user_id"`
 	CurrentJti uuid.UUID `json:"current_jti"`
 	ExpiresAt  time.Time `json:"expires_at"`
+	UserAgent  *string   `json:"user_agent"`
 	Now        time.Time `json:"now"`
 }
 
@@ -31,9 +32,24 @@ func (q *Queries) CreateSession(ctx context.Context, arg CreateSessionParams) er
 		arg.UserID,
 		arg.CurrentJti,
 		arg.ExpiresAt,
+		arg.UserAgent,
 		arg.Now,
 	)
 	return err
+}
+
+const deleteOldRevocations = `-- name: DeleteOldRevocations :execrows
+DELETE FROM session_revocations
+WHERE revoked_at < now() - make_interval(secs => $1::float8)
+`
+
+// Forgets revocations older than any access token they could concern.
+func (q *Queries) DeleteOldRevocations(ctx context.Context, keepSeconds float64) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteOldRevocations, keepSeconds)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const deleteStaleSessions = `-- name: DeleteStaleSessions :execrows
@@ -90,6 +106,82 @@ func (q *Queries) GetSession(ctx context.Context, id uuid.UUID) (GetSessionRow, 
 	return i, err
 }
 
+const listRevocations = `-- name: ListRevocations :many
+SELECT session_id FROM session_revocations
+WHERE revoked_at > now() - make_interval(secs => $1::float8)
+`
+
+// Sessions ended in the last @within_seconds (by the database's clock, the
+// one revoked_at is written with), for a process that may have missed their
+// notifications.
+func (q *Queries) ListRevocations(ctx context.Context, withinSeconds float64) ([]uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, listRevocations, withinSeconds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []uuid.UUID{}
+	for rows.Next() {
+		var session_id uuid.UUID
+		if err := rows.Scan(&session_id); err != nil {
+			return nil, err
+		}
+		items = append(items, session_id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listSessions = `-- name: ListSessions :many
+SELECT id, created_at, coalesce(last_used_at, rotated_at, created_at)::timestamptz AS last_used_at,
+       expires_at, user_agent
+FROM refresh_sessions
+WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
+ORDER BY 3 DESC, id
+`
+
+type ListSessionsParams struct {
+	UserID uuid.UUID `json:"user_id"`
+	Now    time.Time `json:"now"`
+}
+
+type ListSessionsRow struct {
+	ID         uuid.UUID `json:"id"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastUsedAt time.Time `json:"last_used_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	UserAgent  *string   `json:"user_agent"`
+}
+
+// The user's live sessions, most recently used first.
+func (q *Queries) ListSessions(ctx context.Context, arg ListSessionsParams) ([]ListSessionsRow, error) {
+	rows, err := q.db.Query(ctx, listSessions, arg.UserID, arg.Now)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListSessionsRow{}
+	for rows.Next() {
+		var i ListSessionsRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.CreatedAt,
+			&i.LastUsedAt,
+			&i.ExpiresAt,
+			&i.UserAgent,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const revokeSession = `-- name: RevokeSession :exec
 UPDATE refresh_sessions
 SET revoked_at = $1::timestamptz
@@ -106,11 +198,55 @@ func (q *Queries) RevokeSession(ctx context.Context, arg RevokeSessionParams) er
 	return err
 }
 
+const revokeUserSession = `-- name: RevokeUserSession :execrows
+UPDATE refresh_sessions
+SET revoked_at = $1::timestamptz
+WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL AND expires_at > $1
+`
+
+type RevokeUserSessionParams struct {
+	Now    time.Time `json:"now"`
+	ID     uuid.UUID `json:"id"`
+	UserID uuid.UUID `json:"user_id"`
+}
+
+// Ends one live session of the user; 0 rows: no such live session of theirs.
+func (q *Queries) RevokeUserSession(ctx context.Context, arg RevokeUserSessionParams) (int64, error) {
+	result, err := q.db.Exec(ctx, revokeUserSession, arg.Now, arg.ID, arg.UserID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const revokeUserSessions = `-- name: RevokeUserSessions :execrows
+UPDATE refresh_sessions
+SET revoked_at = $1::timestamptz
+WHERE user_id = $2 AND revoked_at IS NULL AND expires_at > $1
+  AND id IS DISTINCT FROM $3::uuid
+`
+
+type RevokeUserSessionsParams struct {
+	Now    time.Time  `json:"now"`
+	UserID uuid.UUID  `json:"user_id"`
+	Keep   *uuid.UUID `json:"keep"`
+}
+
+// Ends every live session of the user but @keep (NULL: all of them).
+func (q *Queries) RevokeUserSessions(ctx context.Context, arg RevokeUserSessionsParams) (int64, error) {
+	result, err := q.db.Exec(ctx, revokeUserSessions, arg.Now, arg.UserID, arg.Keep)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const rotateSession = `-- name: RotateSession :one
 UPDATE refresh_sessions AS s
 SET previous_jti = s.current_jti,
     current_jti  = $1,
     rotated_at   = $2::timestamptz,
+    last_used_at = $2::timestamptz,
     expires_at   = $3
 FROM users AS u
 WHERE s.id = $4

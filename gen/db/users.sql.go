@@ -12,6 +12,41 @@ import (
 	"github.com/google/uuid"
 )
 
+const changePassword = `-- name: ChangePassword :execrows
+WITH changed AS (
+    UPDATE users SET password_hash = $1 WHERE users.id = $2 RETURNING users.id
+), ended AS (
+    UPDATE refresh_sessions AS s
+    SET revoked_at = $3::timestamptz
+    FROM changed
+    WHERE s.user_id = changed.id AND s.revoked_at IS NULL AND s.expires_at > $3
+      AND s.id IS DISTINCT FROM $4::uuid
+)
+SELECT id FROM changed
+`
+
+type ChangePasswordParams struct {
+	PasswordHash string     `json:"password_hash"`
+	ID           uuid.UUID  `json:"id"`
+	Now          time.Time  `json:"now"`
+	Keep         *uuid.UUID `json:"keep"`
+}
+
+// Sets the new hash and ends every other live session of the user, in one
+// statement (one transaction). 0 rows: no such user.
+func (q *Queries) ChangePassword(ctx context.Context, arg ChangePasswordParams) (int64, error) {
+	result, err := q.db.Exec(ctx, changePassword,
+		arg.PasswordHash,
+		arg.ID,
+		arg.Now,
+		arg.Keep,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const createUser = `-- name: CreateUser :one
 INSERT INTO users (email, password_hash, name)
 VALUES ($1, $2, $3)
@@ -42,6 +77,31 @@ func (q *Queries) CreateUser(ctx context.Context, arg CreateUserParams) (CreateU
 		&i.CreatedAt,
 	)
 	return i, err
+}
+
+const deleteUser = `-- name: DeleteUser :execrows
+DELETE FROM users WHERE id = $1
+`
+
+// Deletes the user and, by cascade in the same transaction, every row it
+// owns: tasks, tags, their links, counters and sessions.
+func (q *Queries) DeleteUser(ctx context.Context, id uuid.UUID) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteUser, id)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const getPasswordHash = `-- name: GetPasswordHash :one
+SELECT password_hash FROM users WHERE id = $1
+`
+
+func (q *Queries) GetPasswordHash(ctx context.Context, id uuid.UUID) (string, error) {
+	row := q.db.QueryRow(ctx, getPasswordHash, id)
+	var password_hash string
+	err := row.Scan(&password_hash)
+	return password_hash, err
 }
 
 const getUserByID = `-- name: GetUserByID :one
@@ -85,6 +145,35 @@ func (q *Queries) GetUserCredentials(ctx context.Context, email string) (GetUser
 	row := q.db.QueryRow(ctx, getUserCredentials, email)
 	var i GetUserCredentialsRow
 	err := row.Scan(&i.ID, &i.Email, &i.PasswordHash)
+	return i, err
+}
+
+const updateUserName = `-- name: UpdateUserName :one
+UPDATE users SET name = $1 WHERE id = $2
+RETURNING id, email, name, created_at
+`
+
+type UpdateUserNameParams struct {
+	Name *string   `json:"name"`
+	ID   uuid.UUID `json:"id"`
+}
+
+type UpdateUserNameRow struct {
+	ID        uuid.UUID `json:"id"`
+	Email     string    `json:"email"`
+	Name      *string   `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func (q *Queries) UpdateUserName(ctx context.Context, arg UpdateUserNameParams) (UpdateUserNameRow, error) {
+	row := q.db.QueryRow(ctx, updateUserName, arg.Name, arg.ID)
+	var i UpdateUserNameRow
+	err := row.Scan(
+		&i.ID,
+		&i.Email,
+		&i.Name,
+		&i.CreatedAt,
+	)
 	return i, err
 }
 

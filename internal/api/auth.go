@@ -59,7 +59,7 @@ func (h *AuthHandler) RegisterUser(ctx context.Context, req authapi.RegisterUser
 	if !ok {
 		return nil, apperr.InvalidEmail.WithField("email")
 	}
-	if err := checkPassword(req.Body.Password); err != nil {
+	if err := checkPassword(req.Body.Password, "password"); err != nil {
 		return nil, err
 	}
 	hash, err := h.hasher.Hash(ctx, req.Body.Password)
@@ -102,7 +102,8 @@ func (h *AuthHandler) LoginUser(ctx context.Context, req authapi.LoginUserReques
 	now := h.now()
 	sid, jti := uuid.New(), uuid.New()
 	expires := now.Add(h.tokens.RefreshTTL())
-	if err := h.q.CreateSession(ctx, db.CreateSessionParams{ID: sid, UserID: user.ID, CurrentJti: jti, ExpiresAt: expires, Now: now}); err != nil {
+	if err := h.q.CreateSession(ctx, db.CreateSessionParams{ID: sid, UserID: user.ID, CurrentJti: jti, ExpiresAt: expires,
+		UserAgent: userAgent(req.Params.UserAgent), Now: now}); err != nil {
 		return nil, fmt.Errorf("create session: %w", err)
 	}
 	body, cookie, err := h.issue(user.ID, user.Email, sid, jti, expires)
@@ -186,6 +187,96 @@ func (h *AuthHandler) GetCurrentUser(ctx context.Context, _ authapi.GetCurrentUs
 	return authapi.GetCurrentUser200JSONResponse(toUser(u.ID, u.Email, u.Name, u.CreatedAt)), nil
 }
 
+// UpdateCurrentUser sets or clears the user's display name.
+func (h *AuthHandler) UpdateCurrentUser(ctx context.Context, req authapi.UpdateCurrentUserRequestObject) (authapi.UpdateCurrentUserResponseObject, error) {
+	uid, err := userID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u, err := h.q.UpdateUserName(ctx, db.UpdateUserNameParams{Name: trimName(ptr(req.Body.Name)), ID: uid})
+	switch {
+	case store.IsNotFound(err):
+		return nil, apperr.InvalidToken
+	case err != nil:
+		return nil, fmt.Errorf("update user: %w", err)
+	}
+	return authapi.UpdateCurrentUser200JSONResponse(toUser(u.ID, u.Email, u.Name, u.CreatedAt)), nil
+}
+
+// ChangePassword checks the current password, sets the new one and ends
+// every other session of the user. Errors: INVALID_CURRENT_PASSWORD,
+// PASSWORD_TOO_SHORT, PASSWORD_TOO_LONG.
+func (h *AuthHandler) ChangePassword(ctx context.Context, req authapi.ChangePasswordRequestObject) (authapi.ChangePasswordResponseObject, error) {
+	uid, err := userID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPassword(req.Body.NewPassword, "new_password"); err != nil {
+		return nil, err
+	}
+	if err := h.confirmPassword(ctx, uid, req.Body.CurrentPassword, "current_password"); err != nil {
+		return nil, err
+	}
+	hash, err := h.hasher.Hash(ctx, req.Body.NewPassword)
+	if err != nil {
+		return nil, err
+	}
+	keep, hasSession := auth.SessionID(ctx)
+	p := db.ChangePasswordParams{PasswordHash: hash, ID: uid, Now: h.now()}
+	if hasSession {
+		p.Keep = &keep
+	}
+	n, err := h.q.ChangePassword(ctx, p)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("change password: %w", err)
+	case n == 0:
+		return nil, apperr.InvalidToken // the user is gone
+	}
+	return authapi.ChangePassword200JSONResponse{Message: "Password changed"}, nil
+}
+
+// DeleteAccount checks the password, then deletes the user and everything
+// it owns in one transaction. Errors: INVALID_CURRENT_PASSWORD.
+func (h *AuthHandler) DeleteAccount(ctx context.Context, req authapi.DeleteAccountRequestObject) (authapi.DeleteAccountResponseObject, error) {
+	uid, err := userID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.confirmPassword(ctx, uid, req.Body.Password, "password"); err != nil {
+		return nil, err
+	}
+	n, err := h.q.DeleteUser(ctx, uid)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("delete user: %w", err)
+	case n == 0:
+		return nil, apperr.InvalidToken // deleted meanwhile
+	}
+	return authapi.DeleteAccount204Response{Headers: authapi.DeleteAccount204ResponseHeaders{SetCookie: h.clearCookie()}}, nil
+}
+
+// confirmPassword checks the user's password through the bounded hasher:
+// INVALID_CURRENT_PASSWORD (naming field) when it is wrong, INVALID_TOKEN
+// when the user is gone.
+func (h *AuthHandler) confirmPassword(ctx context.Context, uid uuid.UUID, password, field string) error {
+	hash, err := h.q.GetPasswordHash(ctx, uid)
+	switch {
+	case store.IsNotFound(err):
+		return apperr.InvalidToken
+	case err != nil:
+		return fmt.Errorf("get password hash: %w", err)
+	}
+	ok, err := h.hasher.Matches(ctx, hash, password)
+	switch {
+	case err != nil:
+		return err
+	case !ok:
+		return apperr.InvalidCurrentPassword.WithField(field)
+	}
+	return nil
+}
+
 // LogoutUser revokes the cookie's session, if any, and clears the cookie.
 func (h *AuthHandler) LogoutUser(ctx context.Context, req authapi.LogoutUserRequestObject) (authapi.LogoutUserResponseObject, error) {
 	if req.Params.RefreshToken != nil && *req.Params.RefreshToken != "" {
@@ -198,13 +289,13 @@ func (h *AuthHandler) LogoutUser(ctx context.Context, req authapi.LogoutUserRequ
 	}
 	return authapi.LogoutUser200JSONResponse{
 		Body:    authapi.MessageResponse{Message: "Successfully logged out"},
-		Headers: authapi.LogoutUser200ResponseHeaders{SetCookie: h.cookie("", -1)},
+		Headers: authapi.LogoutUser200ResponseHeaders{SetCookie: h.clearCookie()},
 	}, nil
 }
 
 // issue signs an access token and the session's refresh token.
 func (h *AuthHandler) issue(userID uuid.UUID, email string, sid, jti uuid.UUID, expires time.Time) (authapi.TokenResponse, string, error) {
-	access, err := h.tokens.IssueAccess(userID, email)
+	access, err := h.tokens.IssueAccess(userID, email, sid)
 	if err != nil {
 		return authapi.TokenResponse{}, "", err
 	}
@@ -215,6 +306,9 @@ func (h *AuthHandler) issue(userID uuid.UUID, email string, sid, jti uuid.UUID, 
 	maxAge := int(expires.Sub(h.now()).Round(time.Second) / time.Second)
 	return authapi.TokenResponse{AccessToken: access, TokenType: authapi.Bearer}, h.cookie(refresh, max(maxAge, 1)), nil
 }
+
+// clearCookie is the Set-Cookie that removes the refresh cookie.
+func (h *AuthHandler) clearCookie() string { return h.cookie("", -1) }
 
 // cookie renders the refresh cookie; maxAge < 0 clears it (Max-Age=0).
 func (h *AuthHandler) cookie(value string, maxAge int) string {
@@ -241,12 +335,13 @@ func TokenError(err error, want auth.TokenType) *apperr.Error {
 	return apperr.InvalidToken
 }
 
-func checkPassword(pw string) error {
+// checkPassword checks a new password's length; field names it in errors.
+func checkPassword(pw, field string) error {
 	if utf8.RuneCountInString(pw) < minPasswordChars {
-		return apperr.PasswordTooShort.WithField("password")
+		return apperr.PasswordTooShort.WithField(field)
 	}
 	if len(pw) > auth.MaxPasswordBytes {
-		return apperr.PasswordTooLong.WithField("password")
+		return apperr.PasswordTooLong.WithField(field)
 	}
 	return nil
 }

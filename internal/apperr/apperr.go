@@ -66,6 +66,10 @@ var (
 	MissingRefreshToken = newErr(http.StatusUnauthorized, "MISSING_REFRESH_TOKEN", "Refresh token not found")
 	RefreshTokenExpired = newErr(http.StatusUnauthorized, "REFRESH_TOKEN_EXPIRED", "Refresh token has expired. Please log in again")
 	RateLimitExceeded   = newErr(http.StatusTooManyRequests, "RATE_LIMIT_EXCEEDED", "Too many authentication attempts. Please try again later")
+	SessionNotFound     = newErr(http.StatusNotFound, "SESSION_NOT_FOUND", "Session not found")
+	// InvalidCurrentPassword answers a password change or an account
+	// deletion whose confirming password is wrong.
+	InvalidCurrentPassword = newErr(http.StatusBadRequest, "INVALID_CURRENT_PASSWORD", "Current password is incorrect")
 )
 
 // Errors of the transport layer, shared by every route.

@@ -38,14 +38,17 @@ func TestTokens(t *testing.T) {
 	clock := func() time.Time { return now }
 	tok, err := auth.NewTokens([]byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"), 15*time.Minute, 7*24*time.Hour, clock)
 	require.NoError(t, err)
-	uid := uuid.New()
-	access, err := tok.IssueAccess(uid, "a@example.com")
+	uid, accessSID := uuid.New(), uuid.New()
+	access, err := tok.IssueAccess(uid, "a@example.com", accessSID)
 	require.NoError(t, err)
 	c, err := tok.Verify(access, auth.Access)
 	require.NoError(t, err)
 	got, err := c.UserID()
 	require.NoError(t, err)
 	assert.Equal(t, uid, got)
+	gotAccessSID, ok := c.AccessSession()
+	assert.True(t, ok)
+	assert.Equal(t, accessSID, gotAccessSID, "access tokens carry their session")
 	_, err = tok.Verify(access, auth.Refresh)
 	assert.ErrorIs(t, err, auth.ErrWrongType)
 	sid, jti := uuid.New(), uuid.New()
@@ -62,6 +65,20 @@ func TestTokens(t *testing.T) {
 		SignedString([]byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"))
 	require.NoError(t, err)
 	_, err = tok.Verify(noSession, auth.Refresh)
+	assert.ErrorIs(t, err, auth.ErrInvalid)
+	// An access token from before sessions were named still works; one with
+	// a sid that is no UUID does not.
+	sign := func(c auth.Claims) string {
+		c.Subject, c.IssuedAt, c.ExpiresAt = uid.String(), jwt.NewNumericDate(now), jwt.NewNumericDate(now.Add(time.Hour))
+		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString([]byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"))
+		require.NoError(t, err)
+		return s
+	}
+	old, err := tok.Verify(sign(auth.Claims{Type: auth.Access}), auth.Access)
+	require.NoError(t, err)
+	_, ok = old.AccessSession()
+	assert.False(t, ok)
+	_, err = tok.Verify(sign(auth.Claims{Type: auth.Access, SessionID: "not-a-uuid"}), auth.Access)
 	assert.ErrorIs(t, err, auth.ErrInvalid)
 	now = now.Add(15*time.Minute + time.Second)
 	_, err = tok.Verify(access, auth.Access)

@@ -29,7 +29,8 @@ var (
 )
 
 // Claims are the claims of every token: sub, email, iat, exp, jti, type, and
-// for refresh tokens sid, the server-side session the token belongs to.
+// sid, the server-side session the token belongs to (always on refresh
+// tokens; on access tokens issued since sessions could be ended one by one).
 type Claims struct {
 	Email     string    `json:"email"`
 	Type      TokenType `json:"type"`
@@ -44,6 +45,15 @@ func (c *Claims) UserID() (uuid.UUID, error) { return uuid.Parse(c.Subject) }
 // Verify has checked that both are UUIDs.
 func (c *Claims) Session() (sid, jti uuid.UUID) {
 	return uuid.MustParse(c.SessionID), uuid.MustParse(c.ID)
+}
+
+// AccessSession returns an access token's session, and false for a token
+// issued without one. Verify has checked that a present sid is a UUID.
+func (c *Claims) AccessSession() (uuid.UUID, bool) {
+	if c.SessionID == "" {
+		return uuid.UUID{}, false
+	}
+	return uuid.MustParse(c.SessionID), true
 }
 
 // Tokens issues and verifies HS256 tokens with one secret.
@@ -81,10 +91,13 @@ func NewTokens(secret []byte, accessTTL, refreshTTL time.Duration, now func() ti
 // RefreshTTL is how long a refresh token (and its session) lives.
 func (t *Tokens) RefreshTTL() time.Duration { return t.refreshTTL }
 
-// IssueAccess returns an access token for the user.
-func (t *Tokens) IssueAccess(userID uuid.UUID, email string) (string, error) {
-	return t.sign(Claims{Email: email, Type: Access}, userID, uuid.New(), t.accessTTL)
+// IssueAccess returns an access token for the user's session sid.
+func (t *Tokens) IssueAccess(userID uuid.UUID, email string, sid uuid.UUID) (string, error) {
+	return t.sign(Claims{Email: email, Type: Access, SessionID: sid.String()}, userID, uuid.New(), t.accessTTL)
 }
+
+// AccessTTL is how long an access token lives.
+func (t *Tokens) AccessTTL() time.Duration { return t.accessTTL }
 
 // IssueRefresh returns a refresh token of session sid with the given jti.
 func (t *Tokens) IssueRefresh(userID uuid.UUID, email string, sid, jti uuid.UUID, expires time.Time) (string, error) {
@@ -125,11 +138,13 @@ func (t *Tokens) Verify(token string, want TokenType) (*Claims, error) {
 	if _, err := c.UserID(); err != nil {
 		return nil, ErrInvalid
 	}
-	if want == Refresh {
-		// Session may parse these without checking.
+	// Session and AccessSession may parse these without checking.
+	if want == Refresh || c.SessionID != "" {
 		if _, err := uuid.Parse(c.SessionID); err != nil {
 			return nil, ErrInvalid
 		}
+	}
+	if want == Refresh {
 		if _, err := uuid.Parse(c.ID); err != nil {
 			return nil, ErrInvalid
 		}

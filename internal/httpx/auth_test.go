@@ -264,7 +264,7 @@ func TestAccessToken(t *testing.T) {
 		assert.Equal(t, http.StatusOK, a.me(t, ours).Code)
 	})
 	t.Run("UnknownUser", func(t *testing.T) {
-		ghost, err := a.tokens.IssueAccess(uuid.New(), "ghost@example.com")
+		ghost, err := a.tokens.IssueAccess(uuid.New(), "ghost@example.com", uuid.New())
 		require.NoError(t, err)
 		r := a.me(t, ghost)
 		requireError(t, r, 401, "INVALID_TOKEN", "")

@@ -80,6 +80,11 @@ type app struct {
 	queries *queryCounter
 	tokens  *auth.Tokens
 	monitor *store.Monitor
+	// url is the database's (another app on it is another server instance
+	// of one deployment); listener hears of ended sessions.
+	url         string
+	revocations *auth.Revocations
+	listener    *store.Listener
 }
 
 func newApp(t testing.TB, opt ...func(*options)) *app {
@@ -120,6 +125,21 @@ func newApp(t testing.TB, opt ...func(*options)) *app {
 	require.NoError(t, err)
 	tasksH, err := api.NewTasksHandler(database, clk.Now)
 	require.NoError(t, err)
+	revocations := auth.NewRevocations(15*time.Minute+time.Minute, time.Now)
+	feed := api.NewSessionRevocations(database, revocations, 15*time.Minute)
+	url := pool.Config().ConnString()
+	listener, err := store.NewListener(url, o.logger, map[string]func(string){api.SessionRevokedChannel: feed.Notify}, feed.Reload)
+	require.NoError(t, err)
+	lctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { listener.Run(lctx); close(done) }()
+	t.Cleanup(func() { stop(); <-done })
+	if o.databaseURL == "" { // a database of the test's own is there: wait until it listens
+		for i := 0; !listener.Connected(); i++ {
+			require.Less(t, i, 500, "the listener never connected")
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 	var trusted []*net.IPNet
 	if o.trusted != "" {
 		_, n, err := net.ParseCIDR(o.trusted)
@@ -127,17 +147,21 @@ func newApp(t testing.TB, opt ...func(*options)) *app {
 		trusted = append(trusted, n)
 	}
 	e, err := httpx.NewServer(httpx.Deps{
-		Logger: o.logger, Pool: pool, Monitor: monitor, RequestTimeout: o.requestTimeout, Tokens: tokens, Auth: authH, Tasks: tasksH,
+		Logger: o.logger, Pool: pool, Monitor: monitor, RequestTimeout: o.requestTimeout,
+		Tokens: tokens, Revocations: revocations, Auth: authH, Tasks: tasksH,
 		RateLimits: map[string]*httpx.RateLimiter{
-			"registerUser": httpx.NewRateLimiter(o.authLimit, o.window, 1000, clk.Now),
-			"loginUser":    httpx.NewRateLimiter(o.authLimit, o.window, 1000, clk.Now),
-			"refreshToken": httpx.NewRateLimiter(o.refreshLimit, o.window, 1000, clk.Now),
+			"registerUser":   httpx.NewRateLimiter(o.authLimit, o.window, 1000, clk.Now),
+			"loginUser":      httpx.NewRateLimiter(o.authLimit, o.window, 1000, clk.Now),
+			"changePassword": httpx.NewRateLimiter(o.authLimit, o.window, 1000, clk.Now),
+			"deleteAccount":  httpx.NewRateLimiter(o.authLimit, o.window, 1000, clk.Now),
+			"refreshToken":   httpx.NewRateLimiter(o.refreshLimit, o.window, 1000, clk.Now),
 		},
 		CORSOrigins:    []string{"http://localhost:5173"},
 		TrustedProxies: trusted,
 	})
 	require.NoError(t, err)
-	return &app{e: e, pool: pool, clock: clk, queries: counter, tokens: tokens, monitor: monitor}
+	return &app{e: e, pool: pool, clock: clk, queries: counter, tokens: tokens, monitor: monitor,
+		url: url, revocations: revocations, listener: listener}
 }
 
 // response is a finished request.

@@ -17,9 +17,11 @@ import (
 	"github.com/todoapp/todo-api/internal/auth"
 )
 
-// bearerAuth requires a valid access token and puts its user id in the
-// request's context, where the strict handlers can read it.
-func bearerAuth(tokens *auth.Tokens) echo.MiddlewareFunc {
+// bearerAuth requires a valid access token of a session that has not ended
+// and puts its user and session in the request's context, where the strict
+// handlers can read them. Ended sessions are looked up in memory: checking a
+// token costs no statement.
+func bearerAuth(tokens *auth.Tokens, revoked *auth.Revocations) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			c.Set(bearerRouteKey, true)
@@ -35,8 +37,12 @@ func bearerAuth(tokens *auth.Tokens) echo.MiddlewareFunc {
 			if err != nil {
 				return apperr.InvalidToken
 			}
+			sid, hasSession := claims.AccessSession()
+			if hasSession && revoked.Revoked(sid) {
+				return apperr.InvalidToken
+			}
 			r := c.Request()
-			c.SetRequest(r.WithContext(auth.WithUserID(r.Context(), id)))
+			c.SetRequest(r.WithContext(auth.WithUser(r.Context(), id, sid, hasSession)))
 			return next(c)
 		}
 	}

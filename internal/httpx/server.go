@@ -42,6 +42,7 @@ type Deps struct {
 	Monitor        *store.Monitor
 	RequestTimeout time.Duration
 	Tokens         *auth.Tokens
+	Revocations    *auth.Revocations
 	Auth           *api.AuthHandler
 	Tasks          *api.TasksHandler
 	RateLimits     map[string]*RateLimiter
@@ -51,8 +52,8 @@ type Deps struct {
 
 // NewServer returns the service's Echo instance, every route registered.
 func NewServer(d Deps) (*echo.Echo, error) {
-	if d.Logger == nil || d.Pool == nil || d.Monitor == nil || d.Tokens == nil || d.Auth == nil || d.Tasks == nil {
-		return nil, errors.New("httpx: NewServer needs a logger, pool, monitor, tokens and both API handlers")
+	if d.Logger == nil || d.Pool == nil || d.Monitor == nil || d.Tokens == nil || d.Revocations == nil || d.Auth == nil || d.Tasks == nil {
+		return nil, errors.New("httpx: NewServer needs a logger, pool, monitor, tokens, revocations and both API handlers")
 	}
 	if d.RequestTimeout <= 0 {
 		return nil, errors.New("httpx: NewServer needs a positive request timeout")
@@ -108,11 +109,11 @@ func NewServer(d Deps) (*echo.Echo, error) {
 	// would turn every 405 under the prefix into a 404.
 	authapi.RegisterHandlersWithOptions(e, authapi.NewStrictHandler(d.Auth, nil), authapi.RegisterHandlersOptions{
 		BaseURL:              BasePath,
-		OperationMiddlewares: operationMiddlewares(authSpec, d.RateLimits, d.Tokens),
+		OperationMiddlewares: operationMiddlewares(authSpec, d.RateLimits, bearerAuth(d.Tokens, d.Revocations)),
 	})
 	tasksapi.RegisterHandlersWithOptions(e, tasksapi.NewStrictHandler(d.Tasks, nil), tasksapi.RegisterHandlersOptions{
 		BaseURL:              BasePath,
-		OperationMiddlewares: operationMiddlewares(tasksSpec, d.RateLimits, d.Tokens),
+		OperationMiddlewares: operationMiddlewares(tasksSpec, d.RateLimits, bearerAuth(d.Tokens, d.Revocations)),
 	})
 
 	e.GET("/healthz", func(c echo.Context) error {
@@ -127,7 +128,7 @@ func NewServer(d Deps) (*echo.Echo, error) {
 // limit, Bearer authentication unless the operation is explicitly public
 // (`security: []`), and request validation. Authentication comes before
 // validation so an anonymous malformed request gets 401, not 422.
-func operationMiddlewares(spec *openapi3.T, limits map[string]*RateLimiter, tokens *auth.Tokens) map[string][]echo.MiddlewareFunc {
+func operationMiddlewares(spec *openapi3.T, limits map[string]*RateLimiter, authenticate echo.MiddlewareFunc) map[string][]echo.MiddlewareFunc {
 	out := make(map[string][]echo.MiddlewareFunc)
 	for path, item := range spec.Paths.Map() {
 		for method, op := range item.Operations() {
@@ -136,7 +137,7 @@ func operationMiddlewares(spec *openapi3.T, limits map[string]*RateLimiter, toke
 				mws = append(mws, rateLimit(l))
 			}
 			if !IsPublic(op) {
-				mws = append(mws, bearerAuth(tokens))
+				mws = append(mws, authenticate)
 			}
 			out[op.OperationID] = append(mws, validateRequest(spec, path, method, op))
 		}

@@ -39,7 +39,8 @@ export interface paths {
          * Log in with email and password
          * @description OAuth2 password form: `username` is the email. Returns an access token and sets the
          *     refresh token cookie. Unknown email and wrong password answer the same, in the same time.
-         *     Rate limited per client IP (5 per minute by default).
+         *     Rate limited per client IP (5 per minute by default). The login starts a session, which
+         *     GET /auth/sessions lists with the `User-Agent` the login was sent with.
          */
         post: operations["loginUser"];
         delete?: never;
@@ -84,6 +85,102 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
+        /**
+         * Change the current user's name
+         * @description Sets the display name; `null` (or an empty or blank name) clears it.
+         */
+        patch: operations["updateCurrentUser"];
+        trace?: never;
+    };
+    "/auth/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the current user's sessions
+         * @description Every live session of the user (not ended, not expired), most recently used first.
+         *     `current` marks the session of the calling token.
+         */
+        get: operations["listSessions"];
+        put?: never;
+        post?: never;
+        /**
+         * Log out everywhere
+         * @description Ends every session of the user, the caller's included, and clears the refresh cookie.
+         *     Every access token of those sessions stops working within a second.
+         */
+        delete: operations["revokeAllSessions"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/sessions/{session_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * End one session
+         * @description Ends one of the user's sessions (a lost phone, say); its refresh token and access
+         *     tokens stop working within a second. Ending the caller's own session is allowed.
+         */
+        delete: operations["revokeSession"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change the password
+         * @description Checks the current password and sets the new one (8 characters to 72 bytes). Every
+         *     other session of the user ends; the caller's keeps working. Rate limited per client IP
+         *     like login.
+         */
+        post: operations["changePassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/delete-account": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Delete the account
+         * @description Checks the password, then deletes the user with everything it owns (tasks, tags, their
+         *     links, sessions) in one transaction and clears the refresh cookie. Every token of the
+         *     user stops working within a second, and the email can register again at once. Rate
+         *     limited per client IP like login.
+         */
+        post: operations["deleteAccount"];
+        delete?: never;
+        options?: never;
+        head?: never;
         patch?: never;
         trace?: never;
     };
@@ -119,7 +216,7 @@ export interface components {
          */
         UserCreate: {
             /**
-             * @description A valid email address, at most 254 characters. Stored trimmed and lower-cased.
+             * @description A valid email address, at most 254 characters. An address with an invisible character (white space, format characters such as U+200B) is INVALID_EMAIL. Stored trimmed, the local part in NFC and lower case, the domain through IDNA (UTS #46).
              * @example ada@example.com
              */
             email: string;
@@ -133,6 +230,61 @@ export interface components {
              * @example Ada Lovelace
              */
             name?: string | null;
+        };
+        UserUpdate: {
+            /**
+             * @description Display name, at most 255 characters; null clears it.
+             * @example Ada King
+             */
+            name: string | null;
+        };
+        /** @description A session (one per login, continued by refreshes), as a device list shows it. */
+        Session: {
+            /** Format: uuid */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the login started it (RFC 3339, UTC).
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description The last refresh, or the login when it has not been refreshed yet.
+             */
+            last_used_at: string;
+            /**
+             * Format: date-time
+             * @description When its refresh token expires unless it is refreshed.
+             */
+            expires_at: string;
+            /**
+             * @description The User-Agent of the login, its first 255 characters.
+             * @example Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0
+             */
+            user_agent: string | null;
+            /** @description Whether this is the session of the calling access token. */
+            current: boolean;
+        };
+        /**
+         * @description Rules checked by the server (400 with a named code): `current_password` must be the
+         *     user's password (INVALID_CURRENT_PASSWORD); `new_password` must be 8 characters
+         *     (PASSWORD_TOO_SHORT) to 72 bytes (PASSWORD_TOO_LONG).
+         */
+        PasswordChange: {
+            /** @example correct-horse-battery */
+            current_password: string;
+            /**
+             * @description 8 characters to 72 bytes.
+             * @example staple-battery-horse
+             */
+            new_password: string;
+        };
+        AccountDeletion: {
+            /**
+             * @description The user's password, to confirm.
+             * @example correct-horse-battery
+             */
+            password: string;
         };
         /** @description OAuth2 password-grant form. `username` is the email address. */
         LoginForm: {
@@ -291,6 +443,11 @@ export interface components {
     requestBodies: never;
     headers: {
         /**
+         * @description Clears the refresh cookie.
+         * @example refresh_token=; Path=/api/v1/auth; Max-Age=0; HttpOnly; Secure; SameSite=Strict
+         */
+        ClearRefreshCookie: string;
+        /**
          * @description The refresh token cookie.
          * @example refresh_token=eyJhbGciOiJIUzI1NiIs...; Path=/api/v1/auth; Max-Age=604800; HttpOnly; Secure; SameSite=Strict
          */
@@ -359,7 +516,10 @@ export interface operations {
     loginUser: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Browsers send it by themselves; its first 255 characters name the session. */
+                "User-Agent"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -457,6 +617,228 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateCurrentUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "Ada King"
+                 *     }
+                 */
+                "application/json": components["schemas"]["UserUpdate"];
+            };
+        };
+        responses: {
+            /** @description The user, renamed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationError"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The sessions. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Session"][];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    revokeAllSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every session has ended. */
+            204: {
+                headers: {
+                    "Set-Cookie": components["headers"]["ClearRefreshCookie"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    revokeSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The session's id, from GET /auth/sessions. */
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The session has ended. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description No live session of the user has this id (unknown, already ended, or another user's). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Session not found",
+                     *       "code": "SESSION_NOT_FOUND"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            422: components["responses"]["ValidationError"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    changePassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "current_password": "correct-horse-battery",
+                 *       "new_password": "staple-battery-horse"
+                 *     }
+                 */
+                "application/json": components["schemas"]["PasswordChange"];
+            };
+        };
+        responses: {
+            /** @description The password was changed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "message": "Password changed"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["MessageResponse"];
+                };
+            };
+            /** @description A business rule was broken. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationError"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "password": "correct-horse-battery"
+                 *     }
+                 */
+                "application/json": components["schemas"]["AccountDeletion"];
+            };
+        };
+        responses: {
+            /** @description The account and all its data are gone. */
+            204: {
+                headers: {
+                    "Set-Cookie": components["headers"]["ClearRefreshCookie"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The password is wrong. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Current password is incorrect",
+                     *       "code": "INVALID_CURRENT_PASSWORD",
+                     *       "field": "password"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationError"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
