@@ -64,6 +64,7 @@ type options struct {
 	bcryptCost              int
 	trusted                 string
 	databaseURL             string      // a database of the test's own (default: a fresh one)
+	listenURL               string      // where the listener connects (default: the pool's database)
 	seedKey                 string      // with seedFill: start from a filled template
 	seedFill                testdb.Fill // (see testdb.NewSeeded)
 	configure               func(*pgxpool.Config)
@@ -127,14 +128,17 @@ func newApp(t testing.TB, opt ...func(*options)) *app {
 	require.NoError(t, err)
 	revocations := auth.NewRevocations(15*time.Minute+time.Minute, time.Now)
 	feed := api.NewSessionRevocations(database, revocations, 15*time.Minute)
-	url := pool.Config().ConnString()
-	listener, err := store.NewListener(url, o.logger, map[string]func(string){api.SessionRevokedChannel: feed.Notify}, feed.Reload)
+	url, listenURL := pool.Config().ConnString(), o.listenURL
+	if listenURL == "" {
+		listenURL = url
+	}
+	listener, err := store.NewListener(listenURL, o.logger, map[string]func(string){api.SessionRevokedChannel: feed.Notify}, feed.Reload)
 	require.NoError(t, err)
 	lctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { listener.Run(lctx); close(done) }()
 	t.Cleanup(func() { stop(); <-done })
-	if o.databaseURL == "" { // a database of the test's own is there: wait until it listens
+	if o.databaseURL == "" || o.listenURL != "" { // wait until it listens
 		for i := 0; !listener.Connected(); i++ {
 			require.Less(t, i, 500, "the listener never connected")
 			time.Sleep(10 * time.Millisecond)
@@ -175,6 +179,14 @@ func (r response) JSON(t testing.TB) map[string]any {
 	var m map[string]any
 	require.NoError(t, json.Unmarshal(r.Body.Bytes(), &m), "body: %s", r.Body.String())
 	return m
+}
+
+// JSON2 decodes the body, whatever JSON it is.
+func (r response) JSON2(t testing.TB) any {
+	t.Helper()
+	var v any
+	require.NoError(t, json.Unmarshal(r.Body.Bytes(), &v), "body: %s", r.Body.String())
+	return v
 }
 
 // Cookie returns the Set-Cookie named name, or nil.

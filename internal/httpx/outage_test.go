@@ -65,6 +65,16 @@ func (p *tcpProxy) pipe(c net.Conn) {
 	c.Close()
 }
 
+// Refuse refuses new connections and keeps those there are.
+func (p *tcpProxy) Refuse() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+}
+
 // Stop drops every connection and refuses new ones.
 func (p *tcpProxy) Stop() {
 	p.mu.Lock()

@@ -14,10 +14,23 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
 	"github.com/todoapp/todo-api/internal/apperr"
 )
+
+func init() {
+	// A uuid (a session id in a path) is checked by the validator like any
+	// other schema rule, so a bad one is a 422 that names its field. This
+	// registers the format with kin-openapi, for the whole process.
+	openapi3.DefineStringFormatCallback("uuid", func(s string) error {
+		if _, err := uuid.Parse(s); err != nil || len(s) != 36 {
+			return errors.New("not a UUID such as 3fa85f64-5717-4562-b3fc-2c963f66afa6")
+		}
+		return nil
+	})
+}
 
 // validatorOptions: authentication is our own middleware's job, and the
 // validator must never rewrite a body (PATCH sends only what changes).
