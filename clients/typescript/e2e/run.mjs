@@ -2,6 +2,8 @@
 //   1. Swagger UI at /docs lists every operation, and register and login
 //      work through its "Try it out".
 //   2. ReDoc at /redoc renders the merged document, with nothing from a CDN.
+//   4. Two devices of one user (two browser contexts) through the account
+//      calls: a password change, logout everywhere, account deletion.
 //   3. A page served from another origin (http://localhost:5173) drives the
 //      generated client through the whole flow.
 // Headless Debian Chromium, driven by playwright-core. Screenshots go to
@@ -34,13 +36,19 @@ async function swaggerUI() {
   await page.waitForSelector(".opblock", { timeout: 20000 });
   const ops = await page.$$eval(".opblock-summary-operation-id, .opblock .opblock-summary-path", (els) => els.length);
   const ids = await page.$$eval(".opblock", (els) => els.map((e) => e.id));
-  const expected = ["registerUser", "loginUser", "refreshToken", "getCurrentUser", "logoutUser", "createTask", "listTasks",
-    "getTask", "replaceTask", "updateTask", "deleteTask", "addTagToTask", "removeTagFromTask", "createTag", "listTags",
-    "updateTag", "deleteTag"];
+  const accountOps = ["updateCurrentUser", "listSessions", "revokeAllSessions", "revokeSession", "changePassword", "deleteAccount"];
+  const expected = ["registerUser", "loginUser", "refreshToken", "getCurrentUser", "logoutUser", ...accountOps, "createTask",
+    "listTasks", "getTask", "replaceTask", "updateTask", "deleteTask", "addTagToTask", "removeTagFromTask", "createTag",
+    "listTags", "updateTag", "deleteTag"];
   const missing = expected.filter((id) => !ids.some((x) => x.endsWith(`-${id}`)));
   missing.length === 0 && ids.length === expected.length
     ? pass(`docs: all ${expected.length} operations listed`)
     : fail(`docs: listed ${ids.length} operations (${ops} summaries); missing ${missing.join(", ")}`);
+  const unlocked = [];
+  for (const id of accountOps) {
+    if ((await page.locator(`[id$="-${id}"] .authorization__btn`).count()) === 0) unlocked.push(id);
+  }
+  unlocked.length === 0 ? pass("docs: the account operations show the lock") : fail(`docs: no lock on ${unlocked.join(", ")}`);
   await page.screenshot({ path: `${out}docs.png`, fullPage: false });
 
   // Register through "Try it out".
@@ -118,16 +126,96 @@ async function redoc() {
   await page.close();
 }
 
-async function clientFlow() {
-  const bundle = await build({ entryPoints: [new URL("./page.ts", import.meta.url).pathname], bundle: true, write: false, format: "esm", target: "es2022" });
-  const js = bundle.outputFiles[0].text;
-  const html = `<!doctype html><meta charset="utf-8"><title>client e2e</title><pre id="out">running</pre><script type="module" src="/page.js"></script>`;
+// bundle compiles an e2e entry point (with the client) for the browser.
+async function bundle(name) {
+  const b = await build({ entryPoints: [new URL(`./${name}.ts`, import.meta.url).pathname], bundle: true, write: false, format: "esm", target: "es2022" });
+  return b.outputFiles[0].text;
+}
+
+// frontend serves the e2e pages from http://localhost:5173, another origin
+// than the API's, as a development frontend is: /?… runs page.ts, and
+// /accounts.html?… loads accounts.ts.
+async function frontend() {
+  const scripts = { "/page.js": await bundle("page"), "/accounts.js": await bundle("accounts") };
   const server = createServer((req, res) => {
-    if (req.url?.startsWith("/page.js")) { res.writeHead(200, { "Content-Type": "text/javascript" }); res.end(js); return; }
-    res.writeHead(200, { "Content-Type": "text/html" }); res.end(html);
+    const path = new URL(req.url ?? "/", "http://localhost").pathname;
+    if (scripts[path]) { res.writeHead(200, { "Content-Type": "text/javascript" }); res.end(scripts[path]); return; }
+    const script = path === "/accounts.html" ? "/accounts.js" : "/page.js";
+    res.writeHead(200, { "Content-Type": "text/html" });
+    res.end(`<!doctype html><meta charset="utf-8"><title>client e2e</title><pre id="out">running</pre><script type="module" src="${script}"></script>`);
   });
   await new Promise((r) => server.listen(5173, "127.0.0.1", r));
-  try {
+  return server;
+}
+
+// accounts: two devices of one user (two browser contexts, each its own
+// cookie jar) through the account calls of the client.
+async function accounts() {
+  const devices = [];
+  for (const name of ["first", "second"]) {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    await page.goto(`http://localhost:5173/accounts.html?api=${encodeURIComponent(`${api}/api/v1`)}`);
+    await page.waitForFunction(() => window.todo !== undefined);
+    devices.push({ name, context, page, errors });
+  }
+  const [one, two] = devices;
+  // expect runs f(arg) in the device's page, where f returns the outcome of a
+  // client call: "ok" or the error code it threw.
+  const expect = async (what, device, f, want, arg) => {
+    const got = await device.page.evaluate(f, arg);
+    got === want ? pass(`accounts: ${what} -> ${want}`) : fail(`accounts: ${what} answered ${got}, wanted ${want}`);
+  };
+  // eventually401 polls a device's /auth/me until it is refused (at most 2 s).
+  const eventually401 = async (what, device) => {
+    for (let i = 0; i < 100; i++) {
+      if ((await device.page.evaluate(() => window.todo.outcome((c) => c.me()))) === "INVALID_TOKEN") {
+        pass(`accounts: ${what} -> INVALID_TOKEN`);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    fail(`accounts: ${what}: still accepted after 2 s`);
+  };
+
+  const email = `devices-${Date.now()}@example.com`;
+  await expect("register", one, (e) => window.todo.outcome((c) => c.register(e, "correct-horse-battery")), "ok", email);
+  await expect("first page logs in", one, (e) => window.todo.outcome((c) => c.login(e, "correct-horse-battery")), "ok", email);
+  await expect("second page logs in", two, (e) => window.todo.outcome((c) => c.login(e, "correct-horse-battery")), "ok", email);
+  const sessions = await one.page.evaluate(() => window.todo.client.sessions());
+  sessions.length === 2 && sessions.filter((s) => s.current).length === 1 && sessions.every((s) => s.user_agent?.includes("Chrome"))
+    ? pass("accounts: two sessions listed, one current, with their browser")
+    : fail(`accounts: sessions ${JSON.stringify(sessions)}`);
+  await expect("rename", one, () => window.todo.outcome((c) => c.updateMe("Two Devices")), "ok");
+
+  await expect("first page changes the password", one, () => window.todo.outcome((c) => c.changePassword("correct-horse-battery", "staple-battery-horse")), "ok");
+  await eventually401("the second page's next call", two);
+  const refreshed = await two.page.evaluate(() => window.todo.client.refresh());
+  refreshed === false ? pass("accounts: the second page's refresh fails") : fail("accounts: the second page could still refresh");
+  await expect("the first page goes on", one, () => window.todo.outcome((c) => c.me()), "ok");
+
+  await expect("second page logs in with the new password", two, (e) => window.todo.outcome((c) => c.login(e, "staple-battery-horse")), "ok", email);
+  await expect("first page logs out everywhere", one, () => window.todo.outcome((c) => c.logoutEverywhere()), "ok");
+  await eventually401("the second page after logout everywhere", two);
+  const again = await two.page.evaluate(() => window.todo.client.refresh());
+  again === false ? pass("accounts: no refresh after logout everywhere") : fail("accounts: refreshed after logout everywhere");
+
+  await expect("log in again", one, (e) => window.todo.outcome((c) => c.login(e, "staple-battery-horse")), "ok", email);
+  await expect("delete the account with a wrong password", one, () => window.todo.outcome((c) => c.deleteAccount("wrong-password")), "INVALID_CURRENT_PASSWORD");
+  await expect("delete the account", one, () => window.todo.outcome((c) => c.deleteAccount("staple-battery-horse")), "ok");
+  await expect("the deleted account cannot log in", two, (e) => window.todo.outcome((c) => c.login(e, "staple-battery-horse")), "INVALID_CREDENTIALS", email);
+  await expect("its email registers again", two, (e) => window.todo.outcome((c) => c.register(e, "correct-horse-battery")), "ok", email);
+
+  for (const d of devices) {
+    d.errors.length === 0 ? pass(`accounts: no page errors on the ${d.name} page`) : fail(`accounts: page errors: ${d.errors.join("; ")}`);
+    await d.context.close();
+  }
+}
+
+async function clientFlow() {
+  {
     const page = await browser.newPage();
     const errors = [];
     page.on("pageerror", (e) => errors.push(String(e)));
@@ -138,18 +226,19 @@ async function clientFlow() {
     if (steps.length < 15) fail(`client: only ${steps.length} steps ran`);
     await page.screenshot({ path: `${out}client.png` });
     errors.length === 0 ? pass("client: no page errors") : fail(`client: page errors: ${errors.join("; ")}`);
-  } finally {
-    server.close();
   }
 }
 
+const server = await frontend();
 try {
   await swaggerUI();
   await redoc();
   await clientFlow();
+  await accounts();
 } catch (e) {
   fail(`crashed: ${e?.stack ?? e}`);
 } finally {
+  server.close();
   await browser.close();
 }
 console.log(`\n${failures === 0 ? "e2e passed" : `e2e FAILED: ${failures} failure(s)`}; screenshots in ${out}`);

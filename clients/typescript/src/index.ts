@@ -7,7 +7,9 @@
  * - every request is sent with `credentials: "include"`, so the browser keeps
  *   and sends the HttpOnly refresh cookie, also cross-origin;
  * - one place refreshes the access token and retries a request once when the
- *   server answers 401 TOKEN_EXPIRED.
+ *   server answers 401 TOKEN_EXPIRED;
+ * - the account page's calls (rename, sessions, password, deletion) as
+ *   methods that return data or throw TodoApiError.
  */
 import createClient, { type Middleware } from "openapi-fetch";
 import type { components as AuthComponents, paths as AuthPaths } from "./generated/auth-api.ts";
@@ -18,6 +20,7 @@ export type paths = AuthPaths & TaskPaths;
 
 export type User = AuthComponents["schemas"]["UserResponse"];
 export type TokenResponse = AuthComponents["schemas"]["TokenResponse"];
+export type Session = AuthComponents["schemas"]["Session"];
 export type ApiError = AuthComponents["schemas"]["ErrorResponse"];
 export type Task = TaskComponents["schemas"]["Task"];
 export type TaskCreate = TaskComponents["schemas"]["TaskCreate"];
@@ -55,6 +58,14 @@ function unwrap<T>(r: { data?: T; error?: unknown; response: Response }): T {
     throw new TodoApiError(r.response.status, body);
   }
   return r.data;
+}
+
+/** For a call whose success has no body (204): throws its error, if any. */
+function expectNoContent(r: { error?: unknown; response: Response }): void {
+  if (r.error !== undefined || !r.response.ok) {
+    const body = (r.error ?? { detail: r.response.statusText, code: "UNKNOWN" }) as ApiError;
+    throw new TodoApiError(r.response.status, body);
+  }
 }
 
 /** Calls that never retry after a refresh: they are how one gets tokens. */
@@ -134,6 +145,32 @@ export function createTodoClient(options: TodoClientOptions) {
     /** Logs out: the server revokes the session and clears the cookie. */
     async logout(): Promise<void> {
       unwrap(await api.POST("/auth/logout", {}));
+      accessToken = undefined;
+    },
+    /** Sets the display name; null (or blank) clears it. */
+    async updateMe(name: string | null): Promise<User> {
+      return unwrap(await api.PATCH("/auth/me", { body: { name } }));
+    },
+    /** The user's live sessions (devices), most recently used first; `current` is this one. */
+    async sessions(): Promise<Session[]> {
+      return unwrap(await api.GET("/auth/sessions"));
+    },
+    /** Ends one session (a lost phone): its tokens stop working within a second. */
+    async revokeSession(sessionId: string): Promise<void> {
+      expectNoContent(await api.DELETE("/auth/sessions/{session_id}", { params: { path: { session_id: sessionId } } }));
+    },
+    /** Logs out everywhere: every session ends, this one included. */
+    async logoutEverywhere(): Promise<void> {
+      expectNoContent(await api.DELETE("/auth/sessions"));
+      accessToken = undefined;
+    },
+    /** Changes the password; every other session ends, this one goes on. */
+    async changePassword(currentPassword: string, newPassword: string): Promise<void> {
+      unwrap(await api.POST("/auth/password", { body: { current_password: currentPassword, new_password: newPassword } }));
+    },
+    /** Deletes the account and everything in it, after checking the password. */
+    async deleteAccount(password: string): Promise<void> {
+      expectNoContent(await api.POST("/auth/delete-account", { body: { password } }));
       accessToken = undefined;
     },
   };
