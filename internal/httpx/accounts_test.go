@@ -14,7 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/todoapp/todo-api/internal/auth"
-	"github.com/todoapp/todo-api/internal/testdb"
 )
 
 const clearingCookie = "refresh_token=; Path=/api/v1/auth; Max-Age=0; HttpOnly; Secure; SameSite=Strict"
@@ -250,11 +249,7 @@ func TestRevocationReachesEveryInstance(t *testing.T) {
 // instance's listening connection was down is refused once it is back.
 func TestRevocationsReloadAfterTheListenerReconnects(t *testing.T) {
 	t.Parallel()
-	direct, err := url.Parse(testdb.NewDatabase(t))
-	require.NoError(t, err)
-	proxy := startProxy(t, direct.Host)
-	viaProxy := *direct
-	viaProxy.Host = proxy.addr
+	direct, viaProxy, proxy := proxiedDatabase(t)
 	a := newApp(t, func(o *options) { o.databaseURL = direct.String(); o.listenURL = viaProxy.String() })
 	require.Equal(t, http.StatusCreated, a.register(t, "reload@example.com", "correct-horse").Code)
 	keep, _ := a.loginAs(t, "reload@example.com", "correct-horse", "keep")

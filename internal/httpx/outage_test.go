@@ -27,6 +27,18 @@ type tcpProxy struct {
 	conns        map[net.Conn]struct{}
 }
 
+// proxiedDatabase makes a fresh database and a proxy in front of it: the
+// database's URL, the same through the proxy, and the proxy.
+func proxiedDatabase(t *testing.T) (direct, viaProxy *url.URL, proxy *tcpProxy) {
+	t.Helper()
+	direct, err := url.Parse(testdb.NewDatabase(t))
+	require.NoError(t, err)
+	proxy = startProxy(t, direct.Host)
+	through := *direct
+	through.Host = proxy.addr
+	return direct, &through, proxy
+}
+
 func startProxy(t *testing.T, target string) *tcpProxy {
 	p := &tcpProxy{target: target, addr: "127.0.0.1:0", conns: map[net.Conn]struct{}{}}
 	p.Start(t)
@@ -103,11 +115,7 @@ func eventually(t *testing.T, what string, f func() bool) {
 
 func TestDatabaseOutage(t *testing.T) {
 	t.Parallel()
-	direct, err := url.Parse(testdb.NewDatabase(t))
-	require.NoError(t, err)
-	proxy := startProxy(t, direct.Host)
-	viaProxy := *direct
-	viaProxy.Host = proxy.addr
+	_, viaProxy, proxy := proxiedDatabase(t)
 	logs := &syncBuffer{}
 	a := newApp(t, func(o *options) {
 		o.databaseURL = viaProxy.String()
