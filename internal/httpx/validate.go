@@ -24,12 +24,12 @@ func init() {
 	// A uuid (a session id in a path) is checked by the validator like any
 	// other schema rule, so a bad one is a 422 that names its field. This
 	// registers the format with kin-openapi, for the whole process.
-	openapi3.DefineStringFormatCallback("uuid", func(s string) error {
+	openapi3.DefineStringFormatValidator("uuid", openapi3.NewCallbackValidator(func(s string) error {
 		if _, err := uuid.Parse(s); err != nil || len(s) != 36 {
 			return errors.New("not a UUID such as 3fa85f64-5717-4562-b3fc-2c963f66afa6")
 		}
 		return nil
-	})
+	}))
 }
 
 // validatorOptions: authentication is our own middleware's job, and the
