@@ -61,13 +61,14 @@ type listQuery struct {
 	list        listStatement
 }
 
-// offset is where the page starts; past the int32 range nothing is there.
+// offset is where the page starts; past the int32 range (ids and counts are
+// int32) nothing is there. Checked before multiplying: (page-1)*limit
+// overflows int64 for a page near its top.
 func (q listQuery) offset() int32 {
-	off := int64(q.page-1) * int64(q.limit)
-	if off > 1<<31-1 {
+	if int64(q.page-1) > (1<<31-1)/int64(q.limit) {
 		return 1<<31 - 1
 	}
-	return int32(off)
+	return int32(int64(q.page-1) * int64(q.limit))
 }
 
 // errNoDefault means a parameter with a default in the spec arrived unset:

@@ -94,9 +94,14 @@ func TestParseListQuery(t *testing.T) {
 	assert.False(t, *lq.completed)
 	assert.Equal(t, "work", lq.tag)
 
-	huge, err := parseListQuery(spec(1<<40, 100, "all", "title"))
+	for _, page := range []int{1 << 40, 461168601842738792, 1<<63 - 1, 21474838} {
+		huge, err := parseListQuery(spec(page, 100, "all", "title"))
+		require.NoError(t, err)
+		assert.Equal(t, int32(1<<31-1), huge.offset(), "page %d: no overflow, past everything", page)
+	}
+	exact, err := parseListQuery(spec(21474836, 100, "all", "title"))
 	require.NoError(t, err)
-	assert.Equal(t, int32(1<<31-1), huge.offset(), "no overflow")
+	assert.Equal(t, int32(2147483500), exact.offset())
 
 	for code, p := range map[string]tasksapi.ListTasksParams{
 		"INVALID_PAGINATION": spec(0, 20, "all", "title"),

@@ -295,3 +295,20 @@ func TestListTotalsStayExact(t *testing.T) {
 	assert.Zero(t, stray)
 	assert.Equal(t, 12, a.list(t, other, "/api/v1/tasks").total)
 }
+
+// TestPagePastTheEndIsEmpty: a page past the last one is 200 with no items,
+// whatever its number (offsets near the int64 top once wrapped around).
+func TestPagePastTheEndIsEmpty(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	tok := a.user(t, "far@example.com")
+	for range 3 {
+		a.createTask(t, tok, map[string]any{"title": "t"})
+	}
+	for _, q := range []string{"page=2&limit=3", "page=1000000", "page=461168601842738792", "page=9223372036854775807&limit=100",
+		"page=9223372036854775807&limit=1", "page=4611686018427387904&limit=2"} {
+		p := a.list(t, tok, "/api/v1/tasks?"+q)
+		assert.Empty(t, p.items, q)
+		assert.Equal(t, 3, p.total, q)
+	}
+}
