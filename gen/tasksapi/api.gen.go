@@ -44,6 +44,63 @@ func (e Priority) Valid() bool {
 	}
 }
 
+// Defines values for ListTasksParamsStatus.
+const (
+	All       ListTasksParamsStatus = "all"
+	Completed ListTasksParamsStatus = "completed"
+	Pending   ListTasksParamsStatus = "pending"
+)
+
+// Valid indicates whether the value is a known member of the ListTasksParamsStatus enum.
+func (e ListTasksParamsStatus) Valid() bool {
+	switch e {
+	case All:
+		return true
+	case Completed:
+		return true
+	case Pending:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListTasksParamsSort.
+const (
+	SortCreatedAt     ListTasksParamsSort = "created_at"
+	SortCreatedAtDesc ListTasksParamsSort = "-created_at"
+	SortDueDate       ListTasksParamsSort = "due_date"
+	SortDueDateDesc   ListTasksParamsSort = "-due_date"
+	SortPriority      ListTasksParamsSort = "priority"
+	SortPriorityDesc  ListTasksParamsSort = "-priority"
+	SortTitle         ListTasksParamsSort = "title"
+	SortTitleDesc     ListTasksParamsSort = "-title"
+)
+
+// Valid indicates whether the value is a known member of the ListTasksParamsSort enum.
+func (e ListTasksParamsSort) Valid() bool {
+	switch e {
+	case SortCreatedAt:
+		return true
+	case SortCreatedAtDesc:
+		return true
+	case SortDueDate:
+		return true
+	case SortDueDateDesc:
+		return true
+	case SortPriority:
+		return true
+	case SortPriorityDesc:
+		return true
+	case SortTitle:
+		return true
+	case SortTitleDesc:
+		return true
+	default:
+		return false
+	}
+}
+
 // ErrorResponse The body of every error this service returns.
 type ErrorResponse struct {
 	// Code A stable machine-readable code, such as INVALID_CREDENTIALS or TASK_NOT_FOUND.
@@ -56,14 +113,14 @@ type ErrorResponse struct {
 	Field *string `json:"field,omitempty"`
 }
 
-// Priority A task's priority; medium when left out. In a request body, any other string is 400
-// INVALID_PRIORITY (not 422): it is a business rule, though the schema lists the values.
+// Priority A task's priority; medium when left out. Any other string is 400 INVALID_PRIORITY (not
+// 422): it is a business rule, though the schema lists the values.
 type Priority string
 
 // Tag defines model for Tag.
 type Tag struct {
 	Color nullable.Nullable[string] `json:"color"`
-	Id    int                       `json:"id"`
+	Id    int64                     `json:"id"`
 	Name  string                    `json:"name"`
 }
 
@@ -74,7 +131,9 @@ type TagInput struct {
 	// Color Example: #FF5733
 	Color nullable.Nullable[string] `json:"color,omitempty"`
 
-	// Name Example: errands
+	// Name 1-50 characters, not blank, no NUL character; stored trimmed.
+	//
+	// Example: errands
 	Name string `json:"name"`
 }
 
@@ -84,10 +143,10 @@ type Task struct {
 	CreatedAt   time.Time                    `json:"created_at"`
 	Description nullable.Nullable[string]    `json:"description"`
 	DueDate     nullable.Nullable[time.Time] `json:"due_date"`
-	Id          int                          `json:"id"`
+	Id          int64                        `json:"id"`
 
-	// Priority A task's priority; medium when left out. In a request body, any other string is 400
-	// INVALID_PRIORITY (not 422): it is a business rule, though the schema lists the values.
+	// Priority A task's priority; medium when left out. Any other string is 400 INVALID_PRIORITY (not
+	// 422): it is a business rule, though the schema lists the values.
 	Priority Priority `json:"priority"`
 
 	// Tags The task's tags, by name.
@@ -112,16 +171,20 @@ type TaskCreate struct {
 	// Description Example: Two litres, semi-skimmed
 	Description nullable.Nullable[string] `json:"description,omitempty"`
 
-	// DueDate An RFC 3339 date-time, such as 2026-12-01T17:00:00Z.
+	// DueDate An ISO 8601 date-time: RFC 3339 (2026-12-01T17:00:00Z, any fraction of a second), or
+	// without an offset (2026-12-01T17:00 or 2026-12-01T17:00:00), read as UTC.
+	//
 	//
 	// Example: 2026-12-01T17:00:00Z
 	DueDate nullable.Nullable[string] `json:"due_date,omitempty"`
 
-	// Priority A task's priority; medium when left out. In a request body, any other string is 400
-	// INVALID_PRIORITY (not 422): it is a business rule, though the schema lists the values.
+	// Priority A task's priority; medium when left out. Any other string is 400 INVALID_PRIORITY (not
+	// 422): it is a business rule, though the schema lists the values.
 	Priority *Priority `json:"priority,omitempty"`
 
-	// Title Example: Buy milk
+	// Title 1-200 characters, not blank, no NUL character; stored trimmed.
+	//
+	// Example: Buy milk
 	Title string `json:"title"`
 }
 
@@ -130,8 +193,8 @@ type TaskList struct {
 	Items []Task `json:"items"`
 
 	// Limit The page size used (after capping at 100).
-	Limit int `json:"limit"`
-	Page  int `json:"page"`
+	Limit int   `json:"limit"`
+	Page  int64 `json:"page"`
 
 	// Pages The number of pages, 0 when nothing matches.
 	Pages int `json:"pages"`
@@ -146,20 +209,22 @@ type TaskUpdate struct {
 	Completed   *bool                     `json:"completed,omitempty"`
 	Description nullable.Nullable[string] `json:"description,omitempty"`
 
-	// DueDate An RFC 3339 date-time.
+	// DueDate An ISO 8601 date-time, as in TaskCreate.
 	DueDate nullable.Nullable[string] `json:"due_date,omitempty"`
 
-	// Priority A task's priority; medium when left out. In a request body, any other string is 400
-	// INVALID_PRIORITY (not 422): it is a business rule, though the schema lists the values.
+	// Priority A task's priority; medium when left out. Any other string is 400 INVALID_PRIORITY (not
+	// 422): it is a business rule, though the schema lists the values.
 	Priority *Priority `json:"priority,omitempty"`
-	Title    *string   `json:"title,omitempty"`
+
+	// Title 1-200 characters, not blank, no NUL character; stored trimmed.
+	Title *string `json:"title,omitempty"`
 }
 
 // TagID defines model for TagID.
-type TagID = int
+type TagID = int64
 
 // TaskID defines model for TaskID.
-type TaskID = int
+type TaskID = int64
 
 // InternalError The body of every error this service returns.
 type InternalError = ErrorResponse
@@ -196,20 +261,20 @@ type ValidationError = ErrorResponse
 
 // ListTasksParams defines parameters for ListTasks.
 type ListTasksParams struct {
-	// Page Page number, from 1. Zero or negative is INVALID_PAGINATION.
-	Page *int `form:"page,omitempty" json:"page,omitempty"`
+	// Page Page number, from 1. Zero or negative is INVALID_PAGINATION; a page past the last is empty.
+	Page *int64 `form:"page,omitempty" json:"page,omitempty"`
 
 	// Limit Page size, 1 to 100; above 100 is treated as 100. Zero or negative is INVALID_PAGINATION.
-	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+	Limit *int64 `form:"limit,omitempty" json:"limit,omitempty"`
 
 	// Q Case-insensitive substring of the title or the description. Empty means no filter.
 	Q *string `form:"q,omitempty" json:"q,omitempty"`
 
 	// Status One of `all` (default), `pending`, `completed`; anything else is INVALID_STATUS.
-	Status *string `form:"status,omitempty" json:"status,omitempty"`
+	Status *ListTasksParamsStatus `form:"status,omitempty" json:"status,omitempty"`
 
 	// Priority Only tasks of this priority: `low`, `medium` or `high`; anything else is INVALID_PRIORITY.
-	Priority *string `form:"priority,omitempty" json:"priority,omitempty"`
+	Priority *Priority `form:"priority,omitempty" json:"priority,omitempty"`
 
 	// Tag Only tasks carrying this tag, given by id or by name. An unknown tag matches nothing.
 	Tag *string `form:"tag,omitempty" json:"tag,omitempty"`
@@ -217,8 +282,14 @@ type ListTasksParams struct {
 	// Sort `due_date`, `priority`, `created_at` or `title`, with a `-` prefix for descending;
 	// anything else is INVALID_SORT_FIELD. `priority` ascending is high, medium, low;
 	// `due_date` ascending puts tasks without one last; `title` ignores case.
-	Sort *string `form:"sort,omitempty" json:"sort,omitempty"`
+	Sort *ListTasksParamsSort `form:"sort,omitempty" json:"sort,omitempty"`
 }
+
+// ListTasksParamsStatus defines parameters for ListTasks.
+type ListTasksParamsStatus string
+
+// ListTasksParamsSort defines parameters for ListTasks.
+type ListTasksParamsSort string
 
 // CreateTagJSONRequestBody defines body for CreateTag for application/json ContentType.
 type CreateTagJSONRequestBody = TagInput
@@ -304,7 +375,7 @@ func (w *ServerInterfaceWrapper) DeleteTag(ctx echo.Context) error {
 	// ------------- Path parameter "tag_id" -------------
 	var tagId TagID
 
-	err = runtime.BindStyledParameterWithOptions("simple", "tag_id", ctx.Param("tag_id"), &tagId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	err = runtime.BindStyledParameterWithOptions("simple", "tag_id", ctx.Param("tag_id"), &tagId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tag_id: %s", err))
 	}
@@ -320,7 +391,7 @@ func (w *ServerInterfaceWrapper) UpdateTag(ctx echo.Context) error {
 	// ------------- Path parameter "tag_id" -------------
 	var tagId TagID
 
-	err = runtime.BindStyledParameterWithOptions("simple", "tag_id", ctx.Param("tag_id"), &tagId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	err = runtime.BindStyledParameterWithOptions("simple", "tag_id", ctx.Param("tag_id"), &tagId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tag_id: %s", err))
 	}
@@ -338,14 +409,14 @@ func (w *ServerInterfaceWrapper) ListTasks(ctx echo.Context) error {
 	var params ListTasksParams
 	// ------------- Optional query parameter "page" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "page", ctx.QueryParams(), &params.Page, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page", ctx.QueryParams(), &params.Page, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter page: %s", err))
 	}
 
 	// ------------- Optional query parameter "limit" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
 	}
@@ -405,7 +476,7 @@ func (w *ServerInterfaceWrapper) DeleteTask(ctx echo.Context) error {
 	// ------------- Path parameter "task_id" -------------
 	var taskId TaskID
 
-	err = runtime.BindStyledParameterWithOptions("simple", "task_id", ctx.Param("task_id"), &taskId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	err = runtime.BindStyledParameterWithOptions("simple", "task_id", ctx.Param("task_id"), &taskId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter task_id: %s", err))
 	}
@@ -421,7 +492,7 @@ func (w *ServerInterfaceWrapper) GetTask(ctx echo.Context) error {
 	// ------------- Path parameter "task_id" -------------
 	var taskId TaskID
 
-	err = runtime.BindStyledParameterWithOptions("simple", "task_id", ctx.Param("task_id"), &taskId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	err = runtime.BindStyledParameterWithOptions("simple", "task_id", ctx.Param("task_id"), &taskId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter task_id: %s", err))
 	}
@@ -437,7 +508,7 @@ func (w *ServerInterfaceWrapper) UpdateTask(ctx echo.Context) error {
 	// ------------- Path parameter "task_id" -------------
 	var taskId TaskID
 
-	err = runtime.BindStyledParameterWithOptions("simple", "task_id", ctx.Param("task_id"), &taskId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	err = runtime.BindStyledParameterWithOptions("simple", "task_id", ctx.Param("task_id"), &taskId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter task_id: %s", err))
 	}
@@ -453,7 +524,7 @@ func (w *ServerInterfaceWrapper) ReplaceTask(ctx echo.Context) error {
 	// ------------- Path parameter "task_id" -------------
 	var taskId TaskID
 
-	err = runtime.BindStyledParameterWithOptions("simple", "task_id", ctx.Param("task_id"), &taskId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	err = runtime.BindStyledParameterWithOptions("simple", "task_id", ctx.Param("task_id"), &taskId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter task_id: %s", err))
 	}
@@ -469,7 +540,7 @@ func (w *ServerInterfaceWrapper) RemoveTagFromTask(ctx echo.Context) error {
 	// ------------- Path parameter "task_id" -------------
 	var taskId TaskID
 
-	err = runtime.BindStyledParameterWithOptions("simple", "task_id", ctx.Param("task_id"), &taskId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	err = runtime.BindStyledParameterWithOptions("simple", "task_id", ctx.Param("task_id"), &taskId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter task_id: %s", err))
 	}
@@ -477,7 +548,7 @@ func (w *ServerInterfaceWrapper) RemoveTagFromTask(ctx echo.Context) error {
 	// ------------- Path parameter "tag_id" -------------
 	var tagId TagID
 
-	err = runtime.BindStyledParameterWithOptions("simple", "tag_id", ctx.Param("tag_id"), &tagId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	err = runtime.BindStyledParameterWithOptions("simple", "tag_id", ctx.Param("tag_id"), &tagId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tag_id: %s", err))
 	}
@@ -493,7 +564,7 @@ func (w *ServerInterfaceWrapper) AddTagToTask(ctx echo.Context) error {
 	// ------------- Path parameter "task_id" -------------
 	var taskId TaskID
 
-	err = runtime.BindStyledParameterWithOptions("simple", "task_id", ctx.Param("task_id"), &taskId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	err = runtime.BindStyledParameterWithOptions("simple", "task_id", ctx.Param("task_id"), &taskId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter task_id: %s", err))
 	}
@@ -501,7 +572,7 @@ func (w *ServerInterfaceWrapper) AddTagToTask(ctx echo.Context) error {
 	// ------------- Path parameter "tag_id" -------------
 	var tagId TagID
 
-	err = runtime.BindStyledParameterWithOptions("simple", "tag_id", ctx.Param("tag_id"), &tagId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	err = runtime.BindStyledParameterWithOptions("simple", "tag_id", ctx.Param("tag_id"), &tagId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tag_id: %s", err))
 	}
@@ -2350,80 +2421,87 @@ func (sh *strictHandler) AddTagToTask(ctx echo.Context, taskId TaskID, tagId Tag
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7Fzrchu3kn6VrslWRaoaUZTsnLNL/aIt2sVzZElFUcnJiVwixGkOcTgDTACMZMalqn2IfcJ9ki00MDdy",
-	"SF0se7PZ/JNJXBp9+dD9oenPwVSmmRQojA56n4M5sggV/fnTTz/1czNHYfiUGbQfRainimeGSxH0gvEc",
-	"gVUjuBSgp3NMEcwcQcncIOCnDKdGd4IwwE8szRIMesEbZApVEAYKf825wijoGZVjGNB0Zncyy8yO1EZx",
-	"EQf39/dhkDHFUjReujGLh8ftMhkWf6+BRx04lQaYAC4MxqiAa3h9eAg/9k+Gx/3x8Oz0ejAanY2scNxO",
-	"zpiZB2EgWGr3Niy+5tFjpPTrB1bKMdOLzYLpxctIphdPFu3ejtaZFBpJgUNhUAmWDJSSyn4wlcKgMPZP",
-	"lmWJN+n+v7SV/3NlPjsysmsPT8eD0Wn/xMkahEGEhvHEfuPXBo3qFhUg7XFfl+/fFM6CXvDdfuV/++5b",
-	"vU8ijbywTvSmMvsCcuFcCyO3+hG43TUwhZDIOMYoBIF2e4UmVwKjjhVhKG5ZwqMxix9/aKewUzLP9duz",
-	"k7OR/eCWJXlTH/UBNXW8lYlUkObawA0CAxIA5vgJpvTNDnbiTgjfvXv3w19fvdoNwmDGMYmCXkDfk18V",
-	"i4/7769P+x8G2wQox9RkGLMYrPtYVyu8BpiISrEO9n7ownTOFJtSjFVCkNeRb/ffX/dPRoP+8c/Xg38M",
-	"L8YXbVK0jKrJ0bfhCXfczMHMuXYysUQhi5aAn7g2LVu/oOfQ9rQ83ChkCw0MVJ5gCFIRbhVKMmyBoukx",
-	"evFElzkeXLwdDc8poMdnZ9cnZ6fv21TWOq6mtOPqDDBlQkgD+GmKGMFBt7vBavVz1x3o+HJwfdwfb3Wg",
-	"ckxdhhwhYgbX/Hh4cQb//pfuAX1reIp1IXK8th83JDgfDc9Gw/HP2yQox9QkOFdcKm6WpQSJvAshxYjn",
-	"KZlvzuN5bfPMj2/Gz3B8sj14aEA9crhJtoXN4SYLGDvxxb1XL9rclxz1nC0TyaKxlCdMxfgsUD/v/3xy",
-	"1j92btgfvW+oYoS/5mjPLaMlxYiUkNBWL3dGe1GqlX2kRfED+MDf0DkvUN3yKV4Kdst4wm6S5x31YjD6",
-	"cfh2cH152v+xPzzpv2na3e8CBtNMKqZ4soS8tuXLHjliht0wjUV831gtsOkcI1A8nhsQ8o4OP2bxqTTv",
-	"ZC6iZ52aLoez8fW7s8vT47UbQhqY0dIvd7pTCTqfzh3wEshyDblG5Y+jF194nou/bzqQXnzlE9lgbD3S",
-	"mXqWnVxq27DQhhv2MSakK7uhndbFHqu/+6+jQYJuUTlJ2KLSS2ELDan4bxg9M20bn/19cLoV+GlAI4t1",
-	"F9xKjWPkAptXKs28Hv98PnhwfTeqZRNaFWzWXh1fZqhYeYF/GF5cDE/fbz5Ic0A952oeoCwayEFIqsE/",
-	"zoejQbt/NAbUV51OUWsv+JxpW+v5ZV8WGll9I64h5VpzEYfFhiFwr0SpQM4oi7tTUsSkTltDNavavdWy",
-	"tk1CP2V/tQomGS+FzrNMKoPRB4w4G1Ox9Qzwujy9uDw/PxuNB8fXHwbHw/6af9S2Ar88HasHBj+Z/Sxh",
-	"XLzwVWRv3e91YzerdosEUrjivvRMMk5mC/z7MPjRGoE+fn5RuVoC13WRMa3vpIrqyVg93/Nff6VkhGvQ",
-	"RuVTkyuWJEvvYjus8EeXloXAas4X2iI/FxlTGm3SQLq1Q4QUe2XxH+12gipmyE2bkrWyCZQcyRnYEnfp",
-	"imAHG9onLq7sJe4lU9ZihjtIdKr+vJZcakMypmw65wL3bE1GH9jxocNnpqEsc0eD48HpeNg/ubCB17xH",
-	"7KYrHE5lyPWd53nKRLVhilqzGFsX8db+vMVSLj9mBmYsT0wId3MLrXNU5MdStC18XydTfilEDZ2uPpbD",
-	"5c2/cGoo2S6qi5bjeKKnKECOfJHiBElwZkDmpgNDYbP3Wq5r3WUJ0ooKTjBihrrdK7FaGMGOjcfXh4e7",
-	"PeDknAxucs2FhUpX0Jq5zOM5xavzLEhseU0fEMrrzpUIwgBFntozJ/IuCAMnqgVNW019bLGAp05WfSpx",
-	"ES/yxKfkjpJam86jNn6qILc+P2AYor1oaOj3bDPOmMVDkeVm3TijPEEN0zlOFxjBzdKpx9FUO6+7XUdN",
-	"MKIBIvL83R5M7L8mVskrLAmwmUF1JYziaWrNtbPKwexStZgL/muOwFIChjlSZvO9tumOhp11xmT36EpM",
-	"6Hi06+S70ej9+zdvJpQq5UlS7UNk064z5AaLVMSrZ5isBh+yUmGNajIqxUSkHwwdmtluFEegrIpp1zdY",
-	"94obKRNkdK9NFTKD0TUjW86kSu1fQcQM7nmyoQVnahZ/hEeWLMWmHZ7t01kNJLZdRCWY3IeB9Ymt/LEd",
-	"EFrXtZomithgqh/awkbtfSk6U4q53YikWA+7MMizqKb5pjRv50zEaLHUXz+pjPjM3+42H5smeWTjgRw8",
-	"y23mQAQbszmcnM2s2I8zpo2Ua6ffckKeEww8Ainc8ZouEdZ8rmaimh9UuzYcsKETb6hNjv6WprVdDgLv",
-	"qrpn5/xyvAusMO3MxrbCLGFTTFGYDjwSr65EE7Do3B6xmgSVgyxoQazh+GSwewSTmsATYOZKpFKbVaYR",
-	"dtpISzu9UCjtXqPoCobuSuysXma0q1c+TWMCRu/ewqtXr/4D9psMIzlKCBnTlI5qYEki7zCqLVvQl7sd",
-	"eGdTAV3eueSAVoVcQYSUHuieLT5rZw4p0y1dJLwSXv7iYCFN8HRoO/LWIK1p/mO/KRgJM5boeipSQ70V",
-	"BKtAeHwnIeFGoQ5BY8r39IKnKTnyk2Bu7T2lVHdNx0XGd9g9/MveweFe92B88Ndet9vrdv/ZfNFrG/EY",
-	"kZ6FjwVi1R4U8yWkPFk8iAlu7qaYPeHarF9QJbo+Emb1og1nE55y0w7rGYsRNP+NsoIIdlyATlmW2fhk",
-	"FHq7NT+p3y8sxg03D4txwzUi8vQGqVKmQSF0XWIqpJnbHVNmpnPU7TsaaVjy0LoWzbRbh/uEZ8YTCxuh",
-	"43JZkrjN2zZZxXFSe7GzP3Oh0OKgm0x6mUUb365nDhuMtLAmYjxy79YEuExZmJAa7XEqPO/AxPr0BKYJ",
-	"MqVXsFKqK1Hh2FGBwiFMSkSYUDpYw8iK7rULP4gmD0LFS6NA56uH8XrErljSVsY4ze3EC+ovILXcUBNB",
-	"Pzfz6l/vigThbz+Ng7ZafuK4pGvikiYwUzKFyfnZxRj2WW7m+4mMORmy8anCmUI9n1hduA4Ha4KiicFL",
-	"OzcmcxQCFzPZ7nGaxwKjPS6q/N8GinUJm0x0YEDJlGudEIgR3YR1/utK7Ez6ngqlZKsHrpsCrvJu99XU",
-	"DbJ/4vbjNU+2G5IQGimnS5ZXwsyZKaSMmGE9YMIVpjXRXUoXuxtb36HCCPATm5pkCQlfIFTkiBRo85XX",
-	"tlS5Em/qlaqLtvYUx0pVLk2pjs156FNfok1syjOp3f6Ux4SwmmOE0Ol0do/aOBxfgus6mVMg0JUoaR2q",
-	"mZsE498uzk6fRPRAjFS1X4lVosudbkK7TezZCuSc5kmmuHHQkPApekbIN4N8GFpXz1XifVD39vdlhkLL",
-	"XE2xI1W87yfpfTu2Cr1gLCMJ/fMh/Pd//heBXOWKQRjcotLOdQ863U7XTrTrsowHveBVp9t5Rehr5hSO",
-	"+0XZEmPLNddPEq+4tFG5lDziMAp6gb1/x27zRqvKYbf7CC6xovyeXw+1M4AUm3bw6+7BpmVLgfcbbxX3",
-	"YfCDk377pGY3Ds169fCslofQOloGvV+aOPnLx/uPYaDzNGVq6RW+SkcUhU3vl4Bs8dHiu3SJUdNc7kq0",
-	"enQXNmrzRkbLp9K+xFLUqQnn1wXd8Ggyt+R87psZhL2z7tc86uBJHvWgI210HLhjGnwN6X3oUe5QNik9",
-	"1+1eHzzCgVY7BmjeD4/ZrOUBxE4+PHx48uozwe87RpyXU4ker8fGfeiQb/+zaxe8d9hn87V1FBxSWWmv",
-	"2FlB29tb1OWdLhXQhi3XgfGYFiwireHHr9tqTEoXn49Yr92q2yfV37f/mJZ3etxk+WZD6i/twlRD9l3D",
-	"qt2hlZfuN7ifI2DUG5irirq4Qec8VCesuYgrdJ4Dxl8DXbvfCl2ZLlT2jdH1OSHyJyK/SFyOnMFdYH5f",
-	"tJCKyEfMJpDWi8356ZmKsHhuI54Bdmz5TYXJjaLGg5sl5e9aOuLCtxbLW1QJy2whpBc86wD1cjmS70pI",
-	"uyy9neOde5hU2sDOZK8ilSe7HejDZG8CmcIZ/wTKrquRKj8331dUvTq5AFluivLRFg4WIFhJSkLCtAmt",
-	"rJO91SlzTJ0crqBoy8CtptbgramwcxYXhE/o6syDDvwTlaQXKoyZ4bf02lqWYf33w1Mqd8qm9l9zVMsq",
-	"4fO8TgULXo1B76CNI2qVSPPfMIQDMBIOut0jYDfyFu2fZFindIsZB93ul4pb8E8t8h52HyPwW6ZxjwuN",
-	"QnPaXuc3/tHX15hUpxV9ybXJHRikmVlCikxoENKTa5sk/TXY9suKNbnOBBW5E5YkE9jxh9oNYZKhiLiI",
-	"m3zWETCxdLwhJrqhw4txf3x5sUkqbZjJdbsCA5YkbVzuuqjJ0gcBqYxXb+49mCTyzsrq2HvHesx5PN8m",
-	"ckEWbPTR6rHoSRotxZwypZausqce8ziEmN8W8GJlLKpjoB85LIS8E3TTeVa2YGk3SehylScIV2FKWOMl",
-	"rY0rjCLdFWSmfyCvQdZMKnJP5x9HV2KzS5yNxtfvhoOT406dBGXFXDvW2qhq607k3VED+KqxLRAohcO+",
-	"o+oFLBZSoVW89m81rc4o1YZYDvYaD4Cr6vz4VVMf/yTRkv/YIKV3g5JtJ+bGgoa9vnQ9GXpGs2QFf1ub",
-	"9KtR9TZ9K5aVhhCybJTPpIc5D4m60bkV/45+IlA56bbta6PqTeNSFf1HhQiS8LQHhQuHtYfEyrdCKJ6q",
-	"C9nIJxtyEZ5ulcmNqMtDKLsmC0uSEDyeh1B/Di93d/D8sr9ecPeUTUyUsdbIWEyBXGQa1EZaEq250TxC",
-	"4KZ84wWN5gvK2j9eKmzhIazUikxN547JtxomYAiBOaRgNkMsuizKBNnmeg9TfHrxJRzfSum2+Qm7epva",
-	"9KJcvTQFPpQLMrt8A34CYVi2aXxzylAvNle1evGFpKF7gf6TNfx9sIYUO6sBV5ak+5/9r3kfYA4pWYSE",
-	"i4WGWLokjJuCOowfYg59AP9eqMPab37+8Nxhq/3Dgodomus9mnZbdb8Z9vxp+y+1/Xs02wz/VNqY/j8B",
-	"4o1tBdjCXVF1WfWzaBTGd7RQEYmfrKtw80DrSq0Djyo4YDe0kktmue+hY4kU2IHJ56uqL+Uq6AHdmBNI",
-	"mVro8jkDIju4hWYqyOovSytqjTH+wn58BPi+oG9OZj9w7zMNvsX0G1/7zwrdP3OFl8kVKFZBy7SMYTnb",
-	"iiAPPyA1WoALB3dNPu7hUdI8lvj4Ll+Z/I+GwEgqvDwPsp5YeBL+WTH8ddLzbxumX/Dq9Gec/t9/d3ps",
-	"Uv+E5oAI00waavo/7L4GlmhZ/nLNX6c8ot70ObvFIvFvi8xU3uKYxe+UTB+d+Y+rO9uRzI1dYIeJJaRS",
-	"4e43yA+bP57/YzrTmC38CyZ1g7x4vhg+pSHBcz/bHPKg8kVbhPpHzRAOu757nBtiLdzPLP1/6LPunP0o",
-	"GrN4LP+3q5zyvxyas6gKpfvwG9I8rjXM/zbKfLvq6/9DdJ3npggusQWvH7EktSG3vYCPi59aUxO467/d",
-	"Zxnfvz2goPKbrb36UkYT0k9xC8Y29Ek/pWfufnDcbad6oXIyrz/fnbAbTLT7PyMc3et/a5r5Vu3GGrEO",
-	"7j/e/08AAAD//w==",
+	"7FzvciI5kn+VjJqNGHNbYOzumb3FHzboNt3Brtt2YDyzs43XyJQotFRJNZLKNuMj4h7invCe5EIp1T8o",
+	"MO12e2fm+pMxpZJSyv+/TPHgTUScCE65Vl7nwZtRElCJH3/88cduqmeUazYhmpqvAqomkiWaCe51vOGM",
+	"AilGMMFBTWY0pqBnFKRINQV6n9CJVi3P9+g9iZOIeh3vDSWSSs/3JP05ZZIGXkfLlPoevk7MSnqRmJFK",
+	"S8ZDb7lc+l5CJImpdtQNSdg/rqdJk/BbBSxowanQQDgwrmlIJTAFrw8P4YfuSf+4O+yfnV73BoOzgSGO",
+	"mZcTomee73ESm7U1Ca9ZsJXKqZAx0V7HY1x//9rzM7Ldgp4he0jUfDOlav48pKr559O6NK+rRHBF8Yj7",
+	"XFPJSdSTUkjzxURwTbk2H0mSRI7p+/9SZkMPBYPNyMDM3T8d9gan3RNLvOd7AdWEReaJmxsUlbdUAsU1",
+	"lmWC/yDp1Ot43+wXErpvn6p9JGngiLWkV0+3yyHlVvhoYGc/Aru6AiIpRCIMaeADp2Z5SXUqOQ1ahoQ+",
+	"vyURC4Yk3H3T9sBOkV/Xb89Ozgbmi1sSpdXzKA8oHcdbEQkJcao03FAggATAjN7DBJ/s0VbY8uGbd+++",
+	"+9OrVw3P96aMRoHX8fA5Clo2+bD7/vq0+6G3jYB8TImGIQnByJORvUyMgPAgJ+ug+V0bJjMiyQS1sCAC",
+	"xRCFvfv+unsy6HWPf7ru/b1/Mbyoo6JmVImOrlFguGN6BnrGlKWJRJKSYAH0nilds/QzSg4uj9PDjaRk",
+	"roCATCPqg5Bo2bJD0mROeVVi1PwTRea4d/F20D9HDR+enV2fnJ2+rzuy2nGlQzsu9gATwrnQQO8nlAZw",
+	"0G5v4Fp532UBOr7sXR93h1sFKB9TpiGlEBBN1+S4f3EG//l9+wCfahbTMhEpvTZfVyg4H/TPBv3hT9so",
+	"yMeUKDiXTEimFzkFkbjzIaYBS2Nk34yFs9LiiRtf1Z/+8GS78uCAsuYwHW1Tm8NNHNDmxWeXXjWvE18U",
+	"1HOyiAQJhkKcEBnSJxn18+5PJ2fdYyuG3cH7ylEM6M8pNfsWwQJ1RAiIcKnn26PxnHJlHWGs+AF8YG9w",
+	"nxdU3rIJveTklrCI3ERP2+pFb/BD/23v+vK0+0O3f9J9U+W7WwU0jRMhiWTRAtLSks+75YBockMUzfT7",
+	"xpwCmcxoAJKFMw1c3OHmhyQ8FfqdSHnwpF2jczgbXr87uzw9XvMQQsMUp36+3Z0KUOlkZg0vGlmmIFVU",
+	"uu2o+Wfu5+Jvmzak5l94R0YZa7d0Jp/EJxv8Vji0wcPuwkJ02ZXTqZ1s1/NbfpkTRNPNCyHxa470kptU",
+	"REj2Cw2eGLYNz/7WO91q+HFAJYq1Dm4lC9JiTqsuFd+8Hv503nt0fjuqZhGcFUzUXmxfJFSS3IF/6F9c",
+	"9E/fb95IdUA55qpuIM8iUECQqt7fz/uDXr18VAaUZ51MqFKO8BlRJht00z6vaSTlhZiCmCnFeOhnC/rA",
+	"3CEKCWKKUdydFDzE4zRJVTXvba4mvnUUulf2V/NkpPGSqzRJhNQ0+EADRoaYbD3BeF2eXlyen58Nhr3j",
+	"6w+94353TT5KS4GbHrfVAU3v9X4SEcaf2RUZr/utqqxmjt1YAsFt+p9LJjIn0Qq19AfDBPz66Unlak5c",
+	"PouEKHUnZFAOxsrxnnv8hYIRpkBpmU50KkkULZyI7ZFMHm1Y5gMpCZ9vsv6UJ0QqaoIGPFszhAvezNGA",
+	"oNHyCp1BMa1SVgsvYHAkpmBS3IVNgq3ZUC5wsWkvojOJNBzTzJpEe9QPa8Gl0khjTCYzxmnT5GT4hRnv",
+	"W/tMFORp7qB33Dsd9rsnF0bxqn6kVUAQGcpTMHJ95VkaE14sGFOlSEhrJ3HcftjCKRsfEw1Tkkbah7uZ",
+	"Ma0zKlGOBa+beFlGVz5mpPr2rK7y4eLmX3SiMdjOsoua7TjkJ0tAjlySYgmJ6FSDSHULunwBwtAFlgrE",
+	"hdptWE2CYI8LPeKvDw8bHWAoiQRuUsW4sYs2e9UzkYYzVE4rRhCZXBq/QJOuWiPu+R7laWw2GIk7z/cs",
+	"XcZCmtTpavVUfO++iYLVNMeAsmPfX8/TLBiGmMqqsEXWFPA0crG6Ba/WOMuCnZCsDBd7eISFiJjhUN8R",
+	"UcfGIQn7PEn1OhsHaUQVTGZ0MqcB3Czs2VpAa8+wCUEMgoBBgDrS6MDY/Dc2HFrBU4BMNZUjriWLY8Pr",
+	"vVW0poF5ZcrZzykFEqMJmVGMgb5VJjBSsLeOrTSORnyM28NVx98MBu/fv3kzxqAqjaJiHYSlGlYKNrCo",
+	"AHEdFmVOcIVtCdGaSnNA//zmY7v5527zHWlOrx6+X/7B20F+itercNmyxNcqH1YO0kdHdBMRPjcf4fTy",
+	"pHh6BEoLk6LjMdOgikxTKQkPTIoek/sTykM98zrftX0vZjz796Cyw4//HI3u2+2r/zAflP2cf7fTfksr",
+	"1eFzpZXrHq+fVv5wuSrveHr1Im6Bq1Wmm1PRNp5279wIEVGC8cREUqJpcE10RSkDomnTgTw19r3Etx0U",
+	"PkeHNq3wfCYjKVnrbRFBbtWXvmdUbiuybwb4xjKYo0fwXtNYPbaEsZLLnEYiJbGrIVq0btV8L02CEiuq",
+	"1LydER5S49RcHBCLgE1dmGUC40mUBsbcoP1IUhPCIdJJTDAtplND9m7cNYboeuXA0xSt7A6G2G6vKiN+",
+	"SQhLLCoJRrFqRSIrZ+IYtUny3+JrdV6a07siAd07vxw2gGSsnRrTKWkSkQmNKdct2NEdjHjVH+C+nUOo",
+	"IoXWI0CNQ+gPT3qNIxiXCB4D0SMeC6VXIV/Yq0OPzevZgeLqJaw0g0pHfG/VjeOq7vDxNcJh8O4tvHr1",
+	"6s+wX4V6UVB8SIjCvEABiSJxR4PStBmO3GjBOxOTqTz4QQE0R8gkBBTjNNUx5ry0Z2vpcxHxR9zRn20M",
+	"7X/gcOl6x1aycVX2H7tFQQuYkkiVY8KSGVwxaYUvGd4JiJiWVPmgaMyaao4ep+pcDK+2utCnO5PamsFy",
+	"xaqulc3WOdgpGLx32D78vnlw2GwfDA/+1Gm3O+32P0wKs4CpkTaT74kpEFB0InjQMIoz4kbuDUcJ2hNF",
+	"9fo8RuJq5m74YEJ+k1RcDt+6+DQ/4Tpitscjo1Hw8HrZNH8Osz9D+6dj/+xlf0ej1mgU/LHxl71//NfH",
+	"PzavKqMaf2n85YnBTF45WT7V6WRuYDUIqhqPz4iC3qQLiFk0r0rqYfvfEAe5UkttEOSe1URA+GQt/LEH",
+	"t8kLnDCl12Og3F/v6LjVvM5zRyxmuj5QSEhIQbFfMIwPYM+a/AlJEmPxCRrzRqs+YiEh3TW4ISHdEKnw",
+	"NL6hiIrhIB/aNgnlQs8MCTHRkxlV9SRooUn02LzGYSo7D3Mpy5RFVkaxbkOiyC7eqm+hqIQKyIdsZXcI",
+	"2QlnG93E48sk2NjJMrXuRwujJTykR7aLBX06kcYTCUXNdoqQoQVjY2vGMIkokWrFHRvLV7jKo8zR+zDO",
+	"nc4YE7qSGy5KO2biRx3Wo97ot+VofGPnGS+f8Fdz/lRz/lu33CsKvPQ9RSepObULbDLDlW+wk6ybmumz",
+	"/95l5vCvPw69Orh2bMsF11guGMNUihjG52cXQ9gnqZ7tRyJkqL+VbyWdSqpmY3O2ts3NaF7WyeaonWmd",
+	"WPIZn4p6Q6NYyGnQZLwAbox9NJbApCkt6GGaZvvnOKUBxtjlEseI7427rtqFaVwHbEsdjNJ2+9XEDjIf",
+	"6fbtVXfW8JEIRTFbjBYjrmdEZ1QGRJMOEG7hyBLpNlkMbS6g7qiRQ3pPJjpaQMTmFAr8W3BqMqHXjdaI",
+	"j/ibMj5pjWx98mSoyqfGJMpkU/itw9bGRhbHpbwCBclfw0l9aLVajaM6mN5Bw6qM12eOZ8Rz5B6R0moN",
+	"6a8XZ6efhOVDSDW8Pjwc8dVaht3dGFcbm71lDnOSRolk2nqEiE2oA/1dA+CHvhH1VEZOBlVnf18klCuR",
+	"ygltCRnuu5fUvhlb2B1vKAIB3fM+/O9//w9a3kIUPd+7pVI5g9Rqt9rmRTMvSZjX8V612q1XVo9nqI77",
+	"GSAS0ppwpxtF7uDiCiaSl4r6gdfxTBw2tItXuhEP2+0dykVFVefpSEt9kQd10wx+3T7YNG1O8H6lHL30",
+	"ve8s9dtfqjZc4luvHn+rptelbC29zseqnfx4tbzyPZXGMZELd+CrOHIGmXQ+esiLK+PchA2Qq+yyftqc",
+	"o43TqNJvRLD41MoewstlTNnKdYbH7lyvy8H6lejfhA7LNYk6+CSJelSQNgoO3BEFDp1yMrSTOOR9qE8V",
+	"u9cHOwjQalMYvvfdLovV1LjNy4eHj7+8Wgn+deuIlXIE/8J13Vj61vLtP9ie8aW1fSZMX7eCfQSsjIud",
+	"ZpVZ40VtumFDAaXJYt0wHuOEmaZV5Ph1HXqFWcLTLdZrO+v2l8otTL9Pzttz3MT56q2Ej/XEFEP27a0F",
+	"s0JtQbFbQZWPgGD7dyoLUPSGWuHB9HBNRGx++xRj/CWsa/ulrCtR2ZG9sHV9iop8tcjPopcDy3CrmN9m",
+	"twR44DRmk5FW883x6ZkMaNZkgfAS7GnmEpMbib1lNwuM35WweJW7PSJuqYxIYhIhNWdJC7Bd15YPRlyY",
+	"abE9it7Z3hOpNOyNm0W5atxoQRfGzTEkkk7ZPUgzr6KY+dn3XUbVKWNKkKQ6Sx9zjD0vd0BElPYNrePm",
+	"6iszGls6bEJRF4Gbk1ozb9UDOydhhvP5Ns88aME/qBTYWkBDotktNtTkaVj3ff8U0x1j2xD6xOKQcX2G",
+	"WjOWxole5Pecfk6pXBTxoEP7CqvhThkxjTUcNGacxWmMD1dgxToUIxvtrZOL1qd2+4r9Qn04AC3goN0+",
+	"AnIjbqn5iFJkOWwM1EG7vevZbNp8hnHW7P6w/fLbf0sUbTKuKFcMN6PSG9el5NJjTDGzWzOll1vQM0yG",
+	"mBKugAsHB2/a98+VPe+GWNbQe8Yxbx+TKBrDnju6hg/jhPKA8bCKzB4B4QuLgNNIVTh1MewOLy82Uas0",
+	"0amqZ5NHoqjUYWX/c8tXat1P6LOyVNVy6oxHC2cmkDOsaDzrwDgSd2brtnJqcaEZC2fbTiCDUzaqaVGo",
+	"383Bn5cu4myhfkKkXFhIBO9fhT6E7Dazy4b0DFYAvAA45+KOY4jgqhhZVWMT4TbIewZhK4y0X8L3jYQV",
+	"Rh+POisKuFaxkg+YColKY8XjaMQ3C+TZYHj9rt87OW6Viwkke9eMNSwtrkJF4u6o4kmKsTU+RXBrno+K",
+	"ZoWQC0kNQ5Qrq9eqgpAb7JXXrPRqZApR6upolj6XxKlZ+lyZojph1kvSXK35ldWJp3HzlkhDLAYKF0Lq",
+	"45Qe20VL/x1TNXHfnBfLl/8tjbCpYtDVq/+XxgwdeflnfHa1g5LnnDaKfvVFQ25XEq2Ju40lReedF/cQ",
+	"MTQW34RNqhyEP+EeRsnvbLv/V4wq3wA0ZBlq0Fnmd/AS4XyUc4Cq0hQe/opuH5Y4vGX50qjyfTQhs9bm",
+	"jASBTq8DmTb5pdaYQmN8yBQmow1Vt0KXdS/baLIjyvSgK1yjhUSRD87r+VBu8MpXtz70eS9G2iDDBMRS",
+	"G24kJER7l0W4eEMlB/hTrVhAgem8awkU1Z8Bp/z+UjBjHvziWCmRk5mtIJkTRsPgZ2E+MZlJ1jeYJ2Ym",
+	"x3gcWlbzz8GWVyCDzU1ZRbF6U2NRUd71nCpnRZS8Y+YTgOq88fDFoWo134ymqPlngtW2A+YrWv3rQKtR",
+	"d1YVLodC9h/cL4c8glhjrA0R43MFobCxKtMZZB0+hlg7Bf61QNal68S/e8y6lv9+hn9V2fWe6npetV/M",
+	"9nzl/efy/j3V2xj/qeUK/O0irFeYBLoGM8XkvGifU5Rr10CHOTi9N6LC9COdcqWeckx0gdzgTDaYZa4r",
+	"nESC0xaMH0YFVDLyOoAecwwxkXOVl9EgMINr4M2sSPJ5YUWpD8857N01wLUhvngR5RG/TxS4SxMv7Paf",
+	"pLpfY4XniRVQV0GJONdhbODfbEEeL1xWLrVkAm6by2zBW+B7JHL6nVc33X1k0AITLwcXrQcWrvjzJB3+",
+	"MuH5y6rpZ1Q7v+rpb7/euWtQ/wlNKQGNE6HxGtth+zWQSIn8UrxzpyzAFuQZuaVZ4F+nmbG4pUMSvpMi",
+	"3jnyHxY+22L0lVVgj/AFxELSxgvEh9Xf5fl9CtOQzF3lHLuQnj1e9D+lEcZhP9sE8qCQRZOEumK6D4dt",
+	"d1mFaUQt7C84uN8KXBfObhAMSTgU/+4sJ/81wxkJClVa+i8I89iWRHfbV79c9vX/QbvOU50pF99ir3eY",
+	"Etvf6zovhtmvuGAt3/Z975OE7d8eoFK5xdZK9hjR+PjDHxli67ugH8Mz6x8sdtsqCnmW5vUq5wm5oZGy",
+	"P0dl4V734xSJuyJQmSNU3vJq+X8BAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

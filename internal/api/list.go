@@ -53,7 +53,7 @@ var sortOrders = map[string]listStatement{
 
 // listQuery is a validated list request.
 type listQuery struct {
-	page, limit int
+	page, limit int64
 	completed   *bool
 	priority    *db.TaskPriority
 	pattern     *string // an ILIKE pattern, wildcards in q escaped
@@ -65,10 +65,10 @@ type listQuery struct {
 // int32) nothing is there. Checked before multiplying: (page-1)*limit
 // overflows int64 for a page near its top.
 func (q listQuery) offset() int32 {
-	if int64(q.page-1) > (1<<31-1)/int64(q.limit) {
+	if q.page-1 > (1<<31-1)/q.limit {
 		return 1<<31 - 1
 	}
-	return int32(int64(q.page-1) * int64(q.limit))
+	return int32((q.page - 1) * q.limit)
 }
 
 // errNoDefault means a parameter with a default in the spec arrived unset:
@@ -89,21 +89,21 @@ func parseListQuery(p tasksapi.ListTasksParams) (listQuery, error) {
 		return lq, apperr.InvalidPagination.WithField("limit")
 	}
 	switch *p.Status {
-	case "all":
-	case "pending", "completed":
-		done := *p.Status == "completed"
+	case tasksapi.All:
+	case tasksapi.Pending, tasksapi.Completed:
+		done := *p.Status == tasksapi.Completed
 		lq.completed = &done
 	default:
 		return lq, apperr.InvalidStatus.WithField("status")
 	}
-	if p.Priority != nil && *p.Priority != "" {
-		pr, err := parsePriority(*p.Priority)
+	if p.Priority != nil {
+		pr, err := parsePriority(string(*p.Priority))
 		if err != nil {
 			return lq, err
 		}
 		lq.priority = &pr
 	}
-	if lq.list = sortOrders[*p.Sort]; lq.list == nil {
+	if lq.list = sortOrders[string(*p.Sort)]; lq.list == nil {
 		return lq, apperr.InvalidSortField.WithField("sort")
 	}
 	if p.Q != nil {
@@ -210,6 +210,6 @@ func listPage(lq listQuery, total int64, items []tasksapi.Task) tasksapi.ListTas
 	if items == nil {
 		items = []tasksapi.Task{}
 	}
-	pages := (total + int64(lq.limit) - 1) / int64(lq.limit)
-	return tasksapi.ListTasks200JSONResponse{Items: items, Total: int(total), Page: lq.page, Limit: lq.limit, Pages: int(pages)}
+	pages := (total + lq.limit - 1) / lq.limit
+	return tasksapi.ListTasks200JSONResponse{Items: items, Total: int(total), Page: lq.page, Limit: int(lq.limit), Pages: int(pages)}
 }

@@ -108,5 +108,5 @@ func tagWriteErr(err error, what string) error {
 }
 
 func toTag(id int32, name string, color *string) tasksapi.Tag {
-	return tasksapi.Tag{Id: int(id), Name: name, Color: toNullable(color)}
+	return tasksapi.Tag{Id: int64(id), Name: name, Color: toNullable(color)}
 }

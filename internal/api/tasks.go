@@ -44,7 +44,7 @@ func userID(ctx context.Context) (uuid.UUID, error) {
 
 // owned returns the authenticated user and a path id in its stored type. An
 // id no row can have (outside int32) is missing, like any id the user lacks.
-func (h *TasksHandler) owned(ctx context.Context, pathID int, nf *apperr.Error) (uuid.UUID, int32, error) {
+func (h *TasksHandler) owned(ctx context.Context, pathID int64, nf *apperr.Error) (uuid.UUID, int32, error) {
 	uid, err := userID(ctx)
 	if err != nil {
 		return uid, 0, err
@@ -235,7 +235,7 @@ func linkErr(taskFound, tagFound bool) *apperr.Error {
 }
 
 // getTask loads one of the user's tasks with its tags.
-func (h *TasksHandler) getTask(ctx context.Context, taskID int) (tasksapi.Task, error) {
+func (h *TasksHandler) getTask(ctx context.Context, taskID int64) (tasksapi.Task, error) {
 	uid, id, err := h.owned(ctx, taskID, apperr.TaskNotFound)
 	if err != nil {
 		return tasksapi.Task{}, err
@@ -287,7 +287,7 @@ func toTask(t db.Task, tags []tasksapi.Tag) tasksapi.Task {
 		tags = []tasksapi.Tag{}
 	}
 	return tasksapi.Task{
-		Id: int(t.ID), Title: t.Title, Description: toNullable(t.Description), Completed: t.Completed,
+		Id: int64(t.ID), Title: t.Title, Description: toNullable(t.Description), Completed: t.Completed,
 		Priority: tasksapi.Priority(t.Priority), DueDate: toNullable(utcPtr(t.DueDate)), UserId: t.UserID,
 		CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC(), Tags: tags,
 	}

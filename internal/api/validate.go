@@ -78,7 +78,7 @@ func checkColor(s *string) error {
 }
 
 // dbID converts a path id; ids outside int32 cannot exist.
-func dbID(id int) (int32, bool) {
+func dbID(id int64) (int32, bool) {
 	if id < 1 || id > 1<<31-1 {
 		return 0, false
 	}

@@ -72,29 +72,31 @@ func TestNormaliseEmail(t *testing.T) {
 }
 
 func TestParseListQuery(t *testing.T) {
-	i := func(n int) *int { return &n }
+	i := func(n int64) *int64 { return &n }
 	s := func(v string) *string { return &v }
-	spec := func(page, limit int, status, sort string) tasksapi.ListTasksParams { // as the validator fills it
-		return tasksapi.ListTasksParams{Page: i(page), Limit: i(limit), Status: s(status), Sort: s(sort)}
+	spec := func(page, limit int64, status, sort string) tasksapi.ListTasksParams { // as the validator fills it
+		st, so := tasksapi.ListTasksParamsStatus(status), tasksapi.ListTasksParamsSort(sort)
+		return tasksapi.ListTasksParams{Page: i(page), Limit: i(limit), Status: &st, Sort: &so}
 	}
 	lq, err := parseListQuery(spec(1, 20, "all", "-created_at"))
 	require.NoError(t, err)
-	assert.Equal(t, 1, lq.page)
-	assert.Equal(t, 20, lq.limit)
+	assert.Equal(t, int64(1), lq.page)
+	assert.Equal(t, int64(20), lq.limit)
 	assert.Nil(t, lq.completed)
 	assert.Nil(t, lq.pattern)
 
 	p := spec(3, 1000, "pending", "-title")
-	p.Q, p.Priority, p.Tag = s("  50% off "), s("high"), s(" work ")
+	high := tasksapi.High
+	p.Q, p.Priority, p.Tag = s("  50% off "), &high, s(" work ")
 	lq, err = parseListQuery(p)
 	require.NoError(t, err)
-	assert.Equal(t, 100, lq.limit)
+	assert.Equal(t, int64(100), lq.limit)
 	assert.Equal(t, int32(200), lq.offset())
 	assert.Equal(t, `%50\% off%`, *lq.pattern)
 	assert.False(t, *lq.completed)
 	assert.Equal(t, "work", lq.tag)
 
-	for _, page := range []int{1 << 40, 461168601842738792, 1<<63 - 1, 21474838} {
+	for _, page := range []int64{1 << 40, 461168601842738792, 1<<63 - 1, 21474838} {
 		huge, err := parseListQuery(spec(page, 100, "all", "title"))
 		require.NoError(t, err)
 		assert.Equal(t, int32(1<<31-1), huge.offset(), "page %d: no overflow, past everything", page)

@@ -47,9 +47,18 @@ func Validation(detail, field string) *Error {
 	return &Error{Status: http.StatusUnprocessableEntity, Code: "VALIDATION_ERROR", Detail: detail, Field: field}
 }
 
+// named holds every error the contract names, by code.
+var named = map[string]*Error{}
+
 func newErr(status int, code, detail string) *Error {
-	return &Error{Status: status, Code: code, Detail: detail}
+	e := &Error{Status: status, Code: code, Detail: detail}
+	named[code] = e
+	return e
 }
+
+// ByCode returns the named error with code, or nil when the contract names
+// none such.
+func ByCode(code string) *Error { return named[code] }
 
 // Errors of the auth API (openapi/auth-api.yaml). The detail text is part of
 // the contract.

@@ -99,6 +99,11 @@ func NewServer(d Deps) (*echo.Echo, error) {
 		MaxAge:           600,
 	}))
 
+	for _, spec := range []*openapi3.T{authSpec, tasksSpec} {
+		if err := checkErrorCodes(spec); err != nil {
+			return nil, fmt.Errorf("httpx: %w", err)
+		}
+	}
 	for op := range d.RateLimits {
 		if !hasOperation(authSpec, op) && !hasOperation(tasksSpec, op) {
 			return nil, fmt.Errorf("httpx: rate limit for unknown operation %q", op)

@@ -197,22 +197,24 @@ func query(kv ...string) string {
 	return "/api/v1/tasks?" + v.Encode()
 }
 
-// TestValuesTheDatabaseRefusesAre422: text with a NUL character passes
-// JSON and the validators but not PostgreSQL; that is the client's input,
-// never a 500.
-func TestValuesTheDatabaseRefusesAre422(t *testing.T) {
+// TestNULIsRefused: text with a NUL character, which PostgreSQL cannot
+// store, is refused by the schema: a 422 naming the field, or the field's
+// own 400 where it has one; never a 500.
+func TestNULIsRefused(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
 	tok := a.user(t, "nul@example.com")
-	for _, r := range []response{
-		a.call(t, http.MethodPost, "/api/v1/tasks", tok, map[string]any{"title": "a\u0000b"}),
-		a.call(t, http.MethodGet, "/api/v1/tasks?q=a%00b", tok, nil),
-		a.call(t, http.MethodGet, "/api/v1/tasks?tag=a%00b", tok, nil),
-		a.call(t, http.MethodPost, "/api/v1/tags", tok, map[string]any{"name": "a\u0000b"}),
-		a.postJSON(t, "/api/v1/auth/register", map[string]any{"email": "nul2@example.com", "password": "correct-horse", "name": "a\u0000"}),
+	for field, r := range map[string]response{
+		"q":           a.call(t, http.MethodGet, "/api/v1/tasks?q=a%00b", tok, nil),
+		"tag":         a.call(t, http.MethodGet, "/api/v1/tasks?tag=a%00b", tok, nil),
+		"description": a.call(t, http.MethodPost, "/api/v1/tasks", tok, map[string]any{"title": "t", "description": "a\u0000b"}),
+		"name":        a.postJSON(t, "/api/v1/auth/register", map[string]any{"email": "nul2@example.com", "password": "correct-horse", "name": "a\u0000"}),
 	} {
-		requireError(t, r, 422, "VALIDATION_ERROR", "The request contains a value that cannot be stored, such as a NUL character")
+		b := requireError(t, r, 422, "VALIDATION_ERROR", "")
+		assert.Equal(t, field, b["field"])
 	}
+	requireError(t, a.call(t, http.MethodPost, "/api/v1/tasks", tok, map[string]any{"title": "a\u0000b"}), 400, "INVALID_TITLE", "")
+	requireError(t, a.call(t, http.MethodPost, "/api/v1/tags", tok, map[string]any{"name": "a\u0000b"}), 400, "INVALID_TAG_NAME", "")
 	// An address with a NUL is no address: wrong credentials, like any other.
 	requireError(t, a.loginRaw(t, "a\u0000@example.com", "correct-horse"), 401, "INVALID_CREDENTIALS", "")
 	assert.Equal(t, 0, a.list(t, tok, "/api/v1/tasks").total, "nothing was stored")

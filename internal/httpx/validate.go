@@ -170,9 +170,109 @@ func hex4(b []byte) rune {
 	return r
 }
 
-// enumErrors are the contract's errors for a body field whose schema is an
-// enum: a business rule (400), not a structural error (422).
-var enumErrors = map[string]*apperr.Error{"priority": apperr.InvalidPriority}
+// errorCodesKey is the schema extension that names the contract's error for
+// a rule: `x-error-codes: {maxLength: DESCRIPTION_TOO_LONG}` makes a value
+// that breaks the schema's maxLength a 400 DESCRIPTION_TOO_LONG instead of a
+// 422 VALIDATION_ERROR. A wrong JSON type or a missing field stays a 422.
+const errorCodesKey = "x-error-codes"
+
+// errorCodes reads a schema's x-error-codes: keyword to code.
+func errorCodes(s *openapi3.Schema) map[string]string {
+	raw, _ := s.Extensions[errorCodesKey].(map[string]any)
+	out := make(map[string]string, len(raw))
+	for k, v := range raw {
+		if code, ok := v.(string); ok {
+			out[k] = code
+		}
+	}
+	return out
+}
+
+// namedError is the contract's error for the rule se broke, when the
+// schema names one (x-error-codes), or nil.
+func namedError(se *openapi3.SchemaError, field string) *apperr.Error {
+	if se.Schema == nil || !ofSchemaType(se.Schema, se.Value) {
+		return nil // a wrong JSON type is structural, whatever rule noticed it
+	}
+	if e := apperr.ByCode(errorCodes(se.Schema)[se.SchemaField]); e != nil {
+		return e.WithField(field)
+	}
+	return nil
+}
+
+// checkErrorCodes refuses a spec whose x-error-codes name a code the
+// contract does not define (apperr) or a keyword the schema does not have,
+// so a typo in YAML stops the server at start, not a client later.
+func checkErrorCodes(spec *openapi3.T) error {
+	var problems []string
+	seen := map[*openapi3.Schema]bool{}
+	var visit func(where string, ref *openapi3.SchemaRef)
+	visit = func(where string, ref *openapi3.SchemaRef) {
+		if ref == nil || ref.Value == nil || seen[ref.Value] {
+			return
+		}
+		s := ref.Value
+		seen[s] = true
+		for keyword, code := range errorCodes(s) {
+			if apperr.ByCode(code) == nil {
+				problems = append(problems, fmt.Sprintf("%s: x-error-codes names an unknown code %q", where, code))
+			}
+			if !hasKeyword(s, keyword) {
+				problems = append(problems, fmt.Sprintf("%s: x-error-codes names %q, which the schema does not have", where, keyword))
+			}
+		}
+		for name, p := range s.Properties {
+			visit(where+"."+name, p)
+		}
+		visit(where+"[]", s.Items)
+	}
+	for name, s := range spec.Components.Schemas {
+		visit(name, s)
+	}
+	for path, item := range spec.Paths.Map() {
+		for method, op := range item.Operations() {
+			for _, p := range op.Parameters {
+				if p.Value != nil {
+					visit(method+" "+path+" "+p.Value.Name, p.Value.Schema)
+				}
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// ofSchemaType reports whether v is of s's JSON type (kin-openapi checks an
+// enum before the type, so a number against a string enum fails "enum").
+func ofSchemaType(s *openapi3.Schema, v any) bool {
+	switch v.(type) {
+	case string:
+		return s.Type.Is(openapi3.TypeString)
+	case float64, json.Number, int, int64:
+		return s.Type.Is(openapi3.TypeNumber) || s.Type.Is(openapi3.TypeInteger)
+	}
+	return false
+}
+
+func hasKeyword(s *openapi3.Schema, keyword string) bool {
+	switch keyword {
+	case "minLength":
+		return s.MinLength > 0
+	case "maxLength":
+		return s.MaxLength != nil
+	case "pattern":
+		return s.Pattern != ""
+	case "enum":
+		return len(s.Enum) > 0
+	case "minimum":
+		return s.Min != nil
+	case "maximum":
+		return s.Max != nil
+	}
+	return false
+}
 
 func requestError(err error) error {
 	var he *echo.HTTPError // the body limit's 413, met while reading the body
@@ -200,13 +300,8 @@ func requestError(err error) error {
 		if p := se.JSONPointer(); len(p) > 0 {
 			field = strings.Join(p, ".")
 		}
-		// The schema lists some values for clients' sake, but the contract
-		// names its own error for a string outside them (another JSON type
-		// stays a structural 422).
-		if _, isString := se.Value.(string); isString && se.SchemaField == "enum" && re.RequestBody != nil {
-			if e := enumErrors[field]; e != nil {
-				return e.WithField(field)
-			}
+		if e := namedError(se, field); e != nil {
+			return e
 		}
 		if se.SchemaField == "required" {
 			if name := missingProperty(se.Reason); name != "" {

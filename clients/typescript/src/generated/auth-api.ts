@@ -221,19 +221,19 @@ export interface components {
              */
             email: string;
             /**
-             * @description 8 characters to 72 bytes.
+             * @description 8 characters to 72 bytes in UTF-8 (bcrypt's limit; the server checks the bytes).
              * @example correct-horse-battery
              */
             password: string;
             /**
-             * @description Display name, at most 255 characters.
+             * @description Display name, at most 255 characters, no NUL character.
              * @example Ada Lovelace
              */
             name?: string | null;
         };
         UserUpdate: {
             /**
-             * @description Display name, at most 255 characters; null clears it.
+             * @description Display name, at most 255 characters, no NUL character; null clears it.
              * @example Ada King
              */
             name: string | null;
@@ -274,7 +274,7 @@ export interface components {
             /** @example correct-horse-battery */
             current_password: string;
             /**
-             * @description 8 characters to 72 bytes.
+             * @description 8 characters to 72 bytes in UTF-8 (bcrypt's limit; the server checks the bytes).
              * @example staple-battery-horse
              */
             new_password: string;

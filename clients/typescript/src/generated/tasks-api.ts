@@ -142,8 +142,8 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /**
-         * @description A task's priority; medium when left out. In a request body, any other string is 400
-         *     INVALID_PRIORITY (not 422): it is a business rule, though the schema lists the values.
+         * @description A task's priority; medium when left out. Any other string is 400 INVALID_PRIORITY (not
+         *     422): it is a business rule, though the schema lists the values.
          * @enum {string}
          */
         Priority: "low" | "medium" | "high";
@@ -156,7 +156,10 @@ export interface components {
          *     medium priority, no due date.
          */
         TaskCreate: {
-            /** @example Buy milk */
+            /**
+             * @description 1-200 characters, not blank, no NUL character; stored trimmed.
+             * @example Buy milk
+             */
             title: string;
             /** @example Two litres, semi-skimmed */
             description?: string | null;
@@ -164,7 +167,8 @@ export interface components {
             completed?: boolean;
             priority?: components["schemas"]["Priority"];
             /**
-             * @description An RFC 3339 date-time, such as 2026-12-01T17:00:00Z.
+             * @description An ISO 8601 date-time: RFC 3339 (2026-12-01T17:00:00Z, any fraction of a second), or
+             *     without an offset (2026-12-01T17:00 or 2026-12-01T17:00:00), read as UTC.
              * @example 2026-12-01T17:00:00Z
              */
             due_date?: string | null;
@@ -174,14 +178,16 @@ export interface components {
          *     `due_date`; `title`, `completed` and `priority` cannot be null.
          */
         TaskUpdate: {
+            /** @description 1-200 characters, not blank, no NUL character; stored trimmed. */
             title?: string;
             description?: string | null;
             completed?: boolean;
             priority?: components["schemas"]["Priority"];
-            /** @description An RFC 3339 date-time. */
+            /** @description An ISO 8601 date-time, as in TaskCreate. */
             due_date?: string | null;
         };
         Task: {
+            /** Format: int64 */
             id: number;
             title: string;
             description: string | null;
@@ -205,6 +211,7 @@ export interface components {
             items: components["schemas"]["Task"][];
             /** @description The number of tasks matching the filters, over all pages. */
             total: number;
+            /** Format: int64 */
             page: number;
             /** @description The page size used (after capping at 100). */
             limit: number;
@@ -217,12 +224,16 @@ export interface components {
          *     `color` is `#RRGGBB` or null (INVALID_COLOR).
          */
         TagInput: {
-            /** @example errands */
+            /**
+             * @description 1-50 characters, not blank, no NUL character; stored trimmed.
+             * @example errands
+             */
             name: string;
             /** @example #FF5733 */
             color?: string | null;
         };
         Tag: {
+            /** Format: int64 */
             id: number;
             name: string;
             color: string | null;
@@ -403,16 +414,16 @@ export interface operations {
     listTasks: {
         parameters: {
             query?: {
-                /** @description Page number, from 1. Zero or negative is INVALID_PAGINATION. */
+                /** @description Page number, from 1. Zero or negative is INVALID_PAGINATION; a page past the last is empty. */
                 page?: number;
                 /** @description Page size, 1 to 100; above 100 is treated as 100. Zero or negative is INVALID_PAGINATION. */
                 limit?: number;
                 /** @description Case-insensitive substring of the title or the description. Empty means no filter. */
                 q?: string;
                 /** @description One of `all` (default), `pending`, `completed`; anything else is INVALID_STATUS. */
-                status?: string;
+                status?: "all" | "pending" | "completed";
                 /** @description Only tasks of this priority: `low`, `medium` or `high`; anything else is INVALID_PRIORITY. */
-                priority?: string;
+                priority?: components["schemas"]["Priority"];
                 /** @description Only tasks carrying this tag, given by id or by name. An unknown tag matches nothing. */
                 tag?: string;
                 /**
@@ -420,7 +431,7 @@ export interface operations {
                  *     anything else is INVALID_SORT_FIELD. `priority` ascending is high, medium, low;
                  *     `due_date` ascending puts tasks without one last; `title` ignores case.
                  */
-                sort?: string;
+                sort?: "due_date" | "-due_date" | "priority" | "-priority" | "created_at" | "-created_at" | "title" | "-title";
             };
             header?: never;
             path?: never;
