@@ -6,7 +6,7 @@ BIN   := bin/todo-api
 # One build for `make build`, `make run` and the Dockerfile: a static binary.
 BUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o
 
-.PHONY: help run build test typecheck bench e2e loadtest generate check-generate lint lint-go lint-spec check-breaking spec-baseline update-docs-ui migrate-up migrate-down migrate-version db-start db-stop clean
+.PHONY: help run build test typecheck bench conformance e2e loadtest generate check-generate lint lint-go lint-spec check-breaking spec-baseline update-docs-ui migrate-up migrate-down migrate-version db-start db-stop clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -31,6 +31,10 @@ typecheck: $(TS)/node_modules ## tsc --noEmit over the TypeScript client and its
 
 bench: ## the Go benchmarks, through the full HTTP stack and a real database
 	scripts/with-pg.sh $(GO) test -run '^$$' -bench . -benchmem ./...
+
+CHECKS ?= 2000
+conformance: ## the property-based conformance tests at CHECKS cases per property (default 2000) with a new seed; a failure prints how to replay it
+	scripts/with-pg.sh $(GO) test -count=1 -run '^TestConformance' -v ./internal/httpx -rapid.checks=$(CHECKS) -rapid.seed=$$(date +%s) | grep -Ev '^=== |\[rapid\] OK'
 
 e2e: ## the browser tests: Swagger UI at /docs, and the TypeScript client from another origin (installs chromium)
 	scripts/e2e.sh

@@ -199,10 +199,17 @@ func (r response) Cookie(name string) *http.Cookie {
 	return nil
 }
 
+// tester is what the request helpers need of a test: a testing.TB, or
+// rapid's *rapid.T (which cannot be a testing.TB).
+type tester interface {
+	Helper()
+	Errorf(format string, args ...any)
+}
+
 // do sends a request through the whole server. header alternates names and
 // values. It never stops the test (only t.Errorf, when the response breaks
 // the spec), so it may run on other goroutines.
-func (a *app) do(t testing.TB, method, path, contentType, body string, header ...string) response {
+func (a *app) do(t tester, method, path, contentType, body string, header ...string) response {
 	t.Helper()
 	var r io.Reader
 	if body != "" {
@@ -224,7 +231,7 @@ func (a *app) do(t testing.TB, method, path, contentType, body string, header ..
 }
 
 // mustJSON encodes v; like do, it never stops the test.
-func mustJSON(t testing.TB, v any) string {
+func mustJSON(t tester, v any) string {
 	t.Helper()
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -306,7 +313,7 @@ var contract = sync.OnceValues(func() (routers.Router, error) {
 // declares is not one the spec declares: an undeclared status, a missing
 // required header, or a body off its schema. Requests to routes outside the
 // spec (unknown paths, wrong methods, /docs, /healthz) are not checked.
-func checkContract(t testing.TB, req *http.Request, rec *httptest.ResponseRecorder) {
+func checkContract(t tester, req *http.Request, rec *httptest.ResponseRecorder) {
 	t.Helper()
 	router, err := contract()
 	if err != nil {
