@@ -440,7 +440,7 @@ func TestConformanceStateful(t *testing.T) {
 	var steps atomic.Int64
 	rapid.Check(t, func(rt *rapid.T) {
 		live := map[string][]string{"task_id": nil, "tag_id": nil} // ids created, not deleted
-		deleted := map[string]bool{}                                // "task_id=7"
+		deleted := map[string]bool{}                               // "task_id=7"
 		for range rapid.IntRange(1, 12).Draw(rt, "steps") {
 			steps.Add(1)
 			creators := []string{"createTask", "createTag"}
