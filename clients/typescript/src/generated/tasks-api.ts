@@ -161,7 +161,10 @@ export interface components {
              * @example Buy milk
              */
             title: string;
-            /** @example Two litres, semi-skimmed */
+            /**
+             * @description At most 1000 characters, no NUL character; null for none.
+             * @example Two litres, semi-skimmed
+             */
             description?: string | null;
             /** @description Defaults to false. */
             completed?: boolean;
@@ -180,6 +183,7 @@ export interface components {
         TaskUpdate: {
             /** @description 1-200 characters, not blank, no NUL character; stored trimmed. */
             title?: string;
+            /** @description At most 1000 characters, no NUL character; null for none. */
             description?: string | null;
             completed?: boolean;
             priority?: components["schemas"]["Priority"];
@@ -229,7 +233,10 @@ export interface components {
              * @example errands
              */
             name: string;
-            /** @example #FF5733 */
+            /**
+             * @description #RRGGBB (hex digits of either case), or null.
+             * @example #FF5733
+             */
             color?: string | null;
         };
         Tag: {
