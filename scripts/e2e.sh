@@ -35,7 +35,7 @@ bin/todo-api migrate up >/dev/null
 # Two servers on the same database: one as configured by default, for Swagger
 # UI; one with a 3-second access token, so the client test meets
 # TOKEN_EXPIRED and its refresh-and-retry. Rate limits are off on both.
-export JWT_SECRET_KEY AUTH_RATE_LIMIT=0 REFRESH_RATE_LIMIT=0 BCRYPT_COST=4 LOG_LEVEL=warn
+export JWT_SECRET_KEY AUTH_RATE_LIMIT=0 REFRESH_RATE_LIMIT=0 BCRYPT_COST=4 LOG_LEVEL=warn METRICS_ADDR= SHUTDOWN_DELAY=0s
 JWT_SECRET_KEY=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 PORT=$port bin/todo-api serve & servers+=($!)
 PORT=$((port + 1)) ACCESS_TOKEN_TTL=3s bin/todo-api serve & servers+=($!)

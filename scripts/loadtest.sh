@@ -29,7 +29,7 @@ fi
 bin/todo-api migrate up >/dev/null
 
 export JWT_SECRET_KEY; JWT_SECRET_KEY=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
-PORT=$port AUTH_RATE_LIMIT=0 REFRESH_RATE_LIMIT=0 LOG_LEVEL=warn bin/todo-api serve &
+PORT=$port AUTH_RATE_LIMIT=0 REFRESH_RATE_LIMIT=0 LOG_LEVEL=warn METRICS_ADDR= SHUTDOWN_DELAY=0s bin/todo-api serve &
 server=$!
 trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done

@@ -46,6 +46,8 @@ if [ -z "${JWT_SECRET_KEY:-}" ]; then
   export JWT_SECRET_KEY
 fi
 export LOG_FORMAT=${LOG_FORMAT:-text}
+# One process on a laptop has no load balancer to wait for: Ctrl-C stops at once.
+export SHUTDOWN_DELAY=${SHUTDOWN_DELAY:-0s}
 
 "$bin" migrate up
 echo "run.sh: serving on http://localhost:${PORT:-8000} (API under /api/v1, docs at /docs); Ctrl-C stops" >&2

@@ -69,7 +69,8 @@ func freePort(t *testing.T) int {
 
 func command(env []string, args ...string) *exec.Cmd {
 	cmd := exec.Command(binary, args...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	// Metrics on a port of their own per server: tests run side by side.
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "METRICS_ADDR=127.0.0.1:0", "SHUTDOWN_DELAY=0s"}, env...)
 	return cmd
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -18,6 +19,7 @@ import (
 	"github.com/todoapp/todo-api/internal/auth"
 	"github.com/todoapp/todo-api/internal/config"
 	"github.com/todoapp/todo-api/internal/httpx"
+	"github.com/todoapp/todo-api/internal/metrics"
 	"github.com/todoapp/todo-api/internal/store"
 )
 
@@ -74,6 +76,9 @@ func serve(ctx context.Context, stdout io.Writer, listening chan<- string) error
 	if err != nil {
 		return err
 	}
+	m := metrics.New(pool, hasher.Waiting)
+	hasher.ObserveWaits(m.BcryptWait)
+	authH.OnRefreshReuse(m.RefreshReuse)
 
 	// Ended sessions, learnt from the database as they happen.
 	revocations := auth.NewRevocations(cfg.AccessTokenTTL+time.Minute, time.Now)
@@ -88,12 +93,13 @@ func serve(ctx context.Context, stdout io.Writer, listening chan<- string) error
 	go listener.Run(lctx)
 	waitListening(ctx, logger, listener, cfg.DBConnectionTimeout)
 
+	var draining atomic.Bool
 	limit := func(n int) *httpx.RateLimiter {
 		return httpx.NewRateLimiter(n, cfg.AuthRateWindow, maxRateLimitKeys, time.Now)
 	}
 	e, err := httpx.NewServer(httpx.Deps{
 		Logger: logger, Pool: pool, Monitor: monitor, RequestTimeout: cfg.RequestTimeout(),
-		Tokens: tokens, Revocations: revocations, Auth: authH, Tasks: tasksH,
+		Tokens: tokens, Revocations: revocations, Metrics: m, Draining: draining.Load, Auth: authH, Tasks: tasksH,
 		RateLimits: map[string]*httpx.RateLimiter{
 			// Each costs a bcrypt computation (or starts a session): per
 			// client address, like login.
@@ -126,6 +132,12 @@ func serve(ctx context.Context, stdout io.Writer, listening chan<- string) error
 		listening <- ln.Addr().String()
 	}
 
+	stopMetrics, err := serveMetrics(logger, cfg.MetricsAddr, m)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+
 	go authH.PruneSessions(ctx, logger, time.Hour)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -135,6 +147,11 @@ func serve(ctx context.Context, stdout io.Writer, listening chan<- string) error
 		return err
 	case <-ctx.Done():
 	}
+	// Readiness fails first, while requests are still served, so the load
+	// balancer stops sending new ones before the listener closes.
+	draining.Store(true)
+	logger.Info("shutting down: not ready, still serving", "delay", cfg.ShutdownDelay.String())
+	time.Sleep(cfg.ShutdownDelay)
 	logger.Info("shutting down: draining in-flight requests", "timeout", cfg.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
@@ -192,4 +209,22 @@ func waitListening(ctx context.Context, logger *slog.Logger, l *store.Listener, 
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// serveMetrics serves GET /metrics on addr ("" : not at all) until the
+// returned stop is called.
+func serveMetrics(logger *slog.Logger, addr string, m *metrics.Metrics) (stop func(), err error) {
+	if addr == "" {
+		return func() {}, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on METRICS_ADDR %s: %w (set METRICS_ADDR to a free address, or empty to turn metrics off)", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
+	logger.Info("metrics", "addr", ln.Addr().String())
+	go func() { _ = srv.Serve(ln) }()
+	return func() { _ = srv.Close() }, nil
 }

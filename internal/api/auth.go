@@ -32,6 +32,7 @@ var _ authapi.StrictServerInterface = (*AuthHandler)(nil)
 
 // AuthHandler serves the auth API: accounts, sessions and tokens.
 type AuthHandler struct {
+	onReuse      func() // a replayed refresh token was caught (metrics); may be nil
 	q            *db.Queries
 	hasher       *auth.Hasher
 	tokens       *auth.Tokens
@@ -51,6 +52,10 @@ func NewAuthHandler(dbtx *store.DB, hasher *auth.Hasher, tokens *auth.Tokens,
 	return &AuthHandler{q: db.New(dbtx), hasher: hasher, tokens: tokens,
 		cookieSecure: cookieSecure, reuseGrace: reuseGrace, now: now}, nil
 }
+
+// OnRefreshReuse makes f run each time a replayed refresh token revokes its
+// session (metrics). Call it before the handler is in use.
+func (h *AuthHandler) OnRefreshReuse(f func()) { h.onReuse = f }
 
 // RegisterUser creates an account. Errors: INVALID_EMAIL, PASSWORD_TOO_SHORT,
 // PASSWORD_TOO_LONG, EMAIL_ALREADY_EXISTS.
@@ -166,6 +171,9 @@ func (h *AuthHandler) refreshNotRotated(ctx context.Context, sid, jti uuid.UUID,
 	// copy. End the session so neither copy works.
 	if err := h.q.RevokeSession(ctx, db.RevokeSessionParams{Now: now, ID: sid}); err != nil {
 		return nil, fmt.Errorf("revoke session: %w", err)
+	}
+	if h.onReuse != nil {
+		h.onReuse()
 	}
 	return nil, apperr.InvalidToken
 }

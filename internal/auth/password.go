@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -15,10 +17,19 @@ const MaxPasswordBytes = 72
 // bcrypt computations run at once; the rest wait their turn, so a flood of
 // logins queues instead of starving every other request of CPU.
 type Hasher struct {
-	cost  int
-	slots chan struct{}
-	dummy []byte // a real hash at the same cost, for unknown users
+	cost    int
+	slots   chan struct{}
+	dummy   []byte // a real hash at the same cost, for unknown users
+	waiting atomic.Int64
+	waited  func(time.Duration) // observes each wait for a slot; may be nil
 }
+
+// Waiting is how many computations wait for a slot now.
+func (h *Hasher) Waiting() int { return int(h.waiting.Load()) }
+
+// ObserveWaits makes f see how long each computation waited for its slot
+// (metrics). Call it before the hasher is in use.
+func (h *Hasher) ObserveWaits(f func(time.Duration)) { h.waited = f }
 
 // NewHasher returns a Hasher at bcrypt cost cost that runs at most
 // concurrency hashes at a time.
@@ -63,8 +74,14 @@ func (h *Hasher) Matches(ctx context.Context, hash, password string) (bool, erro
 }
 
 func (h *Hasher) acquire(ctx context.Context) error {
+	start := time.Now()
+	h.waiting.Add(1)
+	defer h.waiting.Add(-1)
 	select {
 	case h.slots <- struct{}{}:
+		if h.waited != nil {
+			h.waited(time.Since(start))
+		}
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

@@ -39,6 +39,8 @@ type Config struct {
 	LogLevel            slog.Level
 	LogFormat           string
 	ShutdownTimeout     time.Duration
+	ShutdownDelay       time.Duration
+	MetricsAddr         string // "" turns the metrics listener off
 }
 
 // raw is the environment as text; envconfig fills it and applies defaults,
@@ -65,6 +67,8 @@ type raw struct {
 	LogLevel            string `envconfig:"LOG_LEVEL" default:"info"`
 	LogFormat           string `envconfig:"LOG_FORMAT" default:"json"`
 	ShutdownTimeout     string `envconfig:"SHUTDOWN_TIMEOUT" default:"20s"`
+	ShutdownDelay       string `envconfig:"SHUTDOWN_DELAY" default:"5s"`
+	MetricsAddr         string `envconfig:"METRICS_ADDR" default:":9091"`
 }
 
 // RequestTimeout is how long a request may work: one wait for a connection
@@ -114,6 +118,8 @@ func Load() (cfg Config, warnings []string, err error) {
 	cfg.LogLevel = p.level(r.LogLevel)
 	cfg.LogFormat = p.oneOf("LOG_FORMAT", r.LogFormat, "json", "text")
 	cfg.ShutdownTimeout = p.duration("SHUTDOWN_TIMEOUT", r.ShutdownTimeout, time.Second)
+	cfg.ShutdownDelay = p.duration("SHUTDOWN_DELAY", r.ShutdownDelay, 0)
+	cfg.MetricsAddr = p.listenAddr("METRICS_ADDR", r.MetricsAddr)
 
 	if len(p.problems) > 0 {
 		return Config{}, nil, errors.New(strings.Join(p.problems, "\n"))
@@ -192,6 +198,21 @@ func (p *parser) duration(name, s string, least time.Duration) time.Duration {
 		return 0
 	}
 	return d
+}
+
+// listenAddr checks a host:port to listen on ("" allowed: off).
+func (p *parser) listenAddr(name, s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return ""
+	}
+	host, port, err := net.SplitHostPort(s)
+	n, perr := strconv.Atoi(port)
+	if err != nil || perr != nil || n < 0 || n > 65535 || strings.ContainsAny(host, " /") {
+		p.fail("%s must be host:port or :port to listen on (such as :9091), or empty to turn it off, got %q", name, s)
+		return ""
+	}
+	return s
 }
 
 func (p *parser) boolean(name, s string) bool {

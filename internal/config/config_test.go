@@ -36,6 +36,8 @@ func TestDefaults(t *testing.T) {
 	assert.Equal(t, time.Hour, cfg.DBPoolRecycle)
 	assert.Equal(t, 30*time.Second, cfg.DBConnectionTimeout)
 	assert.Equal(t, 10*time.Second, cfg.DBStatementTimeout)
+	assert.Equal(t, ":9091", cfg.MetricsAddr)
+	assert.Equal(t, 5*time.Second, cfg.ShutdownDelay)
 	// A request may wait the whole connection timeout and run a statement,
 	// and still answer before the write timeout cuts it off.
 	assert.Greater(t, cfg.RequestTimeout(), cfg.DBConnectionTimeout+cfg.DBStatementTimeout)
@@ -86,6 +88,8 @@ func TestInvalid(t *testing.T) {
 		"PoolMinAboveMax":     {[]string{"DB_POOL_MIN", "6"}, "must not exceed DB_POOL_MAX"},
 		"BadDuration":         {[]string{"ACCESS_TOKEN_TTL", "15"}, "ACCESS_TOKEN_TTL must be a Go duration"},
 		"BadStatementTimeout": {[]string{"DB_STATEMENT_TIMEOUT", "0"}, "DB_STATEMENT_TIMEOUT must be a Go duration of at least 1ms"},
+		"BadMetricsAddr":      {[]string{"METRICS_ADDR", "9091"}, "METRICS_ADDR must be host:port or :port"},
+		"BadShutdownDelay":    {[]string{"SHUTDOWN_DELAY", "-1s"}, "SHUTDOWN_DELAY must be a Go duration"},
 		"BadCIDR":             {[]string{"TRUSTED_PROXIES", "10.0.0.0/99"}, "TRUSTED_PROXIES entry"},
 		"BadBool":             {[]string{"COOKIE_SECURE", "maybe"}, "COOKIE_SECURE must be true or false"},
 		"BadLogFormat":        {[]string{"LOG_FORMAT", "xml"}, "LOG_FORMAT must be one of json, text"},

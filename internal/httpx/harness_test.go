@@ -26,6 +26,7 @@ import (
 	"github.com/todoapp/todo-api/internal/api"
 	"github.com/todoapp/todo-api/internal/auth"
 	"github.com/todoapp/todo-api/internal/httpx"
+	"github.com/todoapp/todo-api/internal/metrics"
 	"github.com/todoapp/todo-api/internal/store"
 	"github.com/todoapp/todo-api/internal/testdb"
 	"github.com/todoapp/todo-api/openapi"
@@ -63,8 +64,9 @@ type options struct {
 	grace                   time.Duration
 	bcryptCost              int
 	trusted                 string
-	databaseURL             string      // a database of the test's own (default: a fresh one)
-	listenURL               string      // where the listener connects (default: the pool's database)
+	databaseURL             string // a database of the test's own (default: a fresh one)
+	listenURL               string // where the listener connects (default: the pool's database)
+	draining                func() bool
 	seedKey                 string      // with seedFill: start from a filled template
 	seedFill                testdb.Fill // (see testdb.NewSeeded)
 	configure               func(*pgxpool.Config)
@@ -81,6 +83,7 @@ type app struct {
 	queries *queryCounter
 	tokens  *auth.Tokens
 	monitor *store.Monitor
+	metrics *metrics.Metrics
 	// url is the database's (another app on it is another server instance
 	// of one deployment); listener hears of ended sessions.
 	url         string
@@ -126,6 +129,9 @@ func newApp(t testing.TB, opt ...func(*options)) *app {
 	require.NoError(t, err)
 	tasksH, err := api.NewTasksHandler(database, clk.Now)
 	require.NoError(t, err)
+	m := metrics.New(pool, hasher.Waiting)
+	hasher.ObserveWaits(m.BcryptWait)
+	authH.OnRefreshReuse(m.RefreshReuse)
 	revocations := auth.NewRevocations(15*time.Minute+time.Minute, time.Now)
 	feed := api.NewSessionRevocations(database, revocations, 15*time.Minute)
 	url, listenURL := pool.Config().ConnString(), o.listenURL
@@ -152,7 +158,7 @@ func newApp(t testing.TB, opt ...func(*options)) *app {
 	}
 	e, err := httpx.NewServer(httpx.Deps{
 		Logger: o.logger, Pool: pool, Monitor: monitor, RequestTimeout: o.requestTimeout,
-		Tokens: tokens, Revocations: revocations, Auth: authH, Tasks: tasksH,
+		Tokens: tokens, Revocations: revocations, Metrics: m, Draining: o.draining, Auth: authH, Tasks: tasksH,
 		RateLimits: map[string]*httpx.RateLimiter{
 			"registerUser":   httpx.NewRateLimiter(o.authLimit, o.window, 1000, clk.Now),
 			"loginUser":      httpx.NewRateLimiter(o.authLimit, o.window, 1000, clk.Now),
@@ -164,7 +170,7 @@ func newApp(t testing.TB, opt ...func(*options)) *app {
 		TrustedProxies: trusted,
 	})
 	require.NoError(t, err)
-	return &app{e: e, pool: pool, clock: clk, queries: counter, tokens: tokens, monitor: monitor,
+	return &app{e: e, pool: pool, clock: clk, queries: counter, tokens: tokens, monitor: monitor, metrics: m,
 		url: url, revocations: revocations, listener: listener}
 }
 

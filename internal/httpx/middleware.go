@@ -9,12 +9,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/todoapp/todo-api/internal/api"
 	"github.com/todoapp/todo-api/internal/apperr"
 	"github.com/todoapp/todo-api/internal/auth"
+	"github.com/todoapp/todo-api/internal/metrics"
 )
 
 // bearerAuth requires a valid access token of a session that has not ended
@@ -115,22 +117,40 @@ func deadline(d time.Duration) echo.MiddlewareFunc {
 	}
 }
 
-// requestLogger logs one line per request: no headers, bodies or query
-// strings, so tokens, passwords and cookies never reach the log.
-func requestLogger(logger *slog.Logger) echo.MiddlewareFunc {
+// observeRequests logs one line per request and records it in the metrics.
+// The line has request_id, operation (the spec's operationId), status,
+// duration_ms, user_id when authenticated and trace_id when the request
+// carries a W3C traceparent; never headers, bodies or query strings, so
+// tokens, passwords and cookies never reach the log.
+func observeRequests(logger *slog.Logger, m *metrics.Metrics, ops operations) echo.MiddlewareFunc {
 	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 		LogStatus: true, LogMethod: true, LogURIPath: true, LogLatency: true,
 		LogRequestID: true, LogRemoteIP: true, LogResponseSize: true, LogError: true,
 		HandleError: true, // the status is the one our error handler wrote
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+			op := ops.of(v.Method, c.Path())
+			m.Request(op, v.Method, v.Status, v.Latency)
+			if v.Status == http.StatusTooManyRequests {
+				m.RateLimited(op)
+			}
+			if op == "loginUser" {
+				m.Login(loginResult(v.Status))
+			}
 			attrs := []slog.Attr{
 				slog.String("request_id", v.RequestID),
+				slog.String("operation", op),
 				slog.String("method", v.Method),
 				slog.String("path", v.URIPath),
 				slog.Int("status", v.Status),
-				slog.Duration("latency", v.Latency.Round(time.Microsecond)),
+				slog.Float64("duration_ms", float64(v.Latency.Microseconds())/1000),
 				slog.Int64("bytes", v.ResponseSize),
 				slog.String("ip", v.RemoteIP),
+			}
+			if uid, ok := auth.UserID(c.Request().Context()); ok {
+				attrs = append(attrs, slog.String("user_id", uid.String()))
+			}
+			if tid := traceID(c.Request().Header.Get("traceparent")); tid != "" {
+				attrs = append(attrs, slog.String("trace_id", tid))
 			}
 			level := slog.LevelInfo
 			switch {
@@ -150,6 +170,58 @@ func requestLogger(logger *slog.Logger) echo.MiddlewareFunc {
 			return nil
 		},
 	})
+}
+
+func loginResult(status int) string {
+	switch {
+	case status == http.StatusOK:
+		return "success"
+	case status == http.StatusUnauthorized:
+		return "invalid_credentials"
+	case status == http.StatusTooManyRequests:
+		return "rate_limited"
+	case status >= 500:
+		return "error"
+	}
+	return "invalid_request"
+}
+
+// traceID is the trace id of a W3C traceparent header
+// (00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>), or "".
+func traceID(traceparent string) string {
+	parts := strings.Split(traceparent, "-")
+	if len(parts) < 4 || len(parts[0]) != 2 || parts[0] == "ff" || len(parts[1]) != 32 || len(parts[2]) != 16 {
+		return ""
+	}
+	id := parts[1]
+	if strings.Trim(id, "0") == "" || strings.Trim(strings.ToLower(id), "0123456789abcdef") != "" {
+		return ""
+	}
+	return strings.ToLower(id)
+}
+
+// operations maps a route (method and Echo path) to its operationId.
+type operations map[string]string
+
+func (o operations) of(method, route string) string {
+	if id, ok := o[method+" "+route]; ok {
+		return id
+	}
+	return metrics.Unknown
+}
+
+// operationsOf lists every operation of the specs by its Echo route.
+func operationsOf(specs ...*openapi3.T) operations {
+	out := operations{}
+	for _, spec := range specs {
+		for path, item := range spec.Paths.Map() {
+			route := BasePath + strings.NewReplacer("{", ":", "}", "").Replace(path)
+			for method, op := range item.Operations() {
+				out[method+" "+route] = op.OperationID
+			}
+		}
+	}
+	return out
 }
 
 // ipExtractor takes the client IP from the TCP peer, or from X-Forwarded-For

@@ -21,6 +21,7 @@ import (
 	"github.com/todoapp/todo-api/internal/api"
 	"github.com/todoapp/todo-api/internal/apperr"
 	"github.com/todoapp/todo-api/internal/auth"
+	"github.com/todoapp/todo-api/internal/metrics"
 	"github.com/todoapp/todo-api/internal/store"
 	"github.com/todoapp/todo-api/openapi"
 )
@@ -43,6 +44,10 @@ type Deps struct {
 	RequestTimeout time.Duration
 	Tokens         *auth.Tokens
 	Revocations    *auth.Revocations
+	Metrics        *metrics.Metrics
+	// Draining, when it reports true, makes /readyz answer 503 while the
+	// server still serves (the SHUTDOWN_DELAY before a drain). May be nil.
+	Draining       func() bool
 	Auth           *api.AuthHandler
 	Tasks          *api.TasksHandler
 	RateLimits     map[string]*RateLimiter
@@ -52,8 +57,8 @@ type Deps struct {
 
 // NewServer returns the service's Echo instance, every route registered.
 func NewServer(d Deps) (*echo.Echo, error) {
-	if d.Logger == nil || d.Pool == nil || d.Monitor == nil || d.Tokens == nil || d.Revocations == nil || d.Auth == nil || d.Tasks == nil {
-		return nil, errors.New("httpx: NewServer needs a logger, pool, monitor, tokens, revocations and both API handlers")
+	if d.Logger == nil || d.Pool == nil || d.Monitor == nil || d.Tokens == nil || d.Revocations == nil || d.Metrics == nil || d.Auth == nil || d.Tasks == nil {
+		return nil, errors.New("httpx: NewServer needs a logger, pool, monitor, tokens, revocations, metrics and both API handlers")
 	}
 	if d.RequestTimeout <= 0 {
 		return nil, errors.New("httpx: NewServer needs a positive request timeout")
@@ -85,7 +90,7 @@ func NewServer(d Deps) (*echo.Echo, error) {
 		},
 	}))
 	e.Use(middleware.RequestID())
-	e.Use(requestLogger(d.Logger))
+	e.Use(observeRequests(d.Logger, d.Metrics, operationsOf(authSpec, tasksSpec)))
 	e.Use(securityHeaders)
 	e.Use(normaliseMediaType)
 	e.Use(deadline(d.RequestTimeout))
@@ -124,7 +129,7 @@ func NewServer(d Deps) (*echo.Echo, error) {
 	e.GET("/healthz", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 	})
-	e.GET("/readyz", readyz(d.Pool, d.Monitor))
+	e.GET("/readyz", readyz(d.Pool, d.Monitor, d.Draining))
 	docs.register(e)
 	return e, nil
 }
@@ -173,12 +178,15 @@ func IsPublic(op *openapi3.Operation) bool {
 // connections are working, so the replica stays in rotation (taking it out
 // would only move its load onto the others) and requests that cannot get a
 // connection in time answer 503 themselves.
-func readyz(pool *pgxpool.Pool, monitor *store.Monitor) echo.HandlerFunc {
+func readyz(pool *pgxpool.Pool, monitor *store.Monitor, draining func() bool) echo.HandlerFunc {
 	busy := func() bool {
 		s := pool.Stat()
 		return !monitor.Down() && s.AcquiredConns() >= s.MaxConns()
 	}
 	return func(c echo.Context) error {
+		if draining != nil && draining() {
+			return apperr.ServiceUnavailable.WithDetail("Shutting down")
+		}
 		if busy() {
 			return c.JSON(http.StatusOK, map[string]string{"status": "ready", "pool": "busy"})
 		}

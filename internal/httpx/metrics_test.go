@@ -1,0 +1,114 @@
+package httpx_test
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// scrape reads the app's /metrics.
+func (a *app) scrape(t *testing.T) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	a.metrics.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	require.Equal(t, http.StatusOK, rec.Code)
+	return rec.Body.String()
+}
+
+// sample is the value of the sample named exactly so (name and labels).
+func sample(t *testing.T, metrics, series string) string {
+	t.Helper()
+	for _, l := range strings.Split(metrics, "\n") {
+		if v, ok := strings.CutPrefix(l, series+" "); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	a := newApp(t, func(o *options) { o.authLimit = 2; o.grace = 0 })
+	access, refresh := a.login(t, "metrics@example.com", "correct-horse")
+	requireError(t, a.loginRaw(t, "metrics@example.com", "wrong-horse"), 401, "INVALID_CREDENTIALS", "")
+	requireError(t, a.loginRaw(t, "metrics@example.com", "wrong-horse"), 429, "RATE_LIMIT_EXCEEDED", "")
+	before := a.scrape(t)
+	for range 3 {
+		require.Equal(t, http.StatusOK, a.me(t, access).Code)
+	}
+	a.do(t, http.MethodGet, "/no/such/route", "", "")
+	r := a.refresh(t, refresh)
+	require.Equal(t, http.StatusOK, r.Code)
+	a.clock.Advance(time.Second)
+	requireError(t, a.refresh(t, refresh), 401, "INVALID_TOKEN", "") // a replay: the session is revoked
+	m := a.scrape(t)
+
+	for _, family := range []string{
+		"todo_http_requests_total", "todo_http_request_duration_seconds", "todo_logins_total",
+		"todo_refresh_token_reuse_total", "todo_rate_limited_requests_total", "todo_bcrypt_queue_length",
+		"todo_bcrypt_wait_seconds", "todo_db_pool_connections_in_use", "todo_db_pool_connections_idle",
+		"todo_db_pool_connections_max", "todo_db_pool_waits_total", "todo_db_pool_wait_seconds_total",
+		"go_goroutines", "go_build_info", "process_cpu_seconds_total",
+	} {
+		assert.Contains(t, m, "# TYPE "+family+" ", family)
+	}
+	assert.Equal(t, "", sample(t, before, `todo_http_requests_total{method="GET",operation="getCurrentUser",status="200"}`))
+	assert.Equal(t, "3", sample(t, m, `todo_http_requests_total{method="GET",operation="getCurrentUser",status="200"}`))
+	assert.Equal(t, "3", sample(t, m, `todo_http_request_duration_seconds_count{operation="getCurrentUser"}`))
+	assert.Equal(t, "1", sample(t, m, `todo_http_requests_total{method="GET",operation="unknown",status="404"}`), "an unknown route is one label value")
+	assert.Equal(t, "1", sample(t, m, `todo_logins_total{result="success"}`))
+	assert.Equal(t, "1", sample(t, m, `todo_logins_total{result="invalid_credentials"}`))
+	assert.Equal(t, "1", sample(t, m, `todo_logins_total{result="rate_limited"}`))
+	assert.Equal(t, "1", sample(t, m, `todo_rate_limited_requests_total{operation="loginUser"}`))
+	assert.Equal(t, "1", sample(t, m, `todo_refresh_token_reuse_total`))
+	assert.Equal(t, "0", sample(t, m, `todo_bcrypt_queue_length`))
+	assert.Equal(t, "3", sample(t, m, `todo_bcrypt_wait_seconds_count`), "register and two logins: the third was refused before bcrypt")
+}
+
+func TestRequestLogLines(t *testing.T) {
+	t.Parallel()
+	logs := &syncBuffer{}
+	a := newApp(t, func(o *options) { o.logger = slog.New(slog.NewJSONHandler(logs, nil)) })
+	access := a.user(t, "logs@example.com")
+	var uid string
+	require.NoError(t, a.pool.QueryRow(t.Context(), `SELECT id FROM users WHERE email = 'logs@example.com'`).Scan(&uid))
+	r := a.do(t, http.MethodGet, "/api/v1/tasks?q=secret-search", "", "", "Authorization", "Bearer "+access,
+		"traceparent", "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01")
+	require.Equal(t, http.StatusOK, r.Code)
+
+	lines := logs.lines(`"operation":"listTasks"`)
+	require.Len(t, lines, 1)
+	var line map[string]any
+	require.NoError(t, json.Unmarshal([]byte(lines[0]), &line))
+	assert.Equal(t, uid, line["user_id"])
+	assert.Equal(t, "4bf92f3577b34da6a3ce929d0e0e4736", line["trace_id"])
+	assert.Equal(t, float64(200), line["status"])
+	assert.Equal(t, r.Header().Get("X-Request-Id"), line["request_id"])
+	assert.IsType(t, float64(0), line["duration_ms"])
+	assert.NotContains(t, lines[0], "secret-search", "no query strings")
+	assert.NotContains(t, lines[0], access, "no tokens")
+
+	a.do(t, http.MethodGet, "/healthz", "", "", "traceparent", "00-00000000000000000000000000000000-00f067aa0ba902b7-01")
+	health := logs.lines(`"operation":"unknown"`, `"path":"/healthz"`)
+	require.Len(t, health, 1)
+	assert.NotContains(t, health[0], "trace_id", "an all-zero trace id is invalid")
+	assert.NotContains(t, health[0], "user_id")
+}
+
+func TestReadinessFailsWhileDraining(t *testing.T) {
+	t.Parallel()
+	var draining bool
+	a := newApp(t, func(o *options) { o.draining = func() bool { return draining } })
+	assert.Equal(t, http.StatusOK, a.do(t, http.MethodGet, "/readyz", "", "").Code)
+	draining = true
+	requireError(t, a.do(t, http.MethodGet, "/readyz", "", ""), 503, "SERVICE_UNAVAILABLE", "Shutting down")
+	assert.Equal(t, http.StatusOK, a.do(t, http.MethodGet, "/healthz", "", "").Code, "still alive")
+	assert.Equal(t, http.StatusCreated, a.register(t, "late@example.com", "correct-horse").Code, "and still serving")
+}

@@ -1,0 +1,120 @@
+// Package metrics defines the service's Prometheus metrics (prometheus/
+// client_golang) in a registry of their own, served on METRICS_ADDR apart
+// from the API. Names follow Prometheus conventions: a todo_ prefix, base
+// units (_seconds), _total for counters. Operation labels are the spec's
+// operationIds, plus "unknown" for anything else, so cardinality is bounded.
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Unknown is the operation label of a request that matches no operation.
+const Unknown = "unknown"
+
+// Metrics holds the service's collectors.
+type Metrics struct {
+	registry     *prometheus.Registry
+	requests     *prometheus.CounterVec
+	duration     *prometheus.HistogramVec
+	logins       *prometheus.CounterVec
+	refreshReuse prometheus.Counter
+	rateLimited  *prometheus.CounterVec
+	bcryptWait   prometheus.Histogram
+}
+
+// New returns the metrics, registered with the Go, process and build-info
+// collectors and, for pool, its connection statistics.
+func New(pool *pgxpool.Pool, bcryptQueue func() int) *Metrics {
+	r := prometheus.NewRegistry()
+	m := &Metrics{
+		registry: r,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "todo_http_requests_total", Help: "HTTP requests answered, by operationId, method and status.",
+		}, []string{"operation", "method", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "todo_http_request_duration_seconds", Help: "Time to answer an HTTP request, by operationId.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"operation"}),
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "todo_logins_total", Help: "Login attempts by result: success, invalid_credentials, rate_limited, invalid_request, error.",
+		}, []string{"result"}),
+		refreshReuse: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "todo_refresh_token_reuse_total", Help: "Rotated refresh tokens replayed after the grace window (the session was revoked).",
+		}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "todo_rate_limited_requests_total", Help: "Requests refused with 429, by operationId.",
+		}, []string{"operation"}),
+		bcryptWait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "todo_bcrypt_wait_seconds", Help: "Time a password hash or comparison waited for a bcrypt slot.",
+			Buckets: []float64{.0001, .001, .01, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
+	}
+	r.MustRegister(m.requests, m.duration, m.logins, m.refreshReuse, m.rateLimited, m.bcryptWait,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewBuildInfoCollector(),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "todo_bcrypt_queue_length", Help: "Password hashes and comparisons waiting for a bcrypt slot.",
+		}, func() float64 { return float64(bcryptQueue()) }),
+	)
+	if pool != nil {
+		r.MustRegister(poolCollector{pool})
+	}
+	return m
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
+}
+
+// Request records an answered request.
+func (m *Metrics) Request(operation, method string, status int, took time.Duration) {
+	m.requests.WithLabelValues(operation, method, strconv.Itoa(status)).Inc()
+	m.duration.WithLabelValues(operation).Observe(took.Seconds())
+}
+
+// Login records a login attempt's result.
+func (m *Metrics) Login(result string) { m.logins.WithLabelValues(result).Inc() }
+
+// RefreshReuse records a replayed refresh token.
+func (m *Metrics) RefreshReuse() { m.refreshReuse.Inc() }
+
+// RateLimited records a 429 of operation.
+func (m *Metrics) RateLimited(operation string) { m.rateLimited.WithLabelValues(operation).Inc() }
+
+// BcryptWait records how long a bcrypt computation waited for its slot.
+func (m *Metrics) BcryptWait(d time.Duration) { m.bcryptWait.Observe(d.Seconds()) }
+
+// poolCollector reads the pool's statistics at each scrape.
+type poolCollector struct{ pool *pgxpool.Pool }
+
+var (
+	poolInUse    = prometheus.NewDesc("todo_db_pool_connections_in_use", "Pool connections in use.", nil, nil)
+	poolIdle     = prometheus.NewDesc("todo_db_pool_connections_idle", "Idle pool connections.", nil, nil)
+	poolMax      = prometheus.NewDesc("todo_db_pool_connections_max", "The pool's maximum size (DB_POOL_MAX).", nil, nil)
+	poolWaits    = prometheus.NewDesc("todo_db_pool_waits_total", "Acquisitions that had to wait for a connection.", nil, nil)
+	poolWaitTime = prometheus.NewDesc("todo_db_pool_wait_seconds_total", "Time spent waiting for a connection.", nil, nil)
+)
+
+func (poolCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{poolInUse, poolIdle, poolMax, poolWaits, poolWaitTime} {
+		ch <- d
+	}
+}
+
+func (p poolCollector) Collect(ch chan<- prometheus.Metric) {
+	s := p.pool.Stat()
+	ch <- prometheus.MustNewConstMetric(poolInUse, prometheus.GaugeValue, float64(s.AcquiredConns()))
+	ch <- prometheus.MustNewConstMetric(poolIdle, prometheus.GaugeValue, float64(s.IdleConns()))
+	ch <- prometheus.MustNewConstMetric(poolMax, prometheus.GaugeValue, float64(s.MaxConns()))
+	ch <- prometheus.MustNewConstMetric(poolWaits, prometheus.CounterValue, float64(s.EmptyAcquireCount()))
+	ch <- prometheus.MustNewConstMetric(poolWaitTime, prometheus.CounterValue, s.EmptyAcquireWaitTime().Seconds())
+}
