@@ -94,12 +94,14 @@ func serve(ctx context.Context, stdout io.Writer, listening chan<- string) error
 	waitListening(ctx, logger, listener, cfg.DBConnectionTimeout)
 
 	var draining atomic.Bool
+	rateCounts := store.NewRateCounts(database)
 	limit := func(n int) *httpx.RateLimiter {
 		return httpx.NewRateLimiter(n, cfg.AuthRateWindow, maxRateLimitKeys, time.Now)
 	}
 	e, err := httpx.NewServer(httpx.Deps{
 		Logger: logger, Pool: pool, Monitor: monitor, RequestTimeout: cfg.RequestTimeout(),
 		Tokens: tokens, Revocations: revocations, Metrics: m, Draining: draining.Load, Auth: authH, Tasks: tasksH,
+		SharedLimits: rateCounts,
 		RateLimits: map[string]*httpx.RateLimiter{
 			// Each costs a bcrypt computation (or starts a session): per
 			// client address, like login.
@@ -139,6 +141,7 @@ func serve(ctx context.Context, stdout io.Writer, listening chan<- string) error
 	defer stopMetrics()
 
 	go authH.PruneSessions(ctx, logger, time.Hour)
+	go rateCounts.PruneEvery(ctx, logger, cfg.AuthRateWindow, cfg.AuthRateWindow, time.Now)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 

@@ -55,6 +55,12 @@ func (ns NullTaskPriority) Value() (driver.Value, error) {
 	return string(ns.TaskPriority), nil
 }
 
+type RateLimit struct {
+	Key         string    `json:"key"`
+	WindowStart time.Time `json:"window_start"`
+	Count       int32     `json:"count"`
+}
+
 type RefreshSession struct {
 	ID          uuid.UUID  `json:"id"`
 	UserID      uuid.UUID  `json:"user_id"`

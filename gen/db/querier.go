@@ -6,6 +6,7 @@ package db
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -17,6 +18,10 @@ type Querier interface {
 	// Sets the new hash and ends every other live session of the user, in one
 	// statement (one transaction). 0 rows: no such user.
 	ChangePassword(ctx context.Context, arg ChangePasswordParams) (int64, error)
+	// Counts one request of key in its window, opening a new window when the
+	// last one started at or before @ended_before (now minus the window), and
+	// returns the window. Times are the limiter's clock: one clock for this table.
+	CountRequest(ctx context.Context, arg CountRequestParams) (CountRequestRow, error)
 	// The exact total of a filtered list, for filters the counters cannot answer.
 	CountTasks(ctx context.Context, arg CountTasksParams) (int64, error)
 	// The exact total of a list filtered by nothing, status and/or priority.
@@ -30,6 +35,7 @@ type Querier interface {
 	CreateTask(ctx context.Context, arg CreateTaskParams) (Task, error)
 	// The unique constraint users_email_key reports a duplicate email.
 	CreateUser(ctx context.Context, arg CreateUserParams) (CreateUserRow, error)
+	DeleteEndedRateWindows(ctx context.Context, endedBefore time.Time) (int64, error)
 	// Forgets revocations older than any access token they could concern.
 	DeleteOldRevocations(ctx context.Context, keepSeconds float64) (int64, error)
 	// Removes sessions that can no longer be used: expired, or revoked before cutoff.

@@ -159,6 +159,7 @@ func newApp(t testing.TB, opt ...func(*options)) *app {
 	e, err := httpx.NewServer(httpx.Deps{
 		Logger: o.logger, Pool: pool, Monitor: monitor, RequestTimeout: o.requestTimeout,
 		Tokens: tokens, Revocations: revocations, Metrics: m, Draining: o.draining, Auth: authH, Tasks: tasksH,
+		SharedLimits: store.NewRateCounts(database),
 		RateLimits: map[string]*httpx.RateLimiter{
 			"registerUser":   httpx.NewRateLimiter(o.authLimit, o.window, 1000, clk.Now),
 			"loginUser":      httpx.NewRateLimiter(o.authLimit, o.window, 1000, clk.Now),

@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"context"
 	"hash/maphash"
 	"math"
 	"net/netip"
@@ -188,15 +189,37 @@ func clientKey(ip string) string {
 	return p.String()
 }
 
+// SharedCounts counts requests across every server process of a deployment
+// (store.RateCounts, in PostgreSQL): Count counts one request of key and
+// returns how many its window holds and when the window started.
+type SharedCounts interface {
+	Count(ctx context.Context, key string, now time.Time, window time.Duration) (int, time.Time, error)
+}
+
 // rateLimit answers 429 RATE_LIMIT_EXCEEDED with Retry-After when the client
-// address is over l's limit. A nil l lets everything through.
-func rateLimit(l *RateLimiter) echo.MiddlewareFunc {
+// address is over l's limit for operation op. l, this process's own count,
+// is the first line: it refuses what it sees is over the limit without a
+// database round trip (the shared count can only be higher). What it lets
+// through is counted in shared (when not nil), which decides for all
+// replicas. A nil l lets everything through.
+func rateLimit(l *RateLimiter, op string, shared SharedCounts) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		if l == nil {
 			return next
 		}
 		return func(c echo.Context) error {
-			ok, wait := l.Allow(clientKey(c.RealIP()))
+			key := clientKey(c.RealIP())
+			ok, wait := l.Allow(key)
+			if ok && shared != nil {
+				now := l.now()
+				n, start, err := shared.Count(c.Request().Context(), op+" "+key, now, l.window)
+				if err != nil {
+					return err
+				}
+				if n > l.limit {
+					ok, wait = false, start.Add(l.window).Sub(now)
+				}
+			}
 			if !ok {
 				secs := int(math.Ceil(wait.Seconds()))
 				c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(max(secs, 1)))

@@ -45,6 +45,9 @@ type Deps struct {
 	Tokens         *auth.Tokens
 	Revocations    *auth.Revocations
 	Metrics        *metrics.Metrics
+	// SharedLimits, when not nil, counts the rate limits for every replica
+	// (store.RateCounts); RateLimits stays each process's first line.
+	SharedLimits SharedCounts
 	// Draining, when it reports true, makes /readyz answer 503 while the
 	// server still serves (the SHUTDOWN_DELAY before a drain). May be nil.
 	Draining       func() bool
@@ -119,11 +122,11 @@ func NewServer(d Deps) (*echo.Echo, error) {
 	// would turn every 405 under the prefix into a 404.
 	authapi.RegisterHandlersWithOptions(e, authapi.NewStrictHandler(d.Auth, nil), authapi.RegisterHandlersOptions{
 		BaseURL:              BasePath,
-		OperationMiddlewares: operationMiddlewares(authSpec, d.RateLimits, bearerAuth(d.Tokens, d.Revocations)),
+		OperationMiddlewares: operationMiddlewares(authSpec, d.RateLimits, d.SharedLimits, bearerAuth(d.Tokens, d.Revocations)),
 	})
 	tasksapi.RegisterHandlersWithOptions(e, tasksapi.NewStrictHandler(d.Tasks, nil), tasksapi.RegisterHandlersOptions{
 		BaseURL:              BasePath,
-		OperationMiddlewares: operationMiddlewares(tasksSpec, d.RateLimits, bearerAuth(d.Tokens, d.Revocations)),
+		OperationMiddlewares: operationMiddlewares(tasksSpec, d.RateLimits, d.SharedLimits, bearerAuth(d.Tokens, d.Revocations)),
 	})
 
 	e.GET("/healthz", func(c echo.Context) error {
@@ -138,13 +141,13 @@ func NewServer(d Deps) (*echo.Echo, error) {
 // limit, Bearer authentication unless the operation is explicitly public
 // (`security: []`), and request validation. Authentication comes before
 // validation so an anonymous malformed request gets 401, not 422.
-func operationMiddlewares(spec *openapi3.T, limits map[string]*RateLimiter, authenticate echo.MiddlewareFunc) map[string][]echo.MiddlewareFunc {
+func operationMiddlewares(spec *openapi3.T, limits map[string]*RateLimiter, shared SharedCounts, authenticate echo.MiddlewareFunc) map[string][]echo.MiddlewareFunc {
 	out := make(map[string][]echo.MiddlewareFunc)
 	for path, item := range spec.Paths.Map() {
 		for method, op := range item.Operations() {
 			var mws []echo.MiddlewareFunc
 			if l := limits[op.OperationID]; l != nil {
-				mws = append(mws, rateLimit(l))
+				mws = append(mws, rateLimit(l, op.OperationID, shared))
 			}
 			if !IsPublic(op) {
 				mws = append(mws, authenticate)

@@ -267,3 +267,36 @@ func TestRateLimitForAnUnknownOperationIsRefused(t *testing.T) {
 		RateLimits: map[string]*httpx.RateLimiter{"loginuser": nil}})
 	require.ErrorContains(t, err, `unknown operation "loginuser"`)
 }
+
+// TestRateLimitIsSharedByReplicas: two servers on one database enforce one
+// limit: the 6th login from an address is 429 whichever server gets it.
+func TestRateLimitIsSharedByReplicas(t *testing.T) {
+	t.Parallel()
+	a := newApp(t, func(o *options) { o.authLimit = 5 })
+	b := newApp(t, func(o *options) { o.authLimit = 5; o.databaseURL = a.url; o.listenURL = a.url })
+	servers := []*app{a, b, b, a, b}
+	for i, s := range servers {
+		assert.Equal(t, http.StatusUnauthorized, s.loginRaw(t, "x@example.com", "p").Code, "login %d", i+1)
+	}
+	for _, s := range []*app{a, b} {
+		r := s.loginRaw(t, "x@example.com", "p")
+		requireError(t, r, 429, "RATE_LIMIT_EXCEEDED", "")
+		assert.NotEmpty(t, r.Header().Get("Retry-After"))
+	}
+	var rows int
+	require.NoError(t, a.pool.QueryRow(t.Context(), `SELECT count FROM rate_limits WHERE key = 'loginUser 192.0.2.1'`).Scan(&rows))
+	assert.Equal(t, 7, rows, "neither server had seen five itself: both asked the shared count")
+}
+
+// TestLimitedLoginStatements: a limited login costs one statement more than
+// an unlimited one: the shared count.
+func TestLimitedLoginStatements(t *testing.T) {
+	t.Parallel()
+	for limit, want := range map[int]int64{0: 2, 5: 3} {
+		a := newApp(t, func(o *options) { o.authLimit = limit })
+		require.Equal(t, http.StatusCreated, a.register(t, "count-login@example.com", "correct-horse").Code)
+		before := a.queries.n.Load()
+		require.Equal(t, http.StatusOK, a.loginRaw(t, "count-login@example.com", "correct-horse").Code)
+		assert.Equal(t, want, a.queries.n.Load()-before, "limit %d: credentials, session (and the count)", limit)
+	}
+}
