@@ -6,7 +6,7 @@ BIN   := bin/todo-api
 # One build for `make build`, `make run` and the Dockerfile: a static binary.
 BUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o
 
-.PHONY: help run build test typecheck bench conformance e2e loadtest generate check-generate lint lint-go lint-spec check-breaking spec-baseline update-docs-ui migrate-up migrate-down migrate-version db-start db-stop clean
+.PHONY: help run build test test-pgbouncer typecheck bench conformance e2e loadtest generate check-generate lint lint-go lint-spec check-breaking spec-baseline update-docs-ui migrate-up migrate-down migrate-version db-start db-stop clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -28,6 +28,9 @@ $(TS)/node_modules: $(TS)/package.json $(TS)/package-lock.json
 
 typecheck: $(TS)/node_modules ## tsc --noEmit over the TypeScript client and its browser test page
 	npm --prefix $(TS) run --silent typecheck
+
+test-pgbouncer: ## every Go test again, its pools through Debian's PgBouncer in transaction mode (installs it when missing, as root)
+	scripts/with-pg.sh scripts/with-pgbouncer.sh $(GO) test -count=1 ./...
 
 bench: ## the Go benchmarks, through the full HTTP stack and a real database
 	scripts/with-pg.sh $(GO) test -run '^$$' -bench . -benchmem ./...

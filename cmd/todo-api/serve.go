@@ -45,13 +45,16 @@ func serve(ctx context.Context, stdout io.Writer, listening chan<- string) error
 	pool, err := store.NewPool(ctx, cfg.DatabaseURL, store.PoolOptions{
 		MinConns: cfg.DBPoolMin, MaxConns: cfg.DBPoolMax,
 		MaxConnLifetime: cfg.DBPoolRecycle, ConnectTimeout: cfg.DBConnectionTimeout,
-		StatementTimeout: cfg.DBStatementTimeout, Tracer: monitor,
+		StatementTimeout: cfg.DBStatementTimeout, Tracer: monitor, TransactionPooler: cfg.TransactionPooler,
 	})
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
 	checkSchema(ctx, logger, pool)
+	if cfg.TransactionPooler {
+		checkPooledTimeout(ctx, logger, pool)
+	}
 	database, err := store.NewDB(pool, cfg.DBConnectionTimeout)
 	if err != nil {
 		return err
@@ -83,7 +86,8 @@ func serve(ctx context.Context, stdout io.Writer, listening chan<- string) error
 	// Ended sessions, learnt from the database as they happen.
 	revocations := auth.NewRevocations(cfg.AccessTokenTTL+time.Minute, time.Now)
 	feed := api.NewSessionRevocations(database, revocations, cfg.AccessTokenTTL)
-	listener, err := store.NewListener(cfg.DatabaseURL, logger,
+	// LISTEN needs a session of its own: never through a transaction pooler.
+	listener, err := store.NewListener(cfg.DatabaseDirectURL, logger,
 		map[string]func(string){api.SessionRevokedChannel: feed.Notify}, feed.Reload)
 	if err != nil {
 		return err
@@ -230,4 +234,20 @@ func serveMetrics(logger *slog.Logger, addr string, m *metrics.Metrics) (stop fu
 	logger.Info("metrics", "addr", ln.Addr().String())
 	go func() { _ = srv.Serve(ln) }()
 	return func() { _ = srv.Close() }, nil
+}
+
+// checkPooledTimeout warns when, through a transaction pooler (which refuses
+// the statement_timeout the server would set at connect), the database's
+// sessions have no statement timeout of their own.
+func checkPooledTimeout(ctx context.Context, logger *slog.Logger, pool *pgxpool.Pool) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var timeout string
+	if err := pool.QueryRow(ctx, "SHOW statement_timeout").Scan(&timeout); err != nil {
+		return // unreachable now: /readyz says so
+	}
+	if timeout == "0" {
+		logger.Warn("DB_TRANSACTION_POOLER=true: the pooler cannot carry DB_STATEMENT_TIMEOUT, and the database sets none; " +
+			"set it on the role: ALTER ROLE <user> SET statement_timeout = '10s'")
+	}
 }

@@ -18,7 +18,13 @@ import (
 
 // Config is the validated configuration of `todo-api serve`.
 type Config struct {
-	DatabaseURL         string
+	DatabaseURL string
+	// DatabaseDirectURL reaches PostgreSQL without a pooler: for what needs
+	// a session of its own (LISTEN, migrations). Defaults to DatabaseURL.
+	DatabaseDirectURL string
+	// TransactionPooler: DatabaseURL goes through a pooler in transaction
+	// mode (PgBouncer).
+	TransactionPooler   bool
 	JWTSecret           []byte // the bytes of JWT_SECRET_KEY exactly as given
 	Port                int
 	CORSOrigins         []string
@@ -47,6 +53,8 @@ type Config struct {
 // and Load parses each value so that every bad one is reported.
 type raw struct {
 	DatabaseURL         string `envconfig:"DATABASE_URL"`
+	DatabaseDirectURL   string `envconfig:"DATABASE_DIRECT_URL"`
+	TransactionPooler   string `envconfig:"DB_TRANSACTION_POOLER" default:"false"`
 	JWTSecretKey        string `envconfig:"JWT_SECRET_KEY"`
 	Port                string `envconfig:"PORT" default:"8000"`
 	CORSOrigins         string `envconfig:"CORS_ORIGINS" default:"http://localhost:3000,http://localhost:5173,http://localhost:8080,http://localhost:8000"`
@@ -95,6 +103,11 @@ func Load() (cfg Config, warnings []string, err error) {
 	}
 	p := &parser{}
 	cfg.DatabaseURL = p.databaseURL(r.DatabaseURL)
+	cfg.DatabaseDirectURL = cfg.DatabaseURL
+	if r.DatabaseDirectURL != "" {
+		cfg.DatabaseDirectURL = p.urlOf("DATABASE_DIRECT_URL", r.DatabaseDirectURL)
+	}
+	cfg.TransactionPooler = p.boolean("DB_TRANSACTION_POOLER", r.TransactionPooler)
 	cfg.JWTSecret = p.secret(r.JWTSecretKey)
 	cfg.Port = p.intIn("PORT", r.Port, 1, 65535)
 	cfg.CORSOrigins = p.origins(r.CORSOrigins)
@@ -133,14 +146,20 @@ func Load() (cfg Config, warnings []string, err error) {
 	return cfg, warnings, nil
 }
 
-// DatabaseURL reads only DATABASE_URL, for commands that need nothing else.
+// DatabaseURL reads only the database's URL, for commands that need nothing
+// else (migrations): DATABASE_DIRECT_URL when set, else DATABASE_URL.
 func DatabaseURL() (string, error) {
 	var r raw
 	if err := envconfig.Process("", &r); err != nil {
 		return "", err
 	}
 	p := &parser{}
-	u := p.databaseURL(r.DatabaseURL)
+	var u string
+	if r.DatabaseDirectURL != "" {
+		u = p.urlOf("DATABASE_DIRECT_URL", r.DatabaseDirectURL)
+	} else {
+		u = p.databaseURL(r.DatabaseURL)
+	}
 	if len(p.problems) > 0 {
 		return "", errors.New(strings.Join(p.problems, "\n"))
 	}
@@ -158,10 +177,14 @@ func (p *parser) databaseURL(s string) string {
 		p.fail("DATABASE_URL is required, e.g. postgres://user:password@localhost:5432/todo?sslmode=disable")
 		return ""
 	}
+	return p.urlOf("DATABASE_URL", s)
+}
+
+func (p *parser) urlOf(name, s string) string {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		// Never echo the value: it may hold a password.
-		p.fail("DATABASE_URL must be a postgres:// or postgresql:// URL")
+		p.fail("%s must be a postgres:// or postgresql:// URL", name)
 		return ""
 	}
 	return s

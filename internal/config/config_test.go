@@ -37,6 +37,8 @@ func TestDefaults(t *testing.T) {
 	assert.Equal(t, 30*time.Second, cfg.DBConnectionTimeout)
 	assert.Equal(t, 10*time.Second, cfg.DBStatementTimeout)
 	assert.Equal(t, ":9091", cfg.MetricsAddr)
+	assert.Equal(t, cfg.DatabaseURL, cfg.DatabaseDirectURL, "direct is the same database unless told")
+	assert.False(t, cfg.TransactionPooler)
 	assert.Equal(t, 5*time.Second, cfg.ShutdownDelay)
 	// A request may wait the whole connection timeout and run a statement,
 	// and still answer before the write timeout cuts it off.
@@ -89,6 +91,8 @@ func TestInvalid(t *testing.T) {
 		"BadDuration":         {[]string{"ACCESS_TOKEN_TTL", "15"}, "ACCESS_TOKEN_TTL must be a Go duration"},
 		"BadStatementTimeout": {[]string{"DB_STATEMENT_TIMEOUT", "0"}, "DB_STATEMENT_TIMEOUT must be a Go duration of at least 1ms"},
 		"BadMetricsAddr":      {[]string{"METRICS_ADDR", "9091"}, "METRICS_ADDR must be host:port or :port"},
+		"BadDirectURL":        {[]string{"DATABASE_DIRECT_URL", "mysql://x"}, "DATABASE_DIRECT_URL must be a postgres://"},
+		"BadPoolerFlag":       {[]string{"DB_TRANSACTION_POOLER", "pgbouncer"}, "DB_TRANSACTION_POOLER must be true or false"},
 		"BadShutdownDelay":    {[]string{"SHUTDOWN_DELAY", "-1s"}, "SHUTDOWN_DELAY must be a Go duration"},
 		"BadCIDR":             {[]string{"TRUSTED_PROXIES", "10.0.0.0/99"}, "TRUSTED_PROXIES entry"},
 		"BadBool":             {[]string{"COOKIE_SECURE", "maybe"}, "COOKIE_SECURE must be true or false"},

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/todoapp/todo-api/internal/store"
+	"github.com/todoapp/todo-api/internal/testdb"
 )
 
 // holdPool takes every connection of a's pool until the test ends or the
@@ -85,8 +87,23 @@ func TestBusyPool(t *testing.T) {
 
 func TestStatementTimeout(t *testing.T) {
 	t.Parallel()
+	dbURL := testdb.NewDatabase(t)
+	if testdb.ThroughPooler() {
+		// A transaction pooler refuses startup parameters: there the timeout
+		// is a setting of the database (or role), as deployments set it.
+		u, err := url.Parse(dbURL)
+		require.NoError(t, err)
+		admin, err := pgx.Connect(t.Context(), dbURL)
+		require.NoError(t, err)
+		_, err = admin.Exec(t.Context(), fmt.Sprintf(`ALTER DATABASE %q SET statement_timeout = '300ms'`, strings.TrimPrefix(u.Path, "/")))
+		require.NoError(t, err)
+		require.NoError(t, admin.Close(t.Context()))
+	}
 	a := newApp(t, func(o *options) {
-		o.configure = func(c *pgxpool.Config) { store.SetStatementTimeout(c, 300*time.Millisecond) }
+		o.databaseURL = dbURL
+		if !testdb.ThroughPooler() {
+			o.configure = func(c *pgxpool.Config) { store.SetStatementTimeout(c, 300*time.Millisecond) }
+		}
 	})
 	tok := a.user(t, "locked@example.com")
 	task := a.createTask(t, tok, map[string]any{"title": "t"})

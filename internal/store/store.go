@@ -30,6 +30,9 @@ type PoolOptions struct {
 	StatementTimeout time.Duration
 	// Tracer, if any, sees every statement and connection attempt.
 	Tracer pgx.QueryTracer
+	// TransactionPooler: the URL reaches PostgreSQL through a pooler in
+	// transaction mode (PgBouncer); see ConfigureSession.
+	TransactionPooler bool
 }
 
 // NewPool returns a pool for databaseURL. It does not wait for the database:
@@ -40,12 +43,14 @@ func NewPool(ctx context.Context, databaseURL string, o PoolOptions) (*pgxpool.P
 		// pgx's message can quote the URL, password included.
 		return nil, errors.New("store: the database URL cannot be parsed as a PostgreSQL connection string")
 	}
-	ConfigureSession(cfg)
+	ConfigureSession(cfg, o.TransactionPooler)
 	cfg.MinConns = o.MinConns
 	cfg.MaxConns = o.MaxConns
 	cfg.MaxConnLifetime = o.MaxConnLifetime
 	cfg.ConnConfig.ConnectTimeout = o.ConnectTimeout
-	SetStatementTimeout(cfg, o.StatementTimeout)
+	if !o.TransactionPooler { // a pooler refuses startup parameters: see ConfigureSession
+		SetStatementTimeout(cfg, o.StatementTimeout)
+	}
 	AddTracer(cfg, o.Tracer)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -54,13 +59,27 @@ func NewPool(ctx context.Context, databaseURL string, o PoolOptions) (*pgxpool.P
 	return pool, nil
 }
 
-// ConfigureSession sets the session settings every connection of the
-// service uses. plan_cache_mode = force_custom_plan: statements stay prepared
-// (parsed once) but are planned for their actual parameters every time, so
-// the list queries' "(param IS NULL OR ...)" filters fold away and the
-// planner can use the index that fits the filters actually given. A generic
-// plan would have to keep every filter and could not use the search indexes.
-func ConfigureSession(cfg *pgxpool.Config) {
+// ConfigureSession sets how every connection of the service talks to
+// PostgreSQL. The list queries need plans made for their actual parameters
+// (custom plans): their "(param IS NULL OR ...)" filters then fold away and
+// the planner picks the index that fits the filters given; a generic plan
+// would keep every filter and could not use the search indexes.
+//
+// Directly: statements are prepared once per connection (pgx's statement
+// cache) and plan_cache_mode = force_custom_plan plans them per execution.
+//
+// Through a transaction-mode pooler (PgBouncer 1.18 keeps no prepared
+// statement across transactions and refuses startup parameters):
+// cache_describe mode, which sends each statement unnamed (parsed, planned
+// for its parameters and run in one round trip; pgx caches only the result
+// types), so plans are custom by construction and nothing is set at start.
+// statement_timeout must then be set on the database role
+// (ALTER ROLE ... SET statement_timeout = '10s').
+func ConfigureSession(cfg *pgxpool.Config, transactionPooler bool) {
+	if transactionPooler {
+		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
+		return
+	}
 	cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
 }
 

@@ -11,9 +11,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/url"
 	"os"
 	"sort"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -66,7 +68,17 @@ func NewSeeded(tb testing.TB, key string, fill Fill, configure func(*pgxpool.Con
 	return Connect(tb, create(tb, admin, "TEMPLATE "+tmpl), configure)
 }
 
-// Connect returns a pool on dbURL with the service's session settings, after
+// PoolerEnv names the host:port of a transaction-mode pooler (PgBouncer)
+// in front of the test server: when set, Connect's pools go through it, as
+// a deployment with DB_TRANSACTION_POOLER=true does; databases are still
+// made and dropped directly, and so are LISTEN connections.
+const PoolerEnv = "TEST_POOLER_ADDR"
+
+// ThroughPooler reports whether Connect's pools go through a pooler.
+func ThroughPooler() bool { return os.Getenv(PoolerEnv) != "" }
+
+// Connect returns a pool on dbURL (a direct URL) with the service's session
+// settings, through the pooler of TEST_POOLER_ADDR when it is set, after
 // configure (when not nil) has adjusted its configuration; it closes when tb
 // ends.
 func Connect(tb testing.TB, dbURL string, configure func(*pgxpool.Config)) *pgxpool.Pool {
@@ -75,7 +87,17 @@ func Connect(tb testing.TB, dbURL string, configure func(*pgxpool.Config)) *pgxp
 	if err != nil {
 		tb.Fatalf("testdb: %v", err)
 	}
-	store.ConfigureSession(cfg)
+	pooled := false
+	if addr := os.Getenv(PoolerEnv); addr != "" && sameServer(tb, cfg) {
+		pooled = true
+		host, port, err := net.SplitHostPort(addr)
+		n, perr := strconv.Atoi(port)
+		if err != nil || perr != nil {
+			tb.Fatalf("testdb: %s=%q is not host:port", PoolerEnv, addr)
+		}
+		cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Fallbacks = host, uint16(n), nil
+	}
+	store.ConfigureSession(cfg, pooled)
 	if configure != nil {
 		configure(cfg)
 	}
@@ -85,6 +107,20 @@ func Connect(tb testing.TB, dbURL string, configure func(*pgxpool.Config)) *pgxp
 	}
 	tb.Cleanup(pool.Close)
 	return pool
+}
+
+// sameServer reports whether cfg points at the test server itself (not at a
+// test's own proxy in front of it).
+func sameServer(tb testing.TB, cfg *pgxpool.Config) bool {
+	return cfg.ConnConfig.Port == directPort(tb)
+}
+
+func directPort(tb testing.TB) uint16 {
+	admin, err := pgxpool.ParseConfig(ServerURL(tb))
+	if err != nil {
+		tb.Fatalf("testdb: %v", err)
+	}
+	return admin.ConnConfig.Port
 }
 
 // NewDatabase creates a new migrated database and returns its URL. The
@@ -178,7 +214,7 @@ func fillDatabase(ctx context.Context, dbURL string, fill Fill) error {
 	if err != nil {
 		return err
 	}
-	store.ConfigureSession(cfg)
+	store.ConfigureSession(cfg, false)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return err
