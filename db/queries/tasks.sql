@@ -19,7 +19,7 @@ WHERE t.user_id = @user_id
   AND (sqlc.narg(completed)::boolean IS NULL OR t.completed = sqlc.narg(completed))
   AND (sqlc.narg(priority)::task_priority IS NULL OR t.priority = sqlc.narg(priority))
   AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
+        SELECT 1 FROM task_tag_link AS l WHERE l.user_id = t.user_id AND l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
   AND (sqlc.narg(pattern)::text IS NULL
         OR t.title_search LIKE lower(sqlc.narg(pattern)) OR t.description_search LIKE lower(sqlc.narg(pattern)))
 ORDER BY t.created_at, t.id
@@ -33,7 +33,7 @@ WHERE t.user_id = @user_id
   AND (sqlc.narg(completed)::boolean IS NULL OR t.completed = sqlc.narg(completed))
   AND (sqlc.narg(priority)::task_priority IS NULL OR t.priority = sqlc.narg(priority))
   AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
+        SELECT 1 FROM task_tag_link AS l WHERE l.user_id = t.user_id AND l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
   AND (sqlc.narg(pattern)::text IS NULL
         OR t.title_search LIKE lower(sqlc.narg(pattern)) OR t.description_search LIKE lower(sqlc.narg(pattern)))
 ORDER BY t.created_at DESC, t.id DESC
@@ -47,7 +47,7 @@ WHERE t.user_id = @user_id
   AND (sqlc.narg(completed)::boolean IS NULL OR t.completed = sqlc.narg(completed))
   AND (sqlc.narg(priority)::task_priority IS NULL OR t.priority = sqlc.narg(priority))
   AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
+        SELECT 1 FROM task_tag_link AS l WHERE l.user_id = t.user_id AND l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
   AND (sqlc.narg(pattern)::text IS NULL
         OR t.title_search LIKE lower(sqlc.narg(pattern)) OR t.description_search LIKE lower(sqlc.narg(pattern)))
 ORDER BY t.due_date ASC NULLS LAST, t.id
@@ -61,7 +61,7 @@ WHERE t.user_id = @user_id
   AND (sqlc.narg(completed)::boolean IS NULL OR t.completed = sqlc.narg(completed))
   AND (sqlc.narg(priority)::task_priority IS NULL OR t.priority = sqlc.narg(priority))
   AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
+        SELECT 1 FROM task_tag_link AS l WHERE l.user_id = t.user_id AND l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
   AND (sqlc.narg(pattern)::text IS NULL
         OR t.title_search LIKE lower(sqlc.narg(pattern)) OR t.description_search LIKE lower(sqlc.narg(pattern)))
 ORDER BY t.due_date DESC NULLS FIRST, t.id DESC
@@ -75,7 +75,7 @@ WHERE t.user_id = @user_id
   AND (sqlc.narg(completed)::boolean IS NULL OR t.completed = sqlc.narg(completed))
   AND (sqlc.narg(priority)::task_priority IS NULL OR t.priority = sqlc.narg(priority))
   AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
+        SELECT 1 FROM task_tag_link AS l WHERE l.user_id = t.user_id AND l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
   AND (sqlc.narg(pattern)::text IS NULL
         OR t.title_search LIKE lower(sqlc.narg(pattern)) OR t.description_search LIKE lower(sqlc.narg(pattern)))
 ORDER BY t.priority, t.id
@@ -89,7 +89,7 @@ WHERE t.user_id = @user_id
   AND (sqlc.narg(completed)::boolean IS NULL OR t.completed = sqlc.narg(completed))
   AND (sqlc.narg(priority)::task_priority IS NULL OR t.priority = sqlc.narg(priority))
   AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
+        SELECT 1 FROM task_tag_link AS l WHERE l.user_id = t.user_id AND l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
   AND (sqlc.narg(pattern)::text IS NULL
         OR t.title_search LIKE lower(sqlc.narg(pattern)) OR t.description_search LIKE lower(sqlc.narg(pattern)))
 ORDER BY t.priority DESC, t.id DESC
@@ -103,7 +103,7 @@ WHERE t.user_id = @user_id
   AND (sqlc.narg(completed)::boolean IS NULL OR t.completed = sqlc.narg(completed))
   AND (sqlc.narg(priority)::task_priority IS NULL OR t.priority = sqlc.narg(priority))
   AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
+        SELECT 1 FROM task_tag_link AS l WHERE l.user_id = t.user_id AND l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
   AND (sqlc.narg(pattern)::text IS NULL
         OR t.title_search LIKE lower(sqlc.narg(pattern)) OR t.description_search LIKE lower(sqlc.narg(pattern)))
 ORDER BY lower(t.title), t.id
@@ -117,7 +117,7 @@ WHERE t.user_id = @user_id
   AND (sqlc.narg(completed)::boolean IS NULL OR t.completed = sqlc.narg(completed))
   AND (sqlc.narg(priority)::task_priority IS NULL OR t.priority = sqlc.narg(priority))
   AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
+        SELECT 1 FROM task_tag_link AS l WHERE l.user_id = t.user_id AND l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
   AND (sqlc.narg(pattern)::text IS NULL
         OR t.title_search LIKE lower(sqlc.narg(pattern)) OR t.description_search LIKE lower(sqlc.narg(pattern)))
 ORDER BY lower(t.title) DESC, t.id DESC
@@ -131,7 +131,7 @@ WHERE t.user_id = @user_id
   AND (sqlc.narg(completed)::boolean IS NULL OR t.completed = sqlc.narg(completed))
   AND (sqlc.narg(priority)::task_priority IS NULL OR t.priority = sqlc.narg(priority))
   AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
+        SELECT 1 FROM task_tag_link AS l WHERE l.user_id = t.user_id AND l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
   AND (sqlc.narg(pattern)::text IS NULL
         OR t.title_search LIKE lower(sqlc.narg(pattern)) OR t.description_search LIKE lower(sqlc.narg(pattern)));
 
@@ -144,11 +144,11 @@ WHERE user_id = @user_id
   AND (sqlc.narg(priority)::task_priority IS NULL OR priority = sqlc.narg(priority));
 
 -- name: TagsOfTasks :many
--- The tags of the given tasks, by name.
+-- The tags of the given tasks of the user, by name.
 SELECT l.task_id, g.id, g.name, g.color
 FROM task_tag_link AS l
 JOIN tags AS g ON g.id = l.tag_id
-WHERE l.task_id = ANY (@task_ids::integer[])
+WHERE l.user_id = @user_id AND l.task_id = ANY (@task_ids::integer[])
 ORDER BY l.task_id, g.name, g.id;
 
 -- name: CreateTask :one
@@ -190,8 +190,8 @@ DELETE FROM tasks WHERE id = @id AND user_id = @user_id;
 WITH task AS (SELECT id FROM tasks WHERE tasks.id = @task_id AND tasks.user_id = @user_id),
      tag AS (SELECT id FROM tags WHERE tags.id = @tag_id AND tags.user_id = @user_id),
      linked AS (
-        INSERT INTO task_tag_link (task_id, tag_id)
-        SELECT task.id, tag.id FROM task, tag
+        INSERT INTO task_tag_link (user_id, task_id, tag_id)
+        SELECT @user_id, task.id, tag.id FROM task, tag
         ON CONFLICT DO NOTHING
         RETURNING task_id),
      touched AS (UPDATE tasks SET updated_at = @now WHERE tasks.id IN (SELECT task_id FROM linked) RETURNING tasks.id)
@@ -205,7 +205,7 @@ WITH task AS (SELECT id FROM tasks WHERE tasks.id = @task_id AND tasks.user_id =
      tag AS (SELECT id FROM tags WHERE tags.id = @tag_id AND tags.user_id = @user_id),
      unlinked AS (
         DELETE FROM task_tag_link AS l USING task, tag
-        WHERE l.task_id = task.id AND l.tag_id = tag.id
+        WHERE l.user_id = @user_id AND l.task_id = task.id AND l.tag_id = tag.id
         RETURNING l.task_id),
      touched AS (UPDATE tasks SET updated_at = @now WHERE tasks.id IN (SELECT task_id FROM unlinked) RETURNING tasks.id)
 SELECT EXISTS (SELECT 1 FROM task) AS task_found,

@@ -265,13 +265,17 @@ func (h *TasksHandler) withTags(ctx context.Context, t db.Task) (tasksapi.Task, 
 	return toTask(t, tags[t.ID]), nil
 }
 
-// tagsOf loads the tags of tasks in one statement, by task id.
+// tagsOf loads the tags of the user's tasks in one statement, by task id.
 func (h *TasksHandler) tagsOf(ctx context.Context, tasks []db.Task) (map[int32][]tasksapi.Tag, error) {
+	uid, err := userID(ctx)
+	if err != nil {
+		return nil, err
+	}
 	ids := make([]int32, len(tasks))
 	for i, t := range tasks {
 		ids[i] = t.ID
 	}
-	rows, err := h.q.TagsOfTasks(ctx, ids)
+	rows, err := h.q.TagsOfTasks(ctx, db.TagsOfTasksParams{UserID: uid, TaskIds: ids})
 	if err != nil {
 		return nil, fmt.Errorf("tags of tasks: %w", err)
 	}

@@ -103,10 +103,10 @@ func HeavyUser(ctx context.Context, pool *pgxpool.Pool, o Options) (uuid.UUID, e
 			picked[tagIDs[r.IntN(len(tagIDs))]] = true
 		}
 		for tag := range picked {
-			links = append(links, []any{id, tag})
+			links = append(links, []any{uid, id, tag})
 		}
 	}
-	if err := copyBatches(ctx, pool, "task_tag_link", []string{"task_id", "tag_id"}, links); err != nil {
+	if err := copyBatches(ctx, pool, "task_tag_link", []string{"user_id", "task_id", "tag_id"}, links); err != nil {
 		return uuid.Nil, fmt.Errorf("seed links: %w", err)
 	}
 	// As autovacuum would: statistics for the planner, and a visibility map

@@ -66,8 +66,8 @@ func TestTagCountsFollowLinks(t *testing.T) {
 	}
 	exec(`INSERT INTO tags (name, user_id) SELECT 't' || g, $1 FROM generate_series(1, 3) g`, uid)
 	exec(`INSERT INTO tasks (title, user_id) SELECT 'task ' || g, $1 FROM generate_series(1, 10) g`, uid)
-	exec(`INSERT INTO task_tag_link SELECT t.id, g.id FROM tasks t, tags g WHERE g.name <> 't3'`) // 20 links at once
-	exec(`INSERT INTO task_tag_link SELECT min(t.id), g.id FROM tasks t, tags g WHERE g.name = 't3' GROUP BY g.id`)
+	exec(`INSERT INTO task_tag_link (user_id, task_id, tag_id) SELECT t.user_id, t.id, g.id FROM tasks t, tags g WHERE g.name <> 't3'`) // 20 links at once
+	exec(`INSERT INTO task_tag_link (user_id, task_id, tag_id) SELECT g.user_id, min(t.id), g.id FROM tasks t, tags g WHERE g.name = 't3' GROUP BY g.id`)
 	exec(`DELETE FROM task_tag_link WHERE tag_id = (SELECT id FROM tags WHERE name = 't2') AND task_id IN (SELECT id FROM tasks ORDER BY id LIMIT 4)`)
 	exec(`DELETE FROM tasks WHERE id = (SELECT max(id) FROM tasks)`)
 	rows, err := pool.Query(ctx, `SELECT g.name, g.task_count, (SELECT count(*) FROM task_tag_link l WHERE l.tag_id = g.id) FROM tags g ORDER BY g.name`)

@@ -107,8 +107,19 @@ func TestSchemaConstraints(t *testing.T) {
 	_, err = pool.Exec(ctx, `INSERT INTO tags (name, user_id) VALUES ('home', $1)`, uid)
 	assert.Error(t, err)
 	assert.True(t, store.UniqueViolation(err, "tags_name_user_id_key"))
-	_, err = pool.Exec(ctx, `INSERT INTO task_tag_link VALUES ($1, $2)`, taskID, tagID)
+	_, err = pool.Exec(ctx, `INSERT INTO task_tag_link (user_id, task_id, tag_id) VALUES ($1, $2, $3)`, uid, taskID, tagID)
 	require.NoError(t, err)
+	// A link's user is its task's and its tag's: it cannot join two users' rows.
+	var other, otherTag string
+	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO users (email, password_hash) VALUES ('d@example.com', 'x') RETURNING id`).Scan(&other))
+	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO tags (name, user_id) VALUES ('theirs', $1) RETURNING id`, other).Scan(&otherTag))
+	for _, owner := range []string{uid, other} {
+		_, err = pool.Exec(ctx, `INSERT INTO task_tag_link (user_id, task_id, tag_id) VALUES ($1, $2, $3)`, owner, taskID, otherTag)
+		var pgErr *pgconn.PgError
+		if assert.ErrorAs(t, err, &pgErr, "owner %s", owner) {
+			assert.Equal(t, "23503", pgErr.Code)
+		}
+	}
 	var completed bool
 	var priority string
 	require.NoError(t, pool.QueryRow(ctx, `SELECT completed, priority FROM tasks WHERE id = $1`, taskID).Scan(&completed, &priority))
@@ -118,7 +129,7 @@ func TestSchemaConstraints(t *testing.T) {
 	_, err = pool.Exec(ctx, `DELETE FROM users WHERE id = $1`, uid)
 	require.NoError(t, err)
 	var left int
-	require.NoError(t, pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM tasks) + (SELECT count(*) FROM tags) + (SELECT count(*) FROM task_tag_link)`).Scan(&left))
+	require.NoError(t, pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM tasks WHERE user_id = $1) + (SELECT count(*) FROM tags WHERE user_id = $1) + (SELECT count(*) FROM task_tag_link)`, uid).Scan(&left))
 	assert.Zero(t, left)
 }
 
