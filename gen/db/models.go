@@ -111,8 +111,9 @@ type TaskCount struct {
 }
 
 type TaskTagLink struct {
-	TaskID int32 `json:"task_id"`
-	TagID  int32 `json:"tag_id"`
+	TaskID int32     `json:"task_id"`
+	TagID  int32     `json:"tag_id"`
+	UserID uuid.UUID `json:"user_id"`
 }
 
 type User struct {

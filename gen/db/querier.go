@@ -99,8 +99,8 @@ type Querier interface {
 	// Moves the session to new_jti if jti is its current, live token. No row
 	// means the token was rotated already, revoked, expired or never existed.
 	RotateSession(ctx context.Context, arg RotateSessionParams) (RotateSessionRow, error)
-	// The tags of the given tasks, by name.
-	TagsOfTasks(ctx context.Context, taskIds []int32) ([]TagsOfTasksRow, error)
+	// The tags of the given tasks of the user, by name.
+	TagsOfTasks(ctx context.Context, arg TagsOfTasksParams) ([]TagsOfTasksRow, error)
 	UpdateTag(ctx context.Context, arg UpdateTagParams) (UpdateTagRow, error)
 	// PATCH: a NULL title, completed or priority means "not sent"; description
 	// and due_date change only when their set_ flag is true (NULL then clears).

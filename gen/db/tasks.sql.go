@@ -16,8 +16,8 @@ const addTagToTask = `-- name: AddTagToTask :one
 WITH task AS (SELECT id FROM tasks WHERE tasks.id = $1 AND tasks.user_id = $2),
      tag AS (SELECT id FROM tags WHERE tags.id = $3 AND tags.user_id = $2),
      linked AS (
-        INSERT INTO task_tag_link (task_id, tag_id)
-        SELECT task.id, tag.id FROM task, tag
+        INSERT INTO task_tag_link (user_id, task_id, tag_id)
+        SELECT $2, task.id, tag.id FROM task, tag
         ON CONFLICT DO NOTHING
         RETURNING task_id),
      touched AS (UPDATE tasks SET updated_at = $4 WHERE tasks.id IN (SELECT task_id FROM linked) RETURNING tasks.id)
@@ -60,7 +60,7 @@ WHERE t.user_id = $1
   AND ($2::boolean IS NULL OR t.completed = $2)
   AND ($3::task_priority IS NULL OR t.priority = $3)
   AND ($4::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
+        SELECT 1 FROM task_tag_link AS l WHERE l.user_id = t.user_id AND l.task_id = t.id AND l.tag_id = $4))
   AND ($5::text IS NULL
         OR t.title_search LIKE lower($5) OR t.description_search LIKE lower($5))
 `
@@ -209,7 +209,7 @@ WHERE t.user_id = $1
   AND ($2::boolean IS NULL OR t.completed = $2)
   AND ($3::task_priority IS NULL OR t.priority = $3)
   AND ($4::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
+        SELECT 1 FROM task_tag_link AS l WHERE l.user_id = t.user_id AND l.task_id = t.id AND l.tag_id = $4))
   AND ($5::text IS NULL
         OR t.title_search LIKE lower($5) OR t.description_search LIKE lower($5))
 ORDER BY t.created_at, t.id
@@ -287,7 +287,7 @@ WHERE t.user_id = $1
   AND ($2::boolean IS NULL OR t.completed = $2)
   AND ($3::task_priority IS NULL OR t.priority = $3)
   AND ($4::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
+        SELECT 1 FROM task_tag_link AS l WHERE l.user_id = t.user_id AND l.task_id = t.id AND l.tag_id = $4))
   AND ($5::text IS NULL
         OR t.title_search LIKE lower($5) OR t.description_search LIKE lower($5))
 ORDER BY t.created_at DESC, t.id DESC
@@ -353,7 +353,7 @@ WHERE t.user_id = $1
   AND ($2::boolean IS NULL OR t.completed = $2)
   AND ($3::task_priority IS NULL OR t.priority = $3)
   AND ($4::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
+        SELECT 1 FROM task_tag_link AS l WHERE l.user_id = t.user_id AND l.task_id = t.id AND l.tag_id = $4))
   AND ($5::text IS NULL
         OR t.title_search LIKE lower($5) OR t.description_search LIKE lower($5))
 ORDER BY t.due_date ASC NULLS LAST, t.id
@@ -419,7 +419,7 @@ WHERE t.user_id = $1
   AND ($2::boolean IS NULL OR t.completed = $2)
   AND ($3::task_priority IS NULL OR t.priority = $3)
   AND ($4::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
+        SELECT 1 FROM task_tag_link AS l WHERE l.user_id = t.user_id AND l.task_id = t.id AND l.tag_id = $4))
   AND ($5::text IS NULL
         OR t.title_search LIKE lower($5) OR t.description_search LIKE lower($5))
 ORDER BY t.due_date DESC NULLS FIRST, t.id DESC
@@ -485,7 +485,7 @@ WHERE t.user_id = $1
   AND ($2::boolean IS NULL OR t.completed = $2)
   AND ($3::task_priority IS NULL OR t.priority = $3)
   AND ($4::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
+        SELECT 1 FROM task_tag_link AS l WHERE l.user_id = t.user_id AND l.task_id = t.id AND l.tag_id = $4))
   AND ($5::text IS NULL
         OR t.title_search LIKE lower($5) OR t.description_search LIKE lower($5))
 ORDER BY t.priority, t.id
@@ -551,7 +551,7 @@ WHERE t.user_id = $1
   AND ($2::boolean IS NULL OR t.completed = $2)
   AND ($3::task_priority IS NULL OR t.priority = $3)
   AND ($4::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
+        SELECT 1 FROM task_tag_link AS l WHERE l.user_id = t.user_id AND l.task_id = t.id AND l.tag_id = $4))
   AND ($5::text IS NULL
         OR t.title_search LIKE lower($5) OR t.description_search LIKE lower($5))
 ORDER BY t.priority DESC, t.id DESC
@@ -617,7 +617,7 @@ WHERE t.user_id = $1
   AND ($2::boolean IS NULL OR t.completed = $2)
   AND ($3::task_priority IS NULL OR t.priority = $3)
   AND ($4::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
+        SELECT 1 FROM task_tag_link AS l WHERE l.user_id = t.user_id AND l.task_id = t.id AND l.tag_id = $4))
   AND ($5::text IS NULL
         OR t.title_search LIKE lower($5) OR t.description_search LIKE lower($5))
 ORDER BY lower(t.title), t.id
@@ -683,7 +683,7 @@ WHERE t.user_id = $1
   AND ($2::boolean IS NULL OR t.completed = $2)
   AND ($3::task_priority IS NULL OR t.priority = $3)
   AND ($4::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
+        SELECT 1 FROM task_tag_link AS l WHERE l.user_id = t.user_id AND l.task_id = t.id AND l.tag_id = $4))
   AND ($5::text IS NULL
         OR t.title_search LIKE lower($5) OR t.description_search LIKE lower($5))
 ORDER BY lower(t.title) DESC, t.id DESC
@@ -747,7 +747,7 @@ WITH task AS (SELECT id FROM tasks WHERE tasks.id = $1 AND tasks.user_id = $2),
      tag AS (SELECT id FROM tags WHERE tags.id = $3 AND tags.user_id = $2),
      unlinked AS (
         DELETE FROM task_tag_link AS l USING task, tag
-        WHERE l.task_id = task.id AND l.tag_id = tag.id
+        WHERE l.user_id = $2 AND l.task_id = task.id AND l.tag_id = tag.id
         RETURNING l.task_id),
      touched AS (UPDATE tasks SET updated_at = $4 WHERE tasks.id IN (SELECT task_id FROM unlinked) RETURNING tasks.id)
 SELECT EXISTS (SELECT 1 FROM task) AS task_found,
@@ -833,9 +833,14 @@ const tagsOfTasks = `-- name: TagsOfTasks :many
 SELECT l.task_id, g.id, g.name, g.color
 FROM task_tag_link AS l
 JOIN tags AS g ON g.id = l.tag_id
-WHERE l.task_id = ANY ($1::integer[])
+WHERE l.user_id = $1 AND l.task_id = ANY ($2::integer[])
 ORDER BY l.task_id, g.name, g.id
 `
+
+type TagsOfTasksParams struct {
+	UserID  uuid.UUID `json:"user_id"`
+	TaskIds []int32   `json:"task_ids"`
+}
 
 type TagsOfTasksRow struct {
 	TaskID int32   `json:"task_id"`
@@ -844,9 +849,9 @@ type TagsOfTasksRow struct {
 	Color  *string `json:"color"`
 }
 
-// The tags of the given tasks, by name.
-func (q *Queries) TagsOfTasks(ctx context.Context, taskIds []int32) ([]TagsOfTasksRow, error) {
-	rows, err := q.db.Query(ctx, tagsOfTasks, taskIds)
+// The tags of the given tasks of the user, by name.
+func (q *Queries) TagsOfTasks(ctx context.Context, arg TagsOfTasksParams) ([]TagsOfTasksRow, error) {
+	rows, err := q.db.Query(ctx, tagsOfTasks, arg.UserID, arg.TaskIds)
 	if err != nil {
 		return nil, err
 	}
