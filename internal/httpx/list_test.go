@@ -1,13 +1,22 @@
 package httpx_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"sort"
+	"strings"
+	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/todoapp/todo-api/internal/seed"
+	"github.com/todoapp/todo-api/internal/store"
+	"github.com/todoapp/todo-api/internal/testdb"
 )
 
 // page is a decoded list response.
@@ -310,5 +319,72 @@ func TestPagePastTheEndIsEmpty(t *testing.T) {
 		p := a.list(t, tok, "/api/v1/tasks?"+q)
 		assert.Empty(t, p.items, q)
 		assert.Equal(t, 3, p.total, q)
+	}
+}
+
+// sqlCapture keeps the last list statement the pool ran, with its arguments.
+type sqlCapture struct {
+	mu   sync.Mutex
+	sql  string
+	args []any
+}
+
+func (c *sqlCapture) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	if strings.HasPrefix(d.SQL, "-- name: ListTasks") {
+		c.mu.Lock()
+		c.sql, c.args = d.SQL, d.Args
+		c.mu.Unlock()
+	}
+	return ctx
+}
+
+func (c *sqlCapture) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// TestListPlansUseTheirIndexes: the list statements, sent as the server sends
+// them (prepared with custom plans directly; unnamed through a transaction
+// pooler: make test-pgbouncer), are planned for their parameters and walk an
+// index, never the whole table. The plans are logged (go test -v).
+func TestListPlansUseTheirIndexes(t *testing.T) {
+	t.Parallel()
+	user := seed.Options{Email: "plans@example.com", Password: "plans-password", Tasks: 10_000, Tags: 20, Seed: 2}
+	capture := &sqlCapture{}
+	a := newApp(t, func(o *options) {
+		o.seedKey = fmt.Sprintf("plans-%d-%d-%d", user.Tasks, user.Tags, user.Seed)
+		o.seedFill = func(ctx context.Context, pool *pgxpool.Pool) error {
+			if _, err := seed.HeavyUser(ctx, pool, user); err != nil {
+				return err
+			}
+			_, err := seed.HeavyUser(ctx, pool, seed.Options{Email: "other@example.com", Password: "other-password", Tasks: 10_000, Tags: 20, Seed: 3})
+			return err
+		}
+		o.configure = func(c *pgxpool.Config) { store.AddTracer(c, capture) }
+	})
+	r := a.loginRaw(t, user.Email, user.Password)
+	require.Equal(t, http.StatusOK, r.Code)
+	tok := r.JSON(t)["access_token"].(string)
+	for name, q := range map[string]string{
+		"default":          "/api/v1/tasks",
+		"pending by due":   "/api/v1/tasks?status=pending&sort=due_date",
+		"search":           "/api/v1/tasks?q=passport",
+		"by tag, by title": "/api/v1/tasks?tag=1&sort=title",
+	} {
+		capture.mu.Lock()
+		capture.sql = ""
+		capture.mu.Unlock()
+		require.Equal(t, http.StatusOK, a.call(t, http.MethodGet, q, tok, nil).Code, name)
+		capture.mu.Lock()
+		sql, args := capture.sql, capture.args
+		capture.mu.Unlock()
+		if sql == "" {
+			continue // nothing on that page: the list statement did not run
+		}
+		rows, err := a.pool.Query(t.Context(), "EXPLAIN "+sql, args...)
+		require.NoError(t, err)
+		plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(t, err)
+		text := strings.Join(plan, "\n")
+		t.Logf("%s (%s, through a pooler: %v):\n%s", name, q, testdb.ThroughPooler(), text)
+		assert.NotContains(t, text, "Seq Scan on tasks", name)
+		assert.Contains(t, text, "Index", name)
 	}
 }
