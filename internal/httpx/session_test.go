@@ -133,3 +133,29 @@ func TestLogout(t *testing.T) {
 		assert.Equal(t, clearing, r.Header().Get("Set-Cookie"))
 	})
 }
+
+// TestRefreshAcrossReplicas: a session refreshed on one replica and replayed
+// on another is the same session: a replay inside the grace window gets the
+// current token, one after it ends the session on both.
+func TestRefreshAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	b := newApp(t, func(o *options) { o.databaseURL = a.url; o.listenURL = a.url })
+	_, old := a.login(t, "replicas@example.com", "correct-horse")
+	first := a.refresh(t, old)
+	require.Equal(t, http.StatusOK, first.Code)
+	second := b.refresh(t, old) // another tab, another replica, moments later
+	require.Equal(t, http.StatusOK, second.Code, second.Body.String())
+	c1, err := a.tokens.Verify(first.Cookie("refresh_token").Value, auth.Refresh)
+	require.NoError(t, err)
+	c2, err := b.tokens.Verify(second.Cookie("refresh_token").Value, auth.Refresh)
+	require.NoError(t, err)
+	sid1, jti1 := c1.Session()
+	sid2, jti2 := c2.Session()
+	assert.Equal(t, sid1, sid2)
+	assert.Equal(t, jti1, jti2, "the current token of the one session")
+
+	b.clock.Advance(time.Minute) // past the grace window: a stolen copy
+	requireError(t, b.refresh(t, old), 401, "INVALID_TOKEN", "")
+	requireError(t, a.refresh(t, first.Cookie("refresh_token").Value), 401, "INVALID_TOKEN", "") // ended on every replica
+}
