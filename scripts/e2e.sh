@@ -10,14 +10,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 port=${E2E_PORT:-8000} # and port + 1
 
-if [ ! -x /usr/bin/chromium ]; then
-  if [ "$(id -u)" = 0 ]; then
-    echo "e2e: installing chromium (Debian package)" >&2
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-  else
-    echo "e2e: needs /usr/bin/chromium: sudo apt-get install chromium" >&2; exit 1
-  fi
-fi
+. "$root/scripts/debian.sh"
+need_debian /usr/bin/chromium chromium
 make -s clients/typescript/node_modules
 
 make -s build

@@ -13,14 +13,8 @@ cd "$root"
 duration=${DURATION:-20}
 workers=${WORKERS:-4}
 
-if [ ! -x /usr/sbin/nginx ]; then
-  if [ "$(id -u)" = 0 ]; then
-    echo "rolling-restart: installing nginx (Debian package)" >&2
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null
-  else
-    echo "rolling-restart: needs /usr/sbin/nginx: sudo apt-get install nginx" >&2; exit 1
-  fi
-fi
+. "$root/scripts/debian.sh"
+need_debian /usr/sbin/nginx nginx
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 free_port() { local p=$1; while listening "$p"; do p=$((p + 1)); done; echo "$p"; }
 

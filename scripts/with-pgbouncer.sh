@@ -9,14 +9,8 @@
 set -euo pipefail
 [ -n "${TEST_DATABASE_URL:-}" ] || { echo "with-pgbouncer.sh: run it under scripts/with-pg.sh" >&2; exit 1; }
 bin=/usr/sbin/pgbouncer
-if [ ! -x "$bin" ]; then
-  if [ "$(id -u)" = 0 ]; then
-    echo "with-pgbouncer.sh: installing pgbouncer (Debian package)" >&2
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null
-  else
-    echo "with-pgbouncer.sh: needs $bin: sudo apt-get install pgbouncer" >&2; exit 1
-  fi
-fi
+. "$(dirname "${BASH_SOURCE[0]}")/debian.sh"
+need_debian "$bin" pgbouncer
 
 # The server's address, from the URL.
 hostport=$(sed -E 's#^[a-z]+://[^@/]*@?([^/?]*).*#\1#' <<<"$TEST_DATABASE_URL")

@@ -141,21 +141,7 @@ const revokedSessionsKept = 24 * time.Hour
 // PruneSessions deletes sessions that can no longer be used, and
 // revocations older than any access token, every interval until ctx ends.
 func (h *AuthHandler) PruneSessions(ctx context.Context, logger *slog.Logger, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			n, err := h.pruneSessions(ctx)
-			if err != nil {
-				logger.Warn("pruning refresh sessions failed", "error", err)
-				continue
-			}
-			logger.Debug("pruned refresh sessions", "deleted", n)
-		}
-	}
+	store.Every(ctx, logger, interval, "refresh sessions", h.pruneSessions)
 }
 
 // pruneSessions deletes expired sessions, those revoked long enough ago, and

@@ -29,6 +29,7 @@ import (
 	"github.com/google/uuid"
 	"pgregory.net/rapid"
 
+	"github.com/todoapp/todo-api/internal/httpx"
 	"github.com/todoapp/todo-api/openapi"
 )
 
@@ -269,7 +270,7 @@ func rules(o operation) []rule {
 	var out []rule
 	add := func(in, field string, s *openapi3.Schema) {
 		for _, k := range []string{"minLength", "maxLength", "pattern", "enum", "minimum"} {
-			if hasRule(s, k) {
+			if httpx.HasKeyword(s, k) {
 				out = append(out, rule{keyword: k, field: field, in: in, schema: s})
 			}
 		}
@@ -294,22 +295,6 @@ func rules(o operation) []rule {
 		}
 	}
 	return out
-}
-
-func hasRule(s *openapi3.Schema, k string) bool {
-	switch k {
-	case "minLength":
-		return s.MinLength > 0
-	case "maxLength":
-		return s.MaxLength != nil
-	case "pattern":
-		return s.Pattern != ""
-	case "enum":
-		return len(s.Enum) > 0
-	case "minimum":
-		return s.Min != nil
-	}
-	return false
 }
 
 // breakValue draws a value that breaks rule k of s and keeps its others
