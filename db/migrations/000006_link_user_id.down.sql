@@ -1,4 +1,6 @@
 ALTER TABLE task_tag_link
+    DROP CONSTRAINT task_tag_link_pkey,
+    ADD PRIMARY KEY (task_id, tag_id),
     DROP CONSTRAINT task_tag_link_task_fkey,
     DROP CONSTRAINT task_tag_link_tag_fkey,
     ADD CONSTRAINT task_tag_link_task_id_fkey FOREIGN KEY (task_id) REFERENCES tasks (id) ON DELETE CASCADE,

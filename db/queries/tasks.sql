@@ -19,7 +19,7 @@ WHERE t.user_id = @user_id
   AND (sqlc.narg(completed)::boolean IS NULL OR t.completed = sqlc.narg(completed))
   AND (sqlc.narg(priority)::task_priority IS NULL OR t.priority = sqlc.narg(priority))
   AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.user_id = t.user_id AND l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
+        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
   AND (sqlc.narg(pattern)::text IS NULL
         OR t.title_search LIKE lower(sqlc.narg(pattern)) OR t.description_search LIKE lower(sqlc.narg(pattern)))
 ORDER BY t.created_at, t.id
@@ -33,7 +33,7 @@ WHERE t.user_id = @user_id
   AND (sqlc.narg(completed)::boolean IS NULL OR t.completed = sqlc.narg(completed))
   AND (sqlc.narg(priority)::task_priority IS NULL OR t.priority = sqlc.narg(priority))
   AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.user_id = t.user_id AND l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
+        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
   AND (sqlc.narg(pattern)::text IS NULL
         OR t.title_search LIKE lower(sqlc.narg(pattern)) OR t.description_search LIKE lower(sqlc.narg(pattern)))
 ORDER BY t.created_at DESC, t.id DESC
@@ -47,7 +47,7 @@ WHERE t.user_id = @user_id
   AND (sqlc.narg(completed)::boolean IS NULL OR t.completed = sqlc.narg(completed))
   AND (sqlc.narg(priority)::task_priority IS NULL OR t.priority = sqlc.narg(priority))
   AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.user_id = t.user_id AND l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
+        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
   AND (sqlc.narg(pattern)::text IS NULL
         OR t.title_search LIKE lower(sqlc.narg(pattern)) OR t.description_search LIKE lower(sqlc.narg(pattern)))
 ORDER BY t.due_date ASC NULLS LAST, t.id
@@ -61,7 +61,7 @@ WHERE t.user_id = @user_id
   AND (sqlc.narg(completed)::boolean IS NULL OR t.completed = sqlc.narg(completed))
   AND (sqlc.narg(priority)::task_priority IS NULL OR t.priority = sqlc.narg(priority))
   AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.user_id = t.user_id AND l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
+        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
   AND (sqlc.narg(pattern)::text IS NULL
         OR t.title_search LIKE lower(sqlc.narg(pattern)) OR t.description_search LIKE lower(sqlc.narg(pattern)))
 ORDER BY t.due_date DESC NULLS FIRST, t.id DESC
@@ -75,7 +75,7 @@ WHERE t.user_id = @user_id
   AND (sqlc.narg(completed)::boolean IS NULL OR t.completed = sqlc.narg(completed))
   AND (sqlc.narg(priority)::task_priority IS NULL OR t.priority = sqlc.narg(priority))
   AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.user_id = t.user_id AND l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
+        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
   AND (sqlc.narg(pattern)::text IS NULL
         OR t.title_search LIKE lower(sqlc.narg(pattern)) OR t.description_search LIKE lower(sqlc.narg(pattern)))
 ORDER BY t.priority, t.id
@@ -89,7 +89,7 @@ WHERE t.user_id = @user_id
   AND (sqlc.narg(completed)::boolean IS NULL OR t.completed = sqlc.narg(completed))
   AND (sqlc.narg(priority)::task_priority IS NULL OR t.priority = sqlc.narg(priority))
   AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.user_id = t.user_id AND l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
+        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
   AND (sqlc.narg(pattern)::text IS NULL
         OR t.title_search LIKE lower(sqlc.narg(pattern)) OR t.description_search LIKE lower(sqlc.narg(pattern)))
 ORDER BY t.priority DESC, t.id DESC
@@ -103,7 +103,7 @@ WHERE t.user_id = @user_id
   AND (sqlc.narg(completed)::boolean IS NULL OR t.completed = sqlc.narg(completed))
   AND (sqlc.narg(priority)::task_priority IS NULL OR t.priority = sqlc.narg(priority))
   AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.user_id = t.user_id AND l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
+        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
   AND (sqlc.narg(pattern)::text IS NULL
         OR t.title_search LIKE lower(sqlc.narg(pattern)) OR t.description_search LIKE lower(sqlc.narg(pattern)))
 ORDER BY lower(t.title), t.id
@@ -117,7 +117,7 @@ WHERE t.user_id = @user_id
   AND (sqlc.narg(completed)::boolean IS NULL OR t.completed = sqlc.narg(completed))
   AND (sqlc.narg(priority)::task_priority IS NULL OR t.priority = sqlc.narg(priority))
   AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.user_id = t.user_id AND l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
+        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
   AND (sqlc.narg(pattern)::text IS NULL
         OR t.title_search LIKE lower(sqlc.narg(pattern)) OR t.description_search LIKE lower(sqlc.narg(pattern)))
 ORDER BY lower(t.title) DESC, t.id DESC
@@ -131,7 +131,7 @@ WHERE t.user_id = @user_id
   AND (sqlc.narg(completed)::boolean IS NULL OR t.completed = sqlc.narg(completed))
   AND (sqlc.narg(priority)::task_priority IS NULL OR t.priority = sqlc.narg(priority))
   AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.user_id = t.user_id AND l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
+        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
   AND (sqlc.narg(pattern)::text IS NULL
         OR t.title_search LIKE lower(sqlc.narg(pattern)) OR t.description_search LIKE lower(sqlc.narg(pattern)));
 

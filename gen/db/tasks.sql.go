@@ -60,7 +60,7 @@ WHERE t.user_id = $1
   AND ($2::boolean IS NULL OR t.completed = $2)
   AND ($3::task_priority IS NULL OR t.priority = $3)
   AND ($4::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.user_id = t.user_id AND l.task_id = t.id AND l.tag_id = $4))
+        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
   AND ($5::text IS NULL
         OR t.title_search LIKE lower($5) OR t.description_search LIKE lower($5))
 `
@@ -209,7 +209,7 @@ WHERE t.user_id = $1
   AND ($2::boolean IS NULL OR t.completed = $2)
   AND ($3::task_priority IS NULL OR t.priority = $3)
   AND ($4::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.user_id = t.user_id AND l.task_id = t.id AND l.tag_id = $4))
+        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
   AND ($5::text IS NULL
         OR t.title_search LIKE lower($5) OR t.description_search LIKE lower($5))
 ORDER BY t.created_at, t.id
@@ -287,7 +287,7 @@ WHERE t.user_id = $1
   AND ($2::boolean IS NULL OR t.completed = $2)
   AND ($3::task_priority IS NULL OR t.priority = $3)
   AND ($4::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.user_id = t.user_id AND l.task_id = t.id AND l.tag_id = $4))
+        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
   AND ($5::text IS NULL
         OR t.title_search LIKE lower($5) OR t.description_search LIKE lower($5))
 ORDER BY t.created_at DESC, t.id DESC
@@ -353,7 +353,7 @@ WHERE t.user_id = $1
   AND ($2::boolean IS NULL OR t.completed = $2)
   AND ($3::task_priority IS NULL OR t.priority = $3)
   AND ($4::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.user_id = t.user_id AND l.task_id = t.id AND l.tag_id = $4))
+        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
   AND ($5::text IS NULL
         OR t.title_search LIKE lower($5) OR t.description_search LIKE lower($5))
 ORDER BY t.due_date ASC NULLS LAST, t.id
@@ -419,7 +419,7 @@ WHERE t.user_id = $1
   AND ($2::boolean IS NULL OR t.completed = $2)
   AND ($3::task_priority IS NULL OR t.priority = $3)
   AND ($4::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.user_id = t.user_id AND l.task_id = t.id AND l.tag_id = $4))
+        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
   AND ($5::text IS NULL
         OR t.title_search LIKE lower($5) OR t.description_search LIKE lower($5))
 ORDER BY t.due_date DESC NULLS FIRST, t.id DESC
@@ -485,7 +485,7 @@ WHERE t.user_id = $1
   AND ($2::boolean IS NULL OR t.completed = $2)
   AND ($3::task_priority IS NULL OR t.priority = $3)
   AND ($4::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.user_id = t.user_id AND l.task_id = t.id AND l.tag_id = $4))
+        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
   AND ($5::text IS NULL
         OR t.title_search LIKE lower($5) OR t.description_search LIKE lower($5))
 ORDER BY t.priority, t.id
@@ -551,7 +551,7 @@ WHERE t.user_id = $1
   AND ($2::boolean IS NULL OR t.completed = $2)
   AND ($3::task_priority IS NULL OR t.priority = $3)
   AND ($4::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.user_id = t.user_id AND l.task_id = t.id AND l.tag_id = $4))
+        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
   AND ($5::text IS NULL
         OR t.title_search LIKE lower($5) OR t.description_search LIKE lower($5))
 ORDER BY t.priority DESC, t.id DESC
@@ -617,7 +617,7 @@ WHERE t.user_id = $1
   AND ($2::boolean IS NULL OR t.completed = $2)
   AND ($3::task_priority IS NULL OR t.priority = $3)
   AND ($4::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.user_id = t.user_id AND l.task_id = t.id AND l.tag_id = $4))
+        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
   AND ($5::text IS NULL
         OR t.title_search LIKE lower($5) OR t.description_search LIKE lower($5))
 ORDER BY lower(t.title), t.id
@@ -683,7 +683,7 @@ WHERE t.user_id = $1
   AND ($2::boolean IS NULL OR t.completed = $2)
   AND ($3::task_priority IS NULL OR t.priority = $3)
   AND ($4::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.user_id = t.user_id AND l.task_id = t.id AND l.tag_id = $4))
+        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
   AND ($5::text IS NULL
         OR t.title_search LIKE lower($5) OR t.description_search LIKE lower($5))
 ORDER BY lower(t.title) DESC, t.id DESC
