@@ -3,7 +3,6 @@ package httpx_test
 import (
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -21,12 +20,7 @@ const clearingCookie = "refresh_token=; Path=/api/v1/auth; Max-Age=0; HttpOnly; 
 // loginAs logs an existing user in with a User-Agent, returning both tokens.
 func (a *app) loginAs(t testing.TB, email, password, userAgent string) (access, refresh string) {
 	t.Helper()
-	form := url.Values{"username": {email}, "password": {password}}
-	r := a.do(t, http.MethodPost, "/api/v1/auth/login", "application/x-www-form-urlencoded", form.Encode(), "User-Agent", userAgent)
-	require.Equal(t, http.StatusOK, r.Code, r.Body.String())
-	c := r.Cookie("refresh_token")
-	require.NotNil(t, c)
-	return r.JSON(t)["access_token"].(string), c.Value
+	return tokensOf(t, a.loginRaw(t, email, password, "User-Agent", userAgent))
 }
 
 // sessionOf is the sid of an access token.

@@ -257,10 +257,20 @@ func (a *app) register(t testing.TB, email, password string) response {
 	return a.postJSON(t, "/api/v1/auth/register", map[string]any{"email": email, "password": password})
 }
 
-func (a *app) loginRaw(t testing.TB, username, password string) response {
+// loginRaw sends a login form; header alternates names and values.
+func (a *app) loginRaw(t testing.TB, username, password string, header ...string) response {
 	t.Helper()
 	form := url.Values{"username": {username}, "password": {password}}
-	return a.do(t, http.MethodPost, "/api/v1/auth/login", "application/x-www-form-urlencoded", form.Encode())
+	return a.do(t, http.MethodPost, "/api/v1/auth/login", "application/x-www-form-urlencoded", form.Encode(), header...)
+}
+
+// tokensOf returns the access and refresh tokens of a successful login.
+func tokensOf(t testing.TB, r response) (access, refresh string) {
+	t.Helper()
+	require.Equal(t, http.StatusOK, r.Code, r.Body.String())
+	c := r.Cookie("refresh_token")
+	require.NotNil(t, c)
+	return r.JSON(t)["access_token"].(string), c.Value
 }
 
 // login registers (when needed) and logs in, returning the access token and
@@ -270,11 +280,7 @@ func (a *app) login(t testing.TB, email, password string) (access, refresh strin
 	if r := a.register(t, email, password); r.Code != http.StatusCreated {
 		require.Equal(t, "EMAIL_ALREADY_EXISTS", r.JSON(t)["code"], r.Body.String())
 	}
-	r := a.loginRaw(t, email, password)
-	require.Equal(t, http.StatusOK, r.Code, r.Body.String())
-	c := r.Cookie("refresh_token")
-	require.NotNil(t, c)
-	return r.JSON(t)["access_token"].(string), c.Value
+	return tokensOf(t, a.loginRaw(t, email, password))
 }
 
 func (a *app) me(t testing.TB, access string) response {
