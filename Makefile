@@ -39,7 +39,7 @@ CHECKS ?= 2000
 conformance: ## the property-based conformance tests at CHECKS cases per property (default 2000) with a new seed; a failure prints how to replay it
 	scripts/with-pg.sh $(GO) test -count=1 -run '^TestConformance' -v ./internal/httpx -rapid.checks=$(CHECKS) -rapid.seed=$$(date +%s) | grep -Ev '^=== |\[rapid\] OK'
 
-e2e: ## the browser tests: Swagger UI at /docs, and the TypeScript client from another origin (installs chromium)
+e2e: ## the browser tests: Swagger UI, ReDoc, the TypeScript client from another origin, two devices of one user (installs chromium)
 	scripts/e2e.sh
 
 rolling-restart: ## two replicas behind nginx under load; SIGTERM one, restart it: no request may fail, no create duplicate (installs nginx when missing, as root)
@@ -69,13 +69,13 @@ REDOCLY := REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true npx --yes @
 lint-spec: ## lint openapi/*.yaml with Redocly CLI (pinned; rules in redocly.yaml)
 	$(REDOCLY) lint openapi/*.yaml
 
-migrate-up: build ## apply migrations to DATABASE_URL
+migrate-up: build ## apply migrations to DATABASE_DIRECT_URL, else DATABASE_URL
 	$(BIN) migrate up
 
-migrate-down: build ## roll back one migration on DATABASE_URL
+migrate-down: build ## roll back one migration (DATABASE_DIRECT_URL, else DATABASE_URL)
 	$(BIN) migrate down 1
 
-migrate-version: build ## print the schema version of DATABASE_URL
+migrate-version: build ## print the schema version (DATABASE_DIRECT_URL, else DATABASE_URL)
 	$(BIN) migrate version
 
 check-breaking: ## fail when openapi/*.yaml breaks clients of the released baseline in openapi/baseline (oasdiff)
