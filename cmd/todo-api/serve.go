@@ -84,11 +84,7 @@ func serve(ctx context.Context, stdout io.Writer, listening chan<- string) error
 	authH.OnRefreshReuse(m.RefreshReuse)
 
 	// Ended sessions, learnt from the database as they happen.
-	revocations := auth.NewRevocations(cfg.AccessTokenTTL+time.Minute, time.Now)
-	feed := api.NewSessionRevocations(database, revocations, cfg.AccessTokenTTL)
-	// LISTEN needs a session of its own: never through a transaction pooler.
-	listener, err := store.NewListener(cfg.DatabaseDirectURL, logger,
-		map[string]func(string){api.SessionRevokedChannel: feed.Notify}, feed.Reload)
+	revocations, listener, err := api.ListenForRevocations(database, cfg.DatabaseDirectURL, logger, cfg.AccessTokenTTL)
 	if err != nil {
 		return err
 	}

@@ -30,30 +30,37 @@ const revocationMargin = time.Minute
 // maxUserAgentChars is how much of a login's User-Agent a session keeps.
 const maxUserAgentChars = 255
 
-// SessionRevocations feeds a process's set of ended sessions from the
-// database: Notify handles the session_revoked channel, Reload refills the
-// set after the listening connection (re)connects.
-type SessionRevocations struct {
+// ListenForRevocations returns this process's set of sessions ended within
+// an access token lifetime (accessTTL, plus a margin) and the listener that
+// keeps it: LISTEN on SessionRevokedChannel at directURL (a session of its
+// own, never through a transaction pooler), and a reload of the recent
+// endings after each (re)connect. The caller runs the listener.
+func ListenForRevocations(dbtx *store.DB, directURL string, logger *slog.Logger, accessTTL time.Duration) (*auth.Revocations, *store.Listener, error) {
+	feed := &revocationFeed{q: db.New(dbtx), set: auth.NewRevocations(accessTTL+revocationMargin, time.Now),
+		window: accessTTL + revocationMargin}
+	l, err := store.NewListener(directURL, logger, map[string]func(string){SessionRevokedChannel: feed.notify}, feed.reload)
+	if err != nil {
+		return nil, nil, err
+	}
+	return feed.set, l, nil
+}
+
+// revocationFeed fills a set of ended sessions from the database.
+type revocationFeed struct {
 	q      *db.Queries
 	set    *auth.Revocations
-	window time.Duration
+	window time.Duration // how far back a reload looks
 }
 
-// NewSessionRevocations returns the feed of set; accessTTL is the access
-// token lifetime, how far back a reload looks.
-func NewSessionRevocations(dbtx *store.DB, set *auth.Revocations, accessTTL time.Duration) *SessionRevocations {
-	return &SessionRevocations{q: db.New(dbtx), set: set, window: accessTTL + revocationMargin}
-}
-
-// Notify records the session of a session_revoked payload.
-func (s *SessionRevocations) Notify(payload string) {
+// notify records the session of a session_revoked payload.
+func (s *revocationFeed) notify(payload string) {
 	if sid, err := uuid.Parse(payload); err == nil {
 		s.set.Add(sid)
 	}
 }
 
-// Reload adds every session ended within an access token lifetime.
-func (s *SessionRevocations) Reload(ctx context.Context) error {
+// reload adds every session ended within an access token lifetime.
+func (s *revocationFeed) reload(ctx context.Context) error {
 	ids, err := s.q.ListRevocations(ctx, s.window.Seconds())
 	if err != nil {
 		return fmt.Errorf("reload revocations: %w", err)

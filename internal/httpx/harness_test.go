@@ -132,13 +132,11 @@ func newApp(t testing.TB, opt ...func(*options)) *app {
 	m := metrics.New(pool, hasher.Waiting)
 	hasher.ObserveWaits(m.BcryptWait)
 	authH.OnRefreshReuse(m.RefreshReuse)
-	revocations := auth.NewRevocations(15*time.Minute+time.Minute, time.Now)
-	feed := api.NewSessionRevocations(database, revocations, 15*time.Minute)
 	url, listenURL := pool.Config().ConnString(), o.listenURL
 	if listenURL == "" {
 		listenURL = url
 	}
-	listener, err := store.NewListener(listenURL, o.logger, map[string]func(string){api.SessionRevokedChannel: feed.Notify}, feed.Reload)
+	revocations, listener, err := api.ListenForRevocations(database, listenURL, o.logger, tokens.AccessTTL())
 	require.NoError(t, err)
 	lctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -203,6 +203,16 @@ func traceID(traceparent string) string {
 // operations maps a route (method and Echo path) to its operationId.
 type operations map[string]string
 
+// has reports whether id is the operationId of one of the operations.
+func (o operations) has(id string) bool {
+	for _, op := range o {
+		if op == id {
+			return true
+		}
+	}
+	return false
+}
+
 func (o operations) of(method, route string) string {
 	if id, ok := o[method+" "+route]; ok {
 		return id

@@ -93,7 +93,8 @@ func NewServer(d Deps) (*echo.Echo, error) {
 		},
 	}))
 	e.Use(middleware.RequestID())
-	e.Use(observeRequests(d.Logger, d.Metrics, operationsOf(authSpec, tasksSpec)))
+	ops := operationsOf(authSpec, tasksSpec)
+	e.Use(observeRequests(d.Logger, d.Metrics, ops))
 	e.Use(securityHeaders)
 	e.Use(normaliseMediaType)
 	e.Use(deadline(d.RequestTimeout))
@@ -113,20 +114,21 @@ func NewServer(d Deps) (*echo.Echo, error) {
 		}
 	}
 	for op := range d.RateLimits {
-		if !hasOperation(authSpec, op) && !hasOperation(tasksSpec, op) {
+		if !ops.has(op) {
 			return nil, fmt.Errorf("httpx: rate limit for unknown operation %q", op)
 		}
 	}
 	e.Use(noStore)
+	authenticate := bearerAuth(d.Tokens, d.Revocations)
 	// Not an echo.Group with middleware: that adds a catch-all route, which
 	// would turn every 405 under the prefix into a 404.
 	authapi.RegisterHandlersWithOptions(e, authapi.NewStrictHandler(d.Auth, nil), authapi.RegisterHandlersOptions{
 		BaseURL:              BasePath,
-		OperationMiddlewares: operationMiddlewares(authSpec, d.RateLimits, d.SharedLimits, bearerAuth(d.Tokens, d.Revocations)),
+		OperationMiddlewares: operationMiddlewares(authSpec, d.RateLimits, d.SharedLimits, authenticate),
 	})
 	tasksapi.RegisterHandlersWithOptions(e, tasksapi.NewStrictHandler(d.Tasks, nil), tasksapi.RegisterHandlersOptions{
 		BaseURL:              BasePath,
-		OperationMiddlewares: operationMiddlewares(tasksSpec, d.RateLimits, d.SharedLimits, bearerAuth(d.Tokens, d.Revocations)),
+		OperationMiddlewares: operationMiddlewares(tasksSpec, d.RateLimits, d.SharedLimits, authenticate),
 	})
 
 	e.GET("/healthz", func(c echo.Context) error {
@@ -158,17 +160,6 @@ func operationMiddlewares(spec *openapi3.T, limits map[string]*RateLimiter, shar
 	return out
 }
 
-func hasOperation(spec *openapi3.T, id string) bool {
-	for _, item := range spec.Paths.Map() {
-		for _, op := range item.Operations() {
-			if op.OperationID == id {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // IsPublic reports whether an operation opts out of authentication with an
 // explicit empty `security: []`. Everything else requires a Bearer token, so
 // forgetting the security section fails closed.
@@ -181,6 +172,9 @@ func IsPublic(op *openapi3.Operation) bool {
 // connections are working, so the replica stays in rotation (taking it out
 // would only move its load onto the others) and requests that cannot get a
 // connection in time answer 503 themselves.
+// errPoolBusy: every connection of the pool is in use (and working).
+var errPoolBusy = errors.New("pool busy")
+
 func readyz(pool *pgxpool.Pool, monitor *store.Monitor, draining func() bool) echo.HandlerFunc {
 	busy := func() bool {
 		s := pool.Stat()
@@ -190,17 +184,18 @@ func readyz(pool *pgxpool.Pool, monitor *store.Monitor, draining func() bool) ec
 		if draining != nil && draining() {
 			return apperr.ServiceUnavailable.WithDetail("Shutting down")
 		}
-		if busy() {
+		err := errPoolBusy
+		if !busy() { // a ping would only wait for a connection
+			ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+			defer cancel()
+			err = pool.Ping(ctx)
+		}
+		switch {
+		case err == nil:
+			return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+		case errors.Is(err, errPoolBusy), errors.Is(err, context.DeadlineExceeded) && busy():
 			return c.JSON(http.StatusOK, map[string]string{"status": "ready", "pool": "busy"})
 		}
-		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
-		defer cancel()
-		if err := pool.Ping(ctx); err != nil {
-			if errors.Is(err, context.DeadlineExceeded) && busy() {
-				return c.JSON(http.StatusOK, map[string]string{"status": "ready", "pool": "busy"})
-			}
-			return apperr.ServiceUnavailable.WithDetail("Database is unreachable")
-		}
-		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+		return apperr.ServiceUnavailable.WithDetail("Database is unreachable")
 	}
 }

@@ -231,7 +231,7 @@ func checkErrorCodes(spec *openapi3.T) error {
 	}
 	for path, item := range spec.Paths.Map() {
 		for method, op := range item.Operations() {
-			for _, p := range op.Parameters {
+			for _, p := range append(item.Parameters, op.Parameters...) {
 				if p.Value != nil {
 					visit(method+" "+path+" "+p.Value.Name, p.Value.Schema)
 				}

@@ -33,9 +33,6 @@ func NewDB(pool *pgxpool.Pool, timeout time.Duration) (*DB, error) {
 	return &DB{pool: pool, timeout: timeout}, nil
 }
 
-// Pool is the underlying pool.
-func (d *DB) Pool() *pgxpool.Pool { return d.pool }
-
 // acquire takes a connection, waiting at most the timeout (or less, when ctx
 // ends first: then ctx's error is returned).
 func (d *DB) acquire(ctx context.Context) (*pgxpool.Conn, error) {
@@ -82,21 +79,6 @@ func (d *DB) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 	return &releasingRow{row: c.QueryRow(ctx, sql, args...), c: c}
 }
 
-// Begin starts a transaction on a connection of the pool; Commit or Rollback
-// returns the connection.
-func (d *DB) Begin(ctx context.Context) (pgx.Tx, error) {
-	c, err := d.acquire(ctx)
-	if err != nil {
-		return nil, err
-	}
-	tx, err := c.Begin(ctx)
-	if err != nil {
-		c.Release()
-		return nil, err
-	}
-	return &releasingTx{Tx: tx, c: c}, nil
-}
-
 type errRow struct{ err error }
 
 func (r errRow) Scan(...any) error { return r.err }
@@ -135,26 +117,4 @@ func (r *releasingRows) Next() bool {
 	r.Rows.Close()
 	r.release()
 	return false
-}
-
-type releasingTx struct {
-	pgx.Tx
-	c *pgxpool.Conn
-}
-
-func (t *releasingTx) release() {
-	if t.c != nil {
-		t.c.Release()
-		t.c = nil
-	}
-}
-
-func (t *releasingTx) Commit(ctx context.Context) error {
-	defer t.release()
-	return t.Tx.Commit(ctx)
-}
-
-func (t *releasingTx) Rollback(ctx context.Context) error {
-	defer t.release()
-	return t.Tx.Rollback(ctx)
 }
