@@ -75,23 +75,24 @@ func serve(ctx context.Context, stdout io.Writer, listening chan<- string) error
 	if err != nil {
 		return err
 	}
-	tasksH, err := api.NewTasksHandler(database, time.Now)
+	// Ended sessions and changes, learnt from the database as they happen.
+	live, err := api.Listen(database, cfg.DatabaseDirectURL, logger, cfg.AccessTokenTTL, cfg.EventStreamsPerUser)
+	if err != nil {
+		return err
+	}
+	lctx, stopListening := context.WithCancel(context.Background())
+	defer stopListening()
+	go live.Listener.Run(lctx)
+	waitListening(ctx, logger, live.Listener, cfg.DBConnectionTimeout)
+
+	tasksH, err := api.NewTasksHandler(database, live.Events, time.Now)
 	if err != nil {
 		return err
 	}
 	m := metrics.New(pool, hasher.Waiting)
 	hasher.ObserveWaits(m.BcryptWait)
 	authH.OnRefreshReuse(m.RefreshReuse)
-
-	// Ended sessions, learnt from the database as they happen.
-	revocations, listener, err := api.ListenForRevocations(database, cfg.DatabaseDirectURL, logger, cfg.AccessTokenTTL)
-	if err != nil {
-		return err
-	}
-	lctx, stopListening := context.WithCancel(context.Background())
-	defer stopListening()
-	go listener.Run(lctx)
-	waitListening(ctx, logger, listener, cfg.DBConnectionTimeout)
+	m.ObserveStreams(live.Events.Open)
 
 	var draining atomic.Bool
 	rateCounts := store.NewRateCounts(database)
@@ -100,7 +101,7 @@ func serve(ctx context.Context, stdout io.Writer, listening chan<- string) error
 	}
 	e, err := httpx.NewServer(httpx.Deps{
 		Logger: logger, Pool: pool, Monitor: monitor, RequestTimeout: cfg.RequestTimeout(),
-		Tokens: tokens, Revocations: revocations, Metrics: m, Draining: draining.Load, Auth: authH, Tasks: tasksH,
+		Tokens: tokens, Revocations: live.Revocations, Metrics: m, Draining: draining.Load, Auth: authH, Tasks: tasksH,
 		SharedLimits: rateCounts,
 		RateLimits: map[string]*httpx.RateLimiter{
 			// Each costs a bcrypt computation (or starts a session): per
@@ -129,6 +130,9 @@ func serve(ctx context.Context, stdout io.Writer, listening chan<- string) error
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	// Event streams never go idle: the drain ends them, and their clients
+	// reconnect to another replica.
+	srv.RegisterOnShutdown(live.Events.Shutdown)
 	logger.Info("listening", "addr", ln.Addr().String(), "docs", fmt.Sprintf("http://localhost:%d/docs", cfg.Port))
 	if listening != nil {
 		listening <- ln.Addr().String()
@@ -141,6 +145,8 @@ func serve(ctx context.Context, stdout io.Writer, listening chan<- string) error
 	defer stopMetrics()
 
 	go authH.PruneSessions(ctx, logger, time.Hour)
+	go tasksH.PruneIdempotencyKeys(ctx, logger, time.Hour)
+	go tasksH.PruneChanges(ctx, logger, time.Hour, cfg.ChangesRetention)
 	go rateCounts.PruneEvery(ctx, logger, cfg.AuthRateWindow, cfg.AuthRateWindow, time.Now)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -200,7 +206,7 @@ func checkSchema(ctx context.Context, logger *slog.Logger, pool *pgxpool.Pool) {
 }
 
 // waitListening waits (at most timeout) until the listener for ended
-// sessions has connected and loaded the recent ones, so that the first
+// sessions and changes has connected and loaded the recent endings, so that the first
 // requests already refuse their tokens. A database that cannot be reached
 // does not stop the start: the listener keeps trying.
 func waitListening(ctx context.Context, logger *slog.Logger, l *store.Listener, timeout time.Duration) {

@@ -1,31 +1,64 @@
--- Tags. Every statement is scoped by user_id in the SQL itself.
+-- Tags. Every statement is scoped by user_id in the SQL itself. A write with
+-- If-Match names the versions it expects (sqlc.narg(if_match)); NULL: no
+-- condition.
 
 -- name: CreateTag :one
 -- The unique constraint tags_name_user_id_key reports a duplicate name.
 INSERT INTO tags (name, color, user_id)
 VALUES (@name, @color, @user_id)
-RETURNING id, name, color;
+RETURNING id, name, color, version;
 
 -- name: ListTags :many
-SELECT id, name, color
+SELECT id, name, color, version
 FROM tags
 WHERE user_id = @user_id
 ORDER BY name, id;
 
+-- name: TagVersion :one
+-- The version of one of the user's tags: what a failed If-Match is told.
+SELECT version FROM tags WHERE id = @id AND user_id = @user_id;
+
 -- name: UpdateTag :one
-UPDATE tags
-SET name = @name, color = @color
-WHERE id = @id AND user_id = @user_id
-RETURNING id, name, color;
+-- A task shows its tags, so when the name or colour changes, each task
+-- carrying the tag gets a new version (and appears in the change feed) in
+-- the same statement.
+WITH old AS (
+        SELECT tags.name, tags.color FROM tags
+        WHERE tags.id = @id AND tags.user_id = @user_id FOR NO KEY UPDATE),
+     tag AS (
+        UPDATE tags SET name = @name, color = @color, version = tags.version + 1
+        WHERE tags.id = @id AND tags.user_id = @user_id
+          AND (sqlc.narg(if_match)::integer[] IS NULL OR tags.version = ANY (sqlc.narg(if_match)::integer[]))
+        RETURNING tags.id, tags.name, tags.color, tags.version),
+     touched AS (
+        UPDATE tasks SET updated_at = @now, version = tasks.version + 1
+        WHERE tasks.user_id = @user_id
+          AND tasks.id IN (SELECT l.task_id FROM task_tag_link AS l WHERE l.user_id = @user_id AND l.tag_id = @id)
+          AND EXISTS (SELECT 1 FROM tag, old WHERE (tag.name, tag.color) IS DISTINCT FROM (old.name, old.color)))
+SELECT tag.id, tag.name, tag.color, tag.version FROM tag;
 
 -- name: DeleteTag :execrows
-DELETE FROM tags WHERE id = @id AND user_id = @user_id;
+-- Each task that carried the tag gets a new version in the same statement;
+-- the links go by cascade.
+WITH tag AS (
+        DELETE FROM tags
+        WHERE tags.id = @id AND tags.user_id = @user_id
+          AND (sqlc.narg(if_match)::integer[] IS NULL OR tags.version = ANY (sqlc.narg(if_match)::integer[]))
+        RETURNING tags.id),
+     touched AS (
+        UPDATE tasks SET updated_at = @now, version = tasks.version + 1
+        WHERE tasks.user_id = @user_id
+          AND tasks.id IN (SELECT l.task_id FROM task_tag_link AS l WHERE l.user_id = @user_id AND l.tag_id IN (SELECT id FROM tag)))
+SELECT tag.id FROM tag;
 
 -- name: ResolveTag :one
 -- The list's `tag` filter: by id when it is a number naming one of the
--- user's tags, else by name. task_count is the exact number of its tasks.
-SELECT id, task_count
-FROM tags
-WHERE user_id = @user_id AND (id = sqlc.narg(id) OR name = @name)
-ORDER BY id = sqlc.narg(id) DESC NULLS LAST
+-- user's tags, else by name. task_count is the exact number of its tasks;
+-- list_version is the user's change number (the list's version, read
+-- before the page). No row: the user is gone; a NULL id: no such tag.
+SELECT u.change_seq AS list_version, g.id, g.task_count
+FROM users AS u
+LEFT JOIN tags AS g ON g.user_id = u.id AND (g.id = sqlc.narg(id) OR g.name = @name)
+WHERE u.id = @user_id
+ORDER BY g.id = sqlc.narg(id) DESC NULLS LAST
 LIMIT 1;

@@ -124,28 +124,39 @@ ORDER BY lower(t.title) DESC, t.id DESC
 LIMIT @page_limit OFFSET @page_offset;
 
 -- name: CountTasks :one
--- The exact total of a filtered list, for filters the counters cannot answer.
-SELECT count(*)
-FROM tasks AS t
-WHERE t.user_id = @user_id
-  AND (sqlc.narg(completed)::boolean IS NULL OR t.completed = sqlc.narg(completed))
-  AND (sqlc.narg(priority)::task_priority IS NULL OR t.priority = sqlc.narg(priority))
-  AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
-  AND (sqlc.narg(pattern)::text IS NULL
-        OR t.title_search LIKE lower(sqlc.narg(pattern)) OR t.description_search LIKE lower(sqlc.narg(pattern)));
+-- The exact total of a filtered list, for filters the counters cannot answer,
+-- and the user's change number (the list's version, read before the page):
+-- no row when the user is gone.
+SELECT u.change_seq AS list_version, (
+    SELECT count(*)
+    FROM tasks AS t
+    WHERE t.user_id = @user_id
+      AND (sqlc.narg(completed)::boolean IS NULL OR t.completed = sqlc.narg(completed))
+      AND (sqlc.narg(priority)::task_priority IS NULL OR t.priority = sqlc.narg(priority))
+      AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
+            SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
+      AND (sqlc.narg(pattern)::text IS NULL
+            OR t.title_search LIKE lower(sqlc.narg(pattern)) OR t.description_search LIKE lower(sqlc.narg(pattern)))
+)::bigint AS total
+FROM users AS u
+WHERE u.id = @user_id;
 
 -- name: CountTasksFromCounters :one
--- The exact total of a list filtered by nothing, status and/or priority.
-SELECT coalesce(sum(n), 0)::bigint
-FROM task_counts
-WHERE user_id = @user_id
-  AND (sqlc.narg(completed)::boolean IS NULL OR completed = sqlc.narg(completed))
-  AND (sqlc.narg(priority)::task_priority IS NULL OR priority = sqlc.narg(priority));
+-- The exact total of a list filtered by nothing, status and/or priority, and
+-- the list's version as in CountTasks.
+SELECT u.change_seq AS list_version, (
+    SELECT coalesce(sum(n), 0)
+    FROM task_counts
+    WHERE user_id = @user_id
+      AND (sqlc.narg(completed)::boolean IS NULL OR completed = sqlc.narg(completed))
+      AND (sqlc.narg(priority)::task_priority IS NULL OR priority = sqlc.narg(priority))
+)::bigint AS total
+FROM users AS u
+WHERE u.id = @user_id;
 
 -- name: TagsOfTasks :many
 -- The tags of the given tasks of the user, by name.
-SELECT l.task_id, g.id, g.name, g.color
+SELECT l.task_id, g.id, g.name, g.color, g.version
 FROM task_tag_link AS l
 JOIN tags AS g ON g.id = l.tag_id
 WHERE l.user_id = @user_id AND l.task_id = ANY (@task_ids::integer[])
@@ -161,11 +172,19 @@ RETURNING *;
 -- name: GetTask :one
 SELECT * FROM tasks WHERE id = @id AND user_id = @user_id;
 
+-- name: TaskVersion :one
+-- The version of one of the user's tasks: what a failed If-Match is told.
+SELECT version FROM tasks WHERE id = @id AND user_id = @user_id;
+
+-- A write with If-Match names the versions it expects (sqlc.narg(if_match));
+-- NULL: no condition. A version that does not match changes nothing.
+
 -- name: ReplaceTask :one
 UPDATE tasks
 SET title = @title, description = @description, completed = @completed,
-    priority = @priority, due_date = @due_date, updated_at = @now
+    priority = @priority, due_date = @due_date, updated_at = @now, version = version + 1
 WHERE id = @id AND user_id = @user_id
+  AND (sqlc.narg(if_match)::integer[] IS NULL OR version = ANY (sqlc.narg(if_match)::integer[]))
 RETURNING *;
 
 -- name: UpdateTask :one
@@ -177,37 +196,59 @@ SET title       = coalesce(sqlc.narg(title), title),
     completed   = coalesce(sqlc.narg(completed), completed),
     priority    = coalesce(sqlc.narg(priority), priority),
     due_date    = CASE WHEN @set_due_date::boolean THEN sqlc.narg(due_date) ELSE due_date END,
-    updated_at  = @now
+    updated_at  = @now,
+    version     = version + 1
 WHERE id = @id AND user_id = @user_id
+  AND (sqlc.narg(if_match)::integer[] IS NULL OR version = ANY (sqlc.narg(if_match)::integer[]))
 RETURNING *;
 
 -- name: DeleteTask :execrows
-DELETE FROM tasks WHERE id = @id AND user_id = @user_id;
+DELETE FROM tasks
+WHERE id = @id AND user_id = @user_id
+  AND (sqlc.narg(if_match)::integer[] IS NULL OR version = ANY (sqlc.narg(if_match)::integer[]));
 
 -- name: AddTagToTask :one
--- Links the user's task and tag, touching the task when the link is new;
--- the flags tell a missing task or tag from an existing link.
-WITH task AS (SELECT id FROM tasks WHERE tasks.id = @task_id AND tasks.user_id = @user_id),
+-- Links the user's task and tag when the task is at an expected version,
+-- touching the task (a new version) when the link is new; the flags tell a
+-- missing task or tag, and a version that did not match, from an existing
+-- link. The task row is locked first, so its version cannot change between
+-- the check and the link.
+WITH task AS (
+        SELECT id, version FROM tasks WHERE tasks.id = @task_id AND tasks.user_id = @user_id FOR NO KEY UPDATE),
      tag AS (SELECT id FROM tags WHERE tags.id = @tag_id AND tags.user_id = @user_id),
+     matched AS (
+        SELECT task.id FROM task
+        WHERE sqlc.narg(if_match)::integer[] IS NULL OR task.version = ANY (sqlc.narg(if_match)::integer[])),
      linked AS (
         INSERT INTO task_tag_link (user_id, task_id, tag_id)
-        SELECT @user_id, task.id, tag.id FROM task, tag
+        SELECT @user_id, matched.id, tag.id FROM matched, tag
         ON CONFLICT DO NOTHING
         RETURNING task_id),
-     touched AS (UPDATE tasks SET updated_at = @now WHERE tasks.id IN (SELECT task_id FROM linked) RETURNING tasks.id)
+     touched AS (
+        UPDATE tasks SET updated_at = @now, version = tasks.version + 1
+        WHERE tasks.id IN (SELECT task_id FROM linked) RETURNING tasks.id)
 SELECT EXISTS (SELECT 1 FROM task) AS task_found,
        EXISTS (SELECT 1 FROM tag) AS tag_found,
+       EXISTS (SELECT 1 FROM matched) AS version_matched,
        EXISTS (SELECT 1 FROM touched) AS changed;
 
 -- name: RemoveTagFromTask :one
--- Unlinks the user's task and tag, touching the task when a link went.
-WITH task AS (SELECT id FROM tasks WHERE tasks.id = @task_id AND tasks.user_id = @user_id),
+-- Unlinks the user's task and tag when the task is at an expected version,
+-- touching the task when a link went; the flags are AddTagToTask's.
+WITH task AS (
+        SELECT id, version FROM tasks WHERE tasks.id = @task_id AND tasks.user_id = @user_id FOR NO KEY UPDATE),
      tag AS (SELECT id FROM tags WHERE tags.id = @tag_id AND tags.user_id = @user_id),
+     matched AS (
+        SELECT task.id FROM task
+        WHERE sqlc.narg(if_match)::integer[] IS NULL OR task.version = ANY (sqlc.narg(if_match)::integer[])),
      unlinked AS (
-        DELETE FROM task_tag_link AS l USING task, tag
-        WHERE l.user_id = @user_id AND l.task_id = task.id AND l.tag_id = tag.id
+        DELETE FROM task_tag_link AS l USING matched, tag
+        WHERE l.user_id = @user_id AND l.task_id = matched.id AND l.tag_id = tag.id
         RETURNING l.task_id),
-     touched AS (UPDATE tasks SET updated_at = @now WHERE tasks.id IN (SELECT task_id FROM unlinked) RETURNING tasks.id)
+     touched AS (
+        UPDATE tasks SET updated_at = @now, version = tasks.version + 1
+        WHERE tasks.id IN (SELECT task_id FROM unlinked) RETURNING tasks.id)
 SELECT EXISTS (SELECT 1 FROM task) AS task_found,
        EXISTS (SELECT 1 FROM tag) AS tag_found,
+       EXISTS (SELECT 1 FROM matched) AS version_matched,
        EXISTS (SELECT 1 FROM touched) AS changed;

@@ -55,6 +55,26 @@ func (ns NullTaskPriority) Value() (driver.Value, error) {
 	return string(ns.TaskPriority), nil
 }
 
+type Change struct {
+	UserID    uuid.UUID `json:"user_id"`
+	Entity    string    `json:"entity"`
+	EntityID  int32     `json:"entity_id"`
+	Op        string    `json:"op"`
+	Version   int32     `json:"version"`
+	Seq       int64     `json:"seq"`
+	ChangedAt time.Time `json:"changed_at"`
+}
+
+type IdempotencyKey struct {
+	UserID      uuid.UUID `json:"user_id"`
+	Key         string    `json:"key"`
+	RequestHash []byte    `json:"request_hash"`
+	Status      int16     `json:"status"`
+	Etag        string    `json:"etag"`
+	Body        []byte    `json:"body"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
 type RateLimit struct {
 	Key         string    `json:"key"`
 	WindowStart time.Time `json:"window_start"`
@@ -86,6 +106,7 @@ type Tag struct {
 	UserID    uuid.UUID `json:"user_id"`
 	CreatedAt time.Time `json:"created_at"`
 	TaskCount int32     `json:"task_count"`
+	Version   int32     `json:"version"`
 }
 
 type Task struct {
@@ -101,6 +122,7 @@ type Task struct {
 	UpdatedAt         time.Time    `json:"updated_at"`
 	TitleSearch       *string      `json:"title_search"`
 	DescriptionSearch *string      `json:"description_search"`
+	Version           int32        `json:"version"`
 }
 
 type TaskCount struct {
@@ -122,4 +144,6 @@ type User struct {
 	PasswordHash string    `json:"password_hash"`
 	Name         *string   `json:"name"`
 	CreatedAt    time.Time `json:"created_at"`
+	ChangeSeq    int64     `json:"change_seq"`
+	ChangesFloor int64     `json:"changes_floor"`
 }

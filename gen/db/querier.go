@@ -12,22 +12,40 @@ import (
 )
 
 type Querier interface {
-	// Links the user's task and tag, touching the task when the link is new;
-	// the flags tell a missing task or tag from an existing link.
+	// Links the user's task and tag when the task is at an expected version,
+	// touching the task (a new version) when the link is new; the flags tell a
+	// missing task or tag, and a version that did not match, from an existing
+	// link. The task row is locked first, so its version cannot change between
+	// the check and the link.
 	AddTagToTask(ctx context.Context, arg AddTagToTaskParams) (AddTagToTaskRow, error)
 	// Sets the new hash and ends every other live session of the user, in one
 	// statement (one transaction). 0 rows: no such user.
 	ChangePassword(ctx context.Context, arg ChangePasswordParams) (int64, error)
+	// The change feed (openapi/tasks-api.yaml: GET /changes, GET /events).
+	// The user's latest change number; no row when the user is gone.
+	ChangeSeq(ctx context.Context, userID uuid.UUID) (int64, error)
+	// The user's changes after the number @since, in order, at most @page_limit,
+	// each with the current row of an upsert, all from one snapshot. The first
+	// columns are the user's: its latest number and the pruned floor; a user
+	// without changes after @since gives one row with a NULL seq, and a user
+	// that is gone gives none. (One users row: the walk of idx_changes_user_seq
+	// from @since yields the order, and stops at the limit.)
+	ChangesSince(ctx context.Context, arg ChangesSinceParams) ([]ChangesSinceRow, error)
 	// Counts one request of key in its window, opening a new window when the
 	// last one started at or before @ended_before (now minus the window), and
 	// returns the window. Times are the limiter's clock: one clock for this table.
 	CountRequest(ctx context.Context, arg CountRequestParams) (CountRequestRow, error)
-	// The exact total of a filtered list, for filters the counters cannot answer.
-	CountTasks(ctx context.Context, arg CountTasksParams) (int64, error)
-	// The exact total of a list filtered by nothing, status and/or priority.
-	CountTasksFromCounters(ctx context.Context, arg CountTasksFromCountersParams) (int64, error)
+	// The exact total of a filtered list, for filters the counters cannot answer,
+	// and the user's change number (the list's version, read before the page):
+	// no row when the user is gone.
+	CountTasks(ctx context.Context, arg CountTasksParams) (CountTasksRow, error)
+	// The exact total of a list filtered by nothing, status and/or priority, and
+	// the list's version as in CountTasks.
+	CountTasksFromCounters(ctx context.Context, arg CountTasksFromCountersParams) (CountTasksFromCountersRow, error)
 	CreateSession(ctx context.Context, arg CreateSessionParams) error
-	// Tags. Every statement is scoped by user_id in the SQL itself.
+	// Tags. Every statement is scoped by user_id in the SQL itself. A write with
+	// If-Match names the versions it expects (sqlc.narg(if_match)); NULL: no
+	// condition.
 	// The unique constraint tags_name_user_id_key reports a duplicate name.
 	CreateTag(ctx context.Context, arg CreateTagParams) (CreateTagRow, error)
 	// Task times come from the service's clock (@now), never from the
@@ -40,11 +58,14 @@ type Querier interface {
 	DeleteOldRevocations(ctx context.Context, keepSeconds float64) (int64, error)
 	// Removes sessions that can no longer be used: expired, or revoked before cutoff.
 	DeleteStaleSessions(ctx context.Context, arg DeleteStaleSessionsParams) (int64, error)
+	// Each task that carried the tag gets a new version in the same statement;
+	// the links go by cascade.
 	DeleteTag(ctx context.Context, arg DeleteTagParams) (int64, error)
 	DeleteTask(ctx context.Context, arg DeleteTaskParams) (int64, error)
 	// Deletes the user and, by cascade in the same transaction, every row it
 	// owns: tasks, tags, their links, counters and sessions.
 	DeleteUser(ctx context.Context, id uuid.UUID) (int64, error)
+	GetIdempotencyKey(ctx context.Context, arg GetIdempotencyKeyParams) (GetIdempotencyKeyRow, error)
 	GetPasswordHash(ctx context.Context, id uuid.UUID) (string, error)
 	GetSession(ctx context.Context, id uuid.UUID) (GetSessionRow, error)
 	GetTask(ctx context.Context, arg GetTaskParams) (Task, error)
@@ -85,11 +106,26 @@ type Querier interface {
 	ListTasksTitleAsc(ctx context.Context, arg ListTasksTitleAscParams) ([]Task, error)
 	// Order: -title, ignoring case; ties by id.
 	ListTasksTitleDesc(ctx context.Context, arg ListTasksTitleDescParams) ([]Task, error)
-	// Unlinks the user's task and tag, touching the task when a link went.
+	// Creates sent with an Idempotency-Key (openapi/tasks-api.yaml). Each runs
+	// in the create's transaction.
+	// Takes the key for this transaction, or reports that another request holds
+	// it. Read the stored response after this, in a statement of its own: its
+	// snapshot then includes whatever the last holder committed.
+	LockIdempotencyKey(ctx context.Context, arg LockIdempotencyKeyParams) (bool, error)
+	PruneIdempotencyKeys(ctx context.Context, arg PruneIdempotencyKeysParams) (int64, error)
+	// Deletes up to @batch deletion records older than the retention and raises
+	// each user's floor to the highest number it pruned.
+	PruneTombstones(ctx context.Context, arg PruneTombstonesParams) (int64, error)
+	// Unlinks the user's task and tag when the task is at an expected version,
+	// touching the task when a link went; the flags are AddTagToTask's.
 	RemoveTagFromTask(ctx context.Context, arg RemoveTagFromTaskParams) (RemoveTagFromTaskRow, error)
+	// A write with If-Match names the versions it expects (sqlc.narg(if_match));
+	// NULL: no condition. A version that does not match changes nothing.
 	ReplaceTask(ctx context.Context, arg ReplaceTaskParams) (Task, error)
 	// The list's `tag` filter: by id when it is a number naming one of the
-	// user's tags, else by name. task_count is the exact number of its tasks.
+	// user's tags, else by name. task_count is the exact number of its tasks;
+	// list_version is the user's change number (the list's version, read
+	// before the page). No row: the user is gone; a NULL id: no such tag.
 	ResolveTag(ctx context.Context, arg ResolveTagParams) (ResolveTagRow, error)
 	RevokeSession(ctx context.Context, arg RevokeSessionParams) error
 	// Ends one live session of the user; 0 rows: no such live session of theirs.
@@ -99,8 +135,16 @@ type Querier interface {
 	// Moves the session to new_jti if jti is its current, live token. No row
 	// means the token was rotated already, revoked, expired or never existed.
 	RotateSession(ctx context.Context, arg RotateSessionParams) (RotateSessionRow, error)
+	SaveIdempotencyKey(ctx context.Context, arg SaveIdempotencyKeyParams) error
+	// The version of one of the user's tags: what a failed If-Match is told.
+	TagVersion(ctx context.Context, arg TagVersionParams) (int32, error)
 	// The tags of the given tasks of the user, by name.
 	TagsOfTasks(ctx context.Context, arg TagsOfTasksParams) ([]TagsOfTasksRow, error)
+	// The version of one of the user's tasks: what a failed If-Match is told.
+	TaskVersion(ctx context.Context, arg TaskVersionParams) (int32, error)
+	// A task shows its tags, so when the name or colour changes, each task
+	// carrying the tag gets a new version (and appears in the change feed) in
+	// the same statement.
 	UpdateTag(ctx context.Context, arg UpdateTagParams) (UpdateTagRow, error)
 	// PATCH: a NULL title, completed or priority means "not sent"; description
 	// and due_date change only when their set_ flag is true (NULL then clears).

@@ -7,6 +7,7 @@ package db
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -15,7 +16,7 @@ const createTag = `-- name: CreateTag :one
 
 INSERT INTO tags (name, color, user_id)
 VALUES ($1, $2, $3)
-RETURNING id, name, color
+RETURNING id, name, color, version
 `
 
 type CreateTagParams struct {
@@ -25,31 +26,57 @@ type CreateTagParams struct {
 }
 
 type CreateTagRow struct {
-	ID    int32   `json:"id"`
-	Name  string  `json:"name"`
-	Color *string `json:"color"`
+	ID      int32   `json:"id"`
+	Name    string  `json:"name"`
+	Color   *string `json:"color"`
+	Version int32   `json:"version"`
 }
 
-// Tags. Every statement is scoped by user_id in the SQL itself.
+// Tags. Every statement is scoped by user_id in the SQL itself. A write with
+// If-Match names the versions it expects (sqlc.narg(if_match)); NULL: no
+// condition.
 // The unique constraint tags_name_user_id_key reports a duplicate name.
 func (q *Queries) CreateTag(ctx context.Context, arg CreateTagParams) (CreateTagRow, error) {
 	row := q.db.QueryRow(ctx, createTag, arg.Name, arg.Color, arg.UserID)
 	var i CreateTagRow
-	err := row.Scan(&i.ID, &i.Name, &i.Color)
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Color,
+		&i.Version,
+	)
 	return i, err
 }
 
 const deleteTag = `-- name: DeleteTag :execrows
-DELETE FROM tags WHERE id = $1 AND user_id = $2
+WITH tag AS (
+        DELETE FROM tags
+        WHERE tags.id = $1 AND tags.user_id = $2
+          AND ($3::integer[] IS NULL OR tags.version = ANY ($3::integer[]))
+        RETURNING tags.id),
+     touched AS (
+        UPDATE tasks SET updated_at = $4, version = tasks.version + 1
+        WHERE tasks.user_id = $2
+          AND tasks.id IN (SELECT l.task_id FROM task_tag_link AS l WHERE l.user_id = $2 AND l.tag_id IN (SELECT id FROM tag)))
+SELECT tag.id FROM tag
 `
 
 type DeleteTagParams struct {
-	ID     int32     `json:"id"`
-	UserID uuid.UUID `json:"user_id"`
+	ID      int32     `json:"id"`
+	UserID  uuid.UUID `json:"user_id"`
+	IfMatch []int32   `json:"if_match"`
+	Now     time.Time `json:"now"`
 }
 
+// Each task that carried the tag gets a new version in the same statement;
+// the links go by cascade.
 func (q *Queries) DeleteTag(ctx context.Context, arg DeleteTagParams) (int64, error) {
-	result, err := q.db.Exec(ctx, deleteTag, arg.ID, arg.UserID)
+	result, err := q.db.Exec(ctx, deleteTag,
+		arg.ID,
+		arg.UserID,
+		arg.IfMatch,
+		arg.Now,
+	)
 	if err != nil {
 		return 0, err
 	}
@@ -57,16 +84,17 @@ func (q *Queries) DeleteTag(ctx context.Context, arg DeleteTagParams) (int64, er
 }
 
 const listTags = `-- name: ListTags :many
-SELECT id, name, color
+SELECT id, name, color, version
 FROM tags
 WHERE user_id = $1
 ORDER BY name, id
 `
 
 type ListTagsRow struct {
-	ID    int32   `json:"id"`
-	Name  string  `json:"name"`
-	Color *string `json:"color"`
+	ID      int32   `json:"id"`
+	Name    string  `json:"name"`
+	Color   *string `json:"color"`
+	Version int32   `json:"version"`
 }
 
 func (q *Queries) ListTags(ctx context.Context, userID uuid.UUID) ([]ListTagsRow, error) {
@@ -78,7 +106,12 @@ func (q *Queries) ListTags(ctx context.Context, userID uuid.UUID) ([]ListTagsRow
 	items := []ListTagsRow{}
 	for rows.Next() {
 		var i ListTagsRow
-		if err := rows.Scan(&i.ID, &i.Name, &i.Color); err != nil {
+		if err := rows.Scan(
+			&i.ID,
+			&i.Name,
+			&i.Color,
+			&i.Version,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -90,61 +123,105 @@ func (q *Queries) ListTags(ctx context.Context, userID uuid.UUID) ([]ListTagsRow
 }
 
 const resolveTag = `-- name: ResolveTag :one
-SELECT id, task_count
-FROM tags
-WHERE user_id = $1 AND (id = $2 OR name = $3)
-ORDER BY id = $2 DESC NULLS LAST
+SELECT u.change_seq AS list_version, g.id, g.task_count
+FROM users AS u
+LEFT JOIN tags AS g ON g.user_id = u.id AND (g.id = $1 OR g.name = $2)
+WHERE u.id = $3
+ORDER BY g.id = $1 DESC NULLS LAST
 LIMIT 1
 `
 
 type ResolveTagParams struct {
-	UserID uuid.UUID `json:"user_id"`
 	ID     *int32    `json:"id"`
 	Name   string    `json:"name"`
+	UserID uuid.UUID `json:"user_id"`
 }
 
 type ResolveTagRow struct {
-	ID        int32 `json:"id"`
-	TaskCount int32 `json:"task_count"`
+	ListVersion int64  `json:"list_version"`
+	ID          *int32 `json:"id"`
+	TaskCount   *int32 `json:"task_count"`
 }
 
 // The list's `tag` filter: by id when it is a number naming one of the
-// user's tags, else by name. task_count is the exact number of its tasks.
+// user's tags, else by name. task_count is the exact number of its tasks;
+// list_version is the user's change number (the list's version, read
+// before the page). No row: the user is gone; a NULL id: no such tag.
 func (q *Queries) ResolveTag(ctx context.Context, arg ResolveTagParams) (ResolveTagRow, error) {
-	row := q.db.QueryRow(ctx, resolveTag, arg.UserID, arg.ID, arg.Name)
+	row := q.db.QueryRow(ctx, resolveTag, arg.ID, arg.Name, arg.UserID)
 	var i ResolveTagRow
-	err := row.Scan(&i.ID, &i.TaskCount)
+	err := row.Scan(&i.ListVersion, &i.ID, &i.TaskCount)
 	return i, err
 }
 
-const updateTag = `-- name: UpdateTag :one
-UPDATE tags
-SET name = $1, color = $2
-WHERE id = $3 AND user_id = $4
-RETURNING id, name, color
+const tagVersion = `-- name: TagVersion :one
+SELECT version FROM tags WHERE id = $1 AND user_id = $2
 `
 
-type UpdateTagParams struct {
-	Name   string    `json:"name"`
-	Color  *string   `json:"color"`
+type TagVersionParams struct {
 	ID     int32     `json:"id"`
 	UserID uuid.UUID `json:"user_id"`
 }
 
-type UpdateTagRow struct {
-	ID    int32   `json:"id"`
-	Name  string  `json:"name"`
-	Color *string `json:"color"`
+// The version of one of the user's tags: what a failed If-Match is told.
+func (q *Queries) TagVersion(ctx context.Context, arg TagVersionParams) (int32, error) {
+	row := q.db.QueryRow(ctx, tagVersion, arg.ID, arg.UserID)
+	var version int32
+	err := row.Scan(&version)
+	return version, err
 }
 
+const updateTag = `-- name: UpdateTag :one
+WITH old AS (
+        SELECT tags.name, tags.color FROM tags
+        WHERE tags.id = $1 AND tags.user_id = $2 FOR NO KEY UPDATE),
+     tag AS (
+        UPDATE tags SET name = $3, color = $4, version = tags.version + 1
+        WHERE tags.id = $1 AND tags.user_id = $2
+          AND ($5::integer[] IS NULL OR tags.version = ANY ($5::integer[]))
+        RETURNING tags.id, tags.name, tags.color, tags.version),
+     touched AS (
+        UPDATE tasks SET updated_at = $6, version = tasks.version + 1
+        WHERE tasks.user_id = $2
+          AND tasks.id IN (SELECT l.task_id FROM task_tag_link AS l WHERE l.user_id = $2 AND l.tag_id = $1)
+          AND EXISTS (SELECT 1 FROM tag, old WHERE (tag.name, tag.color) IS DISTINCT FROM (old.name, old.color)))
+SELECT tag.id, tag.name, tag.color, tag.version FROM tag
+`
+
+type UpdateTagParams struct {
+	ID      int32     `json:"id"`
+	UserID  uuid.UUID `json:"user_id"`
+	Name    string    `json:"name"`
+	Color   *string   `json:"color"`
+	IfMatch []int32   `json:"if_match"`
+	Now     time.Time `json:"now"`
+}
+
+type UpdateTagRow struct {
+	ID      int32   `json:"id"`
+	Name    string  `json:"name"`
+	Color   *string `json:"color"`
+	Version int32   `json:"version"`
+}
+
+// A task shows its tags, so when the name or colour changes, each task
+// carrying the tag gets a new version (and appears in the change feed) in
+// the same statement.
 func (q *Queries) UpdateTag(ctx context.Context, arg UpdateTagParams) (UpdateTagRow, error) {
 	row := q.db.QueryRow(ctx, updateTag,
-		arg.Name,
-		arg.Color,
 		arg.ID,
 		arg.UserID,
+		arg.Name,
+		arg.Color,
+		arg.IfMatch,
+		arg.Now,
 	)
 	var i UpdateTagRow
-	err := row.Scan(&i.ID, &i.Name, &i.Color)
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Color,
+		&i.Version,
+	)
 	return i, err
 }

@@ -13,56 +13,78 @@ import (
 )
 
 const addTagToTask = `-- name: AddTagToTask :one
-WITH task AS (SELECT id FROM tasks WHERE tasks.id = $1 AND tasks.user_id = $2),
+WITH task AS (
+        SELECT id, version FROM tasks WHERE tasks.id = $1 AND tasks.user_id = $2 FOR NO KEY UPDATE),
      tag AS (SELECT id FROM tags WHERE tags.id = $3 AND tags.user_id = $2),
+     matched AS (
+        SELECT task.id FROM task
+        WHERE $4::integer[] IS NULL OR task.version = ANY ($4::integer[])),
      linked AS (
         INSERT INTO task_tag_link (user_id, task_id, tag_id)
-        SELECT $2, task.id, tag.id FROM task, tag
+        SELECT $2, matched.id, tag.id FROM matched, tag
         ON CONFLICT DO NOTHING
         RETURNING task_id),
-     touched AS (UPDATE tasks SET updated_at = $4 WHERE tasks.id IN (SELECT task_id FROM linked) RETURNING tasks.id)
+     touched AS (
+        UPDATE tasks SET updated_at = $5, version = tasks.version + 1
+        WHERE tasks.id IN (SELECT task_id FROM linked) RETURNING tasks.id)
 SELECT EXISTS (SELECT 1 FROM task) AS task_found,
        EXISTS (SELECT 1 FROM tag) AS tag_found,
+       EXISTS (SELECT 1 FROM matched) AS version_matched,
        EXISTS (SELECT 1 FROM touched) AS changed
 `
 
 type AddTagToTaskParams struct {
-	TaskID int32     `json:"task_id"`
-	UserID uuid.UUID `json:"user_id"`
-	TagID  int32     `json:"tag_id"`
-	Now    time.Time `json:"now"`
+	TaskID  int32     `json:"task_id"`
+	UserID  uuid.UUID `json:"user_id"`
+	TagID   int32     `json:"tag_id"`
+	IfMatch []int32   `json:"if_match"`
+	Now     time.Time `json:"now"`
 }
 
 type AddTagToTaskRow struct {
-	TaskFound bool `json:"task_found"`
-	TagFound  bool `json:"tag_found"`
-	Changed   bool `json:"changed"`
+	TaskFound      bool `json:"task_found"`
+	TagFound       bool `json:"tag_found"`
+	VersionMatched bool `json:"version_matched"`
+	Changed        bool `json:"changed"`
 }
 
-// Links the user's task and tag, touching the task when the link is new;
-// the flags tell a missing task or tag from an existing link.
+// Links the user's task and tag when the task is at an expected version,
+// touching the task (a new version) when the link is new; the flags tell a
+// missing task or tag, and a version that did not match, from an existing
+// link. The task row is locked first, so its version cannot change between
+// the check and the link.
 func (q *Queries) AddTagToTask(ctx context.Context, arg AddTagToTaskParams) (AddTagToTaskRow, error) {
 	row := q.db.QueryRow(ctx, addTagToTask,
 		arg.TaskID,
 		arg.UserID,
 		arg.TagID,
+		arg.IfMatch,
 		arg.Now,
 	)
 	var i AddTagToTaskRow
-	err := row.Scan(&i.TaskFound, &i.TagFound, &i.Changed)
+	err := row.Scan(
+		&i.TaskFound,
+		&i.TagFound,
+		&i.VersionMatched,
+		&i.Changed,
+	)
 	return i, err
 }
 
 const countTasks = `-- name: CountTasks :one
-SELECT count(*)
-FROM tasks AS t
-WHERE t.user_id = $1
-  AND ($2::boolean IS NULL OR t.completed = $2)
-  AND ($3::task_priority IS NULL OR t.priority = $3)
-  AND ($4::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
-  AND ($5::text IS NULL
-        OR t.title_search LIKE lower($5) OR t.description_search LIKE lower($5))
+SELECT u.change_seq AS list_version, (
+    SELECT count(*)
+    FROM tasks AS t
+    WHERE t.user_id = $1
+      AND ($2::boolean IS NULL OR t.completed = $2)
+      AND ($3::task_priority IS NULL OR t.priority = $3)
+      AND ($4::integer IS NULL OR EXISTS (
+            SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
+      AND ($5::text IS NULL
+            OR t.title_search LIKE lower($5) OR t.description_search LIKE lower($5))
+)::bigint AS total
+FROM users AS u
+WHERE u.id = $1
 `
 
 type CountTasksParams struct {
@@ -73,8 +95,15 @@ type CountTasksParams struct {
 	Pattern   *string       `json:"pattern"`
 }
 
-// The exact total of a filtered list, for filters the counters cannot answer.
-func (q *Queries) CountTasks(ctx context.Context, arg CountTasksParams) (int64, error) {
+type CountTasksRow struct {
+	ListVersion int64 `json:"list_version"`
+	Total       int64 `json:"total"`
+}
+
+// The exact total of a filtered list, for filters the counters cannot answer,
+// and the user's change number (the list's version, read before the page):
+// no row when the user is gone.
+func (q *Queries) CountTasks(ctx context.Context, arg CountTasksParams) (CountTasksRow, error) {
 	row := q.db.QueryRow(ctx, countTasks,
 		arg.UserID,
 		arg.Completed,
@@ -82,17 +111,21 @@ func (q *Queries) CountTasks(ctx context.Context, arg CountTasksParams) (int64, 
 		arg.TagID,
 		arg.Pattern,
 	)
-	var count int64
-	err := row.Scan(&count)
-	return count, err
+	var i CountTasksRow
+	err := row.Scan(&i.ListVersion, &i.Total)
+	return i, err
 }
 
 const countTasksFromCounters = `-- name: CountTasksFromCounters :one
-SELECT coalesce(sum(n), 0)::bigint
-FROM task_counts
-WHERE user_id = $1
-  AND ($2::boolean IS NULL OR completed = $2)
-  AND ($3::task_priority IS NULL OR priority = $3)
+SELECT u.change_seq AS list_version, (
+    SELECT coalesce(sum(n), 0)
+    FROM task_counts
+    WHERE user_id = $1
+      AND ($2::boolean IS NULL OR completed = $2)
+      AND ($3::task_priority IS NULL OR priority = $3)
+)::bigint AS total
+FROM users AS u
+WHERE u.id = $1
 `
 
 type CountTasksFromCountersParams struct {
@@ -101,18 +134,24 @@ type CountTasksFromCountersParams struct {
 	Priority  *TaskPriority `json:"priority"`
 }
 
-// The exact total of a list filtered by nothing, status and/or priority.
-func (q *Queries) CountTasksFromCounters(ctx context.Context, arg CountTasksFromCountersParams) (int64, error) {
+type CountTasksFromCountersRow struct {
+	ListVersion int64 `json:"list_version"`
+	Total       int64 `json:"total"`
+}
+
+// The exact total of a list filtered by nothing, status and/or priority, and
+// the list's version as in CountTasks.
+func (q *Queries) CountTasksFromCounters(ctx context.Context, arg CountTasksFromCountersParams) (CountTasksFromCountersRow, error) {
 	row := q.db.QueryRow(ctx, countTasksFromCounters, arg.UserID, arg.Completed, arg.Priority)
-	var column_1 int64
-	err := row.Scan(&column_1)
-	return column_1, err
+	var i CountTasksFromCountersRow
+	err := row.Scan(&i.ListVersion, &i.Total)
+	return i, err
 }
 
 const createTask = `-- name: CreateTask :one
 INSERT INTO tasks (title, description, completed, priority, due_date, user_id, created_at, updated_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
-RETURNING id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at, title_search, description_search
+RETURNING id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at, title_search, description_search, version
 `
 
 type CreateTaskParams struct {
@@ -151,21 +190,25 @@ func (q *Queries) CreateTask(ctx context.Context, arg CreateTaskParams) (Task, e
 		&i.UpdatedAt,
 		&i.TitleSearch,
 		&i.DescriptionSearch,
+		&i.Version,
 	)
 	return i, err
 }
 
 const deleteTask = `-- name: DeleteTask :execrows
-DELETE FROM tasks WHERE id = $1 AND user_id = $2
+DELETE FROM tasks
+WHERE id = $1 AND user_id = $2
+  AND ($3::integer[] IS NULL OR version = ANY ($3::integer[]))
 `
 
 type DeleteTaskParams struct {
-	ID     int32     `json:"id"`
-	UserID uuid.UUID `json:"user_id"`
+	ID      int32     `json:"id"`
+	UserID  uuid.UUID `json:"user_id"`
+	IfMatch []int32   `json:"if_match"`
 }
 
 func (q *Queries) DeleteTask(ctx context.Context, arg DeleteTaskParams) (int64, error) {
-	result, err := q.db.Exec(ctx, deleteTask, arg.ID, arg.UserID)
+	result, err := q.db.Exec(ctx, deleteTask, arg.ID, arg.UserID, arg.IfMatch)
 	if err != nil {
 		return 0, err
 	}
@@ -173,7 +216,7 @@ func (q *Queries) DeleteTask(ctx context.Context, arg DeleteTaskParams) (int64, 
 }
 
 const getTask = `-- name: GetTask :one
-SELECT id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at, title_search, description_search FROM tasks WHERE id = $1 AND user_id = $2
+SELECT id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at, title_search, description_search, version FROM tasks WHERE id = $1 AND user_id = $2
 `
 
 type GetTaskParams struct {
@@ -197,13 +240,14 @@ func (q *Queries) GetTask(ctx context.Context, arg GetTaskParams) (Task, error) 
 		&i.UpdatedAt,
 		&i.TitleSearch,
 		&i.DescriptionSearch,
+		&i.Version,
 	)
 	return i, err
 }
 
 const listTasksCreatedAsc = `-- name: ListTasksCreatedAsc :many
 
-SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.title_search, t.description_search
+SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.title_search, t.description_search, t.version
 FROM tasks AS t
 WHERE t.user_id = $1
   AND ($2::boolean IS NULL OR t.completed = $2)
@@ -269,6 +313,7 @@ func (q *Queries) ListTasksCreatedAsc(ctx context.Context, arg ListTasksCreatedA
 			&i.UpdatedAt,
 			&i.TitleSearch,
 			&i.DescriptionSearch,
+			&i.Version,
 		); err != nil {
 			return nil, err
 		}
@@ -281,7 +326,7 @@ func (q *Queries) ListTasksCreatedAsc(ctx context.Context, arg ListTasksCreatedA
 }
 
 const listTasksCreatedDesc = `-- name: ListTasksCreatedDesc :many
-SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.title_search, t.description_search
+SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.title_search, t.description_search, t.version
 FROM tasks AS t
 WHERE t.user_id = $1
   AND ($2::boolean IS NULL OR t.completed = $2)
@@ -335,6 +380,7 @@ func (q *Queries) ListTasksCreatedDesc(ctx context.Context, arg ListTasksCreated
 			&i.UpdatedAt,
 			&i.TitleSearch,
 			&i.DescriptionSearch,
+			&i.Version,
 		); err != nil {
 			return nil, err
 		}
@@ -347,7 +393,7 @@ func (q *Queries) ListTasksCreatedDesc(ctx context.Context, arg ListTasksCreated
 }
 
 const listTasksDueAsc = `-- name: ListTasksDueAsc :many
-SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.title_search, t.description_search
+SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.title_search, t.description_search, t.version
 FROM tasks AS t
 WHERE t.user_id = $1
   AND ($2::boolean IS NULL OR t.completed = $2)
@@ -401,6 +447,7 @@ func (q *Queries) ListTasksDueAsc(ctx context.Context, arg ListTasksDueAscParams
 			&i.UpdatedAt,
 			&i.TitleSearch,
 			&i.DescriptionSearch,
+			&i.Version,
 		); err != nil {
 			return nil, err
 		}
@@ -413,7 +460,7 @@ func (q *Queries) ListTasksDueAsc(ctx context.Context, arg ListTasksDueAscParams
 }
 
 const listTasksDueDesc = `-- name: ListTasksDueDesc :many
-SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.title_search, t.description_search
+SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.title_search, t.description_search, t.version
 FROM tasks AS t
 WHERE t.user_id = $1
   AND ($2::boolean IS NULL OR t.completed = $2)
@@ -467,6 +514,7 @@ func (q *Queries) ListTasksDueDesc(ctx context.Context, arg ListTasksDueDescPara
 			&i.UpdatedAt,
 			&i.TitleSearch,
 			&i.DescriptionSearch,
+			&i.Version,
 		); err != nil {
 			return nil, err
 		}
@@ -479,7 +527,7 @@ func (q *Queries) ListTasksDueDesc(ctx context.Context, arg ListTasksDueDescPara
 }
 
 const listTasksPriorityAsc = `-- name: ListTasksPriorityAsc :many
-SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.title_search, t.description_search
+SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.title_search, t.description_search, t.version
 FROM tasks AS t
 WHERE t.user_id = $1
   AND ($2::boolean IS NULL OR t.completed = $2)
@@ -533,6 +581,7 @@ func (q *Queries) ListTasksPriorityAsc(ctx context.Context, arg ListTasksPriorit
 			&i.UpdatedAt,
 			&i.TitleSearch,
 			&i.DescriptionSearch,
+			&i.Version,
 		); err != nil {
 			return nil, err
 		}
@@ -545,7 +594,7 @@ func (q *Queries) ListTasksPriorityAsc(ctx context.Context, arg ListTasksPriorit
 }
 
 const listTasksPriorityDesc = `-- name: ListTasksPriorityDesc :many
-SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.title_search, t.description_search
+SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.title_search, t.description_search, t.version
 FROM tasks AS t
 WHERE t.user_id = $1
   AND ($2::boolean IS NULL OR t.completed = $2)
@@ -599,6 +648,7 @@ func (q *Queries) ListTasksPriorityDesc(ctx context.Context, arg ListTasksPriori
 			&i.UpdatedAt,
 			&i.TitleSearch,
 			&i.DescriptionSearch,
+			&i.Version,
 		); err != nil {
 			return nil, err
 		}
@@ -611,7 +661,7 @@ func (q *Queries) ListTasksPriorityDesc(ctx context.Context, arg ListTasksPriori
 }
 
 const listTasksTitleAsc = `-- name: ListTasksTitleAsc :many
-SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.title_search, t.description_search
+SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.title_search, t.description_search, t.version
 FROM tasks AS t
 WHERE t.user_id = $1
   AND ($2::boolean IS NULL OR t.completed = $2)
@@ -665,6 +715,7 @@ func (q *Queries) ListTasksTitleAsc(ctx context.Context, arg ListTasksTitleAscPa
 			&i.UpdatedAt,
 			&i.TitleSearch,
 			&i.DescriptionSearch,
+			&i.Version,
 		); err != nil {
 			return nil, err
 		}
@@ -677,7 +728,7 @@ func (q *Queries) ListTasksTitleAsc(ctx context.Context, arg ListTasksTitleAscPa
 }
 
 const listTasksTitleDesc = `-- name: ListTasksTitleDesc :many
-SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.title_search, t.description_search
+SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.title_search, t.description_search, t.version
 FROM tasks AS t
 WHERE t.user_id = $1
   AND ($2::boolean IS NULL OR t.completed = $2)
@@ -731,6 +782,7 @@ func (q *Queries) ListTasksTitleDesc(ctx context.Context, arg ListTasksTitleDesc
 			&i.UpdatedAt,
 			&i.TitleSearch,
 			&i.DescriptionSearch,
+			&i.Version,
 		); err != nil {
 			return nil, err
 		}
@@ -743,50 +795,68 @@ func (q *Queries) ListTasksTitleDesc(ctx context.Context, arg ListTasksTitleDesc
 }
 
 const removeTagFromTask = `-- name: RemoveTagFromTask :one
-WITH task AS (SELECT id FROM tasks WHERE tasks.id = $1 AND tasks.user_id = $2),
+WITH task AS (
+        SELECT id, version FROM tasks WHERE tasks.id = $1 AND tasks.user_id = $2 FOR NO KEY UPDATE),
      tag AS (SELECT id FROM tags WHERE tags.id = $3 AND tags.user_id = $2),
+     matched AS (
+        SELECT task.id FROM task
+        WHERE $4::integer[] IS NULL OR task.version = ANY ($4::integer[])),
      unlinked AS (
-        DELETE FROM task_tag_link AS l USING task, tag
-        WHERE l.user_id = $2 AND l.task_id = task.id AND l.tag_id = tag.id
+        DELETE FROM task_tag_link AS l USING matched, tag
+        WHERE l.user_id = $2 AND l.task_id = matched.id AND l.tag_id = tag.id
         RETURNING l.task_id),
-     touched AS (UPDATE tasks SET updated_at = $4 WHERE tasks.id IN (SELECT task_id FROM unlinked) RETURNING tasks.id)
+     touched AS (
+        UPDATE tasks SET updated_at = $5, version = tasks.version + 1
+        WHERE tasks.id IN (SELECT task_id FROM unlinked) RETURNING tasks.id)
 SELECT EXISTS (SELECT 1 FROM task) AS task_found,
        EXISTS (SELECT 1 FROM tag) AS tag_found,
+       EXISTS (SELECT 1 FROM matched) AS version_matched,
        EXISTS (SELECT 1 FROM touched) AS changed
 `
 
 type RemoveTagFromTaskParams struct {
-	TaskID int32     `json:"task_id"`
-	UserID uuid.UUID `json:"user_id"`
-	TagID  int32     `json:"tag_id"`
-	Now    time.Time `json:"now"`
+	TaskID  int32     `json:"task_id"`
+	UserID  uuid.UUID `json:"user_id"`
+	TagID   int32     `json:"tag_id"`
+	IfMatch []int32   `json:"if_match"`
+	Now     time.Time `json:"now"`
 }
 
 type RemoveTagFromTaskRow struct {
-	TaskFound bool `json:"task_found"`
-	TagFound  bool `json:"tag_found"`
-	Changed   bool `json:"changed"`
+	TaskFound      bool `json:"task_found"`
+	TagFound       bool `json:"tag_found"`
+	VersionMatched bool `json:"version_matched"`
+	Changed        bool `json:"changed"`
 }
 
-// Unlinks the user's task and tag, touching the task when a link went.
+// Unlinks the user's task and tag when the task is at an expected version,
+// touching the task when a link went; the flags are AddTagToTask's.
 func (q *Queries) RemoveTagFromTask(ctx context.Context, arg RemoveTagFromTaskParams) (RemoveTagFromTaskRow, error) {
 	row := q.db.QueryRow(ctx, removeTagFromTask,
 		arg.TaskID,
 		arg.UserID,
 		arg.TagID,
+		arg.IfMatch,
 		arg.Now,
 	)
 	var i RemoveTagFromTaskRow
-	err := row.Scan(&i.TaskFound, &i.TagFound, &i.Changed)
+	err := row.Scan(
+		&i.TaskFound,
+		&i.TagFound,
+		&i.VersionMatched,
+		&i.Changed,
+	)
 	return i, err
 }
 
 const replaceTask = `-- name: ReplaceTask :one
+
 UPDATE tasks
 SET title = $1, description = $2, completed = $3,
-    priority = $4, due_date = $5, updated_at = $6
+    priority = $4, due_date = $5, updated_at = $6, version = version + 1
 WHERE id = $7 AND user_id = $8
-RETURNING id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at, title_search, description_search
+  AND ($9::integer[] IS NULL OR version = ANY ($9::integer[]))
+RETURNING id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at, title_search, description_search, version
 `
 
 type ReplaceTaskParams struct {
@@ -798,8 +868,11 @@ type ReplaceTaskParams struct {
 	Now         time.Time    `json:"now"`
 	ID          int32        `json:"id"`
 	UserID      uuid.UUID    `json:"user_id"`
+	IfMatch     []int32      `json:"if_match"`
 }
 
+// A write with If-Match names the versions it expects (sqlc.narg(if_match));
+// NULL: no condition. A version that does not match changes nothing.
 func (q *Queries) ReplaceTask(ctx context.Context, arg ReplaceTaskParams) (Task, error) {
 	row := q.db.QueryRow(ctx, replaceTask,
 		arg.Title,
@@ -810,6 +883,7 @@ func (q *Queries) ReplaceTask(ctx context.Context, arg ReplaceTaskParams) (Task,
 		arg.Now,
 		arg.ID,
 		arg.UserID,
+		arg.IfMatch,
 	)
 	var i Task
 	err := row.Scan(
@@ -825,12 +899,13 @@ func (q *Queries) ReplaceTask(ctx context.Context, arg ReplaceTaskParams) (Task,
 		&i.UpdatedAt,
 		&i.TitleSearch,
 		&i.DescriptionSearch,
+		&i.Version,
 	)
 	return i, err
 }
 
 const tagsOfTasks = `-- name: TagsOfTasks :many
-SELECT l.task_id, g.id, g.name, g.color
+SELECT l.task_id, g.id, g.name, g.color, g.version
 FROM task_tag_link AS l
 JOIN tags AS g ON g.id = l.tag_id
 WHERE l.user_id = $1 AND l.task_id = ANY ($2::integer[])
@@ -843,10 +918,11 @@ type TagsOfTasksParams struct {
 }
 
 type TagsOfTasksRow struct {
-	TaskID int32   `json:"task_id"`
-	ID     int32   `json:"id"`
-	Name   string  `json:"name"`
-	Color  *string `json:"color"`
+	TaskID  int32   `json:"task_id"`
+	ID      int32   `json:"id"`
+	Name    string  `json:"name"`
+	Color   *string `json:"color"`
+	Version int32   `json:"version"`
 }
 
 // The tags of the given tasks of the user, by name.
@@ -864,6 +940,7 @@ func (q *Queries) TagsOfTasks(ctx context.Context, arg TagsOfTasksParams) ([]Tag
 			&i.ID,
 			&i.Name,
 			&i.Color,
+			&i.Version,
 		); err != nil {
 			return nil, err
 		}
@@ -875,6 +952,23 @@ func (q *Queries) TagsOfTasks(ctx context.Context, arg TagsOfTasksParams) ([]Tag
 	return items, nil
 }
 
+const taskVersion = `-- name: TaskVersion :one
+SELECT version FROM tasks WHERE id = $1 AND user_id = $2
+`
+
+type TaskVersionParams struct {
+	ID     int32     `json:"id"`
+	UserID uuid.UUID `json:"user_id"`
+}
+
+// The version of one of the user's tasks: what a failed If-Match is told.
+func (q *Queries) TaskVersion(ctx context.Context, arg TaskVersionParams) (int32, error) {
+	row := q.db.QueryRow(ctx, taskVersion, arg.ID, arg.UserID)
+	var version int32
+	err := row.Scan(&version)
+	return version, err
+}
+
 const updateTask = `-- name: UpdateTask :one
 UPDATE tasks
 SET title       = coalesce($1, title),
@@ -882,9 +976,11 @@ SET title       = coalesce($1, title),
     completed   = coalesce($4, completed),
     priority    = coalesce($5, priority),
     due_date    = CASE WHEN $6::boolean THEN $7 ELSE due_date END,
-    updated_at  = $8
+    updated_at  = $8,
+    version     = version + 1
 WHERE id = $9 AND user_id = $10
-RETURNING id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at, title_search, description_search
+  AND ($11::integer[] IS NULL OR version = ANY ($11::integer[]))
+RETURNING id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at, title_search, description_search, version
 `
 
 type UpdateTaskParams struct {
@@ -898,6 +994,7 @@ type UpdateTaskParams struct {
 	Now            time.Time     `json:"now"`
 	ID             int32         `json:"id"`
 	UserID         uuid.UUID     `json:"user_id"`
+	IfMatch        []int32       `json:"if_match"`
 }
 
 // PATCH: a NULL title, completed or priority means "not sent"; description
@@ -914,6 +1011,7 @@ func (q *Queries) UpdateTask(ctx context.Context, arg UpdateTaskParams) (Task, e
 		arg.Now,
 		arg.ID,
 		arg.UserID,
+		arg.IfMatch,
 	)
 	var i Task
 	err := row.Scan(
@@ -929,6 +1027,7 @@ func (q *Queries) UpdateTask(ctx context.Context, arg UpdateTaskParams) (Task, e
 		&i.UpdatedAt,
 		&i.TitleSearch,
 		&i.DescriptionSearch,
+		&i.Version,
 	)
 	return i, err
 }

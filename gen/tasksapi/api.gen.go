@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"path"
@@ -22,6 +23,42 @@ import (
 	"github.com/oapi-codegen/runtime"
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
+
+// Defines values for ChangeEntity.
+const (
+	ChangeEntityTag  ChangeEntity = "tag"
+	ChangeEntityTask ChangeEntity = "task"
+)
+
+// Valid indicates whether the value is a known member of the ChangeEntity enum.
+func (e ChangeEntity) Valid() bool {
+	switch e {
+	case ChangeEntityTag:
+		return true
+	case ChangeEntityTask:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ChangeOp.
+const (
+	ChangeOpDelete ChangeOp = "delete"
+	ChangeOpUpsert ChangeOp = "upsert"
+)
+
+// Valid indicates whether the value is a known member of the ChangeOp enum.
+func (e ChangeOp) Valid() bool {
+	switch e {
+	case ChangeOpDelete:
+		return true
+	case ChangeOpUpsert:
+		return true
+	default:
+		return false
+	}
+}
 
 // Defines values for Priority.
 const (
@@ -101,6 +138,46 @@ func (e ListTasksParamsSort) Valid() bool {
 	}
 }
 
+// Change One change of one of the user's tasks or tags.
+type Change struct {
+	// Data The current task or tag for an upsert; null for a delete.
+	Data   nullable.Nullable[Change_Data] `json:"data"`
+	Entity ChangeEntity                   `json:"entity"`
+
+	// Id The task's or the tag's id.
+	Id int64 `json:"id"`
+
+	// Op `upsert`: it was created or changed (`data` is its current state); `delete`: it is gone.
+	Op ChangeOp `json:"op"`
+
+	// Version Its version after this change.
+	Version int64 `json:"version"`
+}
+
+// Change_Data The current task or tag for an upsert; null for a delete.
+type Change_Data struct {
+	union json.RawMessage
+}
+
+// ChangeEntity defines model for Change.Entity.
+type ChangeEntity string
+
+// ChangeOp `upsert`: it was created or changed (`data` is its current state); `delete`: it is gone.
+type ChangeOp string
+
+// ChangeList defines model for ChangeList.
+type ChangeList struct {
+	Changes []Change `json:"changes"`
+
+	// Cursor Ask for the changes since this next (opaque).
+	//
+	// Example: 120
+	Cursor string `json:"cursor"`
+
+	// HasMore More changes follow at once; ask again with `cursor`.
+	HasMore bool `json:"has_more"`
+}
+
 // ErrorResponse The body of every error this service returns.
 type ErrorResponse struct {
 	// Code A stable machine-readable code, such as INVALID_CREDENTIALS or TASK_NOT_FOUND.
@@ -122,6 +199,9 @@ type Tag struct {
 	Color nullable.Nullable[string] `json:"color"`
 	Id    int64                     `json:"id"`
 	Name  string                    `json:"name"`
+
+	// Version 1 at creation, +1 on every change. The `ETag` is this number.
+	Version int64 `json:"version"`
 }
 
 // TagInput Rules checked by the server (400 with a named code): `name` is 1-50 characters after
@@ -155,9 +235,13 @@ type Task struct {
 	Tags  []Tag  `json:"tags"`
 	Title string `json:"title"`
 
-	// UpdatedAt Changes on every modification, including tags put on or taken off.
+	// UpdatedAt Changes with every new version.
 	UpdatedAt time.Time          `json:"updated_at"`
 	UserId    openapi_types.UUID `json:"user_id"`
+
+	// Version 1 at creation, +1 on every change: of a field, of its tags (one put on or taken off),
+	// or of a tag it carries (renamed, recoloured, deleted). The `ETag` is this number.
+	Version int64 `json:"version"`
 }
 
 // TaskCreate A new task, or (PUT) a task's full replacement. Rules checked by the server (400 with a
@@ -226,11 +310,29 @@ type TaskUpdate struct {
 	Title *string `json:"title,omitempty"`
 }
 
+// IdempotencyKey defines model for IdempotencyKey.
+type IdempotencyKey = string
+
+// IfMatch defines model for IfMatch.
+type IfMatch = string
+
+// IfNoneMatch defines model for IfNoneMatch.
+type IfNoneMatch = string
+
+// Since defines model for Since.
+type Since = string
+
 // TagID defines model for TagID.
 type TagID = int64
 
 // TaskID defines model for TaskID.
 type TaskID = int64
+
+// CursorExpired The body of every error this service returns.
+type CursorExpired = ErrorResponse
+
+// IdempotencyKeyInProgress The body of every error this service returns.
+type IdempotencyKeyInProgress = ErrorResponse
 
 // InternalError The body of every error this service returns.
 type InternalError = ErrorResponse
@@ -243,6 +345,9 @@ type InvalidTask = ErrorResponse
 
 // PayloadTooLarge The body of every error this service returns.
 type PayloadTooLarge = ErrorResponse
+
+// PreconditionFailed The body of every error this service returns.
+type PreconditionFailed = ErrorResponse
 
 // ServiceUnavailable The body of every error this service returns.
 type ServiceUnavailable = ErrorResponse
@@ -264,6 +369,61 @@ type UnsupportedMediaType = ErrorResponse
 
 // ValidationError The body of every error this service returns.
 type ValidationError = ErrorResponse
+
+// ValidationOrKeyMismatch The body of every error this service returns.
+type ValidationOrKeyMismatch = ErrorResponse
+
+// ListChangesParams defines parameters for ListChanges.
+type ListChangesParams struct {
+	// Since A cursor: the `cursor` of a `GET /changes` answer or the `id` of an event. Not one this
+	// server gave is 400 INVALID_CURSOR; one older than the history kept (CHANGES_RETENTION,
+	// 30 days by default) is 410 CURSOR_EXPIRED.
+	Since *Since `form:"since,omitempty" json:"since,omitempty"`
+
+	// Limit At most this many changes, 1 to 1000; above 1000 is treated as 1000. Zero or negative is INVALID_PAGINATION.
+	Limit *int64 `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
+// StreamEventsParams defines parameters for StreamEvents.
+type StreamEventsParams struct {
+	// Since A cursor: the `cursor` of a `GET /changes` answer or the `id` of an event. Not one this
+	// server gave is 400 INVALID_CURSOR; one older than the history kept (CHANGES_RETENTION,
+	// 30 days by default) is 410 CURSOR_EXPIRED.
+	Since *Since `form:"since,omitempty" json:"since,omitempty"`
+
+	// LastEventID The id of the last event received; takes precedence over `since`.
+	LastEventID *string `json:"Last-Event-ID,omitempty"`
+}
+
+// CreateTagParams defines parameters for CreateTag.
+type CreateTagParams struct {
+	// IdempotencyKey 1-255 visible ASCII characters (a UUID is a good choice), chosen by the client for one
+	// create and sent again on each retry of it. Kept for this user for at least 24 hours. The
+	// same key with the same body answers the first response again, with
+	// `Idempotent-Replayed: true`, and creates nothing; with another body, 422
+	// IDEMPOTENCY_KEY_MISMATCH; while the first request still runs, 409
+	// IDEMPOTENCY_KEY_IN_PROGRESS; a malformed key, 400 INVALID_IDEMPOTENCY_KEY. A request that
+	// failed is not kept: retrying it runs it again.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// DeleteTagParams defines parameters for DeleteTag.
+type DeleteTagParams struct {
+	// IfMatch Change the resource only while it is at one of these versions: an `ETag` of an earlier
+	// response (`"3"`), several separated by commas, or `*` (any). Otherwise 412
+	// PRECONDITION_FAILED with the current `ETag`, and nothing changes. Weak tags (`W/"3"`)
+	// never match. Without it the write is unconditional.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// UpdateTagParams defines parameters for UpdateTag.
+type UpdateTagParams struct {
+	// IfMatch Change the resource only while it is at one of these versions: an `ETag` of an earlier
+	// response (`"3"`), several separated by commas, or `*` (any). Otherwise 412
+	// PRECONDITION_FAILED with the current `ETag`, and nothing changes. Weak tags (`W/"3"`)
+	// never match. Without it the write is unconditional.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
 
 // ListTasksParams defines parameters for ListTasks.
 type ListTasksParams struct {
@@ -289,6 +449,10 @@ type ListTasksParams struct {
 	// anything else is INVALID_SORT_FIELD. `priority` ascending is high, medium, low;
 	// `due_date` ascending puts tasks without one last; `title` ignores case.
 	Sort *ListTasksParamsSort `form:"sort,omitempty" json:"sort,omitempty"`
+
+	// IfNoneMatch Answer 304 with no body while the resource still has one of these entity tags (compared
+	// weakly, so `W/"3"` matches `"3"`), or `*`.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
 }
 
 // ListTasksParamsStatus defines parameters for ListTasks.
@@ -296,6 +460,70 @@ type ListTasksParamsStatus string
 
 // ListTasksParamsSort defines parameters for ListTasks.
 type ListTasksParamsSort string
+
+// CreateTaskParams defines parameters for CreateTask.
+type CreateTaskParams struct {
+	// IdempotencyKey 1-255 visible ASCII characters (a UUID is a good choice), chosen by the client for one
+	// create and sent again on each retry of it. Kept for this user for at least 24 hours. The
+	// same key with the same body answers the first response again, with
+	// `Idempotent-Replayed: true`, and creates nothing; with another body, 422
+	// IDEMPOTENCY_KEY_MISMATCH; while the first request still runs, 409
+	// IDEMPOTENCY_KEY_IN_PROGRESS; a malformed key, 400 INVALID_IDEMPOTENCY_KEY. A request that
+	// failed is not kept: retrying it runs it again.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// DeleteTaskParams defines parameters for DeleteTask.
+type DeleteTaskParams struct {
+	// IfMatch Change the resource only while it is at one of these versions: an `ETag` of an earlier
+	// response (`"3"`), several separated by commas, or `*` (any). Otherwise 412
+	// PRECONDITION_FAILED with the current `ETag`, and nothing changes. Weak tags (`W/"3"`)
+	// never match. Without it the write is unconditional.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// GetTaskParams defines parameters for GetTask.
+type GetTaskParams struct {
+	// IfNoneMatch Answer 304 with no body while the resource still has one of these entity tags (compared
+	// weakly, so `W/"3"` matches `"3"`), or `*`.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+}
+
+// UpdateTaskParams defines parameters for UpdateTask.
+type UpdateTaskParams struct {
+	// IfMatch Change the resource only while it is at one of these versions: an `ETag` of an earlier
+	// response (`"3"`), several separated by commas, or `*` (any). Otherwise 412
+	// PRECONDITION_FAILED with the current `ETag`, and nothing changes. Weak tags (`W/"3"`)
+	// never match. Without it the write is unconditional.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// ReplaceTaskParams defines parameters for ReplaceTask.
+type ReplaceTaskParams struct {
+	// IfMatch Change the resource only while it is at one of these versions: an `ETag` of an earlier
+	// response (`"3"`), several separated by commas, or `*` (any). Otherwise 412
+	// PRECONDITION_FAILED with the current `ETag`, and nothing changes. Weak tags (`W/"3"`)
+	// never match. Without it the write is unconditional.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// RemoveTagFromTaskParams defines parameters for RemoveTagFromTask.
+type RemoveTagFromTaskParams struct {
+	// IfMatch Change the resource only while it is at one of these versions: an `ETag` of an earlier
+	// response (`"3"`), several separated by commas, or `*` (any). Otherwise 412
+	// PRECONDITION_FAILED with the current `ETag`, and nothing changes. Weak tags (`W/"3"`)
+	// never match. Without it the write is unconditional.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// AddTagToTaskParams defines parameters for AddTagToTask.
+type AddTagToTaskParams struct {
+	// IfMatch Change the resource only while it is at one of these versions: an `ETag` of an earlier
+	// response (`"3"`), several separated by commas, or `*` (any). Otherwise 412
+	// PRECONDITION_FAILED with the current `ETag`, and nothing changes. Weak tags (`W/"3"`)
+	// never match. Without it the write is unconditional.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
 
 // CreateTagJSONRequestBody defines body for CreateTag for application/json ContentType.
 type CreateTagJSONRequestBody = TagInput
@@ -312,49 +540,177 @@ type UpdateTaskJSONRequestBody = TaskUpdate
 // ReplaceTaskJSONRequestBody defines body for ReplaceTask for application/json ContentType.
 type ReplaceTaskJSONRequestBody = TaskCreate
 
+// AsTask returns the union data inside the Change_Data as a Task
+func (t Change_Data) AsTask() (Task, error) {
+	var body Task
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromTask overwrites any union data inside the Change_Data as the provided Task
+func (t *Change_Data) FromTask(v Task) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeTask performs a merge with any union data inside the Change_Data, using the provided Task
+func (t *Change_Data) MergeTask(v Task) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsTag returns the union data inside the Change_Data as a Tag
+func (t Change_Data) AsTag() (Tag, error) {
+	var body Tag
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromTag overwrites any union data inside the Change_Data as the provided Tag
+func (t *Change_Data) FromTag(v Tag) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeTag performs a merge with any union data inside the Change_Data, using the provided Tag
+func (t *Change_Data) MergeTag(v Tag) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t Change_Data) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *Change_Data) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// ListChanges What changed since a cursor
+	// (GET /changes)
+	ListChanges(ctx echo.Context, params ListChangesParams) error
+	// StreamEvents The user's changes as they happen (Server-Sent Events)
+	// (GET /events)
+	StreamEvents(ctx echo.Context, params StreamEventsParams) error
 	// ListTags List the user's tags
 	// (GET /tags)
 	ListTags(ctx echo.Context) error
 	// CreateTag Create a tag
 	// (POST /tags)
-	CreateTag(ctx echo.Context) error
+	CreateTag(ctx echo.Context, params CreateTagParams) error
 	// DeleteTag Delete a tag
 	// (DELETE /tags/{tag_id})
-	DeleteTag(ctx echo.Context, tagId TagID) error
+	DeleteTag(ctx echo.Context, tagId TagID, params DeleteTagParams) error
 	// UpdateTag Replace a tag's name and colour
 	// (PUT /tags/{tag_id})
-	UpdateTag(ctx echo.Context, tagId TagID) error
+	UpdateTag(ctx echo.Context, tagId TagID, params UpdateTagParams) error
 	// ListTasks List, filter, search and sort tasks, a page at a time
 	// (GET /tasks)
 	ListTasks(ctx echo.Context, params ListTasksParams) error
 	// CreateTask Create a task
 	// (POST /tasks)
-	CreateTask(ctx echo.Context) error
+	CreateTask(ctx echo.Context, params CreateTaskParams) error
 	// DeleteTask Delete a task
 	// (DELETE /tasks/{task_id})
-	DeleteTask(ctx echo.Context, taskId TaskID) error
+	DeleteTask(ctx echo.Context, taskId TaskID, params DeleteTaskParams) error
 	// GetTask Get a task
 	// (GET /tasks/{task_id})
-	GetTask(ctx echo.Context, taskId TaskID) error
+	GetTask(ctx echo.Context, taskId TaskID, params GetTaskParams) error
 	// UpdateTask Change some fields of a task
 	// (PATCH /tasks/{task_id})
-	UpdateTask(ctx echo.Context, taskId TaskID) error
+	UpdateTask(ctx echo.Context, taskId TaskID, params UpdateTaskParams) error
 	// ReplaceTask Replace a task
 	// (PUT /tasks/{task_id})
-	ReplaceTask(ctx echo.Context, taskId TaskID) error
+	ReplaceTask(ctx echo.Context, taskId TaskID, params ReplaceTaskParams) error
 	// RemoveTagFromTask Take a tag off a task
 	// (DELETE /tasks/{task_id}/tags/{tag_id})
-	RemoveTagFromTask(ctx echo.Context, taskId TaskID, tagId TagID) error
+	RemoveTagFromTask(ctx echo.Context, taskId TaskID, tagId TagID, params RemoveTagFromTaskParams) error
 	// AddTagToTask Put a tag on a task
 	// (POST /tasks/{task_id}/tags/{tag_id})
-	AddTagToTask(ctx echo.Context, taskId TaskID, tagId TagID) error
+	AddTagToTask(ctx echo.Context, taskId TaskID, tagId TagID, params AddTagToTaskParams) error
 }
 
 // ServerInterfaceWrapper converts echo contexts to parameters.
 type ServerInterfaceWrapper struct {
 	Handler ServerInterface
+}
+
+// ListChanges converts echo context to params.
+func (w *ServerInterfaceWrapper) ListChanges(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListChangesParams
+	// ------------- Optional query parameter "since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "since", ctx.QueryParams(), &params.Since, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter since: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListChanges(ctx, params)
+	return err
+}
+
+// StreamEvents converts echo context to params.
+func (w *ServerInterfaceWrapper) StreamEvents(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params StreamEventsParams
+	// ------------- Optional query parameter "since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "since", ctx.QueryParams(), &params.Since, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter since: %s", err))
+	}
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Last-Event-ID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Last-Event-ID")]; found {
+		var LastEventID string
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Last-Event-ID, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Last-Event-ID", valueList[0], &LastEventID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Last-Event-ID: %s", err))
+		}
+
+		params.LastEventID = &LastEventID
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.StreamEvents(ctx, params)
+	return err
 }
 
 // ListTags converts echo context to params.
@@ -370,8 +726,28 @@ func (w *ServerInterfaceWrapper) ListTags(ctx echo.Context) error {
 func (w *ServerInterfaceWrapper) CreateTag(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateTagParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.CreateTag(ctx)
+	err = w.Handler.CreateTag(ctx, params)
 	return err
 }
 
@@ -386,8 +762,28 @@ func (w *ServerInterfaceWrapper) DeleteTag(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tag_id: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params DeleteTagParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.DeleteTag(ctx, tagId)
+	err = w.Handler.DeleteTag(ctx, tagId, params)
 	return err
 }
 
@@ -402,8 +798,28 @@ func (w *ServerInterfaceWrapper) UpdateTag(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tag_id: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateTagParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.UpdateTag(ctx, tagId)
+	err = w.Handler.UpdateTag(ctx, tagId, params)
 	return err
 }
 
@@ -462,6 +878,23 @@ func (w *ServerInterfaceWrapper) ListTasks(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter sort: %s", err))
 	}
 
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch IfNoneMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-None-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-None-Match: %s", err))
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.ListTasks(ctx, params)
 	return err
@@ -471,8 +904,28 @@ func (w *ServerInterfaceWrapper) ListTasks(ctx echo.Context) error {
 func (w *ServerInterfaceWrapper) CreateTask(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateTaskParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.CreateTask(ctx)
+	err = w.Handler.CreateTask(ctx, params)
 	return err
 }
 
@@ -487,8 +940,28 @@ func (w *ServerInterfaceWrapper) DeleteTask(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter task_id: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params DeleteTaskParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.DeleteTask(ctx, taskId)
+	err = w.Handler.DeleteTask(ctx, taskId, params)
 	return err
 }
 
@@ -503,8 +976,28 @@ func (w *ServerInterfaceWrapper) GetTask(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter task_id: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetTaskParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch IfNoneMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-None-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-None-Match: %s", err))
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetTask(ctx, taskId)
+	err = w.Handler.GetTask(ctx, taskId, params)
 	return err
 }
 
@@ -519,8 +1012,28 @@ func (w *ServerInterfaceWrapper) UpdateTask(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter task_id: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateTaskParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.UpdateTask(ctx, taskId)
+	err = w.Handler.UpdateTask(ctx, taskId, params)
 	return err
 }
 
@@ -535,8 +1048,28 @@ func (w *ServerInterfaceWrapper) ReplaceTask(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter task_id: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ReplaceTaskParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.ReplaceTask(ctx, taskId)
+	err = w.Handler.ReplaceTask(ctx, taskId, params)
 	return err
 }
 
@@ -559,8 +1092,28 @@ func (w *ServerInterfaceWrapper) RemoveTagFromTask(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tag_id: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params RemoveTagFromTaskParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.RemoveTagFromTask(ctx, taskId, tagId)
+	err = w.Handler.RemoveTagFromTask(ctx, taskId, tagId, params)
 	return err
 }
 
@@ -583,8 +1136,28 @@ func (w *ServerInterfaceWrapper) AddTagToTask(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter tag_id: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params AddTagToTaskParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.AddTagToTask(ctx, taskId, tagId)
+	err = w.Handler.AddTagToTask(ctx, taskId, tagId, params)
 	return err
 }
 
@@ -647,8 +1220,14 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/tags", wrapper.CreateTag, options.OperationMiddlewares["createTag"]...)
 	router.DELETE(options.BaseURL+"/tags/:tag_id", wrapper.DeleteTag, options.OperationMiddlewares["deleteTag"]...)
 	router.PUT(options.BaseURL+"/tags/:tag_id", wrapper.UpdateTag, options.OperationMiddlewares["updateTag"]...)
+	router.GET(options.BaseURL+"/changes", wrapper.ListChanges, options.OperationMiddlewares["listChanges"]...)
+	router.GET(options.BaseURL+"/events", wrapper.StreamEvents, options.OperationMiddlewares["streamEvents"]...)
 
 }
+
+type CursorExpiredJSONResponse ErrorResponse
+
+type IdempotencyKeyInProgressJSONResponse ErrorResponse
 
 type InternalErrorJSONResponse ErrorResponse
 
@@ -657,6 +1236,15 @@ type InvalidTagJSONResponse ErrorResponse
 type InvalidTaskJSONResponse ErrorResponse
 
 type PayloadTooLargeJSONResponse ErrorResponse
+
+type PreconditionFailedResponseHeaders struct {
+	ETag string
+}
+type PreconditionFailedJSONResponse struct {
+	Body ErrorResponse
+
+	Headers PreconditionFailedResponseHeaders
+}
 
 type ServiceUnavailableJSONResponse ErrorResponse
 
@@ -678,6 +1266,273 @@ type UnauthorizedJSONResponse struct {
 type UnsupportedMediaTypeJSONResponse ErrorResponse
 
 type ValidationErrorJSONResponse ErrorResponse
+
+type ValidationOrKeyMismatchJSONResponse ErrorResponse
+
+type ListChangesRequestObject struct {
+	Params ListChangesParams
+}
+
+type ListChangesResponseObject interface {
+	VisitListChangesResponse(w http.ResponseWriter) error
+}
+
+type ListChanges200JSONResponse ChangeList
+
+func (response ListChanges200JSONResponse) VisitListChangesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListChanges400JSONResponse ErrorResponse
+
+func (response ListChanges400JSONResponse) VisitListChangesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListChanges401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListChanges401JSONResponse) VisitListChangesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListChanges410JSONResponse struct{ CursorExpiredJSONResponse }
+
+func (response ListChanges410JSONResponse) VisitListChangesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(410)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListChanges422JSONResponse struct{ ValidationErrorJSONResponse }
+
+func (response ListChanges422JSONResponse) VisitListChangesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListChanges500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ListChanges500JSONResponse) VisitListChangesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListChanges503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListChanges503JSONResponse) VisitListChangesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StreamEventsRequestObject struct {
+	Params StreamEventsParams
+}
+
+type StreamEventsResponseObject interface {
+	VisitStreamEventsResponse(w http.ResponseWriter) error
+}
+
+type StreamEvents200TexteventStreamResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response StreamEvents200TexteventStreamResponse) VisitStreamEventsResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/event-stream")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		// If w doesn't support flushing, fall back to io.Copy.
+		_, err := io.Copy(w, response.Body)
+		return err
+	}
+	// text/event-stream messages are typically small; use a
+	// modest buffer and flush after each chunk so clients see
+	// events immediately instead of waiting on OS buffering.
+	buf := make([]byte, 4096)
+	for {
+		n, err := response.Body.Read(buf)
+		if n > 0 {
+			if _, writeErr := w.Write(buf[:n]); writeErr != nil {
+				return writeErr
+			}
+			flusher.Flush()
+		}
+		if err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+type StreamEvents400JSONResponse ErrorResponse
+
+func (response StreamEvents400JSONResponse) VisitStreamEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StreamEvents401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response StreamEvents401JSONResponse) VisitStreamEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StreamEvents410JSONResponse struct{ CursorExpiredJSONResponse }
+
+func (response StreamEvents410JSONResponse) VisitStreamEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(410)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StreamEvents422JSONResponse struct{ ValidationErrorJSONResponse }
+
+func (response StreamEvents422JSONResponse) VisitStreamEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StreamEvents429ResponseHeaders struct {
+	RetryAfter int
+}
+
+type StreamEvents429JSONResponse struct {
+	Body    ErrorResponse
+	Headers StreamEvents429ResponseHeaders
+}
+
+func (response StreamEvents429JSONResponse) VisitStreamEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StreamEvents500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response StreamEvents500JSONResponse) VisitStreamEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StreamEvents503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response StreamEvents503JSONResponse) VisitStreamEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
 
 type ListTagsRequestObject struct {
 }
@@ -744,22 +1599,35 @@ func (response ListTags503JSONResponse) VisitListTagsResponse(w http.ResponseWri
 }
 
 type CreateTagRequestObject struct {
-	Body *CreateTagJSONRequestBody
+	Params CreateTagParams
+	Body   *CreateTagJSONRequestBody
 }
 
 type CreateTagResponseObject interface {
 	VisitCreateTagResponse(w http.ResponseWriter) error
 }
 
-type CreateTag201JSONResponse Tag
+type CreateTag201ResponseHeaders struct {
+	ETag               string
+	IdempotentReplayed *string
+}
+
+type CreateTag201JSONResponse struct {
+	Body    Tag
+	Headers CreateTag201ResponseHeaders
+}
 
 func (response CreateTag201JSONResponse) VisitCreateTagResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
 	return err
@@ -794,6 +1662,22 @@ func (response CreateTag401JSONResponse) VisitCreateTagResponse(w http.ResponseW
 	return err
 }
 
+type CreateTag409JSONResponse struct {
+	IdempotencyKeyInProgressJSONResponse
+}
+
+func (response CreateTag409JSONResponse) VisitCreateTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateTag413JSONResponse struct{ PayloadTooLargeJSONResponse }
 
 func (response CreateTag413JSONResponse) VisitCreateTagResponse(w http.ResponseWriter) error {
@@ -824,7 +1708,9 @@ func (response CreateTag415JSONResponse) VisitCreateTagResponse(w http.ResponseW
 	return err
 }
 
-type CreateTag422JSONResponse struct{ ValidationErrorJSONResponse }
+type CreateTag422JSONResponse struct {
+	ValidationOrKeyMismatchJSONResponse
+}
 
 func (response CreateTag422JSONResponse) VisitCreateTagResponse(w http.ResponseWriter) error {
 
@@ -867,7 +1753,8 @@ func (response CreateTag503JSONResponse) VisitCreateTagResponse(w http.ResponseW
 }
 
 type DeleteTagRequestObject struct {
-	TagId TagID `json:"tag_id"`
+	TagId  TagID `json:"tag_id"`
+	Params DeleteTagParams
 }
 
 type DeleteTagResponseObject interface {
@@ -907,6 +1794,21 @@ func (response DeleteTag404JSONResponse) VisitDeleteTagResponse(w http.ResponseW
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTag412JSONResponse struct{ PreconditionFailedJSONResponse }
+
+func (response DeleteTag412JSONResponse) VisitDeleteTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	w.WriteHeader(412)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -954,23 +1856,32 @@ func (response DeleteTag503JSONResponse) VisitDeleteTagResponse(w http.ResponseW
 }
 
 type UpdateTagRequestObject struct {
-	TagId TagID `json:"tag_id"`
-	Body  *UpdateTagJSONRequestBody
+	TagId  TagID `json:"tag_id"`
+	Params UpdateTagParams
+	Body   *UpdateTagJSONRequestBody
 }
 
 type UpdateTagResponseObject interface {
 	VisitUpdateTagResponse(w http.ResponseWriter) error
 }
 
-type UpdateTag200JSONResponse Tag
+type UpdateTag200ResponseHeaders struct {
+	ETag string
+}
+
+type UpdateTag200JSONResponse struct {
+	Body    Tag
+	Headers UpdateTag200ResponseHeaders
+}
 
 func (response UpdateTag200JSONResponse) VisitUpdateTagResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1015,6 +1926,21 @@ func (response UpdateTag404JSONResponse) VisitUpdateTagResponse(w http.ResponseW
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTag412JSONResponse struct{ PreconditionFailedJSONResponse }
+
+func (response UpdateTag412JSONResponse) VisitUpdateTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	w.WriteHeader(412)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1099,18 +2025,40 @@ type ListTasksResponseObject interface {
 	VisitListTasksResponse(w http.ResponseWriter) error
 }
 
-type ListTasks200JSONResponse TaskList
+type ListTasks200ResponseHeaders struct {
+	ETag string
+}
+
+type ListTasks200JSONResponse struct {
+	Body    TaskList
+	Headers ListTasks200ResponseHeaders
+}
 
 func (response ListTasks200JSONResponse) VisitListTasksResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
+}
+
+type ListTasks304ResponseHeaders struct {
+	ETag string
+}
+
+type ListTasks304Response struct {
+	Headers ListTasks304ResponseHeaders
+}
+
+func (response ListTasks304Response) VisitListTasksResponse(w http.ResponseWriter) error {
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	w.WriteHeader(304)
+	return nil
 }
 
 type ListTasks400JSONResponse ErrorResponse
@@ -1185,22 +2133,35 @@ func (response ListTasks503JSONResponse) VisitListTasksResponse(w http.ResponseW
 }
 
 type CreateTaskRequestObject struct {
-	Body *CreateTaskJSONRequestBody
+	Params CreateTaskParams
+	Body   *CreateTaskJSONRequestBody
 }
 
 type CreateTaskResponseObject interface {
 	VisitCreateTaskResponse(w http.ResponseWriter) error
 }
 
-type CreateTask201JSONResponse Task
+type CreateTask201ResponseHeaders struct {
+	ETag               string
+	IdempotentReplayed *string
+}
+
+type CreateTask201JSONResponse struct {
+	Body    Task
+	Headers CreateTask201ResponseHeaders
+}
 
 func (response CreateTask201JSONResponse) VisitCreateTaskResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1235,6 +2196,22 @@ func (response CreateTask401JSONResponse) VisitCreateTaskResponse(w http.Respons
 	return err
 }
 
+type CreateTask409JSONResponse struct {
+	IdempotencyKeyInProgressJSONResponse
+}
+
+func (response CreateTask409JSONResponse) VisitCreateTaskResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateTask413JSONResponse struct{ PayloadTooLargeJSONResponse }
 
 func (response CreateTask413JSONResponse) VisitCreateTaskResponse(w http.ResponseWriter) error {
@@ -1265,7 +2242,9 @@ func (response CreateTask415JSONResponse) VisitCreateTaskResponse(w http.Respons
 	return err
 }
 
-type CreateTask422JSONResponse struct{ ValidationErrorJSONResponse }
+type CreateTask422JSONResponse struct {
+	ValidationOrKeyMismatchJSONResponse
+}
 
 func (response CreateTask422JSONResponse) VisitCreateTaskResponse(w http.ResponseWriter) error {
 
@@ -1309,6 +2288,7 @@ func (response CreateTask503JSONResponse) VisitCreateTaskResponse(w http.Respons
 
 type DeleteTaskRequestObject struct {
 	TaskId TaskID `json:"task_id"`
+	Params DeleteTaskParams
 }
 
 type DeleteTaskResponseObject interface {
@@ -1348,6 +2328,21 @@ func (response DeleteTask404JSONResponse) VisitDeleteTaskResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTask412JSONResponse struct{ PreconditionFailedJSONResponse }
+
+func (response DeleteTask412JSONResponse) VisitDeleteTaskResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	w.WriteHeader(412)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1396,24 +2391,47 @@ func (response DeleteTask503JSONResponse) VisitDeleteTaskResponse(w http.Respons
 
 type GetTaskRequestObject struct {
 	TaskId TaskID `json:"task_id"`
+	Params GetTaskParams
 }
 
 type GetTaskResponseObject interface {
 	VisitGetTaskResponse(w http.ResponseWriter) error
 }
 
-type GetTask200JSONResponse Task
+type GetTask200ResponseHeaders struct {
+	ETag string
+}
+
+type GetTask200JSONResponse struct {
+	Body    Task
+	Headers GetTask200ResponseHeaders
+}
 
 func (response GetTask200JSONResponse) VisitGetTaskResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
+}
+
+type GetTask304ResponseHeaders struct {
+	ETag string
+}
+
+type GetTask304Response struct {
+	Headers GetTask304ResponseHeaders
+}
+
+func (response GetTask304Response) VisitGetTaskResponse(w http.ResponseWriter) error {
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	w.WriteHeader(304)
+	return nil
 }
 
 type GetTask401JSONResponse struct{ UnauthorizedJSONResponse }
@@ -1489,6 +2507,7 @@ func (response GetTask503JSONResponse) VisitGetTaskResponse(w http.ResponseWrite
 
 type UpdateTaskRequestObject struct {
 	TaskId TaskID `json:"task_id"`
+	Params UpdateTaskParams
 	Body   *UpdateTaskJSONRequestBody
 }
 
@@ -1496,15 +2515,23 @@ type UpdateTaskResponseObject interface {
 	VisitUpdateTaskResponse(w http.ResponseWriter) error
 }
 
-type UpdateTask200JSONResponse Task
+type UpdateTask200ResponseHeaders struct {
+	ETag string
+}
+
+type UpdateTask200JSONResponse struct {
+	Body    Task
+	Headers UpdateTask200ResponseHeaders
+}
 
 func (response UpdateTask200JSONResponse) VisitUpdateTaskResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1549,6 +2576,21 @@ func (response UpdateTask404JSONResponse) VisitUpdateTaskResponse(w http.Respons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTask412JSONResponse struct{ PreconditionFailedJSONResponse }
+
+func (response UpdateTask412JSONResponse) VisitUpdateTaskResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	w.WriteHeader(412)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1627,6 +2669,7 @@ func (response UpdateTask503JSONResponse) VisitUpdateTaskResponse(w http.Respons
 
 type ReplaceTaskRequestObject struct {
 	TaskId TaskID `json:"task_id"`
+	Params ReplaceTaskParams
 	Body   *ReplaceTaskJSONRequestBody
 }
 
@@ -1634,15 +2677,23 @@ type ReplaceTaskResponseObject interface {
 	VisitReplaceTaskResponse(w http.ResponseWriter) error
 }
 
-type ReplaceTask200JSONResponse Task
+type ReplaceTask200ResponseHeaders struct {
+	ETag string
+}
+
+type ReplaceTask200JSONResponse struct {
+	Body    Task
+	Headers ReplaceTask200ResponseHeaders
+}
 
 func (response ReplaceTask200JSONResponse) VisitReplaceTaskResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1687,6 +2738,21 @@ func (response ReplaceTask404JSONResponse) VisitReplaceTaskResponse(w http.Respo
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReplaceTask412JSONResponse struct{ PreconditionFailedJSONResponse }
+
+func (response ReplaceTask412JSONResponse) VisitReplaceTaskResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	w.WriteHeader(412)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1766,6 +2832,7 @@ func (response ReplaceTask503JSONResponse) VisitReplaceTaskResponse(w http.Respo
 type RemoveTagFromTaskRequestObject struct {
 	TaskId TaskID `json:"task_id"`
 	TagId  TagID  `json:"tag_id"`
+	Params RemoveTagFromTaskParams
 }
 
 type RemoveTagFromTaskResponseObject interface {
@@ -1805,6 +2872,21 @@ func (response RemoveTagFromTask404JSONResponse) VisitRemoveTagFromTaskResponse(
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RemoveTagFromTask412JSONResponse struct{ PreconditionFailedJSONResponse }
+
+func (response RemoveTagFromTask412JSONResponse) VisitRemoveTagFromTaskResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	w.WriteHeader(412)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1854,35 +2936,52 @@ func (response RemoveTagFromTask503JSONResponse) VisitRemoveTagFromTaskResponse(
 type AddTagToTaskRequestObject struct {
 	TaskId TaskID `json:"task_id"`
 	TagId  TagID  `json:"tag_id"`
+	Params AddTagToTaskParams
 }
 
 type AddTagToTaskResponseObject interface {
 	VisitAddTagToTaskResponse(w http.ResponseWriter) error
 }
 
-type AddTagToTask200JSONResponse Task
+type AddTagToTask200ResponseHeaders struct {
+	ETag string
+}
+
+type AddTagToTask200JSONResponse struct {
+	Body    Task
+	Headers AddTagToTask200ResponseHeaders
+}
 
 func (response AddTagToTask200JSONResponse) VisitAddTagToTaskResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
-type AddTagToTask201JSONResponse Task
+type AddTagToTask201ResponseHeaders struct {
+	ETag string
+}
+
+type AddTagToTask201JSONResponse struct {
+	Body    Task
+	Headers AddTagToTask201ResponseHeaders
+}
 
 func (response AddTagToTask201JSONResponse) VisitAddTagToTaskResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1913,6 +3012,21 @@ func (response AddTagToTask404JSONResponse) VisitAddTagToTaskResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddTagToTask412JSONResponse struct{ PreconditionFailedJSONResponse }
+
+func (response AddTagToTask412JSONResponse) VisitAddTagToTaskResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	w.WriteHeader(412)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1961,6 +3075,12 @@ func (response AddTagToTask503JSONResponse) VisitAddTagToTaskResponse(w http.Res
 
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// ListChanges What changed since a cursor
+	// (GET /changes)
+	ListChanges(ctx context.Context, request ListChangesRequestObject) (ListChangesResponseObject, error)
+	// StreamEvents The user's changes as they happen (Server-Sent Events)
+	// (GET /events)
+	StreamEvents(ctx context.Context, request StreamEventsRequestObject) (StreamEventsResponseObject, error)
 	// ListTags List the user's tags
 	// (GET /tags)
 	ListTags(ctx context.Context, request ListTagsRequestObject) (ListTagsResponseObject, error)
@@ -2011,6 +3131,56 @@ type strictHandler struct {
 	middlewares []StrictMiddlewareFunc
 }
 
+// ListChanges operation middleware
+func (sh *strictHandler) ListChanges(ctx echo.Context, params ListChangesParams) error {
+	var request ListChangesRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListChanges(ctx.Request().Context(), request.(ListChangesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListChanges")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListChangesResponseObject); ok {
+		return validResponse.VisitListChangesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// StreamEvents operation middleware
+func (sh *strictHandler) StreamEvents(ctx echo.Context, params StreamEventsParams) error {
+	var request StreamEventsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.StreamEvents(ctx.Request().Context(), request.(StreamEventsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "StreamEvents")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(StreamEventsResponseObject); ok {
+		return validResponse.VisitStreamEventsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListTags operation middleware
 func (sh *strictHandler) ListTags(ctx echo.Context) error {
 	var request ListTagsRequestObject
@@ -2035,8 +3205,10 @@ func (sh *strictHandler) ListTags(ctx echo.Context) error {
 }
 
 // CreateTag operation middleware
-func (sh *strictHandler) CreateTag(ctx echo.Context) error {
+func (sh *strictHandler) CreateTag(ctx echo.Context, params CreateTagParams) error {
 	var request CreateTagRequestObject
+
+	request.Params = params
 
 	var body CreateTagJSONRequestBody
 	var err error
@@ -2081,10 +3253,11 @@ func (sh *strictHandler) CreateTag(ctx echo.Context) error {
 }
 
 // DeleteTag operation middleware
-func (sh *strictHandler) DeleteTag(ctx echo.Context, tagId TagID) error {
+func (sh *strictHandler) DeleteTag(ctx echo.Context, tagId TagID, params DeleteTagParams) error {
 	var request DeleteTagRequestObject
 
 	request.TagId = tagId
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.DeleteTag(ctx.Request().Context(), request.(DeleteTagRequestObject))
@@ -2106,10 +3279,11 @@ func (sh *strictHandler) DeleteTag(ctx echo.Context, tagId TagID) error {
 }
 
 // UpdateTag operation middleware
-func (sh *strictHandler) UpdateTag(ctx echo.Context, tagId TagID) error {
+func (sh *strictHandler) UpdateTag(ctx echo.Context, tagId TagID, params UpdateTagParams) error {
 	var request UpdateTagRequestObject
 
 	request.TagId = tagId
+	request.Params = params
 
 	var body UpdateTagJSONRequestBody
 	var err error
@@ -2179,8 +3353,10 @@ func (sh *strictHandler) ListTasks(ctx echo.Context, params ListTasksParams) err
 }
 
 // CreateTask operation middleware
-func (sh *strictHandler) CreateTask(ctx echo.Context) error {
+func (sh *strictHandler) CreateTask(ctx echo.Context, params CreateTaskParams) error {
 	var request CreateTaskRequestObject
+
+	request.Params = params
 
 	var body CreateTaskJSONRequestBody
 	var err error
@@ -2225,10 +3401,11 @@ func (sh *strictHandler) CreateTask(ctx echo.Context) error {
 }
 
 // DeleteTask operation middleware
-func (sh *strictHandler) DeleteTask(ctx echo.Context, taskId TaskID) error {
+func (sh *strictHandler) DeleteTask(ctx echo.Context, taskId TaskID, params DeleteTaskParams) error {
 	var request DeleteTaskRequestObject
 
 	request.TaskId = taskId
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.DeleteTask(ctx.Request().Context(), request.(DeleteTaskRequestObject))
@@ -2250,10 +3427,11 @@ func (sh *strictHandler) DeleteTask(ctx echo.Context, taskId TaskID) error {
 }
 
 // GetTask operation middleware
-func (sh *strictHandler) GetTask(ctx echo.Context, taskId TaskID) error {
+func (sh *strictHandler) GetTask(ctx echo.Context, taskId TaskID, params GetTaskParams) error {
 	var request GetTaskRequestObject
 
 	request.TaskId = taskId
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.GetTask(ctx.Request().Context(), request.(GetTaskRequestObject))
@@ -2275,10 +3453,11 @@ func (sh *strictHandler) GetTask(ctx echo.Context, taskId TaskID) error {
 }
 
 // UpdateTask operation middleware
-func (sh *strictHandler) UpdateTask(ctx echo.Context, taskId TaskID) error {
+func (sh *strictHandler) UpdateTask(ctx echo.Context, taskId TaskID, params UpdateTaskParams) error {
 	var request UpdateTaskRequestObject
 
 	request.TaskId = taskId
+	request.Params = params
 
 	var body UpdateTaskJSONRequestBody
 	var err error
@@ -2323,10 +3502,11 @@ func (sh *strictHandler) UpdateTask(ctx echo.Context, taskId TaskID) error {
 }
 
 // ReplaceTask operation middleware
-func (sh *strictHandler) ReplaceTask(ctx echo.Context, taskId TaskID) error {
+func (sh *strictHandler) ReplaceTask(ctx echo.Context, taskId TaskID, params ReplaceTaskParams) error {
 	var request ReplaceTaskRequestObject
 
 	request.TaskId = taskId
+	request.Params = params
 
 	var body ReplaceTaskJSONRequestBody
 	var err error
@@ -2371,11 +3551,12 @@ func (sh *strictHandler) ReplaceTask(ctx echo.Context, taskId TaskID) error {
 }
 
 // RemoveTagFromTask operation middleware
-func (sh *strictHandler) RemoveTagFromTask(ctx echo.Context, taskId TaskID, tagId TagID) error {
+func (sh *strictHandler) RemoveTagFromTask(ctx echo.Context, taskId TaskID, tagId TagID, params RemoveTagFromTaskParams) error {
 	var request RemoveTagFromTaskRequestObject
 
 	request.TaskId = taskId
 	request.TagId = tagId
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.RemoveTagFromTask(ctx.Request().Context(), request.(RemoveTagFromTaskRequestObject))
@@ -2397,11 +3578,12 @@ func (sh *strictHandler) RemoveTagFromTask(ctx echo.Context, taskId TaskID, tagI
 }
 
 // AddTagToTask operation middleware
-func (sh *strictHandler) AddTagToTask(ctx echo.Context, taskId TaskID, tagId TagID) error {
+func (sh *strictHandler) AddTagToTask(ctx echo.Context, taskId TaskID, tagId TagID, params AddTagToTaskParams) error {
 	var request AddTagToTaskRequestObject
 
 	request.TaskId = taskId
 	request.TagId = tagId
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.AddTagToTask(ctx.Request().Context(), request.(AddTagToTaskRequestObject))
@@ -2427,91 +3609,149 @@ func (sh *strictHandler) AddTagToTask(ctx echo.Context, taskId TaskID, tagId Tag
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7HzrcuM2lvCrnGKmKtY3lCy7O5lv5B9T6ra6SzNu2yXLyWRaHgsWIQoRCTAAaFvxqmofYp9wn2QLB+BN",
-	"omTZ7e5JUv3LMonLwbnfwAdvIuJEcMq18joP3oySgEr8+eOPP3ZTPaNcswnR1DwKqJpIlmgmuNfxhjMK",
-	"pBjBBAc1mdGYgp5RkCLVFOh9QidatTzfo/ckTiLqdbw3lEgqPd+T9JeUSRp4HS1T6ns4nZid9CIxI5WW",
-	"jIfecrn0vYRIElPtoBuSsH9cD5Mm4bcKWNCCU6GBcGBc05BKYApeHx7CD92T/nF32D87ve4NBmcDAxwz",
-	"kxOiZ57vcRKbvTUJr1mwFcqpkDHRXsdjXH//2vMzsN2GngF7SNR8M6Rq/jKgqvmnw7o001UiuKKI4j7X",
-	"VHIS9aQU0jyYCK4p1+YnSZLIEX3/Z2UO9FAQ2IwMzNr902FvcNo9scB7vhdQTVhk3ri1QVF5SyVQ3GNZ",
-	"BvhPkk69jvfNfsGh+/at2keQBg5YC3oVu10OKbfMRwO7+hHY3RUQSSESYUgDHzg120uqU8lp0DIg9Pkt",
-	"iVgwJOHuh7YIO0V6Xb89OzkbmAe3JEqr+CgPKKHjrYiEhDhVGm4oEEAAYEbvYYJv9mgrbPnwzbt33/3l",
-	"1auG53tTRqPA63j4HhktW3zYfX992v3Q2wZAPqYEw5CEYPjJ8F7GRkB4kIN10PyuDZMZkWSCUlgAgWyI",
-	"zN59f909GfS6xz9d9/7Zvxhe1EFRM6oER9cIMNwxPQM9Y8rCRCJJSbAAes+Urtn6BTkHt8fl4UZSMldA",
-	"QKYR9UFI1GwZkjSZU17lGDV/Issc9y7eDvrnKOHDs7Prk7PT93Uoqx1XQtpxcQaYEM6FBno/oTSAg3Z7",
-	"A9XK5y4z0PFl7/q4O9zKQPmYMgwphYBousbH/Ysz+P/ftw/wrWYxLQOR0mvzuALB+aB/NugPf9oGQT6m",
-	"BMG5ZEIyvcghiMSdDzENWBoj+WYsnJU2T9z4qvz0hyfbhQcHlCWH6Wib2BxuooA2E1+ce9W8jn2RUc/J",
-	"IhIkGApxQmRIn6XUz7s/nZx1jy0bdgfvK6gY0F9Sas4tggXKiBAQ4VYvd0ZjOeXKPsJo8QP4wN7gOS+o",
-	"vGUTesnJLWERuYmed9SL3uCH/tve9eVp94du/6T7pkp3twtoGidCEsmiBaSlLV/2yAHR5IYomsn3jcEC",
-	"mcxoAJKFMw1c3OHhhyQ8FfqdSHnwrFOjcTgbXr87uzw9XrMQQsMUl365050KUOlkZhUvKlmmIFVUuuOo",
-	"+See5+Ifmw6k5p/5REYYa490Jp9FJ+v8Vii0wcLuQkI02RXs1C62K/6WnweDqLp5wSR+DUovuQlFhGS/",
-	"0uCZbtvw7B+9062KHwdUvFhr4FaiIC3mtGpSceb18Kfz3qPr21E1m+CqYLz24vgioZLkBvxD/+Kif/p+",
-	"80GqA8o+V/UAeRSBDIJQ9f553h/06vmjMqC86mRClXKAz4gy0aBb9mVVIylvxBTETCnGQz/b0AfmkCgk",
-	"iCl6cXdS8BDRaYKqatzbXA186yB0U/ZX42SE8ZKrNEmE1DT4QANGhhhsPUN5XZ5eXJ6fnw2GvePrD73j",
-	"fneNP0pbgVsej9UBTe/1fhIRxl/YFBmr+62q7GbQbjSB4Db8zzkTiZNohVL6gyECPn5+ULkaE5dxkRCl",
-	"7oQMys5Y2d9zrz+TM8IUKC3TiU4liaKFY7E9kvGjdct8ICXm803Un/KESEWN04C4NUO44M08GxA0Wl4h",
-	"M8imVchq0wvoHIkpmBB3YYNgqzaUc1xs2IvZmUQaimlmVaJF9cOac6k0whiTyYxx2jQxGT4w432rn4mC",
-	"PMwd9I57p8N+9+TCCF7VjrSKFESW5SkIub7zLI0JLzaMqVIkpLWLOGo/bKGU9Y+JhilJI+3D3cyo1hmV",
-	"yMeC1y28LGdXPmag+hZXV/lwcfMznWh0trPoouY4LvOTBSBHLkixgER0qkGkugVdvgBh4AILBeaF2m1Y",
-	"DYJgjws94q8PDxsdYMiJBG5SxbjRizZ61TORhjMUTstGEJlYGh+gSletEfd8j/I0NgeMxJ3nexYuoyFN",
-	"6HS1ihXfu28iYzUNGpB37Pz1OM0mwzCnsspskVUFPI2cr26TV2uUZcFOmawsL/bwCAkxY4ZDfQdEHRmH",
-	"JOzzJNXrZBykEVUwmdHJnAZws7C4tQmtPUMmTGIQTBgEKCONDozNf2NDoZV8CpCppnLEtWRxbGi9t5qt",
-	"aWBcmXL2S0qBxKhCZhR9oG+VcYwU7K3nVhpHIz7G4+Gu428Gg/fv37wZo1OVRlGxD6alGpYLNpCoigC3",
-	"FOzN6D0ELGRaob5hyLITomjDz7appoBdJsvgf4XoCdGaSrP6v7/52G7+tdt8R5rTq4fvl3/yduC+Yno1",
-	"2bYscUX1ECtk8NGM3USEz81POL08Kd4egdLCBPhIJBpUD0WlJDwwAX5M7k8oD/XM63zX9r2Y8ezfg8oJ",
-	"P/57NLpvt6/+n/mh7O/82U7nLe1Ul90r7Vz3eh1b+cvlqrQg9uoFxKa9VlnGYEVbb9zNuREiogS9kYmk",
-	"RNPgmuiKSAdE06ZLEdVYhxLddlAXeW5p0w4vp3CSkq7f5k/kNmHpe0Zgt9YFzADf6BWDekz9axqrx7Yw",
-	"OnaZw0ikJHY3zDWt60TfS5OgRIoqNG9nhIfUmETnRcQiYFPnpBm3ehKlgVFWqH2S1DiAmCclxhUX06kB",
-	"ezfqGjV2vYLwNEUdvYMat8er8ohfYsISiUqMUexa4cgKThyhNnH+W5xWZ+M5vSvC173zy2EDSEbaqVG8",
-	"kiYRmdCYct2CHY3JiFetCZ7bmZNqntHaE6gxJ/3hSa9xBOMSwGMgesRjofRqwhj26nLPZnqGUNy9lGnN",
-	"Eq0jvrfqBOCuDvk4jXAYvHsLr169+ivsVxPFyCg+JERhVKGARJG4o0Fp2SwL3WjBO+PRqdx1QgY0KGQS",
-	"AopenuoYdV46s9X0OYv4I+7gzw6G+j9wWe16s1jScVXyH7tNQQuYkkiVPcqSGlxRaSsspKGOInVmCQ35",
-	"FNMk1nktrNLwTkDEtKTKB0Vj1lRztF1VM2X22GqMn2+WamsXyxX9vFa+W+eFTsEqe4ftw++bB4fN9sHw",
-	"4C+ddrvTbv/LhFILmBqUmLhTTIGAohPBA/RCRtxIkOENgppJUb2+juHdmrUbPpjQwwQ3l8O3zk/OMVwH",
-	"zHbPZjQKHl4vm+bPYfZnaP907J+97O9o1BqNgj83/rb3r//6+OfmVWVU42+Nvz3TLcorOMvnmq/MoKy6",
-	"U4ftF/Kn3qQLiFk0r3LqYfs/4FG5kk+tO+Xe1fhS+GbNkbKI22RPTpjS695Ubvl3dAHUvM4HiFjMdL3L",
-	"kZCQgmK/YjgRwJ41HhOSJMZ2EFRCjVa970NCuqubREK6wefhaXxDMTuHg3xo22CYCz0zIMRET2ZU1YOg",
-	"hSbRY+sa06vsOsyFTlMWWR7F+hGJIrt5q76Vo+J0IB2ynR0SMgxnB91E48sk2NhRM7WGTAsjJTykR7ab",
-	"Br0DIo1NE4qa4xTORwvGRteMYRJRItWKYTearzC6R5nL4MM4N19jDCxLBr0oMWHo9pjp+4J27fdlsnxj",
-	"MRgv0+qrYXiuYfi924AVVbD0PUUnqcHaBbbN4c432BvXTc3y2X/vMsX69x+HXl0CemwLINdYABnDVIoY",
-	"xudnF0PYJ6me7UciZKgJKk8lnUqqZmODW9u4Z2Q4681z0M60Tiz4jE9FvcpSLOQ0aDJepKKMpjU6xYRO",
-	"Lehh6Gg7AjmlAfr95aLNiO+Nu65+h6FlB2yTIIzSdvvVxA4yP+n241VP1vARCEUxgo0WI65nRGdQBkST",
-	"DhBuE6wl0G0AG9r4RN1Rw4f0nkx0tICIzSkUGX3BqYnOXjdaIz7ib8oZV6uu6wM6A1W+NAZ2JsLDpy5b",
-	"ODa8OC7FOshI/lrm14dWq9U4qis8uGS3KlcgMhM24nktAnO/1arY3y/OTp9UnYCQanh9eDjiq9UZe7ox",
-	"7jY2Z8tM7ySNEsm0tS0Rm1BXxnAtjR/6htVTGTkeVJ39fZFQrkQqJ7QlZLjvJql9M7bQO95QBAK65334",
-	"3//+H9S8BSt6vndLpXIKqdVutc1Esy5JmNfxXrXarVdWjmcojvtZkiakNY5TN4oc4uJKniYvfvUDr+MZ",
-	"j25oN6/0Vx622zsUwIo61fOzP/VlK5RNM/h1+2DTsjnA+5UC+9L3vrPQb59UbSHFWa8en1XTvVPWll7n",
-	"Y1VPfrxaXvmeSuOYyIVD+GpmPEvjdD56SIsrY9yEdbWr5LJ22uDRenxU6TciWDy1VokJ83Ke2/J1liPe",
-	"uQKZlx9W4gjjOizXOOrgSRz1KCNtZBy4IwpcxqyFAsznCEI3CIYkHIosKVydfZ5qYDZHyHOdUzEae66X",
-	"2Wr5iaOFmjfW5YqUt1rtD3fd2x1zRouhltFd3+wz29VwTI336upR1XWD/NVTF7V+fe2iaf7qaYsuUT53",
-	"ErW8a/m5Iv36YAfhXG0hxHnf7bJZTUeEmXx4+Pjk1b6B37b+sRoEk73hut5Z+taq7D9Yyi+tmBieWxeY",
-	"PiYojfsyzer4RkBsUGglRmmyWBeO4xITr+iI13XZSozlnm8NXttVt08qN7z9MSlv8biJ8lXJ/1gPTDFk",
-	"395xMTvUlp+7lSrCERC8LJDKIgl+Qy3zZPXXKotcllTS0wzd57Bc7S9luYjKUJbx+xfSrs8Rka8a+UXk",
-	"cmAJbgXz2+xOCQ+cxGxS0mq+2fc/kwHNWnIwCQh7mrmg70ZiJ+LNAmMjJWxW0d01ErdURiQxQaaas6QF",
-	"2Nxty0UjLsyy2ExH72ynklQa9sbNojw5brSgC+PmGBJJp+wepFlXUYyq7XwXrXbKmT9IUp15WXklJC9v",
-	"QUSU9g2s4+bqlBmNLRw2WKuLbgym1tTbiu9Hwiwb61vv7qAF/6JSYIcIDYlmt9h+lYe43ff9UwwljW7D",
-	"BDUWA43pM9CasTRO9CK/FfdLSuWi8LVdTrbQGg7LmC9ay1bHjLM4jfHlSvK3LkOUjfbWwUXtU3t8xX6l",
-	"PhyAFnDQbh8BuRG31PxELrIUNgrqoN3eFTebDp9lomtOf9j+8sd/SxRtMq4oVwwPo9Ib19PmwgAM37M7",
-	"VqXJLegZIkNMCVfAhUvabzr3L5Uz75YNroH3zMYnYxJFY9hzqGv4ME4oDxgPq/nzIyB8YesUNFIVSl0M",
-	"u8PLi03QKk10qurJ5JEoKvXj2f/c9pXehmd05Vmoail1xqOFUxNIGVa0KXZgHIk7c3RbKbc5txkLZ9sw",
-	"kKWqNopp0Zixm4E/L13b2gL9hEi5sOkmvK0X+hCy20wvG9CzlA3gddE5F3ccXQRXa8pqT5sAt07eCzBb",
-	"oaT9UhXGcFih9BHVWenGNRaWbMBUSBQayx5HI76ZIc8Gw+t3/d7Jcatc8iHZXDPWkLS4OBeJu6OKJSnG",
-	"1tgUE9kb9XxUNKeEXEiqsCHQmpBaURByg77ympXenEwgSl08zdLvEjs1S78rS1QXzHqHmquV2bI48TRu",
-	"3hJpgEVH4UJIfZzSY7tp6b9jqibuyXmxffnf0ggbKgZdvfp/aczQgZf/xndXOwh5Tmkj6Fef1eV2hesa",
-	"v9toUjTeeQkWs7FG4xu3SZWd8Gfc2inZnW23RYtR5fuiBiwDDRrL/MZmIpyNcgZQVa4QhL+hu6olCm/Z",
-	"vjSqfHtRyKwRPgPBJuU6kEmTX2qFKiTGh0xgMthQdCtwWfOyDSY7ogwPmsI1WEgU+eCsng/lhr58d2tD",
-	"X/YarXUyjEMstaFGQkLUd5mHi/eZ8uJJqhULKDCdd6mBovoT0il/vBDMqAe/QCslcjKz1TmDYVQMfubm",
-	"ExOZZH2ieWBmYozH0/aYC3523n4lZbC5da5oBNjU/lWUzj0nylmBKu9rekIRIG80/eJlADXfnE1R808o",
-	"BNSVAEJsNWYa9mxytFoGCJ9eBbAfRnm0DGBhrK8DPGfd91TXHzzH289Gz5UQV907dPOfvLHLdNSfSJZe",
-	"PnnlLF1Yt3BavHviuk+vb9jWtq8Fjt9GgQMpvqqj8+zZ/oMj/yNFDhR9QN0BobDhDdNZlSN8rMjhdP5v",
-	"pcpR+l7BH77MUUt/P0uZVsn1PldqnzUQ2WauvtL+U2n/nupthH9qhQs/joYlLqIns5o0O+Zzir5YRbl2",
-	"nbGYtqH3hlWYfqQFtnTtBHMjQG5wJRv/MHdxhESC0xaMH0ZFdm3kdQCdrDHERM5VXnmFwAyuyYhflo3h",
-	"J3SQ5A22zsfbXQJcf/EXr7s94ioSBe5e1TMKb59i9p8lul99hZfxFVBWQYk4l2G8mbNZgzxe667ce8sY",
-	"3PZ62h4JgfNI5OQ7L4i7Dx6AFhiruwzjumMxqDjKn6c4/rSI7suK6ScUyL/K6e+/RL6rU/+EPqaAxonQ",
-	"eNP1sP0aSKRE/tUNZ05ZgDcCZuSWZo5/nWTG4pYOSfhOinhnz39Y2Gxb1qnsAnuELyAWkja+gH9Y/fDX",
-	"H5OZhmTumi2wce3F/UX/Kb1TLl24jSEPCl40Qajrv/DhsO1uoTGNiS77iRj3MdJ15uxWc1H/QRXuPpc6",
-	"I0EhSkv/C2YGbYew+yCAzqOvUoJwXZLXxdZd4gZFYlpwU0gYX0e+rNEMmztt0aK3EqJnrfxDz5VUVWWA",
-	"fZ5lq75qh0/TDuepzpQD32JvdlgSb9PUNRsNs89cYfuKvUayTxK2f3uASsFtttalgh6Zj19GyooUvgta",
-	"0L209s2WK1pF7drCvF7YPyE3NFL2e322wuG+3pO4G0eVNULlLa+W/xcAAP//",
+	"7H3tcts4suiroDinKlKWkmU7mdnIP7aUWMnqjGO7JHlyZoc5JixCElYUwCHAONocV92HuE94n+QWugF+",
+	"SJT8EcdnZnb+JJYEAo1Go7+7+cWbyGUiBRNaed0v3pzRiKXwZ39MZ+b/iKlJyhPNpfC63njOyCeWKi4F",
+	"kVOi54xoqhZEpkTTGeECvrqS0conVBFKlE6lmBEmNNcrM6bt+R77TJdJzLyuF3iHgef5Xsp+zXjKIq+r",
+	"04z5nprM2ZKa9fUqMQOVTrmYeTc3vjeI2DKRmgk9ZElMV+apdThDM01IrufMQMQV4QogU1qmLCIpU4kU",
+	"ipk9UEEYTWPOUmKgYEqTa67nOJwuGcnXm6xaP7KV2UABHhPZ0uv+4pn1vI9+DbgfPnzoZXpuMDChmtXj",
+	"lBYjDGphfgYgpDLTjLDPCZtoVUXea0ZTlt4Leze+l9CULpm2x1za3I9stQncfuvg5UvyiSt+FTPSG70Z",
+	"DMhkTlM6MTOQBiUXF4Njg15KZlJGZDKXfMKavvlDMUGuVrCNScyZ0GQqUyIFC8QkZVQzQkVElPmBzigX",
+	"RJqzmMxJynS6MofDdZv8yBJ8EA4yUyyFT1STmFGlycELMpdZqtpkPGeBgDNbsNXaKRqaJFSoawO2+XbK",
+	"U6ULSgAAfHgoEGFBYy1HZF0CNOUDzAi+IkLqORezI1yMmo8stfT/4uAgEIPj/vvzs3H/9M3Plz/2f758",
+	"Pxi9743f/P2IXM95zCqQIPEpzeOYpJlQPnnRebU5xeD08nx49m7YH42OCCVLGk9lumSR2bR5pEMGpz/1",
+	"TgbHl2tPtkkvX0XPqQ7ElPKYReb0hNRkwRLdRdxzMSNcAxTmf0BOOxAV8ns57Uy+n3ZYa/+qQ1sv6Mv9",
+	"1iv6V9Y6mB5ODq5+iF6xF/ue73FDRshYPN8TdGmeXbtTlSu1pJ9PmJjpudc9ePnS95ZcuM/7hny1ZqmZ",
+	"879/CYLPB/utIPj8Q//j8//w1m+f731usTSVaWsiI6bW5va2YMmrrLhjVAHJtjFw3wbT91RP5ptX682c",
+	"ipm95EzJLJ0wIkW8spTBNdwqbe6L5bUqZ76qa/hWaJh0WGVigchJuhECew2bPlHsE0tpTBQz11+zyNzL",
+	"iVwuqfIN8w6fh6RBxarZJmeGhK+5YuTF/kEgzof9N2enx4Px4Oz08m1vcNI/Lm7WJEtTc3sRELwa9koY",
+	"LiFmTLXJB0YXhvMr0gg/7FmQAiEMSGRpcNMmH7iey0ybTZt5r1Oumdl+JiZSRNxgjMbrBOiERz2FTVuI",
+	"9y2ktd85eFGhpiBQzxtB8Px/Gh/2mn8LPKQu88+hI7HAa5hRPgzdMar5vGmGbFIk0sOpFGwLTfSAQZHD",
+	"zgtEspDIuApmkZMK8ok5VVUCKSStIg0j3WnKokBcM7qIVz5RkuSHgMhnihR0gqRwX0SbDd0F25vIGHEx",
+	"qRGJPUNZSqZd2HKIH5DQSfiuPyZ7lrpCy9JBATFDeZTfh09M6DY5lXiDjPAIhGKpoboZ/QTkVWaWby6G",
+	"o7PhEWIzjpiZkKI+M+dGb1gBgySNN3/vnb7rjy6H/XH/1FwLPxCHHRLRlTK3KmJTmsW6CfPvdwjOe9n/",
+	"r/PBsH+MqAVE/pqxdFXgUQEqtuDv8OCBzA1XR040prPBcb3+oensmSI8QnxRQbjQbMZS2MTBAYHJesAD",
+	"+sPh2bDtNpFQPS/2oOnskkc7NRIjq6j2uh4X+vsXxQ2xC3oIqFpsh1QtHgdUtfh6WG/M48hu4QjeAKX2",
+	"Pyc4odGvhdEizJ80SWKr4O39U5kNfSnumBkZmbmr5OL5XsQ05bH5BeYGTVZKQ6JHJOZKG0JPV8hzQU57",
+	"vjflLI5ymrop7+k/Ujb1ut53e4Xmv4e/qr2+oaeh3Q/ubvMAJjkYO27JFtB8M1AQTReMUCLYtZ2t7ZX1",
+	"elBFB+I8lbOUKfUgNO5Qmso47a3r/Fyt6/tmp1yQxEHzeNi84+K5QihA00TdmE61IXmNmBNGiNEYVnwY",
+	"uk7H/eFp7wSvTBlDbm5iWSfwnMdEgiCZQPOGRTj7EcHVFaEpI7GczVjkE9QXUqazVLDI7vsTjXlkLdW7",
+	"bRqtHscdz07OhuaLTzTOqvgoDyhfQhnLlCwzpcmVoWEAgMzZZzKBXxqsPWv75Lu3b1/+cHjYLN1F+B01",
+	"gC3qYveLp7LlkqYrs5C1MIxG6PlbAdxUS4uTWyMlB/Ruk64E8bqSXoZ93Ht3edp739+FvHxMCagxnRHD",
+	"gQ1hO8YLamMB3ctOPTjAuEE89N5d9k6G/d7xz5f9/xqMxqM6KGpGVS6+prPSvQOYaJwyGq0I+8yVrln6",
+	"Ma++WR6mJ1cpowtjP6dZzHynyTgkGV4pqtSuFvck9+P+6M1wcA4ycXx2dnlydvquDmW140pIOy72QCZU",
+	"GJuRfZ4wFpH9TmfLqZX3XSag44v+5XFvvJOA8jFlGDJGIqrZxh0cjM7IX7/v7MOvmi9ZGYiMXZqv/zDX",
+	"73w4OBsOxj/vwl4+pgTUecplauwDB00sr32yZBHPlkB6cz6bl2BI7Pjq3R+MT3ZffBhQvvVcx7uu/ME2",
+	"6tHmwUe/eWpRd/Xgkp3TVSxpNJbyhKYz9iBhet77+eSsd4xXqDd8V0HF0Ip8MOusLhfDUo+rpqVr60gj",
+	"PffJe/4a95my3LJ+C16gh2110ztQOfeywXpNFVnKiE85uh+ct8xC+oj7D53xHwIbjYgoTOQcnmcqd19Y",
+	"p8rRmu8iMqZDjUu8DjY7bA/GAEgjln7iE3Yh6CfKY3oVP4yYRv3hT4M3/cuL095PvcFJ73X1ZtlViDa8",
+	"IqUpj1ckKy35uEQVUU2vqGKO+18ZdNLJnEUk5bO5JkJeA3mN6exU6rcyEw+jK1AdzsaXb88uTo839Aep",
+	"yRSmfrzdnUqisskcxXLZ12y3oxZfuZ/Rj9s2pBbfeEeG3dVu6Sx90DnBZaie0Bb96y5HCApdBTu1k90V",
+	"fzffBoMgHEVBJH4NSi8EzfRcpvxfLHqgQTI++7F/ulO0woCKfYbqz1oEScsFqypc8OTl+Ofz/q3z46ia",
+	"RWBWolcJK7YvE5bSXL17PxiNBqfvtm+kOqCskVc3kHtlgEAAKucTqaOPyoDyrJMJU8oCPqeKMOubeUxC",
+	"gQheeSGuyJIrxcXMdwv6hFskytSJomuIjRp0rkmaDx8+tNaDhrukznqMEWC8ECpLEplqFr1nEadjcF49",
+	"gHldnI4uzs/PhuP+8eX7/vGgt0EfpaWInR621SWafdZ7SUy5eGRRZPQaI8JLq7k4Frp7WUGZcDiJVnBL",
+	"fzKHAF8/3F2y7mMs4yKhSl3LNCqru2WN2v78jdQ98Bel2URnKY3jlSWxBnX0iIqvT2iJ+HxCBclEQlPF",
+	"jNLg4vdGbWrl3tWouYa+s/RHtnrP1dKFMu7D77aERWtZ07axO4wto2s6az5TLLLxWRLx6ZSBzue0zt32",
+	"1sZB18C3ixj0uuHzTW2bOxDCOrAY8+F60/NoUGhQF4htuCONbUfTbAcoDizo4BoHnXrTqX8mmNW3DVss",
+	"KepGrj5TIH2VTTCBBIgkNRdbc6Qko5LWRwqcdl9OUIHEAUGyRLFUHxGRxTF+RyIWMw182HyJ6jrGA6Rg",
+	"Z1Ov+8vuwwG3zI1/26CZd/PxxvcwSldJIDHP+56ms800Eoj1iGzZ+kRTY9Ao8wDisw8TjfHh6lczz6zE",
+	"o51xFOttyuM/hj5vi3r4nkxqUm4QqWGXcA3EgzkSIO+sPUUaoTmuEFzqurC/lKaaNY9IiIeAU3BFZlLA",
+	"iTgc4Qpwv8y4eyHqLLlwT7svju0sN75nLcDNXQ20yhOe0OcOSg9u6E7YuilHmH5xJw8HA4gsFveRmItd",
+	"yat/sgkYxgjyCVfAXas3wIZCzZ9cs6W6jY3Yi3iTL0PTlK7MZwzG1IRjcwvCXVVFILRkfafssyYNmdBf",
+	"M9aspijtH3Q2g+C+N6fqcinTGm7wXqbFGlMZx/IacyAm7IiYi4yJQsCSXFy4XSxxJWXMqNjAusNRvscS",
+	"DHX4rrLa2gsEjhU5xRgXBi4QHcqa5BiqqGFZKDc2Y95Kg/Rd0smcC9Yy0gu+MON9tDyoKuLVw/5x/3Q8",
+	"6J2MzBWrWkjtOqw7qbS58jxbUlEsuGRKUSTvjUms9PqyQ/Sgb41qAoFw32XhsRQkob3Tm7kA5fOyoPqI",
+	"q7oTcp7Muu1Y3uacl0fWwYmAxGyqicx0m/TEiqALCqFYzwhwDlTSEFIH4sXBQdNxJkquMsWF0fjRa6/n",
+	"MpvZdDO4ZxAAxUwzUBiUTaqwrCyW157vIVyGGPlsvoWdVWP8+Pymj9fG92u4A4Sdul82xNrGyaKkuAP3",
+	"xwj6l80ZtnLRfUMNIA+4FD75yz5k+sHFsZyUGAKy+UyQq2n4Sra8MqZ1DZNdcsGXBhP7tzJc4LMAsm+R",
+	"UQBaR1hjOhuIJNObuxhmMTOsn00W6MGE08awaMMQjlWU0OdojqzZJaH5BHtai2yhOAmETvlyaaivsR43",
+	"a4KXPBP814wRugR1vawXzRRpbEa5mkeBCGGjsGr43XD47t3r1yE4MIy+06gEN5tIl1uIpooAOxVpzNln",
+	"EvGZkeGGA3K4RBOqGKqTZpmqHLDx0BrtqpSB9d0vndarXustbU0/fvn+5k4JfZtJeBiyvSnR6XpGa+UY",
+	"fDAZr2IqFuZPcnpxUvx65BKG4ZDQIVxsiqUpFZERKqXMm5edXRmL/x0Enzudj8/NHwr/zr97cAJjKc5a",
+	"l7lY+nkTW/mPN+v3BrBXf0EwALlOMgYrGj1f69LY96wyeEl1hclEVLOWDdbVyKvSud2BgeVRvm0rPB4L",
+	"TErSZ5eulUupG1Dt1U5d3AzwDV8xqIe0pbuoc2BTbOpyaF3WceksiUpHUZeTqpCTIYMW7NppwBVWvPPo",
+	"DI+6XMNmlgErfkSp0cWMQOvSgHRxxxeNHZlkRnFE02/BBJHTadMPBPrfKBYsaDKhacqZIo2UAeP2ScoM",
+	"/8vAaYeWRtTcJaCAgX61iMIDq1K9X7pWJaIrkXqB6sodq5yyJb3bxJ5aYNC7TqMyRJC7wRvnF+MmIBDI",
+	"dmqESsqSmE7YEnIu7ygoA1GVlIABKyqrEWFnem2KysH4pI+WYw5wSKgOxFIqvZ6WQBp1GQ7mcYdaWL0U",
+	"E3ch8UA01lUuWNUeAzxGBRm+fUMODw9fkb1qOgLcE58kVIF3UhFqDBsWlaZ1uQ7NNnlr6Fnliiqmy+k5",
+	"46lLLlVdI6pKe0YplhOLHwgLv9sYyLbI5k7Ui/wS/64e/7FdlGhJpjRWrM7g2mDXaySkSd2J1Inc3Ckj",
+	"nPmfS9zxtSQx1ylTPlFsyVtqAXK5KoLNGjsVjYeL3NoMmZs12bOR4LZJC92CVBoHnYPvW/sHrc7+eP+H",
+	"bqfT7XT+4RMqVmRqUGJLrShRELEHDQt9coY2KLA1xfTmPIZ2a+ZuGgZHI2NKXozfrKd61wGzW2sLgujL",
+	"i5uW+e/A/TfG/7r4X8P9HwTtIIj+0vxb4x//88tfWh8ro5p/a/7tgSpfnid081DR7ITlRvFT55F0xdfZ",
+	"iix5vKhS6kHnf0FbtMk5taqi/a1GT4RfNpRERNw2eVLvr8q1mjuqN+BX3dBvYr7kul6dSuiMEcX/xdD1",
+	"30DhMaFJAonIwISa7Xq9js7YXVVAap1umwCgXmBuLQzySQddDy69xNZd1IOgpabxbfOiUxzm4dYsnPIY",
+	"aRQyfWgc4+Lt212SeA5uZYsEh2G30W1nfJFEW6sapyjItLT62hEm4IB2QFMj0yTWYBbKR5uEhteEZBIz",
+	"mqo1wW44XyF0j5zK4JMwF18hGM0lgV6kqoBZepvoe0K59vsSWVDQy0X5rP4UDA8VDL93GbDGCm58T7FJ",
+	"ZrA2gtJlWPkK6pN7mZ4Xn946xvqfH8ZeXfwyxESKS0ikCMk0lUsSnp+NxmSPZnq+F8sZB05Q+TZl05Sp",
+	"eZgXZ8MddvXRFtq51gmCz8VU1rMsxWeCRS0uquFHw1Mg/kj6YH9iVbZgLAK9v5z8EYhG2LN5QGC5dgkW",
+	"apMg63QOJzjI/Ml2b6+6s6Zvi6VtUnIg9JxqB2VENe3mGZUl0PPKfGUr5VhE2Gc60fGKxBzKcFxmgDGZ",
+	"Gy86L5rtQATiddm/jey63qAzUOVTg2FnLDz41npCQ0OLYcnWAULyN/zsPmm3282juri1DS2ociaDE2GB",
+	"yHMawNNeza75z9HZ6b2yHMiMaazdXo+V26gTrAaZpU70TrI4SbkGvD1/PrK1tppeIeFE7BOfMNV+/txS",
+	"DxyMJSlISqIktLZ5SBr1bg86mQfCidEk0xp0GZhBCmuMW1eHLd6W0ynSDDg2IBfJeTbguFN0bsA8gTAT",
+	"5e0crE/Et8eOPqFSv4cmlpLbOmMzeuUoqEx0c6oCAT6TLgk8JH+7T7wAgRe2yYiJyMB7RScLI2BK2btS",
+	"kPOLsU/Oe+M3f/fJcf+kP+7DnqTYQEIgtmChi9qXkksm82SDqFpNywW5YvqaMaxRc2WlUMP5KFXQYaVO",
+	"NgR4sZQVOMzeF1uQeGMVmOKnMG9bAGXBUAm8nqhMXL0CnAWhotzDABM6QqOHQcKuTjmLiKJTFq/am/W0",
+	"bnEooFUh0SyOCXUdHK6hcYDDIUaBuSYxVZrEUi5YhCpWzCfMxk5txeX7geH4WRpbVqy6e3syYQJPoC3T",
+	"2Z59SO2ZsYX49cYykqR3PiD/7//8X1BACo5ccmt1vf12p93BBAUmaMK9rnfY7rQPUZzNQSrtleLlM7bF",
+	"hChzUHdR3T1AcyKErYc+VEFC0DNVuk36dDK3ziCXEEEa2FSiTCqQ8VDTQaVJIBnFJUIcVS52ftx5Ob/R",
+	"y1QgaJKAsizFxLA5DX7Q2NCDzuNrvSSJ4ZKWHaj2/Kgtw/TNNZBpxFI/EFeGSxjWNJHJai0nx4gbQ06F",
+	"GHimcE+O+qG5ANeQEIhLcQVLB0IteJKwyAdSgqI+WJJMpHDogfp/ZecgXLTJcc6qABFqLq+VUUjz5JVA",
+	"IM6sPLIpPhCeoi4LGiQm8jbDcYBfj6UBPNVdMjE2k/Or2OMlDeGMF+VXLjtirOmvF7piiWsg6I6cCeoe",
+	"P7JgonzledMRqNOnAky5mCYGd3OaLmOmVDsQ58a+zbmPq4gsyuSRRYQuwQH91Wlm3X55VuQg8rqeMdHf",
+	"5MkR5d4wW/KdiiF7I1tdvM0mAh/5kopVgcF9QzXG2Dki9Ep+Ymg3AXyYLEQVfNUm/2CphFgim1HNsVw/",
+	"Vxh67wanIJjbW4rpne1aJNZZzymYWvfz1tfp1G60twmS0TA/rpWFH3Q6d0iQvFsWYCkVaFuFdj2jAj5W",
+	"FHBrCfk0oIEK9hkriV/cCdDaUlpsNLCrlhZH1Fa0G/MJsqM3i9fLVW8FknfVvRWjypVv5tIYFABp5LVn",
+	"iVQcyQtPu1x8hkT02AmaFv2WNSA0ZQzYc9jftlhOWHuVegPz0H7n9oeqHQrMUwcHtz+1njR943svO3dY",
+	"rVqZDk8d3v5UTelU2cQE3lQ2Ln/5aG5cUbz5AThsRUVxIs4Fw7q/eKOVmHgfzcRW1dmqEfRICHnsMKyl",
+	"DK9ahsjHlaYrqIEQVvYX0s7omvBEl4Q86oYu5dEI2kCE9iccH/oEUiO7IaHENgaynV1ijimxxpAxanfY",
+	"JQkXsxCkI0giuWTKivX9l4HAOIEyYy0whSzW8xTylAxTtvYbFnCpsng32yG4TQWKKk5uHzCSh4s8IAFS",
+	"dKBRiuZM54Qq3eoDvgbHIWlAgwioViAUzBAh2AQEOgwa2Z42TEQKdCDLtQLRoPmNma7pqhDJSGK6Ra1B",
+	"Ier0VjitfGEViFiqjQZeAlNZfKPRAixFKiKwSXlNpMBQMKKHwCAwL7iZtFIFgpUfyiVYK6YgjRQeaZSa",
+	"olkTnylrrTkYcxkfCFCvgWLARDXjXFadOxY1z7Qikbx2lGi/XzCWQB8pkMmUTNm1O9tAJNZbQBr9n/qn",
+	"48vReNjvvR9dnveHlxej/rCJ/XCMGoH9VV6R8dnZ5fve6c9uLGpRLiGS26Z/BjeYHCm0dY+ZicAaj+Qk",
+	"WwLxl9LlrlgsrzGyTnO1DShP6GcKb0fYJq9Tea1Yqp5V6Mb6eM2RwZzW4QLHcIThLl2cGarjU6YnczyH",
+	"8SphI7jv9kjMgiq7MjzgioUkkkw167SnEUzYR+7xWOqTwSWPnMZdOvmUTRj/xKIjiAgrkpgvImbYG/j8",
+	"7Z1pb+vUVLmT37DT0O3azwY3va/6s0244mxYnGe1lK6hzzAMA4GM03zkUZfsH3QseTkmHAh0o30JbJZ2",
+	"4HUDSMwPPD/weBR43R/8wJMJ/ID2BvzknBpe99APIIs78Loii+Mbu/S9davH05++UfOf352+8uLg1cNK",
+	"d9f4XaX4VEo0cEBi4i11crNSH/rIxwAsGxyHqrR+IbGLRHQjb6GFI4iBtTLDIdPpqtUzEntT6RmhGmHs",
+	"hGvKjbI8NVLANofEjpB36T1aapb129YaS36f3IICtWhF5jQxCG6MAKOtkTln5PrNeoXS5frVq5NxbLn7",
+	"spLut2mZj9HB9VW25MOTCOtpD8uwHnrnf8PnbxC+nmBdOl04i483vpdIVXOoH7ABLNlwu/qg8Np+tnk7",
+	"WlcrcVtH2kA0MOqwvSNts64jbZ22gj5ic9T3VVXWugSjhIcNvJbR6r5sFXLLyynhqJ64dOo7s8o8U38t",
+	"LcVg5Wbj1uw/mgcmb/FRezkqtW8NmTojhUU+mdOIXDEm8t9tKK3aAbjoSrVgq+aDm5CUO2W3yq2ydz1a",
+	"01z7BrJtxAKW70XRmM7G0iWBV1Fwji1cpdhax9mwYQ40qCaWItWiuckAaXmp9b7VttNk12wGj7lt7I/v",
+	"9jgCjLV9FlfVeaP8p/tOirkutZNm+U/3m/SmUAxv44l5r7sH61udV3dYZ1sXRlDY7sCG1zsowXMv7wJt",
+	"TbuC++t71ar037bEeWOboBu2sSlpnB6x9wVJ6AbvG9Ss1tSpWj+QnLqSRAh5NGg5gd/Z1c2jPPAEcZvV",
+	"5u073nJL7iAsbMPrGjvwRV1yMaRefYUVgbPufqjc5wYI8g40VdMi64/pLj22gbN6Mrzv8WOXYbNCbRFd",
+	"r1IvcATxxVhmaZHufsWQkiFdj2DtAXRDlKkbuwT/R4W0A1EJ9eU5CTZAWKcPXWzh2fcl8fsoQt9Cs+k8",
+	"lWZDlTu3r2uN9nQC72lZw+9APP4e+NEQaQwZ0jPXm9XYOHD7t0lKtdhucp+lEXMl3pDmTBqa27S2qxS8",
+	"9VcrcK0riXnTtt+wi8DLlKgFT9D3b2PJgcDEBWiBcJ0ngZBG2CpKsULIlQpbIUlSNuWfSWrmVeDst4kP",
+	"Nh+vW85tJkmmnc6c13rkBTzgFcZm/q31R+ZsaZNRtoT7IX/mASyveG3Bps8aoquYnu6jar9/1xC+EQGQ",
+	"sQ/VUbnLmyvClolebYvw2yT1ugD/Nw/v129f8X+xIsOhlOCwmd/wDdMbDjpPv/03VLEWF4oJG0xX2ZVt",
+	"qeBSnKAPko15lx5uk745ZLJkVCgipK1i2LbvXyt7vlt6fA28Z2ichjSOQ9JwL2zwSZgwEXExqxYUHBEq",
+	"bBN7FqvKSY3GvfHFaBu0SlOdqfpj8mgcl9pB4Ce7fKXs8wFNIRCq2pM6E/HKdVSaoo/BpcV3SRjLa7N1",
+	"LB3EJOQ5n813YcDl7m69pkXN6t1UkPNSx+Ed0Jf0O2iSPfPJjH9ybNyA7hyrBDrML4S8FqDEuJeeOEfZ",
+	"FsBRF34EYit4ul8qSzEUVsgIQLWrZbFdJEoiYwq5umqC5HEUiO0EeTYcX74d9E+O2+UaGOqehUwyPpsX",
+	"PZ9jeX1UETzF2BoRBAkJVOmjolp3JmQKiaeK7Xi5iUy38CuvVSlbdheiVODcKv1dIqdW6e/KFNUJXVl1",
+	"a71UbVfLqJFM9XHGjnHR0qdjpib2m/Ni+fLH0gg076OeXv9cGjO24OV/w28f73DJ85P+1glneSVfjWVg",
+	"OCkI77wmzWWZgZaltpgJ6ybhNaOL0puL7Iui2u124IXNnFPFXGlowOPCM9dzhloahMDK3sZAVNrGFWnY",
+	"Ltnc5pmXM7K1hNT/zSTriEfrZbIGvP39v7YOpwf01WQ/uudLDA0iD+u8IafVvO48Y5Rhmuk1FMzZLgTX",
+	"VOG78zb3cuReHHUn/I/t9M/U+kH4JBOlXtj32+DDcwmfOM8PVMnfTHf90sXesXxpVLkbuExd+y0HAjri",
+	"u8QxUb/UEqBglD5xfDLPHjAcuwIXahW7YMIRZXhAA9qAhcaxT6yy45Nyi4t8dVSdHrfxP+qWxmxKtTmN",
+	"hM5AzDkjx5bi2CKiTCseMcjcst0aiGL6K/yUfzxD3UgFv0Aro+lkjlVqBsPAgX1n3VFjv7p2Mbn5bizR",
+	"P0RMdSNE9bRB1TWGvr1NRlH0u63VQ1Em61l25apw8h4G94jQ5k1lnjxGqxbbXZlq8e8epa2Lz84gdYhr",
+	"0sCAUzVGO7t/iBbfsHdrjBZhrA/SPmTed0zXbzw//H8agWRPd3NXM/v8vRe2jsv6HaWlH+89swtV1E2c",
+	"Fb/dc977++KxF8ef0ec/WPTZtZ6uSOXcq17Upu6OQAMPIcCEyEwig+TahZpnt0WaHyJCf5Oh5tK7Yv6M",
+	"NW+PNdcSne/iN1UaeVfLku8ZtfjWTpJd+sZXxUtrXQW5MMtfEUoxfOJyPR7oG7hrCPfJ7s8f7xK8Y3rX",
+	"DbhvvgW8LBkSLupfKo5u86IfExBGXhcOdUoxn3B9S+ulUrtDcEETegUzob+B24aFNJaCtUn4JSiCGIGH",
+	"ZtVNSJY0Xaii6j0yg3ekZny1THhwkmreEspaKndnA7Yj1pOnbtxi8FBFbE/QJ8zd+Cp98YmF7Z/ZG4+j",
+	"VtoSTLnMGY5tt7uN3d2eJlZpDuvuFFa0Y66jhOdobJlRnktm38FAtARHno06beqgw63G2W8hGex+TpSn",
+	"5Sn/CwlhfzKVf+uUsLsaq/dIns7daW1y0HlBaKxkUV+NigqHnk5kTj+xPKeUjMttpspZqYEoZVy7Sdpk",
+	"7cW0hSL0LH/LkKpTh4ZsKT+xMZ29TeXyCSzlcaGfofu7sm/SoGIFNeHNJ7Clqy8p/dOgXq9apAvmWqBN",
+	"p49vVvj3SfiujeJUb9d+cbFiLhY2ebKmTiHvNeeTg07H9VgAvz28SygQ9gV/D79Wve3u66+6UU8pge1L",
+	"Due2xYFhS18jiZ8uBoOFcvYdDfqr3SSl6Mcmt9xkcLalPgYO88vjiprXPfe7uW+1xgsUwHZC9bxtv/ar",
+	"fvjKAPz+5gl8Kn/y0Z189DzT6+0069SMO0wJNeLIQtbpPi/Kzxsh7tGE733aBy5iF9vIrgXdHxvNuSi7",
+	"b215218UfKqg/rSLnDuEeTMh8YResdj2J8AQvX3FlGsGU5ljVjfFjgZL0Cbaxvxlih9iyAmG7gSluaFc",
+	"/ubjzf8PAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

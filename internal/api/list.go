@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strconv"
 	"strings"
 
@@ -58,6 +59,7 @@ type listQuery struct {
 	priority    *db.TaskPriority
 	pattern     *string // an ILIKE pattern, wildcards in q escaped
 	tag         string  // id or name; "" for no tag filter
+	sort        string
 	list        listStatement
 }
 
@@ -103,7 +105,8 @@ func parseListQuery(p tasksapi.ListTasksParams) (listQuery, error) {
 		}
 		lq.priority = &pr
 	}
-	if lq.list = sortOrders[string(*p.Sort)]; lq.list == nil {
+	lq.sort = string(*p.Sort)
+	if lq.list = sortOrders[lq.sort]; lq.list == nil {
 		return lq, apperr.InvalidSortField.WithField("sort")
 	}
 	if p.Q != nil {
@@ -133,8 +136,11 @@ func tagRef(s string) (*int32, string) {
 }
 
 // ListTasks returns a page of the user's tasks with their tags and the exact
-// total. It costs at most four statements whatever the page size: the tag
-// lookup (with `tag`), the total, the page and the page's tags.
+// total. It costs at most three statements whatever the page size: the total
+// (with the tag lookup when there is a `tag`), the page and the page's tags;
+// with an If-None-Match that still holds, one. Its weak ETag is the user's
+// change number, read before the page (a change committed meanwhile makes a
+// later number, so a 304 never hides one), with the list's parameters.
 func (h *TasksHandler) ListTasks(ctx context.Context, req tasksapi.ListTasksRequestObject) (tasksapi.ListTasksResponseObject, error) {
 	uid, err := userID(ctx)
 	if err != nil {
@@ -144,20 +150,27 @@ func (h *TasksHandler) ListTasks(ctx context.Context, req tasksapi.ListTasksRequ
 	if err != nil {
 		return nil, err
 	}
+	if req.Params.IfNoneMatch != nil {
+		seq, err := h.q.ChangeSeq(ctx, uid)
+		switch {
+		case store.IsNotFound(err):
+			return nil, apperr.InvalidToken
+		case err != nil:
+			return nil, fmt.Errorf("change number: %w", err)
+		}
+		if tag := lq.etag(seq); noneMatch(req.Params.IfNoneMatch, tag) {
+			return tasksapi.ListTasks304Response{Headers: tasksapi.ListTasks304ResponseHeaders{ETag: tag}}, nil
+		}
+	}
 	filter := db.ListTasksCreatedDescParams{UserID: uid, Completed: lq.completed, Priority: lq.priority,
 		Pattern: lq.pattern, PageLimit: int32(lq.limit), PageOffset: lq.offset()}
 
-	total, err := h.total(ctx, lq, &filter)
+	total, version, err := h.total(ctx, lq, &filter)
 	if err != nil {
 		return nil, err
 	}
-	if total == 0 { // none, or no user any more
-		if err := h.missing(ctx, nil); err != nil {
-			return nil, err
-		}
-	}
 	if int64(filter.PageOffset) >= total { // also: an unknown tag, which matches nothing
-		return listPage(lq, total, nil), nil
+		return listPage(lq, version, total, nil), nil
 	}
 
 	rows, err := lq.list(h.q, ctx, filter)
@@ -172,44 +185,76 @@ func (h *TasksHandler) ListTasks(ctx context.Context, req tasksapi.ListTasksRequ
 	for i, t := range rows {
 		items[i] = toTask(t, tags[t.ID])
 	}
-	return listPage(lq, total, items), nil
+	return listPage(lq, version, total, items), nil
 }
 
 // total returns the exact number of tasks the list's filters match, from the
-// counters when they can answer. With a `tag` filter it resolves the tag into
-// filter.TagID; the user's having no such tag makes the total 0.
-func (h *TasksHandler) total(ctx context.Context, lq listQuery, filter *db.ListTasksCreatedDescParams) (total int64, err error) {
+// counters when they can answer, and the user's change number (the list's
+// version). With a `tag` filter it resolves the tag into filter.TagID; the
+// user's having no such tag makes the total 0. A user that is gone is
+// INVALID_TOKEN.
+func (h *TasksHandler) total(ctx context.Context, lq listQuery, filter *db.ListTasksCreatedDescParams) (total, version int64, err error) {
 	count := db.CountTasksParams{UserID: filter.UserID, Completed: lq.completed, Priority: lq.priority, Pattern: lq.pattern}
 	if lq.tag != "" {
 		id, name := tagRef(lq.tag)
 		tag, err := h.q.ResolveTag(ctx, db.ResolveTagParams{UserID: filter.UserID, ID: id, Name: name})
-		if store.IsNotFound(err) {
-			return 0, nil
+		switch {
+		case store.IsNotFound(err):
+			return 0, 0, apperr.InvalidToken
+		case err != nil:
+			return 0, 0, fmt.Errorf("resolve tag: %w", err)
+		case tag.ID == nil:
+			return 0, tag.ListVersion, nil
 		}
-		if err != nil {
-			return 0, fmt.Errorf("resolve tag: %w", err)
-		}
-		filter.TagID, count.TagID = &tag.ID, &tag.ID
+		filter.TagID, count.TagID = tag.ID, tag.ID
 		if lq.completed == nil && lq.priority == nil && lq.pattern == nil {
-			return int64(tag.TaskCount), nil
+			return int64(*tag.TaskCount), tag.ListVersion, nil
 		}
+		version = tag.ListVersion
 	}
+	var r db.CountTasksRow
 	if count.TagID != nil || lq.pattern != nil {
-		total, err = h.q.CountTasks(ctx, count)
+		r, err = h.q.CountTasks(ctx, count)
 	} else {
-		total, err = h.q.CountTasksFromCounters(ctx, db.CountTasksFromCountersParams{UserID: filter.UserID,
+		var c db.CountTasksFromCountersRow
+		c, err = h.q.CountTasksFromCounters(ctx, db.CountTasksFromCountersParams{UserID: filter.UserID,
 			Completed: lq.completed, Priority: lq.priority})
+		r = db.CountTasksRow(c)
 	}
-	if err != nil {
-		return 0, fmt.Errorf("count tasks: %w", err)
+	switch {
+	case store.IsNotFound(err):
+		return 0, 0, apperr.InvalidToken
+	case err != nil:
+		return 0, 0, fmt.Errorf("count tasks: %w", err)
 	}
-	return total, nil
+	if count.TagID == nil { // else the tag lookup's number came first
+		version = r.ListVersion
+	}
+	return r.Total, version, nil
 }
 
-func listPage(lq listQuery, total int64, items []tasksapi.Task) tasksapi.ListTasks200JSONResponse {
+// etag is the list's weak entity tag at the user's change number seq: the
+// number and a hash of the parameters, so that two lists never share one.
+func (q listQuery) etag(seq int64) string {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%d|%d|%v|%v|%v|%s|%s", q.page, q.limit, deref(q.completed), deref(q.priority), deref(q.pattern), q.tag, q.sort)
+	return fmt.Sprintf(`W/"%d-%x"`, seq, h.Sum64())
+}
+
+func deref[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+func listPage(lq listQuery, version, total int64, items []tasksapi.Task) tasksapi.ListTasks200JSONResponse {
 	if items == nil {
 		items = []tasksapi.Task{}
 	}
 	pages := (total + lq.limit - 1) / lq.limit
-	return tasksapi.ListTasks200JSONResponse{Items: items, Total: int(total), Page: lq.page, Limit: int(lq.limit), Pages: int(pages)}
+	return tasksapi.ListTasks200JSONResponse{
+		Body:    tasksapi.TaskList{Items: items, Total: int(total), Page: lq.page, Limit: int(lq.limit), Pages: int(pages)},
+		Headers: tasksapi.ListTasks200ResponseHeaders{ETag: lq.etag(version)},
+	}
 }

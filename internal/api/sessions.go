@@ -30,19 +30,40 @@ const revocationMargin = time.Minute
 // maxUserAgentChars is how much of a login's User-Agent a session keeps.
 const maxUserAgentChars = 255
 
-// ListenForRevocations returns this process's set of sessions ended within
-// an access token lifetime (accessTTL, plus a margin) and the listener that
-// keeps it: LISTEN on SessionRevokedChannel at directURL (a session of its
-// own, never through a transaction pooler), and a reload of the recent
-// endings after each (re)connect. The caller runs the listener.
-func ListenForRevocations(dbtx *store.DB, directURL string, logger *slog.Logger, accessTTL time.Duration) (*auth.Revocations, *store.Listener, error) {
-	feed := &revocationFeed{q: db.New(dbtx), set: auth.NewRevocations(accessTTL+revocationMargin, time.Now),
-		window: accessTTL + revocationMargin}
-	l, err := store.NewListener(directURL, logger, map[string]func(string){SessionRevokedChannel: feed.notify}, feed.reload)
+// Live is what a process learns from the database as it happens: the
+// sessions ended within an access token lifetime, and the changes that wake
+// its event streams, over one listening connection.
+type Live struct {
+	Revocations *auth.Revocations
+	Events      *Events
+	Listener    *store.Listener
+}
+
+// Listen returns this process's revocation set (sessions ended within
+// accessTTL, plus a margin), its event streams (at most streamsPerUser of a
+// user) and the listener that keeps both: LISTEN on SessionRevokedChannel
+// and ChangesChannel at directURL (a session of its own, never through a
+// transaction pooler); after each (re)connect, a reload of the recent
+// endings and a wake of every stream, for what was missed meanwhile. The
+// caller runs the listener.
+func Listen(dbtx *store.DB, directURL string, logger *slog.Logger, accessTTL time.Duration, streamsPerUser int) (*Live, error) {
+	events, err := NewEvents(streamsPerUser)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return feed.set, l, nil
+	feed := &revocationFeed{q: db.New(dbtx), set: auth.NewRevocations(accessTTL+revocationMargin, time.Now),
+		window: accessTTL + revocationMargin, events: events}
+	l, err := store.NewListener(directURL, logger, map[string]func(string){
+		SessionRevokedChannel: feed.notify,
+		ChangesChannel:        events.UserChanged,
+	}, func(ctx context.Context) error {
+		defer events.WakeAll()
+		return feed.reload(ctx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Live{Revocations: feed.set, Events: events, Listener: l}, nil
 }
 
 // revocationFeed fills a set of ended sessions from the database.
@@ -50,12 +71,15 @@ type revocationFeed struct {
 	q      *db.Queries
 	set    *auth.Revocations
 	window time.Duration // how far back a reload looks
+	events *Events
 }
 
-// notify records the session of a session_revoked payload.
+// notify records the session of a session_revoked payload and ends its
+// event streams.
 func (s *revocationFeed) notify(payload string) {
 	if sid, err := uuid.Parse(payload); err == nil {
 		s.set.Add(sid)
+		s.events.SessionEnded(sid)
 	}
 }
 
@@ -67,6 +91,7 @@ func (s *revocationFeed) reload(ctx context.Context) error {
 	}
 	for _, id := range ids {
 		s.set.Add(id)
+		s.events.SessionEnded(id)
 	}
 	return nil
 }

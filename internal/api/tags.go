@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/google/uuid"
+
 	"github.com/todoapp/todo-api/gen/db"
 	"github.com/todoapp/todo-api/gen/tasksapi"
 	"github.com/todoapp/todo-api/internal/apperr"
@@ -13,7 +15,8 @@ import (
 // tagNameKey is the unique constraint on a user's tag names.
 const tagNameKey = "tags_name_user_id_key"
 
-// CreateTag creates a tag. Errors: INVALID_TAG_NAME, INVALID_COLOR, TAG_ALREADY_EXISTS.
+// CreateTag creates a tag; with an Idempotency-Key, at most once. Errors:
+// INVALID_TAG_NAME, INVALID_COLOR, TAG_ALREADY_EXISTS.
 func (h *TasksHandler) CreateTag(ctx context.Context, req tasksapi.CreateTagRequestObject) (tasksapi.CreateTagResponseObject, error) {
 	uid, err := userID(ctx)
 	if err != nil {
@@ -23,11 +26,22 @@ func (h *TasksHandler) CreateTag(ctx context.Context, req tasksapi.CreateTagRequ
 	if err != nil {
 		return nil, err
 	}
-	t, err := h.q.CreateTag(ctx, db.CreateTagParams{Name: name, Color: color, UserID: uid})
-	if err != nil {
-		return nil, tagWriteErr(err, "create tag")
+	create := func(q *db.Queries) (any, int32, error) {
+		t, err := q.CreateTag(ctx, db.CreateTagParams{Name: name, Color: color, UserID: uid})
+		if err != nil {
+			return nil, 0, tagWriteErr(err, "create tag")
+		}
+		return toTag(t.ID, t.Name, t.Color, t.Version), t.Version, nil
 	}
-	return tasksapi.CreateTag201JSONResponse(toTag(t.ID, t.Name, t.Color)), nil
+	if req.Params.IdempotencyKey == nil {
+		t, version, err := create(h.q)
+		if err != nil {
+			return nil, err
+		}
+		return tasksapi.CreateTag201JSONResponse{Body: t.(tasksapi.Tag),
+			Headers: tasksapi.CreateTag201ResponseHeaders{ETag: etag(version)}}, nil
+	}
+	return h.once(ctx, uid, *req.Params.IdempotencyKey, "createTag", req.Body, create)
 }
 
 // ListTags returns all of the user's tags, by name.
@@ -47,7 +61,7 @@ func (h *TasksHandler) ListTags(ctx context.Context, _ tasksapi.ListTagsRequestO
 	}
 	out := make(tasksapi.ListTags200JSONResponse, len(rows))
 	for i, r := range rows {
-		out[i] = toTag(r.ID, r.Name, r.Color)
+		out[i] = toTag(r.ID, r.Name, r.Color, r.Version)
 	}
 	return out, nil
 }
@@ -62,14 +76,16 @@ func (h *TasksHandler) UpdateTag(ctx context.Context, req tasksapi.UpdateTagRequ
 	if err != nil {
 		return nil, err
 	}
-	t, err := h.q.UpdateTag(ctx, db.UpdateTagParams{Name: name, Color: color, ID: id, UserID: uid})
+	cond := ifMatch(req.Params.IfMatch)
+	t, err := h.q.UpdateTag(ctx, db.UpdateTagParams{Name: name, Color: color, ID: id, UserID: uid, IfMatch: cond, Now: h.now()})
 	if store.IsNotFound(err) {
-		return nil, h.missing(ctx, apperr.TagNotFound)
+		return nil, h.tagNotWritten(ctx, uid, id, cond)
 	}
 	if err != nil {
 		return nil, tagWriteErr(err, "update tag")
 	}
-	return tasksapi.UpdateTag200JSONResponse(toTag(t.ID, t.Name, t.Color)), nil
+	return tasksapi.UpdateTag200JSONResponse{Body: toTag(t.ID, t.Name, t.Color, t.Version),
+		Headers: tasksapi.UpdateTag200ResponseHeaders{ETag: etag(t.Version)}}, nil
 }
 
 // DeleteTag deletes a tag; it comes off every task, and the tasks stay.
@@ -78,14 +94,22 @@ func (h *TasksHandler) DeleteTag(ctx context.Context, req tasksapi.DeleteTagRequ
 	if err != nil {
 		return nil, err
 	}
-	n, err := h.q.DeleteTag(ctx, db.DeleteTagParams{ID: id, UserID: uid})
+	cond := ifMatch(req.Params.IfMatch)
+	n, err := h.q.DeleteTag(ctx, db.DeleteTagParams{ID: id, UserID: uid, IfMatch: cond, Now: h.now()})
 	if err != nil {
 		return nil, fmt.Errorf("delete tag: %w", err)
 	}
 	if n == 0 {
-		return nil, h.missing(ctx, apperr.TagNotFound)
+		return nil, h.tagNotWritten(ctx, uid, id, cond)
 	}
 	return tasksapi.DeleteTag204Response{}, nil
+}
+
+// tagNotWritten is taskNotWritten for a tag.
+func (h *TasksHandler) tagNotWritten(ctx context.Context, uid uuid.UUID, id int32, cond []int32) error {
+	return h.notWritten(ctx, cond, apperr.TagNotFound, func() (int32, error) {
+		return h.q.TagVersion(ctx, db.TagVersionParams{ID: id, UserID: uid})
+	})
 }
 
 func fromTagInput(b *tasksapi.TagInput) (string, *string, error) {
@@ -107,6 +131,6 @@ func tagWriteErr(err error, what string) error {
 	return wrapWrite(err, what)
 }
 
-func toTag(id int32, name string, color *string) tasksapi.Tag {
-	return tasksapi.Tag{Id: int64(id), Name: name, Color: toNullable(color)}
+func toTag(id int32, name string, color *string, version int32) tasksapi.Tag {
+	return tasksapi.Tag{Id: int64(id), Name: name, Color: toNullable(color), Version: int64(version)}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -20,17 +21,20 @@ var _ tasksapi.StrictServerInterface = (*TasksHandler)(nil)
 // TasksHandler serves the tasks and tags API. Every query is scoped to the
 // user of the access token; another user's task or tag is a 404.
 type TasksHandler struct {
-	q   *db.Queries
-	now func() time.Time
+	db     *store.DB
+	q      *db.Queries
+	events *Events
+	now    func() time.Time
 }
 
-// NewTasksHandler returns the tasks and tags API handler. now is the clock of
-// created_at and updated_at; pass time.Now outside tests.
-func NewTasksHandler(dbtx *store.DB, now func() time.Time) (*TasksHandler, error) {
-	if dbtx == nil || now == nil {
-		return nil, errors.New("api: NewTasksHandler needs a database and a clock")
+// NewTasksHandler returns the tasks and tags API handler. events holds the
+// process's open event streams (see Listen); now is the clock of created_at
+// and updated_at: pass time.Now outside tests.
+func NewTasksHandler(dbtx *store.DB, events *Events, now func() time.Time) (*TasksHandler, error) {
+	if dbtx == nil || events == nil || now == nil {
+		return nil, errors.New("api: NewTasksHandler needs a database, the event streams and a clock")
 	}
-	return &TasksHandler{q: db.New(dbtx), now: now}, nil
+	return &TasksHandler{db: dbtx, q: db.New(dbtx), events: events, now: now}, nil
 }
 
 // userID is the authenticated user; the auth middleware guarantees one.
@@ -87,7 +91,7 @@ func wrapWrite(err error, what string) error {
 }
 
 // CreateTask creates a task with the defaults of openapi/tasks-api.yaml for
-// what is left out.
+// what is left out; with an Idempotency-Key, at most once.
 func (h *TasksHandler) CreateTask(ctx context.Context, req tasksapi.CreateTaskRequestObject) (tasksapi.CreateTaskResponseObject, error) {
 	uid, err := userID(ctx)
 	if err != nil {
@@ -97,22 +101,45 @@ func (h *TasksHandler) CreateTask(ctx context.Context, req tasksapi.CreateTaskRe
 	if err != nil {
 		return nil, err
 	}
-	t, err := h.q.CreateTask(ctx, db.CreateTaskParams{Title: in.title, Description: in.description,
-		Completed: in.completed, Priority: in.priority, DueDate: in.dueDate, UserID: uid, Now: h.now()})
-	if err != nil {
-		return nil, wrapWrite(err, "create task")
+	create := func(q *db.Queries) (any, int32, error) {
+		t, err := q.CreateTask(ctx, db.CreateTaskParams{Title: in.title, Description: in.description,
+			Completed: in.completed, Priority: in.priority, DueDate: in.dueDate, UserID: uid, Now: h.now()})
+		if err != nil {
+			return nil, 0, wrapWrite(err, "create task")
+		}
+		return toTask(t, nil), t.Version, nil
 	}
-	return tasksapi.CreateTask201JSONResponse(toTask(t, nil)), nil
+	if req.Params.IdempotencyKey == nil {
+		t, version, err := create(h.q)
+		if err != nil {
+			return nil, err
+		}
+		return tasksapi.CreateTask201JSONResponse{Body: t.(tasksapi.Task),
+			Headers: tasksapi.CreateTask201ResponseHeaders{ETag: etag(version)}}, nil
+	}
+	return h.once(ctx, uid, *req.Params.IdempotencyKey, "createTask", req.Body, create)
 }
 
-// GetTask returns one of the user's tasks (TASK_NOT_FOUND otherwise).
+// GetTask returns one of the user's tasks (TASK_NOT_FOUND otherwise), or 304
+// while it is at a version If-None-Match names (without loading its tags).
 func (h *TasksHandler) GetTask(ctx context.Context, req tasksapi.GetTaskRequestObject) (tasksapi.GetTaskResponseObject, error) {
-	t, err := h.getTask(ctx, req.TaskId)
+	uid, id, err := h.owned(ctx, req.TaskId, apperr.TaskNotFound)
 	if err != nil {
 		return nil, err
 	}
-	return tasksapi.GetTask200JSONResponse(t), nil
+	row, err := h.q.GetTask(ctx, db.GetTaskParams{ID: id, UserID: uid})
+	if err == nil && noneMatch(req.Params.IfNoneMatch, etag(row.Version)) {
+		return tasksapi.GetTask304Response{Headers: tasksapi.GetTask304ResponseHeaders{ETag: etag(row.Version)}}, nil
+	}
+	t, err := h.loaded(ctx, row, err, "get task")
+	if err != nil {
+		return nil, err
+	}
+	return tasksapi.GetTask200JSONResponse{Body: t, Headers: tasksapi.GetTask200ResponseHeaders{ETag: taskETag(t)}}, nil
 }
+
+// taskETag is the entity tag of a task in a response.
+func taskETag(t tasksapi.Task) string { return etag(int32(t.Version)) }
 
 // ReplaceTask replaces every field of a task; what is left out returns to
 // its default.
@@ -125,13 +152,17 @@ func (h *TasksHandler) ReplaceTask(ctx context.Context, req tasksapi.ReplaceTask
 	if err != nil {
 		return nil, err
 	}
+	cond := ifMatch(req.Params.IfMatch)
 	t, err := h.q.ReplaceTask(ctx, db.ReplaceTaskParams{Title: in.title, Description: in.description,
-		Completed: in.completed, Priority: in.priority, DueDate: in.dueDate, ID: id, UserID: uid, Now: h.now()})
+		Completed: in.completed, Priority: in.priority, DueDate: in.dueDate, ID: id, UserID: uid, Now: h.now(), IfMatch: cond})
+	if store.IsNotFound(err) {
+		return nil, h.taskNotWritten(ctx, uid, id, cond)
+	}
 	out, err := h.loaded(ctx, t, err, "replace task")
 	if err != nil {
 		return nil, err
 	}
-	return tasksapi.ReplaceTask200JSONResponse(out), nil
+	return tasksapi.ReplaceTask200JSONResponse{Body: out, Headers: tasksapi.ReplaceTask200ResponseHeaders{ETag: taskETag(out)}}, nil
 }
 
 // UpdateTask changes only the fields sent; null clears description or due_date.
@@ -144,20 +175,49 @@ func (h *TasksHandler) UpdateTask(ctx context.Context, req tasksapi.UpdateTaskRe
 	if err != nil {
 		return nil, err
 	}
-	if !changes { // nothing to change: not a modification
-		t, err := h.getTask(ctx, req.TaskId)
-		if err != nil {
+	cond := ifMatch(req.Params.IfMatch)
+	var out tasksapi.Task
+	if !changes { // nothing to change: not a modification, but If-Match still holds
+		if out, err = h.getTask(ctx, req.TaskId); err != nil {
 			return nil, err
 		}
-		return tasksapi.UpdateTask200JSONResponse(t), nil
+		if cond != nil && !slices.Contains(cond, int32(out.Version)) {
+			return nil, preconditionFailed(int32(out.Version))
+		}
+	} else {
+		p.ID, p.UserID, p.Now, p.IfMatch = id, uid, h.now(), cond
+		t, err := h.q.UpdateTask(ctx, p)
+		if store.IsNotFound(err) {
+			return nil, h.taskNotWritten(ctx, uid, id, cond)
+		}
+		if out, err = h.loaded(ctx, t, err, "update task"); err != nil {
+			return nil, err
+		}
 	}
-	p.ID, p.UserID, p.Now = id, uid, h.now()
-	t, err := h.q.UpdateTask(ctx, p)
-	out, err := h.loaded(ctx, t, err, "update task")
-	if err != nil {
-		return nil, err
+	return tasksapi.UpdateTask200JSONResponse{Body: out, Headers: tasksapi.UpdateTask200ResponseHeaders{ETag: taskETag(out)}}, nil
+}
+
+// taskNotWritten explains a write of a task that changed no row.
+func (h *TasksHandler) taskNotWritten(ctx context.Context, uid uuid.UUID, id int32, cond []int32) error {
+	return h.notWritten(ctx, cond, apperr.TaskNotFound, func() (int32, error) {
+		return h.q.TaskVersion(ctx, db.TaskVersionParams{ID: id, UserID: uid})
+	})
+}
+
+// notWritten explains a write that changed no row: with If-Match (cond), a
+// resource at another version is 412 with its ETag; otherwise, or when
+// there is no such resource, it is missing (nf).
+func (h *TasksHandler) notWritten(ctx context.Context, cond []int32, nf *apperr.Error, version func() (int32, error)) error {
+	if cond != nil {
+		v, err := version()
+		switch {
+		case err == nil:
+			return preconditionFailed(v)
+		case !store.IsNotFound(err):
+			return fmt.Errorf("read version: %w", err)
+		}
 	}
-	return tasksapi.UpdateTask200JSONResponse(out), nil
+	return h.missing(ctx, nf)
 }
 
 // DeleteTask deletes a task and its tag links; the tags stay.
@@ -166,12 +226,13 @@ func (h *TasksHandler) DeleteTask(ctx context.Context, req tasksapi.DeleteTaskRe
 	if err != nil {
 		return nil, err
 	}
-	n, err := h.q.DeleteTask(ctx, db.DeleteTaskParams{ID: id, UserID: uid})
+	cond := ifMatch(req.Params.IfMatch)
+	n, err := h.q.DeleteTask(ctx, db.DeleteTaskParams{ID: id, UserID: uid, IfMatch: cond})
 	if err != nil {
 		return nil, fmt.Errorf("delete task: %w", err)
 	}
 	if n == 0 {
-		return nil, h.missing(ctx, apperr.TaskNotFound)
+		return nil, h.taskNotWritten(ctx, uid, id, cond)
 	}
 	return tasksapi.DeleteTask204Response{}, nil
 }
@@ -184,23 +245,24 @@ func (h *TasksHandler) AddTagToTask(ctx context.Context, req tasksapi.AddTagToTa
 	}
 	taskID, ok1 := dbID(req.TaskId)
 	tagID, ok2 := dbID(req.TagId)
+	cond := ifMatch(req.Params.IfMatch)
 	var r db.AddTagToTaskRow
 	if ok1 && ok2 {
-		if r, err = h.q.AddTagToTask(ctx, db.AddTagToTaskParams{TaskID: taskID, TagID: tagID, UserID: uid, Now: h.now()}); err != nil {
+		if r, err = h.q.AddTagToTask(ctx, db.AddTagToTaskParams{TaskID: taskID, TagID: tagID, UserID: uid, Now: h.now(), IfMatch: cond}); err != nil {
 			return nil, fmt.Errorf("link tag: %w", err)
 		}
 	}
-	if nf := linkErr(ok1 && r.TaskFound, ok2 && r.TagFound); nf != nil {
-		return nil, h.missing(ctx, nf)
+	if err := h.linkErr(ctx, uid, taskID, cond, ok1 && r.TaskFound, ok2 && r.TagFound, r.VersionMatched); err != nil {
+		return nil, err
 	}
 	t, err := h.getTask(ctx, req.TaskId)
 	if err != nil {
 		return nil, err
 	}
 	if r.Changed {
-		return tasksapi.AddTagToTask201JSONResponse(t), nil
+		return tasksapi.AddTagToTask201JSONResponse{Body: t, Headers: tasksapi.AddTagToTask201ResponseHeaders{ETag: taskETag(t)}}, nil
 	}
-	return tasksapi.AddTagToTask200JSONResponse(t), nil
+	return tasksapi.AddTagToTask200JSONResponse{Body: t, Headers: tasksapi.AddTagToTask200ResponseHeaders{ETag: taskETag(t)}}, nil
 }
 
 // RemoveTagFromTask unlinks a tag from a task; 204 also when not linked.
@@ -211,25 +273,29 @@ func (h *TasksHandler) RemoveTagFromTask(ctx context.Context, req tasksapi.Remov
 	}
 	taskID, ok1 := dbID(req.TaskId)
 	tagID, ok2 := dbID(req.TagId)
+	cond := ifMatch(req.Params.IfMatch)
 	var r db.RemoveTagFromTaskRow
 	if ok1 && ok2 {
-		if r, err = h.q.RemoveTagFromTask(ctx, db.RemoveTagFromTaskParams{TaskID: taskID, TagID: tagID, UserID: uid, Now: h.now()}); err != nil {
+		if r, err = h.q.RemoveTagFromTask(ctx, db.RemoveTagFromTaskParams{TaskID: taskID, TagID: tagID, UserID: uid, Now: h.now(), IfMatch: cond}); err != nil {
 			return nil, fmt.Errorf("unlink tag: %w", err)
 		}
 	}
-	if nf := linkErr(ok1 && r.TaskFound, ok2 && r.TagFound); nf != nil {
-		return nil, h.missing(ctx, nf)
+	if err := h.linkErr(ctx, uid, taskID, cond, ok1 && r.TaskFound, ok2 && r.TagFound, r.VersionMatched); err != nil {
+		return nil, err
 	}
 	return tasksapi.RemoveTagFromTask204Response{}, nil
 }
 
-// linkErr names what is missing, the task first.
-func linkErr(taskFound, tagFound bool) *apperr.Error {
+// linkErr names what is missing, the task first, then a task at a version
+// If-Match did not name; nil when the link or unlink went ahead.
+func (h *TasksHandler) linkErr(ctx context.Context, uid uuid.UUID, taskID int32, cond []int32, taskFound, tagFound, matched bool) error {
 	switch {
 	case !taskFound:
-		return apperr.TaskNotFound
+		return h.missing(ctx, apperr.TaskNotFound)
 	case !tagFound:
-		return apperr.TagNotFound
+		return h.missing(ctx, apperr.TagNotFound)
+	case !matched:
+		return h.taskNotWritten(ctx, uid, taskID, cond)
 	}
 	return nil
 }
@@ -275,13 +341,18 @@ func (h *TasksHandler) tagsOf(ctx context.Context, tasks []db.Task) (map[int32][
 	for i, t := range tasks {
 		ids[i] = t.ID
 	}
+	return h.tagsOfIDs(ctx, uid, ids)
+}
+
+// tagsOfIDs loads the tags of the user's tasks ids in one statement.
+func (h *TasksHandler) tagsOfIDs(ctx context.Context, uid uuid.UUID, ids []int32) (map[int32][]tasksapi.Tag, error) {
 	rows, err := h.q.TagsOfTasks(ctx, db.TagsOfTasksParams{UserID: uid, TaskIds: ids})
 	if err != nil {
 		return nil, fmt.Errorf("tags of tasks: %w", err)
 	}
-	out := make(map[int32][]tasksapi.Tag, len(tasks))
+	out := make(map[int32][]tasksapi.Tag, len(ids))
 	for _, r := range rows {
-		out[r.TaskID] = append(out[r.TaskID], toTag(r.ID, r.Name, r.Color))
+		out[r.TaskID] = append(out[r.TaskID], toTag(r.ID, r.Name, r.Color, r.Version))
 	}
 	return out, nil
 }
@@ -293,7 +364,7 @@ func toTask(t db.Task, tags []tasksapi.Tag) tasksapi.Task {
 	return tasksapi.Task{
 		Id: int64(t.ID), Title: t.Title, Description: toNullable(t.Description), Completed: t.Completed,
 		Priority: tasksapi.Priority(t.Priority), DueDate: toNullable(utcPtr(t.DueDate)), UserId: t.UserID,
-		CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC(), Tags: tags,
+		CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC(), Tags: tags, Version: int64(t.Version),
 	}
 }
 

@@ -15,6 +15,9 @@ type Error struct {
 	Code   string
 	Detail string
 	Field  string
+	// Header holds response headers that go with the error (the current
+	// ETag of a 412); nil for most.
+	Header map[string]string
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Detail }
@@ -30,6 +33,17 @@ func (e *Error) WithField(field string) *Error {
 func (e *Error) WithDetail(detail string) *Error {
 	c := *e
 	c.Detail = detail
+	return &c
+}
+
+// WithHeader returns a copy of e whose response carries the header name.
+func (e *Error) WithHeader(name, value string) *Error {
+	c := *e
+	c.Header = make(map[string]string, len(e.Header)+1)
+	for k, v := range e.Header {
+		c.Header[k] = v
+	}
+	c.Header[name] = value
 	return &c
 }
 
@@ -107,4 +121,18 @@ var (
 	InvalidColor       = newErr(http.StatusBadRequest, "INVALID_COLOR", "Color must be a valid hex color (e.g., #FF5733)")
 	TaskNotFound       = newErr(http.StatusNotFound, "TASK_NOT_FOUND", "Task not found")
 	TagNotFound        = newErr(http.StatusNotFound, "TAG_NOT_FOUND", "Tag not found")
+)
+
+// Errors of concurrency, retries and sync (openapi/tasks-api.yaml). The
+// detail text is part of the contract.
+var (
+	PreconditionFailed       = newErr(http.StatusPreconditionFailed, "PRECONDITION_FAILED", "The resource was modified by another request")
+	IdempotencyKeyMismatch   = newErr(http.StatusUnprocessableEntity, "IDEMPOTENCY_KEY_MISMATCH", "Idempotency-Key was already used with a different request")
+	IdempotencyKeyInProgress = newErr(http.StatusConflict, "IDEMPOTENCY_KEY_IN_PROGRESS", "A request with this Idempotency-Key is in progress")
+	InvalidIdempotencyKey    = newErr(http.StatusBadRequest, "INVALID_IDEMPOTENCY_KEY", "Idempotency-Key must be 1-255 visible ASCII characters")
+	InvalidCursor            = newErr(http.StatusBadRequest, "INVALID_CURSOR", "Cursor is not valid")
+	CursorExpired            = newErr(http.StatusGone, "CURSOR_EXPIRED", "Cursor is too old; list everything again")
+	// TooManyStreams answers one event stream more than a server keeps for
+	// a user.
+	TooManyStreams = newErr(http.StatusTooManyRequests, "TOO_MANY_STREAMS", "Too many open event streams for this user")
 )

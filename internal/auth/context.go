@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -13,12 +14,21 @@ type principalKey struct{}
 type principal struct {
 	user, session uuid.UUID
 	hasSession    bool
+	expires       time.Time
 }
 
-// WithUser returns a context that carries the authenticated user's id and
-// the session of its token (hasSession false: a token without one).
-func WithUser(ctx context.Context, user, session uuid.UUID, hasSession bool) context.Context {
-	return context.WithValue(ctx, principalKey{}, principal{user: user, session: session, hasSession: hasSession})
+// WithUser returns a context that carries the authenticated user's id, the
+// session of its token (hasSession false: a token without one) and when the
+// token expires.
+func WithUser(ctx context.Context, user, session uuid.UUID, hasSession bool, expires time.Time) context.Context {
+	return context.WithValue(ctx, principalKey{}, principal{user: user, session: session, hasSession: hasSession, expires: expires})
+}
+
+// Expires returns when the request's access token expires, and false when
+// the request was not authenticated.
+func Expires(ctx context.Context) (time.Time, bool) {
+	p, ok := ctx.Value(principalKey{}).(principal)
+	return p.expires, ok
 }
 
 // UserID returns the authenticated user's id, and false when the request was

@@ -47,6 +47,11 @@ type Config struct {
 	ShutdownTimeout     time.Duration
 	ShutdownDelay       time.Duration
 	MetricsAddr         string // "" turns the metrics listener off
+	// ChangesRetention is how long a deletion stays in the change feed; a
+	// cursor older than the deletions pruned is CURSOR_EXPIRED.
+	ChangesRetention time.Duration
+	// EventStreamsPerUser bounds one user's open GET /events on a process.
+	EventStreamsPerUser int
 }
 
 // raw is the environment as text; envconfig fills it and applies defaults,
@@ -77,6 +82,8 @@ type raw struct {
 	ShutdownTimeout     string `envconfig:"SHUTDOWN_TIMEOUT" default:"20s"`
 	ShutdownDelay       string `envconfig:"SHUTDOWN_DELAY" default:"5s"`
 	MetricsAddr         string `envconfig:"METRICS_ADDR" default:":9091"`
+	ChangesRetention    string `envconfig:"CHANGES_RETENTION" default:"720h"`
+	EventStreamsPerUser string `envconfig:"EVENT_STREAMS_PER_USER" default:"10"`
 }
 
 // RequestTimeout is how long a request may work: one wait for a connection
@@ -133,6 +140,8 @@ func Load() (cfg Config, warnings []string, err error) {
 	cfg.ShutdownTimeout = p.duration("SHUTDOWN_TIMEOUT", r.ShutdownTimeout, time.Second)
 	cfg.ShutdownDelay = p.duration("SHUTDOWN_DELAY", r.ShutdownDelay, 0)
 	cfg.MetricsAddr = p.listenAddr("METRICS_ADDR", r.MetricsAddr)
+	cfg.ChangesRetention = p.duration("CHANGES_RETENTION", r.ChangesRetention, time.Hour)
+	cfg.EventStreamsPerUser = p.intIn("EVENT_STREAMS_PER_USER", r.EventStreamsPerUser, 1, 1000)
 
 	if len(p.problems) > 0 {
 		return Config{}, nil, errors.New(strings.Join(p.problems, "\n"))

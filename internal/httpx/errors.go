@@ -40,6 +40,9 @@ func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 			return
 		}
 		e := toAppError(err)
+		for k, v := range e.Header {
+			c.Response().Header().Set(k, v)
+		}
 		switch {
 		case e.Status == http.StatusUnauthorized && c.Get(bearerRouteKey) == true:
 			c.Response().Header().Set(echo.HeaderWWWAuthenticate, "Bearer")

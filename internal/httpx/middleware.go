@@ -43,8 +43,12 @@ func bearerAuth(tokens *auth.Tokens, revoked *auth.Revocations) echo.MiddlewareF
 			if hasSession && revoked.Revoked(sid) {
 				return apperr.InvalidToken
 			}
+			var expires time.Time
+			if claims.ExpiresAt != nil {
+				expires = claims.ExpiresAt.Time
+			}
 			r := c.Request()
-			c.SetRequest(r.WithContext(auth.WithUser(r.Context(), id, sid, hasSession)))
+			c.SetRequest(r.WithContext(auth.WithUser(r.Context(), id, sid, hasSession, expires)))
 			return next(c)
 		}
 	}
@@ -106,9 +110,14 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 // deadline bounds the work of a request: when d passes, whatever it waits
 // for (a connection, a statement, a bcrypt slot) returns the context's error,
 // which answers 503 SERVICE_UNAVAILABLE while the server can still write.
-func deadline(d time.Duration) echo.MiddlewareFunc {
+// Streams (by route) are long-lived: each statement they run has the
+// database's statement timeout, and each write its own deadline.
+func deadline(d time.Duration, streams map[string]bool) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
+			if streams[c.Request().Method+" "+c.Path()] {
+				return next(c)
+			}
 			ctx, cancel := context.WithTimeout(c.Request().Context(), d)
 			defer cancel()
 			c.SetRequest(c.Request().WithContext(ctx))
@@ -229,6 +238,28 @@ func operationsOf(specs ...*openapi3.T) operations {
 			for method, op := range item.Operations() {
 				out[method+" "+route] = op.OperationID
 			}
+		}
+	}
+	return out
+}
+
+// streamingOperations lists, by route (method and Echo path), the
+// operations whose success is a text/event-stream.
+func streamingOperations(ops operations, specs ...*openapi3.T) map[string]bool {
+	ids := map[string]bool{}
+	for _, spec := range specs {
+		for _, item := range spec.Paths.Map() {
+			for _, op := range item.Operations() {
+				if r := op.Responses.Status(http.StatusOK); r != nil && r.Value != nil && r.Value.Content.Get("text/event-stream") != nil {
+					ids[op.OperationID] = true
+				}
+			}
+		}
+	}
+	out := map[string]bool{}
+	for route, id := range ops {
+		if ids[id] {
+			out[route] = true
 		}
 	}
 	return out

@@ -97,15 +97,17 @@ func NewServer(d Deps) (*echo.Echo, error) {
 	e.Use(observeRequests(d.Logger, d.Metrics, ops))
 	e.Use(securityHeaders)
 	e.Use(normaliseMediaType)
-	e.Use(deadline(d.RequestTimeout))
+	e.Use(deadline(d.RequestTimeout, streamingOperations(ops, authSpec, tasksSpec)))
 	e.Use(middleware.BodyLimit(fmt.Sprintf("%dB", MaxBodyBytes)))
 	e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 		AllowOrigins:     d.CORSOrigins,
 		AllowCredentials: true,
 		AllowMethods:     []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions},
-		AllowHeaders:     []string{echo.HeaderContentType, echo.HeaderAuthorization},
-		ExposeHeaders:    []string{echo.HeaderRetryAfter, echo.HeaderXRequestID, echo.HeaderWWWAuthenticate},
-		MaxAge:           600,
+		AllowHeaders: []string{echo.HeaderContentType, echo.HeaderAuthorization, "If-Match", "If-None-Match",
+			"Idempotency-Key", "Last-Event-ID"},
+		ExposeHeaders: []string{echo.HeaderRetryAfter, echo.HeaderXRequestID, echo.HeaderWWWAuthenticate, "ETag",
+			"Idempotent-Replayed"},
+		MaxAge: 600,
 	}))
 
 	for _, spec := range []*openapi3.T{authSpec, tasksSpec} {

@@ -23,7 +23,8 @@ func TestTags(t *testing.T) {
 		tag := r.JSON(t)
 		assert.Equal(t, "errands", tag["name"])
 		assert.Equal(t, "#FF5733", tag["color"])
-		assert.Len(t, tag, 3)
+		assert.Len(t, tag, 4)
+		assert.Equal(t, float64(1), tag["version"])
 		id := tag["id"]
 
 		r = post(map[string]any{"name": "alpha"})
@@ -32,7 +33,7 @@ func TestTags(t *testing.T) {
 
 		list := a.call(t, http.MethodGet, "/api/v1/tags", tok, nil)
 		require.Equal(t, http.StatusOK, list.Code)
-		assert.Regexp(t, `^\[\{"color":null,"id":\d+,"name":"alpha"\},\{"color":"#FF5733","id":\d+,"name":"errands"\}\]`, list.Body.String())
+		assert.Regexp(t, `^\[\{"color":null,"id":\d+,"name":"alpha","version":1\},\{"color":"#FF5733","id":\d+,"name":"errands","version":1\}\]`, list.Body.String())
 
 		path := fmt.Sprintf("/api/v1/tags/%v", id)
 		r = a.call(t, http.MethodPut, path, tok, map[string]any{"name": "chores"})

@@ -70,6 +70,14 @@ func New(pool *pgxpool.Pool, bcryptQueue func() int) *Metrics {
 	return m
 }
 
+// ObserveStreams adds the gauge todo_event_streams: the event streams open
+// on this process, as open reports them.
+func (m *Metrics) ObserveStreams(open func() int) {
+	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "todo_event_streams", Help: "Event streams (GET /events) open on this process.",
+	}, func() float64 { return float64(open()) }))
+}
+
 // Handler serves the metrics in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})

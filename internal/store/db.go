@@ -45,6 +45,18 @@ func (d *DB) acquire(ctx context.Context) (*pgxpool.Conn, error) {
 	return c, err
 }
 
+// InTx runs f in a transaction on one connection (waiting for it like any
+// statement does), and commits when f returns nil; otherwise, or when f
+// panics, it rolls back.
+func (d *DB) InTx(ctx context.Context, f func(pgx.Tx) error) error {
+	c, err := d.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Release()
+	return pgx.BeginFunc(ctx, c, f)
+}
+
 // Exec runs a statement that returns no rows.
 func (d *DB) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
 	c, err := d.acquire(ctx)

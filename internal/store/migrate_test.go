@@ -13,7 +13,7 @@ import (
 	"github.com/todoapp/todo-api/internal/testdb"
 )
 
-var wantTables = []string{"rate_limits", "refresh_sessions", "session_revocations", "tags", "task_counts", "task_tag_link", "tasks", "users"}
+var wantTables = []string{"changes", "idempotency_keys", "rate_limits", "refresh_sessions", "session_revocations", "tags", "task_counts", "task_tag_link", "tasks", "users"}
 
 var wantIndexes = []string{
 	"idx_tags_user_id", "idx_task_tag_link_tag", "idx_task_tag_link_task", "idx_tasks_user_completed",

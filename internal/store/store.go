@@ -135,10 +135,18 @@ func IsNotFound(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
 
 // Unavailable reports whether err means the database cannot do the work
 // right now, as opposed to a bug or a bad query: it cannot be reached, no
-// connection of the pool came free in time (ErrPoolTimeout), or the
-// statement ran past the statement timeout. The client may retry later.
+// connection of the pool came free in time (ErrPoolTimeout), the
+// statement ran past the statement timeout, or the database broke a
+// deadlock by cancelling it (a user's account deleted while one of its
+// tasks is written: each waits for a row the other holds). The client may
+// retry later.
 func Unavailable(err error) bool {
-	return connectionFailed(err) || errors.Is(err, ErrPoolTimeout) || statementTimedOut(err)
+	return connectionFailed(err) || errors.Is(err, ErrPoolTimeout) || statementTimedOut(err) || deadlocked(err)
+}
+
+func deadlocked(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001")
 }
 
 // connectionFailed reports whether err means the database could not be

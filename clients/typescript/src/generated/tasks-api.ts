@@ -19,7 +19,11 @@ export interface paths {
          */
         get: operations["listTasks"];
         put?: never;
-        /** Create a task */
+        /**
+         * Create a task
+         * @description With an `Idempotency-Key`, a retry of the same request answers the first response again
+         *     (with `Idempotent-Replayed: true`) and creates nothing.
+         */
         post: operations["createTask"];
         delete?: never;
         options?: never;
@@ -76,12 +80,14 @@ export interface paths {
         put?: never;
         /**
          * Put a tag on a task
-         * @description Idempotent. 201 when the link is new, 200 when it was there already.
+         * @description Idempotent. 201 when the link is new (a new version of the task), 200 when it was there
+         *     already. `If-Match` names the task's versions.
          */
         post: operations["addTagToTask"];
         /**
          * Take a tag off a task
-         * @description Idempotent. 204 also when the task did not have the tag.
+         * @description Idempotent. 204 also when the task did not have the tag. Taking it off makes a new
+         *     version of the task. `If-Match` names the task's versions.
          */
         delete: operations["removeTagFromTask"];
         options?: never;
@@ -102,7 +108,11 @@ export interface paths {
          */
         get: operations["listTags"];
         put?: never;
-        /** Create a tag */
+        /**
+         * Create a tag
+         * @description With an `Idempotency-Key`, a retry of the same request answers the first response again
+         *     (with `Idempotent-Replayed: true`) and creates nothing.
+         */
         post: operations["createTag"];
         delete?: never;
         options?: never;
@@ -123,15 +133,79 @@ export interface paths {
         get?: never;
         /**
          * Replace a tag's name and colour
-         * @description A full replace; a colour left out becomes null.
+         * @description A full replace; a colour left out becomes null. A new name or colour makes a new version
+         *     of each task carrying the tag.
          */
         put: operations["updateTag"];
         post?: never;
         /**
          * Delete a tag
-         * @description It comes off every task; the tasks stay.
+         * @description It comes off every task (a new version of each); the tasks stay.
          */
         delete: operations["deleteTag"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What changed since a cursor
+         * @description The user's task and tag changes after `since`, oldest first. Each is an `upsert` (with
+         *     the current state of the task or tag) or a `delete`; a task or tag changed several times
+         *     appears once, at its latest change. Applying every change since a cursor, in order,
+         *     brings a copy of the user's data to the server's state, and no committed change is ever
+         *     skipped, whatever order concurrent writes commit in. Deleting a tag shows as the tag's
+         *     delete and an upsert of each task that carried it.
+         *
+         *     To start: call without `since` (no changes, the current cursor), list everything, then
+         *     ask for the changes since that cursor; upserts are idempotent, so an overlap is harmless.
+         *     Page with the returned `cursor` while `has_more` is true.
+         */
+        get: operations["listChanges"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The user's changes as they happen (Server-Sent Events)
+         * @description A `text/event-stream` that stays open. Each change is one event: `id:` its cursor,
+         *     `event: change`, `data:` a Change as one line of JSON. A `: ping` comment comes every 15
+         *     seconds. A change committed through any server reaches the user's open streams on
+         *     every server within a second.
+         *
+         *     It starts after `Last-Event-ID` (the header a reconnecting EventSource sends) or `since`
+         *     (a cursor of `GET /changes`), replaying every change since, so a client that reconnects
+         *     loses nothing; with neither, it sends changes from now on. The stream ends when its
+         *     access token expires or its session ends (the client refreshes and reconnects with the
+         *     last event id) and when the server shuts down. Each server keeps at most a few streams
+         *     per user (EVENT_STREAMS_PER_USER); one more is 429 TOO_MANY_STREAMS.
+         *
+         *     The body is a stream of events, not one JSON document: the schema below is that of each
+         *     event's `data`. Browsers' EventSource cannot send the Bearer token; read the stream with
+         *     fetch (the TypeScript client's `subscribe` does).
+         */
+        get: operations["streamEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -193,6 +267,12 @@ export interface components {
         Task: {
             /** Format: int64 */
             id: number;
+            /**
+             * Format: int64
+             * @description 1 at creation, +1 on every change: of a field, of its tags (one put on or taken off),
+             *     or of a tag it carries (renamed, recoloured, deleted). The `ETag` is this number.
+             */
+            version: number;
             title: string;
             description: string | null;
             completed: boolean;
@@ -205,7 +285,7 @@ export interface components {
             created_at: string;
             /**
              * Format: date-time
-             * @description Changes on every modification, including tags put on or taken off.
+             * @description Changes with every new version.
              */
             updated_at: string;
             /** @description The task's tags, by name. */
@@ -242,8 +322,45 @@ export interface components {
         Tag: {
             /** Format: int64 */
             id: number;
+            /**
+             * Format: int64
+             * @description 1 at creation, +1 on every change. The `ETag` is this number.
+             */
+            version: number;
             name: string;
             color: string | null;
+        };
+        /** @description One change of one of the user's tasks or tags. */
+        Change: {
+            /** @enum {string} */
+            entity: "task" | "tag";
+            /**
+             * Format: int64
+             * @description The task's or the tag's id.
+             */
+            id: number;
+            /**
+             * @description `upsert`: it was created or changed (`data` is its current state); `delete`: it is gone.
+             * @enum {string}
+             */
+            op: "upsert" | "delete";
+            /**
+             * Format: int64
+             * @description Its version after this change.
+             */
+            version: number;
+            /** @description The current task or tag for an upsert; null for a delete. */
+            data: (components["schemas"]["Task"] | components["schemas"]["Tag"]) | null;
+        };
+        ChangeList: {
+            changes: components["schemas"]["Change"][];
+            /**
+             * @description Ask for the changes since this next (opaque).
+             * @example 120
+             */
+            cursor: string;
+            /** @description More changes follow at once; ask again with `cursor`. */
+            has_more: boolean;
         };
         /** @description The body of every error this service returns. */
         ErrorResponse: {
@@ -256,6 +373,65 @@ export interface components {
         };
     };
     responses: {
+        /** @description `If-Match` named none of the resource's current version; nothing changed. */
+        PreconditionFailed: {
+            headers: {
+                ETag: components["headers"]["ETag"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "detail": "The resource was modified by another request",
+                 *       "code": "PRECONDITION_FAILED"
+                 *     }
+                 */
+                "application/json": components["schemas"]["ErrorResponse"];
+            };
+        };
+        /** @description A request with this Idempotency-Key is still running; retry after it. */
+        IdempotencyKeyInProgress: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "detail": "A request with this Idempotency-Key is in progress",
+                 *       "code": "IDEMPOTENCY_KEY_IN_PROGRESS"
+                 *     }
+                 */
+                "application/json": components["schemas"]["ErrorResponse"];
+            };
+        };
+        /**
+         * @description The request is structurally wrong (VALIDATION_ERROR), or its Idempotency-Key was used
+         *     with a different request (IDEMPOTENCY_KEY_MISMATCH).
+         */
+        ValidationOrKeyMismatch: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorResponse"];
+            };
+        };
+        /** @description The cursor is older than the history kept; list everything again, then take a new cursor. */
+        CursorExpired: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "detail": "Cursor is too old; list everything again",
+                 *       "code": "CURSOR_EXPIRED",
+                 *       "field": "since"
+                 *     }
+                 */
+                "application/json": components["schemas"]["ErrorResponse"];
+            };
+        };
         /** @description A task field breaks a rule. */
         InvalidTask: {
             headers: {
@@ -401,6 +577,37 @@ export interface components {
         };
     };
     parameters: {
+        /**
+         * @description Change the resource only while it is at one of these versions: an `ETag` of an earlier
+         *     response (`"3"`), several separated by commas, or `*` (any). Otherwise 412
+         *     PRECONDITION_FAILED with the current `ETag`, and nothing changes. Weak tags (`W/"3"`)
+         *     never match. Without it the write is unconditional.
+         * @example "3"
+         */
+        IfMatch: string;
+        /**
+         * @description Answer 304 with no body while the resource still has one of these entity tags (compared
+         *     weakly, so `W/"3"` matches `"3"`), or `*`.
+         * @example "3"
+         */
+        IfNoneMatch: string;
+        /**
+         * @description 1-255 visible ASCII characters (a UUID is a good choice), chosen by the client for one
+         *     create and sent again on each retry of it. Kept for this user for at least 24 hours. The
+         *     same key with the same body answers the first response again, with
+         *     `Idempotent-Replayed: true`, and creates nothing; with another body, 422
+         *     IDEMPOTENCY_KEY_MISMATCH; while the first request still runs, 409
+         *     IDEMPOTENCY_KEY_IN_PROGRESS; a malformed key, 400 INVALID_IDEMPOTENCY_KEY. A request that
+         *     failed is not kept: retrying it runs it again.
+         * @example 5f0c6f0e-1b0a-4a51-9a8e-2f3c2b7d9e41
+         */
+        IdempotencyKey: string;
+        /**
+         * @description A cursor: the `cursor` of a `GET /changes` answer or the `id` of an event. Not one this
+         *     server gave is 400 INVALID_CURSOR; one older than the history kept (CHANGES_RETENTION,
+         *     30 days by default) is 410 CURSOR_EXPIRED.
+         */
+        Since: string;
         /** @description The task's id. Not an integer is 422 VALIDATION_ERROR. */
         TaskID: number;
         /** @description The tag's id. Not an integer is 422 VALIDATION_ERROR. */
@@ -408,6 +615,13 @@ export interface components {
     };
     requestBodies: never;
     headers: {
+        /**
+         * @description The version of the task or tag in the body, as a strong entity tag.
+         * @example "3"
+         */
+        ETag: string;
+        /** @description `true` when this is the stored response of an earlier request with the same Idempotency-Key. */
+        IdempotentReplayed: "true";
         /**
          * @description The authentication scheme the route expects.
          * @example Bearer
@@ -440,7 +654,14 @@ export interface operations {
                  */
                 sort?: "due_date" | "-due_date" | "priority" | "-priority" | "created_at" | "-created_at" | "title" | "-title";
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 with no body while the resource still has one of these entity tags (compared
+                 *     weakly, so `W/"3"` matches `"3"`), or `*`.
+                 * @example "3"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -449,11 +670,26 @@ export interface operations {
             /** @description One page of tasks and the totals. */
             200: {
                 headers: {
+                    /**
+                     * @description A weak entity tag (`W/"..."`) of this list: it changes whenever any of the user's
+                     *     tasks or tags changes. Send it in `If-None-Match` to get 304 while nothing did.
+                     * @example W/"118-3f2a9c1d"
+                     */
+                    ETag: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["TaskList"];
                 };
+            };
+            /** @description Nothing changed since the list whose `ETag` was sent in `If-None-Match`; no body. */
+            304: {
+                headers: {
+                    /** @description The list's weak entity tag, unchanged. */
+                    ETag: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description A filter, sort or paging parameter has a value outside its allowed set. */
             400: {
@@ -473,7 +709,19 @@ export interface operations {
     createTask: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description 1-255 visible ASCII characters (a UUID is a good choice), chosen by the client for one
+                 *     create and sent again on each retry of it. Kept for this user for at least 24 hours. The
+                 *     same key with the same body answers the first response again, with
+                 *     `Idempotent-Replayed: true`, and creates nothing; with another body, 422
+                 *     IDEMPOTENCY_KEY_MISMATCH; while the first request still runs, 409
+                 *     IDEMPOTENCY_KEY_IN_PROGRESS; a malformed key, 400 INVALID_IDEMPOTENCY_KEY. A request that
+                 *     failed is not kept: retrying it runs it again.
+                 * @example 5f0c6f0e-1b0a-4a51-9a8e-2f3c2b7d9e41
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -491,9 +739,11 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The task was created. */
+            /** @description The task was created (or, replayed, had been created by the first request with this key). */
             201: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -502,9 +752,10 @@ export interface operations {
             };
             400: components["responses"]["InvalidTask"];
             401: components["responses"]["Unauthorized"];
+            409: components["responses"]["IdempotencyKeyInProgress"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            422: components["responses"]["ValidationError"];
+            422: components["responses"]["ValidationOrKeyMismatch"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -512,7 +763,14 @@ export interface operations {
     getTask: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 with no body while the resource still has one of these entity tags (compared
+                 *     weakly, so `W/"3"` matches `"3"`), or `*`.
+                 * @example "3"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /** @description The task's id. Not an integer is 422 VALIDATION_ERROR. */
                 task_id: components["parameters"]["TaskID"];
@@ -524,11 +782,20 @@ export interface operations {
             /** @description The task. */
             200: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Task"];
                 };
+            };
+            /** @description The task is still at the version sent in `If-None-Match`; no body. */
+            304: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["TaskNotFound"];
@@ -540,7 +807,16 @@ export interface operations {
     replaceTask: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Change the resource only while it is at one of these versions: an `ETag` of an earlier
+                 *     response (`"3"`), several separated by commas, or `*` (any). Otherwise 412
+                 *     PRECONDITION_FAILED with the current `ETag`, and nothing changes. Weak tags (`W/"3"`)
+                 *     never match. Without it the write is unconditional.
+                 * @example "3"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /** @description The task's id. Not an integer is 422 VALIDATION_ERROR. */
                 task_id: components["parameters"]["TaskID"];
@@ -556,6 +832,7 @@ export interface operations {
             /** @description The task as replaced. */
             200: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -565,6 +842,7 @@ export interface operations {
             400: components["responses"]["InvalidTask"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["TaskNotFound"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationError"];
@@ -575,7 +853,16 @@ export interface operations {
     deleteTask: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Change the resource only while it is at one of these versions: an `ETag` of an earlier
+                 *     response (`"3"`), several separated by commas, or `*` (any). Otherwise 412
+                 *     PRECONDITION_FAILED with the current `ETag`, and nothing changes. Weak tags (`W/"3"`)
+                 *     never match. Without it the write is unconditional.
+                 * @example "3"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /** @description The task's id. Not an integer is 422 VALIDATION_ERROR. */
                 task_id: components["parameters"]["TaskID"];
@@ -593,6 +880,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["TaskNotFound"];
+            412: components["responses"]["PreconditionFailed"];
             422: components["responses"]["ValidationError"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -601,7 +889,16 @@ export interface operations {
     updateTask: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Change the resource only while it is at one of these versions: an `ETag` of an earlier
+                 *     response (`"3"`), several separated by commas, or `*` (any). Otherwise 412
+                 *     PRECONDITION_FAILED with the current `ETag`, and nothing changes. Weak tags (`W/"3"`)
+                 *     never match. Without it the write is unconditional.
+                 * @example "3"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /** @description The task's id. Not an integer is 422 VALIDATION_ERROR. */
                 task_id: components["parameters"]["TaskID"];
@@ -622,6 +919,7 @@ export interface operations {
             /** @description The task as updated. */
             200: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -631,6 +929,7 @@ export interface operations {
             400: components["responses"]["InvalidTask"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["TaskNotFound"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationError"];
@@ -641,7 +940,16 @@ export interface operations {
     addTagToTask: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Change the resource only while it is at one of these versions: an `ETag` of an earlier
+                 *     response (`"3"`), several separated by commas, or `*` (any). Otherwise 412
+                 *     PRECONDITION_FAILED with the current `ETag`, and nothing changes. Weak tags (`W/"3"`)
+                 *     never match. Without it the write is unconditional.
+                 * @example "3"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /** @description The task's id. Not an integer is 422 VALIDATION_ERROR. */
                 task_id: components["parameters"]["TaskID"];
@@ -655,6 +963,7 @@ export interface operations {
             /** @description The task already had the tag. */
             200: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -664,6 +973,7 @@ export interface operations {
             /** @description The tag was put on the task. */
             201: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -672,6 +982,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["TaskOrTagNotFound"];
+            412: components["responses"]["PreconditionFailed"];
             422: components["responses"]["ValidationError"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -680,7 +991,16 @@ export interface operations {
     removeTagFromTask: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Change the resource only while it is at one of these versions: an `ETag` of an earlier
+                 *     response (`"3"`), several separated by commas, or `*` (any). Otherwise 412
+                 *     PRECONDITION_FAILED with the current `ETag`, and nothing changes. Weak tags (`W/"3"`)
+                 *     never match. Without it the write is unconditional.
+                 * @example "3"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /** @description The task's id. Not an integer is 422 VALIDATION_ERROR. */
                 task_id: components["parameters"]["TaskID"];
@@ -700,6 +1020,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["TaskOrTagNotFound"];
+            412: components["responses"]["PreconditionFailed"];
             422: components["responses"]["ValidationError"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -731,7 +1052,19 @@ export interface operations {
     createTag: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description 1-255 visible ASCII characters (a UUID is a good choice), chosen by the client for one
+                 *     create and sent again on each retry of it. Kept for this user for at least 24 hours. The
+                 *     same key with the same body answers the first response again, with
+                 *     `Idempotent-Replayed: true`, and creates nothing; with another body, 422
+                 *     IDEMPOTENCY_KEY_MISMATCH; while the first request still runs, 409
+                 *     IDEMPOTENCY_KEY_IN_PROGRESS; a malformed key, 400 INVALID_IDEMPOTENCY_KEY. A request that
+                 *     failed is not kept: retrying it runs it again.
+                 * @example 5f0c6f0e-1b0a-4a51-9a8e-2f3c2b7d9e41
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -747,9 +1080,11 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The tag was created. */
+            /** @description The tag was created (or, replayed, had been created by the first request with this key). */
             201: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -758,9 +1093,10 @@ export interface operations {
             };
             400: components["responses"]["InvalidTag"];
             401: components["responses"]["Unauthorized"];
+            409: components["responses"]["IdempotencyKeyInProgress"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            422: components["responses"]["ValidationError"];
+            422: components["responses"]["ValidationOrKeyMismatch"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -768,7 +1104,16 @@ export interface operations {
     updateTag: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Change the resource only while it is at one of these versions: an `ETag` of an earlier
+                 *     response (`"3"`), several separated by commas, or `*` (any). Otherwise 412
+                 *     PRECONDITION_FAILED with the current `ETag`, and nothing changes. Weak tags (`W/"3"`)
+                 *     never match. Without it the write is unconditional.
+                 * @example "3"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /** @description The tag's id. Not an integer is 422 VALIDATION_ERROR. */
                 tag_id: components["parameters"]["TagID"];
@@ -784,6 +1129,7 @@ export interface operations {
             /** @description The tag as replaced. */
             200: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -793,6 +1139,7 @@ export interface operations {
             400: components["responses"]["InvalidTag"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["TagNotFound"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationError"];
@@ -803,7 +1150,16 @@ export interface operations {
     deleteTag: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Change the resource only while it is at one of these versions: an `ETag` of an earlier
+                 *     response (`"3"`), several separated by commas, or `*` (any). Otherwise 412
+                 *     PRECONDITION_FAILED with the current `ETag`, and nothing changes. Weak tags (`W/"3"`)
+                 *     never match. Without it the write is unconditional.
+                 * @example "3"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /** @description The tag's id. Not an integer is 422 VALIDATION_ERROR. */
                 tag_id: components["parameters"]["TagID"];
@@ -821,7 +1177,129 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["TagNotFound"];
+            412: components["responses"]["PreconditionFailed"];
             422: components["responses"]["ValidationError"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listChanges: {
+        parameters: {
+            query?: {
+                /**
+                 * @description A cursor: the `cursor` of a `GET /changes` answer or the `id` of an event. Not one this
+                 *     server gave is 400 INVALID_CURSOR; one older than the history kept (CHANGES_RETENTION,
+                 *     30 days by default) is 410 CURSOR_EXPIRED.
+                 */
+                since?: components["parameters"]["Since"];
+                /** @description At most this many changes, 1 to 1000; above 1000 is treated as 1000. Zero or negative is INVALID_PAGINATION. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The changes after `since`, and the cursor to ask from next. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChangeList"];
+                };
+            };
+            /** @description The cursor or the limit is not valid. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            410: components["responses"]["CursorExpired"];
+            422: components["responses"]["ValidationError"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    streamEvents: {
+        parameters: {
+            query?: {
+                /**
+                 * @description A cursor: the `cursor` of a `GET /changes` answer or the `id` of an event. Not one this
+                 *     server gave is 400 INVALID_CURSOR; one older than the history kept (CHANGES_RETENTION,
+                 *     30 days by default) is 410 CURSOR_EXPIRED.
+                 */
+                since?: components["parameters"]["Since"];
+            };
+            header?: {
+                /** @description The id of the last event received; takes precedence over `since`. */
+                "Last-Event-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /**
+             * @description The stream, for example:
+             *
+             *     ```
+             *     : ping
+             *
+             *     id: 120
+             *     event: change
+             *     data: {"entity":"task","id":7,"op":"delete","version":3,"data":null}
+             *     ```
+             */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": components["schemas"]["Change"];
+                };
+            };
+            /** @description The cursor is not valid. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Cursor is not valid",
+                     *       "code": "INVALID_CURSOR",
+                     *       "field": "since"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            410: components["responses"]["CursorExpired"];
+            422: components["responses"]["ValidationError"];
+            /** @description The user has as many open streams on this server as it keeps. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Too many open event streams for this user",
+                     *       "code": "TOO_MANY_STREAMS"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };

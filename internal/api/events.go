@@ -1,0 +1,289 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/todoapp/todo-api/gen/tasksapi"
+	"github.com/todoapp/todo-api/internal/apperr"
+	"github.com/todoapp/todo-api/internal/auth"
+)
+
+// Live events (openapi/tasks-api.yaml: GET /events). The database announces
+// each transaction's changes on ChangesChannel with the user's id; the
+// process's one listening connection (see Listen) wakes that user's streams
+// here, and each stream reads its changes from the feed since its own
+// cursor. A wake never blocks: a stream that is still writing finds the wake
+// waiting when it is done, and one read catches up with everything.
+
+// ChangesChannel is the notification channel of the change feed
+// (db/migrations/000007_sync.up.sql); the payload is a user id.
+const ChangesChannel = "changes"
+
+// PingInterval is how often an idle stream sends a comment, so proxies and
+// clients can tell a quiet stream from a dead one.
+const PingInterval = 15 * time.Second
+
+// streamPage is how many changes a stream reads at a time.
+const streamPage = 500
+
+// streamWriteTimeout bounds each write to a stream: a client that stopped
+// reading loses its stream instead of holding it open forever.
+const streamWriteTimeout = 10 * time.Second
+
+// Events is the set of event streams open on this process.
+type Events struct {
+	perUser int
+
+	mu       sync.Mutex
+	byUser   map[uuid.UUID]map[*stream]struct{}
+	bySesion map[uuid.UUID]map[*stream]struct{}
+	closed   bool
+	open     atomic.Int64
+}
+
+// NewEvents returns an empty set that keeps at most perUser streams of one
+// user.
+func NewEvents(perUser int) (*Events, error) {
+	if perUser < 1 {
+		return nil, errors.New("api: NewEvents needs at least one stream per user")
+	}
+	return &Events{perUser: perUser, byUser: map[uuid.UUID]map[*stream]struct{}{},
+		bySesion: map[uuid.UUID]map[*stream]struct{}{}}, nil
+}
+
+// stream is one open GET /events.
+type stream struct {
+	user, session uuid.UUID
+	wake          chan struct{} // capacity 1: a pending wake
+	end           chan struct{} // closed when the session ends or the server shuts down
+	endOnce       sync.Once
+}
+
+func (s *stream) stop() { s.endOnce.Do(func() { close(s.end) }) }
+
+// Open is the number of open streams.
+func (e *Events) Open() int { return int(e.open.Load()) }
+
+// add registers a stream of user (and of session, when hasSession).
+func (e *Events) add(user, session uuid.UUID) (*stream, error) {
+	s := &stream{user: user, session: session, wake: make(chan struct{}, 1), end: make(chan struct{})}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch {
+	case e.closed:
+		return nil, apperr.ServiceUnavailable.WithDetail("Shutting down")
+	case len(e.byUser[user]) >= e.perUser:
+		return nil, apperr.TooManyStreams.WithHeader("Retry-After", "5")
+	}
+	put(e.byUser, user, s)
+	put(e.bySesion, session, s)
+	e.open.Add(1)
+	return s, nil
+}
+
+// remove forgets a stream.
+func (e *Events) remove(s *stream) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if drop(e.byUser, s.user, s) {
+		drop(e.bySesion, s.session, s)
+		e.open.Add(-1)
+	}
+}
+
+func put(m map[uuid.UUID]map[*stream]struct{}, k uuid.UUID, s *stream) {
+	if m[k] == nil {
+		m[k] = map[*stream]struct{}{}
+	}
+	m[k][s] = struct{}{}
+}
+
+func drop(m map[uuid.UUID]map[*stream]struct{}, k uuid.UUID, s *stream) bool {
+	if _, ok := m[k][s]; !ok {
+		return false
+	}
+	delete(m[k], s)
+	if len(m[k]) == 0 {
+		delete(m, k)
+	}
+	return true
+}
+
+// UserChanged wakes the streams of the user in payload (a notification on
+// ChangesChannel).
+func (e *Events) UserChanged(payload string) {
+	user, err := uuid.Parse(payload)
+	if err != nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for s := range e.byUser[user] {
+		select {
+		case s.wake <- struct{}{}:
+		default: // a wake is pending already
+		}
+	}
+}
+
+// SessionEnded ends the streams of an ended session.
+func (e *Events) SessionEnded(session uuid.UUID) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for s := range e.bySesion[session] {
+		s.stop()
+	}
+}
+
+// WakeAll wakes every stream: after the listening connection came back,
+// since notifications sent meanwhile were lost.
+func (e *Events) WakeAll() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, streams := range e.byUser {
+		for s := range streams {
+			select {
+			case s.wake <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// Shutdown ends every stream and refuses new ones: the server is going
+// away, and its clients reconnect elsewhere.
+func (e *Events) Shutdown() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.closed = true
+	for _, streams := range e.byUser {
+		for s := range streams {
+			s.stop()
+		}
+	}
+}
+
+// StreamEvents opens the user's event stream. Errors (a bad or expired
+// cursor, too many streams) are answered before the stream starts; the
+// first page of changes is read here too, after the stream is registered,
+// so no change committed meanwhile can fall between the two.
+func (h *TasksHandler) StreamEvents(ctx context.Context, req tasksapi.StreamEventsRequestObject) (tasksapi.StreamEventsResponseObject, error) {
+	uid, err := userID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	from, field := req.Params.Since, "since"
+	if req.Params.LastEventID != nil {
+		from, field = req.Params.LastEventID, "Last-Event-ID"
+	}
+	var since int64
+	if from != nil {
+		if since, err = parseCursor(*from, field); err != nil {
+			return nil, err
+		}
+	}
+	sid, _ := auth.SessionID(ctx)
+	expires, _ := auth.Expires(ctx)
+	st, err := h.events.add(uid, sid)
+	if err != nil {
+		return nil, err
+	}
+	out := &eventStream{h: h, ctx: ctx, user: uid, s: st, expires: expires}
+	if from == nil {
+		out.first.cursor, err = h.changeSeq(ctx, uid)
+	} else {
+		out.first, err = h.changesSince(ctx, uid, since, streamPage, field)
+	}
+	if err != nil {
+		h.events.remove(st)
+		return nil, err
+	}
+	return out, nil
+}
+
+// eventStream writes one stream until its client goes, its token expires,
+// its session ends or the server shuts down.
+type eventStream struct {
+	h       *TasksHandler
+	ctx     context.Context
+	user    uuid.UUID
+	s       *stream
+	expires time.Time
+	first   changePage
+}
+
+// VisitStreamEventsResponse writes the stream. It is exempt from the
+// server's write timeout (each write has its own), and returns nil when the
+// stream ends: the response has been sent.
+func (es *eventStream) VisitStreamEventsResponse(w http.ResponseWriter) error {
+	defer es.h.events.remove(es.s)
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{}) // long-lived: not the server's write timeout
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("X-Accel-Buffering", "no") // proxies: pass each event on at once
+	w.WriteHeader(http.StatusOK)
+	send := func(write func() error) bool {
+		_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+		return write() == nil && rc.Flush() == nil
+	}
+	if !send(func() error { return writeChanges(w, es.first) }) {
+		return nil
+	}
+	ping := time.NewTicker(PingInterval)
+	defer ping.Stop()
+	expiry := time.NewTimer(time.Until(es.expires))
+	defer expiry.Stop()
+	page := es.first
+	for {
+		if page.hasMore { // catch up at once
+			select {
+			case es.s.wake <- struct{}{}:
+			default:
+			}
+		}
+		select {
+		case <-es.ctx.Done():
+			return nil
+		case <-es.s.end:
+			return nil
+		case <-expiry.C:
+			return nil
+		case <-ping.C:
+			if !send(func() error { _, err := fmt.Fprint(w, ": ping\n\n"); return err }) {
+				return nil
+			}
+		case <-es.s.wake:
+			var err error
+			if page, err = es.h.changesSince(es.ctx, es.user, page.cursor, streamPage, "since"); err != nil {
+				return nil // the client reconnects with its last event id and learns why
+			}
+			if !send(func() error { return writeChanges(w, page) }) {
+				return nil
+			}
+		}
+	}
+}
+
+// writeChanges writes a page of changes as events, each with its cursor as
+// the event id.
+func writeChanges(w http.ResponseWriter, page changePage) error {
+	for i, c := range page.changes {
+		data, err := json.Marshal(c)
+		if err != nil {
+			return err
+		}
+		if _, err := fmt.Fprintf(w, "id: %d\nevent: change\ndata: %s\n\n", page.seqs[i], data); err != nil {
+			return err
+		}
+	}
+	return nil
+}

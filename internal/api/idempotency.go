@@ -1,0 +1,131 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/todoapp/todo-api/gen/db"
+	"github.com/todoapp/todo-api/internal/apperr"
+	"github.com/todoapp/todo-api/internal/store"
+)
+
+// Creates with an Idempotency-Key (openapi/tasks-api.yaml): the first
+// request runs, in one transaction with the record of its response, so a
+// crash between the two can neither make a duplicate nor lose the record;
+// a retry answers that response again.
+
+// IdempotencyRetention is how long a key's response is kept at least; pruning
+// removes it within the hour after.
+const IdempotencyRetention = 24 * time.Hour
+
+// keyField names the header in the errors about a key.
+const keyField = "Idempotency-Key"
+
+// created is what a create sends: its body and the created row's version.
+type created func(q *db.Queries) (body any, version int32, err error)
+
+// once runs create at most once per user and key. Another request with the
+// key that is still running: 409; an earlier one with another operation or
+// body: 422; an earlier one with the same: its response again.
+func (h *TasksHandler) once(ctx context.Context, uid uuid.UUID, key, op string, request any, create created) (stored, error) {
+	req, err := json.Marshal(request)
+	if err != nil {
+		return stored{}, fmt.Errorf("encode request: %w", err)
+	}
+	hash := sha256.Sum256(append([]byte(op+"\x00"), req...))
+	var out stored
+	err = h.db.InTx(ctx, func(tx pgx.Tx) error {
+		q := db.New(tx)
+		free, err := q.LockIdempotencyKey(ctx, db.LockIdempotencyKeyParams{UserID: uid, Key: key})
+		if err != nil {
+			return fmt.Errorf("lock idempotency key: %w", err)
+		}
+		if !free {
+			return apperr.IdempotencyKeyInProgress.WithField(keyField)
+		}
+		prev, err := q.GetIdempotencyKey(ctx, db.GetIdempotencyKeyParams{UserID: uid, Key: key})
+		switch {
+		case err == nil && !bytes.Equal(prev.RequestHash, hash[:]):
+			return apperr.IdempotencyKeyMismatch.WithField(keyField)
+		case err == nil:
+			out = stored{status: int(prev.Status), etag: prev.Etag, body: prev.Body, replayed: true}
+			return nil
+		case !store.IsNotFound(err):
+			return fmt.Errorf("read idempotency key: %w", err)
+		}
+		body, version, err := create(q)
+		if err != nil {
+			return err
+		}
+		out = stored{status: http.StatusCreated, etag: etag(version)}
+		if out.body, err = json.Marshal(body); err != nil {
+			return fmt.Errorf("encode response: %w", err)
+		}
+		if err := q.SaveIdempotencyKey(ctx, db.SaveIdempotencyKeyParams{UserID: uid, Key: key, RequestHash: hash[:],
+			Status: int16(out.status), Etag: out.etag, Body: out.body}); err != nil {
+			return wrapWrite(err, "save idempotency key")
+		}
+		return nil
+	})
+	return out, err
+}
+
+// stored is the response of a create with an Idempotency-Key, sent as it
+// was stored (replayed: the earlier request's).
+type stored struct {
+	status   int
+	etag     string
+	body     []byte
+	replayed bool
+}
+
+func (s stored) write(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", s.etag)
+	if s.replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	w.WriteHeader(s.status)
+	_, err := w.Write(s.body)
+	return err
+}
+
+// VisitCreateTaskResponse sends the response of POST /tasks.
+func (s stored) VisitCreateTaskResponse(w http.ResponseWriter) error { return s.write(w) }
+
+// VisitCreateTagResponse sends the response of POST /tags.
+func (s stored) VisitCreateTagResponse(w http.ResponseWriter) error { return s.write(w) }
+
+// PruneIdempotencyKeys deletes, every interval until ctx ends, the keys kept
+// longer than IdempotencyRetention.
+func (h *TasksHandler) PruneIdempotencyKeys(ctx context.Context, logger *slog.Logger, interval time.Duration) {
+	store.Every(ctx, logger, interval, "idempotency keys", func(ctx context.Context) (int64, error) {
+		return pruneBatches(func(batch int32) (int64, error) {
+			return h.q.PruneIdempotencyKeys(ctx, db.PruneIdempotencyKeysParams{
+				RetentionSeconds: IdempotencyRetention.Seconds(), Batch: batch})
+		})
+	})
+}
+
+// pruneBatches deletes in batches (short transactions, short locks) until a
+// batch comes back short, and returns how many rows went.
+func pruneBatches(prune func(batch int32) (int64, error)) (int64, error) {
+	const batch = 5000
+	var total int64
+	for {
+		n, err := prune(batch)
+		total += n
+		if err != nil || n < batch {
+			return total, err
+		}
+	}
+}
