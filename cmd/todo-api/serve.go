@@ -76,7 +76,8 @@ func serve(ctx context.Context, stdout io.Writer, listening chan<- string) error
 		return err
 	}
 	// Ended sessions and changes, learnt from the database as they happen.
-	live, err := api.Listen(database, cfg.DatabaseDirectURL, logger, cfg.AccessTokenTTL, cfg.EventStreamsPerUser)
+	live, err := api.Listen(database, cfg.DatabaseDirectURL, logger, cfg.AccessTokenTTL,
+		api.StreamOptions{PerUser: cfg.EventStreamsPerUser})
 	if err != nil {
 		return err
 	}

@@ -2,10 +2,13 @@
 -- If-Match names the versions it expects (sqlc.narg(if_match)); NULL: no
 -- condition.
 
+-- Every write first locks its user's row, as in tasks.sql.
+
 -- name: CreateTag :one
 -- The unique constraint tags_name_user_id_key reports a duplicate name.
+WITH me AS (SELECT id FROM users WHERE users.id = @user_id FOR NO KEY UPDATE)
 INSERT INTO tags (name, color, user_id)
-VALUES (@name, @color, @user_id)
+SELECT @name, @color, me.id FROM me
 RETURNING id, name, color, version;
 
 -- name: ListTags :many
@@ -19,30 +22,30 @@ ORDER BY name, id;
 SELECT version FROM tags WHERE id = @id AND user_id = @user_id;
 
 -- name: UpdateTag :one
--- A task shows its tags, so when the name or colour changes, each task
--- carrying the tag gets a new version (and appears in the change feed) in
--- the same statement.
-WITH old AS (
-        SELECT tags.name, tags.color FROM tags
-        WHERE tags.id = @id AND tags.user_id = @user_id FOR NO KEY UPDATE),
+-- A task shows its tags, so each task carrying the tag gets a new version
+-- (and appears in the change feed) in the same statement. (Every PUT counts
+-- as a change: telling an unchanged name and colour apart would need the
+-- row's old values, which RETURNING gives only from PostgreSQL 18.)
+WITH me AS (SELECT id FROM users WHERE users.id = @user_id FOR NO KEY UPDATE),
      tag AS (
         UPDATE tags SET name = @name, color = @color, version = tags.version + 1
-        WHERE tags.id = @id AND tags.user_id = @user_id
+        FROM me
+        WHERE tags.id = @id AND tags.user_id = me.id
           AND (sqlc.narg(if_match)::integer[] IS NULL OR tags.version = ANY (sqlc.narg(if_match)::integer[]))
         RETURNING tags.id, tags.name, tags.color, tags.version),
      touched AS (
         UPDATE tasks SET updated_at = @now, version = tasks.version + 1
         WHERE tasks.user_id = @user_id
-          AND tasks.id IN (SELECT l.task_id FROM task_tag_link AS l WHERE l.user_id = @user_id AND l.tag_id = @id)
-          AND EXISTS (SELECT 1 FROM tag, old WHERE (tag.name, tag.color) IS DISTINCT FROM (old.name, old.color)))
+          AND tasks.id IN (SELECT l.task_id FROM task_tag_link AS l WHERE l.user_id = @user_id AND l.tag_id IN (SELECT id FROM tag)))
 SELECT tag.id, tag.name, tag.color, tag.version FROM tag;
 
 -- name: DeleteTag :execrows
 -- Each task that carried the tag gets a new version in the same statement;
 -- the links go by cascade.
-WITH tag AS (
-        DELETE FROM tags
-        WHERE tags.id = @id AND tags.user_id = @user_id
+WITH me AS (SELECT id FROM users WHERE users.id = @user_id FOR NO KEY UPDATE),
+     tag AS (
+        DELETE FROM tags USING me
+        WHERE tags.id = @id AND tags.user_id = me.id
           AND (sqlc.narg(if_match)::integer[] IS NULL OR tags.version = ANY (sqlc.narg(if_match)::integer[]))
         RETURNING tags.id),
      touched AS (

@@ -162,11 +162,18 @@ JOIN tags AS g ON g.id = l.tag_id
 WHERE l.user_id = @user_id AND l.task_id = ANY (@task_ids::integer[])
 ORDER BY l.task_id, g.name, g.id;
 
+-- Every write first locks its user's row (the CTE `me`), which its changes
+-- take anyway to number themselves (db/migrations/000007_sync.up.sql): so
+-- all of a user's writes take their locks in one order, user first, and
+-- cannot deadlock on each other's tasks and tags. A user that is gone
+-- makes the write find no row.
+
 -- name: CreateTask :one
 -- Task times come from the service's clock (@now), never from the
 -- database's, so that one clock orders them.
+WITH me AS (SELECT id FROM users WHERE users.id = @user_id FOR NO KEY UPDATE)
 INSERT INTO tasks (title, description, completed, priority, due_date, user_id, created_at, updated_at)
-VALUES (@title, @description, @completed, @priority, @due_date, @user_id, @now, @now)
+SELECT @title, @description, @completed, @priority, @due_date, me.id, @now, @now FROM me
 RETURNING *;
 
 -- name: GetTask :one
@@ -180,32 +187,37 @@ SELECT version FROM tasks WHERE id = @id AND user_id = @user_id;
 -- NULL: no condition. A version that does not match changes nothing.
 
 -- name: ReplaceTask :one
+WITH me AS (SELECT id FROM users WHERE users.id = @user_id FOR NO KEY UPDATE)
 UPDATE tasks
 SET title = @title, description = @description, completed = @completed,
-    priority = @priority, due_date = @due_date, updated_at = @now, version = version + 1
-WHERE id = @id AND user_id = @user_id
-  AND (sqlc.narg(if_match)::integer[] IS NULL OR version = ANY (sqlc.narg(if_match)::integer[]))
-RETURNING *;
+    priority = @priority, due_date = @due_date, updated_at = @now, version = tasks.version + 1
+FROM me
+WHERE tasks.id = @id AND tasks.user_id = me.id
+  AND (sqlc.narg(if_match)::integer[] IS NULL OR tasks.version = ANY (sqlc.narg(if_match)::integer[]))
+RETURNING tasks.*;
 
 -- name: UpdateTask :one
 -- PATCH: a NULL title, completed or priority means "not sent"; description
 -- and due_date change only when their set_ flag is true (NULL then clears).
+WITH me AS (SELECT id FROM users WHERE users.id = @user_id FOR NO KEY UPDATE)
 UPDATE tasks
-SET title       = coalesce(sqlc.narg(title), title),
-    description = CASE WHEN @set_description::boolean THEN sqlc.narg(description) ELSE description END,
-    completed   = coalesce(sqlc.narg(completed), completed),
-    priority    = coalesce(sqlc.narg(priority), priority),
-    due_date    = CASE WHEN @set_due_date::boolean THEN sqlc.narg(due_date) ELSE due_date END,
+SET title       = coalesce(sqlc.narg(title), tasks.title),
+    description = CASE WHEN @set_description::boolean THEN sqlc.narg(description) ELSE tasks.description END,
+    completed   = coalesce(sqlc.narg(completed), tasks.completed),
+    priority    = coalesce(sqlc.narg(priority), tasks.priority),
+    due_date    = CASE WHEN @set_due_date::boolean THEN sqlc.narg(due_date) ELSE tasks.due_date END,
     updated_at  = @now,
-    version     = version + 1
-WHERE id = @id AND user_id = @user_id
-  AND (sqlc.narg(if_match)::integer[] IS NULL OR version = ANY (sqlc.narg(if_match)::integer[]))
-RETURNING *;
+    version     = tasks.version + 1
+FROM me
+WHERE tasks.id = @id AND tasks.user_id = me.id
+  AND (sqlc.narg(if_match)::integer[] IS NULL OR tasks.version = ANY (sqlc.narg(if_match)::integer[]))
+RETURNING tasks.*;
 
 -- name: DeleteTask :execrows
-DELETE FROM tasks
-WHERE id = @id AND user_id = @user_id
-  AND (sqlc.narg(if_match)::integer[] IS NULL OR version = ANY (sqlc.narg(if_match)::integer[]));
+WITH me AS (SELECT id FROM users WHERE users.id = @user_id FOR NO KEY UPDATE)
+DELETE FROM tasks USING me
+WHERE tasks.id = @id AND tasks.user_id = me.id
+  AND (sqlc.narg(if_match)::integer[] IS NULL OR tasks.version = ANY (sqlc.narg(if_match)::integer[]));
 
 -- name: AddTagToTask :one
 -- Links the user's task and tag when the task is at an expected version,
@@ -213,8 +225,10 @@ WHERE id = @id AND user_id = @user_id
 -- missing task or tag, and a version that did not match, from an existing
 -- link. The task row is locked first, so its version cannot change between
 -- the check and the link.
-WITH task AS (
-        SELECT id, version FROM tasks WHERE tasks.id = @task_id AND tasks.user_id = @user_id FOR NO KEY UPDATE),
+WITH me AS (SELECT id FROM users WHERE users.id = @user_id FOR NO KEY UPDATE),
+     task AS (
+        SELECT tasks.id, tasks.version FROM tasks, me
+        WHERE tasks.id = @task_id AND tasks.user_id = me.id FOR NO KEY UPDATE OF tasks),
      tag AS (SELECT id FROM tags WHERE tags.id = @tag_id AND tags.user_id = @user_id),
      matched AS (
         SELECT task.id FROM task
@@ -235,8 +249,10 @@ SELECT EXISTS (SELECT 1 FROM task) AS task_found,
 -- name: RemoveTagFromTask :one
 -- Unlinks the user's task and tag when the task is at an expected version,
 -- touching the task when a link went; the flags are AddTagToTask's.
-WITH task AS (
-        SELECT id, version FROM tasks WHERE tasks.id = @task_id AND tasks.user_id = @user_id FOR NO KEY UPDATE),
+WITH me AS (SELECT id FROM users WHERE users.id = @user_id FOR NO KEY UPDATE),
+     task AS (
+        SELECT tasks.id, tasks.version FROM tasks, me
+        WHERE tasks.id = @task_id AND tasks.user_id = me.id FOR NO KEY UPDATE OF tasks),
      tag AS (SELECT id FROM tags WHERE tags.id = @tag_id AND tags.user_id = @user_id),
      matched AS (
         SELECT task.id FROM task

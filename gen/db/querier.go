@@ -46,8 +46,14 @@ type Querier interface {
 	// Tags. Every statement is scoped by user_id in the SQL itself. A write with
 	// If-Match names the versions it expects (sqlc.narg(if_match)); NULL: no
 	// condition.
+	// Every write first locks its user's row, as in tasks.sql.
 	// The unique constraint tags_name_user_id_key reports a duplicate name.
 	CreateTag(ctx context.Context, arg CreateTagParams) (CreateTagRow, error)
+	// Every write first locks its user's row (the CTE `me`), which its changes
+	// take anyway to number themselves (db/migrations/000007_sync.up.sql): so
+	// all of a user's writes take their locks in one order, user first, and
+	// cannot deadlock on each other's tasks and tags. A user that is gone
+	// makes the write find no row.
 	// Task times come from the service's clock (@now), never from the
 	// database's, so that one clock orders them.
 	CreateTask(ctx context.Context, arg CreateTaskParams) (Task, error)
@@ -142,9 +148,10 @@ type Querier interface {
 	TagsOfTasks(ctx context.Context, arg TagsOfTasksParams) ([]TagsOfTasksRow, error)
 	// The version of one of the user's tasks: what a failed If-Match is told.
 	TaskVersion(ctx context.Context, arg TaskVersionParams) (int32, error)
-	// A task shows its tags, so when the name or colour changes, each task
-	// carrying the tag gets a new version (and appears in the change feed) in
-	// the same statement.
+	// A task shows its tags, so each task carrying the tag gets a new version
+	// (and appears in the change feed) in the same statement. (Every PUT counts
+	// as a change: telling an unchanged name and colour apart would need the
+	// row's old values, which RETURNING gives only from PostgreSQL 18.)
 	UpdateTag(ctx context.Context, arg UpdateTagParams) (UpdateTagRow, error)
 	// PATCH: a NULL title, completed or priority means "not sent"; description
 	// and due_date change only when their set_ flag is true (NULL then clears).

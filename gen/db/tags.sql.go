@@ -14,8 +14,10 @@ import (
 
 const createTag = `-- name: CreateTag :one
 
+
+WITH me AS (SELECT id FROM users WHERE users.id = $3 FOR NO KEY UPDATE)
 INSERT INTO tags (name, color, user_id)
-VALUES ($1, $2, $3)
+SELECT $1, $2, me.id FROM me
 RETURNING id, name, color, version
 `
 
@@ -35,6 +37,7 @@ type CreateTagRow struct {
 // Tags. Every statement is scoped by user_id in the SQL itself. A write with
 // If-Match names the versions it expects (sqlc.narg(if_match)); NULL: no
 // condition.
+// Every write first locks its user's row, as in tasks.sql.
 // The unique constraint tags_name_user_id_key reports a duplicate name.
 func (q *Queries) CreateTag(ctx context.Context, arg CreateTagParams) (CreateTagRow, error) {
 	row := q.db.QueryRow(ctx, createTag, arg.Name, arg.Color, arg.UserID)
@@ -49,21 +52,22 @@ func (q *Queries) CreateTag(ctx context.Context, arg CreateTagParams) (CreateTag
 }
 
 const deleteTag = `-- name: DeleteTag :execrows
-WITH tag AS (
-        DELETE FROM tags
-        WHERE tags.id = $1 AND tags.user_id = $2
+WITH me AS (SELECT id FROM users WHERE users.id = $1 FOR NO KEY UPDATE),
+     tag AS (
+        DELETE FROM tags USING me
+        WHERE tags.id = $2 AND tags.user_id = me.id
           AND ($3::integer[] IS NULL OR tags.version = ANY ($3::integer[]))
         RETURNING tags.id),
      touched AS (
         UPDATE tasks SET updated_at = $4, version = tasks.version + 1
-        WHERE tasks.user_id = $2
-          AND tasks.id IN (SELECT l.task_id FROM task_tag_link AS l WHERE l.user_id = $2 AND l.tag_id IN (SELECT id FROM tag)))
+        WHERE tasks.user_id = $1
+          AND tasks.id IN (SELECT l.task_id FROM task_tag_link AS l WHERE l.user_id = $1 AND l.tag_id IN (SELECT id FROM tag)))
 SELECT tag.id FROM tag
 `
 
 type DeleteTagParams struct {
-	ID      int32     `json:"id"`
 	UserID  uuid.UUID `json:"user_id"`
+	ID      int32     `json:"id"`
 	IfMatch []int32   `json:"if_match"`
 	Now     time.Time `json:"now"`
 }
@@ -72,8 +76,8 @@ type DeleteTagParams struct {
 // the links go by cascade.
 func (q *Queries) DeleteTag(ctx context.Context, arg DeleteTagParams) (int64, error) {
 	result, err := q.db.Exec(ctx, deleteTag,
-		arg.ID,
 		arg.UserID,
+		arg.ID,
 		arg.IfMatch,
 		arg.Now,
 	)
@@ -172,27 +176,25 @@ func (q *Queries) TagVersion(ctx context.Context, arg TagVersionParams) (int32, 
 }
 
 const updateTag = `-- name: UpdateTag :one
-WITH old AS (
-        SELECT tags.name, tags.color FROM tags
-        WHERE tags.id = $1 AND tags.user_id = $2 FOR NO KEY UPDATE),
+WITH me AS (SELECT id FROM users WHERE users.id = $1 FOR NO KEY UPDATE),
      tag AS (
-        UPDATE tags SET name = $3, color = $4, version = tags.version + 1
-        WHERE tags.id = $1 AND tags.user_id = $2
+        UPDATE tags SET name = $2, color = $3, version = tags.version + 1
+        FROM me
+        WHERE tags.id = $4 AND tags.user_id = me.id
           AND ($5::integer[] IS NULL OR tags.version = ANY ($5::integer[]))
         RETURNING tags.id, tags.name, tags.color, tags.version),
      touched AS (
         UPDATE tasks SET updated_at = $6, version = tasks.version + 1
-        WHERE tasks.user_id = $2
-          AND tasks.id IN (SELECT l.task_id FROM task_tag_link AS l WHERE l.user_id = $2 AND l.tag_id = $1)
-          AND EXISTS (SELECT 1 FROM tag, old WHERE (tag.name, tag.color) IS DISTINCT FROM (old.name, old.color)))
+        WHERE tasks.user_id = $1
+          AND tasks.id IN (SELECT l.task_id FROM task_tag_link AS l WHERE l.user_id = $1 AND l.tag_id IN (SELECT id FROM tag)))
 SELECT tag.id, tag.name, tag.color, tag.version FROM tag
 `
 
 type UpdateTagParams struct {
-	ID      int32     `json:"id"`
 	UserID  uuid.UUID `json:"user_id"`
 	Name    string    `json:"name"`
 	Color   *string   `json:"color"`
+	ID      int32     `json:"id"`
 	IfMatch []int32   `json:"if_match"`
 	Now     time.Time `json:"now"`
 }
@@ -204,15 +206,16 @@ type UpdateTagRow struct {
 	Version int32   `json:"version"`
 }
 
-// A task shows its tags, so when the name or colour changes, each task
-// carrying the tag gets a new version (and appears in the change feed) in
-// the same statement.
+// A task shows its tags, so each task carrying the tag gets a new version
+// (and appears in the change feed) in the same statement. (Every PUT counts
+// as a change: telling an unchanged name and colour apart would need the
+// row's old values, which RETURNING gives only from PostgreSQL 18.)
 func (q *Queries) UpdateTag(ctx context.Context, arg UpdateTagParams) (UpdateTagRow, error) {
 	row := q.db.QueryRow(ctx, updateTag,
-		arg.ID,
 		arg.UserID,
 		arg.Name,
 		arg.Color,
+		arg.ID,
 		arg.IfMatch,
 		arg.Now,
 	)

@@ -163,13 +163,18 @@ func toChange(r db.ChangesSinceRow, uid uuid.UUID, tags map[int32][]tasksapi.Tag
 	return c, nil
 }
 
-// PruneChanges deletes, every interval until ctx ends, the deletions kept
-// in the feed longer than retention (raising each user's floor: older
-// cursors are then CURSOR_EXPIRED).
+// PruneChanges runs PruneChangesNow every interval until ctx ends.
 func (h *TasksHandler) PruneChanges(ctx context.Context, logger *slog.Logger, interval, retention time.Duration) {
 	store.Every(ctx, logger, interval, "change feed deletions", func(ctx context.Context) (int64, error) {
-		return pruneBatches(func(batch int32) (int64, error) {
-			return h.q.PruneTombstones(ctx, db.PruneTombstonesParams{RetentionSeconds: retention.Seconds(), Batch: batch})
-		})
+		return h.PruneChangesNow(ctx, retention)
+	})
+}
+
+// PruneChangesNow deletes the deletions kept in the feed longer than
+// retention, raising each user's floor: older cursors are then
+// CURSOR_EXPIRED. It returns how many went.
+func (h *TasksHandler) PruneChangesNow(ctx context.Context, retention time.Duration) (int64, error) {
+	return pruneBatches(func(batch int32) (int64, error) {
+		return h.q.PruneTombstones(ctx, db.PruneTombstonesParams{RetentionSeconds: retention.Seconds(), Batch: batch})
 	})
 }

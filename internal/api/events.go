@@ -39,25 +39,34 @@ const streamPage = 500
 // reading loses its stream instead of holding it open forever.
 const streamWriteTimeout = 10 * time.Second
 
+// StreamOptions are the limits of a process's event streams.
+type StreamOptions struct {
+	PerUser int           // open streams of one user, at most
+	Ping    time.Duration // between pings of an idle stream; 0: PingInterval
+}
+
 // Events is the set of event streams open on this process.
 type Events struct {
 	perUser int
+	ping    time.Duration
 
-	mu       sync.Mutex
-	byUser   map[uuid.UUID]map[*stream]struct{}
-	bySesion map[uuid.UUID]map[*stream]struct{}
-	closed   bool
-	open     atomic.Int64
+	mu        sync.Mutex
+	byUser    map[uuid.UUID]map[*stream]struct{}
+	bySession map[uuid.UUID]map[*stream]struct{}
+	closed    bool
+	open      atomic.Int64
 }
 
-// NewEvents returns an empty set that keeps at most perUser streams of one
-// user.
-func NewEvents(perUser int) (*Events, error) {
-	if perUser < 1 {
-		return nil, errors.New("api: NewEvents needs at least one stream per user")
+// NewEvents returns an empty set of streams.
+func NewEvents(o StreamOptions) (*Events, error) {
+	if o.PerUser < 1 || o.Ping < 0 {
+		return nil, errors.New("api: NewEvents needs at least one stream per user, and a ping interval that is not negative")
 	}
-	return &Events{perUser: perUser, byUser: map[uuid.UUID]map[*stream]struct{}{},
-		bySesion: map[uuid.UUID]map[*stream]struct{}{}}, nil
+	if o.Ping == 0 {
+		o.Ping = PingInterval
+	}
+	return &Events{perUser: o.PerUser, ping: o.Ping, byUser: map[uuid.UUID]map[*stream]struct{}{},
+		bySession: map[uuid.UUID]map[*stream]struct{}{}}, nil
 }
 
 // stream is one open GET /events.
@@ -85,7 +94,7 @@ func (e *Events) add(user, session uuid.UUID) (*stream, error) {
 		return nil, apperr.TooManyStreams.WithHeader("Retry-After", "5")
 	}
 	put(e.byUser, user, s)
-	put(e.bySesion, session, s)
+	put(e.bySession, session, s)
 	e.open.Add(1)
 	return s, nil
 }
@@ -95,7 +104,7 @@ func (e *Events) remove(s *stream) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if drop(e.byUser, s.user, s) {
-		drop(e.bySesion, s.session, s)
+		drop(e.bySession, s.session, s)
 		e.open.Add(-1)
 	}
 }
@@ -139,7 +148,7 @@ func (e *Events) UserChanged(payload string) {
 func (e *Events) SessionEnded(session uuid.UUID) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for s := range e.bySesion[session] {
+	for s := range e.bySession[session] {
 		s.stop()
 	}
 }
@@ -238,7 +247,7 @@ func (es *eventStream) VisitStreamEventsResponse(w http.ResponseWriter) error {
 	if !send(func() error { return writeChanges(w, es.first) }) {
 		return nil
 	}
-	ping := time.NewTicker(PingInterval)
+	ping := time.NewTicker(es.h.events.ping)
 	defer ping.Stop()
 	expiry := time.NewTimer(time.Until(es.expires))
 	defer expiry.Stop()

@@ -40,14 +40,14 @@ type Live struct {
 }
 
 // Listen returns this process's revocation set (sessions ended within
-// accessTTL, plus a margin), its event streams (at most streamsPerUser of a
-// user) and the listener that keeps both: LISTEN on SessionRevokedChannel
+// accessTTL, plus a margin), its event streams (within streams) and the
+// listener that keeps both: LISTEN on SessionRevokedChannel
 // and ChangesChannel at directURL (a session of its own, never through a
 // transaction pooler); after each (re)connect, a reload of the recent
 // endings and a wake of every stream, for what was missed meanwhile. The
 // caller runs the listener.
-func Listen(dbtx *store.DB, directURL string, logger *slog.Logger, accessTTL time.Duration, streamsPerUser int) (*Live, error) {
-	events, err := NewEvents(streamsPerUser)
+func Listen(dbtx *store.DB, directURL string, logger *slog.Logger, accessTTL time.Duration, streams StreamOptions) (*Live, error) {
+	events, err := NewEvents(streams)
 	if err != nil {
 		return nil, err
 	}

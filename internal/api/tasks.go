@@ -81,10 +81,10 @@ func (h *TasksHandler) missing(ctx context.Context, nf *apperr.Error) error {
 	return nf
 }
 
-// wrapWrite names a failed write; a write for a user that no longer exists
-// is INVALID_TOKEN.
+// wrapWrite names a failed create; one for a user that no longer exists is
+// INVALID_TOKEN.
 func wrapWrite(err error, what string) error {
-	if store.UserMissing(err) {
+	if store.UserMissing(err) || store.IsNotFound(err) { // the write found no user row to lock
 		return apperr.InvalidToken
 	}
 	return fmt.Errorf("%s: %w", what, err)

@@ -73,6 +73,8 @@ type options struct {
 	connTimeout             time.Duration // the wait for a pool connection
 	requestTimeout          time.Duration
 	logger                  *slog.Logger
+	accessTTL               time.Duration
+	ping                    time.Duration // between pings of an idle event stream (0: the default)
 }
 
 // app is the real server (router, middleware, handlers) on a fresh database.
@@ -95,7 +97,7 @@ type app struct {
 
 func newApp(t testing.TB, opt ...func(*options)) *app {
 	t.Helper()
-	o := options{window: time.Minute, grace: 10 * time.Second, bcryptCost: 4,
+	o := options{window: time.Minute, grace: 10 * time.Second, bcryptCost: 4, accessTTL: 15 * time.Minute,
 		connTimeout: 10 * time.Second, requestTimeout: 20 * time.Second,
 		logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	for _, f := range opt {
@@ -123,7 +125,7 @@ func newApp(t testing.TB, opt ...func(*options)) *app {
 	clk := newClock()
 	hasher, err := auth.NewHasher(o.bcryptCost, 2)
 	require.NoError(t, err)
-	tokens, err := auth.NewTokens([]byte(testSecret), 15*time.Minute, 7*24*time.Hour, clk.Now)
+	tokens, err := auth.NewTokens([]byte(testSecret), o.accessTTL, 7*24*time.Hour, clk.Now)
 	require.NoError(t, err)
 	database, err := store.NewDB(pool, o.connTimeout)
 	require.NoError(t, err)
@@ -136,7 +138,7 @@ func newApp(t testing.TB, opt ...func(*options)) *app {
 	if listenURL == "" {
 		listenURL = url
 	}
-	live, err := api.Listen(database, listenURL, o.logger, tokens.AccessTTL(), 3)
+	live, err := api.Listen(database, listenURL, o.logger, tokens.AccessTTL(), api.StreamOptions{PerUser: 3, Ping: o.ping})
 	require.NoError(t, err)
 	revocations, listener := live.Revocations, live.Listener
 	tasksH, err := api.NewTasksHandler(database, live.Events, clk.Now)
@@ -353,8 +355,8 @@ func checkContract(t tester, req *http.Request, rec *httptest.ResponseRecorder) 
 	in := &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
 			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}},
-		Status:  rec.Code,
-		Header:  rec.Header(),
+		Status: rec.Code,
+		Header: rec.Header(),
 		Options: &openapi3filter.Options{IncludeResponseStatus: true,
 			// An event stream is no one JSON document; sync_test.go reads its events.
 			ExcludeResponseBody: strings.HasPrefix(rec.Header().Get("Content-Type"), "text/event-stream")},

@@ -9,11 +9,15 @@
  * - one place refreshes the access token and retries a request once when the
  *   server answers 401 TOKEN_EXPIRED;
  * - the account page's calls (rename, sessions, password, deletion) as
- *   methods that return data or throw TodoApiError.
+ *   methods that return data or throw TodoApiError;
+ * - several tabs and devices: writes conditional on a version (a stale one
+ *   throws PreconditionFailed, with the current version), creates that are
+ *   safe to retry (an Idempotency-Key), the change feed (`changes`) and live
+ *   events (`subscribe`, over fetch: EventSource cannot send the token).
  */
 import createClient, { type Middleware } from "openapi-fetch";
-import type { components as AuthComponents, paths as AuthPaths } from "./generated/auth-api.ts";
-import type { components as TaskComponents, paths as TaskPaths } from "./generated/tasks-api.ts";
+import type { components as AuthComponents, paths as AuthPaths } from "./generated/auth-api.js";
+import type { components as TaskComponents, paths as TaskPaths } from "./generated/tasks-api.js";
 
 /** Every route of the API, relative to its base URL (…/api/v1). */
 export type paths = AuthPaths & TaskPaths;
@@ -29,6 +33,8 @@ export type TaskList = TaskComponents["schemas"]["TaskList"];
 export type Tag = TaskComponents["schemas"]["Tag"];
 export type TagInput = TaskComponents["schemas"]["TagInput"];
 export type Priority = TaskComponents["schemas"]["Priority"];
+export type Change = TaskComponents["schemas"]["Change"];
+export type ChangeList = TaskComponents["schemas"]["ChangeList"];
 
 /** An error answer of the API, thrown by the helpers. */
 export class TodoApiError extends Error {
@@ -44,6 +50,66 @@ export class TodoApiError extends Error {
   }
 }
 
+/**
+ * 412 PRECONDITION_FAILED: the task or tag changed since the version the
+ * write named. Reload it (currentVersion is the server's), then decide.
+ */
+export class PreconditionFailed extends TodoApiError {
+  constructor(
+    body: ApiError,
+    readonly currentVersion: number,
+  ) {
+    super(412, body);
+    this.name = "PreconditionFailed";
+  }
+}
+
+/** Options of a write to one task or tag. */
+export interface WriteOptions {
+  /** Write only while the resource is at this version (If-Match); else PreconditionFailed. */
+  ifVersion?: number;
+}
+
+/** Options of a create. */
+export interface CreateOptions {
+  /** The Idempotency-Key; a fresh random one when left out. */
+  idempotencyKey?: string;
+}
+
+/** What a create returns. */
+export interface Created<T> {
+  data: T;
+  /** True when the server answered an earlier request's response (the row was created then). */
+  replayed: boolean;
+  idempotencyKey: string;
+}
+
+/** Options of subscribe. */
+export interface SubscribeOptions {
+  /** Start after this cursor (of changes() or an event's id); from now on when left out. */
+  since?: string;
+  /** Told of what stops the stream for good: CURSOR_EXPIRED (list everything again), a lost session. */
+  onError?: (error: TodoApiError) => void;
+  /** Told each time the stream (re)opens. */
+  onOpen?: () => void;
+}
+
+/** An open subscription. */
+export interface Subscription {
+  /** The id of the last event received: the cursor to resume from. */
+  readonly lastEventId: string | undefined;
+  /** Stops the stream for good. */
+  close(): void;
+}
+
+/** The If-Match header of a version. */
+const ifMatch = (o?: WriteOptions) => (o?.ifVersion === undefined ? {} : { "If-Match": `"${o.ifVersion}"` });
+
+/** A new Idempotency-Key. */
+function newKey(): string {
+  return globalThis.crypto.randomUUID();
+}
+
 export interface TodoClientOptions {
   /** The API's base URL, such as http://localhost:8000/api/v1. */
   baseUrl: string;
@@ -54,17 +120,81 @@ export interface TodoClientOptions {
 /** What a helper returns: the data, or a thrown TodoApiError. */
 function unwrap<T>(r: { data?: T; error?: unknown; response: Response }): T {
   if (r.error !== undefined || r.data === undefined) {
-    const body = (r.error ?? { detail: r.response.statusText, code: "UNKNOWN" }) as ApiError;
-    throw new TodoApiError(r.response.status, body);
+    throw errorOf(r);
   }
   return r.data;
+}
+
+/** The TodoApiError of a failed answer (PreconditionFailed for a 412). */
+function errorOf(r: { error?: unknown; response: Response }): TodoApiError {
+  const body = (r.error ?? { detail: r.response.statusText, code: "UNKNOWN" }) as ApiError;
+  if (r.response.status === 412) {
+    const version = Number(r.response.headers.get("ETag")?.replaceAll('"', ""));
+    return new PreconditionFailed(body, version);
+  }
+  return new TodoApiError(r.response.status, body);
 }
 
 /** For a call whose success has no body (204): throws its error, if any. */
 function expectNoContent(r: { error?: unknown; response: Response }): void {
   if (r.error !== undefined || !r.response.ok) {
-    const body = (r.error ?? { detail: r.response.statusText, code: "UNKNOWN" }) as ApiError;
-    throw new TodoApiError(r.response.status, body);
+    throw errorOf(r);
+  }
+}
+
+/**
+ * Sends a create with an Idempotency-Key, once more with the same key when
+ * the first attempt never got an answer (a network error): the server then
+ * answers the first attempt's response, so nothing is created twice.
+ */
+async function createOnce<T>(
+  key: string,
+  send: (headers: Record<string, string>) => Promise<{ data?: T; error?: unknown; response: Response }>,
+): Promise<Created<T>> {
+  const headers = { "Idempotency-Key": key };
+  let r;
+  try {
+    r = await send(headers);
+  } catch (e) {
+    if (!(e instanceof TypeError)) throw e; // fetch's network error
+    r = await send(headers);
+  }
+  return { data: unwrap(r), replayed: r.response.headers.get("Idempotent-Replayed") === "true", idempotencyKey: key };
+}
+
+/** One parsed Server-Sent Event. */
+interface ServerEvent {
+  id?: string;
+  event?: string;
+  data: string;
+}
+
+/** Splits a text/event-stream body into events as they arrive. */
+async function* readEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<ServerEvent> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  let event: ServerEvent = { data: "" };
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += decoder.decode(value, { stream: true });
+    let nl: number;
+    while ((nl = buffer.indexOf("\n")) >= 0) {
+      const line = buffer.slice(0, nl).replace(/\r$/, "");
+      buffer = buffer.slice(nl + 1);
+      if (line === "") {
+        if (event.data !== "" || event.id !== undefined) yield event;
+        event = { data: "" };
+      } else if (!line.startsWith(":")) {
+        const colon = line.indexOf(":");
+        const field = colon < 0 ? line : line.slice(0, colon);
+        const val = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+        if (field === "id") event.id = val;
+        else if (field === "event") event.event = val;
+        else if (field === "data") event.data += event.data === "" ? val : `\n${val}`;
+      }
+    }
   }
 }
 
@@ -167,6 +297,82 @@ export function createTodoClient(options: TodoClientOptions) {
     /** Changes the password; every other session ends, this one goes on. */
     async changePassword(currentPassword: string, newPassword: string): Promise<void> {
       unwrap(await api.POST("/auth/password", { body: { current_password: currentPassword, new_password: newPassword } }));
+    },
+    /** Creates a task, safe to retry: see createOnce. */
+    async createTask(body: TaskCreate, options: CreateOptions = {}): Promise<Created<Task>> {
+      return createOnce(options.idempotencyKey ?? newKey(), (headers) => api.POST("/tasks", { body, params: { header: headers } }));
+    },
+    /** Creates a tag, safe to retry: see createOnce. */
+    async createTag(body: TagInput, options: CreateOptions = {}): Promise<Created<Tag>> {
+      return createOnce(options.idempotencyKey ?? newKey(), (headers) => api.POST("/tags", { body, params: { header: headers } }));
+    },
+    /** Changes some fields of a task; with ifVersion, only if nobody changed it since. */
+    async updateTask(taskId: number, body: TaskUpdate, options?: WriteOptions): Promise<Task> {
+      return unwrap(
+        await api.PATCH("/tasks/{task_id}", { params: { path: { task_id: taskId }, header: ifMatch(options) }, body }),
+      );
+    },
+    /** Deletes a task; with ifVersion, only if nobody changed it since. */
+    async deleteTask(taskId: number, options?: WriteOptions): Promise<void> {
+      expectNoContent(await api.DELETE("/tasks/{task_id}", { params: { path: { task_id: taskId }, header: ifMatch(options) } }));
+    },
+    /** The changes after a cursor (a page: follow `cursor` while `has_more`); without one, the current cursor. */
+    async changes(since?: string, limit?: number): Promise<ChangeList> {
+      return unwrap(await api.GET("/changes", { params: { query: { since, limit } } }));
+    },
+    /**
+     * Calls onChange with each change of the user's tasks and tags as it
+     * happens, in order. The stream reconnects by itself (after a dropped
+     * connection, an expired access token, which it refreshes first, or a
+     * server shutting down), resuming after the last event received, so no
+     * change is missed. It stops for good on close(), or when it cannot go
+     * on (onError: CURSOR_EXPIRED, a session that ended).
+     */
+    subscribe(onChange: (change: Change, cursor: string) => void, subscription: SubscribeOptions = {}): Subscription {
+      const stop = new AbortController();
+      let lastEventId = subscription.since;
+      const url = `${options.baseUrl}/events`;
+      const run = async () => {
+        let wait = 250;
+        while (!stop.signal.aborted) {
+          let failed: TodoApiError | undefined;
+          try {
+            const headers: Record<string, string> = { Accept: "text/event-stream" };
+            if (accessToken) headers.Authorization = `Bearer ${accessToken}`;
+            if (lastEventId !== undefined) headers["Last-Event-ID"] = lastEventId;
+            const response = await fetchImpl(url, { headers, credentials: "include", signal: stop.signal });
+            if (response.ok && response.body) {
+              wait = 250;
+              subscription.onOpen?.();
+              for await (const e of readEvents(response.body)) {
+                if (e.event !== "change") continue;
+                lastEventId = e.id ?? lastEventId;
+                onChange(JSON.parse(e.data) as Change, e.id ?? "");
+              }
+              continue; // ended by the server (token expiry, shutdown): reconnect at once
+            }
+            const body = (await response.json().catch(() => ({ detail: response.statusText, code: "UNKNOWN" }))) as ApiError;
+            failed = new TodoApiError(response.status, body);
+          } catch (e) {
+            if (stop.signal.aborted) return;
+            // A network error or a dropped stream: try again after a pause.
+          }
+          if (failed?.status === 401 && (await refresh())) continue;
+          if (failed && failed.status !== 429 && failed.status < 500) {
+            subscription.onError?.(failed);
+            return;
+          }
+          await new Promise((r) => setTimeout(r, wait));
+          wait = Math.min(wait * 2, 10_000);
+        }
+      };
+      void run();
+      return {
+        get lastEventId() {
+          return lastEventId;
+        },
+        close: () => stop.abort(),
+      };
     },
     /** Deletes the account and everything in it, after checking the password. */
     async deleteAccount(password: string): Promise<void> {

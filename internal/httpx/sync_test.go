@@ -1,0 +1,725 @@
+package httpx_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Versions, ETags and conditional requests (openapi/tasks-api.yaml).
+
+func etagOf(t testing.TB, r response) string {
+	t.Helper()
+	tag := r.Header().Get("ETag")
+	require.NotEmpty(t, tag, "no ETag: %d %s", r.Code, r.Body.String())
+	return tag
+}
+
+// callH is call with extra headers (name, value, ...).
+func (a *app) callH(t testing.TB, method, path, token string, body any, header ...string) response {
+	t.Helper()
+	header = append(header, "Authorization", "Bearer "+token)
+	if body == nil {
+		return a.do(t, method, path, "", "", header...)
+	}
+	return a.do(t, method, path, "application/json", mustJSON(t, body), header...)
+}
+
+func TestVersionsCountEveryChange(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	tok := a.user(t, "versions@example.com")
+	task := a.createTask(t, tok, map[string]any{"title": "v"})
+	path := fmt.Sprintf("/api/v1/tasks/%v", task["id"])
+	tag := a.createTag(t, tok, "home")
+	version := func() (float64, string) {
+		r := a.call(t, http.MethodGet, path, tok, nil)
+		require.Equal(t, http.StatusOK, r.Code)
+		return r.JSON(t)["version"].(float64), etagOf(t, r)
+	}
+	v, et := version()
+	assert.Equal(t, float64(1), v)
+	assert.Equal(t, `"1"`, et)
+
+	steps := []struct {
+		what string
+		do   func() response
+	}{
+		{"PATCH", func() response { return a.call(t, http.MethodPatch, path, tok, map[string]any{"completed": true}) }},
+		{"PUT", func() response { return a.call(t, http.MethodPut, path, tok, map[string]any{"title": "w"}) }},
+		{"tag on", func() response { return a.call(t, http.MethodPost, fmt.Sprintf("%s/tags/%d", path, tag), tok, nil) }},
+		{"tag renamed", func() response {
+			return a.call(t, http.MethodPut, fmt.Sprintf("/api/v1/tags/%d", tag), tok, map[string]any{"name": "house"})
+		}},
+		{"tag off", func() response { return a.call(t, http.MethodDelete, fmt.Sprintf("%s/tags/%d", path, tag), tok, nil) }},
+		{"tag on again", func() response { return a.call(t, http.MethodPost, fmt.Sprintf("%s/tags/%d", path, tag), tok, nil) }},
+		{"tag deleted", func() response { return a.call(t, http.MethodDelete, fmt.Sprintf("/api/v1/tags/%d", tag), tok, nil) }},
+	}
+	for i, s := range steps {
+		r := s.do()
+		require.Less(t, r.Code, 300, "%s: %s", s.what, r.Body.String())
+		v, et := version()
+		assert.Equal(t, float64(i+2), v, s.what)
+		assert.Equal(t, strconv.Quote(strconv.Itoa(i+2)), et, s.what)
+		if r.Code != http.StatusNoContent && s.what != "tag renamed" {
+			assert.Equal(t, et, etagOf(t, r), "%s: the write's ETag is the new version", s.what)
+		}
+	}
+	// What does not change the task leaves its version alone.
+	a.call(t, http.MethodPatch, path, tok, map[string]any{})
+	other := a.createTag(t, tok, "other") // not on the task
+	a.call(t, http.MethodPut, fmt.Sprintf("/api/v1/tags/%d", other), tok, map[string]any{"name": "other2"})
+	a.call(t, http.MethodDelete, fmt.Sprintf("%s/tags/%d", path, other), tok, nil)
+	v, _ = version()
+	assert.Equal(t, float64(len(steps)+1), v)
+
+	// A tag's own version.
+	r := a.call(t, http.MethodPut, fmt.Sprintf("/api/v1/tags/%d", other), tok, map[string]any{"name": "other3"})
+	assert.Equal(t, float64(3), r.JSON(t)["version"])
+	assert.Equal(t, `"3"`, etagOf(t, r))
+}
+
+func TestIfMatch(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	tok := a.user(t, "ifmatch@example.com")
+	task := a.createTask(t, tok, map[string]any{"title": "original"})
+	path := fmt.Sprintf("/api/v1/tasks/%v", task["id"])
+	tag := a.createTag(t, tok, "t")
+	tagPath := fmt.Sprintf("/api/v1/tags/%d", tag)
+	link := fmt.Sprintf("%s/tags/%d", path, tag)
+	stale := func(t *testing.T, r response, current string) {
+		t.Helper()
+		requireError(t, r, http.StatusPreconditionFailed, "PRECONDITION_FAILED", "The resource was modified by another request")
+		assert.Equal(t, current, r.Header().Get("ETag"))
+	}
+	unchanged := func(t *testing.T, version float64) {
+		t.Helper()
+		r := a.call(t, http.MethodGet, path, tok, nil)
+		require.Equal(t, http.StatusOK, r.Code)
+		assert.Equal(t, "original", r.JSON(t)["title"])
+		assert.Equal(t, version, r.JSON(t)["version"])
+		assert.Empty(t, r.JSON(t)["tags"])
+	}
+
+	t.Run("StaleWritesChangeNothing", func(t *testing.T) {
+		for _, w := range []struct {
+			method, path string
+			body         any
+		}{
+			{http.MethodPatch, path, map[string]any{"title": "lost"}},
+			{http.MethodPatch, path, map[string]any{}},
+			{http.MethodPut, path, map[string]any{"title": "lost"}},
+			{http.MethodDelete, path, nil},
+			{http.MethodPost, link, nil},
+			{http.MethodDelete, link, nil},
+		} {
+			for _, h := range []string{`"2"`, `"0"`, `W/"1"`, `"2", "3"`, `"x"`} {
+				stale(t, a.callH(t, w.method, w.path, tok, w.body, "If-Match", h), `"1"`)
+			}
+		}
+		unchanged(t, 1)
+		stale(t, a.callH(t, http.MethodPut, tagPath, tok, map[string]any{"name": "lost"}, "If-Match", `"7"`), `"1"`)
+		stale(t, a.callH(t, http.MethodDelete, tagPath, tok, nil, "If-Match", `"7"`), `"1"`)
+		tags := a.call(t, http.MethodGet, "/api/v1/tags", tok, nil)
+		assert.Contains(t, tags.Body.String(), `"name":"t"`)
+	})
+
+	t.Run("MatchingWritesGoAhead", func(t *testing.T) {
+		r := a.callH(t, http.MethodPatch, path, tok, map[string]any{"priority": "high"}, "If-Match", `"9", "1"`)
+		require.Equal(t, http.StatusOK, r.Code, r.Body.String())
+		assert.Equal(t, `"2"`, etagOf(t, r))
+		r = a.callH(t, http.MethodPost, link, tok, nil, "If-Match", `"2"`)
+		require.Equal(t, http.StatusCreated, r.Code, r.Body.String())
+		assert.Equal(t, `"3"`, etagOf(t, r))
+		r = a.callH(t, http.MethodDelete, link, tok, nil, "If-Match", `*`)
+		require.Equal(t, http.StatusNoContent, r.Code, r.Body.String())
+		r = a.callH(t, http.MethodPut, tagPath, tok, map[string]any{"name": "u"}, "If-Match", `"1"`)
+		require.Equal(t, http.StatusOK, r.Code, r.Body.String())
+		r = a.callH(t, http.MethodPut, path, tok, map[string]any{"title": "again"}, "If-Match", `"4"`)
+		require.Equal(t, http.StatusOK, r.Code, r.Body.String())
+		r = a.callH(t, http.MethodDelete, path, tok, nil, "If-Match", `"5"`)
+		require.Equal(t, http.StatusNoContent, r.Code, r.Body.String())
+		r = a.callH(t, http.MethodDelete, tagPath, tok, nil, "If-Match", `"2"`)
+		require.Equal(t, http.StatusNoContent, r.Code, r.Body.String())
+	})
+
+	t.Run("MissingIsStill404", func(t *testing.T) {
+		requireError(t, a.callH(t, http.MethodPatch, path, tok, map[string]any{"title": "x"}, "If-Match", `"1"`), 404, "TASK_NOT_FOUND", "")
+		requireError(t, a.callH(t, http.MethodDelete, tagPath, tok, nil, "If-Match", `"1"`), 404, "TAG_NOT_FOUND", "")
+	})
+
+	t.Run("MalformedIs422", func(t *testing.T) {
+		other := a.createTask(t, tok, map[string]any{"title": "o"})
+		r := a.callH(t, http.MethodPatch, fmt.Sprintf("/api/v1/tasks/%v", other["id"]), tok, map[string]any{"title": "x"}, "If-Match", `1`)
+		body := requireError(t, r, http.StatusUnprocessableEntity, "VALIDATION_ERROR", "")
+		assert.Equal(t, "If-Match", body["field"])
+	})
+}
+
+// TestConcurrentEditsOneWins: two devices edit the same version at once;
+// exactly one edit lands, the other is told.
+func TestConcurrentEditsOneWins(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	tok := a.user(t, "race@example.com")
+	task := a.createTask(t, tok, map[string]any{"title": "race"})
+	path := fmt.Sprintf("/api/v1/tasks/%v", task["id"])
+	const n = 8
+	codes := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			codes[i] = a.callH(t, http.MethodPatch, path, tok, map[string]any{"title": fmt.Sprint("edit ", i)}, "If-Match", `"1"`).Code
+		})
+	}
+	wg.Wait()
+	won := 0
+	for _, c := range codes {
+		switch c {
+		case http.StatusOK:
+			won++
+		default:
+			assert.Equal(t, http.StatusPreconditionFailed, c)
+		}
+	}
+	assert.Equal(t, 1, won, "codes: %v", codes)
+	r := a.call(t, http.MethodGet, path, tok, nil)
+	assert.Equal(t, float64(2), r.JSON(t)["version"])
+}
+
+func TestIfNoneMatch(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	tok := a.user(t, "ifnonematch@example.com")
+	task := a.createTask(t, tok, map[string]any{"title": "cached"})
+	path := fmt.Sprintf("/api/v1/tasks/%v", task["id"])
+
+	t.Run("Task", func(t *testing.T) {
+		before := a.queries.n.Load()
+		r := a.callH(t, http.MethodGet, path, tok, nil, "If-None-Match", `"1"`)
+		assert.Equal(t, http.StatusNotModified, r.Code)
+		assert.Empty(t, r.Body.String())
+		assert.Equal(t, `"1"`, r.Header().Get("ETag"))
+		assert.Equal(t, int64(1), a.queries.n.Load()-before, "a 304 of a task costs one statement")
+		assert.Equal(t, http.StatusNotModified, a.callH(t, http.MethodGet, path, tok, nil, "If-None-Match", `W/"1"`).Code)
+		assert.Equal(t, http.StatusNotModified, a.callH(t, http.MethodGet, path, tok, nil, "If-None-Match", `*`).Code)
+		assert.Equal(t, http.StatusOK, a.callH(t, http.MethodGet, path, tok, nil, "If-None-Match", `"2"`).Code)
+		a.call(t, http.MethodPatch, path, tok, map[string]any{"completed": true})
+		r = a.callH(t, http.MethodGet, path, tok, nil, "If-None-Match", `"1"`)
+		assert.Equal(t, http.StatusOK, r.Code)
+		assert.Equal(t, true, r.JSON(t)["completed"])
+	})
+
+	t.Run("List", func(t *testing.T) {
+		list := "/api/v1/tasks?sort=title"
+		r := a.call(t, http.MethodGet, list, tok, nil)
+		require.Equal(t, http.StatusOK, r.Code)
+		et := etagOf(t, r)
+		assert.Regexp(t, `^W/"\d+-[0-9a-f]+"$`, et)
+		before := a.queries.n.Load()
+		r = a.callH(t, http.MethodGet, list, tok, nil, "If-None-Match", et)
+		assert.Equal(t, http.StatusNotModified, r.Code)
+		assert.Empty(t, r.Body.String())
+		assert.Equal(t, int64(1), a.queries.n.Load()-before, "a 304 of the list costs one statement, not the list")
+		other := a.call(t, http.MethodGet, "/api/v1/tasks?sort=-title", tok, nil)
+		assert.NotEqual(t, et, etagOf(t, other), "another list, another ETag")
+		assert.Equal(t, http.StatusOK, a.callH(t, http.MethodGet, "/api/v1/tasks?sort=-title", tok, nil, "If-None-Match", et).Code)
+
+		// Any change of a task or tag of the user changes it; another user's does not.
+		someoneElse := a.user(t, "someone@example.com")
+		a.createTask(t, someoneElse, map[string]any{"title": "elsewhere"})
+		assert.Equal(t, http.StatusNotModified, a.callH(t, http.MethodGet, list, tok, nil, "If-None-Match", et).Code)
+		a.createTag(t, tok, "new tag")
+		r = a.callH(t, http.MethodGet, list, tok, nil, "If-None-Match", et)
+		assert.Equal(t, http.StatusOK, r.Code)
+		assert.NotEqual(t, et, etagOf(t, r))
+		assert.Equal(t, http.StatusNotModified, a.callH(t, http.MethodGet, list, tok, nil, "If-None-Match", etagOf(t, r)).Code)
+	})
+}
+
+// Retry-safe creates.
+
+func TestIdempotencyKey(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	tok := a.user(t, "idem@example.com")
+	count := func(t *testing.T) int {
+		r := a.call(t, http.MethodGet, "/api/v1/tasks", tok, nil)
+		return int(r.JSON(t)["total"].(float64))
+	}
+	body := map[string]any{"title": "once", "priority": "high"}
+
+	t.Run("ReplayAnswersTheFirstResponse", func(t *testing.T) {
+		first := a.callH(t, http.MethodPost, "/api/v1/tasks", tok, body, "Idempotency-Key", "key-1")
+		require.Equal(t, http.StatusCreated, first.Code, first.Body.String())
+		assert.Empty(t, first.Header().Get("Idempotent-Replayed"))
+		assert.Equal(t, `"1"`, first.Header().Get("ETag"))
+		// The task changes meanwhile; the replay is still the first answer.
+		a.call(t, http.MethodPatch, fmt.Sprintf("/api/v1/tasks/%v", first.JSON(t)["id"]), tok, map[string]any{"title": "changed"})
+		for range 3 {
+			again := a.callH(t, http.MethodPost, "/api/v1/tasks", tok, body, "Idempotency-Key", "key-1")
+			require.Equal(t, http.StatusCreated, again.Code)
+			assert.Equal(t, "true", again.Header().Get("Idempotent-Replayed"))
+			assert.Equal(t, first.Body.String(), again.Body.String())
+			assert.Equal(t, `"1"`, again.Header().Get("ETag"))
+		}
+		assert.Equal(t, 1, count(t))
+	})
+
+	t.Run("OtherBodyOrOperationIsAMismatch", func(t *testing.T) {
+		r := a.callH(t, http.MethodPost, "/api/v1/tasks", tok, map[string]any{"title": "twice"}, "Idempotency-Key", "key-1")
+		body := requireError(t, r, http.StatusUnprocessableEntity, "IDEMPOTENCY_KEY_MISMATCH", "Idempotency-Key was already used with a different request")
+		assert.Equal(t, "Idempotency-Key", body["field"])
+		r = a.callH(t, http.MethodPost, "/api/v1/tags", tok, map[string]any{"name": "once"}, "Idempotency-Key", "key-1")
+		requireError(t, r, http.StatusUnprocessableEntity, "IDEMPOTENCY_KEY_MISMATCH", "")
+		assert.Equal(t, 1, count(t))
+	})
+
+	t.Run("KeysBelongToTheirUser", func(t *testing.T) {
+		other := a.user(t, "idem-other@example.com")
+		r := a.callH(t, http.MethodPost, "/api/v1/tasks", other, body, "Idempotency-Key", "key-1")
+		require.Equal(t, http.StatusCreated, r.Code)
+		assert.Empty(t, r.Header().Get("Idempotent-Replayed"))
+	})
+
+	t.Run("MalformedKeys", func(t *testing.T) {
+		for _, k := range []string{"has space", "é", string(make([]byte, 256))} {
+			r := a.callH(t, http.MethodPost, "/api/v1/tasks", tok, body, "Idempotency-Key", k)
+			requireError(t, r, http.StatusBadRequest, "INVALID_IDEMPOTENCY_KEY", "Idempotency-Key must be 1-255 visible ASCII characters")
+		}
+		long := a.callH(t, http.MethodPost, "/api/v1/tags", tok, map[string]any{"name": "k"}, "Idempotency-Key", fmt.Sprintf("%0255d", 7))
+		assert.Equal(t, http.StatusCreated, long.Code, "255 characters is allowed")
+	})
+
+	t.Run("ConcurrentRetriesCreateOneRow", func(t *testing.T) {
+		before := count(t)
+		const n = 12
+		codes := make([]int, n)
+		bodies := make([]string, n)
+		replayed := make([]bool, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				r := a.callH(t, http.MethodPost, "/api/v1/tasks", tok, map[string]any{"title": "burst"}, "Idempotency-Key", "burst")
+				codes[i], bodies[i], replayed[i] = r.Code, r.Body.String(), r.Header().Get("Idempotent-Replayed") == "true"
+			})
+		}
+		wg.Wait()
+		fresh, first := 0, ""
+		for i, c := range codes {
+			switch {
+			case c == http.StatusCreated && !replayed[i]:
+				fresh++
+				first = bodies[i]
+			case c == http.StatusConflict:
+				assert.Contains(t, bodies[i], "IDEMPOTENCY_KEY_IN_PROGRESS")
+			default:
+				assert.Equal(t, http.StatusCreated, c, bodies[i])
+			}
+		}
+		require.Equal(t, 1, fresh, "codes %v", codes)
+		for i, c := range codes {
+			if c == http.StatusCreated {
+				assert.Equal(t, first, bodies[i], "every 201 is the first one")
+			}
+		}
+		assert.Equal(t, before+1, count(t))
+	})
+
+	t.Run("InProgressIs409", func(t *testing.T) {
+		// Hold the key the way a running request does.
+		conn, err := a.pool.Acquire(context.Background())
+		require.NoError(t, err)
+		defer conn.Release()
+		tx, err := conn.Begin(context.Background())
+		require.NoError(t, err)
+		defer func() { _ = tx.Rollback(context.Background()) }()
+		var uid string
+		require.NoError(t, tx.QueryRow(context.Background(), `SELECT id FROM users WHERE email = 'idem@example.com'`).Scan(&uid))
+		_, err = tx.Exec(context.Background(), `SELECT pg_advisory_xact_lock(hashtextextended($1 || ' ' || 'held', 0))`, uid)
+		require.NoError(t, err)
+		r := a.callH(t, http.MethodPost, "/api/v1/tasks", tok, body, "Idempotency-Key", "held")
+		requireError(t, r, http.StatusConflict, "IDEMPOTENCY_KEY_IN_PROGRESS", "A request with this Idempotency-Key is in progress")
+		require.NoError(t, tx.Rollback(context.Background()))
+		assert.Equal(t, http.StatusCreated, a.callH(t, http.MethodPost, "/api/v1/tasks", tok, body, "Idempotency-Key", "held").Code)
+	})
+
+	t.Run("KeyAndRowAreOneTransaction", func(t *testing.T) {
+		// Make recording the key fail after the task was inserted: the
+		// task must go too, and a retry must create it once.
+		ctx := context.Background()
+		_, err := a.pool.Exec(ctx, `ALTER TABLE idempotency_keys ADD CONSTRAINT test_refuse CHECK (key <> 'doomed')`)
+		require.NoError(t, err)
+		before := count(t)
+		r := a.callH(t, http.MethodPost, "/api/v1/tasks", tok, body, "Idempotency-Key", "doomed")
+		assert.Equal(t, http.StatusInternalServerError, r.Code)
+		assert.Equal(t, before, count(t), "no task without its key")
+		_, err = a.pool.Exec(ctx, `ALTER TABLE idempotency_keys DROP CONSTRAINT test_refuse`)
+		require.NoError(t, err)
+		r = a.callH(t, http.MethodPost, "/api/v1/tasks", tok, body, "Idempotency-Key", "doomed")
+		assert.Equal(t, http.StatusCreated, r.Code)
+		r = a.callH(t, http.MethodPost, "/api/v1/tasks", tok, body, "Idempotency-Key", "doomed")
+		assert.Equal(t, "true", r.Header().Get("Idempotent-Replayed"))
+		assert.Equal(t, before+1, count(t))
+	})
+
+	t.Run("FailedRequestsAreNotKept", func(t *testing.T) {
+		a.createTag(t, tok, "taken")
+		r := a.callH(t, http.MethodPost, "/api/v1/tags", tok, map[string]any{"name": "taken"}, "Idempotency-Key", "tag-1")
+		requireError(t, r, http.StatusBadRequest, "TAG_ALREADY_EXISTS", "")
+		r = a.callH(t, http.MethodPost, "/api/v1/tags", tok, map[string]any{"name": "taken"}, "Idempotency-Key", "tag-1")
+		requireError(t, r, http.StatusBadRequest, "TAG_ALREADY_EXISTS", "")
+	})
+}
+
+// The change feed.
+
+// change is one Change of the feed.
+type change struct {
+	Entity  string          `json:"entity"`
+	ID      int             `json:"id"`
+	Op      string          `json:"op"`
+	Version int             `json:"version"`
+	Data    json.RawMessage `json:"data"`
+}
+
+type changeList struct {
+	Changes []change `json:"changes"`
+	Cursor  string   `json:"cursor"`
+	HasMore bool     `json:"has_more"`
+}
+
+func (a *app) changes(t testing.TB, tok, query string) changeList {
+	t.Helper()
+	r := a.call(t, http.MethodGet, "/api/v1/changes"+query, tok, nil)
+	require.Equal(t, http.StatusOK, r.Code, r.Body.String())
+	var l changeList
+	require.NoError(t, json.Unmarshal(r.Body.Bytes(), &l))
+	return l
+}
+
+// replica is a client's copy of a user's tasks and tags, built from the feed.
+type replica map[string]string // "task 3" -> its JSON
+
+func (r replica) apply(t testing.TB, c change) {
+	t.Helper()
+	key := fmt.Sprint(c.Entity, " ", c.ID)
+	switch c.Op {
+	case "upsert":
+		require.NotEqual(t, "null", string(c.Data), "an upsert carries its data")
+		r[key] = canonical(t, c.Data)
+	case "delete":
+		require.Equal(t, "null", string(c.Data))
+		delete(r, key)
+	default:
+		t.Fatalf("unknown op %q", c.Op)
+	}
+}
+
+func canonical(t testing.TB, raw []byte) string {
+	t.Helper()
+	var v any
+	require.NoError(t, json.Unmarshal(raw, &v))
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return string(b)
+}
+
+// sameState fails the test for each entity on which the copy differs from
+// the server.
+func sameState(t testing.TB, server, copy replica) {
+	t.Helper()
+	for k, v := range server {
+		assert.Equal(t, v, copy[k], "%s on the server and in the copy", k)
+	}
+	for k := range copy {
+		_, ok := server[k]
+		assert.True(t, ok, "%s is in the copy only", k)
+	}
+}
+
+// serverState is what the API lists for the user, in the replica's form.
+func (a *app) serverState(t testing.TB, tok string) replica {
+	t.Helper()
+	out := replica{}
+	for page := 1; ; page++ {
+		r := a.call(t, http.MethodGet, fmt.Sprintf("/api/v1/tasks?limit=100&page=%d", page), tok, nil)
+		require.Equal(t, http.StatusOK, r.Code)
+		var l struct{ Items []json.RawMessage }
+		require.NoError(t, json.Unmarshal(r.Body.Bytes(), &l))
+		for _, it := range l.Items {
+			var id struct{ ID int }
+			require.NoError(t, json.Unmarshal(it, &id))
+			out[fmt.Sprint("task ", id.ID)] = canonical(t, it)
+		}
+		if len(l.Items) < 100 {
+			break
+		}
+	}
+	r := a.call(t, http.MethodGet, "/api/v1/tags", tok, nil)
+	var tags []json.RawMessage
+	require.NoError(t, json.Unmarshal(r.Body.Bytes(), &tags))
+	for _, it := range tags {
+		var id struct{ ID int }
+		require.NoError(t, json.Unmarshal(it, &id))
+		out[fmt.Sprint("tag ", id.ID)] = canonical(t, it)
+	}
+	return out
+}
+
+// catchUp applies every change after cursor, page by page, and returns the
+// new cursor.
+func (a *app) catchUp(t testing.TB, tok, cursor string, rep replica, limit int) string {
+	t.Helper()
+	for {
+		l := a.changes(t, tok, fmt.Sprintf("?since=%s&limit=%d", cursor, limit))
+		for _, c := range l.Changes {
+			rep.apply(t, c)
+		}
+		cursor = l.Cursor
+		if !l.HasMore {
+			return cursor
+		}
+	}
+}
+
+func TestChangeFeed(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	tok := a.user(t, "feed@example.com")
+
+	start := a.changes(t, tok, "")
+	assert.Empty(t, start.Changes, "without since: no changes, the current cursor")
+	assert.NotEmpty(t, start.Cursor)
+	rep := replica{} // the client lists everything (nothing yet) after taking the cursor
+
+	keep := a.createTask(t, tok, map[string]any{"title": "keep"})
+	gone := a.createTask(t, tok, map[string]any{"title": "gone"})
+	tag := a.createTag(t, tok, "doomed")
+	a.call(t, http.MethodPost, fmt.Sprintf("/api/v1/tasks/%v/tags/%d", keep["id"], tag), tok, nil)
+	a.call(t, http.MethodPatch, fmt.Sprintf("/api/v1/tasks/%v", keep["id"]), tok, map[string]any{"completed": true})
+	a.call(t, http.MethodDelete, fmt.Sprintf("/api/v1/tasks/%v", gone["id"]), tok, nil)
+
+	l := a.changes(t, tok, "?since="+start.Cursor)
+	assert.False(t, l.HasMore)
+	var seen []string
+	for _, c := range l.Changes {
+		seen = append(seen, fmt.Sprint(c.Entity, " ", c.Op, " v", c.Version))
+	}
+	// Each entity once, at its latest change, in the order of those changes.
+	assert.Equal(t, []string{"tag upsert v1", "task upsert v3", "task delete v1"}, seen)
+	cursor := a.catchUp(t, tok, start.Cursor, rep, 100)
+	sameState(t, a.serverState(t, tok), rep)
+	assert.Empty(t, a.changes(t, tok, "?since="+cursor).Changes, "nothing after the latest cursor")
+
+	// Deleting a tag: the tag's delete and an upsert of each task that carried it.
+	a.call(t, http.MethodDelete, fmt.Sprintf("/api/v1/tags/%d", tag), tok, nil)
+	l = a.changes(t, tok, "?since="+cursor)
+	require.Len(t, l.Changes, 2)
+	ops := map[string]change{}
+	for _, c := range l.Changes {
+		ops[c.Entity+" "+c.Op] = c
+	}
+	require.Contains(t, ops, "tag delete")
+	require.Contains(t, ops, "task upsert")
+	assert.Contains(t, string(ops["task upsert"].Data), `"tags":[]`)
+	cursor = a.catchUp(t, tok, cursor, rep, 100)
+	sameState(t, a.serverState(t, tok), rep)
+
+	t.Run("Pages", func(t *testing.T) {
+		for i := range 7 {
+			a.createTask(t, tok, map[string]any{"title": fmt.Sprint("p", i)})
+		}
+		first := a.changes(t, tok, "?since="+cursor+"&limit=3")
+		assert.Len(t, first.Changes, 3)
+		assert.True(t, first.HasMore)
+		rep2 := replica{}
+		for k, v := range rep {
+			rep2[k] = v
+		}
+		a.catchUp(t, tok, cursor, rep2, 3)
+		sameState(t, a.serverState(t, tok), rep2)
+		capped := a.changes(t, tok, "?since=0&limit=5000")
+		assert.Len(t, capped.Changes, 10, "above 1000 is 1000: all ten entities")
+	})
+
+	t.Run("BadCursors", func(t *testing.T) {
+		for _, c := range []string{"abc", "-1", "01", "1.5", "99999999999999999999"} {
+			r := a.call(t, http.MethodGet, "/api/v1/changes?since="+c, tok, nil)
+			body := requireError(t, r, http.StatusBadRequest, "INVALID_CURSOR", "Cursor is not valid")
+			assert.Equal(t, "since", body["field"])
+		}
+		r := a.call(t, http.MethodGet, "/api/v1/changes?since=999999", tok, nil)
+		requireError(t, r, http.StatusGone, "CURSOR_EXPIRED", "Cursor is too old; list everything again")
+		requireError(t, a.call(t, http.MethodGet, "/api/v1/changes?limit=0", tok, nil), 400, "INVALID_PAGINATION", "")
+	})
+
+	t.Run("TwoStatementsAPage", func(t *testing.T) {
+		before := a.queries.n.Load()
+		l := a.changes(t, tok, "?since=0&limit=100")
+		assert.NotEmpty(t, l.Changes)
+		assert.LessOrEqual(t, a.queries.n.Load()-before, int64(2))
+	})
+	t.Run("PrunedCursorsExpire", func(t *testing.T) {
+		ctx := context.Background()
+		old := a.changes(t, tok, "")
+		doomed := a.createTask(t, tok, map[string]any{"title": "pruned"})
+		a.call(t, http.MethodDelete, fmt.Sprintf("/api/v1/tasks/%v", doomed["id"]), tok, nil)
+		_, err := a.pool.Exec(ctx, `UPDATE changes SET changed_at = now() - interval '31 days' WHERE op = 'delete'`)
+		require.NoError(t, err)
+		pruned, err := a.tasks.PruneChangesNow(ctx, 720*time.Hour)
+		require.NoError(t, err)
+		assert.Positive(t, pruned)
+		requireError(t, a.call(t, http.MethodGet, "/api/v1/changes?since="+old.Cursor, tok, nil), 410, "CURSOR_EXPIRED", "")
+		fresh := a.changes(t, tok, "")
+		assert.Empty(t, a.changes(t, tok, "?since="+fresh.Cursor).Changes, "a new cursor works")
+	})
+
+}
+
+// TestChangeFeedUnderConcurrentWriters: writers create, edit, tag and delete
+// at once while a reader follows the feed; whatever order the transactions
+// commit in, the reader's copy ends equal to the server's, and no version of
+// an entity ever goes backwards.
+func TestChangeFeedUnderConcurrentWriters(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	tok := a.user(t, "writers@example.com")
+	cursor := a.changes(t, tok, "").Cursor
+	tags := []int{a.createTag(t, tok, "a"), a.createTag(t, tok, "b")}
+
+	stop := make(chan struct{})
+	var readerDone sync.WaitGroup
+	rep := replica{}
+	versions := map[string]int{}
+	readerDone.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			l := a.changes(t, tok, "?since="+cursor+"&limit=7")
+			for _, c := range l.Changes {
+				key := fmt.Sprint(c.Entity, " ", c.ID)
+				assert.GreaterOrEqual(t, c.Version, versions[key], "%s went back", key)
+				versions[key] = c.Version
+				rep.apply(t, c)
+			}
+			cursor = l.Cursor
+		}
+	})
+	var writers sync.WaitGroup
+	for w := range 6 {
+		writers.Go(func() {
+			for i := range 15 {
+				task := a.createTask(t, tok, map[string]any{"title": fmt.Sprint("w", w, "-", i)})
+				path := fmt.Sprintf("/api/v1/tasks/%v", task["id"])
+				a.call(t, http.MethodPatch, path, tok, map[string]any{"completed": i%2 == 0})
+				a.call(t, http.MethodPost, fmt.Sprintf("%s/tags/%d", path, tags[i%2]), tok, nil)
+				if i%3 == 0 {
+					a.call(t, http.MethodDelete, path, tok, nil)
+				}
+			}
+		})
+	}
+	writers.Wait()
+	a.call(t, http.MethodPut, fmt.Sprintf("/api/v1/tags/%d", tags[0]), tok, map[string]any{"name": "renamed"})
+	close(stop)
+	readerDone.Wait()
+	a.catchUp(t, tok, cursor, rep, 50)
+	state := a.serverState(t, tok)
+	assert.Len(t, state, 6*15-6*5+2, "every write went through")
+	sameState(t, state, rep)
+}
+
+// Live events.
+
+// sse is an open event stream.
+type sse struct {
+	resp   *http.Response
+	events chan sseEvent
+	cancel context.CancelFunc
+}
+
+type sseEvent struct {
+	id, event, data, comment string
+}
+
+// openEvents opens GET /events on srv with token and extra headers; the
+// stream's events arrive on the channel, which closes when the stream ends.
+func openEvents(t testing.TB, srv, token, query string, header ...string) (*sse, *http.Response) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv+"/api/v1/events"+query, nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	if resp.StatusCode != http.StatusOK {
+		cancel()
+		return nil, resp
+	}
+	s := &sse{resp: resp, events: make(chan sseEvent, 1000), cancel: cancel}
+	go func() {
+		defer close(s.events)
+		defer resp.Body.Close()
+		readEvents(resp.Body, s.events)
+	}()
+	t.Cleanup(func() { cancel() })
+	return s, resp
+}
+
+// next waits at most d for the next event that is not a comment.
+func (s *sse) next(t testing.TB, d time.Duration) sseEvent {
+	t.Helper()
+	deadline := time.After(d)
+	for {
+		select {
+		case e, ok := <-s.events:
+			require.True(t, ok, "the stream ended")
+			if e.comment != "" {
+				continue
+			}
+			return e
+		case <-deadline:
+			t.Fatalf("no event within %s", d)
+		}
+	}
+}
+
+// ended waits at most d for the stream to end.
+func (s *sse) ended(t testing.TB, d time.Duration) {
+	t.Helper()
+	deadline := time.After(d)
+	for {
+		select {
+		case _, ok := <-s.events:
+			if !ok {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("the stream did not end within %s", d)
+		}
+	}
+}
+
+func decodeChange(t testing.TB, e sseEvent) change {
+	t.Helper()
+	assert.Equal(t, "change", e.event)
+	var c change
+	require.NoError(t, json.Unmarshal([]byte(e.data), &c))
+	return c
+}
