@@ -6,7 +6,7 @@ BIN   := bin/todo-api
 # One build for `make build`, `make run` and the Dockerfile: a static binary.
 BUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o
 
-.PHONY: help run build test test-pgbouncer typecheck bench rolling-restart conformance e2e loadtest generate check-generate lint lint-go lint-spec check-breaking spec-baseline update-docs-ui migrate-up migrate-down migrate-version db-start db-stop clean
+.PHONY: help run build test test-pgbouncer typecheck bench client-package rolling-restart conformance e2e loadtest generate check-generate lint lint-go lint-spec check-breaking spec-baseline update-docs-ui migrate-up migrate-down migrate-version db-start db-stop clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ conformance: ## the property-based conformance tests at CHECKS cases per propert
 
 e2e: ## the browser tests: Swagger UI, ReDoc, the TypeScript client from another origin, two devices of one user (installs chromium)
 	scripts/e2e.sh
+
+client-package: ## npm pack the TypeScript client, install it into a fresh Vite + TypeScript app (pinned, from npm), tsc --noEmit and vite build there
+	scripts/client-package.sh
 
 rolling-restart: ## two replicas behind nginx under load; SIGTERM one, restart it: no request may fail, no create duplicate (installs nginx when missing, as root)
 	scripts/rolling-restart.sh
