@@ -6,6 +6,9 @@
 //      calls: a password change, logout everywhere, account deletion.
 //   3. A page served from another origin (http://localhost:5173) drives the
 //      generated client through the whole flow.
+//   5. Two devices of one user in sync: one creates, edits and deletes, the
+//      other sees each within a second through subscribe, gets 412 for a
+//      stale edit, and catches up with everything after being offline.
 // Headless Debian Chromium, driven by playwright-core. Screenshots go to
 // e2e/out/ (not in git).
 import { build } from "esbuild";
@@ -39,7 +42,7 @@ async function swaggerUI() {
   const accountOps = ["updateCurrentUser", "listSessions", "revokeAllSessions", "revokeSession", "changePassword", "deleteAccount"];
   const expected = ["registerUser", "loginUser", "refreshToken", "getCurrentUser", "logoutUser", ...accountOps, "createTask",
     "listTasks", "getTask", "replaceTask", "updateTask", "deleteTask", "addTagToTask", "removeTagFromTask", "createTag",
-    "listTags", "updateTag", "deleteTag"];
+    "listTags", "updateTag", "deleteTag", "listChanges", "streamEvents"];
   const missing = expected.filter((id) => !ids.some((x) => x.endsWith(`-${id}`)));
   missing.length === 0 && ids.length === expected.length
     ? pass(`docs: all ${expected.length} operations listed`)
@@ -108,7 +111,7 @@ async function redoc() {
   await page.goto(`${api}/redoc`);
   await page.waitForSelector("[data-section-id]", { timeout: 30000 });
   const paths = ["/auth/register", "/auth/login", "/auth/refresh", "/auth/me", "/auth/logout", "/tasks", "/tasks/{task_id}",
-    "/tasks/{task_id}/tags/{tag_id}", "/tags", "/tags/{tag_id}"];
+    "/tasks/{task_id}/tags/{tag_id}", "/tags", "/tags/{tag_id}", "/changes", "/events"];
   const missing = [];
   for (const p of paths) { // locators see into ReDoc's shadow DOM; textContent does not
     try {
@@ -136,11 +139,11 @@ async function bundle(name) {
 // than the API's, as a development frontend is: /?… runs page.ts, and
 // /accounts.html?… loads accounts.ts.
 async function frontend() {
-  const scripts = { "/page.js": await bundle("page"), "/accounts.js": await bundle("accounts") };
+  const scripts = { "/page.js": await bundle("page"), "/accounts.js": await bundle("accounts"), "/sync.js": await bundle("sync") };
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? "/", "http://localhost").pathname;
     if (scripts[path]) { res.writeHead(200, { "Content-Type": "text/javascript" }); res.end(scripts[path]); return; }
-    const script = path === "/accounts.html" ? "/accounts.js" : "/page.js";
+    const script = { "/accounts.html": "/accounts.js", "/sync.html": "/sync.js" }[path] ?? "/page.js";
     res.writeHead(200, { "Content-Type": "text/html" });
     res.end(`<!doctype html><meta charset="utf-8"><title>client e2e</title><pre id="out">running</pre><script type="module" src="${script}"></script>`);
   });
@@ -214,6 +217,104 @@ async function accounts() {
   }
 }
 
+// sync: two devices of one user (two browser contexts) on the server whose
+// access tokens last 3 seconds, so the second device's stream also meets an
+// expired token and must refresh and resume by itself.
+async function sync() {
+  const devices = [];
+  for (const name of ["A", "B"]) {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    await page.goto(`http://localhost:5173/sync.html?api=${encodeURIComponent(`${clientApi}/api/v1`)}`);
+    await page.waitForFunction(() => window.sync !== undefined);
+    devices.push({ name, context, page, errors });
+  }
+  const [a, b] = devices;
+  const check = (what, ok, detail) => (ok ? pass(`sync: ${what}`) : fail(`sync: ${what}${detail === undefined ? "" : ` (${JSON.stringify(detail)})`}`));
+  const run = (d, f, arg) => d.page.evaluate(f, arg);
+  const email = `sync-${Date.now()}@example.com`;
+  await run(a, (e) => window.sync.client.register(e, "correct-horse-battery"), email);
+  for (const d of devices) await run(d, (e) => window.sync.client.login(e, "correct-horse-battery"), email);
+
+  // B takes a cursor, lists (nothing yet), and follows from the cursor.
+  const cursor = await run(b, () => window.sync.client.changes().then((l) => l.cursor));
+  await run(b, (c) => window.sync.follow(c), cursor);
+  await b.page.waitForFunction(() => window.sync.opens > 0, null, { timeout: 5000 });
+
+  // seen waits until B has received n events and returns the delay of the
+  // last one after `after` (a time on the same browser's clock), or -1.
+  const seen = async (n, after) => {
+    try {
+      await b.page.waitForFunction((n) => window.sync.received.length >= n, n, { timeout: 5000 });
+    } catch {
+      return -1;
+    }
+    return run(b, ({ n, after }) => window.sync.received[n - 1].at - after, { n, after });
+  };
+  const now = (d) => run(d, () => Date.now());
+
+  let t = await now(a);
+  const created = await run(a, () => window.sync.client.createTask({ title: "shared" }).then((r) => r.data));
+  let delay = await seen(1, t);
+  check(`B sees A's create within 1 s (${delay} ms)`, delay >= 0 && delay < 1000, delay);
+  t = await now(a);
+  await run(a, (id) => window.sync.client.updateTask(id, { title: "edited on A" }), created.id);
+  delay = await seen(2, t);
+  check(`B sees A's edit within 1 s (${delay} ms)`, delay >= 0 && delay < 1000, delay);
+
+  // B edits with the version it had before A's edit: 412, nothing changed.
+  const stale = await run(b, (id) => window.sync.outcome((c) => c.updateTask(id, { completed: true }, { ifVersion: 1 })), created.id);
+  check("B's edit with a stale version -> 412 with the current version", stale === "PRECONDITION_FAILED 2", stale);
+  const reloaded = await run(b, (id) => window.sync.client.api.GET("/tasks/{task_id}", { params: { path: { task_id: id } } }).then((r) => r.data), created.id);
+  check("the stale edit changed nothing", reloaded.title === "edited on A" && reloaded.completed === false, reloaded);
+  const retried = await run(b, ({ id, v }) => window.sync.outcome((c) => c.updateTask(id, { completed: true }, { ifVersion: v })), { id: created.id, v: reloaded.version });
+  check("B reloads and edits again -> ok", retried === "ok", retried);
+  delay = await seen(3, await now(b)); // its own edit comes back as an event too
+  t = await now(a);
+  await run(a, (id) => window.sync.client.deleteTask(id), created.id);
+  delay = await seen(4, t);
+  check(`B sees A's delete within 1 s (${delay} ms)`, delay >= 0 && delay < 1000, delay);
+
+  // The access token expires (3 s): the stream ends, and the client
+  // refreshes and resumes on its own.
+  await new Promise((r) => setTimeout(r, 4000));
+  t = await now(a);
+  await run(a, () => window.sync.client.createTask({ title: "after the token expired" }));
+  delay = await seen(5, t);
+  const opens = await run(b, () => window.sync.opens);
+  check(`B's stream outlives its access token (reopened ${opens - 1} time(s); delivered in ${delay} ms)`, opens >= 2 && delay >= 0 && delay < 2000, { opens, delay });
+
+  // B goes offline; A changes things; B comes back after its last event.
+  const last = await run(b, () => { window.sync.close(); return window.sync.lastEventId(); });
+  const before = await run(b, () => window.sync.received.length);
+  await run(a, async () => {
+    const c = window.sync.client;
+    const one = (await c.createTask({ title: "offline 1" })).data;
+    const two = (await c.createTask({ title: "offline 2" })).data;
+    await c.createTask({ title: "offline 3" });
+    await c.updateTask(one.id, { priority: "high" });
+    await c.deleteTask(two.id);
+  });
+  await run(b, (c) => window.sync.follow(c), last);
+  let caughtUp = false;
+  for (let i = 0; i < 50 && !caughtUp; i++) {
+    const [server, copy] = [await run(a, () => window.sync.serverTasks()), await run(b, () => window.sync.copy)];
+    caughtUp = JSON.stringify(server) === JSON.stringify(copy);
+    if (!caughtUp) await new Promise((r) => setTimeout(r, 100));
+  }
+  const after = await run(b, () => window.sync.received.length);
+  check(`B catches up after being offline, nothing missed (${after - before} events)`, caughtUp, await run(b, () => window.sync.copy));
+  const errors = await run(b, () => window.sync.errors);
+  check("B's stream reported no error", errors.length === 0, errors);
+  for (const d of devices) {
+    d.errors.length === 0 ? pass(`sync: no page errors on ${d.name}`) : fail(`sync: page errors on ${d.name}: ${d.errors.join("; ")}`);
+    await run(d, () => window.sync.close());
+    await d.context.close();
+  }
+}
+
 async function clientFlow() {
   {
     const page = await browser.newPage();
@@ -235,6 +336,7 @@ try {
   await redoc();
   await clientFlow();
   await accounts();
+  await sync();
 } catch (e) {
   fail(`crashed: ${e?.stack ?? e}`);
 } finally {
