@@ -1,42 +1,64 @@
--- The change feed (openapi/tasks-api.yaml: GET /changes, GET /events).
+-- The change feed (openapi/tasks-api.yaml: GET /changes, GET /events;
+-- db/migrations/000007_sync.up.sql). A position in the feed is a key
+-- (xid, entity, entity_id); the horizon is the oldest transaction still
+-- running, below which every change is final.
 
--- name: ChangeSeq :one
--- The user's latest change number; no row when the user is gone.
-SELECT change_seq FROM users WHERE id = @user_id;
+-- name: FeedHorizon :one
+-- The horizon now, for a reader that starts from now; no row when the user
+-- is gone.
+SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon
+FROM users WHERE id = @user_id;
+
+-- name: ListVersion :one
+-- The version of the user's lists: the xid of its latest change, with the
+-- horizon. A later change makes a greater xid once the version is below the
+-- horizon (every transaction that could still commit a change has an xid at
+-- or above it); until then the version may not be relied on. No row when
+-- the user is gone.
+SELECT (SELECT coalesce(max(c.xid), 0) FROM changes AS c WHERE c.user_id = u.id)::bigint AS list_version,
+       pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon
+FROM users AS u WHERE u.id = @user_id;
 
 -- name: ChangesSince :many
--- The user's changes after the number @since, in order, at most @page_limit,
--- each with the current row of an upsert, all from one snapshot. The first
--- columns are the user's: its latest number and the pruned floor; a user
--- without changes after @since gives one row with a NULL seq, and a user
--- that is gone gives none. (One users row: the walk of idx_changes_user_seq
--- from @since yields the order, and stops at the limit.)
-SELECT u.change_seq, u.changes_floor,
-       c.seq, c.entity, c.entity_id, c.op, c.version,
+-- The user's changes after the key (@after_xid, @after_entity, @after_id)
+-- and below the horizon, in key order, at most @page_limit, each with the
+-- current row of an upsert, all from one snapshot. The first columns are
+-- the user's and the snapshot's: the pruned floor, the horizon, the next
+-- xid to be given, and whether changes wait above the horizon. A user
+-- without such changes gives one row with a NULL xid; a user that is gone
+-- gives none.
+SELECT u.changes_floor, h.horizon, h.next_xid,
+       EXISTS (SELECT 1 FROM changes AS w WHERE w.user_id = u.id AND w.xid >= h.horizon) AS waiting,
+       c.xid, c.entity, c.entity_id, c.op, c.version,
        t.id AS task_id, t.title, t.description, t.completed, t.priority, t.due_date,
        t.created_at, t.updated_at, t.version AS task_version,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM users AS u
-LEFT JOIN changes AS c ON c.user_id = u.id AND c.seq > @since
+CROSS JOIN (
+    SELECT pg_snapshot_xmin(s)::text::bigint AS horizon, pg_snapshot_xmax(s)::text::bigint AS next_xid
+    FROM pg_current_snapshot() AS s
+) AS h
+LEFT JOIN changes AS c ON c.user_id = u.id AND c.xid < h.horizon
+    AND (c.xid, c.entity, c.entity_id) > (@after_xid::bigint, @after_entity::text, @after_id::integer)
 LEFT JOIN tasks AS t ON c.entity = 'task' AND c.op = 'upsert' AND t.user_id = u.id AND t.id = c.entity_id
 LEFT JOIN tags AS g ON c.entity = 'tag' AND c.op = 'upsert' AND g.user_id = u.id AND g.id = c.entity_id
 WHERE u.id = @user_id
-ORDER BY c.seq
+ORDER BY c.xid, c.entity, c.entity_id
 LIMIT @page_limit;
 
 -- name: PruneTombstones :one
 -- Deletes up to @batch deletion records older than the retention and raises
--- each user's floor to the highest number it pruned.
+-- each user's floor to the highest xid it pruned.
 WITH gone AS (
     DELETE FROM changes
     WHERE ctid IN (
         SELECT ctid FROM changes
         WHERE op = 'delete' AND changed_at < now() - make_interval(secs => @retention_seconds::float8)
         LIMIT @batch)
-    RETURNING user_id, seq
+    RETURNING user_id, xid
 ), floors AS (
-    UPDATE users AS u SET changes_floor = f.seq
-    FROM (SELECT user_id, max(seq) AS seq FROM gone GROUP BY user_id) AS f
-    WHERE u.id = f.user_id AND u.changes_floor < f.seq
+    UPDATE users AS u SET changes_floor = f.xid
+    FROM (SELECT user_id, max(xid) AS xid FROM gone GROUP BY user_id) AS f
+    WHERE u.id = f.user_id AND u.changes_floor < f.xid
 )
 SELECT count(*) FROM gone;

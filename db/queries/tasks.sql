@@ -125,9 +125,10 @@ LIMIT @page_limit OFFSET @page_offset;
 
 -- name: CountTasks :one
 -- The exact total of a filtered list, for filters the counters cannot answer,
--- and the user's change number (the list's version, read before the page):
--- no row when the user is gone.
-SELECT u.change_seq AS list_version, (
+-- and the list's version (see ListVersion), read before the page: no row
+-- when the user is gone.
+SELECT (SELECT coalesce(max(c.xid), 0) FROM changes AS c WHERE c.user_id = u.id)::bigint AS list_version,
+       pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon, (
     SELECT count(*)
     FROM tasks AS t
     WHERE t.user_id = @user_id
@@ -144,12 +145,13 @@ WHERE u.id = @user_id;
 -- name: CountTasksFromCounters :one
 -- The exact total of a list filtered by nothing, status and/or priority, and
 -- the list's version as in CountTasks.
-SELECT u.change_seq AS list_version, (
-    SELECT coalesce(sum(n), 0)
-    FROM task_counts
-    WHERE user_id = @user_id
-      AND (sqlc.narg(completed)::boolean IS NULL OR completed = sqlc.narg(completed))
-      AND (sqlc.narg(priority)::task_priority IS NULL OR priority = sqlc.narg(priority))
+SELECT (SELECT coalesce(max(c.xid), 0) FROM changes AS c WHERE c.user_id = u.id)::bigint AS list_version,
+       pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon, (
+    SELECT coalesce(sum(tc.n), 0)
+    FROM task_counts AS tc
+    WHERE tc.user_id = @user_id
+      AND (sqlc.narg(completed)::boolean IS NULL OR tc.completed = sqlc.narg(completed))
+      AND (sqlc.narg(priority)::task_priority IS NULL OR tc.priority = sqlc.narg(priority))
 )::bigint AS total
 FROM users AS u
 WHERE u.id = @user_id;
@@ -162,18 +164,11 @@ JOIN tags AS g ON g.id = l.tag_id
 WHERE l.user_id = @user_id AND l.task_id = ANY (@task_ids::integer[])
 ORDER BY l.task_id, g.name, g.id;
 
--- Every write first locks its user's row (the CTE `me`), which its changes
--- take anyway to number themselves (db/migrations/000007_sync.up.sql): so
--- all of a user's writes take their locks in one order, user first, and
--- cannot deadlock on each other's tasks and tags. A user that is gone
--- makes the write find no row.
-
 -- name: CreateTask :one
 -- Task times come from the service's clock (@now), never from the
 -- database's, so that one clock orders them.
-WITH me AS (SELECT id FROM users WHERE users.id = @user_id FOR NO KEY UPDATE)
 INSERT INTO tasks (title, description, completed, priority, due_date, user_id, created_at, updated_at)
-SELECT @title, @description, @completed, @priority, @due_date, me.id, @now, @now FROM me
+VALUES (@title, @description, @completed, @priority, @due_date, @user_id, @now, @now)
 RETURNING *;
 
 -- name: GetTask :one
@@ -187,37 +182,32 @@ SELECT version FROM tasks WHERE id = @id AND user_id = @user_id;
 -- NULL: no condition. A version that does not match changes nothing.
 
 -- name: ReplaceTask :one
-WITH me AS (SELECT id FROM users WHERE users.id = @user_id FOR NO KEY UPDATE)
 UPDATE tasks
 SET title = @title, description = @description, completed = @completed,
-    priority = @priority, due_date = @due_date, updated_at = @now, version = tasks.version + 1
-FROM me
-WHERE tasks.id = @id AND tasks.user_id = me.id
-  AND (sqlc.narg(if_match)::integer[] IS NULL OR tasks.version = ANY (sqlc.narg(if_match)::integer[]))
-RETURNING tasks.*;
+    priority = @priority, due_date = @due_date, updated_at = @now, version = version + 1
+WHERE id = @id AND user_id = @user_id
+  AND (sqlc.narg(if_match)::integer[] IS NULL OR version = ANY (sqlc.narg(if_match)::integer[]))
+RETURNING *;
 
 -- name: UpdateTask :one
 -- PATCH: a NULL title, completed or priority means "not sent"; description
 -- and due_date change only when their set_ flag is true (NULL then clears).
-WITH me AS (SELECT id FROM users WHERE users.id = @user_id FOR NO KEY UPDATE)
 UPDATE tasks
-SET title       = coalesce(sqlc.narg(title), tasks.title),
-    description = CASE WHEN @set_description::boolean THEN sqlc.narg(description) ELSE tasks.description END,
-    completed   = coalesce(sqlc.narg(completed), tasks.completed),
-    priority    = coalesce(sqlc.narg(priority), tasks.priority),
-    due_date    = CASE WHEN @set_due_date::boolean THEN sqlc.narg(due_date) ELSE tasks.due_date END,
+SET title       = coalesce(sqlc.narg(title), title),
+    description = CASE WHEN @set_description::boolean THEN sqlc.narg(description) ELSE description END,
+    completed   = coalesce(sqlc.narg(completed), completed),
+    priority    = coalesce(sqlc.narg(priority), priority),
+    due_date    = CASE WHEN @set_due_date::boolean THEN sqlc.narg(due_date) ELSE due_date END,
     updated_at  = @now,
-    version     = tasks.version + 1
-FROM me
-WHERE tasks.id = @id AND tasks.user_id = me.id
-  AND (sqlc.narg(if_match)::integer[] IS NULL OR tasks.version = ANY (sqlc.narg(if_match)::integer[]))
-RETURNING tasks.*;
+    version     = version + 1
+WHERE id = @id AND user_id = @user_id
+  AND (sqlc.narg(if_match)::integer[] IS NULL OR version = ANY (sqlc.narg(if_match)::integer[]))
+RETURNING *;
 
 -- name: DeleteTask :execrows
-WITH me AS (SELECT id FROM users WHERE users.id = @user_id FOR NO KEY UPDATE)
-DELETE FROM tasks USING me
-WHERE tasks.id = @id AND tasks.user_id = me.id
-  AND (sqlc.narg(if_match)::integer[] IS NULL OR tasks.version = ANY (sqlc.narg(if_match)::integer[]));
+DELETE FROM tasks
+WHERE id = @id AND user_id = @user_id
+  AND (sqlc.narg(if_match)::integer[] IS NULL OR version = ANY (sqlc.narg(if_match)::integer[]));
 
 -- name: AddTagToTask :one
 -- Links the user's task and tag when the task is at an expected version,
@@ -225,10 +215,8 @@ WHERE tasks.id = @id AND tasks.user_id = me.id
 -- missing task or tag, and a version that did not match, from an existing
 -- link. The task row is locked first, so its version cannot change between
 -- the check and the link.
-WITH me AS (SELECT id FROM users WHERE users.id = @user_id FOR NO KEY UPDATE),
-     task AS (
-        SELECT tasks.id, tasks.version FROM tasks, me
-        WHERE tasks.id = @task_id AND tasks.user_id = me.id FOR NO KEY UPDATE OF tasks),
+WITH task AS (
+        SELECT id, version FROM tasks WHERE tasks.id = @task_id AND tasks.user_id = @user_id FOR NO KEY UPDATE),
      tag AS (SELECT id FROM tags WHERE tags.id = @tag_id AND tags.user_id = @user_id),
      matched AS (
         SELECT task.id FROM task
@@ -249,10 +237,8 @@ SELECT EXISTS (SELECT 1 FROM task) AS task_found,
 -- name: RemoveTagFromTask :one
 -- Unlinks the user's task and tag when the task is at an expected version,
 -- touching the task when a link went; the flags are AddTagToTask's.
-WITH me AS (SELECT id FROM users WHERE users.id = @user_id FOR NO KEY UPDATE),
-     task AS (
-        SELECT tasks.id, tasks.version FROM tasks, me
-        WHERE tasks.id = @task_id AND tasks.user_id = me.id FOR NO KEY UPDATE OF tasks),
+WITH task AS (
+        SELECT id, version FROM tasks WHERE tasks.id = @task_id AND tasks.user_id = @user_id FOR NO KEY UPDATE),
      tag AS (SELECT id FROM tags WHERE tags.id = @tag_id AND tags.user_id = @user_id),
      matched AS (
         SELECT task.id FROM task

@@ -12,45 +12,41 @@ import (
 	"github.com/google/uuid"
 )
 
-const changeSeq = `-- name: ChangeSeq :one
-
-SELECT change_seq FROM users WHERE id = $1
-`
-
-// The change feed (openapi/tasks-api.yaml: GET /changes, GET /events).
-// The user's latest change number; no row when the user is gone.
-func (q *Queries) ChangeSeq(ctx context.Context, userID uuid.UUID) (int64, error) {
-	row := q.db.QueryRow(ctx, changeSeq, userID)
-	var change_seq int64
-	err := row.Scan(&change_seq)
-	return change_seq, err
-}
-
 const changesSince = `-- name: ChangesSince :many
-SELECT u.change_seq, u.changes_floor,
-       c.seq, c.entity, c.entity_id, c.op, c.version,
+SELECT u.changes_floor, h.horizon, h.next_xid,
+       EXISTS (SELECT 1 FROM changes AS w WHERE w.user_id = u.id AND w.xid >= h.horizon) AS waiting,
+       c.xid, c.entity, c.entity_id, c.op, c.version,
        t.id AS task_id, t.title, t.description, t.completed, t.priority, t.due_date,
        t.created_at, t.updated_at, t.version AS task_version,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM users AS u
-LEFT JOIN changes AS c ON c.user_id = u.id AND c.seq > $1
+CROSS JOIN (
+    SELECT pg_snapshot_xmin(s)::text::bigint AS horizon, pg_snapshot_xmax(s)::text::bigint AS next_xid
+    FROM pg_current_snapshot() AS s
+) AS h
+LEFT JOIN changes AS c ON c.user_id = u.id AND c.xid < h.horizon
+    AND (c.xid, c.entity, c.entity_id) > ($1::bigint, $2::text, $3::integer)
 LEFT JOIN tasks AS t ON c.entity = 'task' AND c.op = 'upsert' AND t.user_id = u.id AND t.id = c.entity_id
 LEFT JOIN tags AS g ON c.entity = 'tag' AND c.op = 'upsert' AND g.user_id = u.id AND g.id = c.entity_id
-WHERE u.id = $2
-ORDER BY c.seq
-LIMIT $3
+WHERE u.id = $4
+ORDER BY c.xid, c.entity, c.entity_id
+LIMIT $5
 `
 
 type ChangesSinceParams struct {
-	Since     int64     `json:"since"`
-	UserID    uuid.UUID `json:"user_id"`
-	PageLimit int32     `json:"page_limit"`
+	AfterXid    int64     `json:"after_xid"`
+	AfterEntity string    `json:"after_entity"`
+	AfterID     int32     `json:"after_id"`
+	UserID      uuid.UUID `json:"user_id"`
+	PageLimit   int32     `json:"page_limit"`
 }
 
 type ChangesSinceRow struct {
-	ChangeSeq    int64         `json:"change_seq"`
 	ChangesFloor int64         `json:"changes_floor"`
-	Seq          *int64        `json:"seq"`
+	Horizon      int64         `json:"horizon"`
+	NextXid      int64         `json:"next_xid"`
+	Waiting      bool          `json:"waiting"`
+	Xid          *int64        `json:"xid"`
 	Entity       *string       `json:"entity"`
 	EntityID     *int32        `json:"entity_id"`
 	Op           *string       `json:"op"`
@@ -70,14 +66,21 @@ type ChangesSinceRow struct {
 	TagVersion   *int32        `json:"tag_version"`
 }
 
-// The user's changes after the number @since, in order, at most @page_limit,
-// each with the current row of an upsert, all from one snapshot. The first
-// columns are the user's: its latest number and the pruned floor; a user
-// without changes after @since gives one row with a NULL seq, and a user
-// that is gone gives none. (One users row: the walk of idx_changes_user_seq
-// from @since yields the order, and stops at the limit.)
+// The user's changes after the key (@after_xid, @after_entity, @after_id)
+// and below the horizon, in key order, at most @page_limit, each with the
+// current row of an upsert, all from one snapshot. The first columns are
+// the user's and the snapshot's: the pruned floor, the horizon, the next
+// xid to be given, and whether changes wait above the horizon. A user
+// without such changes gives one row with a NULL xid; a user that is gone
+// gives none.
 func (q *Queries) ChangesSince(ctx context.Context, arg ChangesSinceParams) ([]ChangesSinceRow, error) {
-	rows, err := q.db.Query(ctx, changesSince, arg.Since, arg.UserID, arg.PageLimit)
+	rows, err := q.db.Query(ctx, changesSince,
+		arg.AfterXid,
+		arg.AfterEntity,
+		arg.AfterID,
+		arg.UserID,
+		arg.PageLimit,
+	)
 	if err != nil {
 		return nil, err
 	}
@@ -86,9 +89,11 @@ func (q *Queries) ChangesSince(ctx context.Context, arg ChangesSinceParams) ([]C
 	for rows.Next() {
 		var i ChangesSinceRow
 		if err := rows.Scan(
-			&i.ChangeSeq,
 			&i.ChangesFloor,
-			&i.Seq,
+			&i.Horizon,
+			&i.NextXid,
+			&i.Waiting,
+			&i.Xid,
 			&i.Entity,
 			&i.EntityID,
 			&i.Op,
@@ -117,6 +122,48 @@ func (q *Queries) ChangesSince(ctx context.Context, arg ChangesSinceParams) ([]C
 	return items, nil
 }
 
+const feedHorizon = `-- name: FeedHorizon :one
+
+SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon
+FROM users WHERE id = $1
+`
+
+// The change feed (openapi/tasks-api.yaml: GET /changes, GET /events;
+// db/migrations/000007_sync.up.sql). A position in the feed is a key
+// (xid, entity, entity_id); the horizon is the oldest transaction still
+// running, below which every change is final.
+// The horizon now, for a reader that starts from now; no row when the user
+// is gone.
+func (q *Queries) FeedHorizon(ctx context.Context, userID uuid.UUID) (int64, error) {
+	row := q.db.QueryRow(ctx, feedHorizon, userID)
+	var horizon int64
+	err := row.Scan(&horizon)
+	return horizon, err
+}
+
+const listVersion = `-- name: ListVersion :one
+SELECT (SELECT coalesce(max(c.xid), 0) FROM changes AS c WHERE c.user_id = u.id)::bigint AS list_version,
+       pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon
+FROM users AS u WHERE u.id = $1
+`
+
+type ListVersionRow struct {
+	ListVersion int64 `json:"list_version"`
+	Horizon     int64 `json:"horizon"`
+}
+
+// The version of the user's lists: the xid of its latest change, with the
+// horizon. A later change makes a greater xid once the version is below the
+// horizon (every transaction that could still commit a change has an xid at
+// or above it); until then the version may not be relied on. No row when
+// the user is gone.
+func (q *Queries) ListVersion(ctx context.Context, userID uuid.UUID) (ListVersionRow, error) {
+	row := q.db.QueryRow(ctx, listVersion, userID)
+	var i ListVersionRow
+	err := row.Scan(&i.ListVersion, &i.Horizon)
+	return i, err
+}
+
 const pruneTombstones = `-- name: PruneTombstones :one
 WITH gone AS (
     DELETE FROM changes
@@ -124,11 +171,11 @@ WITH gone AS (
         SELECT ctid FROM changes
         WHERE op = 'delete' AND changed_at < now() - make_interval(secs => $1::float8)
         LIMIT $2)
-    RETURNING user_id, seq
+    RETURNING user_id, xid
 ), floors AS (
-    UPDATE users AS u SET changes_floor = f.seq
-    FROM (SELECT user_id, max(seq) AS seq FROM gone GROUP BY user_id) AS f
-    WHERE u.id = f.user_id AND u.changes_floor < f.seq
+    UPDATE users AS u SET changes_floor = f.xid
+    FROM (SELECT user_id, max(xid) AS xid FROM gone GROUP BY user_id) AS f
+    WHERE u.id = f.user_id AND u.changes_floor < f.xid
 )
 SELECT count(*) FROM gone
 `
@@ -139,7 +186,7 @@ type PruneTombstonesParams struct {
 }
 
 // Deletes up to @batch deletion records older than the retention and raises
-// each user's floor to the highest number it pruned.
+// each user's floor to the highest xid it pruned.
 func (q *Queries) PruneTombstones(ctx context.Context, arg PruneTombstonesParams) (int64, error) {
 	row := q.db.QueryRow(ctx, pruneTombstones, arg.RetentionSeconds, arg.Batch)
 	var count int64

@@ -61,7 +61,7 @@ type Change struct {
 	EntityID  int32     `json:"entity_id"`
 	Op        string    `json:"op"`
 	Version   int32     `json:"version"`
-	Seq       int64     `json:"seq"`
+	Xid       int64     `json:"xid"`
 	ChangedAt time.Time `json:"changed_at"`
 }
 
@@ -144,6 +144,5 @@ type User struct {
 	PasswordHash string    `json:"password_hash"`
 	Name         *string   `json:"name"`
 	CreatedAt    time.Time `json:"created_at"`
-	ChangeSeq    int64     `json:"change_seq"`
 	ChangesFloor int64     `json:"changes_floor"`
 }

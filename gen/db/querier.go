@@ -21,23 +21,21 @@ type Querier interface {
 	// Sets the new hash and ends every other live session of the user, in one
 	// statement (one transaction). 0 rows: no such user.
 	ChangePassword(ctx context.Context, arg ChangePasswordParams) (int64, error)
-	// The change feed (openapi/tasks-api.yaml: GET /changes, GET /events).
-	// The user's latest change number; no row when the user is gone.
-	ChangeSeq(ctx context.Context, userID uuid.UUID) (int64, error)
-	// The user's changes after the number @since, in order, at most @page_limit,
-	// each with the current row of an upsert, all from one snapshot. The first
-	// columns are the user's: its latest number and the pruned floor; a user
-	// without changes after @since gives one row with a NULL seq, and a user
-	// that is gone gives none. (One users row: the walk of idx_changes_user_seq
-	// from @since yields the order, and stops at the limit.)
+	// The user's changes after the key (@after_xid, @after_entity, @after_id)
+	// and below the horizon, in key order, at most @page_limit, each with the
+	// current row of an upsert, all from one snapshot. The first columns are
+	// the user's and the snapshot's: the pruned floor, the horizon, the next
+	// xid to be given, and whether changes wait above the horizon. A user
+	// without such changes gives one row with a NULL xid; a user that is gone
+	// gives none.
 	ChangesSince(ctx context.Context, arg ChangesSinceParams) ([]ChangesSinceRow, error)
 	// Counts one request of key in its window, opening a new window when the
 	// last one started at or before @ended_before (now minus the window), and
 	// returns the window. Times are the limiter's clock: one clock for this table.
 	CountRequest(ctx context.Context, arg CountRequestParams) (CountRequestRow, error)
 	// The exact total of a filtered list, for filters the counters cannot answer,
-	// and the user's change number (the list's version, read before the page):
-	// no row when the user is gone.
+	// and the list's version (see ListVersion), read before the page: no row
+	// when the user is gone.
 	CountTasks(ctx context.Context, arg CountTasksParams) (CountTasksRow, error)
 	// The exact total of a list filtered by nothing, status and/or priority, and
 	// the list's version as in CountTasks.
@@ -46,14 +44,8 @@ type Querier interface {
 	// Tags. Every statement is scoped by user_id in the SQL itself. A write with
 	// If-Match names the versions it expects (sqlc.narg(if_match)); NULL: no
 	// condition.
-	// Every write first locks its user's row, as in tasks.sql.
 	// The unique constraint tags_name_user_id_key reports a duplicate name.
 	CreateTag(ctx context.Context, arg CreateTagParams) (CreateTagRow, error)
-	// Every write first locks its user's row (the CTE `me`), which its changes
-	// take anyway to number themselves (db/migrations/000007_sync.up.sql): so
-	// all of a user's writes take their locks in one order, user first, and
-	// cannot deadlock on each other's tasks and tags. A user that is gone
-	// makes the write find no row.
 	// Task times come from the service's clock (@now), never from the
 	// database's, so that one clock orders them.
 	CreateTask(ctx context.Context, arg CreateTaskParams) (Task, error)
@@ -64,13 +56,19 @@ type Querier interface {
 	DeleteOldRevocations(ctx context.Context, keepSeconds float64) (int64, error)
 	// Removes sessions that can no longer be used: expired, or revoked before cutoff.
 	DeleteStaleSessions(ctx context.Context, arg DeleteStaleSessionsParams) (int64, error)
-	// Each task that carried the tag gets a new version in the same statement;
-	// the links go by cascade.
+	// Its links go by cascade.
 	DeleteTag(ctx context.Context, arg DeleteTagParams) (int64, error)
 	DeleteTask(ctx context.Context, arg DeleteTaskParams) (int64, error)
 	// Deletes the user and, by cascade in the same transaction, every row it
 	// owns: tasks, tags, their links, counters and sessions.
 	DeleteUser(ctx context.Context, id uuid.UUID) (int64, error)
+	// The change feed (openapi/tasks-api.yaml: GET /changes, GET /events;
+	// db/migrations/000007_sync.up.sql). A position in the feed is a key
+	// (xid, entity, entity_id); the horizon is the oldest transaction still
+	// running, below which every change is final.
+	// The horizon now, for a reader that starts from now; no row when the user
+	// is gone.
+	FeedHorizon(ctx context.Context, userID uuid.UUID) (int64, error)
 	GetIdempotencyKey(ctx context.Context, arg GetIdempotencyKeyParams) (GetIdempotencyKeyRow, error)
 	GetPasswordHash(ctx context.Context, id uuid.UUID) (string, error)
 	GetSession(ctx context.Context, id uuid.UUID) (GetSessionRow, error)
@@ -112,6 +110,12 @@ type Querier interface {
 	ListTasksTitleAsc(ctx context.Context, arg ListTasksTitleAscParams) ([]Task, error)
 	// Order: -title, ignoring case; ties by id.
 	ListTasksTitleDesc(ctx context.Context, arg ListTasksTitleDescParams) ([]Task, error)
+	// The version of the user's lists: the xid of its latest change, with the
+	// horizon. A later change makes a greater xid once the version is below the
+	// horizon (every transaction that could still commit a change has an xid at
+	// or above it); until then the version may not be relied on. No row when
+	// the user is gone.
+	ListVersion(ctx context.Context, userID uuid.UUID) (ListVersionRow, error)
 	// Creates sent with an Idempotency-Key (openapi/tasks-api.yaml). Each runs
 	// in the create's transaction.
 	// Takes the key for this transaction, or reports that another request holds
@@ -120,7 +124,7 @@ type Querier interface {
 	LockIdempotencyKey(ctx context.Context, arg LockIdempotencyKeyParams) (bool, error)
 	PruneIdempotencyKeys(ctx context.Context, arg PruneIdempotencyKeysParams) (int64, error)
 	// Deletes up to @batch deletion records older than the retention and raises
-	// each user's floor to the highest number it pruned.
+	// each user's floor to the highest xid it pruned.
 	PruneTombstones(ctx context.Context, arg PruneTombstonesParams) (int64, error)
 	// Unlinks the user's task and tag when the task is at an expected version,
 	// touching the task when a link went; the flags are AddTagToTask's.
@@ -130,8 +134,8 @@ type Querier interface {
 	ReplaceTask(ctx context.Context, arg ReplaceTaskParams) (Task, error)
 	// The list's `tag` filter: by id when it is a number naming one of the
 	// user's tags, else by name. task_count is the exact number of its tasks;
-	// list_version is the user's change number (the list's version, read
-	// before the page). No row: the user is gone; a NULL id: no such tag.
+	// list_version and horizon are the list's version (see ListVersion), read
+	// before the page. No row: the user is gone; a NULL id: no such tag.
 	ResolveTag(ctx context.Context, arg ResolveTagParams) (ResolveTagRow, error)
 	RevokeSession(ctx context.Context, arg RevokeSessionParams) error
 	// Ends one live session of the user; 0 rows: no such live session of theirs.
@@ -148,10 +152,16 @@ type Querier interface {
 	TagsOfTasks(ctx context.Context, arg TagsOfTasksParams) ([]TagsOfTasksRow, error)
 	// The version of one of the user's tasks: what a failed If-Match is told.
 	TaskVersion(ctx context.Context, arg TaskVersionParams) (int32, error)
-	// A task shows its tags, so each task carrying the tag gets a new version
-	// (and appears in the change feed) in the same statement. (Every PUT counts
-	// as a change: telling an unchanged name and colour apart would need the
-	// row's old values, which RETURNING gives only from PostgreSQL 18.)
+	// A task shows its tags, so renaming, recolouring or deleting a tag makes
+	// a new version of each task carrying it (which appears in the change feed).
+	// Both writes run in one transaction, the tasks first, locked in id order:
+	// putting a tag on a task locks the task, then the tag, so a tag write that
+	// locked the tag first could deadlock with it. (Every PUT counts as a
+	// change: telling an unchanged name and colour apart would need the row's
+	// old values, which RETURNING gives only from PostgreSQL 18.)
+	// The new version of each task carrying the tag, when the tag is at a
+	// version If-Match names.
+	TouchTasksOfTag(ctx context.Context, arg TouchTasksOfTagParams) error
 	UpdateTag(ctx context.Context, arg UpdateTagParams) (UpdateTagRow, error)
 	// PATCH: a NULL title, completed or priority means "not sent"; description
 	// and due_date change only when their set_ flag is true (NULL then clears).

@@ -14,10 +14,8 @@ import (
 
 const createTag = `-- name: CreateTag :one
 
-
-WITH me AS (SELECT id FROM users WHERE users.id = $3 FOR NO KEY UPDATE)
 INSERT INTO tags (name, color, user_id)
-SELECT $1, $2, me.id FROM me
+VALUES ($1, $2, $3)
 RETURNING id, name, color, version
 `
 
@@ -37,7 +35,6 @@ type CreateTagRow struct {
 // Tags. Every statement is scoped by user_id in the SQL itself. A write with
 // If-Match names the versions it expects (sqlc.narg(if_match)); NULL: no
 // condition.
-// Every write first locks its user's row, as in tasks.sql.
 // The unique constraint tags_name_user_id_key reports a duplicate name.
 func (q *Queries) CreateTag(ctx context.Context, arg CreateTagParams) (CreateTagRow, error) {
 	row := q.db.QueryRow(ctx, createTag, arg.Name, arg.Color, arg.UserID)
@@ -52,35 +49,20 @@ func (q *Queries) CreateTag(ctx context.Context, arg CreateTagParams) (CreateTag
 }
 
 const deleteTag = `-- name: DeleteTag :execrows
-WITH me AS (SELECT id FROM users WHERE users.id = $1 FOR NO KEY UPDATE),
-     tag AS (
-        DELETE FROM tags USING me
-        WHERE tags.id = $2 AND tags.user_id = me.id
-          AND ($3::integer[] IS NULL OR tags.version = ANY ($3::integer[]))
-        RETURNING tags.id),
-     touched AS (
-        UPDATE tasks SET updated_at = $4, version = tasks.version + 1
-        WHERE tasks.user_id = $1
-          AND tasks.id IN (SELECT l.task_id FROM task_tag_link AS l WHERE l.user_id = $1 AND l.tag_id IN (SELECT id FROM tag)))
-SELECT tag.id FROM tag
+DELETE FROM tags
+WHERE id = $1 AND user_id = $2
+  AND ($3::integer[] IS NULL OR version = ANY ($3::integer[]))
 `
 
 type DeleteTagParams struct {
-	UserID  uuid.UUID `json:"user_id"`
 	ID      int32     `json:"id"`
+	UserID  uuid.UUID `json:"user_id"`
 	IfMatch []int32   `json:"if_match"`
-	Now     time.Time `json:"now"`
 }
 
-// Each task that carried the tag gets a new version in the same statement;
-// the links go by cascade.
+// Its links go by cascade.
 func (q *Queries) DeleteTag(ctx context.Context, arg DeleteTagParams) (int64, error) {
-	result, err := q.db.Exec(ctx, deleteTag,
-		arg.UserID,
-		arg.ID,
-		arg.IfMatch,
-		arg.Now,
-	)
+	result, err := q.db.Exec(ctx, deleteTag, arg.ID, arg.UserID, arg.IfMatch)
 	if err != nil {
 		return 0, err
 	}
@@ -127,7 +109,8 @@ func (q *Queries) ListTags(ctx context.Context, userID uuid.UUID) ([]ListTagsRow
 }
 
 const resolveTag = `-- name: ResolveTag :one
-SELECT u.change_seq AS list_version, g.id, g.task_count
+SELECT (SELECT coalesce(max(c.xid), 0) FROM changes AS c WHERE c.user_id = u.id)::bigint AS list_version,
+       pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon, g.id, g.task_count
 FROM users AS u
 LEFT JOIN tags AS g ON g.user_id = u.id AND (g.id = $1 OR g.name = $2)
 WHERE u.id = $3
@@ -143,18 +126,24 @@ type ResolveTagParams struct {
 
 type ResolveTagRow struct {
 	ListVersion int64  `json:"list_version"`
+	Horizon     int64  `json:"horizon"`
 	ID          *int32 `json:"id"`
 	TaskCount   *int32 `json:"task_count"`
 }
 
 // The list's `tag` filter: by id when it is a number naming one of the
 // user's tags, else by name. task_count is the exact number of its tasks;
-// list_version is the user's change number (the list's version, read
-// before the page). No row: the user is gone; a NULL id: no such tag.
+// list_version and horizon are the list's version (see ListVersion), read
+// before the page. No row: the user is gone; a NULL id: no such tag.
 func (q *Queries) ResolveTag(ctx context.Context, arg ResolveTagParams) (ResolveTagRow, error) {
 	row := q.db.QueryRow(ctx, resolveTag, arg.ID, arg.Name, arg.UserID)
 	var i ResolveTagRow
-	err := row.Scan(&i.ListVersion, &i.ID, &i.TaskCount)
+	err := row.Scan(
+		&i.ListVersion,
+		&i.Horizon,
+		&i.ID,
+		&i.TaskCount,
+	)
 	return i, err
 }
 
@@ -175,28 +164,60 @@ func (q *Queries) TagVersion(ctx context.Context, arg TagVersionParams) (int32, 
 	return version, err
 }
 
+const touchTasksOfTag = `-- name: TouchTasksOfTag :exec
+
+WITH carrying AS (
+    SELECT t.id FROM tasks AS t
+    WHERE t.user_id = $2
+      AND t.id IN (SELECT l.task_id FROM task_tag_link AS l WHERE l.user_id = $2 AND l.tag_id = $3)
+      AND EXISTS (SELECT 1 FROM tags AS g WHERE g.id = $3 AND g.user_id = $2
+                  AND ($4::integer[] IS NULL OR g.version = ANY ($4::integer[])))
+    ORDER BY t.id
+    FOR NO KEY UPDATE
+)
+UPDATE tasks SET updated_at = $1, version = tasks.version + 1
+FROM carrying WHERE tasks.id = carrying.id
+`
+
+type TouchTasksOfTagParams struct {
+	Now     time.Time `json:"now"`
+	UserID  uuid.UUID `json:"user_id"`
+	TagID   int32     `json:"tag_id"`
+	IfMatch []int32   `json:"if_match"`
+}
+
+// A task shows its tags, so renaming, recolouring or deleting a tag makes
+// a new version of each task carrying it (which appears in the change feed).
+// Both writes run in one transaction, the tasks first, locked in id order:
+// putting a tag on a task locks the task, then the tag, so a tag write that
+// locked the tag first could deadlock with it. (Every PUT counts as a
+// change: telling an unchanged name and colour apart would need the row's
+// old values, which RETURNING gives only from PostgreSQL 18.)
+// The new version of each task carrying the tag, when the tag is at a
+// version If-Match names.
+func (q *Queries) TouchTasksOfTag(ctx context.Context, arg TouchTasksOfTagParams) error {
+	_, err := q.db.Exec(ctx, touchTasksOfTag,
+		arg.Now,
+		arg.UserID,
+		arg.TagID,
+		arg.IfMatch,
+	)
+	return err
+}
+
 const updateTag = `-- name: UpdateTag :one
-WITH me AS (SELECT id FROM users WHERE users.id = $1 FOR NO KEY UPDATE),
-     tag AS (
-        UPDATE tags SET name = $2, color = $3, version = tags.version + 1
-        FROM me
-        WHERE tags.id = $4 AND tags.user_id = me.id
-          AND ($5::integer[] IS NULL OR tags.version = ANY ($5::integer[]))
-        RETURNING tags.id, tags.name, tags.color, tags.version),
-     touched AS (
-        UPDATE tasks SET updated_at = $6, version = tasks.version + 1
-        WHERE tasks.user_id = $1
-          AND tasks.id IN (SELECT l.task_id FROM task_tag_link AS l WHERE l.user_id = $1 AND l.tag_id IN (SELECT id FROM tag)))
-SELECT tag.id, tag.name, tag.color, tag.version FROM tag
+UPDATE tags SET name = $1, color = $2, version = version + 1
+WHERE id = $3 AND user_id = $4
+  AND ($5::integer[] IS NULL OR version = ANY ($5::integer[]))
+RETURNING id, name, color, version
 `
 
 type UpdateTagParams struct {
-	UserID  uuid.UUID `json:"user_id"`
 	Name    string    `json:"name"`
 	Color   *string   `json:"color"`
 	ID      int32     `json:"id"`
+	UserID  uuid.UUID `json:"user_id"`
 	IfMatch []int32   `json:"if_match"`
-	Now     time.Time `json:"now"`
 }
 
 type UpdateTagRow struct {
@@ -206,18 +227,13 @@ type UpdateTagRow struct {
 	Version int32   `json:"version"`
 }
 
-// A task shows its tags, so each task carrying the tag gets a new version
-// (and appears in the change feed) in the same statement. (Every PUT counts
-// as a change: telling an unchanged name and colour apart would need the
-// row's old values, which RETURNING gives only from PostgreSQL 18.)
 func (q *Queries) UpdateTag(ctx context.Context, arg UpdateTagParams) (UpdateTagRow, error) {
 	row := q.db.QueryRow(ctx, updateTag,
-		arg.UserID,
 		arg.Name,
 		arg.Color,
 		arg.ID,
+		arg.UserID,
 		arg.IfMatch,
-		arg.Now,
 	)
 	var i UpdateTagRow
 	err := row.Scan(

@@ -13,17 +13,15 @@ import (
 )
 
 const addTagToTask = `-- name: AddTagToTask :one
-WITH me AS (SELECT id FROM users WHERE users.id = $1 FOR NO KEY UPDATE),
-     task AS (
-        SELECT tasks.id, tasks.version FROM tasks, me
-        WHERE tasks.id = $2 AND tasks.user_id = me.id FOR NO KEY UPDATE OF tasks),
-     tag AS (SELECT id FROM tags WHERE tags.id = $3 AND tags.user_id = $1),
+WITH task AS (
+        SELECT id, version FROM tasks WHERE tasks.id = $1 AND tasks.user_id = $2 FOR NO KEY UPDATE),
+     tag AS (SELECT id FROM tags WHERE tags.id = $3 AND tags.user_id = $2),
      matched AS (
         SELECT task.id FROM task
         WHERE $4::integer[] IS NULL OR task.version = ANY ($4::integer[])),
      linked AS (
         INSERT INTO task_tag_link (user_id, task_id, tag_id)
-        SELECT $1, matched.id, tag.id FROM matched, tag
+        SELECT $2, matched.id, tag.id FROM matched, tag
         ON CONFLICT DO NOTHING
         RETURNING task_id),
      touched AS (
@@ -36,8 +34,8 @@ SELECT EXISTS (SELECT 1 FROM task) AS task_found,
 `
 
 type AddTagToTaskParams struct {
-	UserID  uuid.UUID `json:"user_id"`
 	TaskID  int32     `json:"task_id"`
+	UserID  uuid.UUID `json:"user_id"`
 	TagID   int32     `json:"tag_id"`
 	IfMatch []int32   `json:"if_match"`
 	Now     time.Time `json:"now"`
@@ -57,8 +55,8 @@ type AddTagToTaskRow struct {
 // the check and the link.
 func (q *Queries) AddTagToTask(ctx context.Context, arg AddTagToTaskParams) (AddTagToTaskRow, error) {
 	row := q.db.QueryRow(ctx, addTagToTask,
-		arg.UserID,
 		arg.TaskID,
+		arg.UserID,
 		arg.TagID,
 		arg.IfMatch,
 		arg.Now,
@@ -74,7 +72,8 @@ func (q *Queries) AddTagToTask(ctx context.Context, arg AddTagToTaskParams) (Add
 }
 
 const countTasks = `-- name: CountTasks :one
-SELECT u.change_seq AS list_version, (
+SELECT (SELECT coalesce(max(c.xid), 0) FROM changes AS c WHERE c.user_id = u.id)::bigint AS list_version,
+       pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon, (
     SELECT count(*)
     FROM tasks AS t
     WHERE t.user_id = $1
@@ -99,12 +98,13 @@ type CountTasksParams struct {
 
 type CountTasksRow struct {
 	ListVersion int64 `json:"list_version"`
+	Horizon     int64 `json:"horizon"`
 	Total       int64 `json:"total"`
 }
 
 // The exact total of a filtered list, for filters the counters cannot answer,
-// and the user's change number (the list's version, read before the page):
-// no row when the user is gone.
+// and the list's version (see ListVersion), read before the page: no row
+// when the user is gone.
 func (q *Queries) CountTasks(ctx context.Context, arg CountTasksParams) (CountTasksRow, error) {
 	row := q.db.QueryRow(ctx, countTasks,
 		arg.UserID,
@@ -114,17 +114,18 @@ func (q *Queries) CountTasks(ctx context.Context, arg CountTasksParams) (CountTa
 		arg.Pattern,
 	)
 	var i CountTasksRow
-	err := row.Scan(&i.ListVersion, &i.Total)
+	err := row.Scan(&i.ListVersion, &i.Horizon, &i.Total)
 	return i, err
 }
 
 const countTasksFromCounters = `-- name: CountTasksFromCounters :one
-SELECT u.change_seq AS list_version, (
-    SELECT coalesce(sum(n), 0)
-    FROM task_counts
-    WHERE user_id = $1
-      AND ($2::boolean IS NULL OR completed = $2)
-      AND ($3::task_priority IS NULL OR priority = $3)
+SELECT (SELECT coalesce(max(c.xid), 0) FROM changes AS c WHERE c.user_id = u.id)::bigint AS list_version,
+       pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon, (
+    SELECT coalesce(sum(tc.n), 0)
+    FROM task_counts AS tc
+    WHERE tc.user_id = $1
+      AND ($2::boolean IS NULL OR tc.completed = $2)
+      AND ($3::task_priority IS NULL OR tc.priority = $3)
 )::bigint AS total
 FROM users AS u
 WHERE u.id = $1
@@ -138,6 +139,7 @@ type CountTasksFromCountersParams struct {
 
 type CountTasksFromCountersRow struct {
 	ListVersion int64 `json:"list_version"`
+	Horizon     int64 `json:"horizon"`
 	Total       int64 `json:"total"`
 }
 
@@ -146,15 +148,13 @@ type CountTasksFromCountersRow struct {
 func (q *Queries) CountTasksFromCounters(ctx context.Context, arg CountTasksFromCountersParams) (CountTasksFromCountersRow, error) {
 	row := q.db.QueryRow(ctx, countTasksFromCounters, arg.UserID, arg.Completed, arg.Priority)
 	var i CountTasksFromCountersRow
-	err := row.Scan(&i.ListVersion, &i.Total)
+	err := row.Scan(&i.ListVersion, &i.Horizon, &i.Total)
 	return i, err
 }
 
 const createTask = `-- name: CreateTask :one
-
-WITH me AS (SELECT id FROM users WHERE users.id = $7 FOR NO KEY UPDATE)
 INSERT INTO tasks (title, description, completed, priority, due_date, user_id, created_at, updated_at)
-SELECT $1, $2, $3, $4, $5, me.id, $6, $6 FROM me
+VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
 RETURNING id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at, title_search, description_search, version
 `
 
@@ -164,15 +164,10 @@ type CreateTaskParams struct {
 	Completed   bool         `json:"completed"`
 	Priority    TaskPriority `json:"priority"`
 	DueDate     *time.Time   `json:"due_date"`
-	Now         time.Time    `json:"now"`
 	UserID      uuid.UUID    `json:"user_id"`
+	Now         time.Time    `json:"now"`
 }
 
-// Every write first locks its user's row (the CTE `me`), which its changes
-// take anyway to number themselves (db/migrations/000007_sync.up.sql): so
-// all of a user's writes take their locks in one order, user first, and
-// cannot deadlock on each other's tasks and tags. A user that is gone
-// makes the write find no row.
 // Task times come from the service's clock (@now), never from the
 // database's, so that one clock orders them.
 func (q *Queries) CreateTask(ctx context.Context, arg CreateTaskParams) (Task, error) {
@@ -182,8 +177,8 @@ func (q *Queries) CreateTask(ctx context.Context, arg CreateTaskParams) (Task, e
 		arg.Completed,
 		arg.Priority,
 		arg.DueDate,
-		arg.Now,
 		arg.UserID,
+		arg.Now,
 	)
 	var i Task
 	err := row.Scan(
@@ -205,20 +200,19 @@ func (q *Queries) CreateTask(ctx context.Context, arg CreateTaskParams) (Task, e
 }
 
 const deleteTask = `-- name: DeleteTask :execrows
-WITH me AS (SELECT id FROM users WHERE users.id = $3 FOR NO KEY UPDATE)
-DELETE FROM tasks USING me
-WHERE tasks.id = $1 AND tasks.user_id = me.id
-  AND ($2::integer[] IS NULL OR tasks.version = ANY ($2::integer[]))
+DELETE FROM tasks
+WHERE id = $1 AND user_id = $2
+  AND ($3::integer[] IS NULL OR version = ANY ($3::integer[]))
 `
 
 type DeleteTaskParams struct {
 	ID      int32     `json:"id"`
-	IfMatch []int32   `json:"if_match"`
 	UserID  uuid.UUID `json:"user_id"`
+	IfMatch []int32   `json:"if_match"`
 }
 
 func (q *Queries) DeleteTask(ctx context.Context, arg DeleteTaskParams) (int64, error) {
-	result, err := q.db.Exec(ctx, deleteTask, arg.ID, arg.IfMatch, arg.UserID)
+	result, err := q.db.Exec(ctx, deleteTask, arg.ID, arg.UserID, arg.IfMatch)
 	if err != nil {
 		return 0, err
 	}
@@ -805,17 +799,15 @@ func (q *Queries) ListTasksTitleDesc(ctx context.Context, arg ListTasksTitleDesc
 }
 
 const removeTagFromTask = `-- name: RemoveTagFromTask :one
-WITH me AS (SELECT id FROM users WHERE users.id = $1 FOR NO KEY UPDATE),
-     task AS (
-        SELECT tasks.id, tasks.version FROM tasks, me
-        WHERE tasks.id = $2 AND tasks.user_id = me.id FOR NO KEY UPDATE OF tasks),
-     tag AS (SELECT id FROM tags WHERE tags.id = $3 AND tags.user_id = $1),
+WITH task AS (
+        SELECT id, version FROM tasks WHERE tasks.id = $1 AND tasks.user_id = $2 FOR NO KEY UPDATE),
+     tag AS (SELECT id FROM tags WHERE tags.id = $3 AND tags.user_id = $2),
      matched AS (
         SELECT task.id FROM task
         WHERE $4::integer[] IS NULL OR task.version = ANY ($4::integer[])),
      unlinked AS (
         DELETE FROM task_tag_link AS l USING matched, tag
-        WHERE l.user_id = $1 AND l.task_id = matched.id AND l.tag_id = tag.id
+        WHERE l.user_id = $2 AND l.task_id = matched.id AND l.tag_id = tag.id
         RETURNING l.task_id),
      touched AS (
         UPDATE tasks SET updated_at = $5, version = tasks.version + 1
@@ -827,8 +819,8 @@ SELECT EXISTS (SELECT 1 FROM task) AS task_found,
 `
 
 type RemoveTagFromTaskParams struct {
-	UserID  uuid.UUID `json:"user_id"`
 	TaskID  int32     `json:"task_id"`
+	UserID  uuid.UUID `json:"user_id"`
 	TagID   int32     `json:"tag_id"`
 	IfMatch []int32   `json:"if_match"`
 	Now     time.Time `json:"now"`
@@ -845,8 +837,8 @@ type RemoveTagFromTaskRow struct {
 // touching the task when a link went; the flags are AddTagToTask's.
 func (q *Queries) RemoveTagFromTask(ctx context.Context, arg RemoveTagFromTaskParams) (RemoveTagFromTaskRow, error) {
 	row := q.db.QueryRow(ctx, removeTagFromTask,
-		arg.UserID,
 		arg.TaskID,
+		arg.UserID,
 		arg.TagID,
 		arg.IfMatch,
 		arg.Now,
@@ -863,14 +855,12 @@ func (q *Queries) RemoveTagFromTask(ctx context.Context, arg RemoveTagFromTaskPa
 
 const replaceTask = `-- name: ReplaceTask :one
 
-WITH me AS (SELECT id FROM users WHERE users.id = $9 FOR NO KEY UPDATE)
 UPDATE tasks
 SET title = $1, description = $2, completed = $3,
-    priority = $4, due_date = $5, updated_at = $6, version = tasks.version + 1
-FROM me
-WHERE tasks.id = $7 AND tasks.user_id = me.id
-  AND ($8::integer[] IS NULL OR tasks.version = ANY ($8::integer[]))
-RETURNING tasks.id, tasks.title, tasks.description, tasks.completed, tasks.priority, tasks.due_date, tasks.recurrence_rule, tasks.user_id, tasks.created_at, tasks.updated_at, tasks.title_search, tasks.description_search, tasks.version
+    priority = $4, due_date = $5, updated_at = $6, version = version + 1
+WHERE id = $7 AND user_id = $8
+  AND ($9::integer[] IS NULL OR version = ANY ($9::integer[]))
+RETURNING id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at, title_search, description_search, version
 `
 
 type ReplaceTaskParams struct {
@@ -881,8 +871,8 @@ type ReplaceTaskParams struct {
 	DueDate     *time.Time   `json:"due_date"`
 	Now         time.Time    `json:"now"`
 	ID          int32        `json:"id"`
-	IfMatch     []int32      `json:"if_match"`
 	UserID      uuid.UUID    `json:"user_id"`
+	IfMatch     []int32      `json:"if_match"`
 }
 
 // A write with If-Match names the versions it expects (sqlc.narg(if_match));
@@ -896,8 +886,8 @@ func (q *Queries) ReplaceTask(ctx context.Context, arg ReplaceTaskParams) (Task,
 		arg.DueDate,
 		arg.Now,
 		arg.ID,
-		arg.IfMatch,
 		arg.UserID,
+		arg.IfMatch,
 	)
 	var i Task
 	err := row.Scan(
@@ -984,19 +974,17 @@ func (q *Queries) TaskVersion(ctx context.Context, arg TaskVersionParams) (int32
 }
 
 const updateTask = `-- name: UpdateTask :one
-WITH me AS (SELECT id FROM users WHERE users.id = $11 FOR NO KEY UPDATE)
 UPDATE tasks
-SET title       = coalesce($1, tasks.title),
-    description = CASE WHEN $2::boolean THEN $3 ELSE tasks.description END,
-    completed   = coalesce($4, tasks.completed),
-    priority    = coalesce($5, tasks.priority),
-    due_date    = CASE WHEN $6::boolean THEN $7 ELSE tasks.due_date END,
+SET title       = coalesce($1, title),
+    description = CASE WHEN $2::boolean THEN $3 ELSE description END,
+    completed   = coalesce($4, completed),
+    priority    = coalesce($5, priority),
+    due_date    = CASE WHEN $6::boolean THEN $7 ELSE due_date END,
     updated_at  = $8,
-    version     = tasks.version + 1
-FROM me
-WHERE tasks.id = $9 AND tasks.user_id = me.id
-  AND ($10::integer[] IS NULL OR tasks.version = ANY ($10::integer[]))
-RETURNING tasks.id, tasks.title, tasks.description, tasks.completed, tasks.priority, tasks.due_date, tasks.recurrence_rule, tasks.user_id, tasks.created_at, tasks.updated_at, tasks.title_search, tasks.description_search, tasks.version
+    version     = version + 1
+WHERE id = $9 AND user_id = $10
+  AND ($11::integer[] IS NULL OR version = ANY ($11::integer[]))
+RETURNING id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at, title_search, description_search, version
 `
 
 type UpdateTaskParams struct {
@@ -1009,8 +997,8 @@ type UpdateTaskParams struct {
 	DueDate        *time.Time    `json:"due_date"`
 	Now            time.Time     `json:"now"`
 	ID             int32         `json:"id"`
-	IfMatch        []int32       `json:"if_match"`
 	UserID         uuid.UUID     `json:"user_id"`
+	IfMatch        []int32       `json:"if_match"`
 }
 
 // PATCH: a NULL title, completed or priority means "not sent"; description
@@ -1026,8 +1014,8 @@ func (q *Queries) UpdateTask(ctx context.Context, arg UpdateTaskParams) (Task, e
 		arg.DueDate,
 		arg.Now,
 		arg.ID,
-		arg.IfMatch,
 		arg.UserID,
+		arg.IfMatch,
 	)
 	var i Task
 	err := row.Scan(

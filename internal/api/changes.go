@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -17,24 +18,67 @@ import (
 )
 
 // The change feed (openapi/tasks-api.yaml: GET /changes). A cursor is a
-// user's change number (db/migrations/000007_sync.up.sql), written in
-// decimal; clients treat it as opaque.
+// position in the feed's order (db/migrations/000007_sync.up.sql): after the
+// change (xid, entity, id), written "xid.entity.id", or before every change
+// of transaction xid and after all older ones, written "xid". Clients treat
+// it as opaque.
+
+// settleTries bounds how often GET /changes reads again while committed
+// changes wait behind an older transaction (waitingRecheck apart).
+const settleTries = 4
 
 // maxChangesPage is the largest page of GET /changes; a larger limit is
 // treated as this.
 const maxChangesPage = 1000
 
-// parseCursor reads a cursor given as the parameter field: digits, no sign,
-// no leading zero, within int64.
-func parseCursor(s, field string) (int64, error) {
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 || strconv.FormatInt(n, 10) != s {
-		return 0, apperr.InvalidCursor.WithField(field)
-	}
-	return n, nil
+// cursor is a position in the feed.
+type cursor struct {
+	xid    int64
+	entity string // "" : before every change of xid
+	id     int32
 }
 
-func cursorOf(seq int64) string { return strconv.FormatInt(seq, 10) }
+// parseCursor reads a cursor given as the parameter field.
+func parseCursor(s, field string) (cursor, error) {
+	bad := apperr.InvalidCursor.WithField(field)
+	parts := strings.Split(s, ".")
+	var c cursor
+	var err error
+	if c.xid, err = strconv.ParseInt(parts[0], 10, 64); err != nil || c.xid < 0 || strconv.FormatInt(c.xid, 10) != parts[0] {
+		return c, bad
+	}
+	switch len(parts) {
+	case 1:
+		return c, nil
+	case 3:
+		id, err := strconv.ParseInt(parts[2], 10, 32)
+		if (parts[1] != string(tasksapi.ChangeEntityTask) && parts[1] != string(tasksapi.ChangeEntityTag)) ||
+			err != nil || id < 1 || strconv.FormatInt(id, 10) != parts[2] {
+			return c, bad
+		}
+		c.entity, c.id = parts[1], int32(id)
+		return c, nil
+	}
+	return c, bad
+}
+
+func (c cursor) String() string {
+	if c.entity == "" {
+		return strconv.FormatInt(c.xid, 10)
+	}
+	return fmt.Sprintf("%d.%s.%d", c.xid, c.entity, c.id)
+}
+
+// before reports whether c comes before d in the feed.
+func (c cursor) before(d cursor) bool {
+	if c.xid != d.xid {
+		return c.xid < d.xid
+	}
+	if c.entity != d.entity {
+		return c.entity < d.entity
+	}
+	return c.id < d.id
+}
 
 // ListChanges answers the user's changes after `since`, or, without it, no
 // changes and the current cursor. Two statements at most: the page (with
@@ -51,50 +95,65 @@ func (h *TasksHandler) ListChanges(ctx context.Context, req tasksapi.ListChanges
 		return nil, apperr.InvalidPagination.WithField("limit")
 	}
 	if req.Params.Since == nil {
-		seq, err := h.changeSeq(ctx, uid)
+		now, err := h.feedNow(ctx, uid)
 		if err != nil {
 			return nil, err
 		}
-		return tasksapi.ListChanges200JSONResponse{Changes: []tasksapi.Change{}, Cursor: cursorOf(seq)}, nil
+		return tasksapi.ListChanges200JSONResponse{Changes: []tasksapi.Change{}, Cursor: now.String()}, nil
 	}
 	since, err := parseCursor(*req.Params.Since, "since")
 	if err != nil {
 		return nil, err
 	}
-	page, err := h.changesSince(ctx, uid, since, int(min(*req.Params.Limit, maxChangesPage)), "since")
+	limit := int(min(*req.Params.Limit, maxChangesPage))
+	page, err := h.changesSince(ctx, uid, since, limit, "since")
+	// Committed changes that wait behind an older transaction (which takes
+	// milliseconds, normally) are worth a short wait: a client that wrote
+	// and then asks sees its write.
+	for try := 0; err == nil && page.waiting && !page.hasMore && try < settleTries; try++ {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(waitingRecheck):
+		}
+		page, err = h.changesSince(ctx, uid, since, limit, "since")
+	}
 	if err != nil {
 		return nil, err
 	}
-	return tasksapi.ListChanges200JSONResponse{Changes: page.changes, Cursor: cursorOf(page.cursor), HasMore: page.hasMore}, nil
+	return tasksapi.ListChanges200JSONResponse{Changes: page.changes, Cursor: page.next.String(), HasMore: page.hasMore}, nil
 }
 
-// changeSeq is the user's latest change number; a user that is gone is
-// INVALID_TOKEN.
-func (h *TasksHandler) changeSeq(ctx context.Context, uid uuid.UUID) (int64, error) {
-	seq, err := h.q.ChangeSeq(ctx, uid)
+// feedNow is the cursor of a reader starting now: the horizon. A user that
+// is gone is INVALID_TOKEN.
+func (h *TasksHandler) feedNow(ctx context.Context, uid uuid.UUID) (cursor, error) {
+	horizon, err := h.q.FeedHorizon(ctx, uid)
 	switch {
 	case store.IsNotFound(err):
-		return 0, apperr.InvalidToken
+		return cursor{}, apperr.InvalidToken
 	case err != nil:
-		return 0, fmt.Errorf("change number: %w", err)
+		return cursor{}, fmt.Errorf("feed horizon: %w", err)
 	}
-	return seq, nil
+	return cursor{xid: horizon}, nil
 }
 
-// changePage is a page of the feed: its changes with their numbers, and the
-// cursor after it.
+// changePage is a page of the feed: its changes with their positions, the
+// cursor after it, and whether committed changes wait above the horizon
+// (an older transaction still runs): a reader should look again shortly.
 type changePage struct {
 	changes []tasksapi.Change
-	seqs    []int64
-	cursor  int64
+	keys    []cursor
+	next    cursor
 	hasMore bool
+	waiting bool
 }
 
-// changesSince reads up to limit changes after since. A cursor below the
-// pruned floor, or beyond the user's latest number (not this history's), is
-// CURSOR_EXPIRED, naming field.
-func (h *TasksHandler) changesSince(ctx context.Context, uid uuid.UUID, since int64, limit int, field string) (changePage, error) {
-	rows, err := h.q.ChangesSince(ctx, db.ChangesSinceParams{UserID: uid, Since: since, PageLimit: int32(limit + 1)})
+// changesSince reads up to limit changes after the cursor. A cursor at or
+// below the pruned floor, or beyond the transactions given so far (not this
+// database's), is CURSOR_EXPIRED, naming field.
+func (h *TasksHandler) changesSince(ctx context.Context, uid uuid.UUID, after cursor, limit int, field string) (changePage, error) {
+	rows, err := h.q.ChangesSince(ctx, db.ChangesSinceParams{UserID: uid, AfterXid: after.xid, AfterEntity: after.entity,
+		AfterID: after.id, PageLimit: int32(limit + 1)})
 	if err != nil {
 		return changePage{}, fmt.Errorf("changes since: %w", err)
 	}
@@ -102,16 +161,18 @@ func (h *TasksHandler) changesSince(ctx context.Context, uid uuid.UUID, since in
 		return changePage{}, apperr.InvalidToken
 	}
 	head := rows[0]
-	if since < head.ChangesFloor || since > head.ChangeSeq {
+	if head.ChangesFloor > 0 && after.xid <= head.ChangesFloor || after.xid > head.NextXid {
 		return changePage{}, apperr.CursorExpired.WithField(field)
 	}
-	page := changePage{cursor: head.ChangeSeq, changes: []tasksapi.Change{}}
-	if head.Seq == nil { // nothing after since
+	page := changePage{next: after, changes: []tasksapi.Change{}, waiting: head.Waiting}
+	if horizon := (cursor{xid: head.Horizon}); after.before(horizon) {
+		page.next = horizon
+	}
+	if head.Xid == nil { // nothing after the cursor below the horizon
 		return page, nil
 	}
 	if len(rows) > limit {
 		rows, page.hasMore = rows[:limit], true
-		page.cursor = *rows[limit-1].Seq
 	}
 	var taskIDs []int32
 	for _, r := range rows {
@@ -126,12 +187,15 @@ func (h *TasksHandler) changesSince(ctx context.Context, uid uuid.UUID, since in
 		}
 	}
 	page.changes = make([]tasksapi.Change, len(rows))
-	page.seqs = make([]int64, len(rows))
+	page.keys = make([]cursor, len(rows))
 	for i, r := range rows {
 		if page.changes[i], err = toChange(r, uid, tags); err != nil {
 			return changePage{}, err
 		}
-		page.seqs[i] = *r.Seq
+		page.keys[i] = cursor{xid: *r.Xid, entity: *r.Entity, id: *r.EntityID}
+	}
+	if page.hasMore {
+		page.next = page.keys[limit-1]
 	}
 	return page, nil
 }
@@ -154,7 +218,7 @@ func toChange(r db.ChangesSinceRow, uid uuid.UUID, tags map[int32][]tasksapi.Tag
 	case c.Entity == tasksapi.ChangeEntityTag && r.TagID != nil:
 		err = data.FromTag(toTag(*r.TagID, *r.TagName, r.TagColor, *r.TagVersion))
 	default:
-		return c, fmt.Errorf("change %d of %s %d: the row is missing", *r.Seq, *r.Entity, *r.EntityID)
+		return c, fmt.Errorf("change of %s %d in transaction %d: the row is missing", *r.Entity, *r.EntityID, *r.Xid)
 	}
 	if err != nil {
 		return c, fmt.Errorf("encode change: %w", err)
@@ -171,7 +235,7 @@ func (h *TasksHandler) PruneChanges(ctx context.Context, logger *slog.Logger, in
 }
 
 // PruneChangesNow deletes the deletions kept in the feed longer than
-// retention, raising each user's floor: older cursors are then
+// retention, raising each user's floor: cursors at or below it are then
 // CURSOR_EXPIRED. It returns how many went.
 func (h *TasksHandler) PruneChangesNow(ctx context.Context, retention time.Duration) (int64, error) {
 	return pruneBatches(func(batch int32) (int64, error) {

@@ -35,6 +35,10 @@ const PingInterval = 15 * time.Second
 // streamPage is how many changes a stream reads at a time.
 const streamPage = 500
 
+// waitingRecheck is how soon a stream looks again for changes that wait
+// behind an older transaction.
+const waitingRecheck = 50 * time.Millisecond
+
 // streamWriteTimeout bounds each write to a stream: a client that stopped
 // reading loses its stream instead of holding it open forever.
 const streamWriteTimeout = 10 * time.Second
@@ -194,7 +198,7 @@ func (h *TasksHandler) StreamEvents(ctx context.Context, req tasksapi.StreamEven
 	if req.Params.LastEventID != nil {
 		from, field = req.Params.LastEventID, "Last-Event-ID"
 	}
-	var since int64
+	var since cursor
 	if from != nil {
 		if since, err = parseCursor(*from, field); err != nil {
 			return nil, err
@@ -208,7 +212,7 @@ func (h *TasksHandler) StreamEvents(ctx context.Context, req tasksapi.StreamEven
 	}
 	out := &eventStream{h: h, ctx: ctx, user: uid, s: st, expires: expires}
 	if from == nil {
-		out.first.cursor, err = h.changeSeq(ctx, uid)
+		out.first.next, err = h.feedNow(ctx, uid)
 	} else {
 		out.first, err = h.changesSince(ctx, uid, since, streamPage, field)
 	}
@@ -252,14 +256,28 @@ func (es *eventStream) VisitStreamEventsResponse(w http.ResponseWriter) error {
 	expiry := time.NewTimer(time.Until(es.expires))
 	defer expiry.Stop()
 	page := es.first
+	recheck := time.NewTimer(0)
+	recheck.Stop()
+	defer recheck.Stop()
 	for {
-		if page.hasMore { // catch up at once
+		switch {
+		case page.hasMore: // catch up at once
 			select {
 			case es.s.wake <- struct{}{}:
 			default:
 			}
+		case page.waiting:
+			// Committed changes wait behind an older transaction (maybe
+			// another user's, whose end wakes nobody here): look again soon.
+			recheck.Reset(waitingRecheck)
 		}
 		select {
+		case <-recheck.C:
+			select {
+			case es.s.wake <- struct{}{}:
+			default:
+			}
+			continue
 		case <-es.ctx.Done():
 			return nil
 		case <-es.s.end:
@@ -272,7 +290,7 @@ func (es *eventStream) VisitStreamEventsResponse(w http.ResponseWriter) error {
 			}
 		case <-es.s.wake:
 			var err error
-			if page, err = es.h.changesSince(es.ctx, es.user, page.cursor, streamPage, "since"); err != nil {
+			if page, err = es.h.changesSince(es.ctx, es.user, page.next, streamPage, "since"); err != nil {
 				return nil // the client reconnects with its last event id and learns why
 			}
 			if !send(func() error { return writeChanges(w, page) }) {
@@ -290,7 +308,7 @@ func writeChanges(w http.ResponseWriter, page changePage) error {
 		if err != nil {
 			return err
 		}
-		if _, err := fmt.Fprintf(w, "id: %d\nevent: change\ndata: %s\n\n", page.seqs[i], data); err != nil {
+		if _, err := fmt.Fprintf(w, "id: %s\nevent: change\ndata: %s\n\n", page.keys[i], data); err != nil {
 			return err
 		}
 	}

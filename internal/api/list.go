@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 
@@ -151,14 +152,14 @@ func (h *TasksHandler) ListTasks(ctx context.Context, req tasksapi.ListTasksRequ
 		return nil, err
 	}
 	if req.Params.IfNoneMatch != nil {
-		seq, err := h.q.ChangeSeq(ctx, uid)
+		v, err := h.q.ListVersion(ctx, uid)
 		switch {
 		case store.IsNotFound(err):
 			return nil, apperr.InvalidToken
 		case err != nil:
-			return nil, fmt.Errorf("change number: %w", err)
+			return nil, fmt.Errorf("list version: %w", err)
 		}
-		if tag := lq.etag(seq); noneMatch(req.Params.IfNoneMatch, tag) {
+		if tag := lq.etag(dataVersion{v.ListVersion, v.Horizon}); noneMatch(req.Params.IfNoneMatch, tag) {
 			return tasksapi.ListTasks304Response{Headers: tasksapi.ListTasks304ResponseHeaders{ETag: tag}}, nil
 		}
 	}
@@ -189,28 +190,28 @@ func (h *TasksHandler) ListTasks(ctx context.Context, req tasksapi.ListTasksRequ
 }
 
 // total returns the exact number of tasks the list's filters match, from the
-// counters when they can answer, and the user's change number (the list's
-// version). With a `tag` filter it resolves the tag into filter.TagID; the
+// counters when they can answer, and the version of the user's data. With a `tag` filter it resolves the tag into filter.TagID; the
 // user's having no such tag makes the total 0. A user that is gone is
 // INVALID_TOKEN.
-func (h *TasksHandler) total(ctx context.Context, lq listQuery, filter *db.ListTasksCreatedDescParams) (total, version int64, err error) {
+func (h *TasksHandler) total(ctx context.Context, lq listQuery, filter *db.ListTasksCreatedDescParams) (total int64, version dataVersion, err error) {
 	count := db.CountTasksParams{UserID: filter.UserID, Completed: lq.completed, Priority: lq.priority, Pattern: lq.pattern}
 	if lq.tag != "" {
 		id, name := tagRef(lq.tag)
 		tag, err := h.q.ResolveTag(ctx, db.ResolveTagParams{UserID: filter.UserID, ID: id, Name: name})
 		switch {
 		case store.IsNotFound(err):
-			return 0, 0, apperr.InvalidToken
+			return 0, version, apperr.InvalidToken
 		case err != nil:
-			return 0, 0, fmt.Errorf("resolve tag: %w", err)
-		case tag.ID == nil:
-			return 0, tag.ListVersion, nil
+			return 0, version, fmt.Errorf("resolve tag: %w", err)
+		}
+		version = dataVersion{tag.ListVersion, tag.Horizon}
+		if tag.ID == nil {
+			return 0, version, nil
 		}
 		filter.TagID, count.TagID = tag.ID, tag.ID
 		if lq.completed == nil && lq.priority == nil && lq.pattern == nil {
-			return int64(*tag.TaskCount), tag.ListVersion, nil
+			return int64(*tag.TaskCount), version, nil
 		}
-		version = tag.ListVersion
 	}
 	var r db.CountTasksRow
 	if count.TagID != nil || lq.pattern != nil {
@@ -223,22 +224,36 @@ func (h *TasksHandler) total(ctx context.Context, lq listQuery, filter *db.ListT
 	}
 	switch {
 	case store.IsNotFound(err):
-		return 0, 0, apperr.InvalidToken
+		return 0, version, apperr.InvalidToken
 	case err != nil:
-		return 0, 0, fmt.Errorf("count tasks: %w", err)
+		return 0, version, fmt.Errorf("count tasks: %w", err)
 	}
-	if count.TagID == nil { // else the tag lookup's number came first
-		version = r.ListVersion
+	if count.TagID == nil { // else the tag lookup's came first
+		version = dataVersion{r.ListVersion, r.Horizon}
 	}
 	return r.Total, version, nil
 }
 
-// etag is the list's weak entity tag at the user's change number seq: the
-// number and a hash of the parameters, so that two lists never share one.
-func (q listQuery) etag(seq int64) string {
+// dataVersion is the version of a user's tasks and tags: the transaction id
+// of its latest change (db/queries/changes.sql: ListVersion), and the
+// horizon it was read with.
+type dataVersion struct{ xid, horizon int64 }
+
+// settled reports whether any later change must make a greater version: no
+// transaction that could still commit one has an xid below the version.
+func (v dataVersion) settled() bool { return v.xid < v.horizon }
+
+// etag is the list's weak entity tag at version v: the version and a hash of
+// the parameters, so that two lists never share one. While the version is
+// not settled, the tag carries a random part too, so that no later request
+// can match it.
+func (q listQuery) etag(v dataVersion) string {
 	h := fnv.New64a()
 	fmt.Fprintf(h, "%d|%d|%v|%v|%v|%s|%s", q.page, q.limit, deref(q.completed), deref(q.priority), deref(q.pattern), q.tag, q.sort)
-	return fmt.Sprintf(`W/"%d-%x"`, seq, h.Sum64())
+	if !v.settled() {
+		return fmt.Sprintf(`W/"%d-%x-%x"`, v.xid, h.Sum64(), rand.Uint64())
+	}
+	return fmt.Sprintf(`W/"%d-%x"`, v.xid, h.Sum64())
 }
 
 func deref[T any](p *T) any {
@@ -248,7 +263,7 @@ func deref[T any](p *T) any {
 	return *p
 }
 
-func listPage(lq listQuery, version, total int64, items []tasksapi.Task) tasksapi.ListTasks200JSONResponse {
+func listPage(lq listQuery, version dataVersion, total int64, items []tasksapi.Task) tasksapi.ListTasks200JSONResponse {
 	if items == nil {
 		items = []tasksapi.Task{}
 	}

@@ -2,9 +2,11 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/todoapp/todo-api/gen/db"
 	"github.com/todoapp/todo-api/gen/tasksapi"
@@ -14,6 +16,9 @@ import (
 
 // tagNameKey is the unique constraint on a user's tag names.
 const tagNameKey = "tags_name_user_id_key"
+
+// errNotWritten rolls back a transaction whose write matched no row.
+var errNotWritten = errors.New("api: the write matched no row")
 
 // CreateTag creates a tag; with an Idempotency-Key, at most once. Errors:
 // INVALID_TAG_NAME, INVALID_COLOR, TAG_ALREADY_EXISTS.
@@ -77,7 +82,15 @@ func (h *TasksHandler) UpdateTag(ctx context.Context, req tasksapi.UpdateTagRequ
 		return nil, err
 	}
 	cond := ifMatch(req.Params.IfMatch)
-	t, err := h.q.UpdateTag(ctx, db.UpdateTagParams{Name: name, Color: color, ID: id, UserID: uid, IfMatch: cond, Now: h.now()})
+	var t db.UpdateTagRow
+	err = h.db.InTx(ctx, func(tx pgx.Tx) error {
+		q := db.New(tx)
+		if err := q.TouchTasksOfTag(ctx, db.TouchTasksOfTagParams{TagID: id, UserID: uid, IfMatch: cond, Now: h.now()}); err != nil {
+			return err
+		}
+		t, err = q.UpdateTag(ctx, db.UpdateTagParams{Name: name, Color: color, ID: id, UserID: uid, IfMatch: cond})
+		return err
+	})
 	if store.IsNotFound(err) {
 		return nil, h.tagNotWritten(ctx, uid, id, cond)
 	}
@@ -95,12 +108,25 @@ func (h *TasksHandler) DeleteTag(ctx context.Context, req tasksapi.DeleteTagRequ
 		return nil, err
 	}
 	cond := ifMatch(req.Params.IfMatch)
-	n, err := h.q.DeleteTag(ctx, db.DeleteTagParams{ID: id, UserID: uid, IfMatch: cond, Now: h.now()})
-	if err != nil {
-		return nil, fmt.Errorf("delete tag: %w", err)
-	}
-	if n == 0 {
+	err = h.db.InTx(ctx, func(tx pgx.Tx) error {
+		q := db.New(tx)
+		if err := q.TouchTasksOfTag(ctx, db.TouchTasksOfTagParams{TagID: id, UserID: uid, IfMatch: cond, Now: h.now()}); err != nil {
+			return fmt.Errorf("touch tasks: %w", err)
+		}
+		n, err := q.DeleteTag(ctx, db.DeleteTagParams{ID: id, UserID: uid, IfMatch: cond})
+		switch {
+		case err != nil:
+			return fmt.Errorf("delete tag: %w", err)
+		case n == 0:
+			return errNotWritten // roll the tasks back
+		}
+		return nil
+	})
+	if errors.Is(err, errNotWritten) {
 		return nil, h.tagNotWritten(ctx, uid, id, cond)
+	}
+	if err != nil {
+		return nil, err
 	}
 	return tasksapi.DeleteTag204Response{}, nil
 }
