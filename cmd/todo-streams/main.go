@@ -218,4 +218,3 @@ func rss(pid int) int64 {
 }
 
 func mb(b int64) float64 { return float64(b) / (1 << 20) }
-

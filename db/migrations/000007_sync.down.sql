@@ -2,6 +2,8 @@ DROP TABLE idempotency_keys;
 DROP TRIGGER tags_change ON tags;
 DROP TRIGGER tasks_change ON tasks;
 DROP FUNCTION record_change();
+DROP TRIGGER changes_of_deleted_user ON users;
+DROP FUNCTION forget_changes();
 DROP TABLE changes;
 ALTER TABLE users DROP COLUMN changes_floor;
 ALTER TABLE tags DROP COLUMN version;

@@ -20,7 +20,7 @@ ALTER TABLE tags ADD COLUMN version integer NOT NULL DEFAULT 1;
 -- order transactions commit in, and writers take no lock to number their
 -- changes (a per-user counter would serialise a user's writes).
 CREATE TABLE changes (
-    user_id    uuid        NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    user_id    uuid        NOT NULL, -- no foreign key: see changes_of_deleted_user
     entity     text        NOT NULL CHECK (entity IN ('tag', 'task')),
     entity_id  integer     NOT NULL,
     op         text        NOT NULL CHECK (op IN ('upsert', 'delete')),
@@ -53,15 +53,35 @@ BEGIN
     ELSE
         r := NEW;
     END IF;
-    INSERT INTO changes AS c (user_id, entity, entity_id, op, version, xid, changed_at)
-    VALUES (r.user_id, TG_ARGV[0], r.id, CASE TG_OP WHEN 'DELETE' THEN 'delete' ELSE 'upsert' END, r.version,
-            pg_current_xact_id()::text::bigint, now())
-    ON CONFLICT (user_id, entity, entity_id) DO UPDATE
-        SET op = EXCLUDED.op, version = EXCLUDED.version, xid = EXCLUDED.xid, changed_at = EXCLUDED.changed_at;
+    IF TG_OP = 'INSERT' THEN
+        -- ids are never reused: a new row has no record yet (and a plain
+        -- insert costs less than an upsert's speculative one)
+        INSERT INTO changes (user_id, entity, entity_id, op, version, xid)
+        VALUES (r.user_id, TG_ARGV[0], r.id, 'upsert', r.version, pg_current_xact_id()::text::bigint);
+    ELSE
+        INSERT INTO changes AS c (user_id, entity, entity_id, op, version, xid, changed_at)
+        VALUES (r.user_id, TG_ARGV[0], r.id, CASE TG_OP WHEN 'DELETE' THEN 'delete' ELSE 'upsert' END, r.version,
+                pg_current_xact_id()::text::bigint, now())
+        ON CONFLICT (user_id, entity, entity_id) DO UPDATE
+            SET op = EXCLUDED.op, version = EXCLUDED.version, xid = EXCLUDED.xid, changed_at = EXCLUDED.changed_at;
+    END IF;
     PERFORM pg_notify('changes', r.user_id::text);
     RETURN NULL;
 END
 $$;
+
+-- A foreign key to users would cost every change a lookup of the user row
+-- (and a share lock on it) that the task's or tag's own key has just made;
+-- the records of a deleted user go with it here instead.
+CREATE FUNCTION forget_changes() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM changes WHERE user_id = OLD.id;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER changes_of_deleted_user AFTER DELETE ON users
+    FOR EACH ROW EXECUTE FUNCTION forget_changes();
 
 CREATE TRIGGER tasks_change AFTER INSERT OR DELETE OR UPDATE OF version ON tasks
     FOR EACH ROW EXECUTE FUNCTION record_change('task');
