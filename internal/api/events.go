@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/todoapp/todo-api/gen/tasksapi"
 	"github.com/todoapp/todo-api/internal/apperr"
@@ -53,6 +55,9 @@ type StreamOptions struct {
 type Events struct {
 	perUser int
 	ping    time.Duration
+	// reads shares one read of the feed among the streams of a user that
+	// a notification woke at the same cursor (a user's tabs, normally).
+	reads singleflight.Group
 
 	mu        sync.Mutex
 	byUser    map[uuid.UUID]map[*stream]struct{}
@@ -248,7 +253,8 @@ func (es *eventStream) VisitStreamEventsResponse(w http.ResponseWriter) error {
 		_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
 		return write() == nil && rc.Flush() == nil
 	}
-	if !send(func() error { return writeChanges(w, es.first) }) {
+	first, err := renderEvents(es.first)
+	if err != nil || !send(func() error { _, err := w.Write(first); return err }) {
 		return nil
 	}
 	ping := time.NewTicker(es.h.events.ping)
@@ -289,28 +295,54 @@ func (es *eventStream) VisitStreamEventsResponse(w http.ResponseWriter) error {
 				return nil
 			}
 		case <-es.s.wake:
-			var err error
-			if page, err = es.h.changesSince(es.ctx, es.user, page.next, streamPage, "since"); err != nil {
+			r, err := es.read(page.next)
+			if err != nil {
 				return nil // the client reconnects with its last event id and learns why
 			}
-			if !send(func() error { return writeChanges(w, page) }) {
+			page = r.page
+			if !send(func() error { _, err := w.Write(r.events); return err }) {
 				return nil
 			}
 		}
 	}
 }
 
-// writeChanges writes a page of changes as events, each with its cursor as
-// the event id.
-func writeChanges(w http.ResponseWriter, page changePage) error {
+// rendered is a page of the feed and its events as a stream sends them.
+type rendered struct {
+	page   changePage
+	events []byte
+}
+
+// read reads the user's changes after a cursor, once for all the streams of
+// the user on this process that ask at the same time. The read does not end
+// with the stream that happened to start it.
+func (es *eventStream) read(after cursor) (rendered, error) {
+	v, err, _ := es.h.events.reads.Do(es.user.String()+" "+after.String(), func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(es.ctx), streamWriteTimeout)
+		defer cancel()
+		page, err := es.h.changesSince(ctx, es.user, after, streamPage, "since")
+		if err != nil {
+			return nil, err
+		}
+		events, err := renderEvents(page)
+		return rendered{page: page, events: events}, err
+	})
+	if err != nil {
+		return rendered{}, err
+	}
+	return v.(rendered), nil
+}
+
+// renderEvents writes a page of changes as events, each with its position
+// as the event id.
+func renderEvents(page changePage) ([]byte, error) {
+	var b bytes.Buffer
 	for i, c := range page.changes {
 		data, err := json.Marshal(c)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if _, err := fmt.Fprintf(w, "id: %s\nevent: change\ndata: %s\n\n", page.keys[i], data); err != nil {
-			return err
-		}
+		fmt.Fprintf(&b, "id: %s\nevent: change\ndata: %s\n\n", page.keys[i], data)
 	}
-	return nil
+	return b.Bytes(), nil
 }
