@@ -2,10 +2,10 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"math/rand/v2"
 	"strconv"
 	"strings"
 
@@ -251,7 +251,7 @@ func (q listQuery) etag(v dataVersion) string {
 	h := fnv.New64a()
 	fmt.Fprintf(h, "%d|%d|%v|%v|%v|%s|%s", q.page, q.limit, deref(q.completed), deref(q.priority), deref(q.pattern), q.tag, q.sort)
 	if !v.settled() {
-		return fmt.Sprintf(`W/"%d-%x-%x"`, v.xid, h.Sum64(), rand.Uint64())
+		return fmt.Sprintf(`W/"%d-%x-%s"`, v.xid, h.Sum64(), rand.Text())
 	}
 	return fmt.Sprintf(`W/"%d-%x"`, v.xid, h.Sum64())
 }

@@ -466,12 +466,12 @@ func (a *app) settled(t testing.TB) {
 
 // sameState fails the test for each entity on which the copy differs from
 // the server.
-func sameState(t testing.TB, server, copy replica) {
+func sameState(t testing.TB, server, local replica) {
 	t.Helper()
 	for k, v := range server {
-		assert.Equal(t, v, copy[k], "%s on the server and in the copy", k)
+		assert.Equal(t, v, local[k], "%s on the server and in the copy", k)
 	}
-	for k := range copy {
+	for k := range local {
 		_, ok := server[k]
 		assert.True(t, ok, "%s is in the copy only", k)
 	}
@@ -698,7 +698,6 @@ func TestChangeFeedUnderConcurrentWriters(t *testing.T) {
 
 // sse is an open event stream.
 type sse struct {
-	resp   *http.Response
 	events chan sseEvent
 	cancel context.CancelFunc
 }
@@ -707,9 +706,16 @@ type sseEvent struct {
 	id, event, data, comment string
 }
 
+// refused is the answer to a GET /events that did not open a stream.
+type refused struct {
+	StatusCode int
+	Header     http.Header
+}
+
 // openEvents opens GET /events on srv with token and extra headers; the
 // stream's events arrive on the channel, which closes when the stream ends.
-func openEvents(t testing.TB, srv, token, query string, header ...string) (*sse, *http.Response) {
+// When the server answers anything but 200, the stream is nil.
+func openEvents(t testing.TB, srv, token, query string, header ...string) (*sse, refused) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv+"/api/v1/events"+query, nil)
@@ -718,20 +724,22 @@ func openEvents(t testing.TB, srv, token, query string, header ...string) (*sse,
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := http.DefaultClient.Do(req) //nolint:bodyclose // closed here when refused, else by the reading goroutine
 	require.NoError(t, err)
+	answer := refused{StatusCode: resp.StatusCode, Header: resp.Header}
 	if resp.StatusCode != http.StatusOK {
+		_ = resp.Body.Close()
 		cancel()
-		return nil, resp
+		return nil, answer
 	}
-	s := &sse{resp: resp, events: make(chan sseEvent, 1000), cancel: cancel}
+	s := &sse{events: make(chan sseEvent, 1000), cancel: cancel}
 	go func() {
 		defer close(s.events)
 		defer resp.Body.Close()
 		readEvents(resp.Body, s.events)
 	}()
 	t.Cleanup(func() { cancel() })
-	return s, resp
+	return s, answer
 }
 
 // next waits at most d for the next event that is not a comment.
