@@ -105,14 +105,18 @@ func (s stored) VisitCreateTaskResponse(w http.ResponseWriter) error { return s.
 // VisitCreateTagResponse sends the response of POST /tags.
 func (s stored) VisitCreateTagResponse(w http.ResponseWriter) error { return s.write(w) }
 
-// PruneIdempotencyKeys deletes, every interval until ctx ends, the keys kept
-// longer than IdempotencyRetention.
+// PruneIdempotencyKeys runs PruneIdempotencyKeysNow every interval until
+// ctx ends.
 func (h *TasksHandler) PruneIdempotencyKeys(ctx context.Context, logger *slog.Logger, interval time.Duration) {
-	store.Every(ctx, logger, interval, "idempotency keys", func(ctx context.Context) (int64, error) {
-		return pruneBatches(func(batch int32) (int64, error) {
-			return h.q.PruneIdempotencyKeys(ctx, db.PruneIdempotencyKeysParams{
-				RetentionSeconds: IdempotencyRetention.Seconds(), Batch: batch})
-		})
+	store.Every(ctx, logger, interval, "idempotency keys", h.PruneIdempotencyKeysNow)
+}
+
+// PruneIdempotencyKeysNow deletes the keys kept longer than
+// IdempotencyRetention and returns how many went.
+func (h *TasksHandler) PruneIdempotencyKeysNow(ctx context.Context) (int64, error) {
+	return pruneBatches(func(batch int32) (int64, error) {
+		return h.q.PruneIdempotencyKeys(ctx, db.PruneIdempotencyKeysParams{
+			RetentionSeconds: IdempotencyRetention.Seconds(), Batch: batch})
 	})
 }
 

@@ -195,6 +195,7 @@ func TestEventsEnd(t *testing.T) {
 			open = append(open, s)
 		}
 		assert.Equal(t, 3, a.events.Open())
+		assert.Equal(t, "3", sample(t, a.scrape(t), "todo_event_streams"))
 		_, resp := openEvents(t, url, tok, "")
 		assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
 		assert.NotEmpty(t, resp.Header.Get("Retry-After"))

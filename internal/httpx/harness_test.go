@@ -141,6 +141,7 @@ func newApp(t testing.TB, opt ...func(*options)) *app {
 	live, err := api.Listen(database, listenURL, o.logger, tokens.AccessTTL(), api.StreamOptions{PerUser: 3, Ping: o.ping})
 	require.NoError(t, err)
 	revocations, listener := live.Revocations, live.Listener
+	m.ObserveStreams(live.Events.Open)
 	tasksH, err := api.NewTasksHandler(database, live.Events, clk.Now)
 	require.NoError(t, err)
 	lctx, stop := context.WithCancel(context.Background())

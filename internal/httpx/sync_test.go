@@ -387,6 +387,23 @@ func TestIdempotencyKey(t *testing.T) {
 		assert.Equal(t, before+1, count(t))
 	})
 
+	t.Run("KeysExpireAfterADay", func(t *testing.T) {
+		ctx := context.Background()
+		first := a.callH(t, http.MethodPost, "/api/v1/tags", tok, map[string]any{"name": "daily"}, "Idempotency-Key", "day-old")
+		require.Equal(t, http.StatusCreated, first.Code)
+		n, err := a.tasks.PruneIdempotencyKeysNow(ctx)
+		require.NoError(t, err)
+		assert.Zero(t, n, "a fresh key stays")
+		_, err = a.pool.Exec(ctx, `UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE key = 'day-old'`)
+		require.NoError(t, err)
+		n, err = a.tasks.PruneIdempotencyKeysNow(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, int64(1), n)
+		// The key is free again: the same request is a new one (the name is taken now).
+		r := a.callH(t, http.MethodPost, "/api/v1/tags", tok, map[string]any{"name": "daily"}, "Idempotency-Key", "day-old")
+		requireError(t, r, http.StatusBadRequest, "TAG_ALREADY_EXISTS", "")
+	})
+
 	t.Run("FailedRequestsAreNotKept", func(t *testing.T) {
 		a.createTag(t, tok, "taken")
 		r := a.callH(t, http.MethodPost, "/api/v1/tags", tok, map[string]any{"name": "taken"}, "Idempotency-Key", "tag-1")
