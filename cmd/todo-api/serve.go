@@ -84,6 +84,9 @@ func serve(ctx context.Context, stdout io.Writer, listening chan<- string) error
 	lctx, stopListening := context.WithCancel(context.Background())
 	defer stopListening()
 	go live.Listener.Run(lctx)
+	notified := make(chan struct{})
+	go func() { live.Notifier.Run(lctx); close(notified) }()
+	defer func() { stopListening(); <-notified }() // the last writes are announced
 	waitListening(ctx, logger, live.Listener, cfg.DBConnectionTimeout)
 
 	tasksH, err := api.NewTasksHandler(database, live.Events, time.Now)
@@ -102,7 +105,7 @@ func serve(ctx context.Context, stdout io.Writer, listening chan<- string) error
 	}
 	e, err := httpx.NewServer(httpx.Deps{
 		Logger: logger, Pool: pool, Monitor: monitor, RequestTimeout: cfg.RequestTimeout(),
-		Tokens: tokens, Revocations: live.Revocations, Metrics: m, Draining: draining.Load, Auth: authH, Tasks: tasksH,
+		Tokens: tokens, Revocations: live.Revocations, Metrics: m, Draining: draining.Load, Auth: authH, Tasks: tasksH, Notifier: live.Notifier,
 		SharedLimits: rateCounts,
 		RateLimits: map[string]*httpx.RateLimiter{
 			// Each costs a bcrypt computation (or starts a session): per

@@ -37,9 +37,10 @@ CREATE INDEX idx_changes_tombstones ON changes (changed_at) WHERE op = 'delete';
 ALTER TABLE users ADD COLUMN changes_floor bigint NOT NULL DEFAULT 0;
 
 -- Each insert, version change or deletion of a task or tag records the
--- change and tells the servers listening on the channel `changes` (payload:
--- the user id) when it commits; several changes of one user in one
--- transaction make one notification.
+-- change. The servers tell each other which users changed (NOTIFY changes)
+-- themselves, many users in one notification: a NOTIFY in every writing
+-- transaction would serialise their commits on PostgreSQL's notification
+-- lock, which is held until the commit is flushed.
 CREATE FUNCTION record_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -65,7 +66,6 @@ BEGIN
         ON CONFLICT (user_id, entity, entity_id) DO UPDATE
             SET op = EXCLUDED.op, version = EXCLUDED.version, xid = EXCLUDED.xid, changed_at = EXCLUDED.changed_at;
     END IF;
-    PERFORM pg_notify('changes', r.user_id::text);
     RETURN NULL;
 END
 $$;

@@ -62,3 +62,8 @@ WITH gone AS (
     WHERE u.id = f.user_id AND u.changes_floor < f.xid
 )
 SELECT count(*) FROM gone;
+
+-- name: NotifyChanges :exec
+-- Tells every server listening on `changes` which users' data changed: each
+-- payload is comma-separated user ids (db/migrations/000007_sync.up.sql).
+SELECT pg_notify('changes', p) FROM unnest(@payloads::text[]) AS p;

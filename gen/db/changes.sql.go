@@ -164,6 +164,17 @@ func (q *Queries) ListVersion(ctx context.Context, userID uuid.UUID) (ListVersio
 	return i, err
 }
 
+const notifyChanges = `-- name: NotifyChanges :exec
+SELECT pg_notify('changes', p) FROM unnest($1::text[]) AS p
+`
+
+// Tells every server listening on `changes` which users' data changed: each
+// payload is comma-separated user ids (db/migrations/000007_sync.up.sql).
+func (q *Queries) NotifyChanges(ctx context.Context, payloads []string) error {
+	_, err := q.db.Exec(ctx, notifyChanges, payloads)
+	return err
+}
+
 const pruneTombstones = `-- name: PruneTombstones :one
 WITH gone AS (
     DELETE FROM changes

@@ -122,6 +122,9 @@ type Querier interface {
 	// it. Read the stored response after this, in a statement of its own: its
 	// snapshot then includes whatever the last holder committed.
 	LockIdempotencyKey(ctx context.Context, arg LockIdempotencyKeyParams) (bool, error)
+	// Tells every server listening on `changes` which users' data changed: each
+	// payload is comma-separated user ids (db/migrations/000007_sync.up.sql).
+	NotifyChanges(ctx context.Context, payloads []string) error
 	PruneIdempotencyKeys(ctx context.Context, arg PruneIdempotencyKeysParams) (int64, error)
 	// Deletes up to @batch deletion records older than the retention and raises
 	// each user's floor to the highest xid it pruned.

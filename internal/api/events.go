@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,15 +20,14 @@ import (
 	"github.com/todoapp/todo-api/internal/auth"
 )
 
-// Live events (openapi/tasks-api.yaml: GET /events). The database announces
-// each transaction's changes on ChangesChannel with the user's id; the
-// process's one listening connection (see Listen) wakes that user's streams
-// here, and each stream reads its changes from the feed since its own
-// cursor. A wake never blocks: a stream that is still writing finds the wake
+// Live events (openapi/tasks-api.yaml: GET /events). The servers announce
+// which users changed on ChangesChannel (Notifier); the process's one
+// listening connection (see Listen) wakes those users' streams here, and
+// each stream reads its changes from the feed since its own cursor. A wake never blocks: a stream that is still writing finds the wake
 // waiting when it is done, and one read catches up with everything.
 
-// ChangesChannel is the notification channel of the change feed
-// (db/migrations/000007_sync.up.sql); the payload is a user id.
+// ChangesChannel is the notification channel of the change feed; the
+// payload is comma-separated user ids (Notifier).
 const ChangesChannel = "changes"
 
 // PingInterval is how often an idle stream sends a comment, so proxies and
@@ -136,19 +136,21 @@ func drop(m map[uuid.UUID]map[*stream]struct{}, k uuid.UUID, s *stream) bool {
 	return true
 }
 
-// UserChanged wakes the streams of the user in payload (a notification on
-// ChangesChannel).
-func (e *Events) UserChanged(payload string) {
-	user, err := uuid.Parse(payload)
-	if err != nil {
-		return
-	}
+// UsersChanged wakes the streams of the users in payload (a notification on
+// ChangesChannel: comma-separated user ids).
+func (e *Events) UsersChanged(payload string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for s := range e.byUser[user] {
-		select {
-		case s.wake <- struct{}{}:
-		default: // a wake is pending already
+	for _, id := range strings.Split(payload, ",") {
+		user, err := uuid.Parse(id)
+		if err != nil {
+			continue
+		}
+		for s := range e.byUser[user] {
+			select {
+			case s.wake <- struct{}{}:
+			default: // a wake is pending already
+			}
 		}
 	}
 }

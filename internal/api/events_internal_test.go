@@ -29,7 +29,7 @@ func TestEventsWakeNeverBlocks(t *testing.T) {
 	go func() {
 		defer close(done)
 		for range 10_000 {
-			e.UserChanged(user.String())
+			e.UsersChanged(uuid.NewString() + "," + user.String())
 			select {
 			case <-fast.wake:
 				woken++
@@ -45,7 +45,7 @@ func TestEventsWakeNeverBlocks(t *testing.T) {
 	assert.Equal(t, 10_000, woken, "the reading stream got every wake")
 	assert.Len(t, slow.wake, 1, "the slow one has one wake waiting, not 10,000")
 	assert.Empty(t, other.wake, "another user's stream was not woken")
-	e.UserChanged("not a uuid")
+	e.UsersChanged("not a uuid,,")
 }
 
 func TestEventsBoundsAndEnds(t *testing.T) {

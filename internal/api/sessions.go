@@ -37,6 +37,9 @@ type Live struct {
 	Revocations *auth.Revocations
 	Events      *Events
 	Listener    *store.Listener
+	// Notifier announces this process's writes to every server; the caller
+	// runs it.
+	Notifier *Notifier
 }
 
 // Listen returns this process's revocation set (sessions ended within
@@ -44,8 +47,9 @@ type Live struct {
 // listener that keeps both: LISTEN on SessionRevokedChannel
 // and ChangesChannel at directURL (a session of its own, never through a
 // transaction pooler); after each (re)connect, a reload of the recent
-// endings and a wake of every stream, for what was missed meanwhile. The
-// caller runs the listener.
+// endings and a wake of every stream, for what was missed meanwhile; and the
+// notifier of this process's writes. The caller runs the listener and the
+// notifier.
 func Listen(dbtx *store.DB, directURL string, logger *slog.Logger, accessTTL time.Duration, streams StreamOptions) (*Live, error) {
 	events, err := NewEvents(streams)
 	if err != nil {
@@ -55,7 +59,7 @@ func Listen(dbtx *store.DB, directURL string, logger *slog.Logger, accessTTL tim
 		window: accessTTL + revocationMargin, events: events}
 	l, err := store.NewListener(directURL, logger, map[string]func(string){
 		SessionRevokedChannel: feed.notify,
-		ChangesChannel:        events.UserChanged,
+		ChangesChannel:        events.UsersChanged,
 	}, func(ctx context.Context) error {
 		defer events.WakeAll()
 		return feed.reload(ctx)
@@ -63,7 +67,7 @@ func Listen(dbtx *store.DB, directURL string, logger *slog.Logger, accessTTL tim
 	if err != nil {
 		return nil, err
 	}
-	return &Live{Revocations: feed.set, Events: events, Listener: l}, nil
+	return &Live{Revocations: feed.set, Events: events, Listener: l, Notifier: NewNotifier(dbtx, logger)}, nil
 }
 
 // revocationFeed fills a set of ended sessions from the database.

@@ -50,9 +50,11 @@ type Deps struct {
 	SharedLimits SharedCounts
 	// Draining, when it reports true, makes /readyz answer 503 while the
 	// server still serves (the SHUTDOWN_DELAY before a drain). May be nil.
-	Draining       func() bool
-	Auth           *api.AuthHandler
-	Tasks          *api.TasksHandler
+	Draining func() bool
+	Auth     *api.AuthHandler
+	Tasks    *api.TasksHandler
+	// Notifier hears of every write of the tasks API that succeeded.
+	Notifier       *api.Notifier
 	RateLimits     map[string]*RateLimiter
 	CORSOrigins    []string
 	TrustedProxies []*net.IPNet
@@ -60,8 +62,9 @@ type Deps struct {
 
 // NewServer returns the service's Echo instance, every route registered.
 func NewServer(d Deps) (*echo.Echo, error) {
-	if d.Logger == nil || d.Pool == nil || d.Monitor == nil || d.Tokens == nil || d.Revocations == nil || d.Metrics == nil || d.Auth == nil || d.Tasks == nil {
-		return nil, errors.New("httpx: NewServer needs a logger, pool, monitor, tokens, revocations, metrics and both API handlers")
+	if d.Logger == nil || d.Pool == nil || d.Monitor == nil || d.Tokens == nil || d.Revocations == nil || d.Metrics == nil ||
+		d.Auth == nil || d.Tasks == nil || d.Notifier == nil {
+		return nil, errors.New("httpx: NewServer needs a logger, pool, monitor, tokens, revocations, metrics, both API handlers and the notifier")
 	}
 	if d.RequestTimeout <= 0 {
 		return nil, errors.New("httpx: NewServer needs a positive request timeout")
@@ -128,7 +131,7 @@ func NewServer(d Deps) (*echo.Echo, error) {
 		BaseURL:              BasePath,
 		OperationMiddlewares: operationMiddlewares(authSpec, d.RateLimits, d.SharedLimits, authenticate),
 	})
-	tasksapi.RegisterHandlersWithOptions(e, tasksapi.NewStrictHandler(d.Tasks, nil), tasksapi.RegisterHandlersOptions{
+	tasksapi.RegisterHandlersWithOptions(e, tasksapi.NewStrictHandler(d.Tasks, []tasksapi.StrictMiddlewareFunc{d.Notifier.NotifyWrites()}), tasksapi.RegisterHandlersOptions{
 		BaseURL:              BasePath,
 		OperationMiddlewares: operationMiddlewares(tasksSpec, d.RateLimits, d.SharedLimits, authenticate),
 	})

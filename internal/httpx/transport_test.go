@@ -264,7 +264,7 @@ func TestRateLimitForAnUnknownOperationIsRefused(t *testing.T) {
 	a := newApp(t)
 	_, err := httpx.NewServer(httpx.Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Pool: a.pool,
 		Monitor: a.monitor, RequestTimeout: time.Second, Tokens: a.tokens, Revocations: a.revocations, Metrics: a.metrics, Auth: &api.AuthHandler{}, Tasks: &api.TasksHandler{},
-		RateLimits: map[string]*httpx.RateLimiter{"loginuser": nil}})
+		Notifier: &api.Notifier{}, RateLimits: map[string]*httpx.RateLimiter{"loginuser": nil}})
 	require.ErrorContains(t, err, `unknown operation "loginuser"`)
 }
 

@@ -1,0 +1,134 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+
+	"github.com/todoapp/todo-api/gen/db"
+	"github.com/todoapp/todo-api/gen/tasksapi"
+	"github.com/todoapp/todo-api/internal/auth"
+	"github.com/todoapp/todo-api/internal/store"
+)
+
+// NotifyInterval is how long a change may wait to be announced with others.
+const NotifyInterval = 10 * time.Millisecond
+
+// maxPayloadBytes keeps a notification under PostgreSQL's 8000-byte payload
+// limit.
+const maxPayloadBytes = 7900
+
+// Notifier tells every server which users' tasks and tags changed, so their
+// event streams read the feed: each successful write marks its user, and
+// every NotifyInterval one transaction sends NOTIFY changes with all the
+// users marked, comma-separated. One notifying commit per interval, not per
+// write: PostgreSQL serialises notifying commits (db/migrations/
+// 000007_sync.up.sql).
+type Notifier struct {
+	q      *db.Queries
+	logger *slog.Logger
+
+	mu      sync.Mutex
+	pending map[uuid.UUID]struct{}
+	kick    chan struct{}
+}
+
+// NewNotifier returns a Notifier that notifies through dbtx; Run sends.
+func NewNotifier(dbtx *store.DB, logger *slog.Logger) *Notifier {
+	return &Notifier{q: db.New(dbtx), logger: logger, pending: map[uuid.UUID]struct{}{}, kick: make(chan struct{}, 1)}
+}
+
+// Changed marks a user whose data changed (its write has committed).
+func (n *Notifier) Changed(user uuid.UUID) {
+	n.mu.Lock()
+	n.pending[user] = struct{}{}
+	n.mu.Unlock()
+	select {
+	case n.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run sends the notifications until ctx ends, then sends what is left.
+func (n *Notifier) Run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			n.flush(fctx)
+			cancel()
+			return
+		case <-n.kick:
+		}
+		select { // gather the writes of the next moment into the same notification
+		case <-ctx.Done():
+		case <-time.After(NotifyInterval):
+		}
+		n.flush(ctx)
+	}
+}
+
+// flush sends one notification transaction for the users marked so far. On
+// failure it tries twice more; streams that still miss it are woken by the
+// listener's reconnect or their user's next change.
+func (n *Notifier) flush(ctx context.Context) {
+	n.mu.Lock()
+	users := n.pending
+	n.pending = map[uuid.UUID]struct{}{}
+	n.mu.Unlock()
+	if len(users) == 0 {
+		return
+	}
+	payloads := payloadsOf(users)
+	for try := 0; ; try++ {
+		err := n.q.NotifyChanges(ctx, payloads)
+		if err == nil {
+			return
+		}
+		if try == 2 || ctx.Err() != nil {
+			n.logger.Warn("announcing changes failed; their streams see them at their next wake", "users", len(users), "error", err)
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// payloadsOf joins user ids into payloads of at most maxPayloadBytes.
+func payloadsOf(users map[uuid.UUID]struct{}) []string {
+	var out []string
+	var b strings.Builder
+	for u := range users {
+		if b.Len() > 0 && b.Len()+1+36 > maxPayloadBytes {
+			out = append(out, b.String())
+			b.Reset()
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(u.String())
+	}
+	return append(out, b.String())
+}
+
+// NotifyWrites is the strict-handler middleware of the tasks API that marks
+// the user of every write that succeeded (any method but GET answered
+// without an error: its transaction has committed).
+func (n *Notifier) NotifyWrites() tasksapi.StrictMiddlewareFunc {
+	return func(next tasksapi.StrictHandlerFunc, _ string) tasksapi.StrictHandlerFunc {
+		return func(c echo.Context, request any) (any, error) {
+			resp, err := next(c, request)
+			if err == nil && c.Request().Method != http.MethodGet {
+				if uid, ok := auth.UserID(c.Request().Context()); ok {
+					n.Changed(uid)
+				}
+			}
+			return resp, err
+		}
+	}
+}
