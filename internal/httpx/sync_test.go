@@ -442,27 +442,35 @@ func (a *app) changes(t testing.TB, tok, query string) changeList {
 // replica is a client's copy of a user's tasks and tags, built from the feed.
 type replica map[string]string // "task 3" -> its JSON
 
-func (r replica) apply(t testing.TB, c change) {
+// apply applies one change; like do, it never stops the test, so it may run
+// on another goroutine.
+func (r replica) apply(t tester, c change) {
 	t.Helper()
 	key := fmt.Sprint(c.Entity, " ", c.ID)
 	switch c.Op {
 	case "upsert":
-		require.NotEqual(t, "null", string(c.Data), "an upsert carries its data")
+		if string(c.Data) == "null" {
+			t.Errorf("the upsert of %s carries no data", key)
+		}
 		r[key] = canonical(t, c.Data)
 	case "delete":
-		require.Equal(t, "null", string(c.Data))
+		if string(c.Data) != "null" {
+			t.Errorf("the delete of %s carries data: %s", key, c.Data)
+		}
 		delete(r, key)
 	default:
-		t.Fatalf("unknown op %q", c.Op)
+		t.Errorf("unknown op %q", c.Op)
 	}
 }
 
-func canonical(t testing.TB, raw []byte) string {
+// canonical is raw JSON re-encoded with sorted keys.
+func canonical(t tester, raw []byte) string {
 	t.Helper()
 	var v any
-	require.NoError(t, json.Unmarshal(raw, &v))
-	b, err := json.Marshal(v)
-	require.NoError(t, err)
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Errorf("not JSON: %s", raw)
+	}
+	b, _ := json.Marshal(v)
 	return string(b)
 }
 
@@ -671,14 +679,18 @@ func TestChangeFeedUnderConcurrentWriters(t *testing.T) {
 	var readerDone sync.WaitGroup
 	rep := replica{}
 	versions := map[string]int{}
-	readerDone.Go(func() {
+	readerDone.Go(func() { // never stops the test from here: assert, not require
 		for {
 			select {
 			case <-stop:
 				return
 			default:
 			}
-			l := a.changes(t, tok, "?since="+cursor+"&limit=7")
+			r := a.call(t, http.MethodGet, "/api/v1/changes?since="+cursor+"&limit=7", tok, nil)
+			var l changeList
+			if !assert.Equal(t, http.StatusOK, r.Code, r.Body.String()) || !assert.NoError(t, json.Unmarshal(r.Body.Bytes(), &l)) {
+				return
+			}
 			for _, c := range l.Changes {
 				key := fmt.Sprint(c.Entity, " ", c.ID)
 				assert.GreaterOrEqual(t, c.Version, versions[key], "%s went back", key)
@@ -690,14 +702,18 @@ func TestChangeFeedUnderConcurrentWriters(t *testing.T) {
 	})
 	var writers sync.WaitGroup
 	for w := range 6 {
-		writers.Go(func() {
+		writers.Go(func() { // assert, not require: not the test's goroutine
 			for i := range 15 {
-				task := a.createTask(t, tok, map[string]any{"title": fmt.Sprint("w", w, "-", i)})
-				path := fmt.Sprintf("/api/v1/tasks/%v", task["id"])
-				a.call(t, http.MethodPatch, path, tok, map[string]any{"completed": i%2 == 0})
-				a.call(t, http.MethodPost, fmt.Sprintf("%s/tags/%d", path, tags[i%2]), tok, nil)
+				r := a.call(t, http.MethodPost, "/api/v1/tasks", tok, map[string]any{"title": fmt.Sprint("w", w, "-", i)})
+				var task struct{ ID int }
+				if !assert.Equal(t, http.StatusCreated, r.Code, r.Body.String()) || !assert.NoError(t, json.Unmarshal(r.Body.Bytes(), &task)) {
+					return
+				}
+				path := fmt.Sprintf("/api/v1/tasks/%d", task.ID)
+				assert.Equal(t, http.StatusOK, a.call(t, http.MethodPatch, path, tok, map[string]any{"completed": i%2 == 0}).Code)
+				assert.Equal(t, http.StatusCreated, a.call(t, http.MethodPost, fmt.Sprintf("%s/tags/%d", path, tags[i%2]), tok, nil).Code)
 				if i%3 == 0 {
-					a.call(t, http.MethodDelete, path, tok, nil)
+					assert.Equal(t, http.StatusNoContent, a.call(t, http.MethodDelete, path, tok, nil).Code)
 				}
 			}
 		})
