@@ -19,33 +19,6 @@ SELECT (SELECT coalesce(max(c.xid), 0) FROM changes AS c WHERE c.user_id = u.id)
        pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon
 FROM users AS u WHERE u.id = @user_id;
 
--- name: ChangesSince :many
--- The user's changes after the key (@after_xid, @after_entity, @after_id)
--- and below the horizon, in key order, at most @page_limit, each with the
--- current row of an upsert, all from one snapshot. The first columns are
--- the user's and the snapshot's: the pruned floor, the horizon, the next
--- xid to be given, and whether changes wait above the horizon. A user
--- without such changes gives one row with a NULL xid; a user that is gone
--- gives none.
-SELECT u.changes_floor, h.horizon, h.next_xid,
-       EXISTS (SELECT 1 FROM changes AS w WHERE w.user_id = u.id AND w.xid >= h.horizon) AS waiting,
-       c.xid, c.entity, c.entity_id, c.op, c.version,
-       t.id AS task_id, t.title, t.description, t.completed, t.priority, t.due_date,
-       t.created_at, t.updated_at, t.version AS task_version,
-       g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
-FROM users AS u
-CROSS JOIN (
-    SELECT pg_snapshot_xmin(s)::text::bigint AS horizon, pg_snapshot_xmax(s)::text::bigint AS next_xid
-    FROM pg_current_snapshot() AS s
-) AS h
-LEFT JOIN changes AS c ON c.user_id = u.id AND c.xid < h.horizon
-    AND (c.xid, c.entity, c.entity_id) > (@after_xid::bigint, @after_entity::text, @after_id::integer)
-LEFT JOIN tasks AS t ON c.entity = 'task' AND c.op = 'upsert' AND t.user_id = u.id AND t.id = c.entity_id
-LEFT JOIN tags AS g ON c.entity = 'tag' AND c.op = 'upsert' AND g.user_id = u.id AND g.id = c.entity_id
-WHERE u.id = @user_id
-ORDER BY c.xid, c.entity, c.entity_id
-LIMIT @page_limit;
-
 -- name: PruneTombstones :one
 -- Deletes up to @batch deletion records older than the retention and raises
 -- each user's floor to the highest xid it pruned.
@@ -67,3 +40,39 @@ SELECT count(*) FROM gone;
 -- Tells every server listening on `changes` which users' data changed: each
 -- payload is comma-separated user ids (db/migrations/000007_sync.up.sql).
 SELECT pg_notify('changes', p) FROM unnest(@payloads::text[]) AS p;
+
+-- name: ChangesSince :many
+-- For each reader i (a user, and the key after which it reads), its user's
+-- changes after that key and below the horizon, in key order, at most
+-- @page_limit, each with the current row of an upsert: many readers in one
+-- statement and one snapshot (the streams one notification woke read
+-- together). Each reader's rows start with its user's and the snapshot's:
+-- the pruned floor, the horizon, the next xid to be given, and whether
+-- changes wait above the horizon. A reader without changes gets one row
+-- whose change columns are zero (xid -1); a user that is gone, none.
+SELECT r.i::integer AS request, u.changes_floor, h.horizon, h.next_xid,
+       coalesce((SELECT max(w.xid) FROM changes AS w WHERE w.user_id = r.user_id) >= h.horizon, false)::boolean AS waiting,
+       coalesce(c.xid, -1)::bigint AS xid, coalesce(c.entity, '')::text AS entity,
+       coalesce(c.entity_id, 0)::integer AS entity_id, coalesce(c.op, '')::text AS op,
+       coalesce(c.version, 0)::integer AS version,
+       t.id AS task_id, t.title, t.description, t.completed, t.priority, t.due_date,
+       t.created_at, t.updated_at, t.version AS task_version,
+       g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
+FROM unnest(@user_ids::uuid[]) WITH ORDINALITY AS r(user_id, i)
+CROSS JOIN (
+    SELECT pg_snapshot_xmin(s)::text::bigint AS horizon, pg_snapshot_xmax(s)::text::bigint AS next_xid
+    FROM pg_current_snapshot() AS s
+) AS h
+JOIN users AS u ON u.id = r.user_id
+LEFT JOIN LATERAL (
+    SELECT ch.xid, ch.entity, ch.entity_id, ch.op, ch.version
+    FROM changes AS ch
+    WHERE ch.user_id = r.user_id AND ch.xid < h.horizon
+      AND (ch.xid, ch.entity, ch.entity_id)
+        > ((@after_xids::bigint[])[r.i], (@after_entities::text[])[r.i], (@after_ids::integer[])[r.i])
+    ORDER BY ch.xid, ch.entity, ch.entity_id
+    LIMIT @page_limit
+) AS c ON true
+LEFT JOIN tasks AS t ON c.entity = 'task' AND c.op = 'upsert' AND t.user_id = r.user_id AND t.id = c.entity_id
+LEFT JOIN tags AS g ON c.entity = 'tag' AND c.op = 'upsert' AND g.user_id = r.user_id AND g.id = c.entity_id
+ORDER BY r.i, c.xid, c.entity, c.entity_id;

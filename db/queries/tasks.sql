@@ -164,6 +164,15 @@ JOIN tags AS g ON g.id = l.tag_id
 WHERE l.user_id = @user_id AND l.task_id = ANY (@task_ids::integer[])
 ORDER BY l.task_id, g.name, g.id;
 
+-- name: TagsOfAnyTasks :many
+-- The tags of the given tasks, by name: tasks of several users, whose ids
+-- come from statements scoped to them (the change feed's readers).
+SELECT l.task_id, g.id, g.name, g.color, g.version
+FROM task_tag_link AS l
+JOIN tags AS g ON g.user_id = l.user_id AND g.id = l.tag_id
+WHERE l.task_id = ANY (@task_ids::integer[])
+ORDER BY l.task_id, g.name, g.id;
+
 -- name: CreateTask :one
 -- Task times come from the service's clock (@now), never from the
 -- database's, so that one clock orders them.

@@ -13,44 +13,53 @@ import (
 )
 
 const changesSince = `-- name: ChangesSince :many
-SELECT u.changes_floor, h.horizon, h.next_xid,
-       EXISTS (SELECT 1 FROM changes AS w WHERE w.user_id = u.id AND w.xid >= h.horizon) AS waiting,
-       c.xid, c.entity, c.entity_id, c.op, c.version,
+SELECT r.i::integer AS request, u.changes_floor, h.horizon, h.next_xid,
+       coalesce((SELECT max(w.xid) FROM changes AS w WHERE w.user_id = r.user_id) >= h.horizon, false)::boolean AS waiting,
+       coalesce(c.xid, -1)::bigint AS xid, coalesce(c.entity, '')::text AS entity,
+       coalesce(c.entity_id, 0)::integer AS entity_id, coalesce(c.op, '')::text AS op,
+       coalesce(c.version, 0)::integer AS version,
        t.id AS task_id, t.title, t.description, t.completed, t.priority, t.due_date,
        t.created_at, t.updated_at, t.version AS task_version,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
-FROM users AS u
+FROM unnest($1::uuid[]) WITH ORDINALITY AS r(user_id, i)
 CROSS JOIN (
     SELECT pg_snapshot_xmin(s)::text::bigint AS horizon, pg_snapshot_xmax(s)::text::bigint AS next_xid
     FROM pg_current_snapshot() AS s
 ) AS h
-LEFT JOIN changes AS c ON c.user_id = u.id AND c.xid < h.horizon
-    AND (c.xid, c.entity, c.entity_id) > ($1::bigint, $2::text, $3::integer)
-LEFT JOIN tasks AS t ON c.entity = 'task' AND c.op = 'upsert' AND t.user_id = u.id AND t.id = c.entity_id
-LEFT JOIN tags AS g ON c.entity = 'tag' AND c.op = 'upsert' AND g.user_id = u.id AND g.id = c.entity_id
-WHERE u.id = $4
-ORDER BY c.xid, c.entity, c.entity_id
-LIMIT $5
+JOIN users AS u ON u.id = r.user_id
+LEFT JOIN LATERAL (
+    SELECT ch.xid, ch.entity, ch.entity_id, ch.op, ch.version
+    FROM changes AS ch
+    WHERE ch.user_id = r.user_id AND ch.xid < h.horizon
+      AND (ch.xid, ch.entity, ch.entity_id)
+        > (($2::bigint[])[r.i], ($3::text[])[r.i], ($4::integer[])[r.i])
+    ORDER BY ch.xid, ch.entity, ch.entity_id
+    LIMIT $5
+) AS c ON true
+LEFT JOIN tasks AS t ON c.entity = 'task' AND c.op = 'upsert' AND t.user_id = r.user_id AND t.id = c.entity_id
+LEFT JOIN tags AS g ON c.entity = 'tag' AND c.op = 'upsert' AND g.user_id = r.user_id AND g.id = c.entity_id
+ORDER BY r.i, c.xid, c.entity, c.entity_id
 `
 
 type ChangesSinceParams struct {
-	AfterXid    int64     `json:"after_xid"`
-	AfterEntity string    `json:"after_entity"`
-	AfterID     int32     `json:"after_id"`
-	UserID      uuid.UUID `json:"user_id"`
-	PageLimit   int32     `json:"page_limit"`
+	UserIds       []uuid.UUID `json:"user_ids"`
+	AfterXids     []int64     `json:"after_xids"`
+	AfterEntities []string    `json:"after_entities"`
+	AfterIds      []int32     `json:"after_ids"`
+	PageLimit     int32       `json:"page_limit"`
 }
 
 type ChangesSinceRow struct {
+	Request      int32         `json:"request"`
 	ChangesFloor int64         `json:"changes_floor"`
 	Horizon      int64         `json:"horizon"`
 	NextXid      int64         `json:"next_xid"`
 	Waiting      bool          `json:"waiting"`
-	Xid          *int64        `json:"xid"`
-	Entity       *string       `json:"entity"`
-	EntityID     *int32        `json:"entity_id"`
-	Op           *string       `json:"op"`
-	Version      *int32        `json:"version"`
+	Xid          int64         `json:"xid"`
+	Entity       string        `json:"entity"`
+	EntityID     int32         `json:"entity_id"`
+	Op           string        `json:"op"`
+	Version      int32         `json:"version"`
 	TaskID       *int32        `json:"task_id"`
 	Title        *string       `json:"title"`
 	Description  *string       `json:"description"`
@@ -66,19 +75,20 @@ type ChangesSinceRow struct {
 	TagVersion   *int32        `json:"tag_version"`
 }
 
-// The user's changes after the key (@after_xid, @after_entity, @after_id)
-// and below the horizon, in key order, at most @page_limit, each with the
-// current row of an upsert, all from one snapshot. The first columns are
-// the user's and the snapshot's: the pruned floor, the horizon, the next
-// xid to be given, and whether changes wait above the horizon. A user
-// without such changes gives one row with a NULL xid; a user that is gone
-// gives none.
+// For each reader i (a user, and the key after which it reads), its user's
+// changes after that key and below the horizon, in key order, at most
+// @page_limit, each with the current row of an upsert: many readers in one
+// statement and one snapshot (the streams one notification woke read
+// together). Each reader's rows start with its user's and the snapshot's:
+// the pruned floor, the horizon, the next xid to be given, and whether
+// changes wait above the horizon. A reader without changes gets one row
+// whose change columns are zero (xid -1); a user that is gone, none.
 func (q *Queries) ChangesSince(ctx context.Context, arg ChangesSinceParams) ([]ChangesSinceRow, error) {
 	rows, err := q.db.Query(ctx, changesSince,
-		arg.AfterXid,
-		arg.AfterEntity,
-		arg.AfterID,
-		arg.UserID,
+		arg.UserIds,
+		arg.AfterXids,
+		arg.AfterEntities,
+		arg.AfterIds,
 		arg.PageLimit,
 	)
 	if err != nil {
@@ -89,6 +99,7 @@ func (q *Queries) ChangesSince(ctx context.Context, arg ChangesSinceParams) ([]C
 	for rows.Next() {
 		var i ChangesSinceRow
 		if err := rows.Scan(
+			&i.Request,
 			&i.ChangesFloor,
 			&i.Horizon,
 			&i.NextXid,

@@ -21,13 +21,14 @@ type Querier interface {
 	// Sets the new hash and ends every other live session of the user, in one
 	// statement (one transaction). 0 rows: no such user.
 	ChangePassword(ctx context.Context, arg ChangePasswordParams) (int64, error)
-	// The user's changes after the key (@after_xid, @after_entity, @after_id)
-	// and below the horizon, in key order, at most @page_limit, each with the
-	// current row of an upsert, all from one snapshot. The first columns are
-	// the user's and the snapshot's: the pruned floor, the horizon, the next
-	// xid to be given, and whether changes wait above the horizon. A user
-	// without such changes gives one row with a NULL xid; a user that is gone
-	// gives none.
+	// For each reader i (a user, and the key after which it reads), its user's
+	// changes after that key and below the horizon, in key order, at most
+	// @page_limit, each with the current row of an upsert: many readers in one
+	// statement and one snapshot (the streams one notification woke read
+	// together). Each reader's rows start with its user's and the snapshot's:
+	// the pruned floor, the horizon, the next xid to be given, and whether
+	// changes wait above the horizon. A reader without changes gets one row
+	// whose change columns are zero (xid -1); a user that is gone, none.
 	ChangesSince(ctx context.Context, arg ChangesSinceParams) ([]ChangesSinceRow, error)
 	// Counts one request of key in its window, opening a new window when the
 	// last one started at or before @ended_before (now minus the window), and
@@ -151,6 +152,9 @@ type Querier interface {
 	SaveIdempotencyKey(ctx context.Context, arg SaveIdempotencyKeyParams) error
 	// The version of one of the user's tags: what a failed If-Match is told.
 	TagVersion(ctx context.Context, arg TagVersionParams) (int32, error)
+	// The tags of the given tasks, by name: tasks of several users, whose ids
+	// come from statements scoped to them (the change feed's readers).
+	TagsOfAnyTasks(ctx context.Context, taskIds []int32) ([]TagsOfAnyTasksRow, error)
 	// The tags of the given tasks of the user, by name.
 	TagsOfTasks(ctx context.Context, arg TagsOfTasksParams) ([]TagsOfTasksRow, error)
 	// The version of one of the user's tasks: what a failed If-Match is told.

@@ -908,6 +908,50 @@ func (q *Queries) ReplaceTask(ctx context.Context, arg ReplaceTaskParams) (Task,
 	return i, err
 }
 
+const tagsOfAnyTasks = `-- name: TagsOfAnyTasks :many
+SELECT l.task_id, g.id, g.name, g.color, g.version
+FROM task_tag_link AS l
+JOIN tags AS g ON g.user_id = l.user_id AND g.id = l.tag_id
+WHERE l.task_id = ANY ($1::integer[])
+ORDER BY l.task_id, g.name, g.id
+`
+
+type TagsOfAnyTasksRow struct {
+	TaskID  int32   `json:"task_id"`
+	ID      int32   `json:"id"`
+	Name    string  `json:"name"`
+	Color   *string `json:"color"`
+	Version int32   `json:"version"`
+}
+
+// The tags of the given tasks, by name: tasks of several users, whose ids
+// come from statements scoped to them (the change feed's readers).
+func (q *Queries) TagsOfAnyTasks(ctx context.Context, taskIds []int32) ([]TagsOfAnyTasksRow, error) {
+	rows, err := q.db.Query(ctx, tagsOfAnyTasks, taskIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []TagsOfAnyTasksRow{}
+	for rows.Next() {
+		var i TagsOfAnyTasksRow
+		if err := rows.Scan(
+			&i.TaskID,
+			&i.ID,
+			&i.Name,
+			&i.Color,
+			&i.Version,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const tagsOfTasks = `-- name: TagsOfTasks :many
 SELECT l.task_id, g.id, g.name, g.color, g.version
 FROM task_tag_link AS l

@@ -152,59 +152,119 @@ type changePage struct {
 // below the pruned floor, or beyond the transactions given so far (not this
 // database's), is CURSOR_EXPIRED, naming field.
 func (h *TasksHandler) changesSince(ctx context.Context, uid uuid.UUID, after cursor, limit int, field string) (changePage, error) {
-	rows, err := h.q.ChangesSince(ctx, db.ChangesSinceParams{UserID: uid, AfterXid: after.xid, AfterEntity: after.entity,
-		AfterID: after.id, PageLimit: int32(limit + 1)})
+	pages, err := h.readFeed(ctx, []feedRead{{user: uid, after: after}}, limit)
 	if err != nil {
-		return changePage{}, fmt.Errorf("changes since: %w", err)
+		return changePage{}, err
 	}
-	if len(rows) == 0 {
-		return changePage{}, apperr.InvalidToken
+	return pages[0].page, pages[0].failure(field)
+}
+
+// feedRead is one reader of the feed: a user, and the position after which
+// it reads.
+type feedRead struct {
+	user  uuid.UUID
+	after cursor
+}
+
+// feedPage is what a feedRead got: a page, or why not (the user is gone, or
+// the cursor expired).
+type feedPage struct {
+	page          changePage
+	gone, expired bool
+}
+
+// failure is the error of a read that got no page, naming field.
+func (p feedPage) failure(field string) error {
+	switch {
+	case p.gone:
+		return apperr.InvalidToken
+	case p.expired:
+		return apperr.CursorExpired.WithField(field)
 	}
-	head := rows[0]
-	if head.ChangesFloor > 0 && after.xid <= head.ChangesFloor || after.xid > head.NextXid {
-		return changePage{}, apperr.CursorExpired.WithField(field)
+	return nil
+}
+
+// readFeed reads up to limit changes for each reader, in two statements
+// whatever their number: the pages with each upsert's row, then the tags of
+// their tasks. Page i is reads[i]'s.
+func (h *TasksHandler) readFeed(ctx context.Context, reads []feedRead, limit int) ([]feedPage, error) {
+	p := db.ChangesSinceParams{PageLimit: int32(limit + 1)}
+	for _, r := range reads {
+		p.UserIds = append(p.UserIds, r.user)
+		p.AfterXids = append(p.AfterXids, r.after.xid)
+		p.AfterEntities = append(p.AfterEntities, r.after.entity)
+		p.AfterIds = append(p.AfterIds, r.after.id)
 	}
-	page := changePage{next: after, changes: []tasksapi.Change{}, waiting: head.Waiting}
-	if horizon := (cursor{xid: head.Horizon}); after.before(horizon) {
-		page.next = horizon
+	rows, err := h.q.ChangesSince(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("changes since: %w", err)
 	}
-	if head.Xid == nil { // nothing after the cursor below the horizon
-		return page, nil
-	}
-	if len(rows) > limit {
-		rows, page.hasMore = rows[:limit], true
-	}
+	byRead := make([][]db.ChangesSinceRow, len(reads))
 	var taskIDs []int32
 	for _, r := range rows {
-		if *r.Entity == string(tasksapi.ChangeEntityTask) && r.TaskID != nil {
+		byRead[r.Request-1] = append(byRead[r.Request-1], r)
+		if r.TaskID != nil {
 			taskIDs = append(taskIDs, *r.TaskID)
 		}
 	}
 	tags := map[int32][]tasksapi.Tag{}
 	if len(taskIDs) > 0 {
-		if tags, err = h.tagsOfIDs(ctx, uid, taskIDs); err != nil {
-			return changePage{}, err
+		trows, err := h.q.TagsOfAnyTasks(ctx, taskIDs)
+		if err != nil {
+			return nil, fmt.Errorf("tags of tasks: %w", err)
 		}
+		for _, r := range trows {
+			tags[r.TaskID] = append(tags[r.TaskID], toTag(r.ID, r.Name, r.Color, r.Version))
+		}
+	}
+	out := make([]feedPage, len(reads))
+	for i, rs := range byRead {
+		if out[i], err = pageOf(reads[i], rs, limit, tags); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// pageOf makes one reader's page of its rows.
+func pageOf(read feedRead, rows []db.ChangesSinceRow, limit int, tags map[int32][]tasksapi.Tag) (feedPage, error) {
+	if len(rows) == 0 {
+		return feedPage{gone: true}, nil
+	}
+	head, after := rows[0], read.after
+	if head.ChangesFloor > 0 && after.xid <= head.ChangesFloor || after.xid > head.NextXid {
+		return feedPage{expired: true}, nil
+	}
+	page := changePage{next: after, changes: []tasksapi.Change{}, waiting: head.Waiting}
+	if horizon := (cursor{xid: head.Horizon}); after.before(horizon) {
+		page.next = horizon
+	}
+	if head.Xid < 0 { // nothing after the cursor below the horizon
+		return feedPage{page: page}, nil
+	}
+	if len(rows) > limit {
+		rows, page.hasMore = rows[:limit], true
 	}
 	page.changes = make([]tasksapi.Change, len(rows))
 	page.keys = make([]cursor, len(rows))
 	for i, r := range rows {
-		if page.changes[i], err = toChange(r, uid, tags); err != nil {
-			return changePage{}, err
+		c, err := toChange(r, read.user, tags)
+		if err != nil {
+			return feedPage{}, err
 		}
-		page.keys[i] = cursor{xid: *r.Xid, entity: *r.Entity, id: *r.EntityID}
+		page.changes[i], page.keys[i] = c, cursor{xid: r.Xid, entity: r.Entity, id: r.EntityID}
 	}
 	if page.hasMore {
 		page.next = page.keys[limit-1]
 	}
-	return page, nil
+	return feedPage{page: page}, nil
 }
 
 // toChange converts one row of ChangesSince; an upsert's row is there (one
 // snapshot read the change and the row).
 func toChange(r db.ChangesSinceRow, uid uuid.UUID, tags map[int32][]tasksapi.Tag) (tasksapi.Change, error) {
-	c := tasksapi.Change{Entity: tasksapi.ChangeEntity(*r.Entity), Id: int64(*r.EntityID), Op: tasksapi.ChangeOp(*r.Op),
-		Version: int64(*r.Version), Data: nullable.NewNullNullable[tasksapi.Change_Data]()}
+	c := tasksapi.Change{Entity: tasksapi.ChangeEntity(r.Entity), Id: int64(r.EntityID), Op: tasksapi.ChangeOp(r.Op),
+		Version: int64(r.Version), Data: nullable.NewNullNullable[tasksapi.Change_Data]()}
 	if c.Op == tasksapi.ChangeOpDelete {
 		return c, nil
 	}
@@ -218,7 +278,7 @@ func toChange(r db.ChangesSinceRow, uid uuid.UUID, tags map[int32][]tasksapi.Tag
 	case c.Entity == tasksapi.ChangeEntityTag && r.TagID != nil:
 		err = data.FromTag(toTag(*r.TagID, *r.TagName, r.TagColor, *r.TagVersion))
 	default:
-		return c, fmt.Errorf("change of %s %d in transaction %d: the row is missing", *r.Entity, *r.EntityID, *r.Xid)
+		return c, fmt.Errorf("change of %s %d in transaction %d: the row is missing", r.Entity, r.EntityID, r.Xid)
 	}
 	if err != nil {
 		return c, fmt.Errorf("encode change: %w", err)

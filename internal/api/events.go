@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/todoapp/todo-api/gen/tasksapi"
 	"github.com/todoapp/todo-api/internal/apperr"
@@ -41,6 +40,13 @@ const streamPage = 500
 // behind an older transaction.
 const waitingRecheck = 50 * time.Millisecond
 
+// batchWindow is how long the first woken stream's read waits for others to
+// join its batch; maxBatch bounds a batch.
+const (
+	batchWindow = 2 * time.Millisecond
+	maxBatch    = 500
+)
+
 // streamWriteTimeout bounds each write to a stream: a client that stopped
 // reading loses its stream instead of holding it open forever.
 const streamWriteTimeout = 10 * time.Second
@@ -55,9 +61,9 @@ type StreamOptions struct {
 type Events struct {
 	perUser int
 	ping    time.Duration
-	// reads shares one read of the feed among the streams of a user that
-	// a notification woke at the same cursor (a user's tabs, normally).
-	reads singleflight.Group
+	// pending are the reads of woken streams waiting for the next batch.
+	pendingMu sync.Mutex
+	pending   []pendingRead
 
 	mu        sync.Mutex
 	byUser    map[uuid.UUID]map[*stream]struct{}
@@ -315,24 +321,83 @@ type rendered struct {
 	events []byte
 }
 
-// read reads the user's changes after a cursor, once for all the streams of
-// the user on this process that ask at the same time. The read does not end
-// with the stream that happened to start it.
+// pendingRead is a woken stream's read, waiting for its batch.
+type pendingRead struct {
+	read  feedRead
+	reply chan readReply // buffered: the batch never waits for a stream
+}
+
+type readReply struct {
+	r   rendered
+	err error
+}
+
+// read reads the user's changes after a cursor. The reads of all streams
+// woken at about the same time (one notification names many users) go
+// together: one statement for the batch (and one for its tasks' tags), and
+// one read and rendering for the streams of one user at one cursor.
 func (es *eventStream) read(after cursor) (rendered, error) {
-	v, err, _ := es.h.events.reads.Do(es.user.String()+" "+after.String(), func() (any, error) {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(es.ctx), streamWriteTimeout)
-		defer cancel()
-		page, err := es.h.changesSince(ctx, es.user, after, streamPage, "since")
-		if err != nil {
-			return nil, err
-		}
-		events, err := renderEvents(page)
-		return rendered{page: page, events: events}, err
-	})
-	if err != nil {
-		return rendered{}, err
+	e := es.h.events
+	p := pendingRead{read: feedRead{user: es.user, after: after}, reply: make(chan readReply, 1)}
+	e.pendingMu.Lock()
+	e.pending = append(e.pending, p)
+	first := len(e.pending) == 1
+	e.pendingMu.Unlock()
+	if first {
+		go es.h.readBatch()
 	}
-	return v.(rendered), nil
+	select {
+	case r := <-p.reply:
+		return r.r, r.err
+	case <-es.ctx.Done():
+		return rendered{}, es.ctx.Err()
+	}
+}
+
+// readBatch waits batchWindow for more reads to join the first, then reads
+// them all, maxBatch at a time, and answers each.
+func (h *TasksHandler) readBatch() {
+	time.Sleep(batchWindow)
+	e := h.events
+	e.pendingMu.Lock()
+	all := e.pending
+	e.pending = nil
+	e.pendingMu.Unlock()
+	for len(all) > 0 {
+		n := min(len(all), maxBatch)
+		h.answer(all[:n])
+		all = all[n:]
+	}
+}
+
+// answer reads one batch and replies to each of its reads.
+func (h *TasksHandler) answer(batch []pendingRead) {
+	ctx, cancel := context.WithTimeout(context.Background(), streamWriteTimeout)
+	defer cancel()
+	index := map[feedRead]int{}
+	var reads []feedRead
+	for _, p := range batch {
+		if _, ok := index[p.read]; !ok {
+			index[p.read] = len(reads)
+			reads = append(reads, p.read)
+		}
+	}
+	pages, err := h.readFeed(ctx, reads, streamPage)
+	answers := make([]readReply, len(reads))
+	for i := range reads {
+		switch {
+		case err != nil:
+			answers[i].err = err
+		case pages[i].failure("since") != nil:
+			answers[i].err = pages[i].failure("since")
+		default:
+			events, rerr := renderEvents(pages[i].page)
+			answers[i] = readReply{r: rendered{page: pages[i].page, events: events}, err: rerr}
+		}
+	}
+	for _, p := range batch {
+		p.reply <- answers[index[p.read]]
+	}
 }
 
 // renderEvents writes a page of changes as events, each with its position
