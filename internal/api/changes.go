@@ -202,6 +202,9 @@ func (h *TasksHandler) readFeed(ctx context.Context, reads []feedRead, limit int
 	byRead := make([][]db.ChangesSinceRow, len(reads))
 	var taskIDs []int32
 	for _, r := range rows {
+		if r.Request < 1 || int(r.Request) > len(reads) {
+			return nil, fmt.Errorf("changes since: a row of reader %d of %d", r.Request, len(reads))
+		}
 		byRead[r.Request-1] = append(byRead[r.Request-1], r)
 		if r.TaskID != nil {
 			taskIDs = append(taskIDs, *r.TaskID)
@@ -218,8 +221,8 @@ func (h *TasksHandler) readFeed(ctx context.Context, reads []feedRead, limit int
 		}
 	}
 	out := make([]feedPage, len(reads))
-	for i, rs := range byRead {
-		if out[i], err = pageOf(reads[i], rs, limit, tags); err != nil {
+	for i, read := range reads {
+		if out[i], err = pageOf(read, byRead[i], limit, tags); err != nil {
 			return nil, err
 		}
 	}
