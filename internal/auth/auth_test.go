@@ -86,3 +86,35 @@ func TestTokens(t *testing.T) {
 	_, err = auth.NewTokens([]byte("short"), time.Minute, time.Minute, clock)
 	assert.Error(t, err)
 }
+
+// An access token's check is remembered, and the remembered answer keeps the
+// expiry exactly as the first check does.
+func TestVerifiedAccessTokensAreRemembered(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
+	now := time.Unix(1_800_000_000, 0)
+	tok, err := auth.NewTokens(secret, 15*time.Minute, 7*24*time.Hour, func() time.Time { return now })
+	require.NoError(t, err)
+	uid, sid := uuid.New(), uuid.New()
+	seen, err := tok.IssueAccess(uid, "a@example.com", sid)
+	require.NoError(t, err)
+	unseen, err := tok.IssueAccess(uid, "a@example.com", sid)
+	require.NoError(t, err)
+	require.NotEqual(t, seen, unseen)
+
+	first, err := tok.Verify(seen, auth.Access)
+	require.NoError(t, err)
+	again, err := tok.Verify(seen, auth.Access)
+	require.NoError(t, err)
+	assert.Equal(t, *first, *again)
+	_, err = tok.Verify(seen+"x", auth.Access)
+	assert.ErrorIs(t, err, auth.ErrInvalid, "a tampered token is checked, not remembered")
+
+	now = now.Add(15*time.Minute - time.Second)
+	_, err = tok.Verify(seen, auth.Access)
+	require.NoError(t, err)
+	now = now.Add(time.Second) // the expiry itself
+	for _, token := range []string{seen, unseen} {
+		_, err = tok.Verify(token, auth.Access)
+		assert.ErrorIs(t, err, auth.ErrExpired, "remembered or not")
+	}
+}

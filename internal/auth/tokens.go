@@ -5,6 +5,7 @@ package auth
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -63,6 +64,44 @@ type Tokens struct {
 	refreshTTL time.Duration
 	now        func() time.Time
 	parser     *jwt.Parser
+	verified   verifiedAccess
+}
+
+// verifiedAccess remembers the access tokens whose signature was checked: a
+// client sends the same one with every request for its lifetime, and the
+// check (base64, HMAC, reflective JSON) was the largest cost of a request
+// that reads one row. Two generations of at most maxVerified entries each;
+// the older is dropped whole when the newer fills, so memory stays bounded
+// (about 1 KB an entry) and no call sweeps. Only tokens that passed every
+// check are kept; each hit checks the expiry again.
+type verifiedAccess struct {
+	mu        sync.RWMutex
+	cur, prev map[string]Claims
+}
+
+// maxVerified bounds each generation of verifiedAccess.
+const maxVerified = 4096
+
+func (v *verifiedAccess) get(token string) (Claims, bool) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	if c, ok := v.cur[token]; ok {
+		return c, true
+	}
+	c, ok := v.prev[token]
+	return c, ok
+}
+
+func (v *verifiedAccess) put(token string, c Claims) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if len(v.cur) >= maxVerified {
+		v.prev, v.cur = v.cur, make(map[string]Claims, maxVerified)
+	}
+	if v.cur == nil {
+		v.cur = make(map[string]Claims, maxVerified)
+	}
+	v.cur[token] = c
 }
 
 // NewTokens returns a Tokens that signs with secret (used byte for byte as the
@@ -121,6 +160,14 @@ func (t *Tokens) sign(c Claims, userID, jti uuid.UUID, ttl time.Duration) (strin
 // token, and that a refresh token names its session. It returns ErrExpired,
 // ErrWrongType or ErrInvalid on failure.
 func (t *Tokens) Verify(token string, want TokenType) (*Claims, error) {
+	if want == Access {
+		if c, ok := t.verified.get(token); ok {
+			if !t.now().Before(c.ExpiresAt.Time) { // as jwt's own check: expired at exp
+				return nil, ErrExpired
+			}
+			return &c, nil
+		}
+	}
 	var c Claims
 	_, err := t.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.secret, nil })
 	switch {
@@ -148,6 +195,9 @@ func (t *Tokens) Verify(token string, want TokenType) (*Claims, error) {
 		if _, err := uuid.Parse(c.ID); err != nil {
 			return nil, ErrInvalid
 		}
+	}
+	if want == Access {
+		t.verified.put(token, c)
 	}
 	return &c, nil
 }
