@@ -151,19 +151,27 @@ async function frontend() {
   return server;
 }
 
-// accounts: two devices of one user (two browser contexts, each its own
-// cookie jar) through the account calls of the client.
-async function accounts() {
+// openDevices opens one page of the frontend's html per name, each in a
+// browser context of its own (its own cookies: a device), against the API at
+// apiBase, and waits until the page has set window[global].
+async function openDevices(names, html, apiBase, global) {
   const devices = [];
-  for (const name of ["first", "second"]) {
+  for (const name of names) {
     const context = await browser.newContext();
     const page = await context.newPage();
     const errors = [];
     page.on("pageerror", (e) => errors.push(String(e)));
-    await page.goto(`http://localhost:5173/accounts.html?api=${encodeURIComponent(`${api}/api/v1`)}`);
-    await page.waitForFunction(() => window.todo !== undefined);
+    await page.goto(`http://localhost:5173/${html}?api=${encodeURIComponent(`${apiBase}/api/v1`)}`);
+    await page.waitForFunction((g) => window[g] !== undefined, global);
     devices.push({ name, context, page, errors });
   }
+  return devices;
+}
+
+// accounts: two devices of one user (two browser contexts, each its own
+// cookie jar) through the account calls of the client.
+async function accounts() {
+  const devices = await openDevices(["first", "second"], "accounts.html", api, "todo");
   const [one, two] = devices;
   // expect runs f(arg) in the device's page, where f returns the outcome of a
   // client call: "ok" or the error code it threw.
@@ -221,16 +229,7 @@ async function accounts() {
 // access tokens last 3 seconds, so the second device's stream also meets an
 // expired token and must refresh and resume by itself.
 async function sync() {
-  const devices = [];
-  for (const name of ["A", "B"]) {
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    const errors = [];
-    page.on("pageerror", (e) => errors.push(String(e)));
-    await page.goto(`http://localhost:5173/sync.html?api=${encodeURIComponent(`${clientApi}/api/v1`)}`);
-    await page.waitForFunction(() => window.sync !== undefined);
-    devices.push({ name, context, page, errors });
-  }
+  const devices = await openDevices(["A", "B"], "sync.html", clientApi, "sync");
   const [a, b] = devices;
   const check = (what, ok, detail) => (ok ? pass(`sync: ${what}`) : fail(`sync: ${what}${detail === undefined ? "" : ` (${JSON.stringify(detail)})`}`));
   const run = (d, f, arg) => d.page.evaluate(f, arg);
