@@ -22,8 +22,10 @@ import (
 // Live events (openapi/tasks-api.yaml: GET /events). The servers announce
 // which users changed on ChangesChannel (Notifier); the process's one
 // listening connection (see Listen) wakes those users' streams here, and
-// each stream reads its changes from the feed since its own cursor. A wake never blocks: a stream that is still writing finds the wake
-// waiting when it is done, and one read catches up with everything.
+// each stream reads its changes from the feed since its own cursor, in a
+// batch with the other streams woken at the same time. A wake never blocks:
+// a stream that is still writing finds the wake waiting when it is done,
+// and one read catches up with everything.
 
 // ChangesChannel is the notification channel of the change feed; the
 // payload is comma-separated user ids (Notifier).

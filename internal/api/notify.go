@@ -68,6 +68,7 @@ func (n *Notifier) Run(ctx context.Context) {
 		}
 		select { // gather the writes of the next moment into the same notification
 		case <-ctx.Done():
+			continue // the final flush, above
 		case <-time.After(NotifyInterval):
 		}
 		n.flush(ctx)
