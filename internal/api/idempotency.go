@@ -30,13 +30,14 @@ const IdempotencyRetention = 24 * time.Hour
 // keyField names the header in the errors about a key.
 const keyField = "Idempotency-Key"
 
-// created is what a create sends: its body and the created row's version.
-type created func(q *db.Queries) (body any, version int32, err error)
+// create makes a row through q and returns the response body and the row's
+// version.
+type create[T any] func(q *db.Queries) (body T, version int32, err error)
 
 // once runs create at most once per user and key. Another request with the
 // key that is still running: 409; an earlier one with another operation or
 // body: 422; an earlier one with the same: its response again.
-func (h *TasksHandler) once(ctx context.Context, uid uuid.UUID, key, op string, request any, create created) (stored, error) {
+func once[T any](ctx context.Context, h *TasksHandler, uid uuid.UUID, key, op string, request any, create create[T]) (stored, error) {
 	req, err := json.Marshal(request)
 	if err != nil {
 		return stored{}, fmt.Errorf("encode request: %w", err)

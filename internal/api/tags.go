@@ -31,10 +31,10 @@ func (h *TasksHandler) CreateTag(ctx context.Context, req tasksapi.CreateTagRequ
 	if err != nil {
 		return nil, err
 	}
-	create := func(q *db.Queries) (any, int32, error) {
+	create := func(q *db.Queries) (tasksapi.Tag, int32, error) {
 		t, err := q.CreateTag(ctx, db.CreateTagParams{Name: name, Color: color, UserID: uid})
 		if err != nil {
-			return nil, 0, tagWriteErr(err, "create tag")
+			return tasksapi.Tag{}, 0, tagWriteErr(err, "create tag")
 		}
 		return toTag(t.ID, t.Name, t.Color, t.Version), t.Version, nil
 	}
@@ -43,10 +43,10 @@ func (h *TasksHandler) CreateTag(ctx context.Context, req tasksapi.CreateTagRequ
 		if err != nil {
 			return nil, err
 		}
-		return tasksapi.CreateTag201JSONResponse{Body: t.(tasksapi.Tag),
+		return tasksapi.CreateTag201JSONResponse{Body: t,
 			Headers: tasksapi.CreateTag201ResponseHeaders{ETag: etag(version)}}, nil
 	}
-	return h.once(ctx, uid, *req.Params.IdempotencyKey, "createTag", req.Body, create)
+	return once(ctx, h, uid, *req.Params.IdempotencyKey, "createTag", req.Body, create)
 }
 
 // ListTags returns all of the user's tags, by name.

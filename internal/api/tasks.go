@@ -101,11 +101,11 @@ func (h *TasksHandler) CreateTask(ctx context.Context, req tasksapi.CreateTaskRe
 	if err != nil {
 		return nil, err
 	}
-	create := func(q *db.Queries) (any, int32, error) {
+	create := func(q *db.Queries) (tasksapi.Task, int32, error) {
 		t, err := q.CreateTask(ctx, db.CreateTaskParams{Title: in.title, Description: in.description,
 			Completed: in.completed, Priority: in.priority, DueDate: in.dueDate, UserID: uid, Now: h.now()})
 		if err != nil {
-			return nil, 0, wrapWrite(err, "create task")
+			return tasksapi.Task{}, 0, wrapWrite(err, "create task")
 		}
 		return toTask(t, nil), t.Version, nil
 	}
@@ -114,10 +114,10 @@ func (h *TasksHandler) CreateTask(ctx context.Context, req tasksapi.CreateTaskRe
 		if err != nil {
 			return nil, err
 		}
-		return tasksapi.CreateTask201JSONResponse{Body: t.(tasksapi.Task),
+		return tasksapi.CreateTask201JSONResponse{Body: t,
 			Headers: tasksapi.CreateTask201ResponseHeaders{ETag: etag(version)}}, nil
 	}
-	return h.once(ctx, uid, *req.Params.IdempotencyKey, "createTask", req.Body, create)
+	return once(ctx, h, uid, *req.Params.IdempotencyKey, "createTask", req.Body, create)
 }
 
 // GetTask returns one of the user's tasks (TASK_NOT_FOUND otherwise), or 304

@@ -40,6 +40,8 @@ func TestDefaults(t *testing.T) {
 	assert.Equal(t, cfg.DatabaseURL, cfg.DatabaseDirectURL, "direct is the same database unless told")
 	assert.False(t, cfg.TransactionPooler)
 	assert.Equal(t, 5*time.Second, cfg.ShutdownDelay)
+	assert.Equal(t, 720*time.Hour, cfg.ChangesRetention)
+	assert.Equal(t, 10, cfg.EventStreamsPerUser)
 	// A request may wait the whole connection timeout and run a statement,
 	// and still answer before the write timeout cuts it off.
 	assert.Greater(t, cfg.RequestTimeout(), cfg.DBConnectionTimeout+cfg.DBStatementTimeout)
@@ -94,6 +96,8 @@ func TestInvalid(t *testing.T) {
 		"BadDirectURL":        {[]string{"DATABASE_DIRECT_URL", "mysql://x"}, "DATABASE_DIRECT_URL must be a postgres://"},
 		"BadPoolerFlag":       {[]string{"DB_TRANSACTION_POOLER", "pgbouncer"}, "DB_TRANSACTION_POOLER must be true or false"},
 		"BadShutdownDelay":    {[]string{"SHUTDOWN_DELAY", "-1s"}, "SHUTDOWN_DELAY must be a Go duration"},
+		"ShortRetention":      {[]string{"CHANGES_RETENTION", "5m"}, "CHANGES_RETENTION must be a Go duration of at least 1h0m0s"},
+		"NoStreams":           {[]string{"EVENT_STREAMS_PER_USER", "0"}, "EVENT_STREAMS_PER_USER must be an integer from 1 to 1000"},
 		"BadCIDR":             {[]string{"TRUSTED_PROXIES", "10.0.0.0/99"}, "TRUSTED_PROXIES entry"},
 		"BadBool":             {[]string{"COOKIE_SECURE", "maybe"}, "COOKIE_SECURE must be true or false"},
 		"BadLogFormat":        {[]string{"LOG_FORMAT", "xml"}, "LOG_FORMAT must be one of json, text"},

@@ -382,14 +382,15 @@ func newChunkedRequest(body string) (*http.Request, *httptest.ResponseRecorder) 
 	return req, httptest.NewRecorder()
 }
 
-// call sends a JSON request (body nil: none) with a Bearer token. Like do,
-// it never stops the test.
-func (a *app) call(t testing.TB, method, path, token string, body any) response {
+// call sends a JSON request (body nil: none) with a Bearer token and any
+// other headers (name, value, ...). Like do, it never stops the test.
+func (a *app) call(t testing.TB, method, path, token string, body any, header ...string) response {
 	t.Helper()
+	header = append(header, "Authorization", "Bearer "+token)
 	if body == nil {
-		return a.do(t, method, path, "", "", "Authorization", "Bearer "+token)
+		return a.do(t, method, path, "", "", header...)
 	}
-	return a.do(t, method, path, "application/json", mustJSON(t, body), "Authorization", "Bearer "+token)
+	return a.do(t, method, path, "application/json", mustJSON(t, body), header...)
 }
 
 // user registers and logs in a fresh user, returning its access token.

@@ -110,12 +110,12 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 // deadline bounds the work of a request: when d passes, whatever it waits
 // for (a connection, a statement, a bcrypt slot) returns the context's error,
 // which answers 503 SERVICE_UNAVAILABLE while the server can still write.
-// Streams (by route) are long-lived: each statement they run has the
-// database's statement timeout, and each write its own deadline.
-func deadline(d time.Duration, streams map[string]bool) echo.MiddlewareFunc {
+// Streams (operations in streams) are long-lived: each statement they run
+// has the database's statement timeout, and each write its own deadline.
+func deadline(d time.Duration, ops operations, streams map[string]bool) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if streams[c.Request().Method+" "+c.Path()] {
+			if streams[ops.of(c.Request().Method, c.Path())] {
 				return next(c)
 			}
 			ctx, cancel := context.WithTimeout(c.Request().Context(), d)
@@ -209,8 +209,12 @@ func traceID(traceparent string) string {
 	return strings.ToLower(id)
 }
 
-// operations maps a route (method and Echo path) to its operationId.
-type operations map[string]string
+// operations maps a route to its operationId.
+type operations map[route]string
+
+// route is a method and an Echo path; a struct key, so that a lookup on
+// every request builds no string.
+type route struct{ method, path string }
 
 // has reports whether id is the operationId of one of the operations.
 func (o operations) has(id string) bool {
@@ -222,8 +226,8 @@ func (o operations) has(id string) bool {
 	return false
 }
 
-func (o operations) of(method, route string) string {
-	if id, ok := o[method+" "+route]; ok {
+func (o operations) of(method, path string) string {
+	if id, ok := o[route{method, path}]; ok {
 		return id
 	}
 	return metrics.Unknown
@@ -234,18 +238,18 @@ func operationsOf(specs ...*openapi3.T) operations {
 	out := operations{}
 	for _, spec := range specs {
 		for path, item := range spec.Paths.Map() {
-			route := BasePath + strings.NewReplacer("{", ":", "}", "").Replace(path)
+			echoPath := BasePath + strings.NewReplacer("{", ":", "}", "").Replace(path)
 			for method, op := range item.Operations() {
-				out[method+" "+route] = op.OperationID
+				out[route{method, echoPath}] = op.OperationID
 			}
 		}
 	}
 	return out
 }
 
-// streamingOperations lists, by route (method and Echo path), the
-// operations whose success is a text/event-stream.
-func streamingOperations(ops operations, specs ...*openapi3.T) map[string]bool {
+// streamingOperations lists the operationIds whose success is a
+// text/event-stream.
+func streamingOperations(specs ...*openapi3.T) map[string]bool {
 	ids := map[string]bool{}
 	for _, spec := range specs {
 		for _, item := range spec.Paths.Map() {
@@ -256,13 +260,7 @@ func streamingOperations(ops operations, specs ...*openapi3.T) map[string]bool {
 			}
 		}
 	}
-	out := map[string]bool{}
-	for route, id := range ops {
-		if ids[id] {
-			out[route] = true
-		}
-	}
-	return out
+	return ids
 }
 
 // ipExtractor takes the client IP from the TCP peer, or from X-Forwarded-For

@@ -100,7 +100,7 @@ func NewServer(d Deps) (*echo.Echo, error) {
 	e.Use(observeRequests(d.Logger, d.Metrics, ops))
 	e.Use(securityHeaders)
 	e.Use(normaliseMediaType)
-	e.Use(deadline(d.RequestTimeout, streamingOperations(ops, authSpec, tasksSpec)))
+	e.Use(deadline(d.RequestTimeout, ops, streamingOperations(authSpec, tasksSpec)))
 	e.Use(middleware.BodyLimit(fmt.Sprintf("%dB", MaxBodyBytes)))
 	e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 		AllowOrigins:     d.CORSOrigins,

@@ -24,16 +24,6 @@ func etagOf(t testing.TB, r response) string {
 	return tag
 }
 
-// callH is call with extra headers (name, value, ...).
-func (a *app) callH(t testing.TB, method, path, token string, body any, header ...string) response {
-	t.Helper()
-	header = append(header, "Authorization", "Bearer "+token)
-	if body == nil {
-		return a.do(t, method, path, "", "", header...)
-	}
-	return a.do(t, method, path, "application/json", mustJSON(t, body), header...)
-}
-
 func TestVersionsCountEveryChange(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
@@ -124,43 +114,43 @@ func TestIfMatch(t *testing.T) {
 			{http.MethodDelete, link, nil},
 		} {
 			for _, h := range []string{`"2"`, `"0"`, `W/"1"`, `"2", "3"`, `"x"`} {
-				stale(t, a.callH(t, w.method, w.path, tok, w.body, "If-Match", h), `"1"`)
+				stale(t, a.call(t, w.method, w.path, tok, w.body, "If-Match", h), `"1"`)
 			}
 		}
 		unchanged(t, 1)
-		stale(t, a.callH(t, http.MethodPut, tagPath, tok, map[string]any{"name": "lost"}, "If-Match", `"7"`), `"1"`)
-		stale(t, a.callH(t, http.MethodDelete, tagPath, tok, nil, "If-Match", `"7"`), `"1"`)
+		stale(t, a.call(t, http.MethodPut, tagPath, tok, map[string]any{"name": "lost"}, "If-Match", `"7"`), `"1"`)
+		stale(t, a.call(t, http.MethodDelete, tagPath, tok, nil, "If-Match", `"7"`), `"1"`)
 		tags := a.call(t, http.MethodGet, "/api/v1/tags", tok, nil)
 		assert.Contains(t, tags.Body.String(), `"name":"t"`)
 	})
 
 	t.Run("MatchingWritesGoAhead", func(t *testing.T) {
-		r := a.callH(t, http.MethodPatch, path, tok, map[string]any{"priority": "high"}, "If-Match", `"9", "1"`)
+		r := a.call(t, http.MethodPatch, path, tok, map[string]any{"priority": "high"}, "If-Match", `"9", "1"`)
 		require.Equal(t, http.StatusOK, r.Code, r.Body.String())
 		assert.Equal(t, `"2"`, etagOf(t, r))
-		r = a.callH(t, http.MethodPost, link, tok, nil, "If-Match", `"2"`)
+		r = a.call(t, http.MethodPost, link, tok, nil, "If-Match", `"2"`)
 		require.Equal(t, http.StatusCreated, r.Code, r.Body.String())
 		assert.Equal(t, `"3"`, etagOf(t, r))
-		r = a.callH(t, http.MethodDelete, link, tok, nil, "If-Match", `*`)
+		r = a.call(t, http.MethodDelete, link, tok, nil, "If-Match", `*`)
 		require.Equal(t, http.StatusNoContent, r.Code, r.Body.String())
-		r = a.callH(t, http.MethodPut, tagPath, tok, map[string]any{"name": "u"}, "If-Match", `"1"`)
+		r = a.call(t, http.MethodPut, tagPath, tok, map[string]any{"name": "u"}, "If-Match", `"1"`)
 		require.Equal(t, http.StatusOK, r.Code, r.Body.String())
-		r = a.callH(t, http.MethodPut, path, tok, map[string]any{"title": "again"}, "If-Match", `"4"`)
+		r = a.call(t, http.MethodPut, path, tok, map[string]any{"title": "again"}, "If-Match", `"4"`)
 		require.Equal(t, http.StatusOK, r.Code, r.Body.String())
-		r = a.callH(t, http.MethodDelete, path, tok, nil, "If-Match", `"5"`)
+		r = a.call(t, http.MethodDelete, path, tok, nil, "If-Match", `"5"`)
 		require.Equal(t, http.StatusNoContent, r.Code, r.Body.String())
-		r = a.callH(t, http.MethodDelete, tagPath, tok, nil, "If-Match", `"2"`)
+		r = a.call(t, http.MethodDelete, tagPath, tok, nil, "If-Match", `"2"`)
 		require.Equal(t, http.StatusNoContent, r.Code, r.Body.String())
 	})
 
 	t.Run("MissingIsStill404", func(t *testing.T) {
-		requireError(t, a.callH(t, http.MethodPatch, path, tok, map[string]any{"title": "x"}, "If-Match", `"1"`), 404, "TASK_NOT_FOUND", "")
-		requireError(t, a.callH(t, http.MethodDelete, tagPath, tok, nil, "If-Match", `"1"`), 404, "TAG_NOT_FOUND", "")
+		requireError(t, a.call(t, http.MethodPatch, path, tok, map[string]any{"title": "x"}, "If-Match", `"1"`), 404, "TASK_NOT_FOUND", "")
+		requireError(t, a.call(t, http.MethodDelete, tagPath, tok, nil, "If-Match", `"1"`), 404, "TAG_NOT_FOUND", "")
 	})
 
 	t.Run("MalformedIs422", func(t *testing.T) {
 		other := a.createTask(t, tok, map[string]any{"title": "o"})
-		r := a.callH(t, http.MethodPatch, fmt.Sprintf("/api/v1/tasks/%v", other["id"]), tok, map[string]any{"title": "x"}, "If-Match", `1`)
+		r := a.call(t, http.MethodPatch, fmt.Sprintf("/api/v1/tasks/%v", other["id"]), tok, map[string]any{"title": "x"}, "If-Match", `1`)
 		body := requireError(t, r, http.StatusUnprocessableEntity, "VALIDATION_ERROR", "")
 		assert.Equal(t, "If-Match", body["field"])
 	})
@@ -179,7 +169,7 @@ func TestConcurrentEditsOneWins(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			codes[i] = a.callH(t, http.MethodPatch, path, tok, map[string]any{"title": fmt.Sprint("edit ", i)}, "If-Match", `"1"`).Code
+			codes[i] = a.call(t, http.MethodPatch, path, tok, map[string]any{"title": fmt.Sprint("edit ", i)}, "If-Match", `"1"`).Code
 		})
 	}
 	wg.Wait()
@@ -206,16 +196,16 @@ func TestIfNoneMatch(t *testing.T) {
 
 	t.Run("Task", func(t *testing.T) {
 		before := a.queries.n.Load()
-		r := a.callH(t, http.MethodGet, path, tok, nil, "If-None-Match", `"1"`)
+		r := a.call(t, http.MethodGet, path, tok, nil, "If-None-Match", `"1"`)
 		assert.Equal(t, http.StatusNotModified, r.Code)
 		assert.Empty(t, r.Body.String())
 		assert.Equal(t, `"1"`, r.Header().Get("ETag"))
 		assert.Equal(t, int64(1), a.queries.n.Load()-before, "a 304 of a task costs one statement")
-		assert.Equal(t, http.StatusNotModified, a.callH(t, http.MethodGet, path, tok, nil, "If-None-Match", `W/"1"`).Code)
-		assert.Equal(t, http.StatusNotModified, a.callH(t, http.MethodGet, path, tok, nil, "If-None-Match", `*`).Code)
-		assert.Equal(t, http.StatusOK, a.callH(t, http.MethodGet, path, tok, nil, "If-None-Match", `"2"`).Code)
+		assert.Equal(t, http.StatusNotModified, a.call(t, http.MethodGet, path, tok, nil, "If-None-Match", `W/"1"`).Code)
+		assert.Equal(t, http.StatusNotModified, a.call(t, http.MethodGet, path, tok, nil, "If-None-Match", `*`).Code)
+		assert.Equal(t, http.StatusOK, a.call(t, http.MethodGet, path, tok, nil, "If-None-Match", `"2"`).Code)
 		a.call(t, http.MethodPatch, path, tok, map[string]any{"completed": true})
-		r = a.callH(t, http.MethodGet, path, tok, nil, "If-None-Match", `"1"`)
+		r = a.call(t, http.MethodGet, path, tok, nil, "If-None-Match", `"1"`)
 		assert.Equal(t, http.StatusOK, r.Code)
 		assert.Equal(t, true, r.JSON(t)["completed"])
 	})
@@ -224,24 +214,24 @@ func TestIfNoneMatch(t *testing.T) {
 		list := "/api/v1/tasks?sort=title"
 		et := settledListETag(t, a, tok, list)
 		before := a.queries.n.Load()
-		r := a.callH(t, http.MethodGet, list, tok, nil, "If-None-Match", et)
+		r := a.call(t, http.MethodGet, list, tok, nil, "If-None-Match", et)
 		assert.Equal(t, http.StatusNotModified, r.Code)
 		assert.Empty(t, r.Body.String())
 		assert.Equal(t, int64(1), a.queries.n.Load()-before, "a 304 of the list costs one statement, not the list")
 		other := a.call(t, http.MethodGet, "/api/v1/tasks?sort=-title", tok, nil)
 		assert.NotEqual(t, et, etagOf(t, other), "another list, another ETag")
-		assert.Equal(t, http.StatusOK, a.callH(t, http.MethodGet, "/api/v1/tasks?sort=-title", tok, nil, "If-None-Match", et).Code)
+		assert.Equal(t, http.StatusOK, a.call(t, http.MethodGet, "/api/v1/tasks?sort=-title", tok, nil, "If-None-Match", et).Code)
 
 		// Any change of a task or tag of the user changes it; another user's does not.
 		someoneElse := a.user(t, "someone@example.com")
 		a.createTask(t, someoneElse, map[string]any{"title": "elsewhere"})
-		assert.Equal(t, http.StatusNotModified, a.callH(t, http.MethodGet, list, tok, nil, "If-None-Match", et).Code)
+		assert.Equal(t, http.StatusNotModified, a.call(t, http.MethodGet, list, tok, nil, "If-None-Match", et).Code)
 		a.createTag(t, tok, "new tag")
-		r = a.callH(t, http.MethodGet, list, tok, nil, "If-None-Match", et)
+		r = a.call(t, http.MethodGet, list, tok, nil, "If-None-Match", et)
 		assert.Equal(t, http.StatusOK, r.Code)
 		assert.NotEqual(t, et, etagOf(t, r))
 		et = settledListETag(t, a, tok, list)
-		assert.Equal(t, http.StatusNotModified, a.callH(t, http.MethodGet, list, tok, nil, "If-None-Match", et).Code)
+		assert.Equal(t, http.StatusNotModified, a.call(t, http.MethodGet, list, tok, nil, "If-None-Match", et).Code)
 	})
 }
 
@@ -274,14 +264,14 @@ func TestIdempotencyKey(t *testing.T) {
 	body := map[string]any{"title": "once", "priority": "high"}
 
 	t.Run("ReplayAnswersTheFirstResponse", func(t *testing.T) {
-		first := a.callH(t, http.MethodPost, "/api/v1/tasks", tok, body, "Idempotency-Key", "key-1")
+		first := a.call(t, http.MethodPost, "/api/v1/tasks", tok, body, "Idempotency-Key", "key-1")
 		require.Equal(t, http.StatusCreated, first.Code, first.Body.String())
 		assert.Empty(t, first.Header().Get("Idempotent-Replayed"))
 		assert.Equal(t, `"1"`, first.Header().Get("ETag"))
 		// The task changes meanwhile; the replay is still the first answer.
 		a.call(t, http.MethodPatch, fmt.Sprintf("/api/v1/tasks/%v", first.JSON(t)["id"]), tok, map[string]any{"title": "changed"})
 		for range 3 {
-			again := a.callH(t, http.MethodPost, "/api/v1/tasks", tok, body, "Idempotency-Key", "key-1")
+			again := a.call(t, http.MethodPost, "/api/v1/tasks", tok, body, "Idempotency-Key", "key-1")
 			require.Equal(t, http.StatusCreated, again.Code)
 			assert.Equal(t, "true", again.Header().Get("Idempotent-Replayed"))
 			assert.Equal(t, first.Body.String(), again.Body.String())
@@ -291,27 +281,27 @@ func TestIdempotencyKey(t *testing.T) {
 	})
 
 	t.Run("OtherBodyOrOperationIsAMismatch", func(t *testing.T) {
-		r := a.callH(t, http.MethodPost, "/api/v1/tasks", tok, map[string]any{"title": "twice"}, "Idempotency-Key", "key-1")
+		r := a.call(t, http.MethodPost, "/api/v1/tasks", tok, map[string]any{"title": "twice"}, "Idempotency-Key", "key-1")
 		body := requireError(t, r, http.StatusUnprocessableEntity, "IDEMPOTENCY_KEY_MISMATCH", "Idempotency-Key was already used with a different request")
 		assert.Equal(t, "Idempotency-Key", body["field"])
-		r = a.callH(t, http.MethodPost, "/api/v1/tags", tok, map[string]any{"name": "once"}, "Idempotency-Key", "key-1")
+		r = a.call(t, http.MethodPost, "/api/v1/tags", tok, map[string]any{"name": "once"}, "Idempotency-Key", "key-1")
 		requireError(t, r, http.StatusUnprocessableEntity, "IDEMPOTENCY_KEY_MISMATCH", "")
 		assert.Equal(t, 1, count(t))
 	})
 
 	t.Run("KeysBelongToTheirUser", func(t *testing.T) {
 		other := a.user(t, "idem-other@example.com")
-		r := a.callH(t, http.MethodPost, "/api/v1/tasks", other, body, "Idempotency-Key", "key-1")
+		r := a.call(t, http.MethodPost, "/api/v1/tasks", other, body, "Idempotency-Key", "key-1")
 		require.Equal(t, http.StatusCreated, r.Code)
 		assert.Empty(t, r.Header().Get("Idempotent-Replayed"))
 	})
 
 	t.Run("MalformedKeys", func(t *testing.T) {
 		for _, k := range []string{"has space", "é", string(make([]byte, 256))} {
-			r := a.callH(t, http.MethodPost, "/api/v1/tasks", tok, body, "Idempotency-Key", k)
+			r := a.call(t, http.MethodPost, "/api/v1/tasks", tok, body, "Idempotency-Key", k)
 			requireError(t, r, http.StatusBadRequest, "INVALID_IDEMPOTENCY_KEY", "Idempotency-Key must be 1-255 visible ASCII characters")
 		}
-		long := a.callH(t, http.MethodPost, "/api/v1/tags", tok, map[string]any{"name": "k"}, "Idempotency-Key", fmt.Sprintf("%0255d", 7))
+		long := a.call(t, http.MethodPost, "/api/v1/tags", tok, map[string]any{"name": "k"}, "Idempotency-Key", fmt.Sprintf("%0255d", 7))
 		assert.Equal(t, http.StatusCreated, long.Code, "255 characters is allowed")
 	})
 
@@ -324,7 +314,7 @@ func TestIdempotencyKey(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range n {
 			wg.Go(func() {
-				r := a.callH(t, http.MethodPost, "/api/v1/tasks", tok, map[string]any{"title": "burst"}, "Idempotency-Key", "burst")
+				r := a.call(t, http.MethodPost, "/api/v1/tasks", tok, map[string]any{"title": "burst"}, "Idempotency-Key", "burst")
 				codes[i], bodies[i], replayed[i] = r.Code, r.Body.String(), r.Header().Get("Idempotent-Replayed") == "true"
 			})
 		}
@@ -362,10 +352,10 @@ func TestIdempotencyKey(t *testing.T) {
 		require.NoError(t, tx.QueryRow(context.Background(), `SELECT id FROM users WHERE email = 'idem@example.com'`).Scan(&uid))
 		_, err = tx.Exec(context.Background(), `SELECT pg_advisory_xact_lock(hashtextextended($1 || ' ' || 'held', 0))`, uid)
 		require.NoError(t, err)
-		r := a.callH(t, http.MethodPost, "/api/v1/tasks", tok, body, "Idempotency-Key", "held")
+		r := a.call(t, http.MethodPost, "/api/v1/tasks", tok, body, "Idempotency-Key", "held")
 		requireError(t, r, http.StatusConflict, "IDEMPOTENCY_KEY_IN_PROGRESS", "A request with this Idempotency-Key is in progress")
 		require.NoError(t, tx.Rollback(context.Background()))
-		assert.Equal(t, http.StatusCreated, a.callH(t, http.MethodPost, "/api/v1/tasks", tok, body, "Idempotency-Key", "held").Code)
+		assert.Equal(t, http.StatusCreated, a.call(t, http.MethodPost, "/api/v1/tasks", tok, body, "Idempotency-Key", "held").Code)
 	})
 
 	t.Run("KeyAndRowAreOneTransaction", func(t *testing.T) {
@@ -375,21 +365,21 @@ func TestIdempotencyKey(t *testing.T) {
 		_, err := a.pool.Exec(ctx, `ALTER TABLE idempotency_keys ADD CONSTRAINT test_refuse CHECK (key <> 'doomed')`)
 		require.NoError(t, err)
 		before := count(t)
-		r := a.callH(t, http.MethodPost, "/api/v1/tasks", tok, body, "Idempotency-Key", "doomed")
+		r := a.call(t, http.MethodPost, "/api/v1/tasks", tok, body, "Idempotency-Key", "doomed")
 		assert.Equal(t, http.StatusInternalServerError, r.Code)
 		assert.Equal(t, before, count(t), "no task without its key")
 		_, err = a.pool.Exec(ctx, `ALTER TABLE idempotency_keys DROP CONSTRAINT test_refuse`)
 		require.NoError(t, err)
-		r = a.callH(t, http.MethodPost, "/api/v1/tasks", tok, body, "Idempotency-Key", "doomed")
+		r = a.call(t, http.MethodPost, "/api/v1/tasks", tok, body, "Idempotency-Key", "doomed")
 		assert.Equal(t, http.StatusCreated, r.Code)
-		r = a.callH(t, http.MethodPost, "/api/v1/tasks", tok, body, "Idempotency-Key", "doomed")
+		r = a.call(t, http.MethodPost, "/api/v1/tasks", tok, body, "Idempotency-Key", "doomed")
 		assert.Equal(t, "true", r.Header().Get("Idempotent-Replayed"))
 		assert.Equal(t, before+1, count(t))
 	})
 
 	t.Run("KeysExpireAfterADay", func(t *testing.T) {
 		ctx := context.Background()
-		first := a.callH(t, http.MethodPost, "/api/v1/tags", tok, map[string]any{"name": "daily"}, "Idempotency-Key", "day-old")
+		first := a.call(t, http.MethodPost, "/api/v1/tags", tok, map[string]any{"name": "daily"}, "Idempotency-Key", "day-old")
 		require.Equal(t, http.StatusCreated, first.Code)
 		n, err := a.tasks.PruneIdempotencyKeysNow(ctx)
 		require.NoError(t, err)
@@ -400,15 +390,15 @@ func TestIdempotencyKey(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, int64(1), n)
 		// The key is free again: the same request is a new one (the name is taken now).
-		r := a.callH(t, http.MethodPost, "/api/v1/tags", tok, map[string]any{"name": "daily"}, "Idempotency-Key", "day-old")
+		r := a.call(t, http.MethodPost, "/api/v1/tags", tok, map[string]any{"name": "daily"}, "Idempotency-Key", "day-old")
 		requireError(t, r, http.StatusBadRequest, "TAG_ALREADY_EXISTS", "")
 	})
 
 	t.Run("FailedRequestsAreNotKept", func(t *testing.T) {
 		a.createTag(t, tok, "taken")
-		r := a.callH(t, http.MethodPost, "/api/v1/tags", tok, map[string]any{"name": "taken"}, "Idempotency-Key", "tag-1")
+		r := a.call(t, http.MethodPost, "/api/v1/tags", tok, map[string]any{"name": "taken"}, "Idempotency-Key", "tag-1")
 		requireError(t, r, http.StatusBadRequest, "TAG_ALREADY_EXISTS", "")
-		r = a.callH(t, http.MethodPost, "/api/v1/tags", tok, map[string]any{"name": "taken"}, "Idempotency-Key", "tag-1")
+		r = a.call(t, http.MethodPost, "/api/v1/tags", tok, map[string]any{"name": "taken"}, "Idempotency-Key", "tag-1")
 		requireError(t, r, http.StatusBadRequest, "TAG_ALREADY_EXISTS", "")
 	})
 }
