@@ -14,8 +14,9 @@ FROM users WHERE id = @user_id;
 -- horizon. A later change makes a greater xid once the version is below the
 -- horizon (every transaction that could still commit a change has an xid at
 -- or above it); until then the version may not be relied on. No row when
--- the user is gone.
-SELECT (SELECT coalesce(max(c.xid), 0) FROM changes AS c WHERE c.user_id = u.id)::bigint AS list_version,
+-- the user is gone. A pruned deletion raised the user's changes_floor to its
+-- xid: the version never goes back to what it was before that deletion.
+SELECT greatest((SELECT max(c.xid) FROM changes AS c WHERE c.user_id = u.id), u.changes_floor)::bigint AS list_version,
        pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon
 FROM users AS u WHERE u.id = @user_id;
 

@@ -7,9 +7,9 @@
 -- an index walk that stops after OFFSET + LIMIT rows. The filters are
 -- "(param IS NULL OR ...)": the pool plans every statement for its actual
 -- parameters (plan_cache_mode = force_custom_plan), so the planner folds the
--- unused filters away and can choose the trigram indexes for `q` (on the
--- lower-cased copies of title and description) or the tag
--- index for `tag`.
+-- unused filters away and can choose the trigram index for `q` (on the
+-- narrow table task_search, db/migrations/000008_task_search_table) or the
+-- tag index for `tag`.
 
 -- name: ListTasksCreatedAsc :many
 -- Order: created_at; ties by id.
@@ -20,8 +20,10 @@ WHERE t.user_id = @user_id
   AND (sqlc.narg(priority)::task_priority IS NULL OR t.priority = sqlc.narg(priority))
   AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
         SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
-  AND (sqlc.narg(pattern)::text IS NULL
-        OR t.title_search LIKE lower(sqlc.narg(pattern)) OR t.description_search LIKE lower(sqlc.narg(pattern)))
+  AND (sqlc.narg(pattern)::text IS NULL OR (
+        EXISTS (SELECT 1 FROM task_search AS s WHERE s.task_id = t.id AND s.body LIKE lower(sqlc.narg(pattern)))
+        AND (strpos(sqlc.narg(pattern), E'\n') = 0
+             OR lower(t.title) LIKE lower(sqlc.narg(pattern)) OR lower(t.description) LIKE lower(sqlc.narg(pattern)))))
 ORDER BY t.created_at, t.id
 LIMIT @page_limit OFFSET @page_offset;
 
@@ -34,8 +36,10 @@ WHERE t.user_id = @user_id
   AND (sqlc.narg(priority)::task_priority IS NULL OR t.priority = sqlc.narg(priority))
   AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
         SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
-  AND (sqlc.narg(pattern)::text IS NULL
-        OR t.title_search LIKE lower(sqlc.narg(pattern)) OR t.description_search LIKE lower(sqlc.narg(pattern)))
+  AND (sqlc.narg(pattern)::text IS NULL OR (
+        EXISTS (SELECT 1 FROM task_search AS s WHERE s.task_id = t.id AND s.body LIKE lower(sqlc.narg(pattern)))
+        AND (strpos(sqlc.narg(pattern), E'\n') = 0
+             OR lower(t.title) LIKE lower(sqlc.narg(pattern)) OR lower(t.description) LIKE lower(sqlc.narg(pattern)))))
 ORDER BY t.created_at DESC, t.id DESC
 LIMIT @page_limit OFFSET @page_offset;
 
@@ -48,8 +52,10 @@ WHERE t.user_id = @user_id
   AND (sqlc.narg(priority)::task_priority IS NULL OR t.priority = sqlc.narg(priority))
   AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
         SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
-  AND (sqlc.narg(pattern)::text IS NULL
-        OR t.title_search LIKE lower(sqlc.narg(pattern)) OR t.description_search LIKE lower(sqlc.narg(pattern)))
+  AND (sqlc.narg(pattern)::text IS NULL OR (
+        EXISTS (SELECT 1 FROM task_search AS s WHERE s.task_id = t.id AND s.body LIKE lower(sqlc.narg(pattern)))
+        AND (strpos(sqlc.narg(pattern), E'\n') = 0
+             OR lower(t.title) LIKE lower(sqlc.narg(pattern)) OR lower(t.description) LIKE lower(sqlc.narg(pattern)))))
 ORDER BY t.due_date ASC NULLS LAST, t.id
 LIMIT @page_limit OFFSET @page_offset;
 
@@ -62,8 +68,10 @@ WHERE t.user_id = @user_id
   AND (sqlc.narg(priority)::task_priority IS NULL OR t.priority = sqlc.narg(priority))
   AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
         SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
-  AND (sqlc.narg(pattern)::text IS NULL
-        OR t.title_search LIKE lower(sqlc.narg(pattern)) OR t.description_search LIKE lower(sqlc.narg(pattern)))
+  AND (sqlc.narg(pattern)::text IS NULL OR (
+        EXISTS (SELECT 1 FROM task_search AS s WHERE s.task_id = t.id AND s.body LIKE lower(sqlc.narg(pattern)))
+        AND (strpos(sqlc.narg(pattern), E'\n') = 0
+             OR lower(t.title) LIKE lower(sqlc.narg(pattern)) OR lower(t.description) LIKE lower(sqlc.narg(pattern)))))
 ORDER BY t.due_date DESC NULLS FIRST, t.id DESC
 LIMIT @page_limit OFFSET @page_offset;
 
@@ -76,8 +84,10 @@ WHERE t.user_id = @user_id
   AND (sqlc.narg(priority)::task_priority IS NULL OR t.priority = sqlc.narg(priority))
   AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
         SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
-  AND (sqlc.narg(pattern)::text IS NULL
-        OR t.title_search LIKE lower(sqlc.narg(pattern)) OR t.description_search LIKE lower(sqlc.narg(pattern)))
+  AND (sqlc.narg(pattern)::text IS NULL OR (
+        EXISTS (SELECT 1 FROM task_search AS s WHERE s.task_id = t.id AND s.body LIKE lower(sqlc.narg(pattern)))
+        AND (strpos(sqlc.narg(pattern), E'\n') = 0
+             OR lower(t.title) LIKE lower(sqlc.narg(pattern)) OR lower(t.description) LIKE lower(sqlc.narg(pattern)))))
 ORDER BY t.priority, t.id
 LIMIT @page_limit OFFSET @page_offset;
 
@@ -90,8 +100,10 @@ WHERE t.user_id = @user_id
   AND (sqlc.narg(priority)::task_priority IS NULL OR t.priority = sqlc.narg(priority))
   AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
         SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
-  AND (sqlc.narg(pattern)::text IS NULL
-        OR t.title_search LIKE lower(sqlc.narg(pattern)) OR t.description_search LIKE lower(sqlc.narg(pattern)))
+  AND (sqlc.narg(pattern)::text IS NULL OR (
+        EXISTS (SELECT 1 FROM task_search AS s WHERE s.task_id = t.id AND s.body LIKE lower(sqlc.narg(pattern)))
+        AND (strpos(sqlc.narg(pattern), E'\n') = 0
+             OR lower(t.title) LIKE lower(sqlc.narg(pattern)) OR lower(t.description) LIKE lower(sqlc.narg(pattern)))))
 ORDER BY t.priority DESC, t.id DESC
 LIMIT @page_limit OFFSET @page_offset;
 
@@ -104,8 +116,10 @@ WHERE t.user_id = @user_id
   AND (sqlc.narg(priority)::task_priority IS NULL OR t.priority = sqlc.narg(priority))
   AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
         SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
-  AND (sqlc.narg(pattern)::text IS NULL
-        OR t.title_search LIKE lower(sqlc.narg(pattern)) OR t.description_search LIKE lower(sqlc.narg(pattern)))
+  AND (sqlc.narg(pattern)::text IS NULL OR (
+        EXISTS (SELECT 1 FROM task_search AS s WHERE s.task_id = t.id AND s.body LIKE lower(sqlc.narg(pattern)))
+        AND (strpos(sqlc.narg(pattern), E'\n') = 0
+             OR lower(t.title) LIKE lower(sqlc.narg(pattern)) OR lower(t.description) LIKE lower(sqlc.narg(pattern)))))
 ORDER BY lower(t.title), t.id
 LIMIT @page_limit OFFSET @page_offset;
 
@@ -118,8 +132,10 @@ WHERE t.user_id = @user_id
   AND (sqlc.narg(priority)::task_priority IS NULL OR t.priority = sqlc.narg(priority))
   AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
         SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
-  AND (sqlc.narg(pattern)::text IS NULL
-        OR t.title_search LIKE lower(sqlc.narg(pattern)) OR t.description_search LIKE lower(sqlc.narg(pattern)))
+  AND (sqlc.narg(pattern)::text IS NULL OR (
+        EXISTS (SELECT 1 FROM task_search AS s WHERE s.task_id = t.id AND s.body LIKE lower(sqlc.narg(pattern)))
+        AND (strpos(sqlc.narg(pattern), E'\n') = 0
+             OR lower(t.title) LIKE lower(sqlc.narg(pattern)) OR lower(t.description) LIKE lower(sqlc.narg(pattern)))))
 ORDER BY lower(t.title) DESC, t.id DESC
 LIMIT @page_limit OFFSET @page_offset;
 
@@ -127,7 +143,7 @@ LIMIT @page_limit OFFSET @page_offset;
 -- The exact total of a filtered list, for filters the counters cannot answer,
 -- and the list's version (see ListVersion), read before the page: no row
 -- when the user is gone.
-SELECT (SELECT coalesce(max(c.xid), 0) FROM changes AS c WHERE c.user_id = u.id)::bigint AS list_version,
+SELECT greatest((SELECT max(c.xid) FROM changes AS c WHERE c.user_id = u.id), u.changes_floor)::bigint AS list_version,
        pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon, (
     SELECT count(*)
     FROM tasks AS t
@@ -136,8 +152,23 @@ SELECT (SELECT coalesce(max(c.xid), 0) FROM changes AS c WHERE c.user_id = u.id)
       AND (sqlc.narg(priority)::task_priority IS NULL OR t.priority = sqlc.narg(priority))
       AND (sqlc.narg(tag_id)::integer IS NULL OR EXISTS (
             SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = sqlc.narg(tag_id)))
-      AND (sqlc.narg(pattern)::text IS NULL
-            OR t.title_search LIKE lower(sqlc.narg(pattern)) OR t.description_search LIKE lower(sqlc.narg(pattern)))
+      AND (sqlc.narg(pattern)::text IS NULL OR (
+            EXISTS (SELECT 1 FROM task_search AS s WHERE s.task_id = t.id AND s.body LIKE lower(sqlc.narg(pattern)))
+            AND (strpos(sqlc.narg(pattern), E'\n') = 0
+                 OR lower(t.title) LIKE lower(sqlc.narg(pattern)) OR lower(t.description) LIKE lower(sqlc.narg(pattern)))))
+)::bigint AS total
+FROM users AS u
+WHERE u.id = @user_id;
+
+-- name: CountSearch :one
+-- CountTasks for a search with no other filter and a pattern without a
+-- newline: the matching rows of the narrow search table alone, no task row
+-- read (db/migrations/000008_task_search_table).
+SELECT greatest((SELECT max(c.xid) FROM changes AS c WHERE c.user_id = u.id), u.changes_floor)::bigint AS list_version,
+       pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon, (
+    SELECT count(*)
+    FROM task_search AS s
+    WHERE s.user_id = @user_id AND s.body LIKE lower(@pattern)
 )::bigint AS total
 FROM users AS u
 WHERE u.id = @user_id;
@@ -145,7 +176,7 @@ WHERE u.id = @user_id;
 -- name: CountTasksFromCounters :one
 -- The exact total of a list filtered by nothing, status and/or priority, and
 -- the list's version as in CountTasks.
-SELECT (SELECT coalesce(max(c.xid), 0) FROM changes AS c WHERE c.user_id = u.id)::bigint AS list_version,
+SELECT greatest((SELECT max(c.xid) FROM changes AS c WHERE c.user_id = u.id), u.changes_floor)::bigint AS list_version,
        pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon, (
     SELECT coalesce(sum(tc.n), 0)
     FROM task_counts AS tc

@@ -153,7 +153,7 @@ func (q *Queries) FeedHorizon(ctx context.Context, userID uuid.UUID) (int64, err
 }
 
 const listVersion = `-- name: ListVersion :one
-SELECT (SELECT coalesce(max(c.xid), 0) FROM changes AS c WHERE c.user_id = u.id)::bigint AS list_version,
+SELECT greatest((SELECT max(c.xid) FROM changes AS c WHERE c.user_id = u.id), u.changes_floor)::bigint AS list_version,
        pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon
 FROM users AS u WHERE u.id = $1
 `
@@ -167,7 +167,8 @@ type ListVersionRow struct {
 // horizon. A later change makes a greater xid once the version is below the
 // horizon (every transaction that could still commit a change has an xid at
 // or above it); until then the version may not be relied on. No row when
-// the user is gone.
+// the user is gone. A pruned deletion raised the user's changes_floor to its
+// xid: the version never goes back to what it was before that deletion.
 func (q *Queries) ListVersion(ctx context.Context, userID uuid.UUID) (ListVersionRow, error) {
 	row := q.db.QueryRow(ctx, listVersion, userID)
 	var i ListVersionRow

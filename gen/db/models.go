@@ -110,19 +110,17 @@ type Tag struct {
 }
 
 type Task struct {
-	ID                int32        `json:"id"`
-	Title             string       `json:"title"`
-	Description       *string      `json:"description"`
-	Completed         bool         `json:"completed"`
-	Priority          TaskPriority `json:"priority"`
-	DueDate           *time.Time   `json:"due_date"`
-	RecurrenceRule    *string      `json:"recurrence_rule"`
-	UserID            uuid.UUID    `json:"user_id"`
-	CreatedAt         time.Time    `json:"created_at"`
-	UpdatedAt         time.Time    `json:"updated_at"`
-	TitleSearch       *string      `json:"title_search"`
-	DescriptionSearch *string      `json:"description_search"`
-	Version           int32        `json:"version"`
+	ID             int32        `json:"id"`
+	Title          string       `json:"title"`
+	Description    *string      `json:"description"`
+	Completed      bool         `json:"completed"`
+	Priority       TaskPriority `json:"priority"`
+	DueDate        *time.Time   `json:"due_date"`
+	RecurrenceRule *string      `json:"recurrence_rule"`
+	UserID         uuid.UUID    `json:"user_id"`
+	CreatedAt      time.Time    `json:"created_at"`
+	UpdatedAt      time.Time    `json:"updated_at"`
+	Version        int32        `json:"version"`
 }
 
 type TaskCount struct {
@@ -130,6 +128,12 @@ type TaskCount struct {
 	Completed bool         `json:"completed"`
 	Priority  TaskPriority `json:"priority"`
 	N         int64        `json:"n"`
+}
+
+type TaskSearch struct {
+	TaskID int32     `json:"task_id"`
+	UserID uuid.UUID `json:"user_id"`
+	Body   string    `json:"body"`
 }
 
 type TaskTagLink struct {

@@ -34,6 +34,10 @@ type Querier interface {
 	// last one started at or before @ended_before (now minus the window), and
 	// returns the window. Times are the limiter's clock: one clock for this table.
 	CountRequest(ctx context.Context, arg CountRequestParams) (CountRequestRow, error)
+	// CountTasks for a search with no other filter and a pattern without a
+	// newline: the matching rows of the narrow search table alone, no task row
+	// read (db/migrations/000008_task_search_table).
+	CountSearch(ctx context.Context, arg CountSearchParams) (CountSearchRow, error)
 	// The exact total of a filtered list, for filters the counters cannot answer,
 	// and the list's version (see ListVersion), read before the page: no row
 	// when the user is gone.
@@ -92,9 +96,9 @@ type Querier interface {
 	// an index walk that stops after OFFSET + LIMIT rows. The filters are
 	// "(param IS NULL OR ...)": the pool plans every statement for its actual
 	// parameters (plan_cache_mode = force_custom_plan), so the planner folds the
-	// unused filters away and can choose the trigram indexes for `q` (on the
-	// lower-cased copies of title and description) or the tag
-	// index for `tag`.
+	// unused filters away and can choose the trigram index for `q` (on the
+	// narrow table task_search, db/migrations/000008_task_search_table) or the
+	// tag index for `tag`.
 	// Order: created_at; ties by id.
 	ListTasksCreatedAsc(ctx context.Context, arg ListTasksCreatedAscParams) ([]Task, error)
 	// Order: -created_at; ties by id.
@@ -115,7 +119,8 @@ type Querier interface {
 	// horizon. A later change makes a greater xid once the version is below the
 	// horizon (every transaction that could still commit a change has an xid at
 	// or above it); until then the version may not be relied on. No row when
-	// the user is gone.
+	// the user is gone. A pruned deletion raised the user's changes_floor to its
+	// xid: the version never goes back to what it was before that deletion.
 	ListVersion(ctx context.Context, userID uuid.UUID) (ListVersionRow, error)
 	// Creates sent with an Idempotency-Key (openapi/tasks-api.yaml). Each runs
 	// in the create's transaction.

@@ -71,8 +71,40 @@ func (q *Queries) AddTagToTask(ctx context.Context, arg AddTagToTaskParams) (Add
 	return i, err
 }
 
+const countSearch = `-- name: CountSearch :one
+SELECT greatest((SELECT max(c.xid) FROM changes AS c WHERE c.user_id = u.id), u.changes_floor)::bigint AS list_version,
+       pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon, (
+    SELECT count(*)
+    FROM task_search AS s
+    WHERE s.user_id = $1 AND s.body LIKE lower($2)
+)::bigint AS total
+FROM users AS u
+WHERE u.id = $1
+`
+
+type CountSearchParams struct {
+	UserID  uuid.UUID `json:"user_id"`
+	Pattern string    `json:"pattern"`
+}
+
+type CountSearchRow struct {
+	ListVersion int64 `json:"list_version"`
+	Horizon     int64 `json:"horizon"`
+	Total       int64 `json:"total"`
+}
+
+// CountTasks for a search with no other filter and a pattern without a
+// newline: the matching rows of the narrow search table alone, no task row
+// read (db/migrations/000008_task_search_table).
+func (q *Queries) CountSearch(ctx context.Context, arg CountSearchParams) (CountSearchRow, error) {
+	row := q.db.QueryRow(ctx, countSearch, arg.UserID, arg.Pattern)
+	var i CountSearchRow
+	err := row.Scan(&i.ListVersion, &i.Horizon, &i.Total)
+	return i, err
+}
+
 const countTasks = `-- name: CountTasks :one
-SELECT (SELECT coalesce(max(c.xid), 0) FROM changes AS c WHERE c.user_id = u.id)::bigint AS list_version,
+SELECT greatest((SELECT max(c.xid) FROM changes AS c WHERE c.user_id = u.id), u.changes_floor)::bigint AS list_version,
        pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon, (
     SELECT count(*)
     FROM tasks AS t
@@ -81,8 +113,10 @@ SELECT (SELECT coalesce(max(c.xid), 0) FROM changes AS c WHERE c.user_id = u.id)
       AND ($3::task_priority IS NULL OR t.priority = $3)
       AND ($4::integer IS NULL OR EXISTS (
             SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
-      AND ($5::text IS NULL
-            OR t.title_search LIKE lower($5) OR t.description_search LIKE lower($5))
+      AND ($5::text IS NULL OR (
+            EXISTS (SELECT 1 FROM task_search AS s WHERE s.task_id = t.id AND s.body LIKE lower($5))
+            AND (strpos($5, E'\n') = 0
+                 OR lower(t.title) LIKE lower($5) OR lower(t.description) LIKE lower($5))))
 )::bigint AS total
 FROM users AS u
 WHERE u.id = $1
@@ -119,7 +153,7 @@ func (q *Queries) CountTasks(ctx context.Context, arg CountTasksParams) (CountTa
 }
 
 const countTasksFromCounters = `-- name: CountTasksFromCounters :one
-SELECT (SELECT coalesce(max(c.xid), 0) FROM changes AS c WHERE c.user_id = u.id)::bigint AS list_version,
+SELECT greatest((SELECT max(c.xid) FROM changes AS c WHERE c.user_id = u.id), u.changes_floor)::bigint AS list_version,
        pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon, (
     SELECT coalesce(sum(tc.n), 0)
     FROM task_counts AS tc
@@ -155,7 +189,7 @@ func (q *Queries) CountTasksFromCounters(ctx context.Context, arg CountTasksFrom
 const createTask = `-- name: CreateTask :one
 INSERT INTO tasks (title, description, completed, priority, due_date, user_id, created_at, updated_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
-RETURNING id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at, title_search, description_search, version
+RETURNING id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at, version
 `
 
 type CreateTaskParams struct {
@@ -192,8 +226,6 @@ func (q *Queries) CreateTask(ctx context.Context, arg CreateTaskParams) (Task, e
 		&i.UserID,
 		&i.CreatedAt,
 		&i.UpdatedAt,
-		&i.TitleSearch,
-		&i.DescriptionSearch,
 		&i.Version,
 	)
 	return i, err
@@ -220,7 +252,7 @@ func (q *Queries) DeleteTask(ctx context.Context, arg DeleteTaskParams) (int64, 
 }
 
 const getTask = `-- name: GetTask :one
-SELECT id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at, title_search, description_search, version FROM tasks WHERE id = $1 AND user_id = $2
+SELECT id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at, version FROM tasks WHERE id = $1 AND user_id = $2
 `
 
 type GetTaskParams struct {
@@ -242,8 +274,6 @@ func (q *Queries) GetTask(ctx context.Context, arg GetTaskParams) (Task, error) 
 		&i.UserID,
 		&i.CreatedAt,
 		&i.UpdatedAt,
-		&i.TitleSearch,
-		&i.DescriptionSearch,
 		&i.Version,
 	)
 	return i, err
@@ -251,15 +281,17 @@ func (q *Queries) GetTask(ctx context.Context, arg GetTaskParams) (Task, error) 
 
 const listTasksCreatedAsc = `-- name: ListTasksCreatedAsc :many
 
-SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.title_search, t.description_search, t.version
+SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version
 FROM tasks AS t
 WHERE t.user_id = $1
   AND ($2::boolean IS NULL OR t.completed = $2)
   AND ($3::task_priority IS NULL OR t.priority = $3)
   AND ($4::integer IS NULL OR EXISTS (
         SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
-  AND ($5::text IS NULL
-        OR t.title_search LIKE lower($5) OR t.description_search LIKE lower($5))
+  AND ($5::text IS NULL OR (
+        EXISTS (SELECT 1 FROM task_search AS s WHERE s.task_id = t.id AND s.body LIKE lower($5))
+        AND (strpos($5, E'\n') = 0
+             OR lower(t.title) LIKE lower($5) OR lower(t.description) LIKE lower($5))))
 ORDER BY t.created_at, t.id
 LIMIT $7 OFFSET $6
 `
@@ -283,9 +315,9 @@ type ListTasksCreatedAscParams struct {
 // an index walk that stops after OFFSET + LIMIT rows. The filters are
 // "(param IS NULL OR ...)": the pool plans every statement for its actual
 // parameters (plan_cache_mode = force_custom_plan), so the planner folds the
-// unused filters away and can choose the trigram indexes for `q` (on the
-// lower-cased copies of title and description) or the tag
-// index for `tag`.
+// unused filters away and can choose the trigram index for `q` (on the
+// narrow table task_search, db/migrations/000008_task_search_table) or the
+// tag index for `tag`.
 // Order: created_at; ties by id.
 func (q *Queries) ListTasksCreatedAsc(ctx context.Context, arg ListTasksCreatedAscParams) ([]Task, error) {
 	rows, err := q.db.Query(ctx, listTasksCreatedAsc,
@@ -315,8 +347,6 @@ func (q *Queries) ListTasksCreatedAsc(ctx context.Context, arg ListTasksCreatedA
 			&i.UserID,
 			&i.CreatedAt,
 			&i.UpdatedAt,
-			&i.TitleSearch,
-			&i.DescriptionSearch,
 			&i.Version,
 		); err != nil {
 			return nil, err
@@ -330,15 +360,17 @@ func (q *Queries) ListTasksCreatedAsc(ctx context.Context, arg ListTasksCreatedA
 }
 
 const listTasksCreatedDesc = `-- name: ListTasksCreatedDesc :many
-SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.title_search, t.description_search, t.version
+SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version
 FROM tasks AS t
 WHERE t.user_id = $1
   AND ($2::boolean IS NULL OR t.completed = $2)
   AND ($3::task_priority IS NULL OR t.priority = $3)
   AND ($4::integer IS NULL OR EXISTS (
         SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
-  AND ($5::text IS NULL
-        OR t.title_search LIKE lower($5) OR t.description_search LIKE lower($5))
+  AND ($5::text IS NULL OR (
+        EXISTS (SELECT 1 FROM task_search AS s WHERE s.task_id = t.id AND s.body LIKE lower($5))
+        AND (strpos($5, E'\n') = 0
+             OR lower(t.title) LIKE lower($5) OR lower(t.description) LIKE lower($5))))
 ORDER BY t.created_at DESC, t.id DESC
 LIMIT $7 OFFSET $6
 `
@@ -382,8 +414,6 @@ func (q *Queries) ListTasksCreatedDesc(ctx context.Context, arg ListTasksCreated
 			&i.UserID,
 			&i.CreatedAt,
 			&i.UpdatedAt,
-			&i.TitleSearch,
-			&i.DescriptionSearch,
 			&i.Version,
 		); err != nil {
 			return nil, err
@@ -397,15 +427,17 @@ func (q *Queries) ListTasksCreatedDesc(ctx context.Context, arg ListTasksCreated
 }
 
 const listTasksDueAsc = `-- name: ListTasksDueAsc :many
-SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.title_search, t.description_search, t.version
+SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version
 FROM tasks AS t
 WHERE t.user_id = $1
   AND ($2::boolean IS NULL OR t.completed = $2)
   AND ($3::task_priority IS NULL OR t.priority = $3)
   AND ($4::integer IS NULL OR EXISTS (
         SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
-  AND ($5::text IS NULL
-        OR t.title_search LIKE lower($5) OR t.description_search LIKE lower($5))
+  AND ($5::text IS NULL OR (
+        EXISTS (SELECT 1 FROM task_search AS s WHERE s.task_id = t.id AND s.body LIKE lower($5))
+        AND (strpos($5, E'\n') = 0
+             OR lower(t.title) LIKE lower($5) OR lower(t.description) LIKE lower($5))))
 ORDER BY t.due_date ASC NULLS LAST, t.id
 LIMIT $7 OFFSET $6
 `
@@ -449,8 +481,6 @@ func (q *Queries) ListTasksDueAsc(ctx context.Context, arg ListTasksDueAscParams
 			&i.UserID,
 			&i.CreatedAt,
 			&i.UpdatedAt,
-			&i.TitleSearch,
-			&i.DescriptionSearch,
 			&i.Version,
 		); err != nil {
 			return nil, err
@@ -464,15 +494,17 @@ func (q *Queries) ListTasksDueAsc(ctx context.Context, arg ListTasksDueAscParams
 }
 
 const listTasksDueDesc = `-- name: ListTasksDueDesc :many
-SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.title_search, t.description_search, t.version
+SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version
 FROM tasks AS t
 WHERE t.user_id = $1
   AND ($2::boolean IS NULL OR t.completed = $2)
   AND ($3::task_priority IS NULL OR t.priority = $3)
   AND ($4::integer IS NULL OR EXISTS (
         SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
-  AND ($5::text IS NULL
-        OR t.title_search LIKE lower($5) OR t.description_search LIKE lower($5))
+  AND ($5::text IS NULL OR (
+        EXISTS (SELECT 1 FROM task_search AS s WHERE s.task_id = t.id AND s.body LIKE lower($5))
+        AND (strpos($5, E'\n') = 0
+             OR lower(t.title) LIKE lower($5) OR lower(t.description) LIKE lower($5))))
 ORDER BY t.due_date DESC NULLS FIRST, t.id DESC
 LIMIT $7 OFFSET $6
 `
@@ -516,8 +548,6 @@ func (q *Queries) ListTasksDueDesc(ctx context.Context, arg ListTasksDueDescPara
 			&i.UserID,
 			&i.CreatedAt,
 			&i.UpdatedAt,
-			&i.TitleSearch,
-			&i.DescriptionSearch,
 			&i.Version,
 		); err != nil {
 			return nil, err
@@ -531,15 +561,17 @@ func (q *Queries) ListTasksDueDesc(ctx context.Context, arg ListTasksDueDescPara
 }
 
 const listTasksPriorityAsc = `-- name: ListTasksPriorityAsc :many
-SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.title_search, t.description_search, t.version
+SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version
 FROM tasks AS t
 WHERE t.user_id = $1
   AND ($2::boolean IS NULL OR t.completed = $2)
   AND ($3::task_priority IS NULL OR t.priority = $3)
   AND ($4::integer IS NULL OR EXISTS (
         SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
-  AND ($5::text IS NULL
-        OR t.title_search LIKE lower($5) OR t.description_search LIKE lower($5))
+  AND ($5::text IS NULL OR (
+        EXISTS (SELECT 1 FROM task_search AS s WHERE s.task_id = t.id AND s.body LIKE lower($5))
+        AND (strpos($5, E'\n') = 0
+             OR lower(t.title) LIKE lower($5) OR lower(t.description) LIKE lower($5))))
 ORDER BY t.priority, t.id
 LIMIT $7 OFFSET $6
 `
@@ -583,8 +615,6 @@ func (q *Queries) ListTasksPriorityAsc(ctx context.Context, arg ListTasksPriorit
 			&i.UserID,
 			&i.CreatedAt,
 			&i.UpdatedAt,
-			&i.TitleSearch,
-			&i.DescriptionSearch,
 			&i.Version,
 		); err != nil {
 			return nil, err
@@ -598,15 +628,17 @@ func (q *Queries) ListTasksPriorityAsc(ctx context.Context, arg ListTasksPriorit
 }
 
 const listTasksPriorityDesc = `-- name: ListTasksPriorityDesc :many
-SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.title_search, t.description_search, t.version
+SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version
 FROM tasks AS t
 WHERE t.user_id = $1
   AND ($2::boolean IS NULL OR t.completed = $2)
   AND ($3::task_priority IS NULL OR t.priority = $3)
   AND ($4::integer IS NULL OR EXISTS (
         SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
-  AND ($5::text IS NULL
-        OR t.title_search LIKE lower($5) OR t.description_search LIKE lower($5))
+  AND ($5::text IS NULL OR (
+        EXISTS (SELECT 1 FROM task_search AS s WHERE s.task_id = t.id AND s.body LIKE lower($5))
+        AND (strpos($5, E'\n') = 0
+             OR lower(t.title) LIKE lower($5) OR lower(t.description) LIKE lower($5))))
 ORDER BY t.priority DESC, t.id DESC
 LIMIT $7 OFFSET $6
 `
@@ -650,8 +682,6 @@ func (q *Queries) ListTasksPriorityDesc(ctx context.Context, arg ListTasksPriori
 			&i.UserID,
 			&i.CreatedAt,
 			&i.UpdatedAt,
-			&i.TitleSearch,
-			&i.DescriptionSearch,
 			&i.Version,
 		); err != nil {
 			return nil, err
@@ -665,15 +695,17 @@ func (q *Queries) ListTasksPriorityDesc(ctx context.Context, arg ListTasksPriori
 }
 
 const listTasksTitleAsc = `-- name: ListTasksTitleAsc :many
-SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.title_search, t.description_search, t.version
+SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version
 FROM tasks AS t
 WHERE t.user_id = $1
   AND ($2::boolean IS NULL OR t.completed = $2)
   AND ($3::task_priority IS NULL OR t.priority = $3)
   AND ($4::integer IS NULL OR EXISTS (
         SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
-  AND ($5::text IS NULL
-        OR t.title_search LIKE lower($5) OR t.description_search LIKE lower($5))
+  AND ($5::text IS NULL OR (
+        EXISTS (SELECT 1 FROM task_search AS s WHERE s.task_id = t.id AND s.body LIKE lower($5))
+        AND (strpos($5, E'\n') = 0
+             OR lower(t.title) LIKE lower($5) OR lower(t.description) LIKE lower($5))))
 ORDER BY lower(t.title), t.id
 LIMIT $7 OFFSET $6
 `
@@ -717,8 +749,6 @@ func (q *Queries) ListTasksTitleAsc(ctx context.Context, arg ListTasksTitleAscPa
 			&i.UserID,
 			&i.CreatedAt,
 			&i.UpdatedAt,
-			&i.TitleSearch,
-			&i.DescriptionSearch,
 			&i.Version,
 		); err != nil {
 			return nil, err
@@ -732,15 +762,17 @@ func (q *Queries) ListTasksTitleAsc(ctx context.Context, arg ListTasksTitleAscPa
 }
 
 const listTasksTitleDesc = `-- name: ListTasksTitleDesc :many
-SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.title_search, t.description_search, t.version
+SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version
 FROM tasks AS t
 WHERE t.user_id = $1
   AND ($2::boolean IS NULL OR t.completed = $2)
   AND ($3::task_priority IS NULL OR t.priority = $3)
   AND ($4::integer IS NULL OR EXISTS (
         SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
-  AND ($5::text IS NULL
-        OR t.title_search LIKE lower($5) OR t.description_search LIKE lower($5))
+  AND ($5::text IS NULL OR (
+        EXISTS (SELECT 1 FROM task_search AS s WHERE s.task_id = t.id AND s.body LIKE lower($5))
+        AND (strpos($5, E'\n') = 0
+             OR lower(t.title) LIKE lower($5) OR lower(t.description) LIKE lower($5))))
 ORDER BY lower(t.title) DESC, t.id DESC
 LIMIT $7 OFFSET $6
 `
@@ -784,8 +816,6 @@ func (q *Queries) ListTasksTitleDesc(ctx context.Context, arg ListTasksTitleDesc
 			&i.UserID,
 			&i.CreatedAt,
 			&i.UpdatedAt,
-			&i.TitleSearch,
-			&i.DescriptionSearch,
 			&i.Version,
 		); err != nil {
 			return nil, err
@@ -860,7 +890,7 @@ SET title = $1, description = $2, completed = $3,
     priority = $4, due_date = $5, updated_at = $6, version = version + 1
 WHERE id = $7 AND user_id = $8
   AND ($9::integer[] IS NULL OR version = ANY ($9::integer[]))
-RETURNING id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at, title_search, description_search, version
+RETURNING id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at, version
 `
 
 type ReplaceTaskParams struct {
@@ -901,8 +931,6 @@ func (q *Queries) ReplaceTask(ctx context.Context, arg ReplaceTaskParams) (Task,
 		&i.UserID,
 		&i.CreatedAt,
 		&i.UpdatedAt,
-		&i.TitleSearch,
-		&i.DescriptionSearch,
 		&i.Version,
 	)
 	return i, err
@@ -1028,7 +1056,7 @@ SET title       = coalesce($1, title),
     version     = version + 1
 WHERE id = $9 AND user_id = $10
   AND ($11::integer[] IS NULL OR version = ANY ($11::integer[]))
-RETURNING id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at, title_search, description_search, version
+RETURNING id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at, version
 `
 
 type UpdateTaskParams struct {
@@ -1073,8 +1101,6 @@ func (q *Queries) UpdateTask(ctx context.Context, arg UpdateTaskParams) (Task, e
 		&i.UserID,
 		&i.CreatedAt,
 		&i.UpdatedAt,
-		&i.TitleSearch,
-		&i.DescriptionSearch,
 		&i.Version,
 	)
 	return i, err

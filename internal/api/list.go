@@ -9,9 +9,12 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/todoapp/todo-api/gen/db"
 	"github.com/todoapp/todo-api/gen/tasksapi"
 	"github.com/todoapp/todo-api/internal/apperr"
+	"github.com/todoapp/todo-api/internal/cache"
 	"github.com/todoapp/todo-api/internal/store"
 )
 
@@ -137,9 +140,10 @@ func tagRef(s string) (*int32, string) {
 }
 
 // ListTasks returns a page of the user's tasks with their tags and the exact
-// total. It costs at most three statements whatever the page size: the total
-// (with the tag lookup when there is a `tag`), the page and the page's tags;
-// with an If-None-Match that still holds, one. Its weak ETag is the user's
+// total. It costs three statements whatever the page size: the total (with
+// the tag lookup when there is a `tag`; the data version alone when the
+// total is known), the page and the page's tags; four when a known total has
+// to be counted again; with an If-None-Match that still holds, one. Its weak ETag is the user's
 // change number, read before the page (a change committed meanwhile makes a
 // later number, so a 304 never hides one), with the list's parameters.
 func (h *TasksHandler) ListTasks(ctx context.Context, req tasksapi.ListTasksRequestObject) (tasksapi.ListTasksResponseObject, error) {
@@ -151,22 +155,21 @@ func (h *TasksHandler) ListTasks(ctx context.Context, req tasksapi.ListTasksRequ
 	if err != nil {
 		return nil, err
 	}
+	var read *dataVersion // the data version, when read already
 	if req.Params.IfNoneMatch != nil {
 		v, err := h.q.ListVersion(ctx, uid)
-		switch {
-		case store.IsNotFound(err):
-			return nil, apperr.InvalidToken
-		case err != nil:
-			return nil, fmt.Errorf("list version: %w", err)
+		if err != nil {
+			return nil, userGone(err, "list version")
 		}
-		if tag := lq.etag(dataVersion{v.ListVersion, v.Horizon}); noneMatch(req.Params.IfNoneMatch, tag) {
+		read = &dataVersion{v.ListVersion, v.Horizon}
+		if tag := lq.etag(*read); noneMatch(req.Params.IfNoneMatch, tag) {
 			return tasksapi.ListTasks304Response{Headers: tasksapi.ListTasks304ResponseHeaders{ETag: tag}}, nil
 		}
 	}
 	filter := db.ListTasksCreatedDescParams{UserID: uid, Completed: lq.completed, Priority: lq.priority,
 		Pattern: lq.pattern, PageLimit: int32(lq.limit), PageOffset: lq.offset()}
 
-	total, version, err := h.total(ctx, lq, &filter)
+	total, version, err := h.total(ctx, lq, &filter, read)
 	if err != nil {
 		return nil, err
 	}
@@ -189,49 +192,139 @@ func (h *TasksHandler) ListTasks(ctx context.Context, req tasksapi.ListTasksRequ
 	return listPage(lq, version, total, items), nil
 }
 
-// total returns the exact number of tasks the list's filters match, from the
-// counters when they can answer, and the version of the user's data. With a `tag` filter it resolves the tag into filter.TagID; the
-// user's having no such tag makes the total 0. A user that is gone is
-// INVALID_TOKEN.
-func (h *TasksHandler) total(ctx context.Context, lq listQuery, filter *db.ListTasksCreatedDescParams) (total int64, version dataVersion, err error) {
-	count := db.CountTasksParams{UserID: filter.UserID, Completed: lq.completed, Priority: lq.priority, Pattern: lq.pattern}
+// total returns the exact number of tasks the list's filters match, and the
+// version of the user's data. The counters answer a list filtered by nothing,
+// status and/or priority, and the tag's own count one filtered by a tag
+// alone; other filters (a search, a tag with more) count rows, and such a
+// total is remembered by its filters and the data version it was counted at
+// (see knownTotals). With a `tag` filter it resolves the tag into
+// filter.TagID; the user's having no such tag makes the total 0. A user that
+// is gone is INVALID_TOKEN. read is the data version when the caller read it
+// already (nil: not yet); the version returned is the first one read.
+func (h *TasksHandler) total(ctx context.Context, lq listQuery, filter *db.ListTasksCreatedDescParams, read *dataVersion) (total int64, version dataVersion, err error) {
+	if read != nil {
+		version = *read
+	}
 	if lq.tag != "" {
 		id, name := tagRef(lq.tag)
 		tag, err := h.q.ResolveTag(ctx, db.ResolveTagParams{UserID: filter.UserID, ID: id, Name: name})
-		switch {
-		case store.IsNotFound(err):
-			return 0, version, apperr.InvalidToken
-		case err != nil:
-			return 0, version, fmt.Errorf("resolve tag: %w", err)
+		if err != nil {
+			return 0, version, userGone(err, "resolve tag")
 		}
-		version = dataVersion{tag.ListVersion, tag.Horizon}
+		if read == nil {
+			version, read = dataVersion{tag.ListVersion, tag.Horizon}, &version
+		}
 		if tag.ID == nil {
 			return 0, version, nil
 		}
-		filter.TagID, count.TagID = tag.ID, tag.ID
+		filter.TagID = tag.ID
 		if lq.completed == nil && lq.priority == nil && lq.pattern == nil {
 			return int64(*tag.TaskCount), version, nil
 		}
 	}
-	var r db.CountTasksRow
-	if count.TagID != nil || lq.pattern != nil {
-		r, err = h.q.CountTasks(ctx, count)
-	} else {
-		var c db.CountTasksFromCountersRow
-		c, err = h.q.CountTasksFromCounters(ctx, db.CountTasksFromCountersParams{UserID: filter.UserID,
+	if filter.TagID == nil && lq.pattern == nil {
+		c, err := h.q.CountTasksFromCounters(ctx, db.CountTasksFromCountersParams{UserID: filter.UserID,
 			Completed: lq.completed, Priority: lq.priority})
+		if err != nil {
+			return 0, version, userGone(err, "count tasks")
+		}
+		if read == nil {
+			version = dataVersion{c.ListVersion, c.Horizon}
+		}
+		return c.Total, version, nil
+	}
+
+	key, keep := lq.totalKey(filter.UserID, filter.TagID)
+	if known, ok := h.totals.Get(key); keep && ok {
+		if read == nil {
+			v, err := h.q.ListVersion(ctx, filter.UserID)
+			if err != nil {
+				return 0, version, userGone(err, "list version")
+			}
+			version, read = dataVersion{v.ListVersion, v.Horizon}, &version
+		}
+		if version.settled() && version.xid == known.xid {
+			return known.total, version, nil
+		}
+	}
+	var r db.CountTasksRow
+	if filter.TagID == nil && lq.completed == nil && lq.priority == nil && !strings.Contains(*lq.pattern, "\n") {
+		var c db.CountSearchRow
+		c, err = h.q.CountSearch(ctx, db.CountSearchParams{UserID: filter.UserID, Pattern: *lq.pattern})
 		r = db.CountTasksRow(c)
+	} else {
+		r, err = h.q.CountTasks(ctx, db.CountTasksParams{UserID: filter.UserID, Completed: lq.completed,
+			Priority: lq.priority, TagID: filter.TagID, Pattern: lq.pattern})
 	}
-	switch {
-	case store.IsNotFound(err):
-		return 0, version, apperr.InvalidToken
-	case err != nil:
-		return 0, version, fmt.Errorf("count tasks: %w", err)
+	if err != nil {
+		return 0, version, userGone(err, "count tasks")
 	}
-	if count.TagID == nil { // else the tag lookup's came first
+	// The total and its version come from one snapshot: once the version is
+	// settled, no other data can ever have it.
+	if counted := (dataVersion{r.ListVersion, r.Horizon}); keep && counted.settled() {
+		h.totals.Put(key, knownTotal{xid: counted.xid, total: r.Total})
+	}
+	if read == nil {
 		version = dataVersion{r.ListVersion, r.Horizon}
 	}
 	return r.Total, version, nil
+}
+
+// userGone maps a lookup of the user's data that found no user to
+// INVALID_TOKEN, and wraps any other error.
+func userGone(err error, what string) error {
+	if store.IsNotFound(err) {
+		return apperr.InvalidToken
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// knownTotals remembers the totals that took counting rows (a search on a
+// common word re-checks every match: tens of milliseconds for a large list),
+// so that paging through results or showing them again costs one small
+// statement instead. An entry holds for one data version of its user: any
+// change of the user's tasks or tags makes a greater version, so a stale
+// entry is never used, only overwritten or dropped.
+type knownTotals = cache.Generations[totalKey, knownTotal]
+
+// totalKey is what a total depends on besides the data: the user and the
+// list's filters.
+type totalKey struct {
+	user      uuid.UUID
+	completed int8 // 0 any, 1 pending, 2 completed
+	priority  db.TaskPriority
+	tagID     int32
+	pattern   string
+}
+
+type knownTotal struct{ xid, total int64 }
+
+// Bounds of knownTotals: entries per generation, and the longest search kept
+// (a longer one is counted every time; it keeps the memory bounded).
+const (
+	maxKnownTotals  = 4096
+	maxKnownPattern = 256
+)
+
+// totalKey returns the list's key in knownTotals, and whether to keep it.
+func (q listQuery) totalKey(user uuid.UUID, tagID *int32) (totalKey, bool) {
+	k := totalKey{user: user}
+	if q.completed != nil {
+		k.completed = 1
+		if *q.completed {
+			k.completed = 2
+		}
+	}
+	if q.priority != nil {
+		k.priority = *q.priority
+	}
+	if tagID != nil {
+		k.tagID = *tagID
+	}
+	if q.pattern != nil {
+		k.pattern = *q.pattern
+	}
+	return k, len(k.pattern) <= maxKnownPattern
 }
 
 // dataVersion is the version of a user's tasks and tags: the transaction id

@@ -13,6 +13,7 @@ import (
 	"github.com/todoapp/todo-api/gen/tasksapi"
 	"github.com/todoapp/todo-api/internal/apperr"
 	"github.com/todoapp/todo-api/internal/auth"
+	"github.com/todoapp/todo-api/internal/cache"
 	"github.com/todoapp/todo-api/internal/store"
 )
 
@@ -24,6 +25,7 @@ type TasksHandler struct {
 	db     *store.DB
 	q      *db.Queries
 	events *Events
+	totals *knownTotals
 	now    func() time.Time
 }
 
@@ -34,7 +36,8 @@ func NewTasksHandler(dbtx *store.DB, events *Events, now func() time.Time) (*Tas
 	if dbtx == nil || events == nil || now == nil {
 		return nil, errors.New("api: NewTasksHandler needs a database, the event streams and a clock")
 	}
-	return &TasksHandler{db: dbtx, q: db.New(dbtx), events: events, now: now}, nil
+	return &TasksHandler{db: dbtx, q: db.New(dbtx), events: events,
+		totals: cache.New[totalKey, knownTotal](maxKnownTotals), now: now}, nil
 }
 
 // userID is the authenticated user; the auth middleware guarantees one.

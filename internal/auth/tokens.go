@@ -5,11 +5,12 @@ package auth
 import (
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
+
+	"github.com/todoapp/todo-api/internal/cache"
 )
 
 // TokenType is the `type` claim: which operation a token is good for.
@@ -64,45 +65,15 @@ type Tokens struct {
 	refreshTTL time.Duration
 	now        func() time.Time
 	parser     *jwt.Parser
-	verified   verifiedAccess
+	verified   *cache.Generations[string, Claims]
 }
 
-// verifiedAccess remembers the access tokens whose signature was checked: a
-// client sends the same one with every request for its lifetime, and the
-// check (base64, HMAC, reflective JSON) was the largest cost of a request
-// that reads one row. Two generations of at most maxVerified entries each;
-// the older is dropped whole when the newer fills, so memory stays bounded
-// (about 1 KB an entry) and no call sweeps. Only tokens that passed every
-// check are kept; each hit checks the expiry again.
-type verifiedAccess struct {
-	mu        sync.RWMutex
-	cur, prev map[string]Claims
-}
-
-// maxVerified bounds each generation of verifiedAccess.
+// verified remembers the access tokens whose signature was checked: a client
+// sends the same one with every request for its lifetime, and the check
+// (base64, HMAC, reflective JSON) was the largest cost of a request that
+// reads one row. At most 2 x maxVerified entries (about 1 KB each); only
+// tokens that passed every check are kept; each hit checks the expiry again.
 const maxVerified = 4096
-
-func (v *verifiedAccess) get(token string) (Claims, bool) {
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	if c, ok := v.cur[token]; ok {
-		return c, true
-	}
-	c, ok := v.prev[token]
-	return c, ok
-}
-
-func (v *verifiedAccess) put(token string, c Claims) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if len(v.cur) >= maxVerified {
-		v.prev, v.cur = v.cur, make(map[string]Claims, maxVerified)
-	}
-	if v.cur == nil {
-		v.cur = make(map[string]Claims, maxVerified)
-	}
-	v.cur[token] = c
-}
 
 // NewTokens returns a Tokens that signs with secret (used byte for byte as the
 // HMAC key). now is the clock; pass time.Now outside tests.
@@ -118,6 +89,7 @@ func NewTokens(secret []byte, accessTTL, refreshTTL time.Duration, now func() ti
 		accessTTL:  accessTTL,
 		refreshTTL: refreshTTL,
 		now:        now,
+		verified:   cache.New[string, Claims](maxVerified),
 		parser: jwt.NewParser(
 			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 			jwt.WithExpirationRequired(),
@@ -161,7 +133,7 @@ func (t *Tokens) sign(c Claims, userID, jti uuid.UUID, ttl time.Duration) (strin
 // ErrWrongType or ErrInvalid on failure.
 func (t *Tokens) Verify(token string, want TokenType) (*Claims, error) {
 	if want == Access {
-		if c, ok := t.verified.get(token); ok {
+		if c, ok := t.verified.Get(token); ok {
 			if !t.now().Before(c.ExpiresAt.Time) { // as jwt's own check: expired at exp
 				return nil, ErrExpired
 			}
@@ -197,7 +169,7 @@ func (t *Tokens) Verify(token string, want TokenType) (*Claims, error) {
 		}
 	}
 	if want == Access {
-		t.verified.put(token, c)
+		t.verified.Put(token, c)
 	}
 	return &c, nil
 }

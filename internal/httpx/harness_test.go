@@ -50,13 +50,35 @@ func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.U
 // queryCounter counts the SQL statements the pool sends for requests: not
 // the notifications of changes, which the server sends in the background
 // for many writes at once (api.Notifier).
-type queryCounter struct{ n atomic.Int64 }
+// It counts them by name too (the sqlc name, "" for unnamed SQL).
+type queryCounter struct {
+	n      atomic.Int64
+	mu     sync.Mutex
+	byName map[string]int
+}
 
 func (q *queryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
 	if !strings.HasPrefix(d.SQL, "-- name: NotifyChanges ") {
 		q.n.Add(1)
+		name, _, _ := strings.Cut(strings.TrimPrefix(d.SQL, "-- name: "), " ")
+		if !strings.HasPrefix(d.SQL, "-- name: ") {
+			name = ""
+		}
+		q.mu.Lock()
+		if q.byName == nil {
+			q.byName = map[string]int{}
+		}
+		q.byName[name]++
+		q.mu.Unlock()
 	}
 	return ctx
+}
+
+// ran is how many times the statement of that name ran so far.
+func (q *queryCounter) ran(name string) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.byName[name]
 }
 
 func (q *queryCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}

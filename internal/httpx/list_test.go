@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -253,11 +254,12 @@ func TestListCostsConstantStatements(t *testing.T) {
 		a.list(t, tok, query(q...))
 		return a.queries.n.Load() - before
 	}
-	for _, limit := range []string{"1", "10", "30"} {
+	for i, limit := range []string{"1", "10", "30"} {
 		assert.Equal(t, int64(3), cost("limit", limit), "count, page, tags (limit %s)", limit)
 		assert.Equal(t, int64(3), cost("limit", limit, "status", "pending", "priority", "medium"), "counters answer status+priority")
 		assert.Equal(t, int64(3), cost("limit", limit, "tag", "t"), "the tag's own count")
-		assert.Equal(t, int64(4), cost("limit", limit, "tag", "t", "q", "task"), "tag, count, page, tags")
+		search := []string{"task", "ask", "tas"}[i] // a new search each time: a known total would not be counted
+		assert.Equal(t, int64(4), cost("limit", limit, "tag", "t", "q", search), "tag, count, page, tags")
 	}
 	assert.Equal(t, int64(1), cost("page", "99"), "past the end: only the count")
 }
@@ -302,7 +304,110 @@ func TestListTotalsStayExact(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, a.pool.QueryRow(t.Context(), `SELECT count(*) FROM task_counts c JOIN users u ON u.id = c.user_id WHERE u.email = 'exact@example.com'`).Scan(&stray))
 	assert.Zero(t, stray)
+	require.NoError(t, a.pool.QueryRow(t.Context(), `SELECT count(*) FROM task_search s WHERE NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = s.task_id)`).Scan(&stray))
+	assert.Zero(t, stray, "the search text of deleted tasks is gone with them")
 	assert.Equal(t, 12, a.list(t, other, "/api/v1/tasks").total)
+}
+
+// TestSearchNewlines: the search runs on one text per task, the title and the
+// description joined by a newline; a search that contains a newline still
+// matches only within the title or within the description.
+func TestSearchNewlines(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	tok := a.user(t, "newlines@example.com")
+	a.createTask(t, tok, map[string]any{"title": "ends with abc", "description": "def starts it"})
+	a.createTask(t, tok, map[string]any{"title": "two\nlines", "description": "one\nMore line"})
+	tag := a.createTag(t, tok, "t")
+	for _, p := range a.list(t, tok, query("limit", "100")).ids {
+		a.call(t, http.MethodPost, fmt.Sprintf("/api/v1/tasks/%d/tags/%d", p, tag), tok, nil)
+	}
+	for _, c := range []struct {
+		q    string
+		want []string
+	}{
+		{"abc\ndef", nil}, // would span the title and the description
+		{"c\nd", nil},     // the same, shorter than a trigram
+		{"two\nlines", []string{"two\nlines"}},
+		{"ONE\nmore", []string{"two\nlines"}}, // within the description, any case
+		{"lines\none", nil},
+		{"abc", []string{"ends with abc"}},
+		{"def", []string{"ends with abc"}},
+	} {
+		for _, extra := range [][]string{nil, {"tag", "t"}, {"status", "pending"}} {
+			p := a.list(t, tok, query(append([]string{"q", c.q}, extra...)...))
+			assert.Equal(t, c.want, titles(p), "q=%q %v", c.q, extra)
+			assert.Equal(t, len(c.want), p.total, "q=%q %v", c.q, extra)
+		}
+	}
+}
+
+// TestSearchTotalsAreRemembered: a search's total is counted once per version
+// of the user's data: showing or paging through the same search again costs
+// the version, the page and its tags, and any change of the user's tasks or
+// tags has it counted again.
+func TestSearchTotalsAreRemembered(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	tok := a.user(t, "remembered@example.com")
+	other := a.user(t, "remembered-other@example.com")
+	var ids []any
+	for i := range 30 {
+		ids = append(ids, a.createTask(t, tok, map[string]any{"title": fmt.Sprint("meeting ", i)})["id"])
+		a.createTask(t, other, map[string]any{"title": "meeting elsewhere"})
+	}
+	a.createTask(t, tok, map[string]any{"title": "something else"})
+	search := query("q", "MEET", "limit", "10")
+
+	// Once a count has been made at a settled version (no older transaction
+	// still running anywhere), the next request is answered without one.
+	a.settled(t)
+	require.Eventually(t, func() bool {
+		counts := a.queries.ran("CountSearch")
+		before := a.queries.n.Load()
+		p := a.list(t, tok, search)
+		require.Equal(t, 30, p.total)
+		return a.queries.ran("CountSearch") == counts && a.queries.n.Load()-before == 3
+	}, 10*time.Second, 10*time.Millisecond, "the total was never remembered")
+	counts := a.queries.ran("CountSearch")
+	p := a.list(t, tok, query("q", "MEET", "limit", "10", "page", "3"))
+	assert.Equal(t, 30, p.total, "another page of the same search")
+	assert.Len(t, p.ids, 10)
+	assert.Equal(t, counts, a.queries.ran("CountSearch"), "paging does not count again")
+	assert.Equal(t, 30, a.list(t, other, search).total, "each user has their own total")
+
+	// The remembered total is used as long as the data version holds: a
+	// change made behind the service's back (no new version) shows it.
+	_, err := a.pool.Exec(t.Context(), `UPDATE tasks SET title = 'renamed' WHERE id = $1`, ids[0])
+	require.NoError(t, err)
+	assert.Equal(t, 30, a.list(t, tok, search).total, "remembered")
+
+	// Any change through the service makes a new version: counted again.
+	a.call(t, http.MethodPatch, fmt.Sprintf("/api/v1/tasks/%v", ids[1]), tok, map[string]any{"completed": true})
+	assert.Equal(t, 29, a.list(t, tok, search).total)
+	a.call(t, http.MethodDelete, fmt.Sprintf("/api/v1/tasks/%v", ids[2]), tok, nil)
+	assert.Equal(t, 28, a.list(t, tok, search).total)
+	a.createTask(t, tok, map[string]any{"title": "a new meeting"})
+	assert.Equal(t, 29, a.list(t, tok, search).total)
+	a.call(t, http.MethodPatch, fmt.Sprintf("/api/v1/tasks/%v", ids[3]), tok, map[string]any{"title": "moved"})
+	assert.Equal(t, 28, a.list(t, tok, search).total)
+	a.call(t, http.MethodPatch, fmt.Sprintf("/api/v1/tasks/%v", ids[3]), tok, map[string]any{"description": "a meeting after all"})
+	assert.Equal(t, 29, a.list(t, tok, search).total, "found in the description")
+
+	// With a tag and a status the total is remembered by those filters too.
+	tag := a.createTag(t, tok, "w")
+	for _, id := range ids[4:9] {
+		a.call(t, http.MethodPost, fmt.Sprintf("/api/v1/tasks/%v/tags/%d", id, tag), tok, nil)
+	}
+	a.call(t, http.MethodPatch, fmt.Sprintf("/api/v1/tasks/%v", ids[4]), tok, map[string]any{"completed": true})
+	for range 3 {
+		assert.Equal(t, 5, a.list(t, tok, query("q", "meet", "tag", "w")).total)
+		assert.Equal(t, 4, a.list(t, tok, query("q", "meet", "tag", "w", "status", "pending")).total)
+		assert.Equal(t, 2, a.list(t, tok, query("q", "meet", "status", "completed")).total)
+	}
+	a.call(t, http.MethodDelete, fmt.Sprintf("/api/v1/tasks/%v/tags/%d", ids[5], tag), tok, nil)
+	assert.Equal(t, 4, a.list(t, tok, query("q", "meet", "tag", "w")).total)
+	assert.Equal(t, 3, a.list(t, tok, query("q", "meet", "tag", "w", "status", "pending")).total)
 }
 
 // TestPagePastTheEndIsEmpty: a page past the last one is 200 with no items,

@@ -628,6 +628,26 @@ func TestChangeFeed(t *testing.T) {
 		assert.Empty(t, a.changes(t, tok, "?since="+fresh.Cursor).Changes, "a new cursor works")
 	})
 
+	// A list's version is its user's latest change: pruning that change (a
+	// deletion) must not bring back the version of the list before it.
+	t.Run("PrunedDeletionKeepsTheListVersion", func(t *testing.T) {
+		ctx := context.Background()
+		gone := a.createTask(t, tok, map[string]any{"title": "deleted, then pruned"})
+		a.createTask(t, tok, map[string]any{"title": "latest before the deletion"})
+		list := "/api/v1/tasks?limit=100"
+		et := settledListETag(t, a, tok, list)
+		a.call(t, http.MethodDelete, fmt.Sprintf("/api/v1/tasks/%v", gone["id"]), tok, nil)
+		_, err := a.pool.Exec(ctx, `UPDATE changes SET changed_at = now() - interval '31 days' WHERE op = 'delete'`)
+		require.NoError(t, err)
+		pruned, err := a.tasks.PruneChangesNow(ctx, 720*time.Hour)
+		require.NoError(t, err)
+		require.Positive(t, pruned)
+		a.settled(t)
+		r := a.call(t, http.MethodGet, list, tok, nil, "If-None-Match", et)
+		assert.Equal(t, http.StatusOK, r.Code, "the list changed since that ETag")
+		assert.NotContains(t, r.Body.String(), "deleted, then pruned")
+	})
+
 }
 
 // TestChangesPageCostsTwoStatements runs alone (not in parallel): another

@@ -13,11 +13,11 @@ import (
 	"github.com/todoapp/todo-api/internal/testdb"
 )
 
-var wantTables = []string{"changes", "idempotency_keys", "rate_limits", "refresh_sessions", "session_revocations", "tags", "task_counts", "task_tag_link", "tasks", "users"}
+var wantTables = []string{"changes", "idempotency_keys", "rate_limits", "refresh_sessions", "session_revocations", "tags", "task_counts", "task_search", "task_tag_link", "tasks", "users"}
 
 var wantIndexes = []string{
 	"idx_tags_user_id", "idx_task_tag_link_tag", "idx_task_tag_link_task", "idx_tasks_user_completed",
-	"idx_tasks_user_due_date", "idx_tasks_user_id", "idx_tasks_user_priority",
+	"idx_tasks_user_due_date", "idx_tasks_user_id", "idx_tasks_user_priority", "idx_task_search_body",
 }
 
 func TestMigrationsRoundTrip(t *testing.T) {
@@ -77,6 +77,37 @@ func assertSchema(t *testing.T, url string, present bool) {
 	assert.Contains(t, defs["idx_tasks_user_completed"], "(user_id, completed")
 	assert.Contains(t, defs["idx_tasks_user_priority"], "(user_id, priority")
 	assert.Contains(t, defs["idx_tasks_user_due_date"], "(user_id, due_date")
+}
+
+// TestTaskSearchMigration: 000008 copies the text of the tasks there are into
+// task_search, and its down file gives the searchable columns back, filled.
+func TestTaskSearchMigration(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := testdb.NewEmptyDatabase(t)
+	m, err := store.NewMigrator(url)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = m.Close() })
+	require.NoError(t, m.Up())
+	require.NoError(t, m.Down(1)) // schema 7
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	var uid string
+	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO users (email, password_hash) VALUES ('s@example.com', 'x') RETURNING id`).Scan(&uid))
+	_, err = conn.Exec(ctx, `INSERT INTO tasks (title, description, user_id) VALUES ('Buy MILK', NULL, $1), ('Call', 'Ask about the Invoice', $1)`, uid)
+	require.NoError(t, err)
+
+	require.NoError(t, m.Up())
+	bodies := names(t, conn, `SELECT body FROM task_search ORDER BY task_id`)
+	assert.Equal(t, []string{"buy milk\n", "call\nask about the invoice"}, bodies)
+	_, err = conn.Exec(ctx, `UPDATE tasks SET description = 'Pay the INVOICE' WHERE title = 'Buy MILK'`)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"buy milk\npay the invoice", "call\nask about the invoice"}, names(t, conn, `SELECT body FROM task_search ORDER BY task_id`))
+
+	require.NoError(t, m.Down(1))
+	assert.Equal(t, []string{"buy milk|pay the invoice", "call|ask about the invoice"},
+		names(t, conn, `SELECT title_search || '|' || description_search FROM tasks ORDER BY id`))
 }
 
 func names(t *testing.T, conn *pgx.Conn, sql string) []string {
