@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Load test of the list, get, create and patch calls for a heavy user
-# (100,000 tasks, 50 tags), with wrk at 8 connections, against the static
-# binary and the private PostgreSQL. Loopback only; every run is bounded.
+# Load test of every case the performance figures in the README name (lists,
+# searches, get, /auth/me, refresh with rotation, create, patch, a login
+# flood with /auth/me asked meanwhile) for a heavy user (100,000 tasks, 50
+# tags), with wrk at 8 connections, against the static binary and the private
+# PostgreSQL, and pgbench -S for scale. Loopback only; every run is bounded.
 #
 #   scripts/loadtest.sh            seed (first time), then measure
 #   DURATION=20s scripts/loadtest.sh
 #
 # Needs wrk (Debian: apt-get install wrk). Prints requests/s, latency
 # percentiles and the server's peak resident memory.
+#
+# One run of a case takes DURATION (10 s); the whole run about 3 minutes.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # The test server: the private PostgreSQL unless TEST_DATABASE_URL or
@@ -40,6 +44,21 @@ token=$(curl -sf "$base/auth/login" -d username=heavy@example.com -d password=he
 tag=$(psql -qAt "$DATABASE_URL" -c "SELECT name FROM tags ORDER BY id LIMIT 1")
 task=$(psql -qAt "$DATABASE_URL" -c "SELECT max(id) FROM tasks")
 auth="Authorization: Bearer $token"
+# Common words: the 3- and 4-letter pieces of the seeded vocabulary that
+# 12-36 % of the tasks contain, most common first.
+words=$(psql -qAt "$DATABASE_URL" <<'SQL'
+WITH piece AS (
+  SELECT DISTINCT substr(w, i, k) AS p
+  FROM (SELECT regexp_split_to_table(string_agg(body, ' '), '\s+') AS w
+        FROM (SELECT body FROM task_search ORDER BY task_id LIMIT 2000) AS s) AS ws,
+       generate_series(1, 12) AS i, (VALUES (3), (4)) AS v(k)
+  WHERE length(substr(w, i, k)) = k)
+SELECT string_agg(p, ' ' ORDER BY n DESC)
+FROM (SELECT p, (SELECT count(*) FROM task_search WHERE body LIKE '%' || p || '%') AS n FROM piece) AS c
+WHERE n >= (SELECT count(*) FROM task_search) * 0.12;
+SQL
+)
+common=${words%% *}
 
 lua=$(mktemp -d); trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null || true; rm -rf "$lua"' EXIT
 cat > "$lua/create.lua" <<'LUA'
@@ -56,43 +75,109 @@ request = function()
   return wrk.format("PATCH", nil, nil, body)
 end
 LUA
+# Every request searches a different common word: each word in a new mix of
+# upper and lower case (q is case-insensitive: all match alike), so no two
+# requests in a run repeat and no remembered total helps.
+cat > "$lua/search.lua" <<LUA
+local words = {}
+for w in string.gmatch("$words", "%S+") do words[#words + 1] = w end
+local n = 0
+request = function()
+  n = n + 1
+  local w = words[(n % #words) + 1]
+  local mask = math.floor(n / #words)
+  local s = ""
+  for i = 1, #w do
+    local c = w:sub(i, i)
+    if math.floor(mask / 2 ^ (i - 1)) % 2 == 1 then c = c:upper() end
+    s = s .. c
+  end
+  return wrk.format("GET", wrk.path .. "?q=" .. s)
+end
+LUA
+# Refresh with rotation: each thread has one connection and follows its own
+# chain of refresh cookies (every answer's Set-Cookie is the next request's).
+cat > "$lua/refresh.lua" <<'LUA'
+local cookies, n = {}, 0
+for line in io.lines(os.getenv("REFRESH_COOKIES")) do cookies[#cookies + 1] = line end
+setup = function(thread) n = n + 1; thread:set("cookie", cookies[n]) end
+request = function()
+  return wrk.format("POST", nil, { ["Cookie"] = "refresh_token=" .. cookie })
+end
+response = function(status, headers)
+  local c = headers["Set-Cookie"]
+  if status == 200 and c then cookie = c:match("refresh_token=([^;]+)") end
+end
+LUA
+cat > "$lua/login.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.body = "username=heavy@example.com&password=heavy-password"
+LUA
 
+report() { # name wrk-output
+  printf '%-30s %10s req/s   p50 %-8s p99 %-8s errors: %s\n' "$1" \
+    "$(awk '/Requests\/sec/ {print $2}' <<<"$2")" \
+    "$(awk '$1=="50%" {print $2}' <<<"$2")" "$(awk '$1=="99%" {print $2}' <<<"$2")" \
+    "$(grep -Eo 'Non-2xx or 3xx responses: [0-9]+' <<<"$2" | awk '{print $NF}' || true)"
+}
 run() { # name path [script]
-  local name=$1 path=$2 script=${3:-}
-  local args=(-t2 -c8 -d"$duration" --latency -H "$auth")
-  [ -n "$script" ] && args+=(-s "$script")
-  local out; out=$(wrk "${args[@]}" "$base$path")
-  printf '%-28s %10s req/s   p50 %-8s p99 %-8s errors: %s\n' "$name" \
-    "$(awk '/Requests\/sec/ {print $2}' <<<"$out")" \
-    "$(awk '$1=="50%" {print $2}' <<<"$out")" "$(awk '$1=="99%" {print $2}' <<<"$out")" \
-    "$(grep -Eo 'Non-2xx or 3xx responses: [0-9]+' <<<"$out" | awk '{print $NF}' || true)"
+  local args=(-t1 -c8 -d"$duration" --latency -H "$auth")
+  [ -n "${3:-}" ] && args+=(-s "$3")
+  report "$1" "$(wrk "${args[@]}" "$base$2")"
 }
 
-echo "heavy user: $(psql -qAt "$DATABASE_URL" -c "SELECT count(*) FROM tasks") tasks; wrk -t2 -c8 -d$duration"
+echo "heavy user: $(psql -qAt "$DATABASE_URL" -c "SELECT count(*) FROM tasks") tasks; wrk -t1 -c8 -d$duration"
+if command -v pgbench >/dev/null; then # the database's own speed in this sitting, to compare runs by
+  psql -q "$admin" -c "DROP DATABASE IF EXISTS todo_pgbench" -c "CREATE DATABASE todo_pgbench"
+  pgb=$(sed -E "s#^([a-z]+://[^/]*/)[^?]*#\1todo_pgbench#" <<<"$admin")
+  pgbench -q -i -s 10 "$pgb" >/dev/null 2>&1
+  echo "pgbench -S -c8 (a primary-key select, for scale): $(pgbench -S -c8 -j2 -T"${duration%s}" "$pgb" 2>/dev/null | awk '/^tps/ {print $3}') tps"
+  psql -q "$admin" -c "DROP DATABASE todo_pgbench"
+fi
 run "list default (-created_at)" "/tasks"
 run "list pending by due_date" "/tasks?status=pending&sort=due_date"
 run "list by tag" "/tasks?tag=$tag"
 run "list newest first" "/tasks?sort=-created_at"
-run "list q=passport" "/tasks?q=passport"
+run "list q=$common (same search)" "/tasks?q=$common"
+run "list q=<new common word each>" "/tasks" "$lua/search.lua"
 run "list q=zebra (no match)" "/tasks?q=zebra"
 run "get one" "/tasks/$task"
 run "auth/me" "/auth/me"
-run "create" "/tasks" "$lua/create.lua"
+cookies="$lua/cookies"
+for _ in $(seq 8); do
+  curl -s -D - -o /dev/null "$base/auth/login" -d username=heavy@example.com -d password=heavy-password \
+    | sed -n 's/^[Ss]et-[Cc]ookie: refresh_token=\([^;]*\);.*/\1/p' >> "$cookies"
+done
+report "refresh (rotating, 8 chains)" "$(REFRESH_COOKIES=$cookies wrk -t8 -c8 -d"$duration" --latency -s "$lua/refresh.lua" "$base/auth/refresh")"
 run "patch completed" "/tasks/$task" "$lua/patch.lua"
+run "create" "/tasks" "$lua/create.lua"
+# A flood of correct logins (bcrypt at the server's BCRYPT_COST, 12 by
+# default) with /auth/me asked at the same time by two connections.
+wrk -t1 -c16 -d"$duration" --timeout 30s -s "$lua/login.lua" "$base/auth/login" > "$lua/flood" &
+flood=$!
+sleep 1
+me=$(wrk -t1 -c2 -d"$(( ${duration%s} - 2 ))s" --latency -H "$auth" "$base/auth/me")
+wait $flood
+report "login flood (16 connections)" "$(cat "$lua/flood")"
+report "  auth/me during it (2 conns)" "$me"
+echo "  (the flood's bound: $(nproc) cores / one bcrypt comparison; see README)"
 echo "server peak RSS: $(awk '/VmHWM/ {print $2, $3}' /proc/$server/status)"
 # Remove what the run created. Row by row, the triggers (counters, the
-# change feed) would take minutes for tens of thousands of tasks: delete
-# without them (the private server's superuser may), then rebuild what they
-# keep, for this database's one user.
+# change feed, the search text) would take minutes for tens of thousands of
+# tasks: delete without them (the private server's superuser may), then
+# rebuild what they keep, for this database's one user.
 psql -q "$DATABASE_URL" <<'SQL'
 SET session_replication_role = replica;
 DELETE FROM changes AS c USING tasks AS t
   WHERE c.entity = 'task' AND c.entity_id = t.id AND c.user_id = t.user_id AND t.title = 'load test task';
+DELETE FROM task_search AS s USING tasks AS t WHERE s.task_id = t.id AND t.title = 'load test task';
 DELETE FROM tasks WHERE title = 'load test task';
 SET session_replication_role = origin;
 DELETE FROM task_counts;
 INSERT INTO task_counts (user_id, completed, priority, n)
   SELECT user_id, completed, priority, count(*) FROM tasks GROUP BY 1, 2, 3;
 VACUUM ANALYZE tasks;
+VACUUM ANALYZE task_search;
 VACUUM ANALYZE changes;
 SQL

@@ -164,6 +164,7 @@ func newApp(t testing.TB, opt ...func(*options)) *app {
 	if listenURL == "" {
 		listenURL = url
 	}
+	t.Cleanup(hasher.Close)
 	live, err := api.Listen(database, listenURL, o.logger, tokens.AccessTTL(), api.StreamOptions{PerUser: 3, Ping: o.ping})
 	require.NoError(t, err)
 	revocations, listener := live.Revocations, live.Listener
