@@ -1,0 +1,2 @@
+ALTER TABLE refresh_sessions RESET (fillfactor);
+CREATE INDEX idx_refresh_sessions_expires_at ON refresh_sessions (expires_at);
