@@ -55,6 +55,9 @@ func redactErr(err error) error {
 // Up applies all pending migrations. It is not an error when there are none.
 func (m *Migrator) Up() error { return ignoreNoChange(m.m.Up()) }
 
+// To migrates up or down to the given version.
+func (m *Migrator) To(version uint) error { return ignoreNoChange(m.m.Migrate(version)) }
+
 // Down rolls back n migrations, or all of them when n <= 0.
 func (m *Migrator) Down(n int) error {
 	if n <= 0 {

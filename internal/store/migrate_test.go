@@ -88,8 +88,7 @@ func TestTaskSearchMigration(t *testing.T) {
 	m, err := store.NewMigrator(url)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = m.Close() })
-	require.NoError(t, m.Up())
-	require.NoError(t, m.Down(1)) // schema 7
+	require.NoError(t, m.To(7))
 	conn, err := pgx.Connect(ctx, url)
 	require.NoError(t, err)
 	defer conn.Close(ctx)
@@ -98,14 +97,14 @@ func TestTaskSearchMigration(t *testing.T) {
 	_, err = conn.Exec(ctx, `INSERT INTO tasks (title, description, user_id) VALUES ('Buy MILK', NULL, $1), ('Call', 'Ask about the Invoice', $1)`, uid)
 	require.NoError(t, err)
 
-	require.NoError(t, m.Up())
+	require.NoError(t, m.To(8))
 	bodies := names(t, conn, `SELECT body FROM task_search ORDER BY task_id`)
 	assert.Equal(t, []string{"buy milk\n", "call\nask about the invoice"}, bodies)
 	_, err = conn.Exec(ctx, `UPDATE tasks SET description = 'Pay the INVOICE' WHERE title = 'Buy MILK'`)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"buy milk\npay the invoice", "call\nask about the invoice"}, names(t, conn, `SELECT body FROM task_search ORDER BY task_id`))
 
-	require.NoError(t, m.Down(1))
+	require.NoError(t, m.To(7))
 	assert.Equal(t, []string{"buy milk|pay the invoice", "call|ask about the invoice"},
 		names(t, conn, `SELECT title_search || '|' || description_search FROM tasks ORDER BY id`))
 }
