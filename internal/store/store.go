@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/multitracer"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	pgxuuid "github.com/vgarvardt/pgx-google-uuid/v5"
 )
 
 // PoolOptions bound the connection pool.
@@ -75,7 +76,20 @@ func NewPool(ctx context.Context, databaseURL string, o PoolOptions) (*pgxpool.P
 // types), so plans are custom by construction and nothing is set at start.
 // statement_timeout must then be set on the database role
 // (ALTER ROLE ... SET statement_timeout = '10s').
+//
+// Every connection also encodes and decodes google/uuid values as binary
+// UUIDs (pgx-google-uuid): by default pgx goes through their text form
+// (driver.Valuer, sql.Scanner), a string built and parsed for every user id
+// sent or read.
 func ConfigureSession(cfg *pgxpool.Config, transactionPooler bool) {
+	next := cfg.AfterConnect
+	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		pgxuuid.Register(c.TypeMap())
+		if next != nil {
+			return next(ctx, c)
+		}
+		return nil
+	}
 	if transactionPooler {
 		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
 		return
