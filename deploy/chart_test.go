@@ -126,6 +126,8 @@ func TestChartDefaults(t *testing.T) {
 		assert.Empty(t, env[secret].Value)
 	}
 	assert.Equal(t, ":9091", env["METRICS_ADDR"].Value)
+	require.NotNil(t, env["GOMEMLIMIT"].ValueFrom, "GOMEMLIMIT from the container's memory limit")
+	assert.Equal(t, "limits.memory", env["GOMEMLIMIT"].ValueFrom.ResourceFieldRef.Resource)
 	job := objs["Job"][0].(*batchv1.Job)
 	assert.Equal(t, []string{"migrate", "up"}, job.Spec.Template.Spec.Containers[0].Args)
 	assert.Equal(t, "pre-install,pre-upgrade", job.Annotations["helm.sh/hook"])
@@ -152,7 +154,7 @@ func TestChartExternalSecretNames(t *testing.T) {
 		objs["Job"][0].(*batchv1.Job).Spec.Template.Spec.Containers[0]} {
 		keys := map[string]string{}
 		for _, e := range c.Env {
-			if e.ValueFrom != nil {
+			if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
 				assert.Equal(t, "prod-db", e.ValueFrom.SecretKeyRef.Name)
 				keys[e.Name] = e.ValueFrom.SecretKeyRef.Key
 			}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -225,4 +227,18 @@ func TestSIGTERMDrainsInFlightRequests(t *testing.T) {
 	text := logs.String()
 	assert.Less(t, strings.Index(text, "shutting down"), strings.Index(text, `"path":"/api/v1/auth/login"`),
 		"the login completed after the shutdown began")
+}
+
+func TestGCDefaultsYieldToTheEnvironment(t *testing.T) {
+	before := debug.SetGCPercent(100)
+	limit := debug.SetMemoryLimit(math.MaxInt64)
+	t.Cleanup(func() { debug.SetGCPercent(before); debug.SetMemoryLimit(limit) })
+
+	tuneGC(func(string) string { return "" })
+	assert.Equal(t, defaultGOGC, debug.SetGCPercent(100))
+	assert.Equal(t, int64(defaultMemoryGoal), debug.SetMemoryLimit(math.MaxInt64))
+
+	tuneGC(func(k string) string { return map[string]string{"GOGC": "50", "GOMEMLIMIT": "1GiB"}[k] })
+	assert.Equal(t, 100, debug.SetGCPercent(100), "GOGC set: left alone")
+	assert.Equal(t, int64(math.MaxInt64), debug.SetMemoryLimit(math.MaxInt64), "GOMEMLIMIT set: left alone")
 }

@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -37,6 +39,7 @@ func serve(ctx context.Context, stdout io.Writer, listening chan<- string) error
 	for _, w := range warnings {
 		logger.Warn(w)
 	}
+	tuneGC(os.Getenv)
 
 	monitor, err := store.NewMonitor(logger, time.Now)
 	if err != nil {
@@ -267,5 +270,28 @@ func checkPooledTimeout(ctx context.Context, logger *slog.Logger, pool *pgxpool.
 	if timeout == "0" {
 		logger.Warn("DB_TRANSACTION_POOLER=true: the pooler cannot carry DB_STATEMENT_TIMEOUT, and the database sets none; " +
 			"set it on the role: ALTER ROLE <user> SET statement_timeout = '10s'")
+	}
+}
+
+// GC defaults of the server, for what the environment does not set (GOGC,
+// GOMEMLIMIT: the Go runtime's own variables). The live heap is small (about
+// 10 MB; 30 KB more per open event stream), so the default GOGC=100
+// collected every few megabytes: GOGC=400 measured /auth/me +10-30 %, the
+// pending list +19-37 %, PATCH up to +19 % (two alternating rounds), peak RSS
+// 32 -> 41 MB. The soft limit keeps memory bounded where the live heap grows
+// (many streams): near 64 MiB the collector runs as often as it must.
+// Raise GOMEMLIMIT with the memory the server may use (the Helm chart sets it
+// from the container's limit).
+const (
+	defaultGOGC       = 400
+	defaultMemoryGoal = 64 << 20
+)
+
+func tuneGC(getenv func(string) string) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGOGC)
+	}
+	if getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(defaultMemoryGoal)
 	}
 }
