@@ -208,8 +208,16 @@ INSERT INTO tasks (title, description, completed, priority, due_date, user_id, c
 VALUES (@title, @description, @completed, @priority, @due_date, @user_id, @now, @now)
 RETURNING *;
 
+-- A single task comes with its tags, as the JSON array the API shows (by
+-- name), in the same statement.
+
 -- name: GetTask :one
-SELECT * FROM tasks WHERE id = @id AND user_id = @user_id;
+SELECT sqlc.embed(t), (
+    SELECT coalesce(json_agg(json_build_object('id', g.id, 'name', g.name, 'color', g.color, 'version', g.version)
+                             ORDER BY g.name, g.id), '[]')
+    FROM task_tag_link AS l JOIN tags AS g ON g.id = l.tag_id
+    WHERE l.task_id = t.id)::text AS tags
+FROM tasks AS t WHERE t.id = @id AND t.user_id = @user_id;
 
 -- name: TaskVersion :one
 -- The version of one of the user's tasks: what a failed If-Match is told.
@@ -222,9 +230,13 @@ SELECT version FROM tasks WHERE id = @id AND user_id = @user_id;
 UPDATE tasks
 SET title = @title, description = @description, completed = @completed,
     priority = @priority, due_date = @due_date, updated_at = @now, version = version + 1
-WHERE id = @id AND user_id = @user_id
-  AND (sqlc.narg(if_match)::integer[] IS NULL OR version = ANY (sqlc.narg(if_match)::integer[]))
-RETURNING *;
+WHERE tasks.id = @id AND tasks.user_id = @user_id
+  AND (sqlc.narg(if_match)::integer[] IS NULL OR tasks.version = ANY (sqlc.narg(if_match)::integer[]))
+RETURNING sqlc.embed(tasks), (
+    SELECT coalesce(json_agg(json_build_object('id', g.id, 'name', g.name, 'color', g.color, 'version', g.version)
+                             ORDER BY g.name, g.id), '[]')
+    FROM task_tag_link AS l JOIN tags AS g ON g.id = l.tag_id
+    WHERE l.task_id = tasks.id)::text AS tags;
 
 -- name: UpdateTask :one
 -- PATCH: a NULL title, completed or priority means "not sent"; description
@@ -237,9 +249,13 @@ SET title       = coalesce(sqlc.narg(title), title),
     due_date    = CASE WHEN @set_due_date::boolean THEN sqlc.narg(due_date) ELSE due_date END,
     updated_at  = @now,
     version     = version + 1
-WHERE id = @id AND user_id = @user_id
-  AND (sqlc.narg(if_match)::integer[] IS NULL OR version = ANY (sqlc.narg(if_match)::integer[]))
-RETURNING *;
+WHERE tasks.id = @id AND tasks.user_id = @user_id
+  AND (sqlc.narg(if_match)::integer[] IS NULL OR tasks.version = ANY (sqlc.narg(if_match)::integer[]))
+RETURNING sqlc.embed(tasks), (
+    SELECT coalesce(json_agg(json_build_object('id', g.id, 'name', g.name, 'color', g.color, 'version', g.version)
+                             ORDER BY g.name, g.id), '[]')
+    FROM task_tag_link AS l JOIN tags AS g ON g.id = l.tag_id
+    WHERE l.task_id = tasks.id)::text AS tags;
 
 -- name: DeleteTask :execrows
 DELETE FROM tasks

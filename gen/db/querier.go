@@ -77,7 +77,9 @@ type Querier interface {
 	GetIdempotencyKey(ctx context.Context, arg GetIdempotencyKeyParams) (GetIdempotencyKeyRow, error)
 	GetPasswordHash(ctx context.Context, id uuid.UUID) (string, error)
 	GetSession(ctx context.Context, id uuid.UUID) (GetSessionRow, error)
-	GetTask(ctx context.Context, arg GetTaskParams) (Task, error)
+	// A single task comes with its tags, as the JSON array the API shows (by
+	// name), in the same statement.
+	GetTask(ctx context.Context, arg GetTaskParams) (GetTaskRow, error)
 	GetUserByID(ctx context.Context, id uuid.UUID) (GetUserByIDRow, error)
 	GetUserCredentials(ctx context.Context, email string) (GetUserCredentialsRow, error)
 	// Sessions ended in the last @within_seconds (by the database's clock, the
@@ -146,7 +148,7 @@ type Querier interface {
 	RemoveTagFromTask(ctx context.Context, arg RemoveTagFromTaskParams) (RemoveTagFromTaskRow, error)
 	// A write with If-Match names the versions it expects (sqlc.narg(if_match));
 	// NULL: no condition. A version that does not match changes nothing.
-	ReplaceTask(ctx context.Context, arg ReplaceTaskParams) (Task, error)
+	ReplaceTask(ctx context.Context, arg ReplaceTaskParams) (ReplaceTaskRow, error)
 	// The list's `tag` filter: by id when it is a number naming one of the
 	// user's tags, else by name. task_count is the exact number of its tasks;
 	// list_version and horizon are the list's version (see ListVersion), read
@@ -183,7 +185,7 @@ type Querier interface {
 	UpdateTag(ctx context.Context, arg UpdateTagParams) (UpdateTagRow, error)
 	// PATCH: a NULL title, completed or priority means "not sent"; description
 	// and due_date change only when their set_ flag is true (NULL then clears).
-	UpdateTask(ctx context.Context, arg UpdateTaskParams) (Task, error)
+	UpdateTask(ctx context.Context, arg UpdateTaskParams) (UpdateTaskRow, error)
 	UpdateUserName(ctx context.Context, arg UpdateUserNameParams) (UpdateUserNameRow, error)
 	// Tells a deleted user's token (INVALID_TOKEN) from a missing task or tag.
 	UserExists(ctx context.Context, id uuid.UUID) (bool, error)

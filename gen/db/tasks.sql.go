@@ -251,7 +251,13 @@ func (q *Queries) DeleteTask(ctx context.Context, arg DeleteTaskParams) (int64, 
 }
 
 const getTask = `-- name: GetTask :one
-SELECT id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at, version FROM tasks WHERE id = $1 AND user_id = $2
+
+SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version, (
+    SELECT coalesce(json_agg(json_build_object('id', g.id, 'name', g.name, 'color', g.color, 'version', g.version)
+                             ORDER BY g.name, g.id), '[]')
+    FROM task_tag_link AS l JOIN tags AS g ON g.id = l.tag_id
+    WHERE l.task_id = t.id)::text AS tags
+FROM tasks AS t WHERE t.id = $1 AND t.user_id = $2
 `
 
 type GetTaskParams struct {
@@ -259,21 +265,29 @@ type GetTaskParams struct {
 	UserID uuid.UUID `json:"user_id"`
 }
 
-func (q *Queries) GetTask(ctx context.Context, arg GetTaskParams) (Task, error) {
+type GetTaskRow struct {
+	Task Task   `json:"task"`
+	Tags string `json:"tags"`
+}
+
+// A single task comes with its tags, as the JSON array the API shows (by
+// name), in the same statement.
+func (q *Queries) GetTask(ctx context.Context, arg GetTaskParams) (GetTaskRow, error) {
 	row := q.db.QueryRow(ctx, getTask, arg.ID, arg.UserID)
-	var i Task
+	var i GetTaskRow
 	err := row.Scan(
-		&i.ID,
-		&i.Title,
-		&i.Description,
-		&i.Completed,
-		&i.Priority,
-		&i.DueDate,
-		&i.RecurrenceRule,
-		&i.UserID,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-		&i.Version,
+		&i.Task.ID,
+		&i.Task.Title,
+		&i.Task.Description,
+		&i.Task.Completed,
+		&i.Task.Priority,
+		&i.Task.DueDate,
+		&i.Task.RecurrenceRule,
+		&i.Task.UserID,
+		&i.Task.CreatedAt,
+		&i.Task.UpdatedAt,
+		&i.Task.Version,
+		&i.Tags,
 	)
 	return i, err
 }
@@ -885,9 +899,13 @@ const replaceTask = `-- name: ReplaceTask :one
 UPDATE tasks
 SET title = $1, description = $2, completed = $3,
     priority = $4, due_date = $5, updated_at = $6, version = version + 1
-WHERE id = $7 AND user_id = $8
-  AND ($9::integer[] IS NULL OR version = ANY ($9::integer[]))
-RETURNING id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at, version
+WHERE tasks.id = $7 AND tasks.user_id = $8
+  AND ($9::integer[] IS NULL OR tasks.version = ANY ($9::integer[]))
+RETURNING tasks.id, tasks.title, tasks.description, tasks.completed, tasks.priority, tasks.due_date, tasks.recurrence_rule, tasks.user_id, tasks.created_at, tasks.updated_at, tasks.version, (
+    SELECT coalesce(json_agg(json_build_object('id', g.id, 'name', g.name, 'color', g.color, 'version', g.version)
+                             ORDER BY g.name, g.id), '[]')
+    FROM task_tag_link AS l JOIN tags AS g ON g.id = l.tag_id
+    WHERE l.task_id = tasks.id)::text AS tags
 `
 
 type ReplaceTaskParams struct {
@@ -902,9 +920,14 @@ type ReplaceTaskParams struct {
 	IfMatch     []int32      `json:"if_match"`
 }
 
+type ReplaceTaskRow struct {
+	Task Task   `json:"task"`
+	Tags string `json:"tags"`
+}
+
 // A write with If-Match names the versions it expects (sqlc.narg(if_match));
 // NULL: no condition. A version that does not match changes nothing.
-func (q *Queries) ReplaceTask(ctx context.Context, arg ReplaceTaskParams) (Task, error) {
+func (q *Queries) ReplaceTask(ctx context.Context, arg ReplaceTaskParams) (ReplaceTaskRow, error) {
 	row := q.db.QueryRow(ctx, replaceTask,
 		arg.Title,
 		arg.Description,
@@ -916,19 +939,20 @@ func (q *Queries) ReplaceTask(ctx context.Context, arg ReplaceTaskParams) (Task,
 		arg.UserID,
 		arg.IfMatch,
 	)
-	var i Task
+	var i ReplaceTaskRow
 	err := row.Scan(
-		&i.ID,
-		&i.Title,
-		&i.Description,
-		&i.Completed,
-		&i.Priority,
-		&i.DueDate,
-		&i.RecurrenceRule,
-		&i.UserID,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-		&i.Version,
+		&i.Task.ID,
+		&i.Task.Title,
+		&i.Task.Description,
+		&i.Task.Completed,
+		&i.Task.Priority,
+		&i.Task.DueDate,
+		&i.Task.RecurrenceRule,
+		&i.Task.UserID,
+		&i.Task.CreatedAt,
+		&i.Task.UpdatedAt,
+		&i.Task.Version,
+		&i.Tags,
 	)
 	return i, err
 }
@@ -1051,9 +1075,13 @@ SET title       = coalesce($1, title),
     due_date    = CASE WHEN $6::boolean THEN $7 ELSE due_date END,
     updated_at  = $8,
     version     = version + 1
-WHERE id = $9 AND user_id = $10
-  AND ($11::integer[] IS NULL OR version = ANY ($11::integer[]))
-RETURNING id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at, version
+WHERE tasks.id = $9 AND tasks.user_id = $10
+  AND ($11::integer[] IS NULL OR tasks.version = ANY ($11::integer[]))
+RETURNING tasks.id, tasks.title, tasks.description, tasks.completed, tasks.priority, tasks.due_date, tasks.recurrence_rule, tasks.user_id, tasks.created_at, tasks.updated_at, tasks.version, (
+    SELECT coalesce(json_agg(json_build_object('id', g.id, 'name', g.name, 'color', g.color, 'version', g.version)
+                             ORDER BY g.name, g.id), '[]')
+    FROM task_tag_link AS l JOIN tags AS g ON g.id = l.tag_id
+    WHERE l.task_id = tasks.id)::text AS tags
 `
 
 type UpdateTaskParams struct {
@@ -1070,9 +1098,14 @@ type UpdateTaskParams struct {
 	IfMatch        []int32       `json:"if_match"`
 }
 
+type UpdateTaskRow struct {
+	Task Task   `json:"task"`
+	Tags string `json:"tags"`
+}
+
 // PATCH: a NULL title, completed or priority means "not sent"; description
 // and due_date change only when their set_ flag is true (NULL then clears).
-func (q *Queries) UpdateTask(ctx context.Context, arg UpdateTaskParams) (Task, error) {
+func (q *Queries) UpdateTask(ctx context.Context, arg UpdateTaskParams) (UpdateTaskRow, error) {
 	row := q.db.QueryRow(ctx, updateTask,
 		arg.Title,
 		arg.SetDescription,
@@ -1086,19 +1119,20 @@ func (q *Queries) UpdateTask(ctx context.Context, arg UpdateTaskParams) (Task, e
 		arg.UserID,
 		arg.IfMatch,
 	)
-	var i Task
+	var i UpdateTaskRow
 	err := row.Scan(
-		&i.ID,
-		&i.Title,
-		&i.Description,
-		&i.Completed,
-		&i.Priority,
-		&i.DueDate,
-		&i.RecurrenceRule,
-		&i.UserID,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-		&i.Version,
+		&i.Task.ID,
+		&i.Task.Title,
+		&i.Task.Description,
+		&i.Task.Completed,
+		&i.Task.Priority,
+		&i.Task.DueDate,
+		&i.Task.RecurrenceRule,
+		&i.Task.UserID,
+		&i.Task.CreatedAt,
+		&i.Task.UpdatedAt,
+		&i.Task.Version,
+		&i.Tags,
 	)
 	return i, err
 }

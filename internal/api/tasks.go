@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -124,15 +125,15 @@ func (h *TasksHandler) CreateTask(ctx context.Context, req tasksapi.CreateTaskRe
 }
 
 // GetTask returns one of the user's tasks (TASK_NOT_FOUND otherwise), or 304
-// while it is at a version If-None-Match names (without loading its tags).
+// while it is at a version If-None-Match names: one statement either way.
 func (h *TasksHandler) GetTask(ctx context.Context, req tasksapi.GetTaskRequestObject) (tasksapi.GetTaskResponseObject, error) {
 	uid, id, err := h.owned(ctx, req.TaskId, apperr.TaskNotFound)
 	if err != nil {
 		return nil, err
 	}
 	row, err := h.q.GetTask(ctx, db.GetTaskParams{ID: id, UserID: uid})
-	if err == nil && noneMatch(req.Params.IfNoneMatch, etag(row.Version)) {
-		return tasksapi.GetTask304Response{Headers: tasksapi.GetTask304ResponseHeaders{ETag: etag(row.Version)}}, nil
+	if err == nil && noneMatch(req.Params.IfNoneMatch, etag(row.Task.Version)) {
+		return tasksapi.GetTask304Response{Headers: tasksapi.GetTask304ResponseHeaders{ETag: etag(row.Task.Version)}}, nil
 	}
 	t, err := h.loaded(ctx, row, err, "get task")
 	if err != nil {
@@ -156,12 +157,12 @@ func (h *TasksHandler) ReplaceTask(ctx context.Context, req tasksapi.ReplaceTask
 		return nil, err
 	}
 	cond := ifMatch(req.Params.IfMatch)
-	t, err := h.q.ReplaceTask(ctx, db.ReplaceTaskParams{Title: in.title, Description: in.description,
+	r, err := h.q.ReplaceTask(ctx, db.ReplaceTaskParams{Title: in.title, Description: in.description,
 		Completed: in.completed, Priority: in.priority, DueDate: in.dueDate, ID: id, UserID: uid, Now: h.now(), IfMatch: cond})
 	if store.IsNotFound(err) {
 		return nil, h.taskNotWritten(ctx, uid, id, cond)
 	}
-	out, err := h.loaded(ctx, t, err, "replace task")
+	out, err := h.loaded(ctx, db.GetTaskRow(r), err, "replace task")
 	if err != nil {
 		return nil, err
 	}
@@ -189,11 +190,11 @@ func (h *TasksHandler) UpdateTask(ctx context.Context, req tasksapi.UpdateTaskRe
 		}
 	} else {
 		p.ID, p.UserID, p.Now, p.IfMatch = id, uid, h.now(), cond
-		t, err := h.q.UpdateTask(ctx, p)
+		r, err := h.q.UpdateTask(ctx, p)
 		if store.IsNotFound(err) {
 			return nil, h.taskNotWritten(ctx, uid, id, cond)
 		}
-		if out, err = h.loaded(ctx, t, err, "update task"); err != nil {
+		if out, err = h.loaded(ctx, db.GetTaskRow(r), err, "update task"); err != nil {
 			return nil, err
 		}
 	}
@@ -313,25 +314,21 @@ func (h *TasksHandler) getTask(ctx context.Context, taskID int64) (tasksapi.Task
 	return h.loaded(ctx, t, err, "get task")
 }
 
-// loaded finishes a statement that returns one of the user's tasks: no row
-// is TASK_NOT_FOUND, anything else wrong is wrapped, and a task gets its tags.
-func (h *TasksHandler) loaded(ctx context.Context, t db.Task, err error, what string) (tasksapi.Task, error) {
+// loaded finishes a statement that returns one of the user's tasks with its
+// tags (as JSON, db/queries/tasks.sql): no row is TASK_NOT_FOUND, anything
+// else wrong is wrapped.
+func (h *TasksHandler) loaded(ctx context.Context, r db.GetTaskRow, err error, what string) (tasksapi.Task, error) {
 	switch {
 	case store.IsNotFound(err):
 		return tasksapi.Task{}, h.missing(ctx, apperr.TaskNotFound)
 	case err != nil:
 		return tasksapi.Task{}, fmt.Errorf("%s: %w", what, err)
 	}
-	return h.withTags(ctx, t)
-}
-
-// withTags converts one task, loading its tags.
-func (h *TasksHandler) withTags(ctx context.Context, t db.Task) (tasksapi.Task, error) {
-	tags, err := h.tagsOf(ctx, []db.Task{t})
-	if err != nil {
-		return tasksapi.Task{}, err
+	var tags []tasksapi.Tag
+	if err := json.Unmarshal([]byte(r.Tags), &tags); err != nil {
+		return tasksapi.Task{}, fmt.Errorf("%s: the tags of task %d: %w", what, r.Task.ID, err)
 	}
-	return toTask(t, tags[t.ID]), nil
+	return toTask(r.Task, tags), nil
 }
 
 // tagsOf loads the tags of the user's tasks in one statement, by task id.

@@ -219,3 +219,35 @@ func TestNULIsRefused(t *testing.T) {
 	requireError(t, a.loginRaw(t, "a\u0000@example.com", "correct-horse"), 401, "INVALID_CREDENTIALS", "")
 	assert.Equal(t, 0, a.list(t, tok, "/api/v1/tasks").total, "nothing was stored")
 }
+
+// TestOneTaskCostsOneStatement: reading, patching or replacing a task is one
+// statement, its tags included.
+func TestOneTaskCostsOneStatement(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	tok := a.user(t, "one-statement@example.com")
+	task := a.createTask(t, tok, map[string]any{"title": "tagged"})
+	path := fmt.Sprintf("/api/v1/tasks/%v", task["id"])
+	for _, name := range []string{"b", "a"} {
+		tag := a.createTag(t, tok, name)
+		a.call(t, http.MethodPost, fmt.Sprintf("%s/tags/%d", path, tag), tok, nil)
+	}
+	for _, c := range []struct {
+		method string
+		body   any
+	}{
+		{http.MethodGet, nil},
+		{http.MethodPatch, map[string]any{"completed": true}},
+		{http.MethodPut, map[string]any{"title": "replaced", "priority": "high"}},
+	} {
+		before := a.queries.n.Load()
+		r := a.call(t, c.method, path, tok, c.body)
+		require.Equal(t, http.StatusOK, r.Code, r.Body.String())
+		assert.Equal(t, int64(1), a.queries.n.Load()-before, c.method)
+		tags := r.JSON(t)["tags"].([]any)
+		require.Len(t, tags, 2, c.method)
+		assert.Equal(t, "a", tags[0].(map[string]any)["name"], "%s: by name", c.method)
+		assert.Equal(t, "b", tags[1].(map[string]any)["name"], c.method)
+		assert.Nil(t, tags[0].(map[string]any)["color"], c.method)
+	}
+}
