@@ -11,7 +11,7 @@
 # Needs wrk (Debian: apt-get install wrk). Prints requests/s, latency
 # percentiles and the server's peak resident memory.
 #
-# One run of a case takes DURATION (10 s); the whole run about 3 minutes.
+# One run of a case takes DURATION (10 s); the whole run about 3.5 minutes.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # The test server: the private PostgreSQL unless TEST_DATABASE_URL or
@@ -173,12 +173,14 @@ run "create" "/tasks" "$lua/create.lua"
 # default) with /auth/me asked at the same time by two connections.
 curl -s -o /dev/null "$base/auth/register" -H 'Content-Type: application/json' \
   -d '{"email":"flood@example.com","password":"flood-password"}' # 201, or 409 from an earlier run
-wrk -t1 -c16 -d"$duration" --timeout 30s -s "$lua/login.lua" "$base/auth/login" > "$lua/flood" &
+d=${duration%s}
+report "login flood alone (16 conns)" "$(wrk -t1 -c16 -d"$duration" --timeout 30s -s "$lua/login.lua" "$base/auth/login")"
+wrk -t1 -c16 -d"$(( 2 * d ))s" --timeout 30s -s "$lua/login.lua" "$base/auth/login" > "$lua/flood" &
 flood=$!
-sleep 1
-me=$(wrk -t1 -c2 -d"$(( ${duration%s} - 2 ))s" --latency -H "$auth" "$base/auth/me")
+sleep 4 # the flood under way
+me=$(wrk -t1 -c2 -d"$duration" --latency -H "$auth" "$base/auth/me")
 wait $flood
-report "login flood (16 connections)" "$(cat "$lua/flood")"
+report "login flood, /auth/me meanwhile" "$(cat "$lua/flood")"
 report "  auth/me during it (2 conns)" "$me"
 echo "  (the flood's bound: $(nproc) cores / the time of one bcrypt comparison at the server's cost)"
 echo "server peak RSS: $(awk '/VmHWM/ {print $2, $3}' /proc/$server/status)"
