@@ -613,15 +613,10 @@ func TestChangeFeed(t *testing.T) {
 	})
 
 	t.Run("PrunedCursorsExpire", func(t *testing.T) {
-		ctx := context.Background()
 		old := a.changes(t, tok, "")
 		doomed := a.createTask(t, tok, map[string]any{"title": "pruned"})
 		a.call(t, http.MethodDelete, fmt.Sprintf("/api/v1/tasks/%v", doomed["id"]), tok, nil)
-		_, err := a.pool.Exec(ctx, `UPDATE changes SET changed_at = now() - interval '31 days' WHERE op = 'delete'`)
-		require.NoError(t, err)
-		pruned, err := a.tasks.PruneChangesNow(ctx, 720*time.Hour)
-		require.NoError(t, err)
-		assert.Positive(t, pruned)
+		a.pruneDeletions(t)
 		requireError(t, a.call(t, http.MethodGet, "/api/v1/changes?since="+old.Cursor, tok, nil), 410, "CURSOR_EXPIRED", "")
 		a.settled(t) // (a retention of 30 days keeps pruned deletions far below the horizon)
 		fresh := a.changes(t, tok, "")
@@ -631,23 +626,30 @@ func TestChangeFeed(t *testing.T) {
 	// A list's version is its user's latest change: pruning that change (a
 	// deletion) must not bring back the version of the list before it.
 	t.Run("PrunedDeletionKeepsTheListVersion", func(t *testing.T) {
-		ctx := context.Background()
 		gone := a.createTask(t, tok, map[string]any{"title": "deleted, then pruned"})
 		a.createTask(t, tok, map[string]any{"title": "latest before the deletion"})
 		list := "/api/v1/tasks?limit=100"
 		et := settledListETag(t, a, tok, list)
 		a.call(t, http.MethodDelete, fmt.Sprintf("/api/v1/tasks/%v", gone["id"]), tok, nil)
-		_, err := a.pool.Exec(ctx, `UPDATE changes SET changed_at = now() - interval '31 days' WHERE op = 'delete'`)
-		require.NoError(t, err)
-		pruned, err := a.tasks.PruneChangesNow(ctx, 720*time.Hour)
-		require.NoError(t, err)
-		require.Positive(t, pruned)
+		a.pruneDeletions(t)
 		a.settled(t)
 		r := a.call(t, http.MethodGet, list, tok, nil, "If-None-Match", et)
 		assert.Equal(t, http.StatusOK, r.Code, "the list changed since that ETag")
 		assert.NotContains(t, r.Body.String(), "deleted, then pruned")
 	})
 
+}
+
+// pruneDeletions ages every deletion in the feed past the 30-day retention
+// and prunes them.
+func (a *app) pruneDeletions(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := a.pool.Exec(ctx, `UPDATE changes SET changed_at = now() - interval '31 days' WHERE op = 'delete'`)
+	require.NoError(t, err)
+	pruned, err := a.tasks.PruneChangesNow(ctx, 720*time.Hour)
+	require.NoError(t, err)
+	require.Positive(t, pruned)
 }
 
 // TestChangesPageCostsTwoStatements runs alone (not in parallel): another
