@@ -143,9 +143,10 @@ func tagRef(s string) (*int32, string) {
 // total. It costs three statements whatever the page size: the total (with
 // the tag lookup when there is a `tag`; the data version alone when the
 // total is known), the page and the page's tags; four when a known total has
-// to be counted again; with an If-None-Match that still holds, one. Its weak ETag is the user's
-// change number, read before the page (a change committed meanwhile makes a
-// later number, so a 304 never hides one), with the list's parameters.
+// to be counted again; with an If-None-Match that still holds, one. Its weak
+// ETag is the user's change number, read before the page (a change committed
+// meanwhile makes a later number, so a 304 never hides one), with the list's
+// parameters.
 func (h *TasksHandler) ListTasks(ctx context.Context, req tasksapi.ListTasksRequestObject) (tasksapi.ListTasksResponseObject, error) {
 	uid, err := userID(ctx)
 	if err != nil {
@@ -235,7 +236,7 @@ func (h *TasksHandler) total(ctx context.Context, lq listQuery, filter *db.ListT
 	}
 
 	key, keep := lq.totalKey(filter.UserID, filter.TagID)
-	if known, ok := h.totals.Get(key); keep && ok {
+	if known, ok := h.totals.Get(key); ok {
 		if read == nil {
 			v, err := h.q.ListVersion(ctx, filter.UserID)
 			if err != nil {
