@@ -56,7 +56,7 @@ func TestHasherRunsAtIdlePriority(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			require.NoError(t, h.do(context.Background(), func() {
+			assert.NoError(t, h.do(context.Background(), func() {
 				attr, err := unix.SchedGetAttr(0, 0)
 				assert.NoError(t, err)
 				assert.Equal(t, uint32(unix.SCHED_IDLE), attr.Policy)
