@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -24,8 +25,9 @@ const MaxPasswordBytes = 72
 // requests keep their latency. While any computation runs, GOMAXPROCS is
 // raised by the number of workers, so that a worker waiting for the CPU never
 // holds a processor the request handlers need; it comes back down when the
-// last one ends (more processors than cores all the time cost /auth/me about
-// 8 % of its throughput).
+// last one ends, to the runtime's default (which follows the CPU quota)
+// unless the GOMAXPROCS variable set it. More processors than cores all the
+// time cost /auth/me about 8 % of its throughput.
 type Hasher struct {
 	cost    int
 	jobs    chan *job
@@ -36,10 +38,11 @@ type Hasher struct {
 	closed  chan struct{}
 	stop    sync.Once
 
-	mu      sync.Mutex
-	workers int
-	running int // computations running now
-	procs   int // GOMAXPROCS when no computation runs; 0: leave it alone
+	mu        sync.Mutex
+	workers   int
+	running   int  // computations running now
+	procs     int  // GOMAXPROCS when no computation runs; 0: leave it alone
+	automatic bool // GOMAXPROCS is the runtime's default (no GOMAXPROCS variable)
 }
 
 type job struct {
@@ -69,7 +72,7 @@ func NewHasher(cost, workers int) (*Hasher, error) {
 		return nil, fmt.Errorf("auth: bcrypt cost %d: %w", cost, err)
 	}
 	h := &Hasher{cost: cost, jobs: make(chan *job), dummy: dummy, idle: true, closed: make(chan struct{}),
-		workers: workers, procs: runtime.GOMAXPROCS(0)}
+		workers: workers, procs: runtime.GOMAXPROCS(0), automatic: os.Getenv("GOMAXPROCS") == ""}
 	ready := make(chan error, workers)
 	for range workers {
 		go h.work(ready)
@@ -113,6 +116,8 @@ func (h *Hasher) started(delta int) {
 	case h.procs == 0:
 	case delta > 0 && h.running == 1:
 		runtime.GOMAXPROCS(h.procs + h.workers)
+	case delta < 0 && h.running == 0 && h.automatic:
+		runtime.SetDefaultGOMAXPROCS() // back to following the CPU quota, as before the raise
 	case delta < 0 && h.running == 0:
 		runtime.GOMAXPROCS(h.procs)
 	}
