@@ -90,12 +90,16 @@ type Querier interface {
 	ListSessions(ctx context.Context, arg ListSessionsParams) ([]ListSessionsRow, error)
 	ListTags(ctx context.Context, userID uuid.UUID) ([]ListTagsRow, error)
 	// Tasks. Every statement is scoped by user_id in the SQL itself, and every
-	// one that returns tasks returns whole rows (the Task model); their tags come
-	// from TagsOfTasks, one statement for a whole page.
+	// one that returns tasks returns whole rows (the Task model).
 	//
 	// The list comes in one statement per order (sort key and direction), each
 	// with an ORDER BY that an index of 000001_init yields directly, so a page is
-	// an index walk that stops after OFFSET + LIMIT rows. The filters are
+	// an index walk that stops after OFFSET + LIMIT rows. The page (a CTE) is
+	// then joined with its tasks' tags: one row per task and tag (one row with
+	// NULL tag columns for a task without tags), in the page's order and then by
+	// tag name, so a page with its tags is one statement. (Measured against the
+	// page and TagsOfTasks as two statements: default order +21-43 %, pending by
+	// due date +10-53 %; against the tags as a JSON array per row: slower.) The filters are
 	// "(param IS NULL OR ...)": the pool plans every statement for its actual
 	// parameters (plan_cache_mode = force_custom_plan), so the planner folds the
 	// unused filters away and can choose the trigram index for `q` (on the
@@ -108,21 +112,21 @@ type Querier interface {
 	// (sub-queries are pulled up before parameters are folded): it ran as a
 	// hashed sub-plan of every match, 30 ms for a common word.
 	// Order: created_at; ties by id.
-	ListTasksCreatedAsc(ctx context.Context, arg ListTasksCreatedAscParams) ([]Task, error)
+	ListTasksCreatedAsc(ctx context.Context, arg ListTasksCreatedAscParams) ([]ListTasksCreatedAscRow, error)
 	// Order: -created_at; ties by id.
-	ListTasksCreatedDesc(ctx context.Context, arg ListTasksCreatedDescParams) ([]Task, error)
+	ListTasksCreatedDesc(ctx context.Context, arg ListTasksCreatedDescParams) ([]ListTasksCreatedDescRow, error)
 	// Order: due_date, nulls last; ties by id.
-	ListTasksDueAsc(ctx context.Context, arg ListTasksDueAscParams) ([]Task, error)
+	ListTasksDueAsc(ctx context.Context, arg ListTasksDueAscParams) ([]ListTasksDueAscRow, error)
 	// Order: -due_date, nulls first (the exact reverse); ties by id.
-	ListTasksDueDesc(ctx context.Context, arg ListTasksDueDescParams) ([]Task, error)
+	ListTasksDueDesc(ctx context.Context, arg ListTasksDueDescParams) ([]ListTasksDueDescRow, error)
 	// Order: priority: high, medium, low (the enum's order); ties by id.
-	ListTasksPriorityAsc(ctx context.Context, arg ListTasksPriorityAscParams) ([]Task, error)
+	ListTasksPriorityAsc(ctx context.Context, arg ListTasksPriorityAscParams) ([]ListTasksPriorityAscRow, error)
 	// Order: -priority: low, medium, high; ties by id.
-	ListTasksPriorityDesc(ctx context.Context, arg ListTasksPriorityDescParams) ([]Task, error)
+	ListTasksPriorityDesc(ctx context.Context, arg ListTasksPriorityDescParams) ([]ListTasksPriorityDescRow, error)
 	// Order: title, ignoring case; ties by id.
-	ListTasksTitleAsc(ctx context.Context, arg ListTasksTitleAscParams) ([]Task, error)
+	ListTasksTitleAsc(ctx context.Context, arg ListTasksTitleAscParams) ([]ListTasksTitleAscRow, error)
 	// Order: -title, ignoring case; ties by id.
-	ListTasksTitleDesc(ctx context.Context, arg ListTasksTitleDescParams) ([]Task, error)
+	ListTasksTitleDesc(ctx context.Context, arg ListTasksTitleDescParams) ([]ListTasksTitleDescRow, error)
 	// The version of the user's lists: the xid of its latest change, with the
 	// horizon. A later change makes a greater xid once the version is below the
 	// horizon (every transaction that could still commit a change has an xid at
@@ -168,8 +172,6 @@ type Querier interface {
 	// The tags of the given tasks, by name: tasks of several users, whose ids
 	// come from statements scoped to them (the change feed's readers).
 	TagsOfAnyTasks(ctx context.Context, taskIds []int32) ([]TagsOfAnyTasksRow, error)
-	// The tags of the given tasks of the user, by name.
-	TagsOfTasks(ctx context.Context, arg TagsOfTasksParams) ([]TagsOfTasksRow, error)
 	// The version of one of the user's tasks: what a failed If-Match is told.
 	TaskVersion(ctx context.Context, arg TaskVersionParams) (int32, error)
 	// A task shows its tags, so renaming, recolouring or deleting a tag makes

@@ -294,18 +294,25 @@ func (q *Queries) GetTask(ctx context.Context, arg GetTaskParams) (GetTaskRow, e
 
 const listTasksCreatedAsc = `-- name: ListTasksCreatedAsc :many
 
-SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version
-FROM tasks AS t LEFT JOIN task_search AS s ON s.task_id = t.id
-WHERE t.user_id = $1
-  AND ($2::boolean IS NULL OR t.completed = $2)
-  AND ($3::task_priority IS NULL OR t.priority = $3)
-  AND ($4::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
-  AND ($5::text IS NULL OR (s.body LIKE lower($5)
-        AND (strpos($5, E'\n') = 0
-             OR lower(t.title) LIKE lower($5) OR lower(t.description) LIKE lower($5))))
-ORDER BY t.created_at, t.id
-LIMIT $7 OFFSET $6
+WITH page AS (
+    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version
+    FROM tasks AS t LEFT JOIN task_search AS s ON s.task_id = t.id
+    WHERE t.user_id = $1
+      AND ($2::boolean IS NULL OR t.completed = $2)
+      AND ($3::task_priority IS NULL OR t.priority = $3)
+      AND ($4::integer IS NULL OR EXISTS (
+            SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
+      AND ($5::text IS NULL OR (s.body LIKE lower($5)
+            AND (strpos($5, E'\n') = 0
+                 OR lower(t.title) LIKE lower($5) OR lower(t.description) LIKE lower($5))))
+    ORDER BY t.created_at, t.id
+    LIMIT $7 OFFSET $6)
+SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date, page.recurrence_rule,
+       page.user_id, page.created_at, page.updated_at, page.version,
+       g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
+FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
+  LEFT JOIN tags AS g ON g.id = l.tag_id
+ORDER BY page.created_at, page.id, g.name, g.id
 `
 
 type ListTasksCreatedAscParams struct {
@@ -318,13 +325,35 @@ type ListTasksCreatedAscParams struct {
 	PageLimit  int32         `json:"page_limit"`
 }
 
+type ListTasksCreatedAscRow struct {
+	ID             int32        `json:"id"`
+	Title          string       `json:"title"`
+	Description    *string      `json:"description"`
+	Completed      bool         `json:"completed"`
+	Priority       TaskPriority `json:"priority"`
+	DueDate        *time.Time   `json:"due_date"`
+	RecurrenceRule *string      `json:"recurrence_rule"`
+	UserID         uuid.UUID    `json:"user_id"`
+	CreatedAt      time.Time    `json:"created_at"`
+	UpdatedAt      time.Time    `json:"updated_at"`
+	Version        int32        `json:"version"`
+	TagID          *int32       `json:"tag_id"`
+	TagName        *string      `json:"tag_name"`
+	TagColor       *string      `json:"tag_color"`
+	TagVersion     *int32       `json:"tag_version"`
+}
+
 // Tasks. Every statement is scoped by user_id in the SQL itself, and every
-// one that returns tasks returns whole rows (the Task model); their tags come
-// from TagsOfTasks, one statement for a whole page.
+// one that returns tasks returns whole rows (the Task model).
 //
 // The list comes in one statement per order (sort key and direction), each
 // with an ORDER BY that an index of 000001_init yields directly, so a page is
-// an index walk that stops after OFFSET + LIMIT rows. The filters are
+// an index walk that stops after OFFSET + LIMIT rows. The page (a CTE) is
+// then joined with its tasks' tags: one row per task and tag (one row with
+// NULL tag columns for a task without tags), in the page's order and then by
+// tag name, so a page with its tags is one statement. (Measured against the
+// page and TagsOfTasks as two statements: default order +21-43 %, pending by
+// due date +10-53 %; against the tags as a JSON array per row: slower.) The filters are
 // "(param IS NULL OR ...)": the pool plans every statement for its actual
 // parameters (plan_cache_mode = force_custom_plan), so the planner folds the
 // unused filters away and can choose the trigram index for `q` (on the
@@ -337,7 +366,7 @@ type ListTasksCreatedAscParams struct {
 // (sub-queries are pulled up before parameters are folded): it ran as a
 // hashed sub-plan of every match, 30 ms for a common word.
 // Order: created_at; ties by id.
-func (q *Queries) ListTasksCreatedAsc(ctx context.Context, arg ListTasksCreatedAscParams) ([]Task, error) {
+func (q *Queries) ListTasksCreatedAsc(ctx context.Context, arg ListTasksCreatedAscParams) ([]ListTasksCreatedAscRow, error) {
 	rows, err := q.db.Query(ctx, listTasksCreatedAsc,
 		arg.UserID,
 		arg.Completed,
@@ -351,9 +380,9 @@ func (q *Queries) ListTasksCreatedAsc(ctx context.Context, arg ListTasksCreatedA
 		return nil, err
 	}
 	defer rows.Close()
-	items := []Task{}
+	items := []ListTasksCreatedAscRow{}
 	for rows.Next() {
-		var i Task
+		var i ListTasksCreatedAscRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.Title,
@@ -366,6 +395,10 @@ func (q *Queries) ListTasksCreatedAsc(ctx context.Context, arg ListTasksCreatedA
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.Version,
+			&i.TagID,
+			&i.TagName,
+			&i.TagColor,
+			&i.TagVersion,
 		); err != nil {
 			return nil, err
 		}
@@ -378,18 +411,25 @@ func (q *Queries) ListTasksCreatedAsc(ctx context.Context, arg ListTasksCreatedA
 }
 
 const listTasksCreatedDesc = `-- name: ListTasksCreatedDesc :many
-SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version
-FROM tasks AS t LEFT JOIN task_search AS s ON s.task_id = t.id
-WHERE t.user_id = $1
-  AND ($2::boolean IS NULL OR t.completed = $2)
-  AND ($3::task_priority IS NULL OR t.priority = $3)
-  AND ($4::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
-  AND ($5::text IS NULL OR (s.body LIKE lower($5)
-        AND (strpos($5, E'\n') = 0
-             OR lower(t.title) LIKE lower($5) OR lower(t.description) LIKE lower($5))))
-ORDER BY t.created_at DESC, t.id DESC
-LIMIT $7 OFFSET $6
+WITH page AS (
+    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version
+    FROM tasks AS t LEFT JOIN task_search AS s ON s.task_id = t.id
+    WHERE t.user_id = $1
+      AND ($2::boolean IS NULL OR t.completed = $2)
+      AND ($3::task_priority IS NULL OR t.priority = $3)
+      AND ($4::integer IS NULL OR EXISTS (
+            SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
+      AND ($5::text IS NULL OR (s.body LIKE lower($5)
+            AND (strpos($5, E'\n') = 0
+                 OR lower(t.title) LIKE lower($5) OR lower(t.description) LIKE lower($5))))
+    ORDER BY t.created_at DESC, t.id DESC
+    LIMIT $7 OFFSET $6)
+SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date, page.recurrence_rule,
+       page.user_id, page.created_at, page.updated_at, page.version,
+       g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
+FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
+  LEFT JOIN tags AS g ON g.id = l.tag_id
+ORDER BY page.created_at DESC, page.id DESC, g.name, g.id
 `
 
 type ListTasksCreatedDescParams struct {
@@ -402,8 +442,26 @@ type ListTasksCreatedDescParams struct {
 	PageLimit  int32         `json:"page_limit"`
 }
 
+type ListTasksCreatedDescRow struct {
+	ID             int32        `json:"id"`
+	Title          string       `json:"title"`
+	Description    *string      `json:"description"`
+	Completed      bool         `json:"completed"`
+	Priority       TaskPriority `json:"priority"`
+	DueDate        *time.Time   `json:"due_date"`
+	RecurrenceRule *string      `json:"recurrence_rule"`
+	UserID         uuid.UUID    `json:"user_id"`
+	CreatedAt      time.Time    `json:"created_at"`
+	UpdatedAt      time.Time    `json:"updated_at"`
+	Version        int32        `json:"version"`
+	TagID          *int32       `json:"tag_id"`
+	TagName        *string      `json:"tag_name"`
+	TagColor       *string      `json:"tag_color"`
+	TagVersion     *int32       `json:"tag_version"`
+}
+
 // Order: -created_at; ties by id.
-func (q *Queries) ListTasksCreatedDesc(ctx context.Context, arg ListTasksCreatedDescParams) ([]Task, error) {
+func (q *Queries) ListTasksCreatedDesc(ctx context.Context, arg ListTasksCreatedDescParams) ([]ListTasksCreatedDescRow, error) {
 	rows, err := q.db.Query(ctx, listTasksCreatedDesc,
 		arg.UserID,
 		arg.Completed,
@@ -417,9 +475,9 @@ func (q *Queries) ListTasksCreatedDesc(ctx context.Context, arg ListTasksCreated
 		return nil, err
 	}
 	defer rows.Close()
-	items := []Task{}
+	items := []ListTasksCreatedDescRow{}
 	for rows.Next() {
-		var i Task
+		var i ListTasksCreatedDescRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.Title,
@@ -432,6 +490,10 @@ func (q *Queries) ListTasksCreatedDesc(ctx context.Context, arg ListTasksCreated
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.Version,
+			&i.TagID,
+			&i.TagName,
+			&i.TagColor,
+			&i.TagVersion,
 		); err != nil {
 			return nil, err
 		}
@@ -444,18 +506,25 @@ func (q *Queries) ListTasksCreatedDesc(ctx context.Context, arg ListTasksCreated
 }
 
 const listTasksDueAsc = `-- name: ListTasksDueAsc :many
-SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version
-FROM tasks AS t LEFT JOIN task_search AS s ON s.task_id = t.id
-WHERE t.user_id = $1
-  AND ($2::boolean IS NULL OR t.completed = $2)
-  AND ($3::task_priority IS NULL OR t.priority = $3)
-  AND ($4::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
-  AND ($5::text IS NULL OR (s.body LIKE lower($5)
-        AND (strpos($5, E'\n') = 0
-             OR lower(t.title) LIKE lower($5) OR lower(t.description) LIKE lower($5))))
-ORDER BY t.due_date ASC NULLS LAST, t.id
-LIMIT $7 OFFSET $6
+WITH page AS (
+    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version
+    FROM tasks AS t LEFT JOIN task_search AS s ON s.task_id = t.id
+    WHERE t.user_id = $1
+      AND ($2::boolean IS NULL OR t.completed = $2)
+      AND ($3::task_priority IS NULL OR t.priority = $3)
+      AND ($4::integer IS NULL OR EXISTS (
+            SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
+      AND ($5::text IS NULL OR (s.body LIKE lower($5)
+            AND (strpos($5, E'\n') = 0
+                 OR lower(t.title) LIKE lower($5) OR lower(t.description) LIKE lower($5))))
+    ORDER BY t.due_date ASC NULLS LAST, t.id
+    LIMIT $7 OFFSET $6)
+SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date, page.recurrence_rule,
+       page.user_id, page.created_at, page.updated_at, page.version,
+       g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
+FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
+  LEFT JOIN tags AS g ON g.id = l.tag_id
+ORDER BY page.due_date ASC NULLS LAST, page.id, g.name, g.id
 `
 
 type ListTasksDueAscParams struct {
@@ -468,8 +537,26 @@ type ListTasksDueAscParams struct {
 	PageLimit  int32         `json:"page_limit"`
 }
 
+type ListTasksDueAscRow struct {
+	ID             int32        `json:"id"`
+	Title          string       `json:"title"`
+	Description    *string      `json:"description"`
+	Completed      bool         `json:"completed"`
+	Priority       TaskPriority `json:"priority"`
+	DueDate        *time.Time   `json:"due_date"`
+	RecurrenceRule *string      `json:"recurrence_rule"`
+	UserID         uuid.UUID    `json:"user_id"`
+	CreatedAt      time.Time    `json:"created_at"`
+	UpdatedAt      time.Time    `json:"updated_at"`
+	Version        int32        `json:"version"`
+	TagID          *int32       `json:"tag_id"`
+	TagName        *string      `json:"tag_name"`
+	TagColor       *string      `json:"tag_color"`
+	TagVersion     *int32       `json:"tag_version"`
+}
+
 // Order: due_date, nulls last; ties by id.
-func (q *Queries) ListTasksDueAsc(ctx context.Context, arg ListTasksDueAscParams) ([]Task, error) {
+func (q *Queries) ListTasksDueAsc(ctx context.Context, arg ListTasksDueAscParams) ([]ListTasksDueAscRow, error) {
 	rows, err := q.db.Query(ctx, listTasksDueAsc,
 		arg.UserID,
 		arg.Completed,
@@ -483,9 +570,9 @@ func (q *Queries) ListTasksDueAsc(ctx context.Context, arg ListTasksDueAscParams
 		return nil, err
 	}
 	defer rows.Close()
-	items := []Task{}
+	items := []ListTasksDueAscRow{}
 	for rows.Next() {
-		var i Task
+		var i ListTasksDueAscRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.Title,
@@ -498,6 +585,10 @@ func (q *Queries) ListTasksDueAsc(ctx context.Context, arg ListTasksDueAscParams
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.Version,
+			&i.TagID,
+			&i.TagName,
+			&i.TagColor,
+			&i.TagVersion,
 		); err != nil {
 			return nil, err
 		}
@@ -510,18 +601,25 @@ func (q *Queries) ListTasksDueAsc(ctx context.Context, arg ListTasksDueAscParams
 }
 
 const listTasksDueDesc = `-- name: ListTasksDueDesc :many
-SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version
-FROM tasks AS t LEFT JOIN task_search AS s ON s.task_id = t.id
-WHERE t.user_id = $1
-  AND ($2::boolean IS NULL OR t.completed = $2)
-  AND ($3::task_priority IS NULL OR t.priority = $3)
-  AND ($4::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
-  AND ($5::text IS NULL OR (s.body LIKE lower($5)
-        AND (strpos($5, E'\n') = 0
-             OR lower(t.title) LIKE lower($5) OR lower(t.description) LIKE lower($5))))
-ORDER BY t.due_date DESC NULLS FIRST, t.id DESC
-LIMIT $7 OFFSET $6
+WITH page AS (
+    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version
+    FROM tasks AS t LEFT JOIN task_search AS s ON s.task_id = t.id
+    WHERE t.user_id = $1
+      AND ($2::boolean IS NULL OR t.completed = $2)
+      AND ($3::task_priority IS NULL OR t.priority = $3)
+      AND ($4::integer IS NULL OR EXISTS (
+            SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
+      AND ($5::text IS NULL OR (s.body LIKE lower($5)
+            AND (strpos($5, E'\n') = 0
+                 OR lower(t.title) LIKE lower($5) OR lower(t.description) LIKE lower($5))))
+    ORDER BY t.due_date DESC NULLS FIRST, t.id DESC
+    LIMIT $7 OFFSET $6)
+SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date, page.recurrence_rule,
+       page.user_id, page.created_at, page.updated_at, page.version,
+       g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
+FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
+  LEFT JOIN tags AS g ON g.id = l.tag_id
+ORDER BY page.due_date DESC NULLS FIRST, page.id DESC, g.name, g.id
 `
 
 type ListTasksDueDescParams struct {
@@ -534,8 +632,26 @@ type ListTasksDueDescParams struct {
 	PageLimit  int32         `json:"page_limit"`
 }
 
+type ListTasksDueDescRow struct {
+	ID             int32        `json:"id"`
+	Title          string       `json:"title"`
+	Description    *string      `json:"description"`
+	Completed      bool         `json:"completed"`
+	Priority       TaskPriority `json:"priority"`
+	DueDate        *time.Time   `json:"due_date"`
+	RecurrenceRule *string      `json:"recurrence_rule"`
+	UserID         uuid.UUID    `json:"user_id"`
+	CreatedAt      time.Time    `json:"created_at"`
+	UpdatedAt      time.Time    `json:"updated_at"`
+	Version        int32        `json:"version"`
+	TagID          *int32       `json:"tag_id"`
+	TagName        *string      `json:"tag_name"`
+	TagColor       *string      `json:"tag_color"`
+	TagVersion     *int32       `json:"tag_version"`
+}
+
 // Order: -due_date, nulls first (the exact reverse); ties by id.
-func (q *Queries) ListTasksDueDesc(ctx context.Context, arg ListTasksDueDescParams) ([]Task, error) {
+func (q *Queries) ListTasksDueDesc(ctx context.Context, arg ListTasksDueDescParams) ([]ListTasksDueDescRow, error) {
 	rows, err := q.db.Query(ctx, listTasksDueDesc,
 		arg.UserID,
 		arg.Completed,
@@ -549,9 +665,9 @@ func (q *Queries) ListTasksDueDesc(ctx context.Context, arg ListTasksDueDescPara
 		return nil, err
 	}
 	defer rows.Close()
-	items := []Task{}
+	items := []ListTasksDueDescRow{}
 	for rows.Next() {
-		var i Task
+		var i ListTasksDueDescRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.Title,
@@ -564,6 +680,10 @@ func (q *Queries) ListTasksDueDesc(ctx context.Context, arg ListTasksDueDescPara
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.Version,
+			&i.TagID,
+			&i.TagName,
+			&i.TagColor,
+			&i.TagVersion,
 		); err != nil {
 			return nil, err
 		}
@@ -576,18 +696,25 @@ func (q *Queries) ListTasksDueDesc(ctx context.Context, arg ListTasksDueDescPara
 }
 
 const listTasksPriorityAsc = `-- name: ListTasksPriorityAsc :many
-SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version
-FROM tasks AS t LEFT JOIN task_search AS s ON s.task_id = t.id
-WHERE t.user_id = $1
-  AND ($2::boolean IS NULL OR t.completed = $2)
-  AND ($3::task_priority IS NULL OR t.priority = $3)
-  AND ($4::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
-  AND ($5::text IS NULL OR (s.body LIKE lower($5)
-        AND (strpos($5, E'\n') = 0
-             OR lower(t.title) LIKE lower($5) OR lower(t.description) LIKE lower($5))))
-ORDER BY t.priority, t.id
-LIMIT $7 OFFSET $6
+WITH page AS (
+    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version
+    FROM tasks AS t LEFT JOIN task_search AS s ON s.task_id = t.id
+    WHERE t.user_id = $1
+      AND ($2::boolean IS NULL OR t.completed = $2)
+      AND ($3::task_priority IS NULL OR t.priority = $3)
+      AND ($4::integer IS NULL OR EXISTS (
+            SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
+      AND ($5::text IS NULL OR (s.body LIKE lower($5)
+            AND (strpos($5, E'\n') = 0
+                 OR lower(t.title) LIKE lower($5) OR lower(t.description) LIKE lower($5))))
+    ORDER BY t.priority, t.id
+    LIMIT $7 OFFSET $6)
+SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date, page.recurrence_rule,
+       page.user_id, page.created_at, page.updated_at, page.version,
+       g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
+FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
+  LEFT JOIN tags AS g ON g.id = l.tag_id
+ORDER BY page.priority, page.id, g.name, g.id
 `
 
 type ListTasksPriorityAscParams struct {
@@ -600,8 +727,26 @@ type ListTasksPriorityAscParams struct {
 	PageLimit  int32         `json:"page_limit"`
 }
 
+type ListTasksPriorityAscRow struct {
+	ID             int32        `json:"id"`
+	Title          string       `json:"title"`
+	Description    *string      `json:"description"`
+	Completed      bool         `json:"completed"`
+	Priority       TaskPriority `json:"priority"`
+	DueDate        *time.Time   `json:"due_date"`
+	RecurrenceRule *string      `json:"recurrence_rule"`
+	UserID         uuid.UUID    `json:"user_id"`
+	CreatedAt      time.Time    `json:"created_at"`
+	UpdatedAt      time.Time    `json:"updated_at"`
+	Version        int32        `json:"version"`
+	TagID          *int32       `json:"tag_id"`
+	TagName        *string      `json:"tag_name"`
+	TagColor       *string      `json:"tag_color"`
+	TagVersion     *int32       `json:"tag_version"`
+}
+
 // Order: priority: high, medium, low (the enum's order); ties by id.
-func (q *Queries) ListTasksPriorityAsc(ctx context.Context, arg ListTasksPriorityAscParams) ([]Task, error) {
+func (q *Queries) ListTasksPriorityAsc(ctx context.Context, arg ListTasksPriorityAscParams) ([]ListTasksPriorityAscRow, error) {
 	rows, err := q.db.Query(ctx, listTasksPriorityAsc,
 		arg.UserID,
 		arg.Completed,
@@ -615,9 +760,9 @@ func (q *Queries) ListTasksPriorityAsc(ctx context.Context, arg ListTasksPriorit
 		return nil, err
 	}
 	defer rows.Close()
-	items := []Task{}
+	items := []ListTasksPriorityAscRow{}
 	for rows.Next() {
-		var i Task
+		var i ListTasksPriorityAscRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.Title,
@@ -630,6 +775,10 @@ func (q *Queries) ListTasksPriorityAsc(ctx context.Context, arg ListTasksPriorit
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.Version,
+			&i.TagID,
+			&i.TagName,
+			&i.TagColor,
+			&i.TagVersion,
 		); err != nil {
 			return nil, err
 		}
@@ -642,18 +791,25 @@ func (q *Queries) ListTasksPriorityAsc(ctx context.Context, arg ListTasksPriorit
 }
 
 const listTasksPriorityDesc = `-- name: ListTasksPriorityDesc :many
-SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version
-FROM tasks AS t LEFT JOIN task_search AS s ON s.task_id = t.id
-WHERE t.user_id = $1
-  AND ($2::boolean IS NULL OR t.completed = $2)
-  AND ($3::task_priority IS NULL OR t.priority = $3)
-  AND ($4::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
-  AND ($5::text IS NULL OR (s.body LIKE lower($5)
-        AND (strpos($5, E'\n') = 0
-             OR lower(t.title) LIKE lower($5) OR lower(t.description) LIKE lower($5))))
-ORDER BY t.priority DESC, t.id DESC
-LIMIT $7 OFFSET $6
+WITH page AS (
+    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version
+    FROM tasks AS t LEFT JOIN task_search AS s ON s.task_id = t.id
+    WHERE t.user_id = $1
+      AND ($2::boolean IS NULL OR t.completed = $2)
+      AND ($3::task_priority IS NULL OR t.priority = $3)
+      AND ($4::integer IS NULL OR EXISTS (
+            SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
+      AND ($5::text IS NULL OR (s.body LIKE lower($5)
+            AND (strpos($5, E'\n') = 0
+                 OR lower(t.title) LIKE lower($5) OR lower(t.description) LIKE lower($5))))
+    ORDER BY t.priority DESC, t.id DESC
+    LIMIT $7 OFFSET $6)
+SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date, page.recurrence_rule,
+       page.user_id, page.created_at, page.updated_at, page.version,
+       g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
+FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
+  LEFT JOIN tags AS g ON g.id = l.tag_id
+ORDER BY page.priority DESC, page.id DESC, g.name, g.id
 `
 
 type ListTasksPriorityDescParams struct {
@@ -666,8 +822,26 @@ type ListTasksPriorityDescParams struct {
 	PageLimit  int32         `json:"page_limit"`
 }
 
+type ListTasksPriorityDescRow struct {
+	ID             int32        `json:"id"`
+	Title          string       `json:"title"`
+	Description    *string      `json:"description"`
+	Completed      bool         `json:"completed"`
+	Priority       TaskPriority `json:"priority"`
+	DueDate        *time.Time   `json:"due_date"`
+	RecurrenceRule *string      `json:"recurrence_rule"`
+	UserID         uuid.UUID    `json:"user_id"`
+	CreatedAt      time.Time    `json:"created_at"`
+	UpdatedAt      time.Time    `json:"updated_at"`
+	Version        int32        `json:"version"`
+	TagID          *int32       `json:"tag_id"`
+	TagName        *string      `json:"tag_name"`
+	TagColor       *string      `json:"tag_color"`
+	TagVersion     *int32       `json:"tag_version"`
+}
+
 // Order: -priority: low, medium, high; ties by id.
-func (q *Queries) ListTasksPriorityDesc(ctx context.Context, arg ListTasksPriorityDescParams) ([]Task, error) {
+func (q *Queries) ListTasksPriorityDesc(ctx context.Context, arg ListTasksPriorityDescParams) ([]ListTasksPriorityDescRow, error) {
 	rows, err := q.db.Query(ctx, listTasksPriorityDesc,
 		arg.UserID,
 		arg.Completed,
@@ -681,9 +855,9 @@ func (q *Queries) ListTasksPriorityDesc(ctx context.Context, arg ListTasksPriori
 		return nil, err
 	}
 	defer rows.Close()
-	items := []Task{}
+	items := []ListTasksPriorityDescRow{}
 	for rows.Next() {
-		var i Task
+		var i ListTasksPriorityDescRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.Title,
@@ -696,6 +870,10 @@ func (q *Queries) ListTasksPriorityDesc(ctx context.Context, arg ListTasksPriori
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.Version,
+			&i.TagID,
+			&i.TagName,
+			&i.TagColor,
+			&i.TagVersion,
 		); err != nil {
 			return nil, err
 		}
@@ -708,18 +886,25 @@ func (q *Queries) ListTasksPriorityDesc(ctx context.Context, arg ListTasksPriori
 }
 
 const listTasksTitleAsc = `-- name: ListTasksTitleAsc :many
-SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version
-FROM tasks AS t LEFT JOIN task_search AS s ON s.task_id = t.id
-WHERE t.user_id = $1
-  AND ($2::boolean IS NULL OR t.completed = $2)
-  AND ($3::task_priority IS NULL OR t.priority = $3)
-  AND ($4::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
-  AND ($5::text IS NULL OR (s.body LIKE lower($5)
-        AND (strpos($5, E'\n') = 0
-             OR lower(t.title) LIKE lower($5) OR lower(t.description) LIKE lower($5))))
-ORDER BY lower(t.title), t.id
-LIMIT $7 OFFSET $6
+WITH page AS (
+    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version
+    FROM tasks AS t LEFT JOIN task_search AS s ON s.task_id = t.id
+    WHERE t.user_id = $1
+      AND ($2::boolean IS NULL OR t.completed = $2)
+      AND ($3::task_priority IS NULL OR t.priority = $3)
+      AND ($4::integer IS NULL OR EXISTS (
+            SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
+      AND ($5::text IS NULL OR (s.body LIKE lower($5)
+            AND (strpos($5, E'\n') = 0
+                 OR lower(t.title) LIKE lower($5) OR lower(t.description) LIKE lower($5))))
+    ORDER BY lower(t.title), t.id
+    LIMIT $7 OFFSET $6)
+SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date, page.recurrence_rule,
+       page.user_id, page.created_at, page.updated_at, page.version,
+       g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
+FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
+  LEFT JOIN tags AS g ON g.id = l.tag_id
+ORDER BY lower(page.title), page.id, g.name, g.id
 `
 
 type ListTasksTitleAscParams struct {
@@ -732,8 +917,26 @@ type ListTasksTitleAscParams struct {
 	PageLimit  int32         `json:"page_limit"`
 }
 
+type ListTasksTitleAscRow struct {
+	ID             int32        `json:"id"`
+	Title          string       `json:"title"`
+	Description    *string      `json:"description"`
+	Completed      bool         `json:"completed"`
+	Priority       TaskPriority `json:"priority"`
+	DueDate        *time.Time   `json:"due_date"`
+	RecurrenceRule *string      `json:"recurrence_rule"`
+	UserID         uuid.UUID    `json:"user_id"`
+	CreatedAt      time.Time    `json:"created_at"`
+	UpdatedAt      time.Time    `json:"updated_at"`
+	Version        int32        `json:"version"`
+	TagID          *int32       `json:"tag_id"`
+	TagName        *string      `json:"tag_name"`
+	TagColor       *string      `json:"tag_color"`
+	TagVersion     *int32       `json:"tag_version"`
+}
+
 // Order: title, ignoring case; ties by id.
-func (q *Queries) ListTasksTitleAsc(ctx context.Context, arg ListTasksTitleAscParams) ([]Task, error) {
+func (q *Queries) ListTasksTitleAsc(ctx context.Context, arg ListTasksTitleAscParams) ([]ListTasksTitleAscRow, error) {
 	rows, err := q.db.Query(ctx, listTasksTitleAsc,
 		arg.UserID,
 		arg.Completed,
@@ -747,9 +950,9 @@ func (q *Queries) ListTasksTitleAsc(ctx context.Context, arg ListTasksTitleAscPa
 		return nil, err
 	}
 	defer rows.Close()
-	items := []Task{}
+	items := []ListTasksTitleAscRow{}
 	for rows.Next() {
-		var i Task
+		var i ListTasksTitleAscRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.Title,
@@ -762,6 +965,10 @@ func (q *Queries) ListTasksTitleAsc(ctx context.Context, arg ListTasksTitleAscPa
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.Version,
+			&i.TagID,
+			&i.TagName,
+			&i.TagColor,
+			&i.TagVersion,
 		); err != nil {
 			return nil, err
 		}
@@ -774,18 +981,25 @@ func (q *Queries) ListTasksTitleAsc(ctx context.Context, arg ListTasksTitleAscPa
 }
 
 const listTasksTitleDesc = `-- name: ListTasksTitleDesc :many
-SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version
-FROM tasks AS t LEFT JOIN task_search AS s ON s.task_id = t.id
-WHERE t.user_id = $1
-  AND ($2::boolean IS NULL OR t.completed = $2)
-  AND ($3::task_priority IS NULL OR t.priority = $3)
-  AND ($4::integer IS NULL OR EXISTS (
-        SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
-  AND ($5::text IS NULL OR (s.body LIKE lower($5)
-        AND (strpos($5, E'\n') = 0
-             OR lower(t.title) LIKE lower($5) OR lower(t.description) LIKE lower($5))))
-ORDER BY lower(t.title) DESC, t.id DESC
-LIMIT $7 OFFSET $6
+WITH page AS (
+    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version
+    FROM tasks AS t LEFT JOIN task_search AS s ON s.task_id = t.id
+    WHERE t.user_id = $1
+      AND ($2::boolean IS NULL OR t.completed = $2)
+      AND ($3::task_priority IS NULL OR t.priority = $3)
+      AND ($4::integer IS NULL OR EXISTS (
+            SELECT 1 FROM task_tag_link AS l WHERE l.task_id = t.id AND l.tag_id = $4))
+      AND ($5::text IS NULL OR (s.body LIKE lower($5)
+            AND (strpos($5, E'\n') = 0
+                 OR lower(t.title) LIKE lower($5) OR lower(t.description) LIKE lower($5))))
+    ORDER BY lower(t.title) DESC, t.id DESC
+    LIMIT $7 OFFSET $6)
+SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date, page.recurrence_rule,
+       page.user_id, page.created_at, page.updated_at, page.version,
+       g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
+FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
+  LEFT JOIN tags AS g ON g.id = l.tag_id
+ORDER BY lower(page.title) DESC, page.id DESC, g.name, g.id
 `
 
 type ListTasksTitleDescParams struct {
@@ -798,8 +1012,26 @@ type ListTasksTitleDescParams struct {
 	PageLimit  int32         `json:"page_limit"`
 }
 
+type ListTasksTitleDescRow struct {
+	ID             int32        `json:"id"`
+	Title          string       `json:"title"`
+	Description    *string      `json:"description"`
+	Completed      bool         `json:"completed"`
+	Priority       TaskPriority `json:"priority"`
+	DueDate        *time.Time   `json:"due_date"`
+	RecurrenceRule *string      `json:"recurrence_rule"`
+	UserID         uuid.UUID    `json:"user_id"`
+	CreatedAt      time.Time    `json:"created_at"`
+	UpdatedAt      time.Time    `json:"updated_at"`
+	Version        int32        `json:"version"`
+	TagID          *int32       `json:"tag_id"`
+	TagName        *string      `json:"tag_name"`
+	TagColor       *string      `json:"tag_color"`
+	TagVersion     *int32       `json:"tag_version"`
+}
+
 // Order: -title, ignoring case; ties by id.
-func (q *Queries) ListTasksTitleDesc(ctx context.Context, arg ListTasksTitleDescParams) ([]Task, error) {
+func (q *Queries) ListTasksTitleDesc(ctx context.Context, arg ListTasksTitleDescParams) ([]ListTasksTitleDescRow, error) {
 	rows, err := q.db.Query(ctx, listTasksTitleDesc,
 		arg.UserID,
 		arg.Completed,
@@ -813,9 +1045,9 @@ func (q *Queries) ListTasksTitleDesc(ctx context.Context, arg ListTasksTitleDesc
 		return nil, err
 	}
 	defer rows.Close()
-	items := []Task{}
+	items := []ListTasksTitleDescRow{}
 	for rows.Next() {
-		var i Task
+		var i ListTasksTitleDescRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.Title,
@@ -828,6 +1060,10 @@ func (q *Queries) ListTasksTitleDesc(ctx context.Context, arg ListTasksTitleDesc
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.Version,
+			&i.TagID,
+			&i.TagName,
+			&i.TagColor,
+			&i.TagVersion,
 		); err != nil {
 			return nil, err
 		}
@@ -984,54 +1220,6 @@ func (q *Queries) TagsOfAnyTasks(ctx context.Context, taskIds []int32) ([]TagsOf
 	items := []TagsOfAnyTasksRow{}
 	for rows.Next() {
 		var i TagsOfAnyTasksRow
-		if err := rows.Scan(
-			&i.TaskID,
-			&i.ID,
-			&i.Name,
-			&i.Color,
-			&i.Version,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const tagsOfTasks = `-- name: TagsOfTasks :many
-SELECT l.task_id, g.id, g.name, g.color, g.version
-FROM task_tag_link AS l
-JOIN tags AS g ON g.id = l.tag_id
-WHERE l.user_id = $1 AND l.task_id = ANY ($2::integer[])
-ORDER BY l.task_id, g.name, g.id
-`
-
-type TagsOfTasksParams struct {
-	UserID  uuid.UUID `json:"user_id"`
-	TaskIds []int32   `json:"task_ids"`
-}
-
-type TagsOfTasksRow struct {
-	TaskID  int32   `json:"task_id"`
-	ID      int32   `json:"id"`
-	Name    string  `json:"name"`
-	Color   *string `json:"color"`
-	Version int32   `json:"version"`
-}
-
-// The tags of the given tasks of the user, by name.
-func (q *Queries) TagsOfTasks(ctx context.Context, arg TagsOfTasksParams) ([]TagsOfTasksRow, error) {
-	rows, err := q.db.Query(ctx, tagsOfTasks, arg.UserID, arg.TaskIds)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []TagsOfTasksRow{}
-	for rows.Next() {
-		var i TagsOfTasksRow
 		if err := rows.Scan(
 			&i.TaskID,
 			&i.ID,

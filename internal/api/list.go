@@ -8,6 +8,7 @@ import (
 	"hash/fnv"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -25,35 +26,83 @@ import (
 // maxPageSize is the largest page; a larger limit is treated as this.
 const maxPageSize = 100
 
-// listStatement lists a page in one order. The statements take the same
-// parameters, so one struct converts to each.
-type listStatement func(q *db.Queries, ctx context.Context, p db.ListTasksCreatedDescParams) ([]db.Task, error)
+// listStatement lists a page in one order with its tasks' tags: a row per
+// task and tag (db/queries/tasks.sql). The statements take the same
+// parameters and return rows of the same shape, so one struct converts to
+// and from each.
+type listStatement func(q *db.Queries, ctx context.Context, p db.ListTasksCreatedDescParams) ([]pageRow, error)
+
+// pageRow is a row of a list statement.
+type pageRow = db.ListTasksCreatedDescRow
 
 // sortOrders is every `sort` value the list accepts and its statement; each
 // order has an index that yields it (db/migrations), ending in id.
 var sortOrders = map[string]listStatement{
-	"created_at": func(q *db.Queries, ctx context.Context, p db.ListTasksCreatedDescParams) ([]db.Task, error) {
-		return q.ListTasksCreatedAsc(ctx, db.ListTasksCreatedAscParams(p))
-	},
 	"-created_at": (*db.Queries).ListTasksCreatedDesc,
-	"due_date": func(q *db.Queries, ctx context.Context, p db.ListTasksCreatedDescParams) ([]db.Task, error) {
-		return q.ListTasksDueAsc(ctx, db.ListTasksDueAscParams(p))
+	"created_at": func(q *db.Queries, ctx context.Context, p db.ListTasksCreatedDescParams) ([]pageRow, error) {
+		return pageRows(q.ListTasksCreatedAsc(ctx, db.ListTasksCreatedAscParams(p)))
 	},
-	"-due_date": func(q *db.Queries, ctx context.Context, p db.ListTasksCreatedDescParams) ([]db.Task, error) {
-		return q.ListTasksDueDesc(ctx, db.ListTasksDueDescParams(p))
+	"due_date": func(q *db.Queries, ctx context.Context, p db.ListTasksCreatedDescParams) ([]pageRow, error) {
+		return pageRows(q.ListTasksDueAsc(ctx, db.ListTasksDueAscParams(p)))
 	},
-	"priority": func(q *db.Queries, ctx context.Context, p db.ListTasksCreatedDescParams) ([]db.Task, error) {
-		return q.ListTasksPriorityAsc(ctx, db.ListTasksPriorityAscParams(p))
+	"-due_date": func(q *db.Queries, ctx context.Context, p db.ListTasksCreatedDescParams) ([]pageRow, error) {
+		return pageRows(q.ListTasksDueDesc(ctx, db.ListTasksDueDescParams(p)))
 	},
-	"-priority": func(q *db.Queries, ctx context.Context, p db.ListTasksCreatedDescParams) ([]db.Task, error) {
-		return q.ListTasksPriorityDesc(ctx, db.ListTasksPriorityDescParams(p))
+	"priority": func(q *db.Queries, ctx context.Context, p db.ListTasksCreatedDescParams) ([]pageRow, error) {
+		return pageRows(q.ListTasksPriorityAsc(ctx, db.ListTasksPriorityAscParams(p)))
 	},
-	"title": func(q *db.Queries, ctx context.Context, p db.ListTasksCreatedDescParams) ([]db.Task, error) {
-		return q.ListTasksTitleAsc(ctx, db.ListTasksTitleAscParams(p))
+	"-priority": func(q *db.Queries, ctx context.Context, p db.ListTasksCreatedDescParams) ([]pageRow, error) {
+		return pageRows(q.ListTasksPriorityDesc(ctx, db.ListTasksPriorityDescParams(p)))
 	},
-	"-title": func(q *db.Queries, ctx context.Context, p db.ListTasksCreatedDescParams) ([]db.Task, error) {
-		return q.ListTasksTitleDesc(ctx, db.ListTasksTitleDescParams(p))
+	"title": func(q *db.Queries, ctx context.Context, p db.ListTasksCreatedDescParams) ([]pageRow, error) {
+		return pageRows(q.ListTasksTitleAsc(ctx, db.ListTasksTitleAscParams(p)))
 	},
+	"-title": func(q *db.Queries, ctx context.Context, p db.ListTasksCreatedDescParams) ([]pageRow, error) {
+		return pageRows(q.ListTasksTitleDesc(ctx, db.ListTasksTitleDescParams(p)))
+	},
+}
+
+// pageRows converts the rows of a list statement to pageRows.
+func pageRows[R ~struct {
+	ID             int32           `json:"id"`
+	Title          string          `json:"title"`
+	Description    *string         `json:"description"`
+	Completed      bool            `json:"completed"`
+	Priority       db.TaskPriority `json:"priority"`
+	DueDate        *time.Time      `json:"due_date"`
+	RecurrenceRule *string         `json:"recurrence_rule"`
+	UserID         uuid.UUID       `json:"user_id"`
+	CreatedAt      time.Time       `json:"created_at"`
+	UpdatedAt      time.Time       `json:"updated_at"`
+	Version        int32           `json:"version"`
+	TagID          *int32          `json:"tag_id"`
+	TagName        *string         `json:"tag_name"`
+	TagColor       *string         `json:"tag_color"`
+	TagVersion     *int32          `json:"tag_version"`
+}](rows []R, err error) ([]pageRow, error) {
+	out := make([]pageRow, len(rows))
+	for i, r := range rows {
+		out[i] = pageRow(r)
+	}
+	return out, err
+}
+
+// pageItems turns the rows of a list statement (a row per task and tag, in
+// the page's order) into the page's tasks.
+func pageItems(rows []pageRow) []tasksapi.Task {
+	var items []tasksapi.Task
+	for i, r := range rows {
+		if i == 0 || rows[i-1].ID != r.ID {
+			items = append(items, toTask(db.Task{ID: r.ID, Title: r.Title, Description: r.Description,
+				Completed: r.Completed, Priority: r.Priority, DueDate: r.DueDate, RecurrenceRule: r.RecurrenceRule,
+				UserID: r.UserID, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Version: r.Version}, nil))
+		}
+		if r.TagID != nil {
+			last := &items[len(items)-1]
+			last.Tags = append(last.Tags, toTag(*r.TagID, *r.TagName, r.TagColor, *r.TagVersion))
+		}
+	}
+	return items
 }
 
 // listQuery is a validated list request.
@@ -140,10 +189,10 @@ func tagRef(s string) (*int32, string) {
 }
 
 // ListTasks returns a page of the user's tasks with their tags and the exact
-// total. It costs three statements whatever the page size: the total (with
-// the tag lookup when there is a `tag`; the data version alone when the
-// total is known), the page and the page's tags; four when a known total has
-// to be counted again; with an If-None-Match that still holds, one. Its weak
+// total. It costs two statements whatever the page size: the total (with the
+// tag lookup when there is a `tag`; the data version alone when the total is
+// known), then the page with its tasks' tags; three when a known total has to
+// be counted again; with an If-None-Match that still holds, one. Its weak
 // ETag is the user's change number, read before the page (a change committed
 // meanwhile makes a later number, so a 304 never hides one), with the list's
 // parameters.
@@ -182,15 +231,7 @@ func (h *TasksHandler) ListTasks(ctx context.Context, req tasksapi.ListTasksRequ
 	if err != nil {
 		return nil, fmt.Errorf("list tasks: %w", err)
 	}
-	tags, err := h.tagsOf(ctx, rows)
-	if err != nil {
-		return nil, err
-	}
-	items := make([]tasksapi.Task, len(rows))
-	for i, t := range rows {
-		items[i] = toTask(t, tags[t.ID])
-	}
-	return listPage(lq, version, total, items), nil
+	return listPage(lq, version, total, pageItems(rows)), nil
 }
 
 // total returns the exact number of tasks the list's filters match, and the

@@ -331,32 +331,6 @@ func (h *TasksHandler) loaded(ctx context.Context, r db.GetTaskRow, err error, w
 	return toTask(r.Task, tags), nil
 }
 
-// tagsOf loads the tags of the user's tasks in one statement, by task id.
-func (h *TasksHandler) tagsOf(ctx context.Context, tasks []db.Task) (map[int32][]tasksapi.Tag, error) {
-	uid, err := userID(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ids := make([]int32, len(tasks))
-	for i, t := range tasks {
-		ids[i] = t.ID
-	}
-	return h.tagsOfIDs(ctx, uid, ids)
-}
-
-// tagsOfIDs loads the tags of the user's tasks ids in one statement.
-func (h *TasksHandler) tagsOfIDs(ctx context.Context, uid uuid.UUID, ids []int32) (map[int32][]tasksapi.Tag, error) {
-	rows, err := h.q.TagsOfTasks(ctx, db.TagsOfTasksParams{UserID: uid, TaskIds: ids})
-	if err != nil {
-		return nil, fmt.Errorf("tags of tasks: %w", err)
-	}
-	out := make(map[int32][]tasksapi.Tag, len(ids))
-	for _, r := range rows {
-		out[r.TaskID] = append(out[r.TaskID], toTag(r.ID, r.Name, r.Color, r.Version))
-	}
-	return out, nil
-}
-
 func toTask(t db.Task, tags []tasksapi.Tag) tasksapi.Task {
 	if tags == nil {
 		tags = []tasksapi.Tag{}
