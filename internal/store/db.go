@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -67,6 +68,27 @@ func (d *DB) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandT
 	return c.Exec(ctx, sql, args...)
 }
 
+// customPlanned reports whether a statement must be planned for its
+// parameters at every execution: the list and count statements of
+// db/queries/tasks.sql, whose "(param IS NULL OR ...)" filters fold away only
+// in a plan made for the values given (see ConfigureSession). By their sqlc
+// names.
+func customPlanned(sql string) bool {
+	name, ok := strings.CutPrefix(sql, "-- name: ")
+	return ok && (strings.HasPrefix(name, "ListTasks") || strings.HasPrefix(name, "CountTasks ") ||
+		strings.HasPrefix(name, "CountSearch "))
+}
+
+// withPlanMode sends a statement that customPlanned names unnamed (pgx's
+// describe mode): PostgreSQL parses and plans an unnamed statement for the
+// values bound each time it runs.
+func withPlanMode(sql string, args []any) []any {
+	if !customPlanned(sql) {
+		return args
+	}
+	return append([]any{pgx.QueryExecModeCacheDescribe}, args...)
+}
+
 // Query runs a statement; closing the rows (or reading them to the end)
 // returns the connection to the pool.
 func (d *DB) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
@@ -74,7 +96,7 @@ func (d *DB) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, erro
 	if err != nil {
 		return nil, err
 	}
-	rows, err := c.Query(ctx, sql, args...)
+	rows, err := c.Query(ctx, sql, withPlanMode(sql, args)...)
 	if err != nil {
 		c.Release()
 		return nil, err
@@ -88,7 +110,7 @@ func (d *DB) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 	if err != nil {
 		return errRow{err}
 	}
-	return &releasingRow{row: c.QueryRow(ctx, sql, args...), c: c}
+	return &releasingRow{row: c.QueryRow(ctx, sql, withPlanMode(sql, args)...), c: c}
 }
 
 type errRow struct{ err error }
