@@ -186,11 +186,8 @@ func (h *AuthHandler) GetCurrentUser(ctx context.Context, _ authapi.GetCurrentUs
 		return nil, apperr.MissingToken
 	}
 	u, err := h.q.GetUserByID(ctx, id)
-	if store.IsNotFound(err) {
-		return nil, apperr.InvalidToken
-	}
 	if err != nil {
-		return nil, fmt.Errorf("get user: %w", err)
+		return nil, userGone(err, "get user")
 	}
 	return authapi.GetCurrentUser200JSONResponse(toUser(u.ID, u.Email, u.Name, u.CreatedAt)), nil
 }
@@ -202,11 +199,8 @@ func (h *AuthHandler) UpdateCurrentUser(ctx context.Context, req authapi.UpdateC
 		return nil, err
 	}
 	u, err := h.q.UpdateUserName(ctx, db.UpdateUserNameParams{Name: trimName(ptr(req.Body.Name)), ID: uid})
-	switch {
-	case store.IsNotFound(err):
-		return nil, apperr.InvalidToken
-	case err != nil:
-		return nil, fmt.Errorf("update user: %w", err)
+	if err != nil {
+		return nil, userGone(err, "update user")
 	}
 	return authapi.UpdateCurrentUser200JSONResponse(toUser(u.ID, u.Email, u.Name, u.CreatedAt)), nil
 }
@@ -269,11 +263,8 @@ func (h *AuthHandler) DeleteAccount(ctx context.Context, req authapi.DeleteAccou
 // when the user is gone.
 func (h *AuthHandler) confirmPassword(ctx context.Context, uid uuid.UUID, password, field string) error {
 	hash, err := h.q.GetPasswordHash(ctx, uid)
-	switch {
-	case store.IsNotFound(err):
-		return apperr.InvalidToken
-	case err != nil:
-		return fmt.Errorf("get password hash: %w", err)
+	if err != nil {
+		return userGone(err, "get password hash")
 	}
 	ok, err := h.hasher.Matches(ctx, hash, password)
 	switch {

@@ -128,11 +128,8 @@ func (h *TasksHandler) ListChanges(ctx context.Context, req tasksapi.ListChanges
 // is gone is INVALID_TOKEN.
 func (h *TasksHandler) feedNow(ctx context.Context, uid uuid.UUID) (cursor, error) {
 	horizon, err := h.q.FeedHorizon(ctx, uid)
-	switch {
-	case store.IsNotFound(err):
-		return cursor{}, apperr.InvalidToken
-	case err != nil:
-		return cursor{}, fmt.Errorf("feed horizon: %w", err)
+	if err != nil {
+		return cursor{}, userGone(err, "feed horizon")
 	}
 	return cursor{xid: horizon}, nil
 }

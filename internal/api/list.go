@@ -16,7 +16,6 @@ import (
 	"github.com/todoapp/todo-api/gen/tasksapi"
 	"github.com/todoapp/todo-api/internal/apperr"
 	"github.com/todoapp/todo-api/internal/cache"
-	"github.com/todoapp/todo-api/internal/store"
 )
 
 // Everything about GET /tasks lives here: its parameters, the orders and
@@ -310,15 +309,6 @@ func (h *TasksHandler) total(ctx context.Context, lq listQuery, filter *db.ListT
 		version = dataVersion{r.ListVersion, r.Horizon}
 	}
 	return r.Total, version, nil
-}
-
-// userGone maps a lookup of the user's data that found no user to
-// INVALID_TOKEN, and wraps any other error.
-func userGone(err error, what string) error {
-	if store.IsNotFound(err) {
-		return apperr.InvalidToken
-	}
-	return fmt.Errorf("%s: %w", what, err)
 }
 
 // knownTotals remembers the totals that took counting rows (a search on a

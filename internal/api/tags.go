@@ -83,18 +83,14 @@ func (h *TasksHandler) UpdateTag(ctx context.Context, req tasksapi.UpdateTagRequ
 	}
 	cond := ifMatch(req.Params.IfMatch)
 	var t db.UpdateTagRow
-	err = h.db.InTx(ctx, func(tx pgx.Tx) error {
-		q := db.New(tx)
-		if err := q.TouchTasksOfTag(ctx, db.TouchTasksOfTagParams{TagID: id, UserID: uid, IfMatch: cond, Now: h.now()}); err != nil {
-			return err
-		}
+	err = h.touchingTasks(ctx, uid, id, cond, func(q *db.Queries) (err error) {
 		t, err = q.UpdateTag(ctx, db.UpdateTagParams{Name: name, Color: color, ID: id, UserID: uid, IfMatch: cond})
 		return err
 	})
-	if store.IsNotFound(err) {
+	switch {
+	case store.IsNotFound(err):
 		return nil, h.tagNotWritten(ctx, uid, id, cond)
-	}
-	if err != nil {
+	case err != nil:
 		return nil, tagWriteErr(err, "update tag")
 	}
 	return tasksapi.UpdateTag200JSONResponse{Body: toTag(t.ID, t.Name, t.Color, t.Version),
@@ -108,11 +104,7 @@ func (h *TasksHandler) DeleteTag(ctx context.Context, req tasksapi.DeleteTagRequ
 		return nil, err
 	}
 	cond := ifMatch(req.Params.IfMatch)
-	err = h.db.InTx(ctx, func(tx pgx.Tx) error {
-		q := db.New(tx)
-		if err := q.TouchTasksOfTag(ctx, db.TouchTasksOfTagParams{TagID: id, UserID: uid, IfMatch: cond, Now: h.now()}); err != nil {
-			return fmt.Errorf("touch tasks: %w", err)
-		}
+	err = h.touchingTasks(ctx, uid, id, cond, func(q *db.Queries) error {
 		n, err := q.DeleteTag(ctx, db.DeleteTagParams{ID: id, UserID: uid, IfMatch: cond})
 		switch {
 		case err != nil:
@@ -129,6 +121,19 @@ func (h *TasksHandler) DeleteTag(ctx context.Context, req tasksapi.DeleteTagRequ
 		return nil, err
 	}
 	return tasksapi.DeleteTag204Response{}, nil
+}
+
+// touchingTasks runs write (a change of the tag that its tasks show) in one
+// transaction after giving each task carrying the tag a new version, when
+// the tag is at a version cond names; an error of write rolls both back.
+func (h *TasksHandler) touchingTasks(ctx context.Context, uid uuid.UUID, id int32, cond []int32, write func(*db.Queries) error) error {
+	return h.db.InTx(ctx, func(tx pgx.Tx) error {
+		q := db.New(tx)
+		if err := q.TouchTasksOfTag(ctx, db.TouchTasksOfTagParams{TagID: id, UserID: uid, IfMatch: cond, Now: h.now()}); err != nil {
+			return fmt.Errorf("touch tasks: %w", err)
+		}
+		return write(q)
+	})
 }
 
 // tagNotWritten is taskNotWritten for a tag.

@@ -41,6 +41,16 @@ func NewTasksHandler(dbtx *store.DB, events *Events, now func() time.Time) (*Tas
 		totals: cache.New[totalKey, knownTotal](maxKnownTotals), now: now}, nil
 }
 
+// userGone maps a read of the user's own data that found no user row to
+// INVALID_TOKEN (the account was deleted since the token was issued), and
+// wraps any other error.
+func userGone(err error, what string) error {
+	if store.IsNotFound(err) {
+		return apperr.InvalidToken
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
 // userID is the authenticated user; the auth middleware guarantees one.
 func userID(ctx context.Context) (uuid.UUID, error) {
 	id, ok := auth.UserID(ctx)
