@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # A rolling restart under load: two replicas of bin/todo-api on one database
-# behind Debian's nginx (round robin; a refused connection goes to the other
-# replica, as proxy_next_upstream does by default), a steady load of reads
-# and creates through nginx, then SIGTERM to one replica, its exit code, and
-# its restart. Prints the counts; exits 1 when any request failed, a create
-# was duplicated or lost, or the replica did not exit 0 and take traffic again.
+# behind Debian's nginx (round robin; a refused or reset connection goes to
+# the other replica, POSTs included: see proxy_next_upstream below), a steady
+# load of reads and creates (each with an Idempotency-Key) through nginx,
+# then SIGTERM to one replica, its exit code, and its restart. Prints the
+# counts; exits 1 when any request failed, a create was duplicated or lost,
+# or the replica did not exit 0 and take traffic again.
 #   make rolling-restart       (DURATION=20 seconds of load by default)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -49,9 +50,14 @@ http {
     location / {
       proxy_pass http://todo;
       proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-      # A refused or reset connection goes to the other replica: safe even
-      # for a POST, which nginx resends only when it never reached a replica.
-      proxy_next_upstream error timeout;
+      # A refused or reset connection goes to the other replica. By default
+      # nginx does not resend a POST it has written: a connection still in a
+      # stopping replica's accept queue when its listener closes is reset
+      # after nginx sent the request, and nginx cannot tell it was never
+      # read (a 502, about one run in ten). The creates carry an
+      # Idempotency-Key, so a resent one that did run answers its first
+      # response instead of creating again.
+      proxy_next_upstream error timeout non_idempotent;
       proxy_connect_timeout 1s;
     }
   }
@@ -81,7 +87,7 @@ load() {
     n=$((n + 1))
     printf 'GET %s\n' "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$base/tasks?limit=5")"
     printf 'POST %s\n' "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
-      -d "{\"title\":\"rolling $1-$n\"}" "$base/tasks")"
+      -H "Idempotency-Key: rolling-$1-$n" -d "{\"title\":\"rolling $1-$n\"}" "$base/tasks")"
   done >"$dir/load-$1.txt"
 }
 workers_pids=()
@@ -108,4 +114,5 @@ distinct=$(psql -qAt "$DATABASE_URL" -c "SELECT count(DISTINCT title) FROM tasks
 echo "requests: $total through nginx, failed: $failed ($(grep -v ' 20[01]$' "$dir/all.txt" | sort | uniq -c | tr '\n' ' '))"
 echo "creates answered 201: $created; task rows: $rows ($distinct distinct titles)"
 echo "replica a: exit code $code on SIGTERM; after its restart it served $served_after requests"
+if [ "$failed" != 0 ]; then echo "nginx's error log:"; cat "$dir/nginx-error.log"; fi
 [ "$failed" = 0 ] && [ "$created" = "$rows" ] && [ "$rows" = "$distinct" ] && [ "$code" = 0 ] && [ "$served_after" -gt 0 ]
