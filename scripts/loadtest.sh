@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Load test of every case the performance figures in the README name (lists,
 # searches, get, /auth/me, refresh with rotation, create, patch, a login
-# flood with /auth/me asked meanwhile) for a heavy user (100,000 tasks, 50
-# tags), with wrk at 8 connections, against the static binary and the private
-# PostgreSQL, and pgbench -S for scale. Loopback only; every run is bounded.
+# flood with /auth/me asked meanwhile, paced and unpaced) for a heavy user
+# (100,000 tasks, 50 tags), with wrk at 8 connections, against the static
+# binary and the private PostgreSQL, and pgbench -S for scale at the start
+# and the end. Loopback only; every run is bounded.
 #
 #   scripts/loadtest.sh            seed (first time), then measure
 #   DURATION=20s scripts/loadtest.sh
@@ -11,7 +12,7 @@
 # Needs wrk (Debian: apt-get install wrk). Prints requests/s, latency
 # percentiles and the server's peak resident memory.
 #
-# One run of a case takes DURATION (10 s); the whole run about 3.5 minutes.
+# One run of a case takes DURATION (10 s); the whole run about 4.5 minutes.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # The test server: the private PostgreSQL unless TEST_DATABASE_URL or
@@ -144,13 +145,17 @@ run() { # name path [script]
 }
 
 echo "heavy user: $(psql -qAt "$DATABASE_URL" -c "SELECT count(*) FROM tasks") tasks; wrk -t1 -c8 -d$duration"
-if command -v pgbench >/dev/null; then # the database's own speed in this sitting, to compare runs by
+# The database's own speed in this sitting (a primary-key select, for
+# scale), at the start and again at the end: this machine's speed drifts.
+pgbench_tps() {
+  command -v pgbench >/dev/null || { echo "-"; return; }
   psql -q "$admin" -c "DROP DATABASE IF EXISTS todo_pgbench" -c "CREATE DATABASE todo_pgbench"
-  pgb=$(sed -E "s#^([a-z]+://[^/]*/)[^?]*#\1todo_pgbench#" <<<"$admin")
+  local pgb; pgb=$(sed -E "s#^([a-z]+://[^/]*/)[^?]*#\1todo_pgbench#" <<<"$admin")
   pgbench -q -i -s 10 "$pgb" >/dev/null 2>&1
-  echo "pgbench -S -c8 (a primary-key select, for scale): $(pgbench -S -c8 -j2 -T"${duration%s}" "$pgb" 2>/dev/null | awk '/^tps/ {print $3}') tps"
+  pgbench -S -c8 -j2 -T"${duration%s}" "$pgb" 2>/dev/null | awk '/^tps/ {printf "%.0f", $3}'
   psql -q "$admin" -c "DROP DATABASE todo_pgbench"
-fi
+}
+echo "pgbench -S -c8 at the start: $(pgbench_tps) tps"
 run "list default (-created_at)" "/tasks"
 run "list pending by due_date" "/tasks?status=pending&sort=due_date"
 run "list by tag" "/tasks?tag=$tag"
@@ -174,16 +179,34 @@ run "create" "/tasks" "$lua/create.lua"
 curl -s -o /dev/null "$base/auth/register" -H 'Content-Type: application/json' \
   -d '{"email":"flood@example.com","password":"flood-password"}' # 201, or 409 from an earlier run
 d=${duration%s}
-report "login flood alone (16 conns)" "$(wrk -t1 -c16 -d"$duration" --timeout 30s -s "$lua/login.lua" "$base/auth/login")"
-wrk -t1 -c16 -d"$(( 2 * d ))s" --timeout 30s -s "$lua/login.lua" "$base/auth/login" > "$lua/flood" &
-flood=$!
-sleep 4 # the flood under way
-me=$(wrk -t1 -c2 -d"$duration" --latency -H "$auth" "$base/auth/me")
-wait $flood
-report "login flood, /auth/me meanwhile" "$(cat "$lua/flood")"
-report "  auth/me during it (2 conns)" "$me"
-echo "  (the flood's bound: $(nproc) cores / the time of one bcrypt comparison at the server's cost)"
+# The flood's bound: cores / the CPU time of one comparison at the server's
+# cost (the best of three short benchmark runs).
+one=$(go test -run '^$' -bench '^BenchmarkMatches$' -benchtime 3x -count 3 ./internal/auth \
+  | awk '/^BenchmarkMatches/ {print $3}' | sort -n | head -1)
+bound=$(awk -v c="$(nproc)" -v ns="$one" 'BEGIN {printf "%.2f", c / (ns / 1e9)}')
+echo "login flood's bound: $(nproc) cores / $(awk -v ns="$one" 'BEGIN {printf "%.3f", ns / 1e9}') s a comparison = $bound logins/s"
+of_bound() { awk -v r="$(awk '/Requests\/sec/ {print $2}' <<<"$1")" -v b="$bound" 'BEGIN {printf "%.2f x the bound", r / b}'; }
+out=$(wrk -t1 -c16 -d"$duration" --timeout 30s -s "$lua/login.lua" "$base/auth/login")
+report "login flood alone (16 conns)" "$out"; echo "  $(of_bound "$out")"
+# /auth/me during the flood, asked two ways: paced (two connections, each a
+# request every 10 ms: a steady 200 req/s, the CPU left to the logins), then
+# as fast as two connections can (they take about a core themselves).
+cat > "$lua/paced.lua" <<'LUA'
+function delay() return 10 end
+LUA
+for probe in paced unpaced; do
+  wrk -t1 -c16 -d"$(( 2 * d ))s" --timeout 30s -s "$lua/login.lua" "$base/auth/login" > "$lua/flood" &
+  flood=$!
+  sleep 4 # the flood under way
+  args=(-t1 -c2 -d"$duration" --latency -H "$auth")
+  [ "$probe" = paced ] && args+=(-s "$lua/paced.lua")
+  me=$(wrk "${args[@]}" "$base/auth/me")
+  wait $flood
+  report "login flood, /auth/me $probe" "$(cat "$lua/flood")"; echo "  $(of_bound "$(cat "$lua/flood")")"
+  report "  auth/me during it ($probe)" "$me"
+done
 echo "server peak RSS: $(awk '/VmHWM/ {print $2, $3}' /proc/$server/status)"
+echo "pgbench -S -c8 at the end: $(pgbench_tps) tps"
 # Remove what the run created. Row by row, the triggers (counters, the
 # change feed, the search text) would take minutes for tens of thousands of
 # tasks: delete without them (the private server's superuser may), then

@@ -98,3 +98,20 @@ func TestHasherRaisesGOMAXPROCSWhileHashing(t *testing.T) {
 	assert.Equal(t, before+2, during)
 	assert.Equal(t, before, runtime.GOMAXPROCS(0))
 }
+
+// BenchmarkMatches is one password comparison at the service's default cost
+// (BCRYPT_COST=12) on one hashing worker: a login's CPU time, so cores / this
+// is the bound a login flood can reach (scripts/loadtest.sh uses it).
+func BenchmarkMatches(b *testing.B) {
+	h, err := NewHasher(12, 1)
+	require.NoError(b, err)
+	b.Cleanup(h.Close)
+	hash, err := h.Hash(context.Background(), "flood-password")
+	require.NoError(b, err)
+	for b.Loop() {
+		ok, err := h.Matches(context.Background(), hash, "flood-password")
+		if err != nil || !ok {
+			b.Fatalf("Matches = %v, %v; want true", ok, err)
+		}
+	}
+}
