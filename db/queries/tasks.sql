@@ -8,18 +8,24 @@
 -- NULL tag columns for a task without tags), in the page's order and then by
 -- tag name, so a page with its tags is one statement. (Measured against the
 -- page and TagsOfTasks as two statements: default order +21-43 %, pending by
--- due date +10-53 %; against the tags as a JSON array per row: slower.) The filters are
--- "(param IS NULL OR ...)": the pool plans every statement for its actual
--- parameters (plan_cache_mode = force_custom_plan), so the planner folds the
--- unused filters away and can choose the trigram index for `q` (on the
--- narrow table task_search, db/migrations/000008_task_search_table) or the
--- tag index for `tag`. task_search is LEFT JOINed on its primary key: without
--- `q` nothing refers to it and the planner drops the join; with `q` the
--- pattern makes it an inner join, which the planner may start from either
--- side (the trigram index for a rare word, the order's index for a common
--- one). An EXISTS under the "IS NULL OR" would not be turned into a join
--- (sub-queries are pulled up before parameters are folded): it ran as a
--- hashed sub-plan of every match, 30 ms for a common word.
+-- due date +10-53 %; against the tags as a JSON array per row: slower.)
+--
+-- The filters are "(param IS NULL OR ...)": these statements are planned for
+-- their actual parameters at every execution (internal/store/db.go sends
+-- them unnamed), so the planner folds the unused filters away and can choose
+-- the trigram index for `q` (on the narrow table task_search,
+-- db/migrations/000008_task_search_table) or the tag index for `tag`.
+-- task_search is LEFT JOINed on its primary key: without `q` nothing refers
+-- to it and the planner drops the join; with `q` the pattern makes it an
+-- inner join, which the planner may start from either side (the trigram index
+-- for a rare word, the order's index for a common one). An EXISTS under the
+-- "IS NULL OR" would not be turned into a join (sub-queries are pulled up
+-- before parameters are folded): it ran as a hashed sub-plan of every match,
+-- 30 ms for a common word. A list filtered by nothing needs no such plan
+-- (every filter holds) and goes prepared, its plan kept; a list filtered by
+-- status alone in due-date order has statements of its own
+-- (ListByStatusDue*), whose status is an equality that a kept plan can still
+-- look up in its index.
 
 -- name: ListTasksCreatedAsc :many
 -- Order: created_at; ties by id.
@@ -196,6 +202,38 @@ SELECT page.id, page.title, page.description, page.completed, page.priority, pag
 FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
   LEFT JOIN tags AS g ON g.id = l.tag_id
 ORDER BY lower(page.title) DESC, page.id DESC, g.name, g.id;
+
+-- name: ListByStatusDueAsc :many
+-- ListTasksDueAsc for a list filtered by status alone. The status is an
+-- equality here, so any plan of it, one PostgreSQL keeps included, walks
+-- idx_tasks_user_completed (user, status, due date, id) from the page's start.
+WITH page AS (
+    SELECT t.*
+    FROM tasks AS t
+    WHERE t.user_id = @user_id AND t.completed = @completed
+    ORDER BY t.due_date ASC NULLS LAST, t.id
+    LIMIT @page_limit OFFSET @page_offset)
+SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date, page.recurrence_rule,
+       page.user_id, page.created_at, page.updated_at, page.version,
+       g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
+FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
+  LEFT JOIN tags AS g ON g.id = l.tag_id
+ORDER BY page.due_date ASC NULLS LAST, page.id, g.name, g.id;
+
+-- name: ListByStatusDueDesc :many
+-- ListTasksDueDesc for a list filtered by status alone (see ListByStatusDueAsc).
+WITH page AS (
+    SELECT t.*
+    FROM tasks AS t
+    WHERE t.user_id = @user_id AND t.completed = @completed
+    ORDER BY t.due_date DESC NULLS FIRST, t.id DESC
+    LIMIT @page_limit OFFSET @page_offset)
+SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date, page.recurrence_rule,
+       page.user_id, page.created_at, page.updated_at, page.version,
+       g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
+FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
+  LEFT JOIN tags AS g ON g.id = l.tag_id
+ORDER BY page.due_date DESC NULLS FIRST, page.id DESC, g.name, g.id;
 
 -- name: CountTasks :one
 -- The exact total of a filtered list, for filters the counters cannot answer,

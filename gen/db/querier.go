@@ -82,6 +82,12 @@ type Querier interface {
 	GetTask(ctx context.Context, arg GetTaskParams) (GetTaskRow, error)
 	GetUserByID(ctx context.Context, id uuid.UUID) (GetUserByIDRow, error)
 	GetUserCredentials(ctx context.Context, email string) (GetUserCredentialsRow, error)
+	// ListTasksDueAsc for a list filtered by status alone. The status is an
+	// equality here, so any plan of it, one PostgreSQL keeps included, walks
+	// idx_tasks_user_completed (user, status, due date, id) from the page's start.
+	ListByStatusDueAsc(ctx context.Context, arg ListByStatusDueAscParams) ([]ListByStatusDueAscRow, error)
+	// ListTasksDueDesc for a list filtered by status alone (see ListByStatusDueAsc).
+	ListByStatusDueDesc(ctx context.Context, arg ListByStatusDueDescParams) ([]ListByStatusDueDescRow, error)
 	// Sessions ended in the last @within_seconds (by the database's clock, the
 	// one revoked_at is written with), for a process that may have missed their
 	// notifications.
@@ -99,18 +105,24 @@ type Querier interface {
 	// NULL tag columns for a task without tags), in the page's order and then by
 	// tag name, so a page with its tags is one statement. (Measured against the
 	// page and TagsOfTasks as two statements: default order +21-43 %, pending by
-	// due date +10-53 %; against the tags as a JSON array per row: slower.) The filters are
-	// "(param IS NULL OR ...)": the pool plans every statement for its actual
-	// parameters (plan_cache_mode = force_custom_plan), so the planner folds the
-	// unused filters away and can choose the trigram index for `q` (on the
-	// narrow table task_search, db/migrations/000008_task_search_table) or the
-	// tag index for `tag`. task_search is LEFT JOINed on its primary key: without
-	// `q` nothing refers to it and the planner drops the join; with `q` the
-	// pattern makes it an inner join, which the planner may start from either
-	// side (the trigram index for a rare word, the order's index for a common
-	// one). An EXISTS under the "IS NULL OR" would not be turned into a join
-	// (sub-queries are pulled up before parameters are folded): it ran as a
-	// hashed sub-plan of every match, 30 ms for a common word.
+	// due date +10-53 %; against the tags as a JSON array per row: slower.)
+	//
+	// The filters are "(param IS NULL OR ...)": these statements are planned for
+	// their actual parameters at every execution (internal/store/db.go sends
+	// them unnamed), so the planner folds the unused filters away and can choose
+	// the trigram index for `q` (on the narrow table task_search,
+	// db/migrations/000008_task_search_table) or the tag index for `tag`.
+	// task_search is LEFT JOINed on its primary key: without `q` nothing refers
+	// to it and the planner drops the join; with `q` the pattern makes it an
+	// inner join, which the planner may start from either side (the trigram index
+	// for a rare word, the order's index for a common one). An EXISTS under the
+	// "IS NULL OR" would not be turned into a join (sub-queries are pulled up
+	// before parameters are folded): it ran as a hashed sub-plan of every match,
+	// 30 ms for a common word. A list filtered by nothing needs no such plan
+	// (every filter holds) and goes prepared, its plan kept; a list filtered by
+	// status alone in due-date order has statements of its own
+	// (ListByStatusDue*), whose status is an equality that a kept plan can still
+	// look up in its index.
 	// Order: created_at; ties by id.
 	ListTasksCreatedAsc(ctx context.Context, arg ListTasksCreatedAscParams) ([]ListTasksCreatedAscRow, error)
 	// Order: -created_at; ties by id.

@@ -292,6 +292,172 @@ func (q *Queries) GetTask(ctx context.Context, arg GetTaskParams) (GetTaskRow, e
 	return i, err
 }
 
+const listByStatusDueAsc = `-- name: ListByStatusDueAsc :many
+WITH page AS (
+    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version
+    FROM tasks AS t
+    WHERE t.user_id = $1 AND t.completed = $2
+    ORDER BY t.due_date ASC NULLS LAST, t.id
+    LIMIT $4 OFFSET $3)
+SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date, page.recurrence_rule,
+       page.user_id, page.created_at, page.updated_at, page.version,
+       g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
+FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
+  LEFT JOIN tags AS g ON g.id = l.tag_id
+ORDER BY page.due_date ASC NULLS LAST, page.id, g.name, g.id
+`
+
+type ListByStatusDueAscParams struct {
+	UserID     uuid.UUID `json:"user_id"`
+	Completed  bool      `json:"completed"`
+	PageOffset int32     `json:"page_offset"`
+	PageLimit  int32     `json:"page_limit"`
+}
+
+type ListByStatusDueAscRow struct {
+	ID             int32        `json:"id"`
+	Title          string       `json:"title"`
+	Description    *string      `json:"description"`
+	Completed      bool         `json:"completed"`
+	Priority       TaskPriority `json:"priority"`
+	DueDate        *time.Time   `json:"due_date"`
+	RecurrenceRule *string      `json:"recurrence_rule"`
+	UserID         uuid.UUID    `json:"user_id"`
+	CreatedAt      time.Time    `json:"created_at"`
+	UpdatedAt      time.Time    `json:"updated_at"`
+	Version        int32        `json:"version"`
+	TagID          *int32       `json:"tag_id"`
+	TagName        *string      `json:"tag_name"`
+	TagColor       *string      `json:"tag_color"`
+	TagVersion     *int32       `json:"tag_version"`
+}
+
+// ListTasksDueAsc for a list filtered by status alone. The status is an
+// equality here, so any plan of it, one PostgreSQL keeps included, walks
+// idx_tasks_user_completed (user, status, due date, id) from the page's start.
+func (q *Queries) ListByStatusDueAsc(ctx context.Context, arg ListByStatusDueAscParams) ([]ListByStatusDueAscRow, error) {
+	rows, err := q.db.Query(ctx, listByStatusDueAsc,
+		arg.UserID,
+		arg.Completed,
+		arg.PageOffset,
+		arg.PageLimit,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListByStatusDueAscRow{}
+	for rows.Next() {
+		var i ListByStatusDueAscRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Title,
+			&i.Description,
+			&i.Completed,
+			&i.Priority,
+			&i.DueDate,
+			&i.RecurrenceRule,
+			&i.UserID,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.Version,
+			&i.TagID,
+			&i.TagName,
+			&i.TagColor,
+			&i.TagVersion,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listByStatusDueDesc = `-- name: ListByStatusDueDesc :many
+WITH page AS (
+    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version
+    FROM tasks AS t
+    WHERE t.user_id = $1 AND t.completed = $2
+    ORDER BY t.due_date DESC NULLS FIRST, t.id DESC
+    LIMIT $4 OFFSET $3)
+SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date, page.recurrence_rule,
+       page.user_id, page.created_at, page.updated_at, page.version,
+       g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
+FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
+  LEFT JOIN tags AS g ON g.id = l.tag_id
+ORDER BY page.due_date DESC NULLS FIRST, page.id DESC, g.name, g.id
+`
+
+type ListByStatusDueDescParams struct {
+	UserID     uuid.UUID `json:"user_id"`
+	Completed  bool      `json:"completed"`
+	PageOffset int32     `json:"page_offset"`
+	PageLimit  int32     `json:"page_limit"`
+}
+
+type ListByStatusDueDescRow struct {
+	ID             int32        `json:"id"`
+	Title          string       `json:"title"`
+	Description    *string      `json:"description"`
+	Completed      bool         `json:"completed"`
+	Priority       TaskPriority `json:"priority"`
+	DueDate        *time.Time   `json:"due_date"`
+	RecurrenceRule *string      `json:"recurrence_rule"`
+	UserID         uuid.UUID    `json:"user_id"`
+	CreatedAt      time.Time    `json:"created_at"`
+	UpdatedAt      time.Time    `json:"updated_at"`
+	Version        int32        `json:"version"`
+	TagID          *int32       `json:"tag_id"`
+	TagName        *string      `json:"tag_name"`
+	TagColor       *string      `json:"tag_color"`
+	TagVersion     *int32       `json:"tag_version"`
+}
+
+// ListTasksDueDesc for a list filtered by status alone (see ListByStatusDueAsc).
+func (q *Queries) ListByStatusDueDesc(ctx context.Context, arg ListByStatusDueDescParams) ([]ListByStatusDueDescRow, error) {
+	rows, err := q.db.Query(ctx, listByStatusDueDesc,
+		arg.UserID,
+		arg.Completed,
+		arg.PageOffset,
+		arg.PageLimit,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListByStatusDueDescRow{}
+	for rows.Next() {
+		var i ListByStatusDueDescRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Title,
+			&i.Description,
+			&i.Completed,
+			&i.Priority,
+			&i.DueDate,
+			&i.RecurrenceRule,
+			&i.UserID,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.Version,
+			&i.TagID,
+			&i.TagName,
+			&i.TagColor,
+			&i.TagVersion,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listTasksCreatedAsc = `-- name: ListTasksCreatedAsc :many
 
 WITH page AS (
@@ -353,18 +519,24 @@ type ListTasksCreatedAscRow struct {
 // NULL tag columns for a task without tags), in the page's order and then by
 // tag name, so a page with its tags is one statement. (Measured against the
 // page and TagsOfTasks as two statements: default order +21-43 %, pending by
-// due date +10-53 %; against the tags as a JSON array per row: slower.) The filters are
-// "(param IS NULL OR ...)": the pool plans every statement for its actual
-// parameters (plan_cache_mode = force_custom_plan), so the planner folds the
-// unused filters away and can choose the trigram index for `q` (on the
-// narrow table task_search, db/migrations/000008_task_search_table) or the
-// tag index for `tag`. task_search is LEFT JOINed on its primary key: without
-// `q` nothing refers to it and the planner drops the join; with `q` the
-// pattern makes it an inner join, which the planner may start from either
-// side (the trigram index for a rare word, the order's index for a common
-// one). An EXISTS under the "IS NULL OR" would not be turned into a join
-// (sub-queries are pulled up before parameters are folded): it ran as a
-// hashed sub-plan of every match, 30 ms for a common word.
+// due date +10-53 %; against the tags as a JSON array per row: slower.)
+//
+// The filters are "(param IS NULL OR ...)": these statements are planned for
+// their actual parameters at every execution (internal/store/db.go sends
+// them unnamed), so the planner folds the unused filters away and can choose
+// the trigram index for `q` (on the narrow table task_search,
+// db/migrations/000008_task_search_table) or the tag index for `tag`.
+// task_search is LEFT JOINed on its primary key: without `q` nothing refers
+// to it and the planner drops the join; with `q` the pattern makes it an
+// inner join, which the planner may start from either side (the trigram index
+// for a rare word, the order's index for a common one). An EXISTS under the
+// "IS NULL OR" would not be turned into a join (sub-queries are pulled up
+// before parameters are folded): it ran as a hashed sub-plan of every match,
+// 30 ms for a common word. A list filtered by nothing needs no such plan
+// (every filter holds) and goes prepared, its plan kept; a list filtered by
+// status alone in due-date order has statements of its own
+// (ListByStatusDue*), whose status is an equality that a kept plan can still
+// look up in its index.
 // Order: created_at; ties by id.
 func (q *Queries) ListTasksCreatedAsc(ctx context.Context, arg ListTasksCreatedAscParams) ([]ListTasksCreatedAscRow, error) {
 	rows, err := q.db.Query(ctx, listTasksCreatedAsc,

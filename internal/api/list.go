@@ -61,6 +61,38 @@ var sortOrders = map[string]listStatement{
 	},
 }
 
+// byStatus are the statements of the orders led by the status in an index
+// (idx_tasks_user_completed), for a list filtered by status alone: there the
+// status is an equality, which a kept plan can look up in the index
+// (db/queries/tasks.sql).
+var byStatus = map[string]func(q *db.Queries, ctx context.Context, p db.ListByStatusDueAscParams) ([]pageRow, error){
+	"due_date": func(q *db.Queries, ctx context.Context, p db.ListByStatusDueAscParams) ([]pageRow, error) {
+		return pageRows(q.ListByStatusDueAsc(ctx, p))
+	},
+	"-due_date": func(q *db.Queries, ctx context.Context, p db.ListByStatusDueAscParams) ([]pageRow, error) {
+		return pageRows(q.ListByStatusDueDesc(ctx, db.ListByStatusDueDescParams(p)))
+	},
+}
+
+// pageRowsOf lists the page. A list filtered by nothing runs its order's
+// statement prepared, its plan kept (h.kept; every filter of the statement
+// holds, so any plan of it walks the order's index); one filtered by status
+// alone in due-date order, a statement of its own (byStatus); any other, its
+// order's statement planned for the values given (store.DB).
+func (h *TasksHandler) pageRowsOf(ctx context.Context, lq listQuery, filter db.ListTasksCreatedDescParams) ([]pageRow, error) {
+	if filter.TagID != nil || lq.pattern != nil || lq.priority != nil {
+		return lq.list(h.q, ctx, filter)
+	}
+	if lq.completed == nil {
+		return lq.list(h.kept, ctx, filter)
+	}
+	if list, ok := byStatus[lq.sort]; ok {
+		return list(h.q, ctx, db.ListByStatusDueAscParams{UserID: filter.UserID, Completed: *lq.completed,
+			PageLimit: filter.PageLimit, PageOffset: filter.PageOffset})
+	}
+	return lq.list(h.q, ctx, filter)
+}
+
 // pageRows converts the rows of a list statement to pageRows.
 func pageRows[R ~struct {
 	ID             int32           `json:"id"`
@@ -226,7 +258,7 @@ func (h *TasksHandler) ListTasks(ctx context.Context, req tasksapi.ListTasksRequ
 		return listPage(lq, version, total, nil), nil
 	}
 
-	rows, err := lq.list(h.q, ctx, filter)
+	rows, err := h.pageRowsOf(ctx, lq, filter)
 	if err != nil {
 		return nil, fmt.Errorf("list tasks: %w", err)
 	}

@@ -23,8 +23,11 @@ var _ tasksapi.StrictServerInterface = (*TasksHandler)(nil)
 // TasksHandler serves the tasks and tags API. Every query is scoped to the
 // user of the access token; another user's task or tag is a 404.
 type TasksHandler struct {
-	db     *store.DB
-	q      *db.Queries
+	db *store.DB
+	q  *db.Queries
+	// kept runs the statements of a list filtered by nothing, whose plans
+	// PostgreSQL may keep (see pageRowsOf).
+	kept   *db.Queries
 	events *Events
 	totals *knownTotals
 	now    func() time.Time
@@ -37,7 +40,7 @@ func NewTasksHandler(dbtx *store.DB, events *Events, now func() time.Time) (*Tas
 	if dbtx == nil || events == nil || now == nil {
 		return nil, errors.New("api: NewTasksHandler needs a database, the event streams and a clock")
 	}
-	return &TasksHandler{db: dbtx, q: db.New(dbtx), events: events,
+	return &TasksHandler{db: dbtx, q: db.New(dbtx), kept: db.New(dbtx.KeepingPlans()), events: events,
 		totals: cache.New[totalKey, knownTotal](maxKnownTotals), now: now}, nil
 }
 

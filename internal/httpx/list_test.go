@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -201,6 +202,48 @@ func TestListSorts(t *testing.T) {
 			}
 			assert.Equal(t, want, rel)
 		})
+	}
+}
+
+// TestStatusListsInDueDateOrder: a list filtered by status alone in due-date
+// order has statements of its own (ListByStatusDue*); their pages are the
+// general statement's (the same filter with a priority that every task has),
+// with nulls, ties by id, paging and tags alike.
+func TestStatusListsInDueDateOrder(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	tok := a.user(t, "status-due@example.com")
+	tag := a.call(t, http.MethodPost, "/api/v1/tags", tok, map[string]any{"name": "errand"})
+	require.Equal(t, http.StatusCreated, tag.Code, tag.Body.String())
+	for i := range 23 {
+		body := map[string]any{"title": fmt.Sprintf("task %d", i), "priority": "medium"}
+		if i%5 != 0 {
+			body["due_date"] = fmt.Sprintf("2026-0%d-01T00:00:00Z", 1+i%3) // ties, and nulls
+		}
+		if i%4 == 0 {
+			body["tags"] = []string{"errand"}
+		}
+		task := a.createTask(t, tok, body)
+		if i%3 == 0 {
+			r := a.call(t, http.MethodPatch, fmt.Sprintf("/api/v1/tasks/%v", task["id"]), tok, map[string]any{"completed": true})
+			require.Equal(t, http.StatusOK, r.Code, r.Body.String())
+		}
+	}
+	for _, status := range []string{"pending", "completed"} {
+		for _, key := range []string{"due_date", "-due_date"} {
+			want := a.list(t, tok, query("status", status, "sort", key, "priority", "medium", "limit", "100"))
+			require.NotEmpty(t, want.ids)
+			var got []map[string]any
+			for pg := 1; pg <= want.total/4+1; pg++ {
+				p := a.list(t, tok, query("status", status, "sort", key, "limit", "4", "page", fmt.Sprint(pg)))
+				assert.Equal(t, want.total, p.total, "%s %s", status, key)
+				got = append(got, p.items...)
+			}
+			assert.Equal(t, want.items, got, "%s by %s: pages concatenate to the general statement's list", status, key)
+			for _, it := range got {
+				assert.Equal(t, status == "completed", it["completed"], "%s by %s: task %v", status, key, it["id"])
+			}
+		}
 	}
 }
 
@@ -438,7 +481,7 @@ type sqlCapture struct {
 }
 
 func (c *sqlCapture) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
-	if strings.HasPrefix(d.SQL, "-- name: ListTasks") {
+	if strings.HasPrefix(d.SQL, "-- name: List") {
 		c.mu.Lock()
 		c.sql, c.args = d.SQL, d.Args
 		c.mu.Unlock()
@@ -448,10 +491,12 @@ func (c *sqlCapture) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.Tra
 
 func (c *sqlCapture) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
-// TestListPlansUseTheirIndexes: the list statements, sent as the server sends
-// them (prepared with custom plans directly; unnamed through a transaction
-// pooler: make test-pgbouncer), are planned for their parameters and walk an
-// index, never the whole table. The plans are logged (go test -v).
+// TestListPlansUseTheirIndexes: the list statements, planned for their
+// parameters as the server sends them, walk an index, never the whole table;
+// so do the plans PostgreSQL may keep of the statements the server prepares
+// (a list filtered by nothing, or by status alone in due-date order): their
+// generic plans, checked too, walk the order's index. The plans are logged
+// (go test -v).
 func TestListPlansUseTheirIndexes(t *testing.T) {
 	t.Parallel()
 	user := seed.Options{Email: "plans@example.com", Password: "plans-password", Tasks: 10_000, Tags: 20, Seed: 2}
@@ -470,12 +515,24 @@ func TestListPlansUseTheirIndexes(t *testing.T) {
 	r := a.loginRaw(t, user.Email, user.Password)
 	require.Equal(t, http.StatusOK, r.Code)
 	tok := r.JSON(t)["access_token"].(string)
+	kept := map[string]string{ // the generic plan's index
+		"default":              "idx_tasks_user_id",
+		"by title":             "idx_tasks_user_title",
+		"pending by due":       "idx_tasks_user_completed",
+		"completed by -due":    "idx_tasks_user_completed",
+		"by due, any status":   "idx_tasks_user_due_date",
+		"pending, by priority": "", // planned for its values
+	}
 	for name, q := range map[string]string{
-		"default":          "/api/v1/tasks",
-		"pending by due":   "/api/v1/tasks?status=pending&sort=due_date",
-		"search":           "/api/v1/tasks?q=passport",
-		"search, common":   "/api/v1/tasks?q=ing&status=pending",
-		"by tag, by title": "/api/v1/tasks?tag=1&sort=title",
+		"default":              "/api/v1/tasks",
+		"by title":             "/api/v1/tasks?sort=title",
+		"pending by due":       "/api/v1/tasks?status=pending&sort=due_date",
+		"completed by -due":    "/api/v1/tasks?status=completed&sort=-due_date",
+		"by due, any status":   "/api/v1/tasks?sort=due_date",
+		"pending, by priority": "/api/v1/tasks?status=pending&sort=priority",
+		"search":               "/api/v1/tasks?q=passport",
+		"search, common":       "/api/v1/tasks?q=ing&status=pending",
+		"by tag, by title":     "/api/v1/tasks?tag=1&sort=title",
 	} {
 		capture.mu.Lock()
 		capture.sql = ""
@@ -498,7 +555,50 @@ func TestListPlansUseTheirIndexes(t *testing.T) {
 			assert.NotContains(t, text, "SubPlan", name) // a join, not a sub-plan of every match
 		}
 		assert.Contains(t, text, "Index", name)
+		if index := kept[name]; index != "" {
+			text := genericPlan(t, a.pool, sql, args)
+			t.Logf("%s, generic plan:\n%s", name, text)
+			assert.Regexp(t, `Index Scan (Backward )?using `+index+` on tasks t\b`, text, name)
+			assert.NotContains(t, text, "Seq Scan on tasks", name)
+			assert.NotContains(t, text, "Bitmap Heap Scan on tasks", name)
+		}
 	}
+}
+
+// genericPlan is the plan PostgreSQL would keep of a statement: prepared and
+// explained with plan_cache_mode = force_generic_plan, in a transaction (so
+// on one server connection, through a pooler too) that is rolled back.
+func genericPlan(t *testing.T, pool *pgxpool.Pool, sql string, args []any) string {
+	t.Helper()
+	tx, err := pool.Begin(t.Context())
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(context.Background()) }()
+	_, err = tx.Exec(t.Context(), "SET LOCAL plan_cache_mode = force_generic_plan")
+	require.NoError(t, err)
+	_, err = tx.Exec(t.Context(), "PREPARE generic_plan_of_list AS "+sql)
+	require.NoError(t, err)
+	// EXECUTE's arguments are literals: a utility statement takes no
+	// parameters. Each one is quoted text, or NULL, cast by EXECUTE to its
+	// parameter's type.
+	literals := make([]string, len(args))
+	for i, arg := range args {
+		v := reflect.ValueOf(arg)
+		if v.Kind() == reflect.Pointer {
+			if v.IsNil() {
+				literals[i] = "NULL"
+				continue
+			}
+			v = v.Elem()
+		}
+		literals[i] = "'" + strings.ReplaceAll(fmt.Sprint(v.Interface()), "'", "''") + "'"
+	}
+	rows, err := tx.Query(t.Context(), "EXPLAIN EXECUTE generic_plan_of_list("+strings.Join(literals, ", ")+")")
+	require.NoError(t, err)
+	plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	_, err = tx.Exec(t.Context(), "DEALLOCATE generic_plan_of_list")
+	require.NoError(t, err)
+	return strings.Join(plan, "\n")
 }
 
 // TestListPageCarriesTags: the page and its tags come from one statement, a

@@ -17,8 +17,9 @@ import (
 
 // TestListStatementsArePlannedEachTime: the list and count statements go
 // unnamed, so PostgreSQL plans them for the values bound every time; the
-// others are prepared once per connection and may keep their plan. Seen in
-// the connection's pg_prepared_statements (one connection).
+// others are prepared once per connection and may keep their plan, and so
+// are the list statements through KeepingPlans. Seen in the connection's
+// pg_prepared_statements (one connection).
 func TestListStatementsArePlannedEachTime(t *testing.T) {
 	t.Parallel()
 	if testdb.ThroughPooler() {
@@ -31,9 +32,14 @@ func TestListStatementsArePlannedEachTime(t *testing.T) {
 	q := db.New(database)
 	var uid uuid.UUID
 	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO users (email, password_hash) VALUES ('plans@example.com', 'x') RETURNING id`).Scan(&uid))
+	kept := db.New(database.KeepingPlans())
 	pattern := "%x%"
 	for range 7 {
-		_, err := q.ListTasksCreatedDesc(ctx, db.ListTasksCreatedDescParams{UserID: uid, Pattern: &pattern, PageLimit: 20})
+		_, err := kept.ListTasksDueAsc(ctx, db.ListTasksDueAscParams{UserID: uid, PageLimit: 20})
+		require.NoError(t, err)
+		_, err = q.ListByStatusDueAsc(ctx, db.ListByStatusDueAscParams{UserID: uid, PageLimit: 20})
+		require.NoError(t, err)
+		_, err = q.ListTasksCreatedDesc(ctx, db.ListTasksCreatedDescParams{UserID: uid, Pattern: &pattern, PageLimit: 20})
 		require.NoError(t, err)
 		_, err = q.CountTasks(ctx, db.CountTasksParams{UserID: uid, Pattern: &pattern})
 		require.NoError(t, err)
@@ -51,4 +57,6 @@ func TestListStatementsArePlannedEachTime(t *testing.T) {
 	assert.False(t, prepared("CountTasks"), "sent unnamed")
 	assert.False(t, prepared("CountSearch"), "sent unnamed")
 	assert.True(t, prepared("GetTask"), "prepared once, its plan may be kept")
+	assert.True(t, prepared("ListTasksDueAsc"), "prepared through KeepingPlans")
+	assert.True(t, prepared("ListByStatusDueAsc"), "prepared: its filters need no plan of their own")
 }
