@@ -149,7 +149,7 @@ echo "heavy user: $(psql -qAt "$DATABASE_URL" -c "SELECT count(*) FROM tasks") t
 # scale), at the start and again at the end: this machine's speed drifts.
 pgbench_tps() {
   command -v pgbench >/dev/null || { echo "-"; return; }
-  psql -q "$admin" -c "DROP DATABASE IF EXISTS todo_pgbench" -c "CREATE DATABASE todo_pgbench"
+  PGOPTIONS='-c client_min_messages=warning' psql -q "$admin" -c "DROP DATABASE IF EXISTS todo_pgbench" -c "CREATE DATABASE todo_pgbench"
   local pgb; pgb=$(sed -E "s#^([a-z]+://[^/]*/)[^?]*#\1todo_pgbench#" <<<"$admin")
   pgbench -q -i -s 10 "$pgb" >/dev/null 2>&1
   pgbench -S -c8 -j2 -T"${duration%s}" "$pgb" 2>/dev/null | awk '/^tps/ {printf "%.0f", $3}'
