@@ -12,7 +12,7 @@
 # Needs wrk (Debian: apt-get install wrk). Prints requests/s, latency
 # percentiles and the server's peak resident memory.
 #
-# One run of a case takes DURATION (10 s); the whole run about 4.5 minutes.
+# One run of a case takes DURATION (10 s); the whole run about 4 minutes.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # The test server: the private PostgreSQL unless TEST_DATABASE_URL or
@@ -185,32 +185,44 @@ one=$(go test -run '^$' -bench '^BenchmarkMatches$' -benchtime 3x -count 3 ./int
   | awk '/^BenchmarkMatches/ {print $3}' | sort -n | head -1)
 bound=$(awk -v c="$(nproc)" -v ns="$one" 'BEGIN {printf "%.2f", c / (ns / 1e9)}')
 echo "login flood's bound: $(nproc) cores / $(awk -v ns="$one" 'BEGIN {printf "%.3f", ns / 1e9}') s a comparison = $bound logins/s"
-of_bound() { awk -v r="$(awk '/Requests\/sec/ {print $2}' <<<"$1")" -v b="$bound" 'BEGIN {printf "%.2f x the bound", r / b}'; }
-out=$(wrk -t1 -c16 -d"$duration" --timeout 30s -s "$lua/login.lua" "$base/auth/login")
-report "login flood alone (16 conns)" "$out"; echo "  $(of_bound "$out")"
-# /auth/me during the flood, asked two ways: paced (two connections, each a
-# request every 10 ms: a steady 200 req/s, the CPU left to the logins), then
-# as fast as two connections can (they take about a core themselves).
+# The flood runs for twice the duration; its logins are counted in a window
+# of the duration in its middle (the sessions they created, by creation
+# time), with nothing else, then with /auth/me asked two ways: paced (two
+# connections, a request every 10 ms each: a steady ~200 req/s, the CPU left
+# to the logins), and as fast as two connections can (they take about a core
+# themselves). wrk's own rate would count the flood's start and end, outside
+# the probe.
 cat > "$lua/paced.lua" <<'LUA'
 function delay() return 10 end
 LUA
-for probe in paced unpaced; do
+for probe in none paced unpaced; do
   wrk -t1 -c16 -d"$(( 2 * d ))s" --timeout 30s -s "$lua/login.lua" "$base/auth/login" > "$lua/flood" &
   flood=$!
   sleep 4 # the flood under way
-  args=(-t1 -c2 -d"$duration" --latency -H "$auth")
-  [ "$probe" = paced ] && args+=(-s "$lua/paced.lua")
-  me=$(wrk "${args[@]}" "$base/auth/me")
+  t0=$(date +%s.%N)
+  case $probe in
+    none) sleep "$d" ;;
+    paced) me=$(wrk -t1 -c2 -d"$duration" --latency -H "$auth" -s "$lua/paced.lua" "$base/auth/me") ;;
+    unpaced) me=$(wrk -t1 -c2 -d"$duration" --latency -H "$auth" "$base/auth/me") ;;
+  esac
+  t1=$(date +%s.%N)
   wait $flood
-  report "login flood, /auth/me $probe" "$(cat "$lua/flood")"; echo "  $(of_bound "$(cat "$lua/flood")")"
-  report "  auth/me during it ($probe)" "$me"
+  logins=$(psql -qAt "$DATABASE_URL" -c "SELECT count(*) FROM refresh_sessions AS s JOIN users AS u ON u.id = s.user_id
+    WHERE u.email = 'flood@example.com' AND s.created_at >= to_timestamp($t0) AND s.created_at < to_timestamp($t1)")
+  printf '%-30s %10s logins/s = %s x the bound (%s in %.1f s)   errors: %s\n' "login flood, /auth/me: $probe" \
+    "$(awk -v n="$logins" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", n / (b - a)}')" \
+    "$(awk -v n="$logins" -v a="$t0" -v b="$t1" -v r="$bound" 'BEGIN {printf "%.2f", n / (b - a) / r}')" \
+    "$logins" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')" \
+    "$(grep -Eo 'Non-2xx or 3xx responses: [0-9]+' "$lua/flood" | awk '{print $NF}' || true)"
+  [ "$probe" = none ] || report "  auth/me during it ($probe)" "$me"
 done
 echo "server peak RSS: $(awk '/VmHWM/ {print $2, $3}' /proc/$server/status)"
 echo "pgbench -S -c8 at the end: $(pgbench_tps) tps"
 # Remove what the run created. Row by row, the triggers (counters, the
 # change feed, the search text) would take minutes for tens of thousands of
 # tasks: delete without them (the private server's superuser may), then
-# rebuild what they keep, for this database's one user.
+# rebuild what they keep, for this database's one user; and the flood's
+# sessions.
 psql -q "$DATABASE_URL" <<'SQL'
 SET session_replication_role = replica;
 DELETE FROM changes AS c USING tasks AS t
@@ -218,6 +230,7 @@ DELETE FROM changes AS c USING tasks AS t
 DELETE FROM task_search AS s USING tasks AS t WHERE s.task_id = t.id AND t.title = 'load test task';
 DELETE FROM tasks WHERE title = 'load test task';
 SET session_replication_role = origin;
+DELETE FROM refresh_sessions AS s USING users AS u WHERE s.user_id = u.id AND u.email = 'flood@example.com';
 DELETE FROM task_counts;
 INSERT INTO task_counts (user_id, completed, priority, n)
   SELECT user_id, completed, priority, count(*) FROM tasks GROUP BY 1, 2, 3;
