@@ -241,14 +241,18 @@ func TestIfNoneMatch(t *testing.T) {
 // server may hold it back a moment.
 func settledListETag(t *testing.T, a *app, tok, list string) string {
 	t.Helper()
-	var et string
-	require.Eventually(t, func() bool {
+	// Polled here rather than in require.Eventually, whose condition runs
+	// on another goroutine, where the request's own require checks must not.
+	settledTag := regexp.MustCompile(`^W/"\d+-[0-9a-f]+"$`)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		r := a.call(t, http.MethodGet, list, tok, nil)
-		require.Equal(t, http.StatusOK, r.Code)
-		et = etagOf(t, r)
-		return regexp.MustCompile(`^W/"\d+-[0-9a-f]+"$`).MatchString(et)
-	}, 5*time.Second, 10*time.Millisecond, "the list's ETag never settled")
-	return et
+		require.Equal(t, http.StatusOK, r.Code, r.Body.String())
+		et := etagOf(t, r)
+		if settledTag.MatchString(et) {
+			return et
+		}
+		require.True(t, time.Now().Before(deadline), "the list's ETag never settled (last: %s)", et)
+	}
 }
 
 // Retry-safe creates.
