@@ -209,10 +209,10 @@ for probe in none paced unpaced; do
   wait $flood
   logins=$(psql -qAt "$DATABASE_URL" -c "SELECT count(*) FROM refresh_sessions AS s JOIN users AS u ON u.id = s.user_id
     WHERE u.email = 'flood@example.com' AND s.created_at >= to_timestamp($t0) AND s.created_at < to_timestamp($t1)")
+  window=$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')
+  rate=$(awk -v n="$logins" -v w="$window" 'BEGIN {printf "%.2f", n / w}')
   printf '%-30s %10s logins/s = %s x the bound (%s in %.1f s)   errors: %s\n' "login flood, /auth/me: $probe" \
-    "$(awk -v n="$logins" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", n / (b - a)}')" \
-    "$(awk -v n="$logins" -v a="$t0" -v b="$t1" -v r="$bound" 'BEGIN {printf "%.2f", n / (b - a) / r}')" \
-    "$logins" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')" \
+    "$rate" "$(awk -v r="$rate" -v b="$bound" 'BEGIN {printf "%.2f", r / b}')" "$logins" "$window" \
     "$(grep -Eo 'Non-2xx or 3xx responses: [0-9]+' "$lua/flood" | awk '{print $NF}' || true)"
   [ "$probe" = none ] || report "  auth/me during it ($probe)" "$me"
 done

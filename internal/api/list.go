@@ -275,7 +275,8 @@ func (h *TasksHandler) ListTasks(ctx context.Context, req tasksapi.ListTasksRequ
 // is gone is INVALID_TOKEN. read is the data version when the caller read it
 // already (nil: not yet); the version returned is the first one read.
 func (h *TasksHandler) total(ctx context.Context, lq listQuery, filter *db.ListTasksCreatedDescParams, read *dataVersion) (total int64, version dataVersion, err error) {
-	if read != nil {
+	haveVersion := read != nil
+	if haveVersion {
 		version = *read
 	}
 	if lq.tag != "" {
@@ -284,8 +285,8 @@ func (h *TasksHandler) total(ctx context.Context, lq listQuery, filter *db.ListT
 		if err != nil {
 			return 0, version, userGone(err, "resolve tag")
 		}
-		if read == nil {
-			version, read = dataVersion{tag.ListVersion, tag.Horizon}, &version
+		if !haveVersion {
+			version, haveVersion = dataVersion{tag.ListVersion, tag.Horizon}, true
 		}
 		if tag.ID == nil {
 			return 0, version, nil
@@ -301,7 +302,7 @@ func (h *TasksHandler) total(ctx context.Context, lq listQuery, filter *db.ListT
 		if err != nil {
 			return 0, version, userGone(err, "count tasks")
 		}
-		if read == nil {
+		if !haveVersion {
 			version = dataVersion{c.ListVersion, c.Horizon}
 		}
 		return c.Total, version, nil
@@ -309,12 +310,12 @@ func (h *TasksHandler) total(ctx context.Context, lq listQuery, filter *db.ListT
 
 	key, keep := lq.totalKey(filter.UserID, filter.TagID)
 	if known, ok := h.totals.Get(key); ok {
-		if read == nil {
+		if !haveVersion {
 			v, err := h.q.ListVersion(ctx, filter.UserID)
 			if err != nil {
 				return 0, version, userGone(err, "list version")
 			}
-			version, read = dataVersion{v.ListVersion, v.Horizon}, &version
+			version, haveVersion = dataVersion{v.ListVersion, v.Horizon}, true
 		}
 		if version.settled() && version.xid == known.xid {
 			return known.total, version, nil
@@ -337,7 +338,7 @@ func (h *TasksHandler) total(ctx context.Context, lq listQuery, filter *db.ListT
 	if counted := (dataVersion{r.ListVersion, r.Horizon}); keep && counted.settled() {
 		h.totals.Put(key, knownTotal{xid: counted.xid, total: r.Total})
 	}
-	if read == nil {
+	if !haveVersion {
 		version = dataVersion{r.ListVersion, r.Horizon}
 	}
 	return r.Total, version, nil

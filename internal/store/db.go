@@ -87,10 +87,12 @@ func (d *DB) KeepingPlans() *DB {
 }
 
 // customPlanned reports whether a statement must be planned for its
-// parameters at every execution: the list and count statements of
-// db/queries/tasks.sql, whose "(param IS NULL OR ...)" filters fold away only
-// in a plan made for the values given (see ConfigureSession), unless the
-// caller said none of them is used (KeepingPlans). By their sqlc names.
+// parameters at every execution: the general list statements (ListTasks*)
+// and the count statements of db/queries/tasks.sql, whose
+// "(param IS NULL OR ...)" filters fold away only in a plan made for the
+// values given (see ConfigureSession), unless the caller said none of them is
+// used (KeepingPlans). By their sqlc names; the list statements of one
+// filter (ListByStatus*) have equalities instead and are prepared.
 func (d *DB) customPlanned(sql string) bool {
 	name, ok := strings.CutPrefix(sql, "-- name: ")
 	return ok && !d.keepPlans && (strings.HasPrefix(name, "ListTasks") || strings.HasPrefix(name, "CountTasks ") ||
