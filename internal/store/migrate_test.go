@@ -109,6 +109,36 @@ func TestTaskSearchMigration(t *testing.T) {
 		names(t, conn, `SELECT title_search || '|' || description_search FROM tasks ORDER BY id`))
 }
 
+// TestSessionRotationMigration: 000009 drops the expiry index of
+// refresh_sessions and leaves a tenth of each page free; its down file
+// restores both, as schema 8 had them.
+func TestSessionRotationMigration(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := testdb.NewEmptyDatabase(t)
+	m, err := store.NewMigrator(url)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = m.Close() })
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	schema := func() []string {
+		return names(t, conn, `SELECT 'index ' || indexname FROM pg_indexes WHERE tablename = 'refresh_sessions'
+			UNION ALL SELECT 'options ' || coalesce(array_to_string(reloptions, ','), '') FROM pg_class WHERE relname = 'refresh_sessions'
+			ORDER BY 1`)
+	}
+
+	require.NoError(t, m.To(8))
+	before := schema()
+	assert.Contains(t, before, "index idx_refresh_sessions_expires_at")
+	require.NoError(t, m.To(9))
+	after := schema()
+	assert.NotContains(t, after, "index idx_refresh_sessions_expires_at")
+	assert.Contains(t, after, "options fillfactor=90")
+	require.NoError(t, m.To(8))
+	assert.Equal(t, before, schema())
+}
+
 func names(t *testing.T, conn *pgx.Conn, sql string) []string {
 	t.Helper()
 	rows, err := conn.Query(context.Background(), sql)
