@@ -60,9 +60,9 @@ type queryCounter struct {
 func (q *queryCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
 	if !strings.HasPrefix(d.SQL, "-- name: NotifyChanges ") {
 		q.n.Add(1)
-		name, _, _ := strings.Cut(strings.TrimPrefix(d.SQL, "-- name: "), " ")
-		if !strings.HasPrefix(d.SQL, "-- name: ") {
-			name = ""
+		name := ""
+		if rest, ok := strings.CutPrefix(d.SQL, "-- name: "); ok {
+			name, _, _ = strings.Cut(rest, " ")
 		}
 		q.mu.Lock()
 		if q.byName == nil {
