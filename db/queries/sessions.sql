@@ -1,6 +1,14 @@
--- name: CreateSession :exec
+-- name: CreateSession :execrows
+-- Starts a session of a user whose password hash is still the one the login
+-- verified. 0 rows: the password changed or the account went since. FOR
+-- SHARE waits for a change or deletion of the user in progress, then reads
+-- its outcome; a change that comes later waits for this session to be
+-- written, and then ends it (ChangePassword).
 INSERT INTO refresh_sessions (id, user_id, current_jti, expires_at, user_agent, created_at, last_used_at)
-VALUES (@id, @user_id, @current_jti, @expires_at, @user_agent, @now, @now);
+SELECT @id, u.id, @current_jti, @expires_at, @user_agent, @now, @now
+FROM users AS u
+WHERE u.id = @user_id AND u.password_hash = @password_hash
+FOR SHARE OF u;
 
 -- name: RotateSession :one
 -- Moves the session to new_jti if jti is its current, live token. No row

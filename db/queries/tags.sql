@@ -29,9 +29,12 @@ SELECT version FROM tags WHERE id = @id AND user_id = @user_id;
 -- name: TouchTasksOfTag :exec
 -- The new version of each task carrying the tag, when the tag is at a
 -- version If-Match names.
-WITH carrying AS (
+-- It runs first in its transaction, so it takes the user's row first
+-- (db/queries/tasks.sql says why).
+WITH owner AS (SELECT users.id FROM users WHERE users.id = @user_id FOR KEY SHARE),
+carrying AS (
     SELECT t.id FROM tasks AS t
-    WHERE t.user_id = @user_id
+    WHERE t.user_id = @user_id AND EXISTS (SELECT 1 FROM owner)
       AND t.id IN (SELECT l.task_id FROM task_tag_link AS l WHERE l.user_id = @user_id AND l.tag_id = @tag_id)
       AND EXISTS (SELECT 1 FROM tags AS g WHERE g.id = @tag_id AND g.user_id = @user_id
                   AND (sqlc.narg(if_match)::integer[] IS NULL OR g.version = ANY (sqlc.narg(if_match)::integer[])))

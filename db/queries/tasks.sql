@@ -315,12 +315,22 @@ SELECT version FROM tasks WHERE id = @id AND user_id = @user_id;
 
 -- A write with If-Match names the versions it expects (sqlc.narg(if_match));
 -- NULL: no condition. A version that does not match changes nothing.
+--
+-- Every write of a user's tasks, tags and links takes its locks in one
+-- order: the user's row first (FOR KEY SHARE, in the CTE `owner`, evaluated
+-- once before any row of the statement is touched), then its tasks, then its
+-- tags. Deleting the account locks the user's row first too (FOR UPDATE,
+-- which KEY SHARE waits for), so a write and the deletion never hold each
+-- other's rows: one waits for the other, and a write after the deletion
+-- finds no user (INVALID_TOKEN). A create needs no `owner`: its foreign key
+-- to users takes that lock before anything else of the user's.
 
 -- name: ReplaceTask :one
+WITH owner AS (SELECT users.id FROM users WHERE users.id = @user_id FOR KEY SHARE)
 UPDATE tasks
 SET title = @title, description = @description, completed = @completed,
     priority = @priority, due_date = @due_date, updated_at = @now, version = version + 1
-WHERE tasks.id = @id AND tasks.user_id = @user_id
+WHERE tasks.id = @id AND tasks.user_id = @user_id AND EXISTS (SELECT 1 FROM owner)
   AND (sqlc.narg(if_match)::integer[] IS NULL OR tasks.version = ANY (sqlc.narg(if_match)::integer[]))
 RETURNING sqlc.embed(tasks), (
     SELECT coalesce(json_agg(json_build_object('id', g.id, 'name', g.name, 'color', g.color, 'version', g.version)
@@ -331,6 +341,7 @@ RETURNING sqlc.embed(tasks), (
 -- name: UpdateTask :one
 -- PATCH: a NULL title, completed or priority means "not sent"; description
 -- and due_date change only when their set_ flag is true (NULL then clears).
+WITH owner AS (SELECT users.id FROM users WHERE users.id = @user_id FOR KEY SHARE)
 UPDATE tasks
 SET title       = coalesce(sqlc.narg(title), title),
     description = CASE WHEN @set_description::boolean THEN sqlc.narg(description) ELSE description END,
@@ -339,7 +350,7 @@ SET title       = coalesce(sqlc.narg(title), title),
     due_date    = CASE WHEN @set_due_date::boolean THEN sqlc.narg(due_date) ELSE due_date END,
     updated_at  = @now,
     version     = version + 1
-WHERE tasks.id = @id AND tasks.user_id = @user_id
+WHERE tasks.id = @id AND tasks.user_id = @user_id AND EXISTS (SELECT 1 FROM owner)
   AND (sqlc.narg(if_match)::integer[] IS NULL OR tasks.version = ANY (sqlc.narg(if_match)::integer[]))
 RETURNING sqlc.embed(tasks), (
     SELECT coalesce(json_agg(json_build_object('id', g.id, 'name', g.name, 'color', g.color, 'version', g.version)
@@ -348,9 +359,10 @@ RETURNING sqlc.embed(tasks), (
     WHERE l.task_id = tasks.id)::text AS tags;
 
 -- name: DeleteTask :execrows
+WITH owner AS (SELECT users.id FROM users WHERE users.id = @user_id FOR KEY SHARE)
 DELETE FROM tasks
-WHERE id = @id AND user_id = @user_id
-  AND (sqlc.narg(if_match)::integer[] IS NULL OR version = ANY (sqlc.narg(if_match)::integer[]));
+WHERE tasks.id = @id AND tasks.user_id = @user_id AND EXISTS (SELECT 1 FROM owner)
+  AND (sqlc.narg(if_match)::integer[] IS NULL OR tasks.version = ANY (sqlc.narg(if_match)::integer[]));
 
 -- name: AddTagToTask :one
 -- Links the user's task and tag when the task is at an expected version,
@@ -358,8 +370,11 @@ WHERE id = @id AND user_id = @user_id
 -- missing task or tag, and a version that did not match, from an existing
 -- link. The task row is locked first, so its version cannot change between
 -- the check and the link.
-WITH task AS (
-        SELECT id, version FROM tasks WHERE tasks.id = @task_id AND tasks.user_id = @user_id FOR NO KEY UPDATE),
+WITH owner AS (SELECT users.id FROM users WHERE users.id = @user_id FOR KEY SHARE),
+     task AS (
+        SELECT id, version FROM tasks
+        WHERE tasks.id = @task_id AND tasks.user_id = @user_id AND EXISTS (SELECT 1 FROM owner)
+        FOR NO KEY UPDATE),
      tag AS (SELECT id FROM tags WHERE tags.id = @tag_id AND tags.user_id = @user_id),
      matched AS (
         SELECT task.id FROM task
@@ -380,8 +395,11 @@ SELECT EXISTS (SELECT 1 FROM task) AS task_found,
 -- name: RemoveTagFromTask :one
 -- Unlinks the user's task and tag when the task is at an expected version,
 -- touching the task when a link went; the flags are AddTagToTask's.
-WITH task AS (
-        SELECT id, version FROM tasks WHERE tasks.id = @task_id AND tasks.user_id = @user_id FOR NO KEY UPDATE),
+WITH owner AS (SELECT users.id FROM users WHERE users.id = @user_id FOR KEY SHARE),
+     task AS (
+        SELECT id, version FROM tasks
+        WHERE tasks.id = @task_id AND tasks.user_id = @user_id AND EXISTS (SELECT 1 FROM owner)
+        FOR NO KEY UPDATE),
      tag AS (SELECT id FROM tags WHERE tags.id = @tag_id AND tags.user_id = @user_id),
      matched AS (
         SELECT task.id FROM task

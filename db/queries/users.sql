@@ -25,19 +25,14 @@ RETURNING id, email, name, created_at;
 -- name: GetPasswordHash :one
 SELECT password_hash FROM users WHERE id = @id;
 
--- name: ChangePassword :execrows
--- Sets the new hash and ends every other live session of the user, in one
--- statement (one transaction). 0 rows: no such user.
-WITH changed AS (
-    UPDATE users SET password_hash = @password_hash WHERE users.id = @id RETURNING users.id
-), ended AS (
-    UPDATE refresh_sessions AS s
-    SET revoked_at = @now::timestamptz
-    FROM changed
-    WHERE s.user_id = changed.id AND s.revoked_at IS NULL AND s.expires_at > @now
-      AND s.id IS DISTINCT FROM sqlc.narg(keep)::uuid
-)
-SELECT id FROM changed;
+-- name: SetPasswordHash :execrows
+-- The first of a password change's two statements (one transaction); 0
+-- rows: no such user. Its row lock makes a login that verified the old hash
+-- wait, then find the hash changed (CreateSession); a login that wrote its
+-- session first has committed by now, so RevokeUserSessions, a statement of
+-- its own with a snapshot taken after this lock, sees that session and ends
+-- it.
+UPDATE users SET password_hash = @password_hash WHERE id = @id;
 
 -- name: DeleteUser :execrows
 -- Deletes the user and, by cascade in the same transaction, every row it

@@ -18,9 +18,6 @@ type Querier interface {
 	// link. The task row is locked first, so its version cannot change between
 	// the check and the link.
 	AddTagToTask(ctx context.Context, arg AddTagToTaskParams) (AddTagToTaskRow, error)
-	// Sets the new hash and ends every other live session of the user, in one
-	// statement (one transaction). 0 rows: no such user.
-	ChangePassword(ctx context.Context, arg ChangePasswordParams) (int64, error)
 	// For each reader i (a user, and the key after which it reads), its user's
 	// changes after that key and below the horizon, in key order, at most
 	// @page_limit, each with the current row of an upsert: many readers in one
@@ -45,7 +42,12 @@ type Querier interface {
 	// The exact total of a list filtered by nothing, status and/or priority, and
 	// the list's version as in CountTasks.
 	CountTasksFromCounters(ctx context.Context, arg CountTasksFromCountersParams) (CountTasksFromCountersRow, error)
-	CreateSession(ctx context.Context, arg CreateSessionParams) error
+	// Starts a session of a user whose password hash is still the one the login
+	// verified. 0 rows: the password changed or the account went since. FOR
+	// SHARE waits for a change or deletion of the user in progress, then reads
+	// its outcome; a change that comes later waits for this session to be
+	// written, and then ends it (ChangePassword).
+	CreateSession(ctx context.Context, arg CreateSessionParams) (int64, error)
 	// Tags. Every statement is scoped by user_id in the SQL itself. A write with
 	// If-Match names the versions it expects (sqlc.narg(if_match)); NULL: no
 	// condition.
@@ -164,6 +166,15 @@ type Querier interface {
 	RemoveTagFromTask(ctx context.Context, arg RemoveTagFromTaskParams) (RemoveTagFromTaskRow, error)
 	// A write with If-Match names the versions it expects (sqlc.narg(if_match));
 	// NULL: no condition. A version that does not match changes nothing.
+	//
+	// Every write of a user's tasks, tags and links takes its locks in one
+	// order: the user's row first (FOR KEY SHARE, in the CTE `owner`, evaluated
+	// once before any row of the statement is touched), then its tasks, then its
+	// tags. Deleting the account locks the user's row first too (FOR UPDATE,
+	// which KEY SHARE waits for), so a write and the deletion never hold each
+	// other's rows: one waits for the other, and a write after the deletion
+	// finds no user (INVALID_TOKEN). A create needs no `owner`: its foreign key
+	// to users takes that lock before anything else of the user's.
 	ReplaceTask(ctx context.Context, arg ReplaceTaskParams) (ReplaceTaskRow, error)
 	// The list's `tag` filter: by id when it is a number naming one of the
 	// user's tags, else by name. task_count is the exact number of its tasks;
@@ -179,6 +190,13 @@ type Querier interface {
 	// means the token was rotated already, revoked, expired or never existed.
 	RotateSession(ctx context.Context, arg RotateSessionParams) (RotateSessionRow, error)
 	SaveIdempotencyKey(ctx context.Context, arg SaveIdempotencyKeyParams) error
+	// The first of a password change's two statements (one transaction); 0
+	// rows: no such user. Its row lock makes a login that verified the old hash
+	// wait, then find the hash changed (CreateSession); a login that wrote its
+	// session first has committed by now, so RevokeUserSessions, a statement of
+	// its own with a snapshot taken after this lock, sees that session and ends
+	// it.
+	SetPasswordHash(ctx context.Context, arg SetPasswordHashParams) (int64, error)
 	// The version of one of the user's tags: what a failed If-Match is told.
 	TagVersion(ctx context.Context, arg TagVersionParams) (int32, error)
 	// The tags of the given tasks, by name: tasks of several users, whose ids
@@ -195,6 +213,8 @@ type Querier interface {
 	// old values, which RETURNING gives only from PostgreSQL 18.)
 	// The new version of each task carrying the tag, when the tag is at a
 	// version If-Match names.
+	// It runs first in its transaction, so it takes the user's row first
+	// (db/queries/tasks.sql says why).
 	TouchTasksOfTag(ctx context.Context, arg TouchTasksOfTagParams) error
 	UpdateTag(ctx context.Context, arg UpdateTagParams) (UpdateTagRow, error)
 	// PATCH: a NULL title, completed or priority means "not sent"; description

@@ -12,30 +12,43 @@ import (
 	"github.com/google/uuid"
 )
 
-const createSession = `-- name: CreateSession :exec
+const createSession = `-- name: CreateSession :execrows
 INSERT INTO refresh_sessions (id, user_id, current_jti, expires_at, user_agent, created_at, last_used_at)
-VALUES ($1, $2, $3, $4, $5, $6, $6)
+SELECT $1, u.id, $2, $3, $4, $5, $5
+FROM users AS u
+WHERE u.id = $6 AND u.password_hash = $7
+FOR SHARE OF u
 `
 
 type CreateSessionParams struct {
-	ID         uuid.UUID `json:"id"`
-	UserID     uuid.UUID `json:"user_id"`
-	CurrentJti uuid.UUID `json:"current_jti"`
-	ExpiresAt  time.Time `json:"expires_at"`
-	UserAgent  *string   `json:"user_agent"`
-	Now        time.Time `json:"now"`
+	ID           uuid.UUID `json:"id"`
+	CurrentJti   uuid.UUID `json:"current_jti"`
+	ExpiresAt    time.Time `json:"expires_at"`
+	UserAgent    *string   `json:"user_agent"`
+	Now          time.Time `json:"now"`
+	UserID       uuid.UUID `json:"user_id"`
+	PasswordHash string    `json:"password_hash"`
 }
 
-func (q *Queries) CreateSession(ctx context.Context, arg CreateSessionParams) error {
-	_, err := q.db.Exec(ctx, createSession,
+// Starts a session of a user whose password hash is still the one the login
+// verified. 0 rows: the password changed or the account went since. FOR
+// SHARE waits for a change or deletion of the user in progress, then reads
+// its outcome; a change that comes later waits for this session to be
+// written, and then ends it (ChangePassword).
+func (q *Queries) CreateSession(ctx context.Context, arg CreateSessionParams) (int64, error) {
+	result, err := q.db.Exec(ctx, createSession,
 		arg.ID,
-		arg.UserID,
 		arg.CurrentJti,
 		arg.ExpiresAt,
 		arg.UserAgent,
 		arg.Now,
+		arg.UserID,
+		arg.PasswordHash,
 	)
-	return err
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const deleteOldRevocations = `-- name: DeleteOldRevocations :execrows

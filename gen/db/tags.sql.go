@@ -166,9 +166,10 @@ func (q *Queries) TagVersion(ctx context.Context, arg TagVersionParams) (int32, 
 
 const touchTasksOfTag = `-- name: TouchTasksOfTag :exec
 
-WITH carrying AS (
+WITH owner AS (SELECT users.id FROM users WHERE users.id = $2 FOR KEY SHARE),
+carrying AS (
     SELECT t.id FROM tasks AS t
-    WHERE t.user_id = $2
+    WHERE t.user_id = $2 AND EXISTS (SELECT 1 FROM owner)
       AND t.id IN (SELECT l.task_id FROM task_tag_link AS l WHERE l.user_id = $2 AND l.tag_id = $3)
       AND EXISTS (SELECT 1 FROM tags AS g WHERE g.id = $3 AND g.user_id = $2
                   AND ($4::integer[] IS NULL OR g.version = ANY ($4::integer[])))
@@ -195,6 +196,8 @@ type TouchTasksOfTagParams struct {
 // old values, which RETURNING gives only from PostgreSQL 18.)
 // The new version of each task carrying the tag, when the tag is at a
 // version If-Match names.
+// It runs first in its transaction, so it takes the user's row first
+// (db/queries/tasks.sql says why).
 func (q *Queries) TouchTasksOfTag(ctx context.Context, arg TouchTasksOfTagParams) error {
 	_, err := q.db.Exec(ctx, touchTasksOfTag,
 		arg.Now,

@@ -13,15 +13,18 @@ import (
 )
 
 const addTagToTask = `-- name: AddTagToTask :one
-WITH task AS (
-        SELECT id, version FROM tasks WHERE tasks.id = $1 AND tasks.user_id = $2 FOR NO KEY UPDATE),
-     tag AS (SELECT id FROM tags WHERE tags.id = $3 AND tags.user_id = $2),
+WITH owner AS (SELECT users.id FROM users WHERE users.id = $1 FOR KEY SHARE),
+     task AS (
+        SELECT id, version FROM tasks
+        WHERE tasks.id = $2 AND tasks.user_id = $1 AND EXISTS (SELECT 1 FROM owner)
+        FOR NO KEY UPDATE),
+     tag AS (SELECT id FROM tags WHERE tags.id = $3 AND tags.user_id = $1),
      matched AS (
         SELECT task.id FROM task
         WHERE $4::integer[] IS NULL OR task.version = ANY ($4::integer[])),
      linked AS (
         INSERT INTO task_tag_link (user_id, task_id, tag_id)
-        SELECT $2, matched.id, tag.id FROM matched, tag
+        SELECT $1, matched.id, tag.id FROM matched, tag
         ON CONFLICT DO NOTHING
         RETURNING task_id),
      touched AS (
@@ -34,8 +37,8 @@ SELECT EXISTS (SELECT 1 FROM task) AS task_found,
 `
 
 type AddTagToTaskParams struct {
-	TaskID  int32     `json:"task_id"`
 	UserID  uuid.UUID `json:"user_id"`
+	TaskID  int32     `json:"task_id"`
 	TagID   int32     `json:"tag_id"`
 	IfMatch []int32   `json:"if_match"`
 	Now     time.Time `json:"now"`
@@ -55,8 +58,8 @@ type AddTagToTaskRow struct {
 // the check and the link.
 func (q *Queries) AddTagToTask(ctx context.Context, arg AddTagToTaskParams) (AddTagToTaskRow, error) {
 	row := q.db.QueryRow(ctx, addTagToTask,
-		arg.TaskID,
 		arg.UserID,
+		arg.TaskID,
 		arg.TagID,
 		arg.IfMatch,
 		arg.Now,
@@ -231,9 +234,10 @@ func (q *Queries) CreateTask(ctx context.Context, arg CreateTaskParams) (Task, e
 }
 
 const deleteTask = `-- name: DeleteTask :execrows
+WITH owner AS (SELECT users.id FROM users WHERE users.id = $2 FOR KEY SHARE)
 DELETE FROM tasks
-WHERE id = $1 AND user_id = $2
-  AND ($3::integer[] IS NULL OR version = ANY ($3::integer[]))
+WHERE tasks.id = $1 AND tasks.user_id = $2 AND EXISTS (SELECT 1 FROM owner)
+  AND ($3::integer[] IS NULL OR tasks.version = ANY ($3::integer[]))
 `
 
 type DeleteTaskParams struct {
@@ -1248,15 +1252,18 @@ func (q *Queries) ListTasksTitleDesc(ctx context.Context, arg ListTasksTitleDesc
 }
 
 const removeTagFromTask = `-- name: RemoveTagFromTask :one
-WITH task AS (
-        SELECT id, version FROM tasks WHERE tasks.id = $1 AND tasks.user_id = $2 FOR NO KEY UPDATE),
-     tag AS (SELECT id FROM tags WHERE tags.id = $3 AND tags.user_id = $2),
+WITH owner AS (SELECT users.id FROM users WHERE users.id = $1 FOR KEY SHARE),
+     task AS (
+        SELECT id, version FROM tasks
+        WHERE tasks.id = $2 AND tasks.user_id = $1 AND EXISTS (SELECT 1 FROM owner)
+        FOR NO KEY UPDATE),
+     tag AS (SELECT id FROM tags WHERE tags.id = $3 AND tags.user_id = $1),
      matched AS (
         SELECT task.id FROM task
         WHERE $4::integer[] IS NULL OR task.version = ANY ($4::integer[])),
      unlinked AS (
         DELETE FROM task_tag_link AS l USING matched, tag
-        WHERE l.user_id = $2 AND l.task_id = matched.id AND l.tag_id = tag.id
+        WHERE l.user_id = $1 AND l.task_id = matched.id AND l.tag_id = tag.id
         RETURNING l.task_id),
      touched AS (
         UPDATE tasks SET updated_at = $5, version = tasks.version + 1
@@ -1268,8 +1275,8 @@ SELECT EXISTS (SELECT 1 FROM task) AS task_found,
 `
 
 type RemoveTagFromTaskParams struct {
-	TaskID  int32     `json:"task_id"`
 	UserID  uuid.UUID `json:"user_id"`
+	TaskID  int32     `json:"task_id"`
 	TagID   int32     `json:"tag_id"`
 	IfMatch []int32   `json:"if_match"`
 	Now     time.Time `json:"now"`
@@ -1286,8 +1293,8 @@ type RemoveTagFromTaskRow struct {
 // touching the task when a link went; the flags are AddTagToTask's.
 func (q *Queries) RemoveTagFromTask(ctx context.Context, arg RemoveTagFromTaskParams) (RemoveTagFromTaskRow, error) {
 	row := q.db.QueryRow(ctx, removeTagFromTask,
-		arg.TaskID,
 		arg.UserID,
+		arg.TaskID,
 		arg.TagID,
 		arg.IfMatch,
 		arg.Now,
@@ -1304,10 +1311,11 @@ func (q *Queries) RemoveTagFromTask(ctx context.Context, arg RemoveTagFromTaskPa
 
 const replaceTask = `-- name: ReplaceTask :one
 
+WITH owner AS (SELECT users.id FROM users WHERE users.id = $8 FOR KEY SHARE)
 UPDATE tasks
 SET title = $1, description = $2, completed = $3,
     priority = $4, due_date = $5, updated_at = $6, version = version + 1
-WHERE tasks.id = $7 AND tasks.user_id = $8
+WHERE tasks.id = $7 AND tasks.user_id = $8 AND EXISTS (SELECT 1 FROM owner)
   AND ($9::integer[] IS NULL OR tasks.version = ANY ($9::integer[]))
 RETURNING tasks.id, tasks.title, tasks.description, tasks.completed, tasks.priority, tasks.due_date, tasks.recurrence_rule, tasks.user_id, tasks.created_at, tasks.updated_at, tasks.version, (
     SELECT coalesce(json_agg(json_build_object('id', g.id, 'name', g.name, 'color', g.color, 'version', g.version)
@@ -1335,6 +1343,15 @@ type ReplaceTaskRow struct {
 
 // A write with If-Match names the versions it expects (sqlc.narg(if_match));
 // NULL: no condition. A version that does not match changes nothing.
+//
+// Every write of a user's tasks, tags and links takes its locks in one
+// order: the user's row first (FOR KEY SHARE, in the CTE `owner`, evaluated
+// once before any row of the statement is touched), then its tasks, then its
+// tags. Deleting the account locks the user's row first too (FOR UPDATE,
+// which KEY SHARE waits for), so a write and the deletion never hold each
+// other's rows: one waits for the other, and a write after the deletion
+// finds no user (INVALID_TOKEN). A create needs no `owner`: its foreign key
+// to users takes that lock before anything else of the user's.
 func (q *Queries) ReplaceTask(ctx context.Context, arg ReplaceTaskParams) (ReplaceTaskRow, error) {
 	row := q.db.QueryRow(ctx, replaceTask,
 		arg.Title,
@@ -1427,6 +1444,7 @@ func (q *Queries) TaskVersion(ctx context.Context, arg TaskVersionParams) (int32
 }
 
 const updateTask = `-- name: UpdateTask :one
+WITH owner AS (SELECT users.id FROM users WHERE users.id = $10 FOR KEY SHARE)
 UPDATE tasks
 SET title       = coalesce($1, title),
     description = CASE WHEN $2::boolean THEN $3 ELSE description END,
@@ -1435,7 +1453,7 @@ SET title       = coalesce($1, title),
     due_date    = CASE WHEN $6::boolean THEN $7 ELSE due_date END,
     updated_at  = $8,
     version     = version + 1
-WHERE tasks.id = $9 AND tasks.user_id = $10
+WHERE tasks.id = $9 AND tasks.user_id = $10 AND EXISTS (SELECT 1 FROM owner)
   AND ($11::integer[] IS NULL OR tasks.version = ANY ($11::integer[]))
 RETURNING tasks.id, tasks.title, tasks.description, tasks.completed, tasks.priority, tasks.due_date, tasks.recurrence_rule, tasks.user_id, tasks.created_at, tasks.updated_at, tasks.version, (
     SELECT coalesce(json_agg(json_build_object('id', g.id, 'name', g.name, 'color', g.color, 'version', g.version)

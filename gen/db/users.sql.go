@@ -12,41 +12,6 @@ import (
 	"github.com/google/uuid"
 )
 
-const changePassword = `-- name: ChangePassword :execrows
-WITH changed AS (
-    UPDATE users SET password_hash = $1 WHERE users.id = $2 RETURNING users.id
-), ended AS (
-    UPDATE refresh_sessions AS s
-    SET revoked_at = $3::timestamptz
-    FROM changed
-    WHERE s.user_id = changed.id AND s.revoked_at IS NULL AND s.expires_at > $3
-      AND s.id IS DISTINCT FROM $4::uuid
-)
-SELECT id FROM changed
-`
-
-type ChangePasswordParams struct {
-	PasswordHash string     `json:"password_hash"`
-	ID           uuid.UUID  `json:"id"`
-	Now          time.Time  `json:"now"`
-	Keep         *uuid.UUID `json:"keep"`
-}
-
-// Sets the new hash and ends every other live session of the user, in one
-// statement (one transaction). 0 rows: no such user.
-func (q *Queries) ChangePassword(ctx context.Context, arg ChangePasswordParams) (int64, error) {
-	result, err := q.db.Exec(ctx, changePassword,
-		arg.PasswordHash,
-		arg.ID,
-		arg.Now,
-		arg.Keep,
-	)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
-}
-
 const createUser = `-- name: CreateUser :one
 INSERT INTO users (email, password_hash, name)
 VALUES ($1, $2, $3)
@@ -146,6 +111,29 @@ func (q *Queries) GetUserCredentials(ctx context.Context, email string) (GetUser
 	var i GetUserCredentialsRow
 	err := row.Scan(&i.ID, &i.Email, &i.PasswordHash)
 	return i, err
+}
+
+const setPasswordHash = `-- name: SetPasswordHash :execrows
+UPDATE users SET password_hash = $1 WHERE id = $2
+`
+
+type SetPasswordHashParams struct {
+	PasswordHash string    `json:"password_hash"`
+	ID           uuid.UUID `json:"id"`
+}
+
+// The first of a password change's two statements (one transaction); 0
+// rows: no such user. Its row lock makes a login that verified the old hash
+// wait, then find the hash changed (CreateSession); a login that wrote its
+// session first has committed by now, so RevokeUserSessions, a statement of
+// its own with a snapshot taken after this lock, sees that session and ends
+// it.
+func (q *Queries) SetPasswordHash(ctx context.Context, arg SetPasswordHashParams) (int64, error) {
+	result, err := q.db.Exec(ctx, setPasswordHash, arg.PasswordHash, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const updateUserName = `-- name: UpdateUserName :one

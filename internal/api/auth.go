@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	openapi_types "github.com/oapi-codegen/runtime/types"
 
 	"github.com/todoapp/todo-api/gen/authapi"
@@ -33,6 +34,7 @@ var _ authapi.StrictServerInterface = (*AuthHandler)(nil)
 // AuthHandler serves the auth API: accounts, sessions and tokens.
 type AuthHandler struct {
 	onReuse      func() // a replayed refresh token was caught (metrics); may be nil
+	db           *store.DB
 	q            *db.Queries
 	hasher       *auth.Hasher
 	tokens       *auth.Tokens
@@ -49,7 +51,7 @@ func NewAuthHandler(dbtx *store.DB, hasher *auth.Hasher, tokens *auth.Tokens,
 	if dbtx == nil || hasher == nil || tokens == nil || now == nil {
 		return nil, fmt.Errorf("api: NewAuthHandler needs a database, hasher, tokens and clock")
 	}
-	return &AuthHandler{q: db.New(dbtx), hasher: hasher, tokens: tokens,
+	return &AuthHandler{db: dbtx, q: db.New(dbtx), hasher: hasher, tokens: tokens,
 		cookieSecure: cookieSecure, reuseGrace: reuseGrace, now: now}, nil
 }
 
@@ -107,9 +109,13 @@ func (h *AuthHandler) LoginUser(ctx context.Context, req authapi.LoginUserReques
 	now := h.now()
 	sid, jti := uuid.New(), uuid.New()
 	expires := now.Add(h.tokens.RefreshTTL())
-	if err := h.q.CreateSession(ctx, db.CreateSessionParams{ID: sid, UserID: user.ID, CurrentJti: jti, ExpiresAt: expires,
-		UserAgent: userAgent(req.Params.UserAgent), Now: now}); err != nil {
+	n, err := h.q.CreateSession(ctx, db.CreateSessionParams{ID: sid, UserID: user.ID, CurrentJti: jti, ExpiresAt: expires,
+		UserAgent: userAgent(req.Params.UserAgent), Now: now, PasswordHash: user.PasswordHash})
+	switch {
+	case err != nil:
 		return nil, fmt.Errorf("create session: %w", err)
+	case n == 0: // the password changed, or the account went, since it was verified
+		return nil, apperr.InvalidCredentials
 	}
 	body, cookie, err := h.issue(user.ID, user.Email, sid, jti, expires)
 	if err != nil {
@@ -224,16 +230,28 @@ func (h *AuthHandler) ChangePassword(ctx context.Context, req authapi.ChangePass
 		return nil, err
 	}
 	keep, hasSession := auth.SessionID(ctx)
-	p := db.ChangePasswordParams{PasswordHash: hash, ID: uid, Now: h.now()}
+	others := db.RevokeUserSessionsParams{UserID: uid, Now: h.now()}
 	if hasSession {
-		p.Keep = &keep
+		others.Keep = &keep
 	}
-	n, err := h.q.ChangePassword(ctx, p)
-	switch {
-	case err != nil:
-		return nil, fmt.Errorf("change password: %w", err)
-	case n == 0:
-		return nil, apperr.InvalidToken // the user is gone
+	// Two statements in one transaction (db/queries/users.sql:
+	// SetPasswordHash says why).
+	err = h.db.InTx(ctx, func(tx pgx.Tx) error {
+		q := db.New(tx)
+		n, err := q.SetPasswordHash(ctx, db.SetPasswordHashParams{PasswordHash: hash, ID: uid})
+		switch {
+		case err != nil:
+			return fmt.Errorf("set password: %w", err)
+		case n == 0:
+			return apperr.InvalidToken // the user is gone
+		}
+		if _, err := q.RevokeUserSessions(ctx, others); err != nil {
+			return fmt.Errorf("end the other sessions: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return authapi.ChangePassword200JSONResponse{Message: "Password changed"}, nil
 }

@@ -30,8 +30,10 @@ func TestWritesLeaveUnchangedIndexesAlone(t *testing.T) {
 	var uid uuid.UUID
 	require.NoError(t, conn.QueryRow(ctx, `INSERT INTO users (email, password_hash) VALUES ('hot@example.com', 'x') RETURNING id`).Scan(&uid))
 	sid, jti, now := uuid.New(), uuid.New(), time.Now()
-	require.NoError(t, q.CreateSession(ctx, db.CreateSessionParams{ID: sid, UserID: uid, CurrentJti: jti,
-		ExpiresAt: now.Add(time.Hour), Now: now}))
+	n, err := q.CreateSession(ctx, db.CreateSessionParams{ID: sid, UserID: uid, CurrentJti: jti,
+		ExpiresAt: now.Add(time.Hour), Now: now, PasswordHash: "x"})
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n)
 	const rotations = 50
 	for i := range rotations {
 		next := uuid.New()
