@@ -1,13 +1,19 @@
 -- The change feed (openapi/tasks-api.yaml: GET /changes, GET /events;
 -- db/migrations/000007_sync.up.sql). A position in the feed is a key
 -- (xid, entity, entity_id); the horizon is the oldest transaction still
--- running, below which every change is final.
+-- running, below which every change is final. A reader's cursor moves only
+-- over its own user's changes: never to the horizon, which counts every
+-- user's transactions.
 
--- name: FeedHorizon :one
--- The horizon now, for a reader that starts from now; no row when the user
--- is gone.
-SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon
-FROM users WHERE id = @user_id;
+-- name: FeedStart :one
+-- Where a reader that starts from now begins: after the user's last change
+-- below the horizon (every change at or above it may still commit) and its
+-- pruned floor, so the cursor tells nothing of other users' writes. No row
+-- when the user is gone.
+SELECT greatest((SELECT max(c.xid) FROM changes AS c
+                 WHERE c.user_id = u.id AND c.xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint),
+                u.changes_floor)::bigint AS last_xid
+FROM users AS u WHERE u.id = @user_id;
 
 -- name: ListVersion :one
 -- The version of the user's lists: the xid of its latest change, with the
@@ -48,10 +54,10 @@ SELECT pg_notify('changes', p) FROM unnest(@payloads::text[]) AS p;
 -- @page_limit, each with the current row of an upsert: many readers in one
 -- statement and one snapshot (the streams one notification woke read
 -- together). Each reader's rows start with its user's and the snapshot's:
--- the pruned floor, the horizon, the next xid to be given, and whether
--- changes wait above the horizon. A reader without changes gets one row
+-- the pruned floor, the next xid to be given, and whether changes wait above
+-- the horizon. A reader without changes gets one row
 -- whose change columns are zero (xid -1); a user that is gone, none.
-SELECT r.i::integer AS request, u.changes_floor, h.horizon, h.next_xid,
+SELECT r.i::integer AS request, u.changes_floor, h.next_xid,
        coalesce((SELECT max(w.xid) FROM changes AS w WHERE w.user_id = r.user_id) >= h.horizon, false)::boolean AS waiting,
        coalesce(c.xid, -1)::bigint AS xid, coalesce(c.entity, '')::text AS entity,
        coalesce(c.entity_id, 0)::integer AS entity_id, coalesce(c.op, '')::text AS op,

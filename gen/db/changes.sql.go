@@ -13,7 +13,7 @@ import (
 )
 
 const changesSince = `-- name: ChangesSince :many
-SELECT r.i::integer AS request, u.changes_floor, h.horizon, h.next_xid,
+SELECT r.i::integer AS request, u.changes_floor, h.next_xid,
        coalesce((SELECT max(w.xid) FROM changes AS w WHERE w.user_id = r.user_id) >= h.horizon, false)::boolean AS waiting,
        coalesce(c.xid, -1)::bigint AS xid, coalesce(c.entity, '')::text AS entity,
        coalesce(c.entity_id, 0)::integer AS entity_id, coalesce(c.op, '')::text AS op,
@@ -52,7 +52,6 @@ type ChangesSinceParams struct {
 type ChangesSinceRow struct {
 	Request      int32         `json:"request"`
 	ChangesFloor int64         `json:"changes_floor"`
-	Horizon      int64         `json:"horizon"`
 	NextXid      int64         `json:"next_xid"`
 	Waiting      bool          `json:"waiting"`
 	Xid          int64         `json:"xid"`
@@ -80,8 +79,8 @@ type ChangesSinceRow struct {
 // @page_limit, each with the current row of an upsert: many readers in one
 // statement and one snapshot (the streams one notification woke read
 // together). Each reader's rows start with its user's and the snapshot's:
-// the pruned floor, the horizon, the next xid to be given, and whether
-// changes wait above the horizon. A reader without changes gets one row
+// the pruned floor, the next xid to be given, and whether changes wait above
+// the horizon. A reader without changes gets one row
 // whose change columns are zero (xid -1); a user that is gone, none.
 func (q *Queries) ChangesSince(ctx context.Context, arg ChangesSinceParams) ([]ChangesSinceRow, error) {
 	rows, err := q.db.Query(ctx, changesSince,
@@ -101,7 +100,6 @@ func (q *Queries) ChangesSince(ctx context.Context, arg ChangesSinceParams) ([]C
 		if err := rows.Scan(
 			&i.Request,
 			&i.ChangesFloor,
-			&i.Horizon,
 			&i.NextXid,
 			&i.Waiting,
 			&i.Xid,
@@ -133,23 +131,29 @@ func (q *Queries) ChangesSince(ctx context.Context, arg ChangesSinceParams) ([]C
 	return items, nil
 }
 
-const feedHorizon = `-- name: FeedHorizon :one
+const feedStart = `-- name: FeedStart :one
 
-SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon
-FROM users WHERE id = $1
+SELECT greatest((SELECT max(c.xid) FROM changes AS c
+                 WHERE c.user_id = u.id AND c.xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint),
+                u.changes_floor)::bigint AS last_xid
+FROM users AS u WHERE u.id = $1
 `
 
 // The change feed (openapi/tasks-api.yaml: GET /changes, GET /events;
 // db/migrations/000007_sync.up.sql). A position in the feed is a key
 // (xid, entity, entity_id); the horizon is the oldest transaction still
-// running, below which every change is final.
-// The horizon now, for a reader that starts from now; no row when the user
-// is gone.
-func (q *Queries) FeedHorizon(ctx context.Context, userID uuid.UUID) (int64, error) {
-	row := q.db.QueryRow(ctx, feedHorizon, userID)
-	var horizon int64
-	err := row.Scan(&horizon)
-	return horizon, err
+// running, below which every change is final. A reader's cursor moves only
+// over its own user's changes: never to the horizon, which counts every
+// user's transactions.
+// Where a reader that starts from now begins: after the user's last change
+// below the horizon (every change at or above it may still commit) and its
+// pruned floor, so the cursor tells nothing of other users' writes. No row
+// when the user is gone.
+func (q *Queries) FeedStart(ctx context.Context, userID uuid.UUID) (int64, error) {
+	row := q.db.QueryRow(ctx, feedStart, userID)
+	var last_xid int64
+	err := row.Scan(&last_xid)
+	return last_xid, err
 }
 
 const listVersion = `-- name: ListVersion :one

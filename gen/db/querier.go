@@ -23,8 +23,8 @@ type Querier interface {
 	// @page_limit, each with the current row of an upsert: many readers in one
 	// statement and one snapshot (the streams one notification woke read
 	// together). Each reader's rows start with its user's and the snapshot's:
-	// the pruned floor, the horizon, the next xid to be given, and whether
-	// changes wait above the horizon. A reader without changes gets one row
+	// the pruned floor, the next xid to be given, and whether changes wait above
+	// the horizon. A reader without changes gets one row
 	// whose change columns are zero (xid -1); a user that is gone, none.
 	ChangesSince(ctx context.Context, arg ChangesSinceParams) ([]ChangesSinceRow, error)
 	// Counts one request of key in its window, opening a new window when the
@@ -72,10 +72,14 @@ type Querier interface {
 	// The change feed (openapi/tasks-api.yaml: GET /changes, GET /events;
 	// db/migrations/000007_sync.up.sql). A position in the feed is a key
 	// (xid, entity, entity_id); the horizon is the oldest transaction still
-	// running, below which every change is final.
-	// The horizon now, for a reader that starts from now; no row when the user
-	// is gone.
-	FeedHorizon(ctx context.Context, userID uuid.UUID) (int64, error)
+	// running, below which every change is final. A reader's cursor moves only
+	// over its own user's changes: never to the horizon, which counts every
+	// user's transactions.
+	// Where a reader that starts from now begins: after the user's last change
+	// below the horizon (every change at or above it may still commit) and its
+	// pruned floor, so the cursor tells nothing of other users' writes. No row
+	// when the user is gone.
+	FeedStart(ctx context.Context, userID uuid.UUID) (int64, error)
 	GetIdempotencyKey(ctx context.Context, arg GetIdempotencyKeyParams) (GetIdempotencyKeyRow, error)
 	GetPasswordHash(ctx context.Context, id uuid.UUID) (string, error)
 	GetSession(ctx context.Context, id uuid.UUID) (GetSessionRow, error)

@@ -69,17 +69,6 @@ func (c cursor) String() string {
 	return fmt.Sprintf("%d.%s.%d", c.xid, c.entity, c.id)
 }
 
-// before reports whether c comes before d in the feed.
-func (c cursor) before(d cursor) bool {
-	if c.xid != d.xid {
-		return c.xid < d.xid
-	}
-	if c.entity != d.entity {
-		return c.entity < d.entity
-	}
-	return c.id < d.id
-}
-
 // ListChanges answers the user's changes after `since`, or, without it, no
 // changes and the current cursor. Two statements at most: the page (with
 // each upsert's row) and the tags of its tasks.
@@ -124,14 +113,24 @@ func (h *TasksHandler) ListChanges(ctx context.Context, req tasksapi.ListChanges
 	return tasksapi.ListChanges200JSONResponse{Changes: page.changes, Cursor: page.next.String(), HasMore: page.hasMore}, nil
 }
 
-// feedNow is the cursor of a reader starting now: the horizon. A user that
-// is gone is INVALID_TOKEN.
+// feedNow is the cursor of a reader starting now: just after the user's
+// last settled change (or pruned deletion), so that it moves only when the
+// user's own data does. A user that is gone is INVALID_TOKEN.
 func (h *TasksHandler) feedNow(ctx context.Context, uid uuid.UUID) (cursor, error) {
-	horizon, err := h.q.FeedHorizon(ctx, uid)
+	last, err := h.q.FeedStart(ctx, uid)
 	if err != nil {
-		return cursor{}, userGone(err, "feed horizon")
+		return cursor{}, userGone(err, "feed start")
 	}
-	return cursor{xid: horizon}, nil
+	return after(last), nil
+}
+
+// after is the cursor just after every change of transaction xid (0: none,
+// the start of the feed).
+func after(xid int64) cursor {
+	if xid <= 0 {
+		return cursor{}
+	}
+	return cursor{xid: xid + 1}
 }
 
 // changePage is a page of the feed: its changes with their positions, the
@@ -231,14 +230,12 @@ func pageOf(read feedRead, rows []db.ChangesSinceRow, limit int, tags map[int32]
 	if len(rows) == 0 {
 		return feedPage{gone: true}, nil
 	}
-	head, after := rows[0], read.after
-	if head.ChangesFloor > 0 && after.xid <= head.ChangesFloor || after.xid > head.NextXid {
+	head := rows[0]
+	if head.ChangesFloor > 0 && read.after.xid <= head.ChangesFloor || read.after.xid > head.NextXid {
 		return feedPage{expired: true}, nil
 	}
-	page := changePage{next: after, changes: []tasksapi.Change{}, waiting: head.Waiting}
-	if horizon := (cursor{xid: head.Horizon}); after.before(horizon) {
-		page.next = horizon
-	}
+	// The cursor stays where it is until the user's own changes move it.
+	page := changePage{next: read.after, changes: []tasksapi.Change{}, waiting: head.Waiting}
 	if head.Xid < 0 { // nothing after the cursor below the horizon
 		return feedPage{page: page}, nil
 	}
@@ -256,6 +253,11 @@ func pageOf(read feedRead, rows []db.ChangesSinceRow, limit int, tags map[int32]
 	}
 	if page.hasMore {
 		page.next = page.keys[limit-1]
+	} else {
+		// Every settled change of the last one's transaction is in the page:
+		// the cursor can pass that whole transaction, and a deletion pruned
+		// later (the floor is its xid) does not expire it.
+		page.next = after(page.keys[len(page.keys)-1].xid)
 	}
 	return feedPage{page: page}, nil
 }

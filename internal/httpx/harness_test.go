@@ -438,3 +438,16 @@ func (a *app) createTag(t testing.TB, token, name string) int {
 	require.Equal(t, http.StatusCreated, r.Code, r.Body.String())
 	return int(r.JSON(t)["id"].(float64))
 }
+
+// poll calls cond on the test's goroutine until it holds, and fails the
+// test if it never does within a bound generous enough for a loaded machine
+// (what it waits for takes milliseconds normally).
+func poll(t testing.TB, cond func() bool, msgAndArgs ...any) {
+	t.Helper()
+	const bound = 30 * time.Second
+	for deadline := time.Now().Add(bound); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			require.Fail(t, "the condition never held within "+bound.String(), msgAndArgs...)
+		}
+	}
+}

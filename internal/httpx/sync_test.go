@@ -834,3 +834,30 @@ func decodeChange(t testing.TB, e sseEvent) change {
 	require.NoError(t, json.Unmarshal([]byte(e.data), &c))
 	return c
 }
+
+// A cursor is the user's own: other users' writes never move it, so it
+// cannot count them.
+func TestCursorsMoveOnlyWithTheirUsersChanges(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	watcher, writer := a.user(t, "watcher@example.com"), a.user(t, "writer@example.com")
+	a.createTask(t, watcher, map[string]any{"title": "mine"})
+	first := a.changes(t, watcher, "?since=0")
+	require.Len(t, first.Changes, 1)
+	start := a.changes(t, watcher, "")
+
+	for i := range 5 {
+		a.createTask(t, writer, map[string]any{"title": fmt.Sprint("theirs ", i)})
+	}
+	// Their transactions have ended: a horizon-based cursor would be past them now.
+	assert.Equal(t, start.Cursor, a.changes(t, watcher, "").Cursor, "a new reader's cursor")
+	again := a.changes(t, watcher, "?since="+first.Cursor)
+	assert.Empty(t, again.Changes)
+	assert.Equal(t, first.Cursor, again.Cursor, "a reader's cursor after a page without changes")
+	assert.Equal(t, start.Cursor, first.Cursor, "the cursor after the user's last change is where a new reader starts")
+
+	a.createTask(t, watcher, map[string]any{"title": "mine too"})
+	var next changeList
+	poll(t, func() bool { next = a.changes(t, watcher, "?since="+first.Cursor); return len(next.Changes) == 1 })
+	assert.NotEqual(t, first.Cursor, next.Cursor, "the user's own change moves it")
+}
