@@ -4,8 +4,8 @@
 -- SHARE waits for a change or deletion of the user in progress, then reads
 -- its outcome; a change that comes later waits for this session to be
 -- written, and then ends it (ChangePassword).
-INSERT INTO refresh_sessions (id, user_id, current_jti, expires_at, user_agent, created_at, last_used_at)
-SELECT @id, u.id, @current_jti, @expires_at, @user_agent, @now, @now
+INSERT INTO refresh_sessions (id, user_id, current_jti, expires_at, access_expires_at, user_agent, created_at, last_used_at)
+SELECT @id, u.id, @current_jti, @expires_at, @access_expires_at, @user_agent, @now, @now
 FROM users AS u
 WHERE u.id = @user_id AND u.password_hash = @password_hash
 FOR SHARE OF u;
@@ -18,7 +18,8 @@ SET previous_jti = s.current_jti,
     current_jti  = @new_jti,
     rotated_at   = @now::timestamptz,
     last_used_at = @now::timestamptz,
-    expires_at   = @expires_at
+    expires_at   = @expires_at,
+    access_expires_at = greatest(s.access_expires_at, @access_expires_at::timestamptz)
 FROM users AS u
 WHERE s.id = @id
   AND s.current_jti = @jti
@@ -26,6 +27,13 @@ WHERE s.id = @id
   AND s.expires_at > @now
   AND u.id = s.user_id
 RETURNING s.user_id, u.email;
+
+-- name: NoteAccessIssued :exec
+-- An access token of the session expires at @access_expires_at: its
+-- revocation is kept until then (db/migrations/000010_revocations_kept).
+UPDATE refresh_sessions
+SET access_expires_at = greatest(access_expires_at, @access_expires_at::timestamptz)
+WHERE id = @id;
 
 -- name: GetSession :one
 SELECT s.id, s.user_id, s.current_jti, s.previous_jti, s.rotated_at,
@@ -66,13 +74,18 @@ WHERE user_id = @user_id AND revoked_at IS NULL AND expires_at > @now
   AND id IS DISTINCT FROM sqlc.narg(keep)::uuid;
 
 -- name: ListRevocations :many
--- Sessions ended in the last @within_seconds (by the database's clock, the
--- one revoked_at is written with), for a process that may have missed their
--- notifications.
-SELECT session_id FROM session_revocations
-WHERE revoked_at > now() - make_interval(secs => @within_seconds::float8);
+-- The ended sessions an access token may still name (by the database's
+-- clock, with a margin for the servers' clocks), for a process that may
+-- have missed their notifications.
+SELECT session_id, keep_until FROM session_revocations
+WHERE keep_until > now() - make_interval(secs => @margin_seconds::float8);
+
+-- name: SessionRevoked :one
+-- Whether the session has ended: what a process asks per request while it
+-- cannot hear the notifications.
+SELECT EXISTS (SELECT 1 FROM session_revocations WHERE session_id = @id);
 
 -- name: DeleteOldRevocations :execrows
--- Forgets revocations older than any access token they could concern.
+-- Forgets revocations once no access token of their session can be valid.
 DELETE FROM session_revocations
-WHERE revoked_at < now() - make_interval(secs => @keep_seconds::float8);
+WHERE keep_until < now() - make_interval(secs => @margin_seconds::float8);

@@ -82,21 +82,23 @@ type RateLimit struct {
 }
 
 type RefreshSession struct {
-	ID          uuid.UUID  `json:"id"`
-	UserID      uuid.UUID  `json:"user_id"`
-	CurrentJti  uuid.UUID  `json:"current_jti"`
-	PreviousJti *uuid.UUID `json:"previous_jti"`
-	RotatedAt   *time.Time `json:"rotated_at"`
-	ExpiresAt   time.Time  `json:"expires_at"`
-	RevokedAt   *time.Time `json:"revoked_at"`
-	CreatedAt   time.Time  `json:"created_at"`
-	UserAgent   *string    `json:"user_agent"`
-	LastUsedAt  *time.Time `json:"last_used_at"`
+	ID              uuid.UUID  `json:"id"`
+	UserID          uuid.UUID  `json:"user_id"`
+	CurrentJti      uuid.UUID  `json:"current_jti"`
+	PreviousJti     *uuid.UUID `json:"previous_jti"`
+	RotatedAt       *time.Time `json:"rotated_at"`
+	ExpiresAt       time.Time  `json:"expires_at"`
+	RevokedAt       *time.Time `json:"revoked_at"`
+	CreatedAt       time.Time  `json:"created_at"`
+	UserAgent       *string    `json:"user_agent"`
+	LastUsedAt      *time.Time `json:"last_used_at"`
+	AccessExpiresAt *time.Time `json:"access_expires_at"`
 }
 
 type SessionRevocation struct {
 	SessionID uuid.UUID `json:"session_id"`
 	RevokedAt time.Time `json:"revoked_at"`
+	KeepUntil time.Time `json:"keep_until"`
 }
 
 type Tag struct {

@@ -59,8 +59,8 @@ type Querier interface {
 	// The unique constraint users_email_key reports a duplicate email.
 	CreateUser(ctx context.Context, arg CreateUserParams) (CreateUserRow, error)
 	DeleteEndedRateWindows(ctx context.Context, endedBefore time.Time) (int64, error)
-	// Forgets revocations older than any access token they could concern.
-	DeleteOldRevocations(ctx context.Context, keepSeconds float64) (int64, error)
+	// Forgets revocations once no access token of their session can be valid.
+	DeleteOldRevocations(ctx context.Context, marginSeconds float64) (int64, error)
 	// Removes sessions that can no longer be used: expired, or revoked before cutoff.
 	DeleteStaleSessions(ctx context.Context, arg DeleteStaleSessionsParams) (int64, error)
 	// Its links go by cascade.
@@ -94,10 +94,10 @@ type Querier interface {
 	ListByStatusDueAsc(ctx context.Context, arg ListByStatusDueAscParams) ([]ListByStatusDueAscRow, error)
 	// ListTasksDueDesc for a list filtered by status alone (see ListByStatusDueAsc).
 	ListByStatusDueDesc(ctx context.Context, arg ListByStatusDueDescParams) ([]ListByStatusDueDescRow, error)
-	// Sessions ended in the last @within_seconds (by the database's clock, the
-	// one revoked_at is written with), for a process that may have missed their
-	// notifications.
-	ListRevocations(ctx context.Context, withinSeconds float64) ([]uuid.UUID, error)
+	// The ended sessions an access token may still name (by the database's
+	// clock, with a margin for the servers' clocks), for a process that may
+	// have missed their notifications.
+	ListRevocations(ctx context.Context, marginSeconds float64) ([]ListRevocationsRow, error)
 	// The user's live sessions, most recently used first.
 	ListSessions(ctx context.Context, arg ListSessionsParams) ([]ListSessionsRow, error)
 	ListTags(ctx context.Context, userID uuid.UUID) ([]ListTagsRow, error)
@@ -158,6 +158,9 @@ type Querier interface {
 	// it. Read the stored response after this, in a statement of its own: its
 	// snapshot then includes whatever the last holder committed.
 	LockIdempotencyKey(ctx context.Context, arg LockIdempotencyKeyParams) (bool, error)
+	// An access token of the session expires at @access_expires_at: its
+	// revocation is kept until then (db/migrations/000010_revocations_kept).
+	NoteAccessIssued(ctx context.Context, arg NoteAccessIssuedParams) error
 	// Tells every server listening on `changes` which users' data changed: each
 	// payload is comma-separated user ids (db/migrations/000007_sync.up.sql).
 	NotifyChanges(ctx context.Context, payloads []string) error
@@ -194,6 +197,9 @@ type Querier interface {
 	// means the token was rotated already, revoked, expired or never existed.
 	RotateSession(ctx context.Context, arg RotateSessionParams) (RotateSessionRow, error)
 	SaveIdempotencyKey(ctx context.Context, arg SaveIdempotencyKeyParams) error
+	// Whether the session has ended: what a process asks per request while it
+	// cannot hear the notifications.
+	SessionRevoked(ctx context.Context, id uuid.UUID) (bool, error)
 	// The first of a password change's two statements (one transaction); 0
 	// rows: no such user. Its row lock makes a login that verified the old hash
 	// wait, then find the hash changed (CreateSession); a login that wrote its

@@ -13,21 +13,22 @@ import (
 )
 
 const createSession = `-- name: CreateSession :execrows
-INSERT INTO refresh_sessions (id, user_id, current_jti, expires_at, user_agent, created_at, last_used_at)
-SELECT $1, u.id, $2, $3, $4, $5, $5
+INSERT INTO refresh_sessions (id, user_id, current_jti, expires_at, access_expires_at, user_agent, created_at, last_used_at)
+SELECT $1, u.id, $2, $3, $4, $5, $6, $6
 FROM users AS u
-WHERE u.id = $6 AND u.password_hash = $7
+WHERE u.id = $7 AND u.password_hash = $8
 FOR SHARE OF u
 `
 
 type CreateSessionParams struct {
-	ID           uuid.UUID `json:"id"`
-	CurrentJti   uuid.UUID `json:"current_jti"`
-	ExpiresAt    time.Time `json:"expires_at"`
-	UserAgent    *string   `json:"user_agent"`
-	Now          time.Time `json:"now"`
-	UserID       uuid.UUID `json:"user_id"`
-	PasswordHash string    `json:"password_hash"`
+	ID              uuid.UUID  `json:"id"`
+	CurrentJti      uuid.UUID  `json:"current_jti"`
+	ExpiresAt       time.Time  `json:"expires_at"`
+	AccessExpiresAt *time.Time `json:"access_expires_at"`
+	UserAgent       *string    `json:"user_agent"`
+	Now             time.Time  `json:"now"`
+	UserID          uuid.UUID  `json:"user_id"`
+	PasswordHash    string     `json:"password_hash"`
 }
 
 // Starts a session of a user whose password hash is still the one the login
@@ -40,6 +41,7 @@ func (q *Queries) CreateSession(ctx context.Context, arg CreateSessionParams) (i
 		arg.ID,
 		arg.CurrentJti,
 		arg.ExpiresAt,
+		arg.AccessExpiresAt,
 		arg.UserAgent,
 		arg.Now,
 		arg.UserID,
@@ -53,12 +55,12 @@ func (q *Queries) CreateSession(ctx context.Context, arg CreateSessionParams) (i
 
 const deleteOldRevocations = `-- name: DeleteOldRevocations :execrows
 DELETE FROM session_revocations
-WHERE revoked_at < now() - make_interval(secs => $1::float8)
+WHERE keep_until < now() - make_interval(secs => $1::float8)
 `
 
-// Forgets revocations older than any access token they could concern.
-func (q *Queries) DeleteOldRevocations(ctx context.Context, keepSeconds float64) (int64, error) {
-	result, err := q.db.Exec(ctx, deleteOldRevocations, keepSeconds)
+// Forgets revocations once no access token of their session can be valid.
+func (q *Queries) DeleteOldRevocations(ctx context.Context, marginSeconds float64) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteOldRevocations, marginSeconds)
 	if err != nil {
 		return 0, err
 	}
@@ -120,26 +122,31 @@ func (q *Queries) GetSession(ctx context.Context, id uuid.UUID) (GetSessionRow, 
 }
 
 const listRevocations = `-- name: ListRevocations :many
-SELECT session_id FROM session_revocations
-WHERE revoked_at > now() - make_interval(secs => $1::float8)
+SELECT session_id, keep_until FROM session_revocations
+WHERE keep_until > now() - make_interval(secs => $1::float8)
 `
 
-// Sessions ended in the last @within_seconds (by the database's clock, the
-// one revoked_at is written with), for a process that may have missed their
-// notifications.
-func (q *Queries) ListRevocations(ctx context.Context, withinSeconds float64) ([]uuid.UUID, error) {
-	rows, err := q.db.Query(ctx, listRevocations, withinSeconds)
+type ListRevocationsRow struct {
+	SessionID uuid.UUID `json:"session_id"`
+	KeepUntil time.Time `json:"keep_until"`
+}
+
+// The ended sessions an access token may still name (by the database's
+// clock, with a margin for the servers' clocks), for a process that may
+// have missed their notifications.
+func (q *Queries) ListRevocations(ctx context.Context, marginSeconds float64) ([]ListRevocationsRow, error) {
+	rows, err := q.db.Query(ctx, listRevocations, marginSeconds)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []uuid.UUID{}
+	items := []ListRevocationsRow{}
 	for rows.Next() {
-		var session_id uuid.UUID
-		if err := rows.Scan(&session_id); err != nil {
+		var i ListRevocationsRow
+		if err := rows.Scan(&i.SessionID, &i.KeepUntil); err != nil {
 			return nil, err
 		}
-		items = append(items, session_id)
+		items = append(items, i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -193,6 +200,24 @@ func (q *Queries) ListSessions(ctx context.Context, arg ListSessionsParams) ([]L
 		return nil, err
 	}
 	return items, nil
+}
+
+const noteAccessIssued = `-- name: NoteAccessIssued :exec
+UPDATE refresh_sessions
+SET access_expires_at = greatest(access_expires_at, $1::timestamptz)
+WHERE id = $2
+`
+
+type NoteAccessIssuedParams struct {
+	AccessExpiresAt time.Time `json:"access_expires_at"`
+	ID              uuid.UUID `json:"id"`
+}
+
+// An access token of the session expires at @access_expires_at: its
+// revocation is kept until then (db/migrations/000010_revocations_kept).
+func (q *Queries) NoteAccessIssued(ctx context.Context, arg NoteAccessIssuedParams) error {
+	_, err := q.db.Exec(ctx, noteAccessIssued, arg.AccessExpiresAt, arg.ID)
+	return err
 }
 
 const revokeSession = `-- name: RevokeSession :exec
@@ -260,10 +285,11 @@ SET previous_jti = s.current_jti,
     current_jti  = $1,
     rotated_at   = $2::timestamptz,
     last_used_at = $2::timestamptz,
-    expires_at   = $3
+    expires_at   = $3,
+    access_expires_at = greatest(s.access_expires_at, $4::timestamptz)
 FROM users AS u
-WHERE s.id = $4
-  AND s.current_jti = $5
+WHERE s.id = $5
+  AND s.current_jti = $6
   AND s.revoked_at IS NULL
   AND s.expires_at > $2
   AND u.id = s.user_id
@@ -271,11 +297,12 @@ RETURNING s.user_id, u.email
 `
 
 type RotateSessionParams struct {
-	NewJti    uuid.UUID `json:"new_jti"`
-	Now       time.Time `json:"now"`
-	ExpiresAt time.Time `json:"expires_at"`
-	ID        uuid.UUID `json:"id"`
-	Jti       uuid.UUID `json:"jti"`
+	NewJti          uuid.UUID `json:"new_jti"`
+	Now             time.Time `json:"now"`
+	ExpiresAt       time.Time `json:"expires_at"`
+	AccessExpiresAt time.Time `json:"access_expires_at"`
+	ID              uuid.UUID `json:"id"`
+	Jti             uuid.UUID `json:"jti"`
 }
 
 type RotateSessionRow struct {
@@ -290,10 +317,24 @@ func (q *Queries) RotateSession(ctx context.Context, arg RotateSessionParams) (R
 		arg.NewJti,
 		arg.Now,
 		arg.ExpiresAt,
+		arg.AccessExpiresAt,
 		arg.ID,
 		arg.Jti,
 	)
 	var i RotateSessionRow
 	err := row.Scan(&i.UserID, &i.Email)
 	return i, err
+}
+
+const sessionRevoked = `-- name: SessionRevoked :one
+SELECT EXISTS (SELECT 1 FROM session_revocations WHERE session_id = $1)
+`
+
+// Whether the session has ended: what a process asks per request while it
+// cannot hear the notifications.
+func (q *Queries) SessionRevoked(ctx context.Context, id uuid.UUID) (bool, error) {
+	row := q.db.QueryRow(ctx, sessionRevoked, id)
+	var exists bool
+	err := row.Scan(&exists)
+	return exists, err
 }

@@ -109,8 +109,9 @@ func (h *AuthHandler) LoginUser(ctx context.Context, req authapi.LoginUserReques
 	now := h.now()
 	sid, jti := uuid.New(), uuid.New()
 	expires := now.Add(h.tokens.RefreshTTL())
+	accessExpires := h.accessExpiry(now)
 	n, err := h.q.CreateSession(ctx, db.CreateSessionParams{ID: sid, UserID: user.ID, CurrentJti: jti, ExpiresAt: expires,
-		UserAgent: userAgent(req.Params.UserAgent), Now: now, PasswordHash: user.PasswordHash})
+		AccessExpiresAt: &accessExpires, UserAgent: userAgent(req.Params.UserAgent), Now: now, PasswordHash: user.PasswordHash})
 	switch {
 	case err != nil:
 		return nil, fmt.Errorf("create session: %w", err)
@@ -136,7 +137,8 @@ func (h *AuthHandler) RefreshToken(ctx context.Context, req authapi.RefreshToken
 	sid, jti := claims.Session()
 	now := h.now()
 	newJTI, expires := uuid.New(), now.Add(h.tokens.RefreshTTL())
-	row, err := h.q.RotateSession(ctx, db.RotateSessionParams{NewJti: newJTI, Now: now, ExpiresAt: expires, ID: sid, Jti: jti})
+	row, err := h.q.RotateSession(ctx, db.RotateSessionParams{NewJti: newJTI, Now: now, ExpiresAt: expires,
+		AccessExpiresAt: h.accessExpiry(now), ID: sid, Jti: jti})
 	switch {
 	case store.IsNotFound(err):
 		return h.refreshNotRotated(ctx, sid, jti, now)
@@ -171,6 +173,10 @@ func (h *AuthHandler) refreshNotRotated(ctx context.Context, sid, jti uuid.UUID,
 		return nil, apperr.RefreshTokenExpired
 	}
 	if s.PreviousJti != nil && *s.PreviousJti == jti && s.RotatedAt != nil && now.Sub(*s.RotatedAt) <= h.reuseGrace {
+		// A new access token: its session's revocation must outlive it.
+		if err := h.q.NoteAccessIssued(ctx, db.NoteAccessIssuedParams{AccessExpiresAt: h.accessExpiry(now), ID: sid}); err != nil {
+			return nil, fmt.Errorf("note access token: %w", err)
+		}
 		return h.refreshed(s.UserID, s.Email, sid, s.CurrentJti, s.ExpiresAt)
 	}
 	// A rotated-out token came back after the grace window: someone holds a
@@ -308,6 +314,13 @@ func (h *AuthHandler) LogoutUser(ctx context.Context, req authapi.LogoutUserRequ
 		Body:    authapi.MessageResponse{Message: "Successfully logged out"},
 		Headers: authapi.LogoutUser200ResponseHeaders{SetCookie: h.clearCookie()},
 	}, nil
+}
+
+// accessExpiry bounds the expiry of an access token issued at now (a token's
+// expiry is whole seconds): what its session records, so that a revocation
+// is kept as long as the token could be used, on every replica.
+func (h *AuthHandler) accessExpiry(now time.Time) time.Time {
+	return now.Add(h.tokens.AccessTTL() + time.Second).Truncate(time.Second)
 }
 
 // issue signs an access token and the session's refresh token.

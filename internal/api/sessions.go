@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -18,23 +19,26 @@ import (
 	"github.com/todoapp/todo-api/internal/store"
 )
 
-// SessionRevokedChannel is the notification channel on which the database
-// announces each session that ends (db/migrations/000004_sessions.up.sql),
-// with the session id as payload.
-const SessionRevokedChannel = "session_revoked"
+// SessionEndedChannel is the notification channel on which the database
+// announces each session that ends (db/migrations/000010_revocations_kept),
+// with the session id and the time its last access token expires (unix
+// seconds) as payload: "<uuid> <seconds>".
+const SessionEndedChannel = "session_ended"
 
-// revocationMargin is kept beyond the access token lifetime, for clocks of
-// the database and the servers that differ a little.
+// revocationMargin is kept beyond a session's last access token, for clocks
+// of the database and the servers that differ a little.
 const revocationMargin = time.Minute
 
 // maxUserAgentChars is how much of a login's User-Agent a session keeps.
 const maxUserAgentChars = 255
 
 // Live is what a process learns from the database as it happens: the
-// sessions ended within an access token lifetime, and the changes that wake
-// its event streams, over one listening connection.
+// sessions ended whose access tokens may still be valid, and the changes
+// that wake its event streams, over one listening connection.
 type Live struct {
-	Revocations *auth.Revocations
+	// Revocations answers whether a session has ended: from memory while
+	// the listener listens, from the database while it does not.
+	Revocations *RevocationCheck
 	Events      *Events
 	Listener    *store.Listener
 	// Notifier announces this process's writes to every server; the caller
@@ -42,24 +46,23 @@ type Live struct {
 	Notifier *Notifier
 }
 
-// Listen returns this process's revocation set (sessions ended within
-// accessTTL, plus a margin), its event streams (within streams) and the
-// listener that keeps both: LISTEN on SessionRevokedChannel
+// Listen returns this process's revocations, its event streams (within
+// streams) and the listener that keeps both: LISTEN on SessionEndedChannel
 // and ChangesChannel at directURL (a session of its own, never through a
-// transaction pooler); after each (re)connect, a reload of the recent
-// endings and a wake of every stream, for what was missed meanwhile; and the
-// notifier of this process's writes. The caller runs the listener and the
-// notifier.
-func Listen(dbtx *store.DB, directURL string, logger *slog.Logger, accessTTL time.Duration, streams StreamOptions) (*Live, error) {
+// transaction pooler); after each (re)connect, a reload of the endings
+// whose tokens may still be valid and a wake of every stream, for what was
+// missed meanwhile; and the notifier of this process's writes. The caller
+// runs the listener and the notifier.
+func Listen(dbtx *store.DB, directURL string, logger *slog.Logger, streams StreamOptions) (*Live, error) {
 	events, err := NewEvents(streams)
 	if err != nil {
 		return nil, err
 	}
-	feed := &revocationFeed{q: db.New(dbtx), set: auth.NewRevocations(accessTTL+revocationMargin, time.Now),
-		window: accessTTL + revocationMargin, events: events}
+	q := db.New(dbtx)
+	feed := &revocationFeed{q: q, set: auth.NewRevocations(revocationMargin, time.Now), events: events}
 	l, err := store.NewListener(directURL, logger, map[string]func(string){
-		SessionRevokedChannel: feed.notify,
-		ChangesChannel:        events.UsersChanged,
+		SessionEndedChannel: feed.notify,
+		ChangesChannel:      events.UsersChanged,
 	}, func(ctx context.Context) error {
 		defer events.WakeAll()
 		return feed.reload(ctx)
@@ -67,35 +70,75 @@ func Listen(dbtx *store.DB, directURL string, logger *slog.Logger, accessTTL tim
 	if err != nil {
 		return nil, err
 	}
-	return &Live{Revocations: feed.set, Events: events, Listener: l, Notifier: NewNotifier(dbtx, logger)}, nil
+	check := &RevocationCheck{set: feed.set, listening: l.Connected, q: q}
+	return &Live{Revocations: check, Events: events, Listener: l, Notifier: NewNotifier(dbtx, logger)}, nil
 }
+
+// RevocationCheck tells whether a session has ended. While the listener
+// listens (and has reloaded what it missed), the set in memory knows every
+// ending and a check costs no statement; while it does not (lost, or not yet
+// connected at start), each check asks the database, so that a replica that
+// cannot hear revocations never accepts a token as if it had.
+type RevocationCheck struct {
+	set       *auth.Revocations
+	listening func() bool
+	q         *db.Queries
+}
+
+// Revoked reports whether session sid has ended; an error means it cannot
+// tell (the database is unreachable).
+func (c *RevocationCheck) Revoked(ctx context.Context, sid uuid.UUID) (bool, error) {
+	if c.listening() {
+		return c.set.Revoked(sid), nil
+	}
+	if c.set.Revoked(sid) {
+		return true, nil
+	}
+	revoked, err := c.q.SessionRevoked(ctx, sid)
+	if err != nil {
+		return false, fmt.Errorf("check the session: %w", err)
+	}
+	return revoked, nil
+}
+
+// Listening reports whether revocations are heard as they happen (readiness).
+func (c *RevocationCheck) Listening() bool { return c.listening() }
+
+// Held is the number of ended sessions held in memory.
+func (c *RevocationCheck) Held() int { return c.set.Len() }
 
 // revocationFeed fills a set of ended sessions from the database.
 type revocationFeed struct {
 	q      *db.Queries
 	set    *auth.Revocations
-	window time.Duration // how far back a reload looks
 	events *Events
 }
 
-// notify records the session of a session_revoked payload and ends its
-// event streams.
+// notify records the session of a session_ended payload and ends its event
+// streams.
 func (s *revocationFeed) notify(payload string) {
-	if sid, err := uuid.Parse(payload); err == nil {
-		s.set.Add(sid)
-		s.events.SessionEnded(sid)
+	id, secs, _ := strings.Cut(payload, " ")
+	sid, err := uuid.Parse(id)
+	if err != nil {
+		return
 	}
+	until, err := strconv.ParseInt(secs, 10, 64)
+	if err != nil { // not this version's payload: keep it a day, to be safe
+		until = time.Now().Add(24 * time.Hour).Unix()
+	}
+	s.set.Add(sid, time.Unix(until, 0))
+	s.events.SessionEnded(sid)
 }
 
-// reload adds every session ended within an access token lifetime.
+// reload adds every ended session whose access tokens may still be valid.
 func (s *revocationFeed) reload(ctx context.Context) error {
-	ids, err := s.q.ListRevocations(ctx, s.window.Seconds())
+	rows, err := s.q.ListRevocations(ctx, revocationMargin.Seconds())
 	if err != nil {
 		return fmt.Errorf("reload revocations: %w", err)
 	}
-	for _, id := range ids {
-		s.set.Add(id)
-		s.events.SessionEnded(id)
+	for _, r := range rows {
+		s.set.Add(r.SessionID, r.KeepUntil)
+		s.events.SessionEnded(r.SessionID)
 	}
 	return nil
 }
@@ -175,19 +218,21 @@ func userAgent(ua *string) *string {
 const revokedSessionsKept = 24 * time.Hour
 
 // PruneSessions deletes sessions that can no longer be used, and
-// revocations older than any access token, every interval until ctx ends.
+// revocations that no valid access token names, every interval until ctx
+// ends.
 func (h *AuthHandler) PruneSessions(ctx context.Context, logger *slog.Logger, interval time.Duration) {
-	store.Every(ctx, logger, interval, "refresh sessions", h.pruneSessions)
+	store.Every(ctx, logger, interval, "refresh sessions", h.PruneSessionsNow)
 }
 
-// pruneSessions deletes expired sessions, those revoked long enough ago, and
-// old revocations.
-func (h *AuthHandler) pruneSessions(ctx context.Context) (int64, error) {
+// PruneSessionsNow deletes expired sessions, those revoked long enough ago,
+// and revocations whose sessions' access tokens have all expired; it
+// returns how many rows went.
+func (h *AuthHandler) PruneSessionsNow(ctx context.Context) (int64, error) {
 	now := h.now()
 	n, err := h.q.DeleteStaleSessions(ctx, db.DeleteStaleSessionsParams{Now: now, Cutoff: now.Add(-revokedSessionsKept)})
 	if err != nil {
 		return 0, err
 	}
-	m, err := h.q.DeleteOldRevocations(ctx, (h.tokens.AccessTTL() + revocationMargin).Seconds())
+	m, err := h.q.DeleteOldRevocations(ctx, revocationMargin.Seconds())
 	return n + m, err
 }

@@ -7,55 +7,58 @@ import (
 	"github.com/google/uuid"
 )
 
-// Revocations is the set of sessions ended within the last access token
-// lifetime, kept in each process so that checking an access token costs no
+// Revocations is the set of ended sessions whose access tokens may still be
+// valid, kept in each process so that checking an access token costs no
 // statement. Whoever learns of an ending (a database notification, a reload
-// after a lost connection) calls Add; the request path calls Revoked.
+// after a lost connection) calls Add with the time the session's last
+// access token expires, which the database records whatever replica issued
+// it; the request path calls Revoked.
 //
-// Memory is bounded by time: an entry is kept for at least keep and at most
-// twice that (two generations of maps; the older one is dropped whole each
-// keep, so no call ever sweeps). How many sessions can end in one lifetime
-// is itself bounded by how fast sessions can start: each takes a login, and
-// logins are rate limited and cost a bcrypt comparison.
+// Memory is bounded by time: an entry goes once its time (plus a margin for
+// clocks that differ) has passed, swept at most once a margin. How many
+// sessions can end meanwhile is bounded by how fast sessions can start: each
+// takes a login, and logins are rate limited and cost a bcrypt comparison.
 type Revocations struct {
-	keep time.Duration
-	now  func() time.Time
+	margin time.Duration
+	now    func() time.Time
 
-	mu        sync.RWMutex
-	cur, prev map[uuid.UUID]struct{}
-	rotated   time.Time
+	mu      sync.RWMutex
+	until   map[uuid.UUID]time.Time
+	swept   time.Time
+	sweepAt time.Duration
 }
 
-// NewRevocations returns an empty set that keeps each entry for keep (the
-// access token lifetime, plus a margin for clocks that differ).
-func NewRevocations(keep time.Duration, now func() time.Time) *Revocations {
-	return &Revocations{keep: keep, now: now, cur: map[uuid.UUID]struct{}{}, prev: map[uuid.UUID]struct{}{}, rotated: now()}
+// NewRevocations returns an empty set that keeps each entry until its time
+// plus margin (for the clocks of the database and the servers, which differ
+// a little).
+func NewRevocations(margin time.Duration, now func() time.Time) *Revocations {
+	return &Revocations{margin: margin, now: now, until: map[uuid.UUID]time.Time{}, swept: now(), sweepAt: max(margin, time.Second)}
 }
 
-// Add records that session sid has ended.
-func (r *Revocations) Add(sid uuid.UUID) {
+// Add records that session sid has ended and that its access tokens expire
+// by until.
+func (r *Revocations) Add(sid uuid.UUID, until time.Time) {
 	now := r.now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if since := now.Sub(r.rotated); since >= r.keep {
-		r.prev = r.cur
-		if since >= 2*r.keep {
-			r.prev = map[uuid.UUID]struct{}{}
+	if now.Sub(r.swept) >= r.sweepAt {
+		for id, u := range r.until {
+			if now.After(u.Add(r.margin)) {
+				delete(r.until, id)
+			}
 		}
-		r.cur = map[uuid.UUID]struct{}{}
-		r.rotated = now
+		r.swept = now
 	}
-	r.cur[sid] = struct{}{}
+	if u, ok := r.until[sid]; !ok || until.After(u) {
+		r.until[sid] = until
+	}
 }
 
-// Revoked reports whether session sid has ended (within the kept time).
+// Revoked reports whether session sid has ended (and is still kept).
 func (r *Revocations) Revoked(sid uuid.UUID) bool {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	if _, ok := r.cur[sid]; ok {
-		return true
-	}
-	_, ok := r.prev[sid]
+	_, ok := r.until[sid]
 	return ok
 }
 
@@ -63,5 +66,5 @@ func (r *Revocations) Revoked(sid uuid.UUID) bool {
 func (r *Revocations) Len() int {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return len(r.cur) + len(r.prev)
+	return len(r.until)
 }

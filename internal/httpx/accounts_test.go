@@ -239,9 +239,12 @@ func TestRevocationReachesEveryInstance(t *testing.T) {
 	assert.Equal(t, http.StatusOK, b.me(t, keep).Code)
 }
 
-// TestRevocationsReloadAfterTheListenerReconnects: a session ended while an
-// instance's listening connection was down is refused once it is back.
-func TestRevocationsReloadAfterTheListenerReconnects(t *testing.T) {
+// TestRevocationsWhileTheListenerIsDown: a session ended while an instance
+// cannot hear the database's notifications is refused there all the same
+// (each token is checked against the database meanwhile), the instance says
+// it is not ready, and once the listener is back it needs no statement
+// again.
+func TestRevocationsWhileTheListenerIsDown(t *testing.T) {
 	t.Parallel()
 	direct, viaProxy, proxy := proxiedDatabase(t)
 	a := newApp(t, func(o *options) { o.databaseURL = direct.String(); o.listenURL = viaProxy.String() })
@@ -256,17 +259,68 @@ func TestRevocationsReloadAfterTheListenerReconnects(t *testing.T) {
 	var killed bool
 	require.NoError(t, a.pool.QueryRow(t.Context(), `SELECT pg_terminate_backend($1)`, int32(pid)).Scan(&killed))
 	require.True(t, killed)
-	eventually(t, "the listener notices", func() bool { return !a.listener.Connected() })
+	poll(t, func() bool { return !a.listener.Connected() }, "the listener notices")
+	requireError(t, a.do(t, http.MethodGet, "/readyz", "", ""), 503, "SERVICE_UNAVAILABLE", "Not listening for the database's notifications")
 
-	// The session ends while nobody listens: this instance misses the news.
+	// The session ends while nobody listens: the next request is refused.
 	require.Equal(t, http.StatusNoContent, a.call(t, http.MethodDelete, "/api/v1/auth/sessions/"+a.sessionOf(t, lost), keep, nil).Code)
-	time.Sleep(200 * time.Millisecond)
-	assert.Equal(t, http.StatusOK, a.me(t, lost).Code, "missed while the listener was down")
+	before := a.queries.n.Load()
+	requireError(t, a.me(t, lost), 401, "INVALID_TOKEN", "")
+	assert.Equal(t, int64(1), a.queries.n.Load()-before, "checked in the database: one statement")
+	assert.Equal(t, http.StatusOK, a.me(t, keep).Code)
 
 	proxy.Start(t)
-	eventually(t, "the listener reconnects", a.listener.Connected)
+	poll(t, a.listener.Connected, "the listener reconnects")
+	assert.Equal(t, http.StatusOK, a.do(t, http.MethodGet, "/readyz", "", "").Code)
+	requireError(t, a.me(t, lost), 401, "INVALID_TOKEN", "")
+	before = a.queries.n.Load()
+	assert.Equal(t, http.StatusOK, a.me(t, keep).Code)
+	assert.Equal(t, int64(1), a.queries.n.Load()-before, "listening again: the token costs no statement")
+}
+
+// TestRevocationsBeforeTheListenerConnects: an instance that starts while
+// its listener cannot connect has loaded no revocations; it refuses the
+// tokens of ended sessions all the same.
+func TestRevocationsBeforeTheListenerConnects(t *testing.T) {
+	t.Parallel()
+	direct, viaProxy, proxy := proxiedDatabase(t)
+	other := newApp(t, func(o *options) { o.databaseURL = direct.String(); o.listenURL = direct.String() })
+	require.Equal(t, http.StatusCreated, other.register(t, "early@example.com", "correct-horse").Code)
+	keep, _ := other.loginAs(t, "early@example.com", "correct-horse", "keep")
+	lost, _ := other.loginAs(t, "early@example.com", "correct-horse", "lost")
+	require.Equal(t, http.StatusNoContent, other.call(t, http.MethodDelete, "/api/v1/auth/sessions/"+other.sessionOf(t, lost), keep, nil).Code)
+
+	proxy.Refuse()
+	a := newApp(t, func(o *options) { o.databaseURL = direct.String(); o.listenURL = viaProxy.String(); o.listenerDown = true })
+	require.False(t, a.listener.Connected())
 	requireError(t, a.me(t, lost), 401, "INVALID_TOKEN", "")
 	assert.Equal(t, http.StatusOK, a.me(t, keep).Code)
+	requireError(t, a.do(t, http.MethodGet, "/readyz", "", ""), 503, "SERVICE_UNAVAILABLE", "")
+}
+
+// TestRevocationsOutliveTheShortestTokenLifetime: a replica with a shorter
+// ACCESS_TOKEN_TTL than the one that issued a token still refuses it once
+// its session ended, however long ago, and its pruning keeps what the
+// others need.
+func TestRevocationsOutliveTheShortestTokenLifetime(t *testing.T) {
+	t.Parallel()
+	a := newApp(t) // 15-minute access tokens
+	require.Equal(t, http.StatusCreated, a.register(t, "ttl@example.com", "correct-horse").Code)
+	keep, _ := a.loginAs(t, "ttl@example.com", "correct-horse", "keep")
+	lost, _ := a.loginAs(t, "ttl@example.com", "correct-horse", "lost")
+	require.Equal(t, http.StatusNoContent, a.call(t, http.MethodDelete, "/api/v1/auth/sessions/"+a.sessionOf(t, lost), keep, nil).Code)
+	// The revocation happened 65 s ago, as the database's clock tells.
+	_, err := a.pool.Exec(t.Context(), `UPDATE session_revocations SET revoked_at = revoked_at - interval '65 seconds'`)
+	require.NoError(t, err)
+
+	short := func(o *options) { o.databaseURL = a.url; o.listenURL = a.url; o.accessTTL = time.Second }
+	b := newApp(t, short)
+	requireError(t, b.me(t, lost), 401, "INVALID_TOKEN", "")
+	_, err = b.auth.PruneSessionsNow(t.Context())
+	require.NoError(t, err)
+	c := newApp(t, short) // started after b pruned
+	requireError(t, c.me(t, lost), 401, "INVALID_TOKEN", "")
+	assert.Equal(t, http.StatusOK, c.me(t, keep).Code)
 }
 
 func TestTokensWithoutASessionKeepWorking(t *testing.T) {

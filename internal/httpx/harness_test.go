@@ -92,6 +92,7 @@ type options struct {
 	trusted                 string
 	databaseURL             string // a database of the test's own (default: a fresh one)
 	listenURL               string // where the listener connects (default: the pool's database)
+	listenerDown            bool   // it cannot: do not wait for it
 	draining                func() bool
 	seedKey                 string      // with seedFill: start from a filled template
 	seedFill                testdb.Fill // (see testdb.NewSeeded)
@@ -115,9 +116,10 @@ type app struct {
 	// url is the database's (another app on it is another server instance
 	// of one deployment); listener hears of ended sessions.
 	url         string
-	revocations *auth.Revocations
+	revocations *api.RevocationCheck
 	listener    *store.Listener
 	events      *api.Events
+	auth        *api.AuthHandler
 	tasks       *api.TasksHandler
 }
 
@@ -165,7 +167,7 @@ func newApp(t testing.TB, opt ...func(*options)) *app {
 		listenURL = url
 	}
 	t.Cleanup(hasher.Close)
-	live, err := api.Listen(database, listenURL, o.logger, tokens.AccessTTL(), api.StreamOptions{PerUser: 3, Ping: o.ping})
+	live, err := api.Listen(database, listenURL, o.logger, api.StreamOptions{PerUser: 3, Ping: o.ping})
 	require.NoError(t, err)
 	revocations, listener := live.Revocations, live.Listener
 	m.ObserveStreams(live.Events.Open)
@@ -177,7 +179,7 @@ func newApp(t testing.TB, opt ...func(*options)) *app {
 	go func() { listener.Run(lctx); close(done) }()
 	go func() { live.Notifier.Run(lctx); close(notified) }()
 	t.Cleanup(func() { stop(); <-done; <-notified })
-	if o.databaseURL == "" || o.listenURL != "" { // wait until it listens
+	if (o.databaseURL == "" || o.listenURL != "") && !o.listenerDown { // wait until it listens
 		for i := 0; !listener.Connected(); i++ {
 			require.Less(t, i, 500, "the listener never connected")
 			time.Sleep(10 * time.Millisecond)
@@ -205,7 +207,7 @@ func newApp(t testing.TB, opt ...func(*options)) *app {
 	})
 	require.NoError(t, err)
 	return &app{e: e, pool: pool, clock: clk, queries: counter, tokens: tokens, monitor: monitor, metrics: m,
-		url: url, revocations: revocations, listener: listener, events: live.Events, tasks: tasksH}
+		url: url, revocations: revocations, listener: listener, events: live.Events, auth: authH, tasks: tasksH}
 }
 
 // response is a finished request.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
@@ -19,11 +20,22 @@ import (
 	"github.com/todoapp/todo-api/internal/metrics"
 )
 
+// Revocations tells whether a session has ended (api.RevocationCheck).
+type Revocations interface {
+	// Revoked reports whether session sid has ended; an error: it cannot
+	// tell, and the request answers 503.
+	Revoked(ctx context.Context, sid uuid.UUID) (bool, error)
+	// Listening reports whether endings are heard as they happen; when not,
+	// the replica is not ready.
+	Listening() bool
+}
+
 // bearerAuth requires a valid access token of a session that has not ended
 // and puts its user and session in the request's context, where the strict
-// handlers can read them. Ended sessions are looked up in memory: checking a
-// token costs no statement.
-func bearerAuth(tokens *auth.Tokens, revoked *auth.Revocations) echo.MiddlewareFunc {
+// handlers can read them. Ended sessions are looked up in memory while the
+// process hears of them (checking a token costs no statement), in the
+// database while it does not.
+func bearerAuth(tokens *auth.Tokens, revocations Revocations) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			c.Set(bearerRouteKey, true)
@@ -40,8 +52,14 @@ func bearerAuth(tokens *auth.Tokens, revoked *auth.Revocations) echo.MiddlewareF
 				return apperr.InvalidToken
 			}
 			sid, hasSession := claims.AccessSession()
-			if hasSession && revoked.Revoked(sid) {
-				return apperr.InvalidToken
+			if hasSession {
+				revoked, err := revocations.Revoked(c.Request().Context(), sid)
+				switch {
+				case err != nil:
+					return err
+				case revoked:
+					return apperr.InvalidToken
+				}
 			}
 			var expires time.Time
 			if claims.ExpiresAt != nil {

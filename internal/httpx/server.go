@@ -43,7 +43,7 @@ type Deps struct {
 	Monitor        *store.Monitor
 	RequestTimeout time.Duration
 	Tokens         *auth.Tokens
-	Revocations    *auth.Revocations
+	Revocations    Revocations
 	Metrics        *metrics.Metrics
 	// SharedLimits, when not nil, counts the rate limits for every replica
 	// (store.RateCounts); RateLimits stays each process's first line.
@@ -139,7 +139,7 @@ func NewServer(d Deps) (*echo.Echo, error) {
 	e.GET("/healthz", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 	})
-	e.GET("/readyz", readyz(d.Pool, d.Monitor, d.Draining))
+	e.GET("/readyz", readyz(d.Pool, d.Monitor, d.Draining, d.Revocations.Listening))
 	docs.register(e)
 	return e, nil
 }
@@ -172,15 +172,15 @@ func IsPublic(op *openapi3.Operation) bool {
 	return op.Security != nil && len(*op.Security) == 0
 }
 
-// readyz answers 200 while the database answers, and 503 when it cannot be
-// reached. A pool whose every connection is in use is busy, not down: its
-// connections are working, so the replica stays in rotation (taking it out
-// would only move its load onto the others) and requests that cannot get a
-// connection in time answer 503 themselves.
 // errPoolBusy: every connection of the pool is in use (and working).
 var errPoolBusy = errors.New("pool busy")
 
-func readyz(pool *pgxpool.Pool, monitor *store.Monitor, draining func() bool) echo.HandlerFunc {
+// readyz answers 200 while the database answers and the process hears its
+// notifications, and 503 otherwise. A pool whose every connection is in use
+// is busy, not down: its connections are working, so the replica stays in
+// rotation (taking it out would only move its load onto the others) and
+// requests that cannot get a connection in time answer 503 themselves.
+func readyz(pool *pgxpool.Pool, monitor *store.Monitor, draining, listening func() bool) echo.HandlerFunc {
 	busy := func() bool {
 		s := pool.Stat()
 		return !monitor.Down() && s.AcquiredConns() >= s.MaxConns()
@@ -188,6 +188,12 @@ func readyz(pool *pgxpool.Pool, monitor *store.Monitor, draining func() bool) ec
 	return func(c echo.Context) error {
 		if draining != nil && draining() {
 			return apperr.ServiceUnavailable.WithDetail("Shutting down")
+		}
+		if !listening() {
+			// Tokens are still checked (against the database, per request),
+			// but this replica's streams hear nothing of other replicas'
+			// writes: a load balancer should prefer the others.
+			return apperr.ServiceUnavailable.WithDetail("Not listening for the database's notifications")
 		}
 		err := errPoolBusy
 		if !busy() { // a ping would only wait for a connection
