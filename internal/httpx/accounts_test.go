@@ -291,7 +291,11 @@ func TestRevocationsBeforeTheListenerConnects(t *testing.T) {
 	require.Equal(t, http.StatusNoContent, other.call(t, http.MethodDelete, "/api/v1/auth/sessions/"+other.sessionOf(t, lost), keep, nil).Code)
 
 	proxy.Refuse()
-	a := newApp(t, func(o *options) { o.databaseURL = direct.String(); o.listenURL = viaProxy.String(); o.listenerDown = true })
+	a := newApp(t, func(o *options) {
+		o.databaseURL = direct.String()
+		o.listenURL = viaProxy.String()
+		o.listenerDown = true
+	})
 	require.False(t, a.listener.Connected())
 	requireError(t, a.me(t, lost), 401, "INVALID_TOKEN", "")
 	assert.Equal(t, http.StatusOK, a.me(t, keep).Code)
