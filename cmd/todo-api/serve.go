@@ -91,7 +91,7 @@ func serve(ctx context.Context, stdout io.Writer, listening chan<- string) error
 		return err
 	}
 	// Ended sessions and changes, learnt from the database as they happen.
-	live, err := api.Listen(database, cfg.DatabaseDirectURL, logger, api.StreamOptions{PerUser: cfg.EventStreamsPerUser})
+	live, err := api.Listen(database, cfg.DatabaseDirectURL, logger, api.StreamOptions{PerUser: cfg.EventStreamsPerUser, Max: cfg.EventStreamsMax})
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,7 @@ SELECT r.i::integer AS request, u.changes_floor, h.next_xid,
        coalesce((SELECT max(w.xid) FROM changes AS w WHERE w.user_id = r.user_id) >= h.horizon, false)::boolean AS waiting,
        coalesce(c.xid, -1)::bigint AS xid, coalesce(c.entity, '')::text AS entity,
        coalesce(c.entity_id, 0)::integer AS entity_id, coalesce(c.op, '')::text AS op,
-       coalesce(c.version, 0)::integer AS version,
+       coalesce(c.version, 0)::integer AS version, coalesce(c.page_bytes, 0)::bigint AS page_bytes,
        t.id AS task_id, t.title, t.description, t.completed, t.priority, t.due_date,
        t.created_at, t.updated_at, t.version AS task_version,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
@@ -28,13 +28,28 @@ CROSS JOIN (
 ) AS h
 JOIN users AS u ON u.id = r.user_id
 LEFT JOIN LATERAL (
-    SELECT ch.xid, ch.entity, ch.entity_id, ch.op, ch.version
-    FROM changes AS ch
-    WHERE ch.user_id = r.user_id AND ch.xid < h.horizon
-      AND (ch.xid, ch.entity, ch.entity_id)
-        > (($2::bigint[])[r.i], ($3::text[])[r.i], ($4::integer[])[r.i])
-    ORDER BY ch.xid, ch.entity, ch.entity_id
-    LIMIT $5
+    SELECT p.xid, p.entity, p.entity_id, p.op, p.version, p.page_bytes
+    FROM (
+        SELECT ch.xid, ch.entity, ch.entity_id, ch.op, ch.version,
+               sum(z.bytes) OVER (ORDER BY ch.xid, ch.entity, ch.entity_id) AS page_bytes, z.bytes
+        FROM changes AS ch
+        CROSS JOIN LATERAL (SELECT CASE
+            WHEN ch.op = 'delete' THEN 80
+            WHEN ch.entity = 'tag' THEN 120 + coalesce((
+                SELECT octet_length(tg.name) + coalesce(octet_length(tg.color), 0)
+                FROM tags AS tg WHERE tg.user_id = ch.user_id AND tg.id = ch.entity_id), 0)
+            ELSE 320 + coalesce((
+                SELECT octet_length(tk.title) + coalesce(octet_length(tk.description), 0)
+                       + 120 * (SELECT count(*) FROM task_tag_link AS l WHERE l.user_id = tk.user_id AND l.task_id = tk.id)
+                FROM tasks AS tk WHERE tk.user_id = ch.user_id AND tk.id = ch.entity_id), 0)
+            END AS bytes) AS z
+        WHERE ch.user_id = r.user_id AND ch.xid < h.horizon
+          AND (ch.xid, ch.entity, ch.entity_id)
+            > (($2::bigint[])[r.i], ($3::text[])[r.i], ($4::integer[])[r.i])
+        ORDER BY ch.xid, ch.entity, ch.entity_id
+        LIMIT $5
+    ) AS p
+    WHERE p.page_bytes - p.bytes < $6::bigint
 ) AS c ON true
 LEFT JOIN tasks AS t ON c.entity = 'task' AND c.op = 'upsert' AND t.user_id = r.user_id AND t.id = c.entity_id
 LEFT JOIN tags AS g ON c.entity = 'tag' AND c.op = 'upsert' AND g.user_id = r.user_id AND g.id = c.entity_id
@@ -47,6 +62,7 @@ type ChangesSinceParams struct {
 	AfterEntities []string    `json:"after_entities"`
 	AfterIds      []int32     `json:"after_ids"`
 	PageLimit     int32       `json:"page_limit"`
+	PageBytes     int64       `json:"page_bytes"`
 }
 
 type ChangesSinceRow struct {
@@ -59,6 +75,7 @@ type ChangesSinceRow struct {
 	EntityID     int32         `json:"entity_id"`
 	Op           string        `json:"op"`
 	Version      int32         `json:"version"`
+	PageBytes    int64         `json:"page_bytes"`
 	TaskID       *int32        `json:"task_id"`
 	Title        *string       `json:"title"`
 	Description  *string       `json:"description"`
@@ -76,12 +93,15 @@ type ChangesSinceRow struct {
 
 // For each reader i (a user, and the key after which it reads), its user's
 // changes after that key and below the horizon, in key order, at most
-// @page_limit, each with the current row of an upsert: many readers in one
-// statement and one snapshot (the streams one notification woke read
-// together). Each reader's rows start with its user's and the snapshot's:
-// the pruned floor, the next xid to be given, and whether changes wait above
-// the horizon. A reader without changes gets one row
-// whose change columns are zero (xid -1); a user that is gone, none.
+// @page_limit of them and about @page_bytes of JSON (the change that
+// starts below that is the last; page_bytes is the estimate up to each
+// change, by the bytes of its text and its task's tags), each with the
+// current row of an upsert: many readers in one statement and one snapshot
+// (the streams one notification woke read together). Each reader's rows
+// start with its user's and the snapshot's: the pruned floor, the next xid
+// to be given, and whether changes wait above the horizon. A reader without
+// changes gets one row whose change columns are zero (xid -1); a user that
+// is gone, none.
 func (q *Queries) ChangesSince(ctx context.Context, arg ChangesSinceParams) ([]ChangesSinceRow, error) {
 	rows, err := q.db.Query(ctx, changesSince,
 		arg.UserIds,
@@ -89,6 +109,7 @@ func (q *Queries) ChangesSince(ctx context.Context, arg ChangesSinceParams) ([]C
 		arg.AfterEntities,
 		arg.AfterIds,
 		arg.PageLimit,
+		arg.PageBytes,
 	)
 	if err != nil {
 		return nil, err
@@ -107,6 +128,7 @@ func (q *Queries) ChangesSince(ctx context.Context, arg ChangesSinceParams) ([]C
 			&i.EntityID,
 			&i.Op,
 			&i.Version,
+			&i.PageBytes,
 			&i.TaskID,
 			&i.Title,
 			&i.Description,

@@ -20,12 +20,15 @@ type Querier interface {
 	AddTagToTask(ctx context.Context, arg AddTagToTaskParams) (AddTagToTaskRow, error)
 	// For each reader i (a user, and the key after which it reads), its user's
 	// changes after that key and below the horizon, in key order, at most
-	// @page_limit, each with the current row of an upsert: many readers in one
-	// statement and one snapshot (the streams one notification woke read
-	// together). Each reader's rows start with its user's and the snapshot's:
-	// the pruned floor, the next xid to be given, and whether changes wait above
-	// the horizon. A reader without changes gets one row
-	// whose change columns are zero (xid -1); a user that is gone, none.
+	// @page_limit of them and about @page_bytes of JSON (the change that
+	// starts below that is the last; page_bytes is the estimate up to each
+	// change, by the bytes of its text and its task's tags), each with the
+	// current row of an upsert: many readers in one statement and one snapshot
+	// (the streams one notification woke read together). Each reader's rows
+	// start with its user's and the snapshot's: the pruned floor, the next xid
+	// to be given, and whether changes wait above the horizon. A reader without
+	// changes gets one row whose change columns are zero (xid -1); a user that
+	// is gone, none.
 	ChangesSince(ctx context.Context, arg ChangesSinceParams) ([]ChangesSinceRow, error)
 	// Counts one request of key in its window, opening a new window when the
 	// last one started at or before @ended_before (now minus the window), and

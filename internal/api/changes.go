@@ -28,8 +28,13 @@ import (
 const settleTries = 4
 
 // maxChangesPage is the largest page of GET /changes; a larger limit is
-// treated as this.
-const maxChangesPage = 1000
+// treated as this. A page also ends, with has_more, once it holds about
+// changesPageBytes of JSON (many tags on many tasks): what one request
+// holds in memory stays bounded whatever the data.
+const (
+	maxChangesPage   = 1000
+	changesPageBytes = 1 << 20
+)
 
 // cursor is a position in the feed.
 type cursor struct {
@@ -95,7 +100,7 @@ func (h *TasksHandler) ListChanges(ctx context.Context, req tasksapi.ListChanges
 		return nil, err
 	}
 	limit := int(min(*req.Params.Limit, maxChangesPage))
-	page, err := h.changesSince(ctx, uid, since, limit, "since")
+	page, err := h.changesSince(ctx, uid, since, limit, changesPageBytes, "since")
 	// Committed changes that wait behind an older transaction (which takes
 	// milliseconds, normally) are worth a short wait: a client that wrote
 	// and then asks sees its write.
@@ -105,7 +110,7 @@ func (h *TasksHandler) ListChanges(ctx context.Context, req tasksapi.ListChanges
 			return nil, ctx.Err()
 		case <-time.After(waitingRecheck):
 		}
-		page, err = h.changesSince(ctx, uid, since, limit, "since")
+		page, err = h.changesSince(ctx, uid, since, limit, changesPageBytes, "since")
 	}
 	if err != nil {
 		return nil, err
@@ -144,11 +149,12 @@ type changePage struct {
 	waiting bool
 }
 
-// changesSince reads up to limit changes after the cursor. A cursor at or
+// changesSince reads up to limit changes (and about maxBytes) after the
+// cursor. A cursor at or
 // below the pruned floor, or beyond the transactions given so far (not this
 // database's), is CURSOR_EXPIRED, naming field.
-func (h *TasksHandler) changesSince(ctx context.Context, uid uuid.UUID, after cursor, limit int, field string) (changePage, error) {
-	pages, err := h.readFeed(ctx, []feedRead{{user: uid, after: after}}, limit)
+func (h *TasksHandler) changesSince(ctx context.Context, uid uuid.UUID, from cursor, limit int, maxBytes int64, field string) (changePage, error) {
+	pages, err := h.readFeed(ctx, []feedRead{{user: uid, after: from}}, limit, maxBytes)
 	if err != nil {
 		return changePage{}, err
 	}
@@ -180,11 +186,11 @@ func (p feedPage) failure(field string) error {
 	return nil
 }
 
-// readFeed reads up to limit changes for each reader, in two statements
-// whatever their number: the pages with each upsert's row, then the tags of
-// their tasks. Page i is reads[i]'s.
-func (h *TasksHandler) readFeed(ctx context.Context, reads []feedRead, limit int) ([]feedPage, error) {
-	p := db.ChangesSinceParams{PageLimit: int32(limit + 1)}
+// readFeed reads up to limit changes, and about maxBytes of them, for each
+// reader, in two statements whatever their number: the pages with each
+// upsert's row, then the tags of their tasks. Page i is reads[i]'s.
+func (h *TasksHandler) readFeed(ctx context.Context, reads []feedRead, limit int, maxBytes int64) ([]feedPage, error) {
+	p := db.ChangesSinceParams{PageLimit: int32(limit + 1), PageBytes: maxBytes}
 	for _, r := range reads {
 		p.UserIds = append(p.UserIds, r.user)
 		p.AfterXids = append(p.AfterXids, r.after.xid)
@@ -196,14 +202,23 @@ func (h *TasksHandler) readFeed(ctx context.Context, reads []feedRead, limit int
 		return nil, fmt.Errorf("changes since: %w", err)
 	}
 	byRead := make([][]db.ChangesSinceRow, len(reads))
-	var taskIDs []int32
 	for _, r := range rows {
 		if r.Request < 1 || int(r.Request) > len(reads) {
 			return nil, fmt.Errorf("changes since: a row of reader %d of %d", r.Request, len(reads))
 		}
 		byRead[r.Request-1] = append(byRead[r.Request-1], r)
-		if r.TaskID != nil {
-			taskIDs = append(taskIDs, *r.TaskID)
+	}
+	// Each page's rows first (the tags of the tasks it keeps are read next).
+	out := make([]feedPage, len(reads))
+	var taskIDs []int32
+	for i := range reads {
+		var kept []db.ChangesSinceRow
+		out[i], kept = pageOf(reads[i], byRead[i], limit, maxBytes)
+		byRead[i] = kept
+		for _, r := range kept {
+			if r.TaskID != nil {
+				taskIDs = append(taskIDs, *r.TaskID)
+			}
 		}
 	}
 	tags := map[int32][]tasksapi.Tag{}
@@ -216,17 +231,19 @@ func (h *TasksHandler) readFeed(ctx context.Context, reads []feedRead, limit int
 			tags[r.TaskID] = append(tags[r.TaskID], toTag(r.ID, r.Name, r.Color, r.Version))
 		}
 	}
-	out := make([]feedPage, len(reads))
 	for i, read := range reads {
-		if out[i], err = pageOf(read, byRead[i], limit, tags); err != nil {
-			return nil, err
+		for j, r := range byRead[i] {
+			if out[i].page.changes[j], err = toChange(r, read.user, tags); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return out, nil
 }
 
-// pageOf makes one reader's page of its rows.
-func pageOf(read feedRead, rows []db.ChangesSinceRow, limit int, tags map[int32][]tasksapi.Tag) (feedPage, error) {
+// pageOf makes one reader's page of its rows, and returns the rows it keeps
+// (its changes, still to be converted: page.changes has their places).
+func pageOf(read feedRead, rows []db.ChangesSinceRow, limit int, maxBytes int64) (feedPage, []db.ChangesSinceRow) {
 	if len(rows) == 0 {
 		return feedPage{gone: true}, nil
 	}
@@ -239,27 +256,26 @@ func pageOf(read feedRead, rows []db.ChangesSinceRow, limit int, tags map[int32]
 	if head.Xid < 0 { // nothing after the cursor below the horizon
 		return feedPage{page: page}, nil
 	}
-	if len(rows) > limit {
+	switch {
+	case len(rows) > limit:
 		rows, page.hasMore = rows[:limit], true
+	case rows[len(rows)-1].PageBytes >= maxBytes: // ended by size: there may be more
+		page.hasMore = true
 	}
 	page.changes = make([]tasksapi.Change, len(rows))
 	page.keys = make([]cursor, len(rows))
 	for i, r := range rows {
-		c, err := toChange(r, read.user, tags)
-		if err != nil {
-			return feedPage{}, err
-		}
-		page.changes[i], page.keys[i] = c, cursor{xid: r.Xid, entity: r.Entity, id: r.EntityID}
+		page.keys[i] = cursor{xid: r.Xid, entity: r.Entity, id: r.EntityID}
 	}
 	if page.hasMore {
-		page.next = page.keys[limit-1]
+		page.next = page.keys[len(rows)-1]
 	} else {
 		// Every settled change of the last one's transaction is in the page:
 		// the cursor can pass that whole transaction, and a deletion pruned
 		// later (the floor is its xid) does not expire it.
 		page.next = after(page.keys[len(page.keys)-1].xid)
 	}
-	return feedPage{page: page}, nil
+	return feedPage{page: page}, rows
 }
 
 // toChange converts one row of ChangesSince; an upsert's row is there (one

@@ -35,8 +35,13 @@ const ChangesChannel = "changes"
 // clients can tell a quiet stream from a dead one.
 const PingInterval = 15 * time.Second
 
-// streamPage is how many changes a stream reads at a time.
-const streamPage = 500
+// streamPage is how many changes a stream reads at a time, and
+// streamPageBytes about how much of their JSON: a batch of reads holds at
+// most maxBatch of them.
+const (
+	streamPage      = 500
+	streamPageBytes = 64 << 10
+)
 
 // waitingRecheck is how soon a stream looks again for changes that wait
 // behind an older transaction.
@@ -56,12 +61,14 @@ const streamWriteTimeout = 10 * time.Second
 // StreamOptions are the limits of a process's event streams.
 type StreamOptions struct {
 	PerUser int           // open streams of one user, at most
+	Max     int           // open streams of the process, at most; 0: no bound
 	Ping    time.Duration // between pings of an idle stream; 0: PingInterval
 }
 
 // Events is the set of event streams open on this process.
 type Events struct {
 	perUser int
+	max     int
 	ping    time.Duration
 	// pending are the reads of woken streams waiting for the next batch.
 	pendingMu sync.Mutex
@@ -76,13 +83,13 @@ type Events struct {
 
 // NewEvents returns an empty set of streams.
 func NewEvents(o StreamOptions) (*Events, error) {
-	if o.PerUser < 1 || o.Ping < 0 {
-		return nil, errors.New("api: NewEvents needs at least one stream per user, and a ping interval that is not negative")
+	if o.PerUser < 1 || o.Ping < 0 || o.Max < 0 {
+		return nil, errors.New("api: NewEvents needs at least one stream per user, and a ping interval and a bound that are not negative")
 	}
 	if o.Ping == 0 {
 		o.Ping = PingInterval
 	}
-	return &Events{perUser: o.PerUser, ping: o.Ping, byUser: map[uuid.UUID]map[*stream]struct{}{},
+	return &Events{perUser: o.PerUser, max: o.Max, ping: o.Ping, byUser: map[uuid.UUID]map[*stream]struct{}{},
 		bySession: map[uuid.UUID]map[*stream]struct{}{}}, nil
 }
 
@@ -109,6 +116,10 @@ func (e *Events) add(user, session uuid.UUID) (*stream, error) {
 		return nil, apperr.ServiceUnavailable.WithDetail("Shutting down")
 	case len(e.byUser[user]) >= e.perUser:
 		return nil, apperr.TooManyStreams.WithHeader("Retry-After", "5")
+	case e.max > 0 && e.open.Load() >= int64(e.max):
+		// The server's capacity, not the user's doing: 503, so the client
+		// retries (another replica, behind a load balancer).
+		return nil, apperr.ServiceUnavailable.WithDetail("Too many open event streams on this server").WithHeader("Retry-After", "5")
 	}
 	put(e.byUser, user, s)
 	put(e.bySession, session, s)
@@ -229,7 +240,7 @@ func (h *TasksHandler) StreamEvents(ctx context.Context, req tasksapi.StreamEven
 	if from == nil {
 		out.first.next, err = h.feedNow(ctx, uid)
 	} else {
-		out.first, err = h.changesSince(ctx, uid, since, streamPage, field)
+		out.first, err = h.changesSince(ctx, uid, since, streamPage, streamPageBytes, field)
 	}
 	if err != nil {
 		h.events.remove(st)
@@ -384,7 +395,7 @@ func (h *TasksHandler) answer(batch []pendingRead) {
 			reads = append(reads, p.read)
 		}
 	}
-	pages, err := h.readFeed(ctx, reads, streamPage)
+	pages, err := h.readFeed(ctx, reads, streamPage, streamPageBytes)
 	answers := make([]readReply, len(reads))
 	for i := range reads {
 		switch {

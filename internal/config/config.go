@@ -52,6 +52,8 @@ type Config struct {
 	ChangesRetention time.Duration
 	// EventStreamsPerUser bounds one user's open GET /events on a process.
 	EventStreamsPerUser int
+	// EventStreamsMax bounds every open GET /events of a process.
+	EventStreamsMax int
 }
 
 // raw is the environment as text; envconfig fills it and applies defaults,
@@ -84,6 +86,7 @@ type raw struct {
 	MetricsAddr         string `envconfig:"METRICS_ADDR" default:":9091"`
 	ChangesRetention    string `envconfig:"CHANGES_RETENTION" default:"720h"`
 	EventStreamsPerUser string `envconfig:"EVENT_STREAMS_PER_USER" default:"10"`
+	EventStreamsMax     string `envconfig:"EVENT_STREAMS_MAX" default:"1000"`
 }
 
 // RequestTimeout is how long a request may work: one wait for a connection
@@ -142,6 +145,7 @@ func Load() (cfg Config, warnings []string, err error) {
 	cfg.MetricsAddr = p.listenAddr("METRICS_ADDR", r.MetricsAddr)
 	cfg.ChangesRetention = p.duration("CHANGES_RETENTION", r.ChangesRetention, time.Hour)
 	cfg.EventStreamsPerUser = p.intIn("EVENT_STREAMS_PER_USER", r.EventStreamsPerUser, 1, 1000)
+	cfg.EventStreamsMax = p.intIn("EVENT_STREAMS_MAX", r.EventStreamsMax, 1, 1_000_000)
 
 	if len(p.problems) > 0 {
 		return Config{}, nil, errors.New(strings.Join(p.problems, "\n"))

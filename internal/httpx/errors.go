@@ -46,7 +46,7 @@ func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 		switch {
 		case e.Status == http.StatusUnauthorized && c.Get(bearerRouteKey) == true:
 			c.Response().Header().Set(echo.HeaderWWWAuthenticate, "Bearer")
-		case e.Status == http.StatusServiceUnavailable:
+		case e.Status == http.StatusServiceUnavailable && e.Header[echo.HeaderRetryAfter] == "":
 			c.Response().Header().Set(echo.HeaderRetryAfter, retryAfterUnavailable)
 		}
 		var werr error

@@ -208,3 +208,26 @@ func TestEventsEnd(t *testing.T) {
 		assert.NotNil(t, s, "the bound is per user")
 	})
 }
+
+// A server keeps at most so many streams in all (EVENT_STREAMS_MAX): one
+// more is 503 with Retry-After, whoever asks, and a stream that ends makes
+// room.
+func TestEventStreamsOfTheWholeServerAreBounded(t *testing.T) {
+	t.Parallel()
+	a := newApp(t, func(o *options) { o.streamsMax = 2 })
+	url := liveServer(t, a, time.Second)
+	first, resp := openEvents(t, url, a.user(t, "one@example.com"), "")
+	require.NotNil(t, first, "status %d", resp.StatusCode)
+	second, resp := openEvents(t, url, a.user(t, "two@example.com"), "")
+	require.NotNil(t, second, "status %d", resp.StatusCode)
+
+	third := a.user(t, "three@example.com")
+	r := a.call(t, http.MethodGet, "/api/v1/events", third, nil)
+	requireError(t, r, 503, "SERVICE_UNAVAILABLE", "Too many open event streams on this server")
+	assert.Equal(t, "5", r.Header().Get("Retry-After"))
+
+	first.cancel()
+	poll(t, func() bool { return a.events.Open() < 2 }, "the first stream ends")
+	s, resp := openEvents(t, url, third, "")
+	require.NotNil(t, s, "status %d", resp.StatusCode)
+}

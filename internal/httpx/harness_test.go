@@ -102,6 +102,7 @@ type options struct {
 	logger                  *slog.Logger
 	accessTTL               time.Duration
 	ping                    time.Duration // between pings of an idle event stream (0: the default)
+	streamsMax              int           // open event streams of the server in all (0: no bound)
 }
 
 // app is the real server (router, middleware, handlers) on a fresh database.
@@ -167,7 +168,7 @@ func newApp(t testing.TB, opt ...func(*options)) *app {
 		listenURL = url
 	}
 	t.Cleanup(hasher.Close)
-	live, err := api.Listen(database, listenURL, o.logger, api.StreamOptions{PerUser: 3, Ping: o.ping})
+	live, err := api.Listen(database, listenURL, o.logger, api.StreamOptions{PerUser: 3, Max: o.streamsMax, Ping: o.ping})
 	require.NoError(t, err)
 	revocations, listener := live.Revocations, live.Listener
 	m.ObserveStreams(live.Events.Open)

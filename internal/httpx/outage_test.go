@@ -123,6 +123,7 @@ func TestDatabaseOutage(t *testing.T) {
 		o.logger = slog.New(slog.NewJSONHandler(logs, nil))
 	})
 	access, _ := a.login(t, "outage@example.com", "correct-horse")
+	poll(t, a.listener.Connected, "the listener connects") // ready only then
 	require.Equal(t, http.StatusOK, a.do(t, "GET", "/readyz", "", "").Code)
 
 	proxy.Stop()

@@ -861,3 +861,43 @@ func TestCursorsMoveOnlyWithTheirUsersChanges(t *testing.T) {
 	poll(t, func() bool { next = a.changes(t, watcher, "?since="+first.Cursor); return len(next.Changes) == 1 })
 	assert.NotEqual(t, first.Cursor, next.Cursor, "the user's own change moves it")
 }
+
+// A page of the feed is bounded by its size, not only by its count: a tag
+// on many tasks with many tags each, renamed, makes every one of those tasks
+// a big change, and the pages end early with has_more.
+func TestChangesPagesAreBoundedBySize(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	tok := a.user(t, "heavy@example.com")
+	before := a.changes(t, tok, "").Cursor
+	ctx := t.Context()
+	var uid string
+	require.NoError(t, a.pool.QueryRow(ctx, `SELECT id FROM users WHERE email = 'heavy@example.com'`).Scan(&uid))
+	const tasks, tags = 200, 100
+	_, err := a.pool.Exec(ctx, `
+		WITH g AS (INSERT INTO tags (user_id, name) SELECT $1, 'tag number ' || i FROM generate_series(1, $3::int) AS i RETURNING id),
+		     t AS (INSERT INTO tasks (user_id, title, description)
+		           SELECT $1, 'task ' || i, repeat('d', 500) FROM generate_series(1, $2::int) AS i RETURNING id)
+		INSERT INTO task_tag_link (user_id, task_id, tag_id) SELECT $1, t.id, g.id FROM t, g`, uid, tasks, tags)
+	require.NoError(t, err)
+
+	seen := map[string]bool{}
+	pages, cursor := 0, before
+	for {
+		r := a.call(t, http.MethodGet, "/api/v1/changes?limit=1000&since="+cursor, tok, nil)
+		require.Equal(t, http.StatusOK, r.Code, r.Body.String())
+		assert.Less(t, r.Body.Len(), 1<<20+64<<10, "page %d: about 1 MiB at most (one change past it)", pages)
+		var l changeList
+		require.NoError(t, json.Unmarshal(r.Body.Bytes(), &l))
+		for _, c := range l.Changes {
+			seen[fmt.Sprint(c.Entity, c.ID)] = true
+		}
+		pages, cursor = pages+1, l.Cursor
+		if !l.HasMore {
+			break
+		}
+		require.Less(t, pages, 100, "the pages never end")
+	}
+	assert.Len(t, seen, tasks+tags, "every task and tag, once the pages are read")
+	assert.Greater(t, pages, 2, "%d tasks of %d tags each do not fit in 1 MiB", tasks, tags)
+}

@@ -166,7 +166,9 @@ export interface paths {
          *
          *     To start: call without `since` (no changes, the current cursor), list everything, then
          *     ask for the changes since that cursor; upserts are idempotent, so an overlap is harmless.
-         *     Page with the returned `cursor` while `has_more` is true.
+         *     Page with the returned `cursor` while `has_more` is true. A page ends early (with
+         *     `has_more`) once it holds about 1 MiB, whatever `limit` says. The cursor moves only with
+         *     the user's own changes.
          */
         get: operations["listChanges"];
         put?: never;
@@ -196,7 +198,9 @@ export interface paths {
          *     loses nothing; with neither, it sends changes from now on. The stream ends when its
          *     access token expires or its session ends (the client refreshes and reconnects with the
          *     last event id) and when the server shuts down. Each server keeps at most a few streams
-         *     per user (EVENT_STREAMS_PER_USER); one more is 429 TOO_MANY_STREAMS.
+         *     per user (EVENT_STREAMS_PER_USER); one more is 429 TOO_MANY_STREAMS. It also keeps at
+         *     most EVENT_STREAMS_MAX streams in all; one more is 503 SERVICE_UNAVAILABLE with
+         *     `Retry-After` (another server may have room).
          *
          *     The body is a stream of events, not one JSON document: the schema below is that of each
          *     event's `data`. Browsers' EventSource cannot send the Bearer token; read the stream with
