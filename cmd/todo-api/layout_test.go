@@ -29,6 +29,9 @@ func TestImportDirection(t *testing.T) {
 				assert.False(t, strings.HasPrefix(imp, module+"/internal"), "%s imports %s: generated code imports nothing hand-written", pkg, imp)
 			case pkg == "internal/auth" || pkg == "internal/store":
 				assert.False(t, imp == "net/http" || strings.HasPrefix(imp, "github.com/labstack/echo"), "%s imports %s: no HTTP below the handlers", pkg, imp)
+			case pkg == "internal/live":
+				assert.False(t, imp == module+"/internal/api" || imp == module+"/internal/httpx" || strings.HasPrefix(imp, "github.com/labstack/echo"),
+					"%s imports %s: the runtime sits below the handlers and the router", pkg, imp)
 			}
 			if imp == module+"/internal/config" {
 				assert.True(t, strings.HasPrefix(pkg, "cmd/"), "%s imports config: only cmd reads the configuration", pkg)

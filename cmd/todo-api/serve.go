@@ -21,6 +21,7 @@ import (
 	"github.com/todoapp/todo-api/internal/auth"
 	"github.com/todoapp/todo-api/internal/config"
 	"github.com/todoapp/todo-api/internal/httpx"
+	"github.com/todoapp/todo-api/internal/live"
 	"github.com/todoapp/todo-api/internal/metrics"
 	"github.com/todoapp/todo-api/internal/store"
 )
@@ -91,26 +92,30 @@ func serve(ctx context.Context, stdout io.Writer, listening chan<- string) error
 		return err
 	}
 	// Ended sessions and changes, learnt from the database as they happen.
-	live, err := api.Listen(database, cfg.DatabaseDirectURL, logger, api.StreamOptions{PerUser: cfg.EventStreamsPerUser, Max: cfg.EventStreamsMax})
+	feed, err := api.NewFeed(database)
+	if err != nil {
+		return err
+	}
+	rt, err := live.Listen(database, cfg.DatabaseDirectURL, logger, feed,
+		live.StreamOptions{PerUser: cfg.EventStreamsPerUser, Max: cfg.EventStreamsMax})
 	if err != nil {
 		return err
 	}
 	lctx, stopListening := context.WithCancel(context.Background())
 	defer stopListening()
-	go live.Listener.Run(lctx)
-	notified := make(chan struct{})
-	go func() { live.Notifier.Run(lctx); close(notified) }()
-	defer func() { stopListening(); <-notified }() // the last writes are announced
-	waitListening(ctx, logger, live.Listener, cfg.DBConnectionTimeout)
+	ran := make(chan struct{})
+	go func() { rt.Run(lctx); close(ran) }()
+	defer func() { stopListening(); <-ran }() // the last writes are announced
+	waitListening(ctx, logger, rt.Listener, cfg.DBConnectionTimeout)
 
-	tasksH, err := api.NewTasksHandler(database, live.Events, time.Now)
+	tasksH, err := api.NewTasksHandler(database, rt.Streams, time.Now)
 	if err != nil {
 		return err
 	}
 	m := metrics.New(pool, hasher.Waiting)
 	hasher.ObserveWaits(m.BcryptWait)
 	authH.OnRefreshReuse(m.RefreshReuse)
-	m.ObserveStreams(live.Events.Open)
+	m.ObserveStreams(rt.Streams.Open)
 
 	var draining atomic.Bool
 	rateCounts := store.NewRateCounts(database)
@@ -119,7 +124,7 @@ func serve(ctx context.Context, stdout io.Writer, listening chan<- string) error
 	}
 	e, err := httpx.NewServer(httpx.Deps{
 		Logger: logger, Pool: pool, Monitor: monitor, RequestTimeout: cfg.RequestTimeout(),
-		Tokens: tokens, Revocations: live.Revocations, Metrics: m, Draining: draining.Load, Auth: authH, Tasks: tasksH, Notifier: live.Notifier,
+		Tokens: tokens, Revocations: rt.Revocations, Metrics: m, Draining: draining.Load, Auth: authH, Tasks: tasksH, Notifier: rt.Notifier,
 		SharedLimits: rateCounts,
 		RateLimits: map[string]*httpx.RateLimiter{
 			// Each costs a bcrypt computation (or starts a session): per
@@ -150,7 +155,7 @@ func serve(ctx context.Context, stdout io.Writer, listening chan<- string) error
 	}
 	// Event streams never go idle: the drain ends them, and their clients
 	// reconnect to another replica.
-	srv.RegisterOnShutdown(live.Events.Shutdown)
+	srv.RegisterOnShutdown(rt.Streams.Shutdown)
 	logger.Info("listening", "addr", ln.Addr().String(), "docs", fmt.Sprintf("http://localhost:%d/docs", cfg.Port))
 	if listening != nil {
 		listening <- ln.Addr().String()

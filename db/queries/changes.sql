@@ -44,9 +44,10 @@ WITH gone AS (
 SELECT count(*) FROM gone;
 
 -- name: NotifyChanges :exec
--- Tells every server listening on `changes` which users' data changed: each
--- payload is comma-separated user ids (db/migrations/000007_sync.up.sql).
-SELECT pg_notify('changes', p) FROM unnest(@payloads::text[]) AS p;
+-- Tells every server listening on @channel (internal/live: ChangesChannel)
+-- which users' data changed: each payload is comma-separated user ids
+-- (db/migrations/000007_sync.up.sql).
+SELECT pg_notify(@channel::text, p) FROM unnest(@payloads::text[]) AS p;
 
 -- name: ChangesSince :many
 -- For each reader i (a user, and the key after which it reads), its user's

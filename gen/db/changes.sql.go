@@ -203,13 +203,19 @@ func (q *Queries) ListVersion(ctx context.Context, userID uuid.UUID) (ListVersio
 }
 
 const notifyChanges = `-- name: NotifyChanges :exec
-SELECT pg_notify('changes', p) FROM unnest($1::text[]) AS p
+SELECT pg_notify($1::text, p) FROM unnest($2::text[]) AS p
 `
 
-// Tells every server listening on `changes` which users' data changed: each
-// payload is comma-separated user ids (db/migrations/000007_sync.up.sql).
-func (q *Queries) NotifyChanges(ctx context.Context, payloads []string) error {
-	_, err := q.db.Exec(ctx, notifyChanges, payloads)
+type NotifyChangesParams struct {
+	Channel  string   `json:"channel"`
+	Payloads []string `json:"payloads"`
+}
+
+// Tells every server listening on @channel (internal/live: ChangesChannel)
+// which users' data changed: each payload is comma-separated user ids
+// (db/migrations/000007_sync.up.sql).
+func (q *Queries) NotifyChanges(ctx context.Context, arg NotifyChangesParams) error {
+	_, err := q.db.Exec(ctx, notifyChanges, arg.Channel, arg.Payloads)
 	return err
 }
 

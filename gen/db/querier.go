@@ -164,9 +164,10 @@ type Querier interface {
 	// An access token of the session expires at @access_expires_at: its
 	// revocation is kept until then (db/migrations/000010_revocations_kept).
 	NoteAccessIssued(ctx context.Context, arg NoteAccessIssuedParams) error
-	// Tells every server listening on `changes` which users' data changed: each
-	// payload is comma-separated user ids (db/migrations/000007_sync.up.sql).
-	NotifyChanges(ctx context.Context, payloads []string) error
+	// Tells every server listening on @channel (internal/live: ChangesChannel)
+	// which users' data changed: each payload is comma-separated user ids
+	// (db/migrations/000007_sync.up.sql).
+	NotifyChanges(ctx context.Context, arg NotifyChangesParams) error
 	PruneIdempotencyKeys(ctx context.Context, arg PruneIdempotencyKeysParams) (int64, error)
 	// Deletes up to @batch deletion records older than the retention and raises
 	// each user's floor to the highest xid it pruned.

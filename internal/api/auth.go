@@ -62,7 +62,7 @@ func (h *AuthHandler) OnRefreshReuse(f func()) { h.onReuse = f }
 // RegisterUser creates an account. Errors: INVALID_EMAIL, PASSWORD_TOO_SHORT,
 // PASSWORD_TOO_LONG, EMAIL_ALREADY_EXISTS.
 func (h *AuthHandler) RegisterUser(ctx context.Context, req authapi.RegisterUserRequestObject) (authapi.RegisterUserResponseObject, error) {
-	email, ok := NormaliseEmail(req.Body.Email)
+	email, ok := auth.NormaliseEmail(req.Body.Email)
 	if !ok {
 		return nil, apperr.InvalidEmail.WithField("email")
 	}
@@ -92,7 +92,7 @@ func (h *AuthHandler) RegisterUser(ctx context.Context, req authapi.RegisterUser
 // same bcrypt work.
 func (h *AuthHandler) LoginUser(ctx context.Context, req authapi.LoginUserRequestObject) (authapi.LoginUserResponseObject, error) {
 	var user db.GetUserCredentialsRow // no user: an empty hash, compared all the same
-	if email, ok := NormaliseEmail(req.Body.Username); ok {
+	if email, ok := auth.NormaliseEmail(req.Body.Username); ok {
 		var err error
 		user, err = h.q.GetUserCredentials(ctx, email)
 		if err != nil && !store.IsNotFound(err) {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"github.com/todoapp/todo-api/gen/db"
 	"github.com/todoapp/todo-api/gen/tasksapi"
 	"github.com/todoapp/todo-api/internal/apperr"
+	"github.com/todoapp/todo-api/internal/live"
 	"github.com/todoapp/todo-api/internal/store"
 )
 
@@ -24,7 +26,7 @@ import (
 // it as opaque.
 
 // settleTries bounds how often GET /changes reads again while committed
-// changes wait behind an older transaction (waitingRecheck apart).
+// changes wait behind an older transaction (live.WaitingRecheck apart).
 const settleTries = 4
 
 // maxChangesPage is the largest page of GET /changes; a larger limit is
@@ -108,7 +110,7 @@ func (h *TasksHandler) ListChanges(ctx context.Context, req tasksapi.ListChanges
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-time.After(waitingRecheck):
+		case <-time.After(live.WaitingRecheck):
 		}
 		page, err = h.changesSince(ctx, uid, since, limit, changesPageBytes, "since")
 	}
@@ -154,7 +156,7 @@ type changePage struct {
 // below the pruned floor, or beyond the transactions given so far (not this
 // database's), is CURSOR_EXPIRED, naming field.
 func (h *TasksHandler) changesSince(ctx context.Context, uid uuid.UUID, from cursor, limit int, maxBytes int64, field string) (changePage, error) {
-	pages, err := h.readFeed(ctx, []feedRead{{user: uid, after: from}}, limit, maxBytes)
+	pages, err := h.feed.read(ctx, []feedRead{{user: uid, after: from}}, limit, maxBytes)
 	if err != nil {
 		return changePage{}, err
 	}
@@ -186,10 +188,26 @@ func (p feedPage) failure(field string) error {
 	return nil
 }
 
-// readFeed reads up to limit changes, and about maxBytes of them, for each
+// Feed reads the change feed: for the handlers, and for the process's event
+// streams (live.Feed).
+type Feed struct {
+	q *db.Queries
+}
+
+// NewFeed returns the feed of the database.
+func NewFeed(dbtx *store.DB) (*Feed, error) {
+	if dbtx == nil {
+		return nil, errors.New("api: NewFeed needs a database")
+	}
+	return &Feed{q: db.New(dbtx)}, nil
+}
+
+var _ live.Feed = (*Feed)(nil)
+
+// read reads up to limit changes, and about maxBytes of them, for each
 // reader, in two statements whatever their number: the pages with each
 // upsert's row, then the tags of their tasks. Page i is reads[i]'s.
-func (h *TasksHandler) readFeed(ctx context.Context, reads []feedRead, limit int, maxBytes int64) ([]feedPage, error) {
+func (f *Feed) read(ctx context.Context, reads []feedRead, limit int, maxBytes int64) ([]feedPage, error) {
 	p := db.ChangesSinceParams{PageLimit: int32(limit + 1), PageBytes: maxBytes}
 	for _, r := range reads {
 		p.UserIds = append(p.UserIds, r.user)
@@ -197,7 +215,7 @@ func (h *TasksHandler) readFeed(ctx context.Context, reads []feedRead, limit int
 		p.AfterEntities = append(p.AfterEntities, r.after.entity)
 		p.AfterIds = append(p.AfterIds, r.after.id)
 	}
-	rows, err := h.q.ChangesSince(ctx, p)
+	rows, err := f.q.ChangesSince(ctx, p)
 	if err != nil {
 		return nil, fmt.Errorf("changes since: %w", err)
 	}
@@ -223,7 +241,7 @@ func (h *TasksHandler) readFeed(ctx context.Context, reads []feedRead, limit int
 	}
 	tags := map[int32][]tasksapi.Tag{}
 	if len(taskIDs) > 0 {
-		trows, err := h.q.TagsOfAnyTasks(ctx, taskIDs)
+		trows, err := f.q.TagsOfAnyTasks(ctx, taskIDs)
 		if err != nil {
 			return nil, fmt.Errorf("tags of tasks: %w", err)
 		}

@@ -4,144 +4,21 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/google/uuid"
-
 	"github.com/todoapp/todo-api/gen/authapi"
 	"github.com/todoapp/todo-api/gen/db"
 	"github.com/todoapp/todo-api/internal/apperr"
 	"github.com/todoapp/todo-api/internal/auth"
+	"github.com/todoapp/todo-api/internal/live"
 	"github.com/todoapp/todo-api/internal/store"
 )
 
-// SessionEndedChannel is the notification channel on which the database
-// announces each session that ends (db/migrations/000010_revocations_kept),
-// with the session id and the time its last access token expires (unix
-// seconds) as payload: "<uuid> <seconds>".
-const SessionEndedChannel = "session_ended"
-
-// revocationMargin is kept beyond a session's last access token, for clocks
-// of the database and the servers that differ a little.
-const revocationMargin = time.Minute
-
 // maxUserAgentChars is how much of a login's User-Agent a session keeps.
 const maxUserAgentChars = 255
-
-// Live is what a process learns from the database as it happens: the
-// sessions ended whose access tokens may still be valid, and the changes
-// that wake its event streams, over one listening connection.
-type Live struct {
-	// Revocations answers whether a session has ended: from memory while
-	// the listener listens, from the database while it does not.
-	Revocations *RevocationCheck
-	Events      *Events
-	Listener    *store.Listener
-	// Notifier announces this process's writes to every server; the caller
-	// runs it.
-	Notifier *Notifier
-}
-
-// Listen returns this process's revocations, its event streams (within
-// streams) and the listener that keeps both: LISTEN on SessionEndedChannel
-// and ChangesChannel at directURL (a session of its own, never through a
-// transaction pooler); after each (re)connect, a reload of the endings
-// whose tokens may still be valid and a wake of every stream, for what was
-// missed meanwhile; and the notifier of this process's writes. The caller
-// runs the listener and the notifier.
-func Listen(dbtx *store.DB, directURL string, logger *slog.Logger, streams StreamOptions) (*Live, error) {
-	events, err := NewEvents(streams)
-	if err != nil {
-		return nil, err
-	}
-	q := db.New(dbtx)
-	feed := &revocationFeed{q: q, set: auth.NewRevocations(revocationMargin, time.Now), events: events}
-	l, err := store.NewListener(directURL, logger, map[string]func(string){
-		SessionEndedChannel: feed.notify,
-		ChangesChannel:      events.UsersChanged,
-	}, func(ctx context.Context) error {
-		defer events.WakeAll()
-		return feed.reload(ctx)
-	})
-	if err != nil {
-		return nil, err
-	}
-	check := &RevocationCheck{set: feed.set, listening: l.Connected, q: q}
-	return &Live{Revocations: check, Events: events, Listener: l, Notifier: NewNotifier(dbtx, logger)}, nil
-}
-
-// RevocationCheck tells whether a session has ended. While the listener
-// listens (and has reloaded what it missed), the set in memory knows every
-// ending and a check costs no statement; while it does not (lost, or not yet
-// connected at start), each check asks the database, so that a replica that
-// cannot hear revocations never accepts a token as if it had.
-type RevocationCheck struct {
-	set       *auth.Revocations
-	listening func() bool
-	q         *db.Queries
-}
-
-// Revoked reports whether session sid has ended; an error means it cannot
-// tell (the database is unreachable).
-func (c *RevocationCheck) Revoked(ctx context.Context, sid uuid.UUID) (bool, error) {
-	if c.listening() {
-		return c.set.Revoked(sid), nil
-	}
-	if c.set.Revoked(sid) {
-		return true, nil
-	}
-	revoked, err := c.q.SessionRevoked(ctx, sid)
-	if err != nil {
-		return false, fmt.Errorf("check the session: %w", err)
-	}
-	return revoked, nil
-}
-
-// Listening reports whether revocations are heard as they happen (readiness).
-func (c *RevocationCheck) Listening() bool { return c.listening() }
-
-// Held is the number of ended sessions held in memory.
-func (c *RevocationCheck) Held() int { return c.set.Len() }
-
-// revocationFeed fills a set of ended sessions from the database.
-type revocationFeed struct {
-	q      *db.Queries
-	set    *auth.Revocations
-	events *Events
-}
-
-// notify records the session of a session_ended payload and ends its event
-// streams.
-func (s *revocationFeed) notify(payload string) {
-	id, secs, _ := strings.Cut(payload, " ")
-	sid, err := uuid.Parse(id)
-	if err != nil {
-		return
-	}
-	until, err := strconv.ParseInt(secs, 10, 64)
-	if err != nil { // not this version's payload: keep it a day, to be safe
-		until = time.Now().Add(24 * time.Hour).Unix()
-	}
-	s.set.Add(sid, time.Unix(until, 0))
-	s.events.SessionEnded(sid)
-}
-
-// reload adds every ended session whose access tokens may still be valid.
-func (s *revocationFeed) reload(ctx context.Context) error {
-	rows, err := s.q.ListRevocations(ctx, revocationMargin.Seconds())
-	if err != nil {
-		return fmt.Errorf("reload revocations: %w", err)
-	}
-	for _, r := range rows {
-		s.set.Add(r.SessionID, r.KeepUntil)
-		s.events.SessionEnded(r.SessionID)
-	}
-	return nil
-}
 
 // ListSessions lists the user's live sessions, most recently used first.
 func (h *AuthHandler) ListSessions(ctx context.Context, _ authapi.ListSessionsRequestObject) (authapi.ListSessionsResponseObject, error) {
@@ -233,6 +110,6 @@ func (h *AuthHandler) PruneSessionsNow(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	m, err := h.q.DeleteOldRevocations(ctx, revocationMargin.Seconds())
+	m, err := h.q.DeleteOldRevocations(ctx, live.RevocationMargin.Seconds())
 	return n + m, err
 }

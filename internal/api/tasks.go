@@ -15,6 +15,7 @@ import (
 	"github.com/todoapp/todo-api/internal/apperr"
 	"github.com/todoapp/todo-api/internal/auth"
 	"github.com/todoapp/todo-api/internal/cache"
+	"github.com/todoapp/todo-api/internal/live"
 	"github.com/todoapp/todo-api/internal/store"
 )
 
@@ -27,20 +28,25 @@ type TasksHandler struct {
 	q  *db.Queries
 	// kept runs the statements of a list filtered by nothing, whose plans
 	// PostgreSQL may keep (see pageRowsOf).
-	kept   *db.Queries
-	events *Events
-	totals *knownTotals
-	now    func() time.Time
+	kept    *db.Queries
+	feed    *Feed
+	streams *live.Streams
+	totals  *knownTotals
+	now     func() time.Time
 }
 
-// NewTasksHandler returns the tasks and tags API handler. events holds the
-// process's open event streams (see Listen); now is the clock of created_at
-// and updated_at: pass time.Now outside tests.
-func NewTasksHandler(dbtx *store.DB, events *Events, now func() time.Time) (*TasksHandler, error) {
-	if dbtx == nil || events == nil || now == nil {
+// NewTasksHandler returns the tasks and tags API handler. streams holds the
+// process's open event streams (internal/live); now is the clock of
+// created_at and updated_at: pass time.Now outside tests.
+func NewTasksHandler(dbtx *store.DB, streams *live.Streams, now func() time.Time) (*TasksHandler, error) {
+	if dbtx == nil || streams == nil || now == nil {
 		return nil, errors.New("api: NewTasksHandler needs a database, the event streams and a clock")
 	}
-	return &TasksHandler{db: dbtx, q: db.New(dbtx), kept: db.New(dbtx.KeepingPlans()), events: events,
+	feed, err := NewFeed(dbtx)
+	if err != nil {
+		return nil, err
+	}
+	return &TasksHandler{db: dbtx, q: db.New(dbtx), kept: db.New(dbtx.KeepingPlans()), feed: feed, streams: streams,
 		totals: cache.New[totalKey, knownTotal](maxKnownTotals), now: now}, nil
 }
 

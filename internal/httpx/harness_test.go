@@ -26,6 +26,7 @@ import (
 	"github.com/todoapp/todo-api/internal/api"
 	"github.com/todoapp/todo-api/internal/auth"
 	"github.com/todoapp/todo-api/internal/httpx"
+	"github.com/todoapp/todo-api/internal/live"
 	"github.com/todoapp/todo-api/internal/metrics"
 	"github.com/todoapp/todo-api/internal/store"
 	"github.com/todoapp/todo-api/internal/testdb"
@@ -49,7 +50,7 @@ func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.U
 
 // queryCounter counts the SQL statements the pool sends for requests: not
 // the notifications of changes, which the server sends in the background
-// for many writes at once (api.Notifier).
+// for many writes at once (live.Notifier).
 // It counts them by name too (the sqlc name, "" for unnamed SQL).
 type queryCounter struct {
 	n      atomic.Int64
@@ -117,9 +118,9 @@ type app struct {
 	// url is the database's (another app on it is another server instance
 	// of one deployment); listener hears of ended sessions.
 	url         string
-	revocations *api.RevocationCheck
+	revocations *live.RevocationCheck
 	listener    *store.Listener
-	events      *api.Events
+	events      *live.Streams
 	auth        *api.AuthHandler
 	tasks       *api.TasksHandler
 }
@@ -168,18 +169,18 @@ func newApp(t testing.TB, opt ...func(*options)) *app {
 		listenURL = url
 	}
 	t.Cleanup(hasher.Close)
-	live, err := api.Listen(database, listenURL, o.logger, api.StreamOptions{PerUser: 3, Max: o.streamsMax, Ping: o.ping})
+	feed, err := api.NewFeed(database)
 	require.NoError(t, err)
-	revocations, listener := live.Revocations, live.Listener
-	m.ObserveStreams(live.Events.Open)
-	tasksH, err := api.NewTasksHandler(database, live.Events, clk.Now)
+	rt, err := live.Listen(database, listenURL, o.logger, feed, live.StreamOptions{PerUser: 3, Max: o.streamsMax, Ping: o.ping})
+	require.NoError(t, err)
+	revocations, listener := rt.Revocations, rt.Listener
+	m.ObserveStreams(rt.Streams.Open)
+	tasksH, err := api.NewTasksHandler(database, rt.Streams, clk.Now)
 	require.NoError(t, err)
 	lctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	notified := make(chan struct{})
-	go func() { listener.Run(lctx); close(done) }()
-	go func() { live.Notifier.Run(lctx); close(notified) }()
-	t.Cleanup(func() { stop(); <-done; <-notified })
+	go func() { rt.Run(lctx); close(done) }()
+	t.Cleanup(func() { stop(); <-done })
 	if (o.databaseURL == "" || o.listenURL != "") && !o.listenerDown { // wait until it listens
 		for i := 0; !listener.Connected(); i++ {
 			require.Less(t, i, 500, "the listener never connected")
@@ -194,7 +195,7 @@ func newApp(t testing.TB, opt ...func(*options)) *app {
 	}
 	e, err := httpx.NewServer(httpx.Deps{
 		Logger: o.logger, Pool: pool, Monitor: monitor, RequestTimeout: o.requestTimeout,
-		Tokens: tokens, Revocations: revocations, Metrics: m, Draining: o.draining, Auth: authH, Tasks: tasksH, Notifier: live.Notifier,
+		Tokens: tokens, Revocations: revocations, Metrics: m, Draining: o.draining, Auth: authH, Tasks: tasksH, Notifier: rt.Notifier,
 		SharedLimits: store.NewRateCounts(database),
 		RateLimits: map[string]*httpx.RateLimiter{
 			"registerUser":   httpx.NewRateLimiter(o.authLimit, o.window, 1000, clk.Now),
@@ -208,7 +209,7 @@ func newApp(t testing.TB, opt ...func(*options)) *app {
 	})
 	require.NoError(t, err)
 	return &app{e: e, pool: pool, clock: clk, queries: counter, tokens: tokens, monitor: monitor, metrics: m,
-		url: url, revocations: revocations, listener: listener, events: live.Events, auth: authH, tasks: tasksH}
+		url: url, revocations: revocations, listener: listener, events: rt.Streams, auth: authH, tasks: tasksH}
 }
 
 // response is a finished request.

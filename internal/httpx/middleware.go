@@ -14,13 +14,36 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/todoapp/todo-api/gen/tasksapi"
 	"github.com/todoapp/todo-api/internal/api"
 	"github.com/todoapp/todo-api/internal/apperr"
 	"github.com/todoapp/todo-api/internal/auth"
 	"github.com/todoapp/todo-api/internal/metrics"
 )
 
-// Revocations tells whether a session has ended (api.RevocationCheck).
+// Notifier hears of the users whose data changed (live.Notifier).
+type Notifier interface {
+	Changed(user uuid.UUID)
+}
+
+// notifyWrites is the strict-handler middleware of the tasks API that tells
+// n the user of every write that succeeded (any method but GET answered
+// without an error: its transaction has committed).
+func notifyWrites(n Notifier) tasksapi.StrictMiddlewareFunc {
+	return func(next tasksapi.StrictHandlerFunc, _ string) tasksapi.StrictHandlerFunc {
+		return func(c echo.Context, request any) (any, error) {
+			resp, err := next(c, request)
+			if err == nil && c.Request().Method != http.MethodGet {
+				if uid, ok := auth.UserID(c.Request().Context()); ok {
+					n.Changed(uid)
+				}
+			}
+			return resp, err
+		}
+	}
+}
+
+// Revocations tells whether a session has ended (live.RevocationCheck).
 type Revocations interface {
 	// Revoked reports whether session sid has ended; an error: it cannot
 	// tell, and the request answers 503.

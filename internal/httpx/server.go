@@ -53,8 +53,9 @@ type Deps struct {
 	Draining func() bool
 	Auth     *api.AuthHandler
 	Tasks    *api.TasksHandler
-	// Notifier hears of every write of the tasks API that succeeded.
-	Notifier       *api.Notifier
+	// Notifier hears of every write of the tasks API that succeeded
+	// (live.Notifier).
+	Notifier       Notifier
 	RateLimits     map[string]*RateLimiter
 	CORSOrigins    []string
 	TrustedProxies []*net.IPNet
@@ -131,7 +132,7 @@ func NewServer(d Deps) (*echo.Echo, error) {
 		BaseURL:              BasePath,
 		OperationMiddlewares: operationMiddlewares(authSpec, d.RateLimits, d.SharedLimits, authenticate),
 	})
-	tasksapi.RegisterHandlersWithOptions(e, tasksapi.NewStrictHandler(d.Tasks, []tasksapi.StrictMiddlewareFunc{d.Notifier.NotifyWrites()}), tasksapi.RegisterHandlersOptions{
+	tasksapi.RegisterHandlersWithOptions(e, tasksapi.NewStrictHandler(d.Tasks, []tasksapi.StrictMiddlewareFunc{notifyWrites(d.Notifier)}), tasksapi.RegisterHandlersOptions{
 		BaseURL:              BasePath,
 		OperationMiddlewares: operationMiddlewares(tasksSpec, d.RateLimits, d.SharedLimits, authenticate),
 	})

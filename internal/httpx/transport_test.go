@@ -17,6 +17,7 @@ import (
 
 	"github.com/todoapp/todo-api/internal/api"
 	"github.com/todoapp/todo-api/internal/httpx"
+	"github.com/todoapp/todo-api/internal/live"
 	"github.com/todoapp/todo-api/openapi"
 )
 
@@ -264,7 +265,7 @@ func TestRateLimitForAnUnknownOperationIsRefused(t *testing.T) {
 	a := newApp(t)
 	_, err := httpx.NewServer(httpx.Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Pool: a.pool,
 		Monitor: a.monitor, RequestTimeout: time.Second, Tokens: a.tokens, Revocations: a.revocations, Metrics: a.metrics, Auth: &api.AuthHandler{}, Tasks: &api.TasksHandler{},
-		Notifier: &api.Notifier{}, RateLimits: map[string]*httpx.RateLimiter{"loginuser": nil}})
+		Notifier: &live.Notifier{}, RateLimits: map[string]*httpx.RateLimiter{"loginuser": nil}})
 	require.ErrorContains(t, err, `unknown operation "loginuser"`)
 }
 

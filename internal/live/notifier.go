@@ -1,19 +1,15 @@
-package api
+package live
 
 import (
 	"context"
 	"log/slog"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/labstack/echo/v4"
 
 	"github.com/todoapp/todo-api/gen/db"
-	"github.com/todoapp/todo-api/gen/tasksapi"
-	"github.com/todoapp/todo-api/internal/auth"
 	"github.com/todoapp/todo-api/internal/store"
 )
 
@@ -26,7 +22,7 @@ const maxPayloadBytes = 7900
 
 // Notifier tells every server which users' tasks and tags changed, so their
 // event streams read the feed: each successful write marks its user, and
-// every NotifyInterval one transaction sends NOTIFY changes with all the
+// every NotifyInterval one transaction notifies ChangesChannel with all the
 // users marked, comma-separated. One notifying commit per interval, not per
 // write: PostgreSQL serialises notifying commits (db/migrations/
 // 000007_sync.up.sql).
@@ -88,7 +84,7 @@ func (n *Notifier) flush(ctx context.Context) {
 	}
 	payloads := payloadsOf(users)
 	for try := 0; ; try++ {
-		err := n.q.NotifyChanges(ctx, payloads)
+		err := n.q.NotifyChanges(ctx, db.NotifyChangesParams{Channel: ChangesChannel, Payloads: payloads})
 		if err == nil {
 			return
 		}
@@ -115,21 +111,4 @@ func payloadsOf(users map[uuid.UUID]struct{}) []string {
 		b.WriteString(u.String())
 	}
 	return append(out, b.String())
-}
-
-// NotifyWrites is the strict-handler middleware of the tasks API that marks
-// the user of every write that succeeded (any method but GET answered
-// without an error: its transaction has committed).
-func (n *Notifier) NotifyWrites() tasksapi.StrictMiddlewareFunc {
-	return func(next tasksapi.StrictHandlerFunc, _ string) tasksapi.StrictHandlerFunc {
-		return func(c echo.Context, request any) (any, error) {
-			resp, err := next(c, request)
-			if err == nil && c.Request().Method != http.MethodGet {
-				if uid, ok := auth.UserID(c.Request().Context()); ok {
-					n.Changed(uid)
-				}
-			}
-			return resp, err
-		}
-	}
 }
