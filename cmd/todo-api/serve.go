@@ -167,10 +167,11 @@ func serve(ctx context.Context, stdout io.Writer, listening chan<- string) error
 	}
 	defer stopMetrics()
 
-	go authH.PruneSessions(ctx, logger, time.Hour)
-	go tasksH.PruneIdempotencyKeys(ctx, logger, time.Hour)
-	go tasksH.PruneChanges(ctx, logger, time.Hour, cfg.ChangesRetention)
-	go rateCounts.PruneEvery(ctx, logger, cfg.AuthRateWindow, cfg.AuthRateWindow, time.Now)
+	retention, err := store.NewRetention(database, store.RetentionOptions{ChangesKept: cfg.ChangesRetention, RateWindow: cfg.AuthRateWindow}, time.Now)
+	if err != nil {
+		return err
+	}
+	go retention.Run(ctx, logger)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 

@@ -74,11 +74,11 @@ WHERE user_id = @user_id AND revoked_at IS NULL AND expires_at > @now
   AND id IS DISTINCT FROM sqlc.narg(keep)::uuid;
 
 -- name: ListRevocations :many
--- The ended sessions an access token may still name (by the database's
--- clock, with a margin for the servers' clocks), for a process that may
--- have missed their notifications.
+-- The ended sessions an access token may still name, for a process that
+-- may have missed their notifications; @since is the service's clock (the
+-- one keep_until is written with) less a margin.
 SELECT session_id, keep_until FROM session_revocations
-WHERE keep_until > now() - make_interval(secs => @margin_seconds::float8);
+WHERE keep_until > @since::timestamptz;
 
 -- name: SessionRevoked :one
 -- Whether the session has ended: what a process asks per request while it
@@ -86,6 +86,7 @@ WHERE keep_until > now() - make_interval(secs => @margin_seconds::float8);
 SELECT EXISTS (SELECT 1 FROM session_revocations WHERE session_id = @id);
 
 -- name: DeleteOldRevocations :execrows
--- Forgets revocations once no access token of their session can be valid.
+-- Forgets revocations once no access token of their session can be valid
+-- (@before: the service's clock less a margin).
 DELETE FROM session_revocations
-WHERE keep_until < now() - make_interval(secs => @margin_seconds::float8);
+WHERE keep_until < @before::timestamptz;

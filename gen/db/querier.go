@@ -62,8 +62,9 @@ type Querier interface {
 	// The unique constraint users_email_key reports a duplicate email.
 	CreateUser(ctx context.Context, arg CreateUserParams) (CreateUserRow, error)
 	DeleteEndedRateWindows(ctx context.Context, endedBefore time.Time) (int64, error)
-	// Forgets revocations once no access token of their session can be valid.
-	DeleteOldRevocations(ctx context.Context, marginSeconds float64) (int64, error)
+	// Forgets revocations once no access token of their session can be valid
+	// (@before: the service's clock less a margin).
+	DeleteOldRevocations(ctx context.Context, before time.Time) (int64, error)
 	// Removes sessions that can no longer be used: expired, or revoked before cutoff.
 	DeleteStaleSessions(ctx context.Context, arg DeleteStaleSessionsParams) (int64, error)
 	// Its links go by cascade.
@@ -97,10 +98,10 @@ type Querier interface {
 	ListByStatusDueAsc(ctx context.Context, arg ListByStatusDueAscParams) ([]ListByStatusDueAscRow, error)
 	// ListTasksDueDesc for a list filtered by status alone (see ListByStatusDueAsc).
 	ListByStatusDueDesc(ctx context.Context, arg ListByStatusDueDescParams) ([]ListByStatusDueDescRow, error)
-	// The ended sessions an access token may still name (by the database's
-	// clock, with a margin for the servers' clocks), for a process that may
-	// have missed their notifications.
-	ListRevocations(ctx context.Context, marginSeconds float64) ([]ListRevocationsRow, error)
+	// The ended sessions an access token may still name, for a process that
+	// may have missed their notifications; @since is the service's clock (the
+	// one keep_until is written with) less a margin.
+	ListRevocations(ctx context.Context, since time.Time) ([]ListRevocationsRow, error)
 	// The user's live sessions, most recently used first.
 	ListSessions(ctx context.Context, arg ListSessionsParams) ([]ListSessionsRow, error)
 	ListTags(ctx context.Context, userID uuid.UUID) ([]ListTagsRow, error)

@@ -55,12 +55,13 @@ func (q *Queries) CreateSession(ctx context.Context, arg CreateSessionParams) (i
 
 const deleteOldRevocations = `-- name: DeleteOldRevocations :execrows
 DELETE FROM session_revocations
-WHERE keep_until < now() - make_interval(secs => $1::float8)
+WHERE keep_until < $1::timestamptz
 `
 
-// Forgets revocations once no access token of their session can be valid.
-func (q *Queries) DeleteOldRevocations(ctx context.Context, marginSeconds float64) (int64, error) {
-	result, err := q.db.Exec(ctx, deleteOldRevocations, marginSeconds)
+// Forgets revocations once no access token of their session can be valid
+// (@before: the service's clock less a margin).
+func (q *Queries) DeleteOldRevocations(ctx context.Context, before time.Time) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteOldRevocations, before)
 	if err != nil {
 		return 0, err
 	}
@@ -123,7 +124,7 @@ func (q *Queries) GetSession(ctx context.Context, id uuid.UUID) (GetSessionRow, 
 
 const listRevocations = `-- name: ListRevocations :many
 SELECT session_id, keep_until FROM session_revocations
-WHERE keep_until > now() - make_interval(secs => $1::float8)
+WHERE keep_until > $1::timestamptz
 `
 
 type ListRevocationsRow struct {
@@ -131,11 +132,11 @@ type ListRevocationsRow struct {
 	KeepUntil time.Time `json:"keep_until"`
 }
 
-// The ended sessions an access token may still name (by the database's
-// clock, with a margin for the servers' clocks), for a process that may
-// have missed their notifications.
-func (q *Queries) ListRevocations(ctx context.Context, marginSeconds float64) ([]ListRevocationsRow, error) {
-	rows, err := q.db.Query(ctx, listRevocations, marginSeconds)
+// The ended sessions an access token may still name, for a process that
+// may have missed their notifications; @since is the service's clock (the
+// one keep_until is written with) less a margin.
+func (q *Queries) ListRevocations(ctx context.Context, since time.Time) ([]ListRevocationsRow, error) {
+	rows, err := q.db.Query(ctx, listRevocations, since)
 	if err != nil {
 		return nil, err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -321,20 +320,4 @@ func toChange(r db.ChangesSinceRow, uid uuid.UUID, tags map[int32][]tasksapi.Tag
 	}
 	c.Data = nullable.NewNullableWithValue(data)
 	return c, nil
-}
-
-// PruneChanges runs PruneChangesNow every interval until ctx ends.
-func (h *TasksHandler) PruneChanges(ctx context.Context, logger *slog.Logger, interval, retention time.Duration) {
-	store.Every(ctx, logger, interval, "change feed deletions", func(ctx context.Context) (int64, error) {
-		return h.PruneChangesNow(ctx, retention)
-	})
-}
-
-// PruneChangesNow deletes the deletions kept in the feed longer than
-// retention, raising each user's floor: cursors at or below it are then
-// CURSOR_EXPIRED. It returns how many went.
-func (h *TasksHandler) PruneChangesNow(ctx context.Context, retention time.Duration) (int64, error) {
-	return pruneBatches(func(batch int32) (int64, error) {
-		return h.q.PruneTombstones(ctx, db.PruneTombstonesParams{RetentionSeconds: retention.Seconds(), Batch: batch})
-	})
 }

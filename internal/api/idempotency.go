@@ -6,9 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -22,10 +20,6 @@ import (
 // request runs, in one transaction with the record of its response, so a
 // crash between the two can neither make a duplicate nor lose the record;
 // a retry answers that response again.
-
-// IdempotencyRetention is how long a key's response is kept at least; pruning
-// removes it within the hour after.
-const IdempotencyRetention = 24 * time.Hour
 
 // keyField names the header in the errors about a key.
 const keyField = "Idempotency-Key"
@@ -105,32 +99,3 @@ func (s stored) VisitCreateTaskResponse(w http.ResponseWriter) error { return s.
 
 // VisitCreateTagResponse sends the response of POST /tags.
 func (s stored) VisitCreateTagResponse(w http.ResponseWriter) error { return s.write(w) }
-
-// PruneIdempotencyKeys runs PruneIdempotencyKeysNow every interval until
-// ctx ends.
-func (h *TasksHandler) PruneIdempotencyKeys(ctx context.Context, logger *slog.Logger, interval time.Duration) {
-	store.Every(ctx, logger, interval, "idempotency keys", h.PruneIdempotencyKeysNow)
-}
-
-// PruneIdempotencyKeysNow deletes the keys kept longer than
-// IdempotencyRetention and returns how many went.
-func (h *TasksHandler) PruneIdempotencyKeysNow(ctx context.Context) (int64, error) {
-	return pruneBatches(func(batch int32) (int64, error) {
-		return h.q.PruneIdempotencyKeys(ctx, db.PruneIdempotencyKeysParams{
-			RetentionSeconds: IdempotencyRetention.Seconds(), Batch: batch})
-	})
-}
-
-// pruneBatches deletes in batches (short transactions, short locks) until a
-// batch comes back short, and returns how many rows went.
-func pruneBatches(prune func(batch int32) (int64, error)) (int64, error) {
-	const batch = 5000
-	var total int64
-	for {
-		n, err := prune(batch)
-		total += n
-		if err != nil || n < batch {
-			return total, err
-		}
-	}
-}

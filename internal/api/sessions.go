@@ -3,9 +3,7 @@ package api
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -13,8 +11,6 @@ import (
 	"github.com/todoapp/todo-api/gen/db"
 	"github.com/todoapp/todo-api/internal/apperr"
 	"github.com/todoapp/todo-api/internal/auth"
-	"github.com/todoapp/todo-api/internal/live"
-	"github.com/todoapp/todo-api/internal/store"
 )
 
 // maxUserAgentChars is how much of a login's User-Agent a session keeps.
@@ -87,29 +83,4 @@ func userAgent(ua *string) *string {
 		s = string([]rune(s)[:maxUserAgentChars])
 	}
 	return &s
-}
-
-// revokedSessionsKept is how long a revoked session stays before pruning
-// deletes it: long enough that a replayed token of it is still recognised
-// as a replay (and answered INVALID_TOKEN) rather than as an unknown session.
-const revokedSessionsKept = 24 * time.Hour
-
-// PruneSessions deletes sessions that can no longer be used, and
-// revocations that no valid access token names, every interval until ctx
-// ends.
-func (h *AuthHandler) PruneSessions(ctx context.Context, logger *slog.Logger, interval time.Duration) {
-	store.Every(ctx, logger, interval, "refresh sessions", h.PruneSessionsNow)
-}
-
-// PruneSessionsNow deletes expired sessions, those revoked long enough ago,
-// and revocations whose sessions' access tokens have all expired; it
-// returns how many rows went.
-func (h *AuthHandler) PruneSessionsNow(ctx context.Context) (int64, error) {
-	now := h.now()
-	n, err := h.q.DeleteStaleSessions(ctx, db.DeleteStaleSessionsParams{Now: now, Cutoff: now.Add(-revokedSessionsKept)})
-	if err != nil {
-		return 0, err
-	}
-	m, err := h.q.DeleteOldRevocations(ctx, live.RevocationMargin.Seconds())
-	return n + m, err
 }

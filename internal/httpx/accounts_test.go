@@ -320,7 +320,7 @@ func TestRevocationsOutliveTheShortestTokenLifetime(t *testing.T) {
 	short := func(o *options) { o.databaseURL = a.url; o.listenURL = a.url; o.accessTTL = time.Second }
 	b := newApp(t, short)
 	requireError(t, b.me(t, lost), 401, "INVALID_TOKEN", "")
-	_, err = b.auth.PruneSessionsNow(t.Context())
+	_, err = b.retention.PruneSessions(t.Context())
 	require.NoError(t, err)
 	c := newApp(t, short) // started after b pruned
 	requireError(t, c.me(t, lost), 401, "INVALID_TOKEN", "")

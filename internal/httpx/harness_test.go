@@ -121,8 +121,9 @@ type app struct {
 	revocations *live.RevocationCheck
 	listener    *store.Listener
 	events      *live.Streams
-	auth        *api.AuthHandler
 	tasks       *api.TasksHandler
+	// retention prunes with the test's clock and a 30-day change feed.
+	retention *store.Retention
 }
 
 func newApp(t testing.TB, opt ...func(*options)) *app {
@@ -193,6 +194,8 @@ func newApp(t testing.TB, opt ...func(*options)) *app {
 		require.NoError(t, err)
 		trusted = append(trusted, n)
 	}
+	retention, err := store.NewRetention(database, store.RetentionOptions{ChangesKept: 720 * time.Hour, RateWindow: o.window}, clk.Now)
+	require.NoError(t, err)
 	e, err := httpx.NewServer(httpx.Deps{
 		Logger: o.logger, Pool: pool, Monitor: monitor, RequestTimeout: o.requestTimeout,
 		Tokens: tokens, Revocations: revocations, Metrics: m, Draining: o.draining, Auth: authH, Tasks: tasksH, Notifier: rt.Notifier,
@@ -209,7 +212,7 @@ func newApp(t testing.TB, opt ...func(*options)) *app {
 	})
 	require.NoError(t, err)
 	return &app{e: e, pool: pool, clock: clk, queries: counter, tokens: tokens, monitor: monitor, metrics: m,
-		url: url, revocations: revocations, listener: listener, events: rt.Streams, auth: authH, tasks: tasksH}
+		url: url, revocations: revocations, listener: listener, events: rt.Streams, tasks: tasksH, retention: retention}
 }
 
 // response is a finished request.

@@ -385,12 +385,12 @@ func TestIdempotencyKey(t *testing.T) {
 		ctx := context.Background()
 		first := a.call(t, http.MethodPost, "/api/v1/tags", tok, map[string]any{"name": "daily"}, "Idempotency-Key", "day-old")
 		require.Equal(t, http.StatusCreated, first.Code)
-		n, err := a.tasks.PruneIdempotencyKeysNow(ctx)
+		n, err := a.retention.PruneIdempotencyKeys(ctx)
 		require.NoError(t, err)
 		assert.Zero(t, n, "a fresh key stays")
 		_, err = a.pool.Exec(ctx, `UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE key = 'day-old'`)
 		require.NoError(t, err)
-		n, err = a.tasks.PruneIdempotencyKeysNow(ctx)
+		n, err = a.retention.PruneIdempotencyKeys(ctx)
 		require.NoError(t, err)
 		assert.Equal(t, int64(1), n)
 		// The key is free again: the same request is a new one (the name is taken now).
@@ -651,7 +651,7 @@ func (a *app) pruneDeletions(t *testing.T) {
 	ctx := context.Background()
 	_, err := a.pool.Exec(ctx, `UPDATE changes SET changed_at = now() - interval '31 days' WHERE op = 'delete'`)
 	require.NoError(t, err)
-	pruned, err := a.tasks.PruneChangesNow(ctx, 720*time.Hour)
+	pruned, err := a.retention.PruneChanges(ctx)
 	require.NoError(t, err)
 	require.Positive(t, pruned)
 }

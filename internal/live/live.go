@@ -59,7 +59,7 @@ func Listen(dbtx *store.DB, directURL string, logger *slog.Logger, feed Feed, o 
 		return nil, err
 	}
 	q := db.New(dbtx)
-	revs := &revocationFeed{q: q, set: auth.NewRevocations(RevocationMargin, time.Now), streams: streams}
+	revs := &revocationFeed{q: q, set: auth.NewRevocations(store.RevocationMargin, time.Now), streams: streams}
 	l, err := store.NewListener(directURL, logger, map[string]func(string){
 		SessionEndedChannel: revs.notify,
 		ChangesChannel:      streams.UsersChanged,

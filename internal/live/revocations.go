@@ -11,11 +11,8 @@ import (
 
 	"github.com/todoapp/todo-api/gen/db"
 	"github.com/todoapp/todo-api/internal/auth"
+	"github.com/todoapp/todo-api/internal/store"
 )
-
-// RevocationMargin is kept beyond a session's last access token, for clocks
-// of the database and the servers that differ a little.
-const RevocationMargin = time.Minute
 
 // RevocationCheck tells whether a session has ended. While the listener
 // listens (and has reloaded what it missed), the set in memory knows every
@@ -75,7 +72,7 @@ func (s *revocationFeed) notify(payload string) {
 
 // reload adds every ended session whose access tokens may still be valid.
 func (s *revocationFeed) reload(ctx context.Context) error {
-	rows, err := s.q.ListRevocations(ctx, RevocationMargin.Seconds())
+	rows, err := s.q.ListRevocations(ctx, time.Now().Add(-store.RevocationMargin))
 	if err != nil {
 		return fmt.Errorf("reload revocations: %w", err)
 	}

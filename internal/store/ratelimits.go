@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/todoapp/todo-api/gen/db"
@@ -27,33 +26,4 @@ func (r *RateCounts) Count(ctx context.Context, key string, now time.Time, windo
 		return 0, time.Time{}, fmt.Errorf("count request: %w", err)
 	}
 	return int(row.Count), row.WindowStart, nil
-}
-
-// PruneEvery deletes windows that have ended (of the longest window in
-// use) every interval until ctx ends, so the table holds about one window's
-// worth of addresses.
-func (r *RateCounts) PruneEvery(ctx context.Context, logger *slog.Logger, window, interval time.Duration, now func() time.Time) {
-	Every(ctx, logger, interval, "rate-limit windows", func(ctx context.Context) (int64, error) {
-		return r.q.DeleteEndedRateWindows(ctx, now().Add(-window))
-	})
-}
-
-// Every runs prune every interval until ctx ends, logging what it deleted
-// (debug) or why it failed (warning); what names the rows.
-func Every(ctx context.Context, logger *slog.Logger, interval time.Duration, what string, prune func(context.Context) (int64, error)) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			n, err := prune(ctx)
-			if err != nil {
-				logger.Warn("pruning "+what+" failed", "error", err)
-				continue
-			}
-			logger.Debug("pruned "+what, "deleted", n)
-		}
-	}
 }
