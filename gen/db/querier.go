@@ -113,26 +113,26 @@ type Querier interface {
 	// an index walk that stops after OFFSET + LIMIT rows. The page (a CTE) is
 	// then joined with its tasks' tags: one row per task and tag (one row with
 	// NULL tag columns for a task without tags), in the page's order and then by
-	// tag name, so a page with its tags is one statement. (Measured against the
-	// page and TagsOfTasks as two statements: default order +21-43 %, pending by
-	// due date +10-53 %; against the tags as a JSON array per row: slower.)
+	// tag name, so a page with its tags is one statement (faster than the page
+	// and its tags as two statements, or the tags as a JSON array per row:
+	// docs/performance.md).
 	//
-	// The filters are "(param IS NULL OR ...)": these statements are planned for
-	// their actual parameters at every execution (internal/store/db.go sends
-	// them unnamed), so the planner folds the unused filters away and can choose
-	// the trigram index for `q` (on the narrow table task_search,
+	// The filters are "(param IS NULL OR ...)": when a filter is used, these
+	// statements are planned for their actual parameters at every execution
+	// (internal/api/list.go runs them through store.DB.PlannedEachRun), so the
+	// planner folds the unused filters away and can choose the trigram index
+	// for `q` (on the narrow table task_search,
 	// db/migrations/000008_task_search_table) or the tag index for `tag`.
 	// task_search is LEFT JOINed on its primary key: without `q` nothing refers
 	// to it and the planner drops the join; with `q` the pattern makes it an
 	// inner join, which the planner may start from either side (the trigram index
 	// for a rare word, the order's index for a common one). An EXISTS under the
 	// "IS NULL OR" would not be turned into a join (sub-queries are pulled up
-	// before parameters are folded): it ran as a hashed sub-plan of every match,
-	// 30 ms for a common word. A list filtered by nothing needs no such plan
-	// (every filter holds) and goes prepared, its plan kept; a list filtered by
-	// status alone in due-date order has statements of its own
-	// (ListByStatusDue*), whose status is an equality that a kept plan can still
-	// look up in its index.
+	// before parameters are folded): it ran as a hashed sub-plan of every match.
+	// A list filtered by nothing needs no such plan (every filter holds) and
+	// goes prepared, its plan kept; a list filtered by status alone in due-date
+	// order has statements of its own (ListByStatusDue*), whose status is an
+	// equality that a kept plan can still look up in its index.
 	// Order: created_at; ties by id.
 	ListTasksCreatedAsc(ctx context.Context, arg ListTasksCreatedAscParams) ([]ListTasksCreatedAscRow, error)
 	// Order: -created_at; ties by id.

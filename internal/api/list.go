@@ -75,22 +75,22 @@ var byStatus = map[string]func(q *db.Queries, ctx context.Context, p db.ListBySt
 }
 
 // pageRowsOf lists the page. A list filtered by nothing runs its order's
-// statement prepared, its plan kept (h.kept; every filter of the statement
-// holds, so any plan of it walks the order's index); one filtered by status
-// alone in due-date order, a statement of its own (byStatus); any other, its
-// order's statement planned for the values given (store.DB).
+// statement prepared, its plan kept (every filter of the statement holds,
+// so any plan of it walks the order's index); one filtered by status alone
+// in due-date order, a statement of its own (byStatus), prepared too; any
+// other, its order's statement planned for the values given (h.perRun).
 func (h *TasksHandler) pageRowsOf(ctx context.Context, lq listQuery, filter db.ListTasksCreatedDescParams) ([]pageRow, error) {
 	if filter.TagID != nil || lq.pattern != nil || lq.priority != nil {
-		return lq.list(h.q, ctx, filter)
+		return lq.list(h.perRun, ctx, filter)
 	}
 	if lq.completed == nil {
-		return lq.list(h.kept, ctx, filter)
+		return lq.list(h.q, ctx, filter)
 	}
 	if list, ok := byStatus[lq.sort]; ok {
 		return list(h.q, ctx, db.ListByStatusDueAscParams{UserID: filter.UserID, Completed: *lq.completed,
 			PageLimit: filter.PageLimit, PageOffset: filter.PageOffset})
 	}
-	return lq.list(h.q, ctx, filter)
+	return lq.list(h.perRun, ctx, filter)
 }
 
 // pageRows converts the rows of a list statement to pageRows.
@@ -324,10 +324,10 @@ func (h *TasksHandler) total(ctx context.Context, lq listQuery, filter *db.ListT
 	var r db.CountTasksRow
 	if filter.TagID == nil && lq.completed == nil && lq.priority == nil && !strings.Contains(*lq.pattern, "\n") {
 		var c db.CountSearchRow
-		c, err = h.q.CountSearch(ctx, db.CountSearchParams{UserID: filter.UserID, Pattern: *lq.pattern})
+		c, err = h.perRun.CountSearch(ctx, db.CountSearchParams{UserID: filter.UserID, Pattern: *lq.pattern})
 		r = db.CountTasksRow(c)
 	} else {
-		r, err = h.q.CountTasks(ctx, db.CountTasksParams{UserID: filter.UserID, Completed: lq.completed,
+		r, err = h.perRun.CountTasks(ctx, db.CountTasksParams{UserID: filter.UserID, Completed: lq.completed,
 			Priority: lq.priority, TagID: filter.TagID, Pattern: lq.pattern})
 	}
 	if err != nil {

@@ -26,9 +26,9 @@ var _ tasksapi.StrictServerInterface = (*TasksHandler)(nil)
 type TasksHandler struct {
 	db *store.DB
 	q  *db.Queries
-	// kept runs the statements of a list filtered by nothing, whose plans
-	// PostgreSQL may keep (see pageRowsOf).
-	kept    *db.Queries
+	// perRun runs statements planned for the values of each run: the list
+	// and count statements when a filter is used (see pageRowsOf).
+	perRun  *db.Queries
 	feed    *Feed
 	streams *live.Streams
 	totals  *knownTotals
@@ -46,7 +46,7 @@ func NewTasksHandler(dbtx *store.DB, streams *live.Streams, now func() time.Time
 	if err != nil {
 		return nil, err
 	}
-	return &TasksHandler{db: dbtx, q: db.New(dbtx), kept: db.New(dbtx.KeepingPlans()), feed: feed, streams: streams,
+	return &TasksHandler{db: dbtx, q: db.New(dbtx), perRun: db.New(dbtx.PlannedEachRun()), feed: feed, streams: streams,
 		totals: cache.New[totalKey, knownTotal](maxKnownTotals), now: now}, nil
 }
 

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -24,9 +23,8 @@ var ErrPoolTimeout = errors.New("store: no database connection came free within 
 type DB struct {
 	pool    *pgxpool.Pool
 	timeout time.Duration
-	// keepPlans: the list and count statements are prepared like the rest
-	// (see KeepingPlans).
-	keepPlans bool
+	// eachRun: every statement is sent unnamed (see PlannedEachRun).
+	eachRun bool
 }
 
 // NewDB returns pool with the wait for a connection bounded by timeout.
@@ -68,42 +66,27 @@ func (d *DB) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandT
 		return pgconn.CommandTag{}, err
 	}
 	defer c.Release()
-	return c.Exec(ctx, sql, args...)
+	return c.Exec(ctx, sql, d.withPlanMode(args)...)
 }
 
-// KeepingPlans is the same pool for statements whose values never call for
-// a plan of their own: it prepares the list and count statements once per
-// connection like every other statement, and PostgreSQL may keep their plans.
-// For a list filtered by nothing but its user: the "(param IS NULL OR ...)"
-// filters all hold then, so every plan of it, kept or made for the values,
-// walks the order's index. An unnamed statement is also parsed and analysed
-// anew each time, which for a list statement costs more than planning it
-// (pgbench, one client, the due-date order's statement: 0.56-0.77 ms a run
-// sent unnamed, 0.17-0.27 ms prepared).
-func (d *DB) KeepingPlans() *DB {
-	kept := *d
-	kept.keepPlans = true
-	return &kept
+// PlannedEachRun is the same pool for statements that need a plan made for
+// the values they are given: it sends every statement unnamed (pgx's
+// describe mode), which PostgreSQL parses and plans anew at each run. Every
+// other statement is prepared once per connection, and PostgreSQL may keep
+// its plan. The callers choose: the list and count statements of
+// db/queries/tasks.sql, whose "(param IS NULL OR ...)" filters fold away
+// only in a plan made for the values given, run through it when a filter
+// is used (internal/api/list.go). Planning each run costs more than a kept
+// plan (parse and analysis too): docs/performance.md has the figures.
+func (d *DB) PlannedEachRun() *DB {
+	each := *d
+	each.eachRun = true
+	return &each
 }
 
-// customPlanned reports whether a statement must be planned for its
-// parameters at every execution: the general list statements (ListTasks*)
-// and the count statements of db/queries/tasks.sql, whose
-// "(param IS NULL OR ...)" filters fold away only in a plan made for the
-// values given (see ConfigureSession), unless the caller said none of them is
-// used (KeepingPlans). By their sqlc names; the list statements of one
-// filter (ListByStatus*) have equalities instead and are prepared.
-func (d *DB) customPlanned(sql string) bool {
-	name, ok := strings.CutPrefix(sql, "-- name: ")
-	return ok && !d.keepPlans && (strings.HasPrefix(name, "ListTasks") || strings.HasPrefix(name, "CountTasks ") ||
-		strings.HasPrefix(name, "CountSearch "))
-}
-
-// withPlanMode sends a statement that customPlanned names unnamed (pgx's
-// describe mode): PostgreSQL parses and plans an unnamed statement for the
-// values bound each time it runs.
-func (d *DB) withPlanMode(sql string, args []any) []any {
-	if !d.customPlanned(sql) {
+// withPlanMode sends the statement unnamed when d plans each run.
+func (d *DB) withPlanMode(args []any) []any {
+	if !d.eachRun {
 		return args
 	}
 	return append([]any{pgx.QueryExecModeCacheDescribe}, args...)
@@ -116,7 +99,7 @@ func (d *DB) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, erro
 	if err != nil {
 		return nil, err
 	}
-	rows, err := c.Query(ctx, sql, d.withPlanMode(sql, args)...)
+	rows, err := c.Query(ctx, sql, d.withPlanMode(args)...)
 	if err != nil {
 		c.Release()
 		return nil, err
@@ -130,7 +113,7 @@ func (d *DB) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 	if err != nil {
 		return errRow{err}
 	}
-	return &releasingRow{row: c.QueryRow(ctx, sql, d.withPlanMode(sql, args)...), c: c}
+	return &releasingRow{row: c.QueryRow(ctx, sql, d.withPlanMode(args)...), c: c}
 }
 
 type errRow struct{ err error }

@@ -15,10 +15,10 @@ import (
 	"github.com/todoapp/todo-api/internal/testdb"
 )
 
-// TestListStatementsArePlannedEachTime: the list and count statements go
-// unnamed, so PostgreSQL plans them for the values bound every time; the
-// others are prepared once per connection and may keep their plan, and so
-// are the list statements through KeepingPlans. Seen in the connection's
+// TestListStatementsArePlannedEachTime: through PlannedEachRun statements
+// go unnamed, so PostgreSQL plans them for the values bound every time;
+// every statement is otherwise prepared once per connection and may keep
+// its plan, whatever its name. Seen in the connection's
 // pg_prepared_statements (one connection).
 func TestListStatementsArePlannedEachTime(t *testing.T) {
 	t.Parallel()
@@ -29,21 +29,20 @@ func TestListStatementsArePlannedEachTime(t *testing.T) {
 	pool := testdb.NewWithConfig(t, func(c *pgxpool.Config) { c.MaxConns = 1 })
 	database, err := store.NewDB(pool, 5*time.Second)
 	require.NoError(t, err)
-	q := db.New(database)
+	q, perRun := db.New(database), db.New(database.PlannedEachRun())
 	var uid uuid.UUID
 	require.NoError(t, pool.QueryRow(ctx, `INSERT INTO users (email, password_hash) VALUES ('plans@example.com', 'x') RETURNING id`).Scan(&uid))
-	kept := db.New(database.KeepingPlans())
 	pattern := "%x%"
 	for range 7 {
-		_, err := kept.ListTasksDueAsc(ctx, db.ListTasksDueAscParams{UserID: uid, PageLimit: 20})
+		_, err := q.ListTasksDueAsc(ctx, db.ListTasksDueAscParams{UserID: uid, PageLimit: 20})
 		require.NoError(t, err)
 		_, err = q.ListByStatusDueAsc(ctx, db.ListByStatusDueAscParams{UserID: uid, PageLimit: 20})
 		require.NoError(t, err)
-		_, err = q.ListTasksCreatedDesc(ctx, db.ListTasksCreatedDescParams{UserID: uid, Pattern: &pattern, PageLimit: 20})
+		_, err = perRun.ListTasksCreatedDesc(ctx, db.ListTasksCreatedDescParams{UserID: uid, Pattern: &pattern, PageLimit: 20})
 		require.NoError(t, err)
-		_, err = q.CountTasks(ctx, db.CountTasksParams{UserID: uid, Pattern: &pattern})
+		_, err = perRun.CountTasks(ctx, db.CountTasksParams{UserID: uid, Pattern: &pattern})
 		require.NoError(t, err)
-		_, err = q.CountSearch(ctx, db.CountSearchParams{UserID: uid, Pattern: pattern})
+		_, err = perRun.CountSearch(ctx, db.CountSearchParams{UserID: uid, Pattern: pattern})
 		require.NoError(t, err)
 		_, err = q.GetTask(ctx, db.GetTaskParams{ID: 1, UserID: uid})
 		require.Error(t, err) // no such task; prepared all the same
@@ -57,6 +56,6 @@ func TestListStatementsArePlannedEachTime(t *testing.T) {
 	assert.False(t, prepared("CountTasks"), "sent unnamed")
 	assert.False(t, prepared("CountSearch"), "sent unnamed")
 	assert.True(t, prepared("GetTask"), "prepared once, its plan may be kept")
-	assert.True(t, prepared("ListTasksDueAsc"), "prepared through KeepingPlans")
+	assert.True(t, prepared("ListTasksDueAsc"), "prepared: the default")
 	assert.True(t, prepared("ListByStatusDueAsc"), "prepared: its filters need no plan of their own")
 }

@@ -68,14 +68,11 @@ func NewPool(ctx context.Context, databaseURL string, o PoolOptions) (*pgxpool.P
 //
 // Directly: statements are prepared once per connection (pgx's statement
 // cache), and PostgreSQL may keep a plan of each (plan_cache_mode auto: a
-// generic plan once it costs no more than planning each time); DB sends the
-// list queries unnamed instead (see customPlanned), which PostgreSQL plans
-// for the values bound, except where the caller knows no filter is used
-// (DB.KeepingPlans). (Planning every statement at every execution, as
-// plan_cache_mode = force_custom_plan did, was most of the cost of the
-// small ones: three alternating rounds, get one 3,358-3,900 -> 7,079-7,398
-// req/s, PATCH 1,441-1,608 -> 2,159-2,265, /auth/me 8,054-9,314 ->
-// 10,362-10,738.)
+// generic plan once it costs no more than planning each time). Where a
+// statement needs a plan for the values given, its caller runs it through
+// DB.PlannedEachRun, which sends it unnamed. (Planning every statement at
+// every execution, as plan_cache_mode = force_custom_plan did, was most of
+// the cost of the small ones: docs/performance.md.)
 //
 // Through a transaction-mode pooler (PgBouncer 1.18 keeps no prepared
 // statement across transactions and refuses startup parameters):
