@@ -67,9 +67,8 @@ func serve(ctx context.Context, stdout io.Writer, listening chan<- string) error
 	// bcrypt runs on one worker a core, each on a thread at idle priority
 	// (auth.Hasher): a flood of logins gets every cycle the other requests
 	// leave, and they keep their latency. Where the system refuses idle
-	// priority, bcrypt gets all cores but one at normal priority (during a
-	// flood of logins on 2 cores, /auth/me kept p99 6 ms with 1 worker,
-	// against 46 ms with 2).
+	// priority, bcrypt gets all cores but one at normal priority, which keeps
+	// /auth/me's tail short during a flood of logins (docs/performance.md).
 	cores := runtime.GOMAXPROCS(0)
 	hasher, err := auth.NewHasher(cfg.BcryptCost, cores)
 	if err != nil {
@@ -281,12 +280,11 @@ func checkPooledTimeout(ctx context.Context, logger *slog.Logger, pool *pgxpool.
 // GC defaults of the server, for what the environment does not set (GOGC,
 // GOMEMLIMIT: the Go runtime's own variables). The live heap is small (about
 // 10 MB; 30 KB more per open event stream), so the default GOGC=100
-// collected every few megabytes: GOGC=400 measured /auth/me +10-30 %, the
-// pending list +19-37 %, PATCH up to +19 % (two alternating rounds), peak RSS
-// 32 -> 41 MB. The soft limit keeps memory bounded where the live heap grows
-// (many streams): near 64 MiB the collector runs as often as it must.
-// Raise GOMEMLIMIT with the memory the server may use (the Helm chart sets it
-// from the container's limit).
+// collected every few megabytes; collecting less often bought throughput at
+// a few MB of peak RSS (docs/performance.md). The soft limit keeps memory
+// bounded where the live heap grows (many streams): near 64 MiB the
+// collector runs as often as it must. Raise GOMEMLIMIT with the memory the
+// server may use (the Helm chart sets it from the container's limit).
 const (
 	defaultGOGC       = 400
 	defaultMemoryGoal = 64 << 20
