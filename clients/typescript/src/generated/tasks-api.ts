@@ -167,7 +167,7 @@ export interface paths {
          *     To start: call without `since` (no changes, the current cursor), list everything, then
          *     ask for the changes since that cursor; upserts are idempotent, so an overlap is harmless.
          *     Page with the returned `cursor` while `has_more` is true. A page ends early (with
-         *     `has_more`) once it holds about 1 MiB, whatever `limit` says. The cursor moves only with
+         *     `has_more`) before it holds more than about 1 MiB, whatever `limit` says. The cursor moves only with
          *     the user's own changes.
          */
         get: operations["listChanges"];
