@@ -11,19 +11,18 @@
 -- pruned floor, so the cursor tells nothing of other users' writes. No row
 -- when the user is gone.
 SELECT greatest((SELECT max(c.xid) FROM changes AS c
-                 WHERE c.user_id = u.id AND c.xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint),
+                 WHERE c.user_id = u.id AND c.xid < feed_horizon()),
                 u.changes_floor)::bigint AS last_xid
 FROM users AS u WHERE u.id = @user_id;
 
 -- name: ListVersion :one
--- The version of the user's lists: the xid of its latest change, with the
--- horizon. A later change makes a greater xid once the version is below the
--- horizon (every transaction that could still commit a change has an xid at
--- or above it); until then the version may not be relied on. No row when
--- the user is gone. A pruned deletion raised the user's changes_floor to its
--- xid: the version never goes back to what it was before that deletion.
-SELECT greatest((SELECT max(c.xid) FROM changes AS c WHERE c.user_id = u.id), u.changes_floor)::bigint AS list_version,
-       pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon
+-- The version of the user's lists (data_version, db/migrations/
+-- 000011_data_version), with the horizon. A later change makes a greater
+-- xid once the version is below the horizon (every transaction that could
+-- still commit a change has an xid at or above it); until then the version
+-- may not be relied on. No row when the user is gone.
+SELECT data_version(u.id, u.changes_floor)::bigint AS list_version,
+       feed_horizon() AS horizon
 FROM users AS u WHERE u.id = @user_id;
 
 -- name: PruneTombstones :one

@@ -61,8 +61,8 @@ WHERE id = @id AND user_id = @user_id
 -- user's tags, else by name. task_count is the exact number of its tasks;
 -- list_version and horizon are the list's version (see ListVersion), read
 -- before the page. No row: the user is gone; a NULL id: no such tag.
-SELECT greatest((SELECT max(c.xid) FROM changes AS c WHERE c.user_id = u.id), u.changes_floor)::bigint AS list_version,
-       pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon, g.id, g.task_count
+SELECT data_version(u.id, u.changes_floor)::bigint AS list_version,
+       feed_horizon() AS horizon, g.id, g.task_count
 FROM users AS u
 LEFT JOIN tags AS g ON g.user_id = u.id AND (g.id = sqlc.narg(id) OR g.name = @name)
 WHERE u.id = @user_id

@@ -239,8 +239,8 @@ ORDER BY page.due_date DESC NULLS FIRST, page.id DESC, g.name, g.id;
 -- The exact total of a filtered list, for filters the counters cannot answer,
 -- and the list's version (see ListVersion), read before the page: no row
 -- when the user is gone.
-SELECT greatest((SELECT max(c.xid) FROM changes AS c WHERE c.user_id = u.id), u.changes_floor)::bigint AS list_version,
-       pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon, (
+SELECT data_version(u.id, u.changes_floor)::bigint AS list_version,
+       feed_horizon() AS horizon, (
     SELECT count(*)
     FROM tasks AS t LEFT JOIN task_search AS s ON s.task_id = t.id
     WHERE t.user_id = @user_id
@@ -259,8 +259,8 @@ WHERE u.id = @user_id;
 -- CountTasks for a search with no other filter and a pattern without a
 -- newline: the matching rows of the narrow search table alone, no task row
 -- read (db/migrations/000008_task_search_table).
-SELECT greatest((SELECT max(c.xid) FROM changes AS c WHERE c.user_id = u.id), u.changes_floor)::bigint AS list_version,
-       pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon, (
+SELECT data_version(u.id, u.changes_floor)::bigint AS list_version,
+       feed_horizon() AS horizon, (
     SELECT count(*)
     FROM task_search AS s
     WHERE s.user_id = @user_id AND s.body LIKE lower(@pattern)
@@ -271,8 +271,8 @@ WHERE u.id = @user_id;
 -- name: CountTasksFromCounters :one
 -- The exact total of a list filtered by nothing, status and/or priority, and
 -- the list's version as in CountTasks.
-SELECT greatest((SELECT max(c.xid) FROM changes AS c WHERE c.user_id = u.id), u.changes_floor)::bigint AS list_version,
-       pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon, (
+SELECT data_version(u.id, u.changes_floor)::bigint AS list_version,
+       feed_horizon() AS horizon, (
     SELECT coalesce(sum(tc.n), 0)
     FROM task_counts AS tc
     WHERE tc.user_id = @user_id
@@ -315,6 +315,12 @@ SELECT version FROM tasks WHERE id = @id AND user_id = @user_id;
 
 -- A write with If-Match names the versions it expects (sqlc.narg(if_match));
 -- NULL: no condition. A version that does not match changes nothing.
+-- Each write sets `version = version + 1` itself, beside that check, rather
+-- than a trigger: the change feed's trigger (000007_sync) fires on UPDATE OF
+-- version, which follows the statement's SET list, so an implicit bump would
+-- make it fire on every update of a task; and a BEFORE trigger would cost a
+-- PL/pgSQL call on every written row of the hottest path.
+-- TestVersionsCountEveryChange (internal/httpx) holds every write to it.
 --
 -- Every write of a user's tasks, tags and links takes its locks in one
 -- order: the user's row first (FOR KEY SHARE, in the CTE `owner`, evaluated

@@ -156,7 +156,7 @@ func (q *Queries) ChangesSince(ctx context.Context, arg ChangesSinceParams) ([]C
 const feedStart = `-- name: FeedStart :one
 
 SELECT greatest((SELECT max(c.xid) FROM changes AS c
-                 WHERE c.user_id = u.id AND c.xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint),
+                 WHERE c.user_id = u.id AND c.xid < feed_horizon()),
                 u.changes_floor)::bigint AS last_xid
 FROM users AS u WHERE u.id = $1
 `
@@ -179,8 +179,8 @@ func (q *Queries) FeedStart(ctx context.Context, userID uuid.UUID) (int64, error
 }
 
 const listVersion = `-- name: ListVersion :one
-SELECT greatest((SELECT max(c.xid) FROM changes AS c WHERE c.user_id = u.id), u.changes_floor)::bigint AS list_version,
-       pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon
+SELECT data_version(u.id, u.changes_floor)::bigint AS list_version,
+       feed_horizon() AS horizon
 FROM users AS u WHERE u.id = $1
 `
 
@@ -189,12 +189,11 @@ type ListVersionRow struct {
 	Horizon     int64 `json:"horizon"`
 }
 
-// The version of the user's lists: the xid of its latest change, with the
-// horizon. A later change makes a greater xid once the version is below the
-// horizon (every transaction that could still commit a change has an xid at
-// or above it); until then the version may not be relied on. No row when
-// the user is gone. A pruned deletion raised the user's changes_floor to its
-// xid: the version never goes back to what it was before that deletion.
+// The version of the user's lists (data_version, db/migrations/
+// 000011_data_version), with the horizon. A later change makes a greater
+// xid once the version is below the horizon (every transaction that could
+// still commit a change has an xid at or above it); until then the version
+// may not be relied on. No row when the user is gone.
 func (q *Queries) ListVersion(ctx context.Context, userID uuid.UUID) (ListVersionRow, error) {
 	row := q.db.QueryRow(ctx, listVersion, userID)
 	var i ListVersionRow

@@ -149,12 +149,11 @@ type Querier interface {
 	ListTasksTitleAsc(ctx context.Context, arg ListTasksTitleAscParams) ([]ListTasksTitleAscRow, error)
 	// Order: -title, ignoring case; ties by id.
 	ListTasksTitleDesc(ctx context.Context, arg ListTasksTitleDescParams) ([]ListTasksTitleDescRow, error)
-	// The version of the user's lists: the xid of its latest change, with the
-	// horizon. A later change makes a greater xid once the version is below the
-	// horizon (every transaction that could still commit a change has an xid at
-	// or above it); until then the version may not be relied on. No row when
-	// the user is gone. A pruned deletion raised the user's changes_floor to its
-	// xid: the version never goes back to what it was before that deletion.
+	// The version of the user's lists (data_version, db/migrations/
+	// 000011_data_version), with the horizon. A later change makes a greater
+	// xid once the version is below the horizon (every transaction that could
+	// still commit a change has an xid at or above it); until then the version
+	// may not be relied on. No row when the user is gone.
 	ListVersion(ctx context.Context, userID uuid.UUID) (ListVersionRow, error)
 	// Creates sent with an Idempotency-Key (openapi/tasks-api.yaml). Each runs
 	// in the create's transaction.
@@ -178,6 +177,12 @@ type Querier interface {
 	RemoveTagFromTask(ctx context.Context, arg RemoveTagFromTaskParams) (RemoveTagFromTaskRow, error)
 	// A write with If-Match names the versions it expects (sqlc.narg(if_match));
 	// NULL: no condition. A version that does not match changes nothing.
+	// Each write sets `version = version + 1` itself, beside that check, rather
+	// than a trigger: the change feed's trigger (000007_sync) fires on UPDATE OF
+	// version, which follows the statement's SET list, so an implicit bump would
+	// make it fire on every update of a task; and a BEFORE trigger would cost a
+	// PL/pgSQL call on every written row of the hottest path.
+	// TestVersionsCountEveryChange (internal/httpx) holds every write to it.
 	//
 	// Every write of a user's tasks, tags and links takes its locks in one
 	// order: the user's row first (FOR KEY SHARE, in the CTE `owner`, evaluated

@@ -109,8 +109,8 @@ func (q *Queries) ListTags(ctx context.Context, userID uuid.UUID) ([]ListTagsRow
 }
 
 const resolveTag = `-- name: ResolveTag :one
-SELECT greatest((SELECT max(c.xid) FROM changes AS c WHERE c.user_id = u.id), u.changes_floor)::bigint AS list_version,
-       pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon, g.id, g.task_count
+SELECT data_version(u.id, u.changes_floor)::bigint AS list_version,
+       feed_horizon() AS horizon, g.id, g.task_count
 FROM users AS u
 LEFT JOIN tags AS g ON g.user_id = u.id AND (g.id = $1 OR g.name = $2)
 WHERE u.id = $3

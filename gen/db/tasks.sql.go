@@ -75,8 +75,8 @@ func (q *Queries) AddTagToTask(ctx context.Context, arg AddTagToTaskParams) (Add
 }
 
 const countSearch = `-- name: CountSearch :one
-SELECT greatest((SELECT max(c.xid) FROM changes AS c WHERE c.user_id = u.id), u.changes_floor)::bigint AS list_version,
-       pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon, (
+SELECT data_version(u.id, u.changes_floor)::bigint AS list_version,
+       feed_horizon() AS horizon, (
     SELECT count(*)
     FROM task_search AS s
     WHERE s.user_id = $1 AND s.body LIKE lower($2)
@@ -107,8 +107,8 @@ func (q *Queries) CountSearch(ctx context.Context, arg CountSearchParams) (Count
 }
 
 const countTasks = `-- name: CountTasks :one
-SELECT greatest((SELECT max(c.xid) FROM changes AS c WHERE c.user_id = u.id), u.changes_floor)::bigint AS list_version,
-       pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon, (
+SELECT data_version(u.id, u.changes_floor)::bigint AS list_version,
+       feed_horizon() AS horizon, (
     SELECT count(*)
     FROM tasks AS t LEFT JOIN task_search AS s ON s.task_id = t.id
     WHERE t.user_id = $1
@@ -155,8 +155,8 @@ func (q *Queries) CountTasks(ctx context.Context, arg CountTasksParams) (CountTa
 }
 
 const countTasksFromCounters = `-- name: CountTasksFromCounters :one
-SELECT greatest((SELECT max(c.xid) FROM changes AS c WHERE c.user_id = u.id), u.changes_floor)::bigint AS list_version,
-       pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon, (
+SELECT data_version(u.id, u.changes_floor)::bigint AS list_version,
+       feed_horizon() AS horizon, (
     SELECT coalesce(sum(tc.n), 0)
     FROM task_counts AS tc
     WHERE tc.user_id = $1
@@ -1343,6 +1343,12 @@ type ReplaceTaskRow struct {
 
 // A write with If-Match names the versions it expects (sqlc.narg(if_match));
 // NULL: no condition. A version that does not match changes nothing.
+// Each write sets `version = version + 1` itself, beside that check, rather
+// than a trigger: the change feed's trigger (000007_sync) fires on UPDATE OF
+// version, which follows the statement's SET list, so an implicit bump would
+// make it fire on every update of a task; and a BEFORE trigger would cost a
+// PL/pgSQL call on every written row of the hottest path.
+// TestVersionsCountEveryChange (internal/httpx) holds every write to it.
 //
 // Every write of a user's tasks, tags and links takes its locks in one
 // order: the user's row first (FOR KEY SHARE, in the CTE `owner`, evaluated

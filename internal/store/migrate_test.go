@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -137,6 +138,46 @@ func TestSessionRotationMigration(t *testing.T) {
 	assert.Contains(t, after, "options fillfactor=90")
 	require.NoError(t, m.To(8))
 	assert.Equal(t, before, schema())
+}
+
+// TestRevocationsKeptMigration: 000010 gives each revocation a keep_until
+// (a day after it, for the rows it finds; the session's last access token
+// after it), and its down file restores schema 9's columns.
+func TestRevocationsKeptMigration(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := testdb.NewEmptyDatabase(t)
+	m, err := store.NewMigrator(url)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = m.Close() })
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	columns := func() []string {
+		return names(t, conn, `SELECT table_name || '.' || column_name FROM information_schema.columns
+			WHERE table_name IN ('refresh_sessions', 'session_revocations') ORDER BY 1`)
+	}
+
+	require.NoError(t, m.To(9))
+	before := columns()
+	_, err = conn.Exec(ctx, `
+		INSERT INTO users (id, email, password_hash) VALUES ('00000000-0000-0000-0000-000000000001', 'kept@example.com', 'x');
+		INSERT INTO refresh_sessions (id, user_id, current_jti, expires_at)
+		VALUES ('00000000-0000-0000-0000-0000000000aa', '00000000-0000-0000-0000-000000000001', gen_random_uuid(), '2031-01-01T00:00:00Z'),
+		       ('00000000-0000-0000-0000-0000000000bb', '00000000-0000-0000-0000-000000000001', gen_random_uuid(), '2031-01-01T00:00:00Z');
+		UPDATE refresh_sessions SET revoked_at = now() WHERE id = '00000000-0000-0000-0000-0000000000aa';
+		UPDATE session_revocations SET revoked_at = '2030-01-01T00:00:00Z';`)
+	require.NoError(t, err)
+	require.NoError(t, m.To(10))
+	var kept time.Time
+	require.NoError(t, conn.QueryRow(ctx, `SELECT keep_until FROM session_revocations WHERE session_id = '00000000-0000-0000-0000-0000000000aa'`).Scan(&kept))
+	assert.True(t, kept.Equal(time.Date(2030, 1, 2, 0, 0, 0, 0, time.UTC)), "a day after the revocation: %s", kept)
+	_, err = conn.Exec(ctx, `UPDATE refresh_sessions SET revoked_at = now() WHERE id = '00000000-0000-0000-0000-0000000000bb'`)
+	require.NoError(t, err)
+	require.NoError(t, conn.QueryRow(ctx, `SELECT keep_until FROM session_revocations WHERE session_id = '00000000-0000-0000-0000-0000000000bb'`).Scan(&kept))
+	assert.True(t, kept.Equal(time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)), "no access token recorded: the refresh expiry stands in: %s", kept)
+	require.NoError(t, m.To(9))
+	assert.Equal(t, before, columns())
 }
 
 func names(t *testing.T, conn *pgx.Conn, sql string) []string {

@@ -1,0 +1,2 @@
+DROP FUNCTION data_version(uuid, bigint);
+DROP FUNCTION feed_horizon();
