@@ -118,22 +118,12 @@ func serve(ctx context.Context, stdout io.Writer, listening chan<- string) error
 
 	var draining atomic.Bool
 	rateCounts := store.NewRateCounts(database)
-	limit := func(n int) *httpx.RateLimiter {
-		return httpx.NewRateLimiter(n, cfg.AuthRateWindow, maxRateLimitKeys, time.Now)
-	}
 	e, err := httpx.NewServer(httpx.Deps{
 		Logger: logger, Pool: pool, Monitor: monitor, RequestTimeout: cfg.RequestTimeout(),
 		Tokens: tokens, Revocations: rt.Revocations, Metrics: m, Draining: draining.Load, Auth: authH, Tasks: tasksH, Notifier: rt.Notifier,
 		SharedLimits: rateCounts,
-		RateLimits: map[string]*httpx.RateLimiter{
-			// Each costs a bcrypt computation (or starts a session): per
-			// client address, like login.
-			"registerUser":   limit(cfg.AuthRateLimit),
-			"loginUser":      limit(cfg.AuthRateLimit),
-			"changePassword": limit(cfg.AuthRateLimit),
-			"deleteAccount":  limit(cfg.AuthRateLimit),
-			"refreshToken":   limit(cfg.RefreshRateLimit),
-		},
+		RateLimits: httpx.RateLimits(httpx.RateLimitOptions{Auth: cfg.AuthRateLimit, Refresh: cfg.RefreshRateLimit,
+			Window: cfg.AuthRateWindow, MaxKeys: maxRateLimitKeys}, time.Now),
 		CORSOrigins: cfg.CORSOrigins, TrustedProxies: cfg.TrustedProxies,
 	})
 	if err != nil {

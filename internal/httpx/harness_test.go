@@ -200,13 +200,7 @@ func newApp(t testing.TB, opt ...func(*options)) *app {
 		Logger: o.logger, Pool: pool, Monitor: monitor, RequestTimeout: o.requestTimeout,
 		Tokens: tokens, Revocations: revocations, Metrics: m, Draining: o.draining, Auth: authH, Tasks: tasksH, Notifier: rt.Notifier,
 		SharedLimits: store.NewRateCounts(database),
-		RateLimits: map[string]*httpx.RateLimiter{
-			"registerUser":   httpx.NewRateLimiter(o.authLimit, o.window, 1000, clk.Now),
-			"loginUser":      httpx.NewRateLimiter(o.authLimit, o.window, 1000, clk.Now),
-			"changePassword": httpx.NewRateLimiter(o.authLimit, o.window, 1000, clk.Now),
-			"deleteAccount":  httpx.NewRateLimiter(o.authLimit, o.window, 1000, clk.Now),
-			"refreshToken":   httpx.NewRateLimiter(o.refreshLimit, o.window, 1000, clk.Now),
-		},
+		RateLimits: httpx.RateLimits(httpx.RateLimitOptions{Auth: o.authLimit, Refresh: o.refreshLimit, Window: o.window, MaxKeys: 1000}, clk.Now),
 		CORSOrigins:    []string{"http://localhost:5173"},
 		TrustedProxies: trusted,
 	})

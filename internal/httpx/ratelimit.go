@@ -50,6 +50,29 @@ type bucket struct {
 	count int
 }
 
+// RateLimitOptions are the limits of the rate-limited operations.
+type RateLimitOptions struct {
+	Auth    int // AUTH_RATE_LIMIT: each of register, login, password change and account deletion
+	Refresh int // REFRESH_RATE_LIMIT
+	Window  time.Duration
+	MaxKeys int // addresses tracked per limiter and generation
+}
+
+// RateLimits are the service's rate limiters, by operationId: the one list
+// of the operations that are limited, and how. Each of the auth ones costs
+// a bcrypt computation (or starts a session), so each is limited per client
+// address like login; refresh has a limit of its own.
+func RateLimits(o RateLimitOptions, now func() time.Time) map[string]*RateLimiter {
+	limit := func(n int) *RateLimiter { return NewRateLimiter(n, o.Window, o.MaxKeys, now) }
+	return map[string]*RateLimiter{
+		"registerUser":   limit(o.Auth),
+		"loginUser":      limit(o.Auth),
+		"changePassword": limit(o.Auth),
+		"deleteAccount":  limit(o.Auth),
+		"refreshToken":   limit(o.Refresh),
+	}
+}
+
 // NewRateLimiter returns a limiter of limit requests per window per key,
 // tracking at most maxKeys keys in each of its two generations (about 100
 // bytes a key) plus, during floods, a 2 MiB sketch. It returns nil when limit
