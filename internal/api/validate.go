@@ -10,7 +10,9 @@ import (
 	"github.com/todoapp/todo-api/internal/apperr"
 )
 
-// Limits of the fields of openapi/tasks-api.yaml, in characters.
+// Limits of the fields of openapi/tasks-api.yaml, in characters, applied
+// here after trimming (which a schema cannot say); TestSpecLimitsAreTheCodes
+// holds them equal to the spec's.
 const (
 	maxTitleChars       = 200
 	maxDescriptionChars = 1000

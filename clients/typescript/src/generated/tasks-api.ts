@@ -235,7 +235,7 @@ export interface components {
          */
         TaskCreate: {
             /**
-             * @description 1-200 characters, not blank, no NUL character; stored trimmed.
+             * @description 1-200 characters, not blank, no NUL character; stored trimmed. The pattern's `\s` is ASCII white space; the server trims all Unicode white space (U+00A0, U+3000, ...) and then counts, so a title of such spaces alone is INVALID_TITLE too.
              * @example Buy milk
              */
             title: string;
@@ -259,7 +259,7 @@ export interface components {
          *     `due_date`; `title`, `completed` and `priority` cannot be null.
          */
         TaskUpdate: {
-            /** @description 1-200 characters, not blank, no NUL character; stored trimmed. */
+            /** @description 1-200 characters, not blank, no NUL character; stored trimmed. The pattern's `\s` is ASCII white space; the server trims all Unicode white space (U+00A0, U+3000, ...) and then counts, so a title of such spaces alone is INVALID_TITLE too. */
             title?: string;
             /** @description At most 1000 characters, no NUL character; null for none. */
             description?: string | null;
@@ -313,7 +313,7 @@ export interface components {
          */
         TagInput: {
             /**
-             * @description 1-50 characters, not blank, no NUL character; stored trimmed.
+             * @description 1-50 characters, not blank, no NUL character; stored trimmed of all Unicode white space (the pattern's `\s` is ASCII only), then counted.
              * @example errands
              */
             name: string;
