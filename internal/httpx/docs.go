@@ -7,7 +7,6 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
-	"github.com/oasdiff/yaml"
 
 	"github.com/todoapp/todo-api/openapi"
 )
@@ -36,16 +35,13 @@ type docs struct {
 }
 
 func newDocs() (*docs, error) {
-	merged, err := openapi.Merged()
-	if err != nil {
+	d := &docs{}
+	var err error
+	if d.mergedJSON, err = openapi.MergedJSON(); err != nil {
 		return nil, fmt.Errorf("httpx: %w", err)
 	}
-	d := &docs{}
-	if d.mergedJSON, err = merged.MarshalJSON(); err != nil {
-		return nil, err
-	}
-	if d.mergedYAML, err = yaml.JSONToYAML(d.mergedJSON); err != nil {
-		return nil, err
+	if d.mergedYAML, err = openapi.MergedYAML(); err != nil {
+		return nil, fmt.Errorf("httpx: %w", err)
 	}
 	if d.swaggerUI, err = fs.Sub(uiAssets, "swaggerui"); err != nil {
 		return nil, err
