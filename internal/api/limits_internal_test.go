@@ -27,22 +27,22 @@ func TestSpecLimitsAreTheCodes(t *testing.T) {
 		require.NotNil(t, p, "%s.%s", schema, name)
 		return p.Value
 	}
-	max := func(s *openapi3.Schema) int {
+	maxLen := func(s *openapi3.Schema) int {
 		t.Helper()
 		require.NotNil(t, s.MaxLength)
 		return int(*s.MaxLength)
 	}
 	for _, schema := range []string{"TaskCreate", "TaskUpdate"} {
-		assert.Equal(t, maxTitleChars, max(prop(tasksSpec, schema, "title")), schema)
+		assert.Equal(t, maxTitleChars, maxLen(prop(tasksSpec, schema, "title")), schema)
 		assert.EqualValues(t, 1, prop(tasksSpec, schema, "title").MinLength, schema)
-		assert.Equal(t, maxDescriptionChars, max(prop(tasksSpec, schema, "description")), schema)
+		assert.Equal(t, maxDescriptionChars, maxLen(prop(tasksSpec, schema, "description")), schema)
 	}
-	assert.Equal(t, maxTagNameChars, max(prop(tasksSpec, "TagInput", "name")))
+	assert.Equal(t, maxTagNameChars, maxLen(prop(tasksSpec, "TagInput", "name")))
 	for _, p := range []struct{ schema, name string }{{"UserCreate", "password"}, {"PasswordChange", "new_password"}} {
 		s := prop(authSpec, p.schema, p.name)
 		assert.EqualValues(t, minPasswordChars, s.MinLength, p.schema)
 		assert.EqualValues(t, auth.MaxPasswordBytes, s.Extensions["x-max-bytes"], "%s: the bytes bcrypt takes", p.schema)
-		assert.Equal(t, auth.MaxPasswordBytes, max(s), "%s: no password of more characters than bytes", p.schema)
+		assert.Equal(t, auth.MaxPasswordBytes, maxLen(s), "%s: no password of more characters than bytes", p.schema)
 	}
-	assert.Equal(t, maxUserAgentChars, max(prop(authSpec, "Session", "user_agent")))
+	assert.Equal(t, maxUserAgentChars, maxLen(prop(authSpec, "Session", "user_agent")))
 }

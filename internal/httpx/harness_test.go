@@ -199,8 +199,8 @@ func newApp(t testing.TB, opt ...func(*options)) *app {
 	e, err := httpx.NewServer(httpx.Deps{
 		Logger: o.logger, Pool: pool, Monitor: monitor, RequestTimeout: o.requestTimeout,
 		Tokens: tokens, Revocations: revocations, Metrics: m, Draining: o.draining, Auth: authH, Tasks: tasksH, Notifier: rt.Notifier,
-		SharedLimits: store.NewRateCounts(database),
-		RateLimits: httpx.RateLimits(httpx.RateLimitOptions{Auth: o.authLimit, Refresh: o.refreshLimit, Window: o.window, MaxKeys: 1000}, clk.Now),
+		SharedLimits:   store.NewRateCounts(database),
+		RateLimits:     httpx.RateLimits(httpx.RateLimitOptions{Auth: o.authLimit, Refresh: o.refreshLimit, Window: o.window, MaxKeys: 1000}, clk.Now),
 		CORSOrigins:    []string{"http://localhost:5173"},
 		TrustedProxies: trusted,
 	})
