@@ -54,10 +54,11 @@ loadtest: ## wrk at 8 connections against bin/todo-api with a 100,000-task user 
 generate: $(TS)/node_modules ## regenerate gen/ and the TypeScript client's types from openapi/ and db/
 	$(TOOL) oapi-codegen -config oapi-codegen.yaml -package authapi -o gen/authapi/api.gen.go openapi/auth-api.yaml
 	$(TOOL) oapi-codegen -config oapi-codegen.yaml -package tasksapi -o gen/tasksapi/api.gen.go openapi/tasks-api.yaml
+	$(GO) run ./db/queries/listgen -o db/queries/tasks_list.sql
 	$(TOOL) sqlc generate
 	npm --prefix $(TS) run --silent generate
 
-GENERATED := gen $(TS)/src/generated
+GENERATED := gen db/queries/tasks_list.sql $(TS)/src/generated
 check-generate: generate ## fail when gen/ or the TypeScript types differ from what `make generate` produces
 	@git diff --exit-code --stat -- $(GENERATED) || { echo "generated code is out of date: run 'make generate' and commit the result"; exit 1; }
 	@untracked=$$(git ls-files --others --exclude-standard -- $(GENERATED)); \
