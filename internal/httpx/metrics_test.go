@@ -2,6 +2,7 @@ package httpx_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -111,4 +112,54 @@ func TestReadinessFailsWhileDraining(t *testing.T) {
 	requireError(t, a.do(t, http.MethodGet, "/readyz", "", ""), 503, "SERVICE_UNAVAILABLE", "Shutting down")
 	assert.Equal(t, http.StatusOK, a.do(t, http.MethodGet, "/healthz", "", "").Code, "still alive")
 	assert.Equal(t, http.StatusCreated, a.register(t, "late@example.com", "correct-horse").Code, "and still serving")
+}
+
+// seriesCount is how many samples of the service's own metrics (todo_*) a
+// scrape holds: a histogram's buckets count each.
+func seriesCount(metrics string) int {
+	n := 0
+	for _, l := range strings.Split(metrics, "\n") {
+		if strings.HasPrefix(l, "todo_") {
+			n++
+		}
+	}
+	return n
+}
+
+// TestClientInputStaysOutOfMetricsAndLogs: whatever a client puts in the
+// method, the path or the headers, the metrics keep the same series and a
+// log line stays short and holds none of it.
+func TestClientInputStaysOutOfMetricsAndLogs(t *testing.T) {
+	t.Parallel()
+	logs := &syncBuffer{}
+	a := newApp(t, func(o *options) { o.logger = slog.New(slog.NewJSONHandler(logs, nil)) })
+	method := func(i int) string { return fmt.Sprintf("MX%06dQ", i) }
+	send := func(i int) {
+		a.do(t, method(i), "/api/v1/tasks", "", "")
+		a.do(t, method(i), "/no/such/route", "", "")
+	}
+	send(0)
+	before := a.scrape(t)
+	for i := 1; i <= 200; i++ {
+		send(i)
+	}
+	after := a.scrape(t)
+	assert.Equal(t, seriesCount(before), seriesCount(after), "200 new methods added no series")
+	assert.NotContains(t, after, method(200))
+
+	long := strings.Repeat("X", 100_000)
+	r := a.do(t, "M"+long, "/api/v1/tasks", "", "", "X-Request-Id", long, "traceparent", long, "User-Agent", long)
+	assert.LessOrEqual(t, len(r.Header().Get("X-Request-Id")), 64, "a long request id is not echoed")
+	r = a.do(t, http.MethodGet, "/"+long, "", "", "X-Request-Id", "req-1:proxy.example_ok")
+	requireError(t, r, 404, "NOT_FOUND", "")
+	assert.Equal(t, "req-1:proxy.example_ok", r.Header().Get("X-Request-Id"), "a plain one is kept")
+	assert.Less(t, len(a.scrape(t)), len(after)+2048, "/metrics did not grow with the method")
+
+	for _, l := range logs.lines(`"msg":"request"`) {
+		assert.Less(t, len(l), 1024, "a log line stays short: %.200s", l)
+		assert.NotContains(t, l, "MX0", "no method from the client")
+		assert.NotContains(t, l, strings.Repeat("X", 300), "no long input from the client (a path is cut)")
+	}
+	assert.Len(t, logs.lines(`"method":"OTHER"`), 403, "each request with an unknown method is logged, as OTHER")
+	assert.Len(t, logs.lines(`"request_id":"req-1:proxy.example_ok"`), 1)
 }

@@ -95,7 +95,7 @@ func NewServer(d Deps) (*echo.Echo, error) {
 			return err
 		},
 	}))
-	e.Use(middleware.RequestID())
+	e.Use(plainRequestID, middleware.RequestID())
 	ops := operationsOf(authSpec, tasksSpec)
 	e.Use(observeRequests(d.Logger, d.Metrics, ops))
 	e.Use(securityHeaders)

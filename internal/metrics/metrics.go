@@ -83,7 +83,9 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
 }
 
-// Request records an answered request.
+// Request records an answered request. Each label must come from a bounded
+// set: an operationId or Unknown, one of the standard methods or OTHER
+// (httpx labels what clients send), a status the server chose.
 func (m *Metrics) Request(operation, method string, status int, took time.Duration) {
 	m.requests.WithLabelValues(operation, method, strconv.Itoa(status)).Inc()
 	m.duration.WithLabelValues(operation).Observe(took.Seconds())
