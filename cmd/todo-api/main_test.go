@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"net/http"
@@ -113,6 +115,7 @@ func TestServeHealthcheckAndGracefulShutdown(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	cookie := resp.Cookies()[0].Value
+	assertSmugglingRefused(t, fmt.Sprintf("127.0.0.1:%d", port))
 
 	require.NoError(t, srv.Process.Signal(syscall.SIGTERM))
 	require.NoError(t, srv.Wait(), "SIGTERM drains and exits 0; logs:\n%s", logs.String())
@@ -125,6 +128,32 @@ func TestServeHealthcheckAndGracefulShutdown(t *testing.T) {
 	for _, secret := range []string{password, testSecret, cookie, dbURL} {
 		assert.NotContains(t, text, secret)
 	}
+}
+
+// assertSmugglingRefused sends, over a connection of its own, a request
+// with both Content-Length and Transfer-Encoding whose chunked body ends at
+// once, followed by another request: the first is answered 400, and the
+// connection closed without an answer to the second.
+func assertSmugglingRefused(t *testing.T, addr string) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.SetDeadline(time.Now().Add(10*time.Second)))
+	body := "0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: api\r\n\r\n"
+	_, err = fmt.Fprintf(c, "POST /api/v1/tasks HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\n"+
+		"Content-Length: %d\r\nTransfer-Encoding: chunked\r\n\r\n%s", len(body), body)
+	require.NoError(t, err)
+	r := bufio.NewReader(c)
+	resp, err := http.ReadResponse(r, nil)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	assert.True(t, resp.Close, "Connection: close")
+	_, _ = io.Copy(io.Discard, resp.Body)
+	rest, err := io.ReadAll(r)
+	assert.NoError(t, err, "the connection was closed")
+	assert.Empty(t, string(rest), "the request in the body was not answered")
 }
 
 func TestServeRefusesBadConfigBeforeListening(t *testing.T) {

@@ -168,7 +168,7 @@ func serve(ctx context.Context, stdout io.Writer, listening chan<- string) error
 	go tasksH.PruneChanges(ctx, logger, time.Hour, cfg.ChangesRetention)
 	go rateCounts.PruneEvery(ctx, logger, cfg.AuthRateWindow, cfg.AuthRateWindow, time.Now)
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	go func() { serveErr <- httpx.Serve(srv, ln) }()
 
 	select {
 	case err := <-serveErr:

@@ -72,6 +72,23 @@ func bearerToken(header string) (string, error) {
 	return token, nil
 }
 
+// endConnections closes a request's connection after its response when the
+// connection cannot go on: a request framed both by Content-Length and by
+// Transfer-Encoding is refused (400) before anything reads its body, and
+// what follows it is never read; one whose framing could not be followed
+// (framing.go) is served, then its connection ends.
+func endConnections(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		switch framingOf(c.Request()) {
+		case ambiguous:
+			return apperr.AmbiguousLength.WithHeader(echo.HeaderConnection, "close")
+		case unfollowed:
+			c.Response().Header().Set(echo.HeaderConnection, "close")
+		}
+		return next(c)
+	}
+}
+
 // noStore keeps tokens and user data out of shared and browser caches.
 func noStore(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {

@@ -98,6 +98,7 @@ func NewServer(d Deps) (*echo.Echo, error) {
 	e.Use(plainRequestID, middleware.RequestID())
 	ops := operationsOf(authSpec, tasksSpec)
 	e.Use(observeRequests(d.Logger, d.Metrics, ops))
+	e.Use(endConnections)
 	e.Use(securityHeaders)
 	e.Use(normaliseMediaType)
 	e.Use(deadline(d.RequestTimeout, ops, streamingOperations(authSpec, tasksSpec)))
