@@ -62,7 +62,11 @@ func TestMetrics(t *testing.T) {
 	}
 	assert.Equal(t, "", sample(t, before, `todo_http_requests_total{method="GET",operation="getCurrentUser",status="200"}`))
 	assert.Equal(t, "3", sample(t, m, `todo_http_requests_total{method="GET",operation="getCurrentUser",status="200"}`))
-	assert.Equal(t, "3", sample(t, m, `todo_http_request_duration_seconds_count{operation="getCurrentUser"}`))
+	assert.Equal(t, "3", sample(t, m, `todo_http_request_duration_seconds_count{operation="getCurrentUser",status="200"}`))
+	assert.Equal(t, "1", sample(t, m, `todo_http_request_duration_seconds_count{operation="refreshToken",status="200"}`))
+	assert.Equal(t, "1", sample(t, m, `todo_http_request_duration_seconds_count{operation="refreshToken",status="401"}`),
+		"durations by status: a refused replay apart from the refresh that worked")
+	assert.Equal(t, "1", sample(t, m, `todo_http_request_duration_seconds_bucket{operation="unknown",status="404",le="+Inf"}`))
 	assert.Equal(t, "1", sample(t, m, `todo_http_requests_total{method="GET",operation="unknown",status="404"}`), "an unknown route is one label value")
 	assert.Equal(t, "1", sample(t, m, `todo_logins_total{result="success"}`))
 	assert.Equal(t, "1", sample(t, m, `todo_logins_total{result="invalid_credentials"}`))
