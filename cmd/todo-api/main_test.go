@@ -258,6 +258,67 @@ func TestSIGTERMDrainsInFlightRequests(t *testing.T) {
 		"the login completed after the shutdown began")
 }
 
+// TestShutdownDelayAnswersWithConnectionClose: after SIGTERM, during
+// SHUTDOWN_DELAY, a connection kept alive from before is still served, and
+// its response closes it, so no idle connection is left for the drain to
+// close just as a proxy reuses it.
+func TestShutdownDelayAnswersWithConnectionClose(t *testing.T) {
+	t.Parallel()
+	port := freePort(t)
+	env := []string{"DATABASE_URL=" + testdb.NewDatabase(t), "JWT_SECRET_KEY=" + testSecret,
+		"PORT=" + strconv.Itoa(port), "SHUTDOWN_DELAY=5s"}
+	var logs syncBuffer
+	srv := command(env, "serve")
+	srv.Stdout, srv.Stderr = &logs, &logs
+	require.NoError(t, srv.Start())
+	t.Cleanup(func() { _ = srv.Process.Kill() })
+	for i := 0; command(env, "healthcheck").Run() != nil; i++ {
+		require.Less(t, i, 200, "never healthy; logs:\n%s", logs.String())
+		time.Sleep(25 * time.Millisecond)
+	}
+
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	kept, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer kept.Close()
+	require.NoError(t, kept.SetDeadline(time.Now().Add(20*time.Second)))
+	r := bufio.NewReader(kept)
+	healthz := func() (status int, closes bool) {
+		t.Helper()
+		_, err := io.WriteString(kept, "GET /healthz HTTP/1.1\r\nHost: api\r\n\r\n")
+		require.NoError(t, err)
+		resp, err := http.ReadResponse(r, nil)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode, resp.Close
+	}
+	status, closes := healthz()
+	require.Equal(t, http.StatusOK, status)
+	require.False(t, closes, "kept alive before SIGTERM")
+
+	require.NoError(t, srv.Process.Signal(syscall.SIGTERM))
+	// The delay has begun once /readyz answers 503 (on connections of its own).
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	for i := 0; ; i++ {
+		require.Less(t, i, 200, "/readyz never answered 503; logs:\n%s", logs.String())
+		resp, err := client.Get("http://" + addr + "/readyz")
+		require.NoError(t, err)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			break
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	status, closes = healthz()
+	assert.Equal(t, http.StatusOK, status, "still serving during the delay")
+	assert.True(t, closes, "Connection: close during the delay")
+	rest, err := io.ReadAll(r)
+	assert.NoError(t, err, "the server closed the connection after that response")
+	assert.Empty(t, string(rest))
+	require.NoError(t, srv.Wait(), "exit 0; logs:\n%s", logs.String())
+}
+
 func TestGCDefaultsYieldToTheEnvironment(t *testing.T) {
 	before := debug.SetGCPercent(100)
 	limit := debug.SetMemoryLimit(math.MaxInt64)

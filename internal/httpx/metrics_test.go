@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -166,4 +167,30 @@ func TestClientInputStaysOutOfMetricsAndLogs(t *testing.T) {
 	}
 	assert.Len(t, logs.lines(`"method":"OTHER"`), 403, "each request with an unknown method is logged, as OTHER")
 	assert.Len(t, logs.lines(`"request_id":"req-1:proxy.example_ok"`), 1)
+}
+
+// TestDrainingAnswersWithConnectionClose: from the start of the shutdown
+// delay, every response ends its connection, so a proxy keeps no idle
+// connection for the drain to close under it; the server still serves.
+func TestDrainingAnswersWithConnectionClose(t *testing.T) {
+	t.Parallel()
+	var draining atomic.Bool
+	a := newApp(t, func(o *options) { o.draining = draining.Load })
+	c := dialRaw(t, a.listen(t))
+	c.send(t, "GET /healthz HTTP/1.1\r\nHost: api\r\n\r\n")
+	r := c.response(t)
+	require.Equal(t, http.StatusOK, r.StatusCode)
+	require.False(t, r.Close, "kept alive before the delay")
+
+	draining.Store(true)
+	c.send(t, "GET /healthz HTTP/1.1\r\nHost: api\r\n\r\n")
+	r = c.response(t)
+	assert.Equal(t, http.StatusOK, r.StatusCode, "still serving")
+	assert.True(t, r.Close, "Connection: close")
+	c.closed(t)
+
+	access := a.user(t, "drain-close@example.com")
+	resp := a.call(t, http.MethodPost, "/api/v1/tasks", access, map[string]any{"title": "during the delay"})
+	assert.Equal(t, http.StatusCreated, resp.Code)
+	assert.Equal(t, "close", resp.Header().Get("Connection"))
 }
