@@ -51,13 +51,8 @@ func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 		case e.Status == http.StatusServiceUnavailable:
 			c.Response().Header().Set(echo.HeaderRetryAfter, retryAfterUnavailable)
 		}
-		var werr error
-		if c.Request().Method == http.MethodHead {
-			werr = c.NoContent(e.Status)
-		} else {
-			werr = c.JSON(e.Status, errorBody{Detail: e.Detail, Code: e.Code, Field: e.Field})
-		}
-		if werr != nil {
+		// A HEAD's body is dropped by headAsGet: its headers stay the GET's.
+		if werr := c.JSON(e.Status, errorBody{Detail: e.Detail, Code: e.Code, Field: e.Field}); werr != nil {
 			logger.WarnContext(c.Request().Context(), "writing error response failed", "request_id", requestID(c), "error", werr)
 		}
 	}

@@ -168,6 +168,9 @@ func observeRequests(logger *slog.Logger, m *metrics.Metrics, ops operations) ec
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
 			op := ops.of(v.Method, c.Path())
 			method := methodLabel(v.Method)
+			if asHead(c.Request()) { // answered as its GET, which the operation is
+				method, v.ResponseSize = http.MethodHead, 0
+			}
 			m.Request(op, method, v.Status, v.Latency)
 			if v.Status == http.StatusTooManyRequests {
 				m.RateLimited(op)
