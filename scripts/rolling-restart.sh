@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A rolling restart under load: two replicas of bin/todo-api on one database
-# behind Debian's nginx (round robin; a refused or reset connection goes to
-# the other replica, POSTs included: see proxy_next_upstream below), a steady
+# behind Debian's nginx (round robin, keeping up to 16 idle connections to
+# the replicas, and nginx's default retry rules: a request goes to the other
+# replica only when it could not be sent, never a POST that was), a steady
 # load of reads and creates (each with an Idempotency-Key) through nginx,
 # then SIGTERM to one replica, its exit code, and its restart. Prints the
 # counts; exits 1 when any request failed, a create was duplicated or lost,
@@ -44,20 +45,24 @@ events { worker_connections 1024; }
 http {
   access_log off;
   # A replica that refused a connection is left out for 2 s, then tried again.
-  upstream todo { server 127.0.0.1:$pa max_fails=1 fail_timeout=2s; server 127.0.0.1:$pb max_fails=1 fail_timeout=2s; }
+  # Idle connections to the replicas are kept and reused: a stopping
+  # replica must not close one just as nginx sends a request on it, since
+  # nginx resends no POST it has written (proxy_next_upstream keeps its
+  # default, "error timeout"). The server answers with Connection: close
+  # from the start of SHUTDOWN_DELAY, so nginx drops each connection to it
+  # after one more response.
+  upstream todo {
+    server 127.0.0.1:$pa max_fails=1 fail_timeout=2s;
+    server 127.0.0.1:$pb max_fails=1 fail_timeout=2s;
+    keepalive 16;
+  }
   server {
     listen 127.0.0.1:$pn;
     location / {
       proxy_pass http://todo;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
       proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-      # A refused or reset connection goes to the other replica. By default
-      # nginx does not resend a POST it has written: a connection still in a
-      # stopping replica's accept queue when its listener closes is reset
-      # after nginx sent the request, and nginx cannot tell it was never
-      # read (a 502, about one run in ten). The creates carry an
-      # Idempotency-Key, so a resent one that did run answers its first
-      # response instead of creating again.
-      proxy_next_upstream error timeout non_idempotent;
       proxy_connect_timeout 1s;
     }
   }

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"net/http"
@@ -113,6 +115,7 @@ func TestServeHealthcheckAndGracefulShutdown(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	cookie := resp.Cookies()[0].Value
+	assertSmugglingRefused(t, fmt.Sprintf("127.0.0.1:%d", port))
 
 	require.NoError(t, srv.Process.Signal(syscall.SIGTERM))
 	require.NoError(t, srv.Wait(), "SIGTERM drains and exits 0; logs:\n%s", logs.String())
@@ -125,6 +128,32 @@ func TestServeHealthcheckAndGracefulShutdown(t *testing.T) {
 	for _, secret := range []string{password, testSecret, cookie, dbURL} {
 		assert.NotContains(t, text, secret)
 	}
+}
+
+// assertSmugglingRefused sends, over a connection of its own, a request
+// with both Content-Length and Transfer-Encoding whose chunked body ends at
+// once, followed by another request: the first is answered 400, and the
+// connection closed without an answer to the second.
+func assertSmugglingRefused(t *testing.T, addr string) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.SetDeadline(time.Now().Add(10*time.Second)))
+	body := "0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: api\r\n\r\n"
+	_, err = fmt.Fprintf(c, "POST /api/v1/tasks HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\n"+
+		"Content-Length: %d\r\nTransfer-Encoding: chunked\r\n\r\n%s", len(body), body)
+	require.NoError(t, err)
+	r := bufio.NewReader(c)
+	resp, err := http.ReadResponse(r, nil)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	assert.True(t, resp.Close, "Connection: close")
+	_, _ = io.Copy(io.Discard, resp.Body)
+	rest, err := io.ReadAll(r)
+	assert.NoError(t, err, "the connection was closed")
+	assert.Empty(t, string(rest), "the request in the body was not answered")
 }
 
 func TestServeRefusesBadConfigBeforeListening(t *testing.T) {
@@ -227,6 +256,67 @@ func TestSIGTERMDrainsInFlightRequests(t *testing.T) {
 	text := logs.String()
 	assert.Less(t, strings.Index(text, "shutting down"), strings.Index(text, `"path":"/api/v1/auth/login"`),
 		"the login completed after the shutdown began")
+}
+
+// TestShutdownDelayAnswersWithConnectionClose: after SIGTERM, during
+// SHUTDOWN_DELAY, a connection kept alive from before is still served, and
+// its response closes it, so no idle connection is left for the drain to
+// close just as a proxy reuses it.
+func TestShutdownDelayAnswersWithConnectionClose(t *testing.T) {
+	t.Parallel()
+	port := freePort(t)
+	env := []string{"DATABASE_URL=" + testdb.NewDatabase(t), "JWT_SECRET_KEY=" + testSecret,
+		"PORT=" + strconv.Itoa(port), "SHUTDOWN_DELAY=5s"}
+	var logs syncBuffer
+	srv := command(env, "serve")
+	srv.Stdout, srv.Stderr = &logs, &logs
+	require.NoError(t, srv.Start())
+	t.Cleanup(func() { _ = srv.Process.Kill() })
+	for i := 0; command(env, "healthcheck").Run() != nil; i++ {
+		require.Less(t, i, 200, "never healthy; logs:\n%s", logs.String())
+		time.Sleep(25 * time.Millisecond)
+	}
+
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	kept, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer kept.Close()
+	require.NoError(t, kept.SetDeadline(time.Now().Add(20*time.Second)))
+	r := bufio.NewReader(kept)
+	healthz := func() (status int, closes bool) {
+		t.Helper()
+		_, err := io.WriteString(kept, "GET /healthz HTTP/1.1\r\nHost: api\r\n\r\n")
+		require.NoError(t, err)
+		resp, err := http.ReadResponse(r, nil)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode, resp.Close
+	}
+	status, closes := healthz()
+	require.Equal(t, http.StatusOK, status)
+	require.False(t, closes, "kept alive before SIGTERM")
+
+	require.NoError(t, srv.Process.Signal(syscall.SIGTERM))
+	// The delay has begun once /readyz answers 503 (on connections of its own).
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	for i := 0; ; i++ {
+		require.Less(t, i, 200, "/readyz never answered 503; logs:\n%s", logs.String())
+		resp, err := client.Get("http://" + addr + "/readyz")
+		require.NoError(t, err)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			break
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	status, closes = healthz()
+	assert.Equal(t, http.StatusOK, status, "still serving during the delay")
+	assert.True(t, closes, "Connection: close during the delay")
+	rest, err := io.ReadAll(r)
+	assert.NoError(t, err, "the server closed the connection after that response")
+	assert.Empty(t, string(rest))
+	require.NoError(t, srv.Wait(), "exit 0; logs:\n%s", logs.String())
 }
 
 func TestGCDefaultsYieldToTheEnvironment(t *testing.T) {

@@ -162,7 +162,7 @@ func serve(ctx context.Context, stdout io.Writer, listening chan<- string) error
 	}
 	go retention.Run(ctx, logger)
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	go func() { serveErr <- httpx.Serve(srv, ln) }()
 
 	select {
 	case err := <-serveErr:
@@ -170,7 +170,11 @@ func serve(ctx context.Context, stdout io.Writer, listening chan<- string) error
 	case <-ctx.Done():
 	}
 	// Readiness fails first, while requests are still served, so the load
-	// balancer stops sending new ones before the listener closes.
+	// balancer stops sending new ones before the listener closes; and every
+	// response says Connection: close (httpx.Deps.Draining), so a proxy's
+	// kept connections go one by one, each after a response. Not
+	// srv.SetKeepAlivesEnabled(false): it closes the idle connections at
+	// once, which is the race with a proxy reusing one that this avoids.
 	draining.Store(true)
 	logger.Info("shutting down: not ready, still serving", "delay", cfg.ShutdownDelay.String())
 	time.Sleep(cfg.ShutdownDelay)

@@ -104,6 +104,11 @@ var (
 	UnsupportedMediaType = newErr(http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", "Unsupported content type")
 	Internal             = newErr(http.StatusInternalServerError, "INTERNAL_ERROR", "Internal server error")
 	ServiceUnavailable   = newErr(http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE", "Service temporarily unavailable")
+	// AmbiguousLength answers a request whose head has both Content-Length
+	// and Transfer-Encoding (RFC 9112 6.1): a malformed message rather than
+	// a wrong request, so 400 with the code of its status, as other 4xx
+	// the contract does not name.
+	AmbiguousLength = newErr(http.StatusBadRequest, "BAD_REQUEST", "A request must not have both Content-Length and Transfer-Encoding")
 )
 
 // Errors of the tasks and tags API (openapi/tasks-api.yaml). The detail text

@@ -2,10 +2,12 @@ package httpx
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -49,13 +51,8 @@ func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 		case e.Status == http.StatusServiceUnavailable && e.Header[echo.HeaderRetryAfter] == "":
 			c.Response().Header().Set(echo.HeaderRetryAfter, retryAfterUnavailable)
 		}
-		var werr error
-		if c.Request().Method == http.MethodHead {
-			werr = c.NoContent(e.Status)
-		} else {
-			werr = c.JSON(e.Status, errorBody{Detail: e.Detail, Code: e.Code, Field: e.Field})
-		}
-		if werr != nil {
+		// A HEAD's body is dropped by headAsGet: its headers stay the GET's.
+		if werr := c.JSON(e.Status, errorBody{Detail: e.Detail, Code: e.Code, Field: e.Field}); werr != nil {
 			logger.WarnContext(c.Request().Context(), "writing error response failed", "request_id", requestID(c), "error", werr)
 		}
 	}
@@ -96,8 +93,7 @@ func fromHTTPError(he *echo.HTTPError) *apperr.Error {
 	case http.StatusUnsupportedMediaType:
 		return apperr.UnsupportedMediaType
 	case http.StatusBadRequest, http.StatusUnprocessableEntity:
-		// Generated binders: unparseable body, bad path or query parameter.
-		return apperr.Validation(httpErrorMessage(he), "")
+		return bindError(he)
 	case http.StatusServiceUnavailable:
 		return apperr.ServiceUnavailable
 	}
@@ -106,6 +102,57 @@ func fromHTTPError(he *echo.HTTPError) *apperr.Error {
 	}
 	// Any other 4xx Echo may raise: its status text as a code (403 FORBIDDEN).
 	return &apperr.Error{Status: he.Code, Code: machineCode(http.StatusText(he.Code)), Detail: httpErrorMessage(he)}
+}
+
+// bindError is the contract's 422 for a 400 of Echo's binder or of a
+// generated wrapper: a body the strict handler cannot decode into its Go
+// type (a member repeated with another type slips past the validator,
+// which sees only the last), a parameter it cannot convert. It speaks of
+// the request: Go's type names, offsets and conversion errors stay out.
+func bindError(he *echo.HTTPError) *apperr.Error {
+	var ute *json.UnmarshalTypeError
+	if errors.As(he.Internal, &ute) {
+		return apperr.Validation(describe(ute.Field, wantedJSON(ute)), ute.Field)
+	}
+	msg := httpErrorMessage(he)
+	if rest, ok := strings.CutPrefix(msg, "Invalid format for parameter "); ok {
+		if name, _, ok := strings.Cut(rest, ":"); ok {
+			return apperr.Validation(name+": value is not valid", name)
+		}
+	}
+	if he.Internal != nil { // a Go error's text
+		return apperr.Validation("Request body does not match the operation's schema", "")
+	}
+	return apperr.Validation(msg, "") // the generator's own words ("Expected one value for If-Match, got 2")
+}
+
+// wantedJSON says what the JSON value should have been, from the Go type
+// it was to be decoded into.
+func wantedJSON(ute *json.UnmarshalTypeError) string {
+	t := ute.Type
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	number := strings.HasPrefix(ute.Value, "number")
+	switch t.Kind() {
+	case reflect.String:
+		return "value must be a string"
+	case reflect.Bool:
+		return "value must be a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "value must be an integer in range"
+	case reflect.Float32, reflect.Float64:
+		if number {
+			return "number is out of range"
+		}
+		return "value must be a number"
+	case reflect.Slice, reflect.Array:
+		return "value must be an array"
+	case reflect.Struct, reflect.Map:
+		return "value must be an object"
+	}
+	return "value is not of the expected type"
 }
 
 // machineCode turns "I'm a teapot" into IM_A_TEAPOT.

@@ -271,17 +271,56 @@ func TestMediaTypesAreCaseInsensitive(t *testing.T) {
 	requireError(t, a.do(t, http.MethodPost, "/api/v1/auth/register", "TEXT/PLAIN", "x"), 415, "UNSUPPORTED_MEDIA_TYPE", "")
 }
 
+// TestErrorDetailsSpeakOfTheRequest: a value of the wrong JSON type or a
+// number no float64 holds, at any field of any body, whether the validator
+// or the handler's decoding meets it (a member repeated with another type
+// reaches the decoding), is 422 VALIDATION_ERROR naming the field, in
+// words about the request rather than about Go.
 func TestErrorDetailsSpeakOfTheRequest(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
 	tok := a.user(t, "details@example.com")
-	for body, detail := range map[string]string{
-		`{"title": "x", "completed": 1e999}`:  "completed: value must be a boolean",
-		`{"title": 1e999}`:                    "title: value must be a string",
-		`{"title": "x", "completed": -1e400}`: "completed: value must be a boolean",
+	taskPath := fmt.Sprint("/api/v1/tasks/", a.createTask(t, tok, map[string]any{"title": "t"})["id"])
+	tagPath := fmt.Sprint("/api/v1/tags/", a.createTag(t, tok, "t"))
+	for i, c := range []struct{ method, path, body, field, detail string }{
+		{http.MethodPost, "/api/v1/tasks", `{"title": "x", "completed": 1e999}`, "completed", "completed: value must be a boolean"},
+		{http.MethodPost, "/api/v1/tasks", `{"title": 1e999}`, "title", "title: value must be a string"},
+		{http.MethodPost, "/api/v1/tasks", `{"title": "x", "completed": -1e400}`, "completed", "completed: value must be a boolean"},
+		{http.MethodPost, "/api/v1/tasks", `{"title": "x", "priority": 1e999}`, "priority", "priority: value must be a string"},
+		{http.MethodPatch, taskPath, `{"priority": -1e999}`, "priority", "priority: value must be a string"},
+		{http.MethodPut, taskPath, `{"title": "x", "priority": 1e999}`, "priority", "priority: value must be a string"},
+		{http.MethodPost, "/api/v1/tasks", `{"title": "x", "due_date": 1e999}`, "due_date", "due_date: value must be a string"},
+		{http.MethodPost, "/api/v1/tasks", `{"title": 5, "title": "x"}`, "title", "title: value must be a string"},
+		{http.MethodPost, "/api/v1/tasks", `{"title": "x", "completed": 1, "completed": true}`, "completed", "completed: value must be a boolean"},
+		{http.MethodPost, "/api/v1/tasks", `{"title": "x", "priority": 7, "priority": "low"}`, "priority", "priority: value must be a string"},
+		{http.MethodPost, "/api/v1/tasks", `{"title": {"a": 1e999}, "title": "x"}`, "title", "title: value must be a string"},
+		{http.MethodPost, "/api/v1/tasks", `{"title": "x", "description": [1], "description": "d"}`, "description", "description: value must be a string"},
+		{http.MethodPatch, taskPath, `{"due_date": true, "due_date": null}`, "due_date", "due_date: value must be a string"},
+		{http.MethodPost, "/api/v1/tags", `{"name": "x", "color": 1e999}`, "color", "color: value must be a string"},
+		{http.MethodPost, "/api/v1/tags", `{"name": 1, "name": "y"}`, "name", "name: value must be a string"},
+		{http.MethodPut, tagPath, `{"name": false, "name": "y"}`, "name", "name: value must be a string"},
+		{http.MethodPost, "/api/v1/auth/register", `{"email": 1, "email": "z@example.com", "password": "correct-horse"}`, "email", "email: value must be a string"},
+		{http.MethodPost, "/api/v1/auth/register", `{"email": "z@example.com", "password": 1e999}`, "password", "password: value must be a string"},
+		{http.MethodPatch, "/api/v1/auth/me", `{"name": 1e999}`, "name", "name: value must be a string"},
+		{http.MethodPatch, "/api/v1/auth/me", `{"name": 1, "name": "x"}`, "name", "name: value must be a string"},
+		{http.MethodPost, "/api/v1/auth/password", `{"current_password": ["x"], "current_password": "x", "new_password": "abcdefghij"}`, "current_password", "current_password: value must be a string"},
+		{http.MethodPost, "/api/v1/auth/delete-account", `{"password": 1e999}`, "password", "password: value must be a string"},
 	} {
-		r := a.do(t, http.MethodPost, "/api/v1/tasks", "application/json", body, "Authorization", "Bearer "+tok)
-		b := requireError(t, r, 422, "VALIDATION_ERROR", detail)
-		assert.NotContains(t, b["detail"], "json.Number")
+		t.Run(fmt.Sprintf("%sNamed%d", c.field, i), func(t *testing.T) {
+			r := a.do(t, c.method, c.path, "application/json", c.body, "Authorization", "Bearer "+tok)
+			b := requireError(t, r, 422, "VALIDATION_ERROR", c.detail)
+			assert.Equal(t, c.field, b["field"], "%s %s", c.path, c.body)
+			for _, internal := range []string{"strconv", "json:", "Go", "parsing", "Unmarshal", "offset", "tasksapi", "authapi", "json.Number"} {
+				assert.NotContains(t, b["detail"], internal, "%s %s", c.path, c.body)
+			}
+		})
+	}
+	for body, detail := range map[string]string{
+		"username=%zz&password=x": `username: a "%" must begin an escape such as %20`,
+		"username=a;b&password=x": `username: ";" does not separate parameters; use "&" (or %3B in a value)`,
+		"username=a&password=x%2": `password: a "%" must begin an escape such as %20`,
+	} {
+		r := a.do(t, http.MethodPost, "/api/v1/auth/login", "application/x-www-form-urlencoded", body)
+		requireError(t, r, 422, "VALIDATION_ERROR", detail)
 	}
 }

@@ -643,3 +643,33 @@ func TestListPageCarriesTags(t *testing.T) {
 		}
 	}
 }
+
+// TestUnparseableQueryIs422: a query string that does not parse (a ";",
+// which Go's parser drops with its parameter, or a bad %-escape) is
+// refused as any other malformed query value is, not answered without the
+// parameter.
+func TestUnparseableQueryIs422(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	tok := a.user(t, "query@example.com")
+	for q, field := range map[string]string{
+		"sort=foo;drop":           "sort",
+		"q=%zz":                   "q",
+		"status=pending&x;y=1":    "",
+		"page=1&limit=%":          "limit",
+		";":                       "",
+		"sort=title&priority=a;b": "priority",
+	} {
+		r := a.call(t, http.MethodGet, "/api/v1/tasks?"+q, tok, nil)
+		b := requireError(t, r, 422, "VALIDATION_ERROR", "")
+		if field == "" {
+			assert.NotContains(t, b, "field", q)
+		} else {
+			assert.Equal(t, field, b["field"], q)
+			assert.True(t, strings.HasPrefix(b["detail"].(string), field+": "), "%s: %s", q, b["detail"])
+		}
+	}
+	requireError(t, a.do(t, http.MethodGet, "/api/v1/tasks?sort=foo;drop", "", ""), 401, "MISSING_TOKEN", "")
+	requireError(t, a.call(t, http.MethodGet, "/api/v1/changes?since=x;y", tok, nil), 422, "VALIDATION_ERROR", "")
+	assert.Equal(t, http.StatusOK, a.call(t, http.MethodGet, "/api/v1/tasks?q=a%3Bb%25", tok, nil).Code, "escaped, they are text")
+}

@@ -2,10 +2,12 @@ package httpx_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,7 +63,11 @@ func TestMetrics(t *testing.T) {
 	}
 	assert.Equal(t, "", sample(t, before, `todo_http_requests_total{method="GET",operation="getCurrentUser",status="200"}`))
 	assert.Equal(t, "3", sample(t, m, `todo_http_requests_total{method="GET",operation="getCurrentUser",status="200"}`))
-	assert.Equal(t, "3", sample(t, m, `todo_http_request_duration_seconds_count{operation="getCurrentUser"}`))
+	assert.Equal(t, "3", sample(t, m, `todo_http_request_duration_seconds_count{operation="getCurrentUser",status="200"}`))
+	assert.Equal(t, "1", sample(t, m, `todo_http_request_duration_seconds_count{operation="refreshToken",status="200"}`))
+	assert.Equal(t, "1", sample(t, m, `todo_http_request_duration_seconds_count{operation="refreshToken",status="401"}`),
+		"durations by status: a refused replay apart from the refresh that worked")
+	assert.Equal(t, "1", sample(t, m, `todo_http_request_duration_seconds_bucket{operation="unknown",status="404",le="+Inf"}`))
 	assert.Equal(t, "1", sample(t, m, `todo_http_requests_total{method="GET",operation="unknown",status="404"}`), "an unknown route is one label value")
 	assert.Equal(t, "1", sample(t, m, `todo_logins_total{result="success"}`))
 	assert.Equal(t, "1", sample(t, m, `todo_logins_total{result="invalid_credentials"}`))
@@ -111,4 +117,80 @@ func TestReadinessFailsWhileDraining(t *testing.T) {
 	requireError(t, a.do(t, http.MethodGet, "/readyz", "", ""), 503, "SERVICE_UNAVAILABLE", "Shutting down")
 	assert.Equal(t, http.StatusOK, a.do(t, http.MethodGet, "/healthz", "", "").Code, "still alive")
 	assert.Equal(t, http.StatusCreated, a.register(t, "late@example.com", "correct-horse").Code, "and still serving")
+}
+
+// seriesCount is how many samples of the service's own metrics (todo_*) a
+// scrape holds: a histogram's buckets count each.
+func seriesCount(metrics string) int {
+	n := 0
+	for _, l := range strings.Split(metrics, "\n") {
+		if strings.HasPrefix(l, "todo_") {
+			n++
+		}
+	}
+	return n
+}
+
+// TestClientInputStaysOutOfMetricsAndLogs: whatever a client puts in the
+// method, the path or the headers, the metrics keep the same series and a
+// log line stays short and holds none of it.
+func TestClientInputStaysOutOfMetricsAndLogs(t *testing.T) {
+	t.Parallel()
+	logs := &syncBuffer{}
+	a := newApp(t, func(o *options) { o.logger = slog.New(slog.NewJSONHandler(logs, nil)) })
+	method := func(i int) string { return fmt.Sprintf("MX%06dQ", i) }
+	send := func(i int) {
+		a.do(t, method(i), "/api/v1/tasks", "", "")
+		a.do(t, method(i), "/no/such/route", "", "")
+	}
+	send(0)
+	before := a.scrape(t)
+	for i := 1; i <= 200; i++ {
+		send(i)
+	}
+	after := a.scrape(t)
+	assert.Equal(t, seriesCount(before), seriesCount(after), "200 new methods added no series")
+	assert.NotContains(t, after, method(200))
+
+	long := strings.Repeat("X", 100_000)
+	r := a.do(t, "M"+long, "/api/v1/tasks", "", "", "X-Request-Id", long, "traceparent", long, "User-Agent", long)
+	assert.LessOrEqual(t, len(r.Header().Get("X-Request-Id")), 64, "a long request id is not echoed")
+	r = a.do(t, http.MethodGet, "/"+long, "", "", "X-Request-Id", "req-1:proxy.example_ok")
+	requireError(t, r, 404, "NOT_FOUND", "")
+	assert.Equal(t, "req-1:proxy.example_ok", r.Header().Get("X-Request-Id"), "a plain one is kept")
+	assert.Less(t, len(a.scrape(t)), len(after)+2048, "/metrics did not grow with the method")
+
+	for _, l := range logs.lines(`"msg":"request"`) {
+		assert.Less(t, len(l), 1024, "a log line stays short: %.200s", l)
+		assert.NotContains(t, l, "MX0", "no method from the client")
+		assert.NotContains(t, l, strings.Repeat("X", 300), "no long input from the client (a path is cut)")
+	}
+	assert.Len(t, logs.lines(`"method":"OTHER"`), 403, "each request with an unknown method is logged, as OTHER")
+	assert.Len(t, logs.lines(`"request_id":"req-1:proxy.example_ok"`), 1)
+}
+
+// TestDrainingAnswersWithConnectionClose: from the start of the shutdown
+// delay, every response ends its connection, so a proxy keeps no idle
+// connection for the drain to close under it; the server still serves.
+func TestDrainingAnswersWithConnectionClose(t *testing.T) {
+	t.Parallel()
+	var draining atomic.Bool
+	a := newApp(t, func(o *options) { o.draining = draining.Load })
+	c := dialRaw(t, a.listen(t))
+	c.send(t, "GET /healthz HTTP/1.1\r\nHost: api\r\n\r\n")
+	r := c.response(t)
+	require.Equal(t, http.StatusOK, r.StatusCode)
+	require.False(t, r.Close, "kept alive before the delay")
+
+	draining.Store(true)
+	c.send(t, "GET /healthz HTTP/1.1\r\nHost: api\r\n\r\n")
+	r = c.response(t)
+	assert.Equal(t, http.StatusOK, r.StatusCode, "still serving")
+	assert.True(t, r.Close, "Connection: close")
+	c.closed(t)
+
+	access := a.user(t, "drain-close@example.com")
+	resp := a.call(t, http.MethodPost, "/api/v1/tasks", access, map[string]any{"title": "during the delay"})
+	assert.Equal(t, http.StatusCreated, resp.Code)
+	assert.Equal(t, "close", resp.Header().Get("Connection"))
 }

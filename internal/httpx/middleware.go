@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/google/uuid"
@@ -112,6 +113,32 @@ func bearerToken(header string) (string, error) {
 	return token, nil
 }
 
+// endConnections closes a request's connection after its response when the
+// connection cannot go on: a request framed both by Content-Length and by
+// Transfer-Encoding is refused (400) before anything reads its body, and
+// what follows it is never read; one whose framing could not be followed
+// (framing.go) is served, then its connection ends. While draining reports
+// true (the shutdown delay) every response ends its connection: a proxy
+// that keeps connections to this server reuses each once more at most and
+// is then told to let it go, so none is left idle for the drain to close
+// just as the proxy sends a request on it.
+func endConnections(draining func() bool) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			switch framingOf(c.Request()) {
+			case ambiguous:
+				return apperr.AmbiguousLength.WithHeader(echo.HeaderConnection, "close")
+			case unfollowed:
+				c.Response().Header().Set(echo.HeaderConnection, "close")
+			}
+			if draining != nil && draining() {
+				c.Response().Header().Set(echo.HeaderConnection, "close")
+			}
+			return next(c)
+		}
+	}
+}
+
 // noStore keeps tokens and user data out of shared and browser caches.
 func noStore(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
@@ -171,7 +198,9 @@ func deadline(d time.Duration, ops operations, streams map[string]bool) echo.Mid
 // The line has request_id, operation (the spec's operationId), status,
 // duration_ms, user_id when authenticated and trace_id when the request
 // carries a W3C traceparent; never headers, bodies or query strings, so
-// tokens, passwords and cookies never reach the log.
+// tokens, passwords and cookies never reach the log. What the client chose
+// goes in bounded: the method as one of the standard methods or OTHER (the
+// metrics' label too), the path cut at maxLoggedPath bytes.
 func observeRequests(logger *slog.Logger, m *metrics.Metrics, ops operations) echo.MiddlewareFunc {
 	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 		LogStatus: true, LogMethod: true, LogURIPath: true, LogLatency: true,
@@ -179,7 +208,11 @@ func observeRequests(logger *slog.Logger, m *metrics.Metrics, ops operations) ec
 		HandleError: true, // the status is the one our error handler wrote
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
 			op := ops.of(v.Method, c.Path())
-			m.Request(op, v.Method, v.Status, v.Latency)
+			method := methodLabel(v.Method)
+			if asHead(c.Request()) { // answered as its GET, which the operation is
+				method, v.ResponseSize = http.MethodHead, 0
+			}
+			m.Request(op, method, v.Status, v.Latency)
 			if v.Status == http.StatusTooManyRequests {
 				m.RateLimited(op)
 			}
@@ -189,8 +222,8 @@ func observeRequests(logger *slog.Logger, m *metrics.Metrics, ops operations) ec
 			attrs := []slog.Attr{
 				slog.String("request_id", v.RequestID),
 				slog.String("operation", op),
-				slog.String("method", v.Method),
-				slog.String("path", v.URIPath),
+				slog.String("method", method),
+				slog.String("path", truncate(v.URIPath, maxLoggedPath)),
 				slog.Int("status", v.Status),
 				slog.Float64("duration_ms", float64(v.Latency.Microseconds())/1000),
 				slog.Int64("bytes", v.ResponseSize),
@@ -214,12 +247,74 @@ func observeRequests(logger *slog.Logger, m *metrics.Metrics, ops operations) ec
 			if v.Status >= 500 && v.Error != nil {
 				// The one line of a failed request carries its cause (never
 				// sent to the client).
-				attrs = append(attrs, slog.String("error", v.Error.Error()))
+				attrs = append(attrs, slog.String("error", truncate(v.Error.Error(), maxLoggedError)))
 			}
 			logger.LogAttrs(c.Request().Context(), level, "request", attrs...)
 			return nil
 		},
 	})
+}
+
+// Bounds of what a log line takes from a request: a path, the cause of a
+// 5xx (which may quote the request).
+const (
+	maxLoggedPath  = 256
+	maxLoggedError = 512
+)
+
+// methodLabel is method when it is one of HTTP's standard methods, else
+// OTHER: a client may send any token as a method, and the metrics and the
+// log keep one value for all of them.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "OTHER"
+}
+
+// truncate cuts s to at most n bytes, at a character boundary, marking the
+// cut with "...".
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("...")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
+}
+
+// maxRequestIDLength bounds a request id taken from the request.
+const maxRequestIDLength = 64
+
+// plainRequestID keeps a client's or a proxy's X-Request-Id, which the log
+// and the response repeat, only when it is 1-64 letters, digits and
+// "-_.:"; any other is dropped and the server makes its own.
+func plainRequestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Request().Header
+		if id := h.Get(echo.HeaderXRequestID); id != "" && !isPlainID(id) {
+			h.Del(echo.HeaderXRequestID)
+		}
+		return next(c)
+	}
+}
+
+func isPlainID(id string) bool {
+	if len(id) > maxRequestIDLength {
+		return false
+	}
+	for _, r := range id {
+		switch {
+		case 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z', '0' <= r && r <= '9', strings.ContainsRune("-_.:", r):
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func loginResult(status int) string {

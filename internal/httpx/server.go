@@ -49,7 +49,8 @@ type Deps struct {
 	// (store.RateCounts); RateLimits stays each process's first line.
 	SharedLimits SharedCounts
 	// Draining, when it reports true, makes /readyz answer 503 while the
-	// server still serves (the SHUTDOWN_DELAY before a drain). May be nil.
+	// server still serves (the SHUTDOWN_DELAY before a drain), every
+	// response with Connection: close. May be nil.
 	Draining func() bool
 	Auth     *api.AuthHandler
 	Tasks    *api.TasksHandler
@@ -89,6 +90,7 @@ func NewServer(d Deps) (*echo.Echo, error) {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(d.Logger)
 	e.IPExtractor = ipExtractor(d.TrustedProxies)
+	e.Pre(headAsGet(e))
 
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
@@ -96,9 +98,10 @@ func NewServer(d Deps) (*echo.Echo, error) {
 			return err
 		},
 	}))
-	e.Use(middleware.RequestID())
+	e.Use(plainRequestID, middleware.RequestID())
 	ops := operationsOf(authSpec, tasksSpec)
 	e.Use(observeRequests(d.Logger, d.Metrics, ops))
+	e.Use(endConnections(d.Draining))
 	e.Use(securityHeaders)
 	e.Use(normaliseMediaType)
 	e.Use(deadline(d.RequestTimeout, ops, streamingOperations(authSpec, tasksSpec)))

@@ -2,6 +2,7 @@ package httpx_test
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -300,4 +301,80 @@ func TestLimitedLoginStatements(t *testing.T) {
 		require.Equal(t, http.StatusOK, a.loginRaw(t, "count-login@example.com", "correct-horse").Code)
 		assert.Equal(t, want, a.queries.n.Load()-before, "limit %d: credentials, session (and the count)", limit)
 	}
+}
+
+// TestHeadAnswersAsGet: wherever GET is answered, HEAD is too (RFC 9110
+// 9.3.2), with the GET's status and headers and no body: authentication,
+// validation and 405 included.
+func TestHeadAnswersAsGet(t *testing.T) {
+	t.Parallel()
+	logs := &syncBuffer{}
+	a := newApp(t, func(o *options) { o.logger = slog.New(slog.NewJSONHandler(logs, nil)) })
+	tok := a.user(t, "head@example.com")
+	task := a.createTask(t, tok, map[string]any{"title": "t"})
+	bearer := []string{"Authorization", "Bearer " + tok}
+	same := []string{"Content-Type", "Content-Length", "Cache-Control", "ETag", "WWW-Authenticate", "Location", "Allow",
+		"Content-Security-Policy", "X-Content-Type-Options"}
+	for _, c := range []struct {
+		name, path string
+		header     []string
+		status     int
+	}{
+		{"Health", "/healthz", nil, 200},
+		{"Readiness", "/readyz", nil, 200},
+		{"SwaggerUI", "/docs/", nil, 200},
+		{"SwaggerUIAsset", "/docs/swagger-ui.css", nil, 200},
+		{"DocsRedirect", "/docs", nil, 301},
+		{"ReDoc", "/redoc/", nil, 200},
+		{"MergedSpec", "/openapi.yaml", nil, 200},
+		{"MergedSpecJSON", "/openapi.json", nil, 200},
+		{"SpecFile", "/openapi/tasks-api.yaml", nil, 200},
+		{"TaskList", "/api/v1/tasks", bearer, 200},
+		{"Task", fmt.Sprint("/api/v1/tasks/", task["id"]), bearer, 200},
+		{"Tags", "/api/v1/tags", bearer, 200},
+		{"Me", "/api/v1/auth/me", bearer, 200},
+		{"Sessions", "/api/v1/auth/sessions", bearer, 200},
+		{"Changes", "/api/v1/changes", bearer, 200},
+		{"UnauthenticatedIs401", "/api/v1/tasks", nil, 401},
+		{"MalformedQueryIs422", "/api/v1/tasks?page=two", bearer, 422},
+		{"NoGETIs405", "/api/v1/auth/login", nil, 405},
+		{"UnknownRouteIs404", "/nope", nil, 404},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			get := a.do(t, http.MethodGet, c.path, "", "", c.header...)
+			head := a.do(t, http.MethodHead, c.path, "", "", c.header...)
+			assert.Equal(t, c.status, get.Code)
+			assert.Equal(t, get.Code, head.Code)
+			assert.Zero(t, head.Body.Len(), "no body")
+			for _, h := range same {
+				assert.Equal(t, get.Header().Values(h), head.Header().Values(h), h)
+			}
+		})
+	}
+	t.Run("EventStreamEndsAfterItsHeader", func(t *testing.T) {
+		done := make(chan response, 1)
+		go func() { done <- a.do(t, http.MethodHead, "/api/v1/events", "", "", bearer...) }()
+		select {
+		case r := <-done:
+			assert.Equal(t, http.StatusOK, r.Code)
+			assert.Equal(t, "text/event-stream", r.Header().Get("Content-Type"))
+			assert.Zero(t, r.Body.Len())
+		case <-time.After(10 * time.Second):
+			t.Fatal("HEAD /api/v1/events kept streaming")
+		}
+	})
+	t.Run("NoBodyOnTheWire", func(t *testing.T) {
+		c := dialRaw(t, a.listen(t))
+		c.send(t, "HEAD /openapi.json HTTP/1.1\r\nHost: api\r\n\r\nGET /healthz HTTP/1.1\r\nHost: api\r\n\r\n")
+		head, err := http.ReadResponse(c.r, &http.Request{Method: http.MethodHead})
+		require.NoError(t, err)
+		require.NoError(t, head.Body.Close())
+		assert.Equal(t, http.StatusOK, head.StatusCode)
+		next := c.response(t) // parses only if the HEAD sent no body
+		assert.Equal(t, http.StatusOK, next.StatusCode)
+		assert.JSONEq(t, `{"status":"ok"}`, next.Body)
+	})
+	heads := logs.lines(`"method":"HEAD"`, `"operation":"listTasks"`)
+	require.Len(t, heads, 3, "logged as HEAD, of the GET's operation")
+	assert.Contains(t, heads[0], `"bytes":0`)
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 	"unicode/utf8"
 
@@ -30,6 +31,38 @@ func init() {
 		}
 		return nil
 	}))
+	// A JSON number a float64 cannot hold (1e999) would fail kin-openapi's
+	// conversions with strconv's text and no field; marked, it fails the
+	// schema at its field like a value of the wrong type (requestError).
+	openapi3filter.RegisterBodyDecoder(echo.MIMEApplicationJSON, func(body io.Reader, h http.Header, s *openapi3.SchemaRef, enc openapi3filter.EncodingFn) (any, error) {
+		v, err := openapi3filter.JSONBodyDecoder(body, h, s, enc)
+		if err != nil {
+			return nil, err
+		}
+		return markOutOfRange(v), nil
+	})
+}
+
+// outOfRange stands, in a decoded body, for a number too large for a
+// float64. No schema accepts it.
+type outOfRange string
+
+func markOutOfRange(v any) any {
+	switch v := v.(type) {
+	case json.Number:
+		if _, err := v.Float64(); err != nil {
+			return outOfRange(v)
+		}
+	case []any:
+		for i := range v {
+			v[i] = markOutOfRange(v[i])
+		}
+	case map[string]any:
+		for k := range v {
+			v[k] = markOutOfRange(v[k])
+		}
+	}
+	return v
 }
 
 // validatorOptions: authentication is our own middleware's job, and the
@@ -58,9 +91,25 @@ func validateRequest(spec *openapi3.T, path, method string, op *openapi3.Operati
 	if op.RequestBody == nil {
 		opts = withDefaults
 	}
+	inQuery, inForm := map[string]bool{}, map[string]bool{}
+	for _, p := range append(route.PathItem.Parameters, op.Parameters...) {
+		if p.Value != nil && p.Value.In == openapi3.ParameterInQuery {
+			inQuery[p.Value.Name] = true
+		}
+	}
+	if op.RequestBody != nil && op.RequestBody.Value != nil {
+		if mt := op.RequestBody.Value.Content.Get(echo.MIMEApplicationForm); mt != nil && mt.Schema != nil && mt.Schema.Value != nil {
+			for name := range mt.Schema.Value.Properties {
+				inForm[name] = true
+			}
+		}
+	}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if err := checkJSONBody(c.Request()); err != nil {
+			if err := checkURLEncoded(c.Request().URL.RawQuery, inQuery); err != nil {
+				return err
+			}
+			if err := checkBody(c.Request(), inForm); err != nil {
 				return err
 			}
 			dropEmptyQueryValues(c.Request())
@@ -80,6 +129,36 @@ func validateRequest(spec *openapi3.T, path, method string, op *openapi3.Operati
 	}
 }
 
+// checkURLEncoded refuses URL-encoded text (a query string, a form body)
+// that does not parse, as any malformed value is refused (422
+// VALIDATION_ERROR): Go's parser drops a parameter with a ";" or a bad
+// %-escape, and the operation would run without it (?sort=foo;drop listed
+// in the default order). field names the parameter at fault when it is one
+// of names, the operation's.
+func checkURLEncoded(raw string, names map[string]bool) error {
+	if !strings.ContainsAny(raw, ";%") {
+		return nil // nothing that can fail: the common case stays cheap
+	}
+	if _, err := url.ParseQuery(raw); err == nil {
+		return nil
+	}
+	for _, part := range strings.Split(raw, "&") {
+		if _, err := url.ParseQuery(part); err == nil {
+			continue
+		}
+		field := ""
+		if name, err := url.QueryUnescape(strings.SplitN(part, "=", 2)[0]); err == nil && names[name] {
+			field = name
+		}
+		reason := `a "%" must begin an escape such as %20`
+		if strings.Contains(part, ";") {
+			reason = `";" does not separate parameters; use "&" (or %3B in a value)`
+		}
+		return apperr.Validation(describe(field, reason), field)
+	}
+	return nil
+}
+
 // dropEmptyQueryValues makes `?sort=&q=` the same as no sort and no q: an
 // empty query parameter counts as absent, so it gets the spec's default.
 func dropEmptyQueryValues(r *http.Request) {
@@ -95,16 +174,17 @@ func dropEmptyQueryValues(r *http.Request) {
 	r.URL.RawQuery = q.Encode()
 }
 
-// checkJSONBody refuses a JSON body that Go's decoder would read with
-// silent repairs or leftovers: invalid UTF-8 and unpaired UTF-16 surrogate
+// checkBody refuses a body that Go's decoders would read with silent
+// repairs or leftovers. JSON: invalid UTF-8 and unpaired UTF-16 surrogate
 // escapes (both would become U+FFFD), and anything after the first value.
-// The body is put back for the validator and the handler to read.
-func checkJSONBody(r *http.Request) error {
+// A form: what checkURLEncoded refuses (inForm: the form's fields). The
+// body is put back for the validator and the handler to read.
+func checkBody(r *http.Request, inForm map[string]bool) error {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil
 	}
 	mt, _, err := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
-	if err != nil || mt != echo.MIMEApplicationJSON {
+	if err != nil || (mt != echo.MIMEApplicationJSON && mt != echo.MIMEApplicationForm) {
 		return nil // another content type is the validator's to judge
 	}
 	body, err := io.ReadAll(r.Body)
@@ -112,6 +192,9 @@ func checkJSONBody(r *http.Request) error {
 		return err // the body limit's 413, or a broken connection
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
+	if mt == echo.MIMEApplicationForm {
+		return checkURLEncoded(string(body), inForm)
+	}
 	switch {
 	case len(bytes.TrimSpace(body)) == 0:
 		return nil // the validator tells whether a body is required
@@ -300,6 +383,9 @@ func requestError(err error) error {
 		if p := se.JSONPointer(); len(p) > 0 {
 			field = strings.Join(p, ".")
 		}
+		if _, ok := se.Value.(outOfRange); ok {
+			return apperr.Validation(describe(field, outOfRangeReason(se.Schema)), field)
+		}
 		if e := namedError(se, field); e != nil {
 			return e
 		}
@@ -312,33 +398,36 @@ func requestError(err error) error {
 				return apperr.Validation(field+" is required", field)
 			}
 		}
-		return apperr.Validation(describe(field, schemaReason(se)), field)
+		return apperr.Validation(describe(field, se.Reason), field)
 	case errors.Is(re.Err, openapi3filter.ErrInvalidRequired):
 		if re.Parameter != nil {
 			return apperr.Validation(field+" is required", field)
 		}
 		return apperr.BodyRequired
 	case re.RequestBody != nil:
-		return apperr.Validation("Request body could not be parsed: "+causeText(re), "")
+		return apperr.Validation("Request body could not be parsed", "")
 	default:
 		return apperr.Validation(describe(field, causeText(re)), field)
 	}
 }
 
-// schemaReason is kin-openapi's reason for a schema failure, except where it
-// speaks of Go rather than of the request: a number too large for a float64
-// (1e999) fails its conversion before the schema is checked.
-func schemaReason(se *openapi3.SchemaError) string {
-	if !strings.Contains(se.Reason, "json.Number") {
-		return se.Reason
-	}
-	if se.Schema != nil && se.Schema.Type != nil {
-		switch t := se.Schema.Type.Slice(); {
-		case len(t) == 1 && t[0] != openapi3.TypeNumber && t[0] != openapi3.TypeInteger:
-			return "value must be a " + t[0]
+// outOfRangeReason words a number too large for a float64 (1e999) at a
+// field of schema s: a value of the wrong type where s is not numeric.
+func outOfRangeReason(s *openapi3.Schema) string {
+	if s != nil && s.Type != nil {
+		if t := s.Type.Slice(); len(t) == 1 {
+			if want, ok := jsonTypeNames[t[0]]; ok {
+				return "value must be " + want
+			}
 		}
 	}
 	return "number is out of range"
+}
+
+// jsonTypeNames names the JSON types other than numbers, with their article.
+var jsonTypeNames = map[string]string{
+	openapi3.TypeString: "a string", openapi3.TypeBoolean: "a boolean",
+	openapi3.TypeObject: "an object", openapi3.TypeArray: "an array",
 }
 
 // missingProperty extracts NAME from kin-openapi's `property "NAME" is missing`.

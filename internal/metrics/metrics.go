@@ -40,9 +40,9 @@ func New(pool *pgxpool.Pool, bcryptQueue func() int) *Metrics {
 			Name: "todo_http_requests_total", Help: "HTTP requests answered, by operationId, method and status.",
 		}, []string{"operation", "method", "status"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "todo_http_request_duration_seconds", Help: "Time to answer an HTTP request, by operationId.",
+			Name: "todo_http_request_duration_seconds", Help: "Time to answer an HTTP request, by operationId and status.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
-		}, []string{"operation"}),
+		}, []string{"operation", "status"}),
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "todo_logins_total", Help: "Login attempts by result: success, invalid_credentials, rate_limited, invalid_request, error.",
 		}, []string{"result"}),
@@ -83,10 +83,13 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
 }
 
-// Request records an answered request.
+// Request records an answered request. Each label must come from a bounded
+// set: an operationId or Unknown, one of the standard methods or OTHER
+// (httpx labels what clients send), a status the server chose.
 func (m *Metrics) Request(operation, method string, status int, took time.Duration) {
-	m.requests.WithLabelValues(operation, method, strconv.Itoa(status)).Inc()
-	m.duration.WithLabelValues(operation).Observe(took.Seconds())
+	code := strconv.Itoa(status)
+	m.requests.WithLabelValues(operation, method, code).Inc()
+	m.duration.WithLabelValues(operation, code).Observe(took.Seconds())
 }
 
 // Login records a login attempt's result.
