@@ -842,8 +842,8 @@ func TestCursorsMoveOnlyWithTheirUsersChanges(t *testing.T) {
 	a := newApp(t)
 	watcher, writer := a.user(t, "watcher@example.com"), a.user(t, "writer@example.com")
 	a.createTask(t, watcher, map[string]any{"title": "mine"})
-	first := a.changes(t, watcher, "?since=0")
-	require.Len(t, first.Changes, 1)
+	var first changeList
+	poll(t, func() bool { first = a.changes(t, watcher, "?since=0"); return len(first.Changes) == 1 }, "the user's task in the feed")
 	start := a.changes(t, watcher, "")
 
 	for i := range 5 {

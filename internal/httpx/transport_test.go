@@ -341,8 +341,15 @@ func TestHeadAnswersAsGet(t *testing.T) {
 		{"UnknownRouteIs404", "/nope", nil, 404},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			get := a.do(t, http.MethodGet, c.path, "", "", c.header...)
-			head := a.do(t, http.MethodHead, c.path, "", "", c.header...)
+			// The list's ETag differs from one request to the next while its
+			// version is not settled (another test's transaction holds the
+			// feed's horizon back): ask again until the pair can agree.
+			var get, head response
+			poll(t, func() bool {
+				get = a.do(t, http.MethodGet, c.path, "", "", c.header...)
+				head = a.do(t, http.MethodHead, c.path, "", "", c.header...)
+				return get.Header().Get("ETag") == head.Header().Get("ETag")
+			}, "GET and HEAD of %s never carried one ETag", c.path)
 			assert.Equal(t, c.status, get.Code)
 			assert.Equal(t, get.Code, head.Code)
 			assert.Zero(t, head.Body.Len(), "no body")
