@@ -82,9 +82,11 @@ var (
 // validateRequest checks a request against its operation in the spec before
 // the handler runs, and answers structural problems with the contract's
 // errors: 415 for an undeclared content type, 422 VALIDATION_ERROR (with the
-// field) for a missing or mistyped value or an unparseable body. Business
-// rules (password length, email shape) are not in the schema: the handlers
-// answer those with their named 400 codes.
+// field) for a missing or mistyped value or an unparseable body. A schema
+// rule that the spec maps to a named code (x-error-codes: a password's
+// length, a title's) answers that code instead; what a schema cannot say
+// (an email's shape, lengths after trimming or in bytes) the handlers check
+// and answer with their named 400 codes.
 func validateRequest(spec *openapi3.T, path, method string, op *openapi3.Operation) echo.MiddlewareFunc {
 	route := &routers.Route{Spec: spec, Path: path, PathItem: spec.Paths.Value(path), Method: method, Operation: op}
 	opts := validatorOptions
