@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -193,4 +194,24 @@ func TestDrainingAnswersWithConnectionClose(t *testing.T) {
 	resp := a.call(t, http.MethodPost, "/api/v1/tasks", access, map[string]any{"title": "during the delay"})
 	assert.Equal(t, http.StatusCreated, resp.Code)
 	assert.Equal(t, "close", resp.Header().Get("Connection"))
+
+	// A request begun before the delay and answered during it closes its
+	// connection too: otherwise it would go back to the proxy's pool, idle
+	// for the drain to close.
+	draining.Store(false)
+	started, proceed := make(chan struct{}), make(chan struct{})
+	a.e.GET("/slow", func(c echo.Context) error {
+		close(started)
+		<-proceed
+		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+	})
+	c = dialRaw(t, a.listen(t))
+	c.send(t, "GET /slow HTTP/1.1\r\nHost: api\r\n\r\n")
+	<-started
+	draining.Store(true)
+	close(proceed)
+	r = c.response(t)
+	assert.Equal(t, http.StatusOK, r.StatusCode)
+	assert.True(t, r.Close, "Connection: close on a response written during the delay")
+	c.closed(t)
 }

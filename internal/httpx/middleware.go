@@ -117,11 +117,12 @@ func bearerToken(header string) (string, error) {
 // connection cannot go on: a request framed both by Content-Length and by
 // Transfer-Encoding is refused (400) before anything reads its body, and
 // what follows it is never read; one whose framing could not be followed
-// (framing.go) is served, then its connection ends. While draining reports
-// true (the shutdown delay) every response ends its connection: a proxy
-// that keeps connections to this server reuses each once more at most and
-// is then told to let it go, so none is left idle for the drain to close
-// just as the proxy sends a request on it.
+// (framing.go) is served, then its connection ends. A response written
+// while draining reports true (the shutdown delay), whenever its request
+// began, ends its connection: a proxy that keeps connections to this
+// server reuses each once more at most and is then told to let it go, so
+// none is left idle for the drain to close just as the proxy sends a
+// request on it.
 func endConnections(draining func() bool) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -131,8 +132,13 @@ func endConnections(draining func() bool) echo.MiddlewareFunc {
 			case unfollowed:
 				c.Response().Header().Set(echo.HeaderConnection, "close")
 			}
-			if draining != nil && draining() {
-				c.Response().Header().Set(echo.HeaderConnection, "close")
+			if draining != nil {
+				res := c.Response()
+				res.Before(func() {
+					if draining() {
+						res.Header().Set(echo.HeaderConnection, "close")
+					}
+				})
 			}
 			return next(c)
 		}
