@@ -252,6 +252,10 @@ func TestRevocationsWhileTheListenerIsDown(t *testing.T) {
 	keep, _ := a.loginAs(t, "reload@example.com", "correct-horse", "keep")
 	lost, _ := a.loginAs(t, "reload@example.com", "correct-horse", "lost")
 
+	srv := liveServer(t, a, time.Second)
+	stream, resp := openEvents(t, srv, keep, "")
+	require.NotNil(t, stream, "status %d", resp.StatusCode)
+
 	// The listening connection is killed and cannot come back for now.
 	proxy.Refuse()
 	pid := a.listener.BackendPID()
@@ -261,6 +265,12 @@ func TestRevocationsWhileTheListenerIsDown(t *testing.T) {
 	require.True(t, killed)
 	poll(t, func() bool { return !a.listener.Connected() }, "the listener notices")
 	requireError(t, a.do(t, http.MethodGet, "/readyz", "", ""), 503, "SERVICE_UNAVAILABLE", "Not listening for the database's notifications")
+	// Its streams would hear nothing more (wakes, endings): they end, and
+	// none opens until the process listens again.
+	stream.ended(t, 30*time.Second)
+	r := a.call(t, http.MethodGet, "/api/v1/events", keep, nil)
+	requireError(t, r, 503, "SERVICE_UNAVAILABLE", "Not listening for the database's notifications")
+	assert.Equal(t, "5", r.Header().Get("Retry-After"))
 
 	// The session ends while nobody listens: the next request is refused.
 	require.Equal(t, http.StatusNoContent, a.call(t, http.MethodDelete, "/api/v1/auth/sessions/"+a.sessionOf(t, lost), keep, nil).Code)
@@ -272,6 +282,8 @@ func TestRevocationsWhileTheListenerIsDown(t *testing.T) {
 	proxy.Start(t)
 	poll(t, a.listener.Connected, "the listener reconnects")
 	assert.Equal(t, http.StatusOK, a.do(t, http.MethodGet, "/readyz", "", "").Code)
+	again, resp := openEvents(t, srv, keep, "")
+	require.NotNil(t, again, "streams open again: status %d", resp.StatusCode)
 	requireError(t, a.me(t, lost), 401, "INVALID_TOKEN", "")
 	before = a.queries.n.Load()
 	assert.Equal(t, http.StatusOK, a.me(t, keep).Code)

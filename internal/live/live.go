@@ -70,6 +70,12 @@ func Listen(dbtx *store.DB, directURL string, logger *slog.Logger, feed Feed, o 
 	if err != nil {
 		return nil, err
 	}
+	// A process that cannot hear notifications cannot keep its streams
+	// (their wakes, their sessions' endings): it ends them, so their
+	// clients reconnect, to a replica that listens when there is one, and
+	// opens no new one until it listens again.
+	streams.listening = l.Connected
+	l.OnLost(streams.EndAll)
 	check := &RevocationCheck{set: revs.set, listening: l.Connected, q: q}
 	return &Live{Revocations: check, Streams: streams, Listener: l, Notifier: NewNotifier(dbtx, logger)}, nil
 }

@@ -90,10 +90,13 @@ type StreamOptions struct {
 
 // Streams is the set of event streams open on this process.
 type Streams struct {
-	feed    Feed
-	perUser int
-	max     int
-	ping    time.Duration
+	feed Feed
+	// listening reports whether the process hears notifications; nil:
+	// always (see Listen).
+	listening func() bool
+	perUser   int
+	max       int
+	ping      time.Duration
 	// pending are the reads of woken streams waiting for the next batch.
 	pendingMu sync.Mutex
 	pending   []pendingRead
@@ -139,6 +142,8 @@ func (e *Streams) Add(user, session uuid.UUID) (*Stream, error) {
 	switch {
 	case e.closed:
 		return nil, apperr.ServiceUnavailable.WithDetail("Shutting down")
+	case e.listening != nil && !e.listening():
+		return nil, apperr.ServiceUnavailable.WithDetail("Not listening for the database's notifications").WithHeader("Retry-After", "5")
 	case len(e.byUser[user]) >= e.perUser:
 		return nil, apperr.TooManyStreams.WithHeader("Retry-After", "5")
 	case e.max > 0 && e.open.Load() >= int64(e.max):
@@ -225,17 +230,24 @@ func (e *Streams) WakeAll() {
 	}
 }
 
-// Shutdown ends every stream and refuses new ones: the server is going
-// away, and its clients reconnect elsewhere.
-func (e *Streams) Shutdown() {
+// EndAll ends every open stream; new ones may open.
+func (e *Streams) EndAll() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.closed = true
 	for _, streams := range e.byUser {
 		for s := range streams {
 			s.stop()
 		}
 	}
+}
+
+// Shutdown ends every stream and refuses new ones: the server is going
+// away, and its clients reconnect elsewhere.
+func (e *Streams) Shutdown() {
+	e.mu.Lock()
+	e.closed = true // no stream is added after this
+	e.mu.Unlock()
+	e.EndAll()
 }
 
 // Serve writes stream s, starting with its first page, until its client

@@ -23,6 +23,7 @@ type Listener struct {
 	logger    *slog.Logger
 	handlers  map[string]func(payload string)
 	onConnect func(ctx context.Context) error
+	onLost    func() // may be nil
 
 	connected atomic.Bool
 	mu        sync.Mutex
@@ -41,6 +42,10 @@ func NewListener(databaseURL string, logger *slog.Logger, handlers map[string]fu
 	}
 	return &Listener{cfg: cfg, logger: logger, handlers: handlers, onConnect: onConnect}, nil
 }
+
+// OnLost makes f run each time a listening connection is lost (before the
+// reconnect). Call it before Run.
+func (l *Listener) OnLost(f func()) { l.onLost = f }
 
 // Connected reports whether the listener is listening now.
 func (l *Listener) Connected() bool { return l.connected.Load() }
@@ -62,6 +67,9 @@ func (l *Listener) Run(ctx context.Context) {
 		l.connected.Store(false)
 		if ctx.Err() != nil {
 			return
+		}
+		if listened && l.onLost != nil {
+			l.onLost()
 		}
 		if listened {
 			wait = first

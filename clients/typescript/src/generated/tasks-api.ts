@@ -200,7 +200,8 @@ export interface paths {
          *     last event id) and when the server shuts down. Each server keeps at most a few streams
          *     per user (EVENT_STREAMS_PER_USER); one more is 429 TOO_MANY_STREAMS. It also keeps at
          *     most EVENT_STREAMS_MAX streams in all; one more is 503 SERVICE_UNAVAILABLE with
-         *     `Retry-After` (another server may have room).
+         *     `Retry-After` (another server may have room). A server that has lost its connection to
+         *     the database's notifications ends its streams and answers 503 until it has it back.
          *
          *     The body is a stream of events, not one JSON document: the schema below is that of each
          *     event's `data`. Browsers' EventSource cannot send the Bearer token; read the stream with
