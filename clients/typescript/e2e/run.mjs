@@ -112,6 +112,8 @@ async function redoc() {
   await page.waitForSelector("[data-section-id]", { timeout: 30000 });
   const paths = ["/auth/register", "/auth/login", "/auth/refresh", "/auth/me", "/auth/logout", "/tasks", "/tasks/{task_id}",
     "/tasks/{task_id}/tags/{tag_id}", "/tags", "/tags/{tag_id}", "/changes", "/events"];
+  // A tag's operation list shows its first eight; the rest behind "Show N more".
+  for (const more of await page.getByText(/^Show \d+ more/).all()) await more.click();
   const missing = [];
   for (const p of paths) { // locators see into ReDoc's shadow DOM; textContent does not
     try {
