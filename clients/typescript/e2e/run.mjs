@@ -112,8 +112,11 @@ async function redoc() {
   await page.waitForSelector("[data-section-id]", { timeout: 30000 });
   const paths = ["/auth/register", "/auth/login", "/auth/refresh", "/auth/me", "/auth/logout", "/tasks", "/tasks/{task_id}",
     "/tasks/{task_id}/tags/{tag_id}", "/tags", "/tags/{tag_id}", "/changes", "/events"];
-  // A tag's operation list shows its first eight; the rest behind "Show N more".
-  for (const more of await page.getByText(/^Show \d+ more/).all()) await more.click();
+  // A tag's operation list shows its first eight, the rest behind "Show N more" (rendered in
+  // steps too: wait for the Authentication tag's, which has eleven).
+  const more = page.getByText(/^Show \d+ more/);
+  await more.first().waitFor({ state: "visible", timeout: 30000 });
+  for (let i = 0; i < 10 && (await more.count()) > 0; i++) await more.first().click();
   const missing = [];
   for (const p of paths) { // locators see into ReDoc's shadow DOM; textContent does not
     try {
