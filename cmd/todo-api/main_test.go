@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -19,7 +20,6 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -65,10 +65,50 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func freePort(t *testing.T) int {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// logged is the value of key in the first JSON log line whose message is
+// msg, or fails the test.
+func logged(t *testing.T, logs *syncBuffer, msg, key string) string {
+	t.Helper()
+	for _, l := range strings.Split(logs.String(), "\n") {
+		var line map[string]any
+		if json.Unmarshal([]byte(l), &line) == nil && line["msg"] == msg {
+			v, ok := line[key].(string)
+			require.True(t, ok, "%s in: %s", key, l)
+			return v
+		}
+	}
+	require.Failf(t, "no such log line", "%q; logs:\n%s", msg, logs.String())
+	return ""
+}
+
+// bcryptsStarted is how many password hashes and checks the server at
+// metrics has started: the count of its bcrypt waits, each observed as its
+// computation starts.
+func bcryptsStarted(t *testing.T, metrics string) int {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, metrics, nil)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+	for _, l := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(l, "todo_bcrypt_wait_seconds_count "); ok {
+			n, err := strconv.Atoi(v)
+			require.NoError(t, err, l)
+			return n
+		}
+	}
+	return 0
 }
 
 func command(env []string, args ...string) *exec.Cmd {
@@ -90,15 +130,7 @@ func TestServeHealthcheckAndGracefulShutdown(t *testing.T) {
 	require.NoError(t, srv.Start())
 	t.Cleanup(func() { _ = srv.Process.Kill() })
 
-	healthy := false
-	for range 200 {
-		if command(env, "healthcheck").Run() == nil {
-			healthy = true
-			break
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	require.True(t, healthy, "healthcheck never passed; logs:\n%s", logs.String())
+	testdb.Poll(t, func() bool { return command(env, "healthcheck").Run() == nil }, "healthcheck never passed; logs:\n%s", &logs)
 	out, err := command(env, "healthcheck", "-ready").CombinedOutput()
 	require.NoError(t, err, string(out))
 	assert.Contains(t, string(out), "/readyz: 200 OK")
@@ -195,15 +227,17 @@ func TestMigrateCommands(t *testing.T) {
 
 func TestServeWarnsWhenSchemaIsBehind(t *testing.T) {
 	t.Parallel()
-	env := []string{"DATABASE_URL=" + testdb.NewEmptyDatabase(t), "JWT_SECRET_KEY=" + testSecret, "PORT=" + strconv.Itoa(freePort(t))}
+	// Without the schema its listener cannot load the ended sessions, and
+	// the start waits DB_CONNECTION_TIMEOUT for it before serving anyway:
+	// a second here rather than the default half-minute.
+	env := []string{"DATABASE_URL=" + testdb.NewEmptyDatabase(t), "JWT_SECRET_KEY=" + testSecret, "PORT=" + strconv.Itoa(freePort(t)),
+		"DB_CONNECTION_TIMEOUT=1"}
 	var logs syncBuffer
 	srv := command(env, "serve")
 	srv.Stdout, srv.Stderr = &logs, &logs
 	require.NoError(t, srv.Start())
 	t.Cleanup(func() { _ = srv.Process.Kill() })
-	for i := 0; i < 200 && !strings.Contains(logs.String(), `"msg":"listening"`); i++ {
-		time.Sleep(25 * time.Millisecond)
-	}
+	testdb.Poll(t, func() bool { return strings.Contains(logs.String(), `"msg":"listening"`) }, "it never listened; logs:\n%s", &logs)
 	require.NoError(t, srv.Process.Signal(syscall.SIGTERM))
 	require.NoError(t, srv.Wait())
 	assert.Contains(t, logs.String(), "database schema is behind this binary; run: todo-api migrate up")
@@ -223,9 +257,8 @@ func TestSIGTERMDrainsInFlightRequests(t *testing.T) {
 	srv.Stdout, srv.Stderr = &logs, &logs
 	require.NoError(t, srv.Start())
 	t.Cleanup(func() { _ = srv.Process.Kill() })
-	for i := 0; i < 200 && command(env, "healthcheck").Run() != nil; i++ {
-		time.Sleep(25 * time.Millisecond)
-	}
+	testdb.Poll(t, func() bool { return command(env, "healthcheck").Run() == nil }, "healthcheck never passed; logs:\n%s", &logs)
+	metrics := "http://" + logged(t, &logs, "metrics", "addr") + "/metrics"
 	base := fmt.Sprintf("http://127.0.0.1:%d/api/v1/auth", port)
 	resp, err := http.Post(base+"/register", "application/json", strings.NewReader(`{"email":"drain@example.com","password":"correct-horse"}`))
 	require.NoError(t, err)
@@ -246,10 +279,11 @@ func TestSIGTERMDrainsInFlightRequests(t *testing.T) {
 		resp.Body.Close()
 		status <- resp.StatusCode
 	}()
-	// SIGTERM while the login is being served: its request is on the wire,
-	// and its bcrypt alone takes far longer than this pause.
+	// SIGTERM while the login is being served: once its password check has
+	// started (the register's hash was the first), which alone takes about
+	// a second.
 	<-sent
-	time.Sleep(300 * time.Millisecond)
+	testdb.Poll(t, func() bool { return bcryptsStarted(t, metrics) >= 2 }, "the login's password check never started; logs:\n%s", &logs)
 	require.NoError(t, srv.Process.Signal(syscall.SIGTERM))
 	assert.Equal(t, http.StatusOK, <-status, "the in-flight login finished; logs:\n%s", logs.String())
 	require.NoError(t, srv.Wait(), "exit 0 after draining")

@@ -183,10 +183,7 @@ func newApp(t testing.TB, opt ...func(*options)) *app {
 	go func() { rt.Run(lctx); close(done) }()
 	t.Cleanup(func() { stop(); <-done })
 	if (o.databaseURL == "" || o.listenURL != "") && !o.listenerDown { // wait until it listens
-		for i := 0; !listener.Connected(); i++ {
-			require.Less(t, i, 500, "the listener never connected")
-			time.Sleep(10 * time.Millisecond)
-		}
+		poll(t, listener.Connected, "the listener connects")
 	}
 	var trusted []*net.IPNet
 	if o.trusted != "" {
@@ -417,6 +414,16 @@ func (a *app) call(t testing.TB, method, path, token string, body any, header ..
 	return a.do(t, method, path, "application/json", mustJSON(t, body), header...)
 }
 
+// write sends a request like call and requires the status want: for each
+// write a test goes on to rely on. Unlike call it stops the test, so it runs
+// on the test's goroutine only.
+func (a *app) write(t testing.TB, want int, method, path, token string, body any, header ...string) response {
+	t.Helper()
+	r := a.call(t, method, path, token, body, header...)
+	require.Equal(t, want, r.Code, "%s %s: %s", method, path, r.Body.String())
+	return r
+}
+
 // user registers and logs in a fresh user, returning its access token.
 func (a *app) user(t testing.TB, email string) string {
 	t.Helper()
@@ -441,14 +448,20 @@ func (a *app) createTag(t testing.TB, token, name string) int {
 }
 
 // poll calls cond on the test's goroutine until it holds, and fails the
-// test if it never does within a bound generous enough for a loaded machine
-// (what it waits for takes milliseconds normally).
+// test if it never does within testdb.Patience, a bound generous enough for
+// a loaded machine (what it waits for takes milliseconds normally). It is
+// the one way these tests wait for a condition.
 func poll(t testing.TB, cond func() bool, msgAndArgs ...any) {
 	t.Helper()
-	const bound = 30 * time.Second
-	for deadline := time.Now().Add(bound); !cond(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			require.Fail(t, "the condition never held within "+bound.String(), msgAndArgs...)
-		}
-	}
+	testdb.Poll(t, cond, msgAndArgs...)
 }
+
+// lastSeen formats as what it returns when a failure message is written:
+// a message of poll's can say the last value its condition saw.
+type lastSeen func() string
+
+func (f lastSeen) String() string { return f() }
+
+// patience bounds a wait that only guards against a hang (an event that
+// never comes, a stream that never ends).
+const patience = testdb.Patience

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -83,6 +82,7 @@ func TestListPaginationMetadata(t *testing.T) {
 
 // seedFilterSet makes a user with tasks of known attributes, for filters.
 func seedFilterSet(t *testing.T, a *app) (tok string, work, home int) {
+	t.Helper()
 	tok = a.user(t, "filters@example.com")
 	work, home = a.createTag(t, tok, "work"), a.createTag(t, tok, "home")
 	specs := []struct {
@@ -290,7 +290,7 @@ func TestListCostsConstantStatements(t *testing.T) {
 	tag := a.createTag(t, tok, "t")
 	for i := range 30 {
 		task := a.createTask(t, tok, map[string]any{"title": fmt.Sprintf("task %d", i)})
-		a.call(t, http.MethodPost, fmt.Sprintf("/api/v1/tasks/%v/tags/%d", task["id"], tag), tok, nil)
+		a.write(t, http.StatusCreated, http.MethodPost, fmt.Sprintf("/api/v1/tasks/%v/tags/%d", task["id"], tag), tok, nil)
 	}
 	cost := func(q ...string) int64 {
 		before := a.queries.n.Load()
@@ -320,12 +320,12 @@ func TestListTotalsStayExact(t *testing.T) {
 		a.createTask(t, other, map[string]any{"title": "noise"})
 	}
 	for _, id := range ids[:6] {
-		a.call(t, http.MethodPost, fmt.Sprintf("/api/v1/tasks/%v/tags/%d", id, tag), tok, nil)
+		a.write(t, http.StatusCreated, http.MethodPost, fmt.Sprintf("/api/v1/tasks/%v/tags/%d", id, tag), tok, nil)
 	}
-	a.call(t, http.MethodPatch, fmt.Sprintf("/api/v1/tasks/%v", ids[0]), tok, map[string]any{"completed": true, "priority": "high"})
-	a.call(t, http.MethodPut, fmt.Sprintf("/api/v1/tasks/%v", ids[1]), tok, map[string]any{"title": "r", "completed": true})
-	a.call(t, http.MethodDelete, fmt.Sprintf("/api/v1/tasks/%v", ids[2]), tok, nil)
-	a.call(t, http.MethodDelete, fmt.Sprintf("/api/v1/tasks/%v/tags/%d", ids[3], tag), tok, nil)
+	a.write(t, http.StatusOK, http.MethodPatch, fmt.Sprintf("/api/v1/tasks/%v", ids[0]), tok, map[string]any{"completed": true, "priority": "high"})
+	a.write(t, http.StatusOK, http.MethodPut, fmt.Sprintf("/api/v1/tasks/%v", ids[1]), tok, map[string]any{"title": "r", "completed": true})
+	a.write(t, http.StatusNoContent, http.MethodDelete, fmt.Sprintf("/api/v1/tasks/%v", ids[2]), tok, nil)
+	a.write(t, http.StatusNoContent, http.MethodDelete, fmt.Sprintf("/api/v1/tasks/%v/tags/%d", ids[3], tag), tok, nil)
 
 	// Every filter combination agrees with counting the rows themselves.
 	for _, status := range []string{"", "pending", "completed"} {
@@ -340,7 +340,7 @@ func TestListTotalsStayExact(t *testing.T) {
 	assert.Equal(t, 11, a.list(t, tok, "/api/v1/tasks").total)
 	assert.Equal(t, 4, a.list(t, tok, query("tag", "x")).total)
 	// Deleting the tag drops its links; deleting the user drops everything.
-	a.call(t, http.MethodDelete, fmt.Sprintf("/api/v1/tags/%d", tag), tok, nil)
+	a.write(t, http.StatusNoContent, http.MethodDelete, fmt.Sprintf("/api/v1/tags/%d", tag), tok, nil)
 	assert.Equal(t, 11, a.list(t, tok, "/api/v1/tasks").total)
 	var stray int
 	_, err := a.pool.Exec(t.Context(), `DELETE FROM users WHERE email = 'exact@example.com'`)
@@ -363,7 +363,7 @@ func TestSearchNewlines(t *testing.T) {
 	a.createTask(t, tok, map[string]any{"title": "two\nlines", "description": "one\nMore line"})
 	tag := a.createTag(t, tok, "t")
 	for _, p := range a.list(t, tok, query("limit", "100")).ids {
-		a.call(t, http.MethodPost, fmt.Sprintf("/api/v1/tasks/%d/tags/%d", p, tag), tok, nil)
+		a.write(t, http.StatusCreated, http.MethodPost, fmt.Sprintf("/api/v1/tasks/%d/tags/%d", p, tag), tok, nil)
 	}
 	for _, c := range []struct {
 		q    string
@@ -405,16 +405,13 @@ func TestSearchTotalsAreRemembered(t *testing.T) {
 	// Once a count has been made at a settled version (no older transaction
 	// still running anywhere), the next request is answered without one.
 	a.settled(t)
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		require.True(t, time.Now().Before(deadline), "the total was never remembered")
+	poll(t, func() bool {
 		counts := a.queries.ran("CountSearch")
 		before := a.queries.n.Load()
 		p := a.list(t, tok, search)
 		require.Equal(t, 30, p.total)
-		if a.queries.ran("CountSearch") == counts && a.queries.n.Load()-before == 2 {
-			break
-		}
-	}
+		return a.queries.ran("CountSearch") == counts && a.queries.n.Load()-before == 2
+	}, "the total was never remembered")
 	counts := a.queries.ran("CountSearch")
 	p := a.list(t, tok, query("q", "MEET", "limit", "10", "page", "3"))
 	assert.Equal(t, 30, p.total, "another page of the same search")
@@ -429,29 +426,29 @@ func TestSearchTotalsAreRemembered(t *testing.T) {
 	assert.Equal(t, 30, a.list(t, tok, search).total, "remembered")
 
 	// Any change through the service makes a new version: counted again.
-	a.call(t, http.MethodPatch, fmt.Sprintf("/api/v1/tasks/%v", ids[1]), tok, map[string]any{"completed": true})
+	a.write(t, http.StatusOK, http.MethodPatch, fmt.Sprintf("/api/v1/tasks/%v", ids[1]), tok, map[string]any{"completed": true})
 	assert.Equal(t, 29, a.list(t, tok, search).total)
-	a.call(t, http.MethodDelete, fmt.Sprintf("/api/v1/tasks/%v", ids[2]), tok, nil)
+	a.write(t, http.StatusNoContent, http.MethodDelete, fmt.Sprintf("/api/v1/tasks/%v", ids[2]), tok, nil)
 	assert.Equal(t, 28, a.list(t, tok, search).total)
 	a.createTask(t, tok, map[string]any{"title": "a new meeting"})
 	assert.Equal(t, 29, a.list(t, tok, search).total)
-	a.call(t, http.MethodPatch, fmt.Sprintf("/api/v1/tasks/%v", ids[3]), tok, map[string]any{"title": "moved"})
+	a.write(t, http.StatusOK, http.MethodPatch, fmt.Sprintf("/api/v1/tasks/%v", ids[3]), tok, map[string]any{"title": "moved"})
 	assert.Equal(t, 28, a.list(t, tok, search).total)
-	a.call(t, http.MethodPatch, fmt.Sprintf("/api/v1/tasks/%v", ids[3]), tok, map[string]any{"description": "a meeting after all"})
+	a.write(t, http.StatusOK, http.MethodPatch, fmt.Sprintf("/api/v1/tasks/%v", ids[3]), tok, map[string]any{"description": "a meeting after all"})
 	assert.Equal(t, 29, a.list(t, tok, search).total, "found in the description")
 
 	// With a tag and a status the total is remembered by those filters too.
 	tag := a.createTag(t, tok, "w")
 	for _, id := range ids[4:9] {
-		a.call(t, http.MethodPost, fmt.Sprintf("/api/v1/tasks/%v/tags/%d", id, tag), tok, nil)
+		a.write(t, http.StatusCreated, http.MethodPost, fmt.Sprintf("/api/v1/tasks/%v/tags/%d", id, tag), tok, nil)
 	}
-	a.call(t, http.MethodPatch, fmt.Sprintf("/api/v1/tasks/%v", ids[4]), tok, map[string]any{"completed": true})
+	a.write(t, http.StatusOK, http.MethodPatch, fmt.Sprintf("/api/v1/tasks/%v", ids[4]), tok, map[string]any{"completed": true})
 	for range 3 {
 		assert.Equal(t, 5, a.list(t, tok, query("q", "meet", "tag", "w")).total)
 		assert.Equal(t, 4, a.list(t, tok, query("q", "meet", "tag", "w", "status", "pending")).total)
 		assert.Equal(t, 2, a.list(t, tok, query("q", "meet", "status", "completed")).total)
 	}
-	a.call(t, http.MethodDelete, fmt.Sprintf("/api/v1/tasks/%v/tags/%d", ids[5], tag), tok, nil)
+	a.write(t, http.StatusNoContent, http.MethodDelete, fmt.Sprintf("/api/v1/tasks/%v/tags/%d", ids[5], tag), tok, nil)
 	assert.Equal(t, 4, a.list(t, tok, query("q", "meet", "tag", "w")).total)
 	assert.Equal(t, 3, a.list(t, tok, query("q", "meet", "tag", "w", "status", "pending")).total)
 }

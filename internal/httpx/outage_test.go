@@ -40,6 +40,7 @@ func proxiedDatabase(t *testing.T) (direct, viaProxy *url.URL, proxy *tcpProxy) 
 }
 
 func startProxy(t *testing.T, target string) *tcpProxy {
+	t.Helper()
 	p := &tcpProxy{target: target, addr: "127.0.0.1:0", conns: map[net.Conn]struct{}{}}
 	p.Start(t)
 	t.Cleanup(p.Stop)
@@ -47,6 +48,7 @@ func startProxy(t *testing.T, target string) *tcpProxy {
 }
 
 func (p *tcpProxy) Start(t *testing.T) {
+	t.Helper()
 	ln, err := net.Listen("tcp", p.addr)
 	require.NoError(t, err)
 	p.mu.Lock()
@@ -101,18 +103,6 @@ func (p *tcpProxy) Stop() {
 	}
 }
 
-// eventually polls f (bounded: 200 tries, 25 ms apart) until it is true.
-func eventually(t *testing.T, what string, f func() bool) {
-	t.Helper()
-	for range 200 {
-		if f() {
-			return
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	t.Fatalf("never happened: %s", what)
-}
-
 func TestDatabaseOutage(t *testing.T) {
 	t.Parallel()
 	_, viaProxy, proxy := proxiedDatabase(t)
@@ -129,9 +119,7 @@ func TestDatabaseOutage(t *testing.T) {
 	proxy.Stop()
 	r := a.do(t, "GET", "/readyz", "", "")
 	requireError(t, r, 503, "SERVICE_UNAVAILABLE", "")
-	eventually(t, "API answers 503 while the database is down", func() bool {
-		return a.me(t, access).Code == http.StatusServiceUnavailable
-	})
+	poll(t, func() bool { return a.me(t, access).Code == http.StatusServiceUnavailable }, "the API answers 503 while the database is down")
 	requireError(t, a.me(t, access), 503, "SERVICE_UNAVAILABLE", "Service temporarily unavailable")
 	requireError(t, a.loginRaw(t, "outage@example.com", "correct-horse"), 503, "SERVICE_UNAVAILABLE", "")
 	assert.Equal(t, http.StatusOK, a.do(t, "GET", "/healthz", "", "").Code, "the process is alive all along")
@@ -140,8 +128,8 @@ func TestDatabaseOutage(t *testing.T) {
 	}
 
 	proxy.Start(t)
-	eventually(t, "/readyz recovers", func() bool { return a.do(t, "GET", "/readyz", "", "").Code == http.StatusOK })
-	eventually(t, "API recovers", func() bool { return a.me(t, access).Code == http.StatusOK })
+	poll(t, func() bool { return a.do(t, "GET", "/readyz", "", "").Code == http.StatusOK }, "/readyz recovers")
+	poll(t, func() bool { return a.me(t, access).Code == http.StatusOK }, "the API recovers")
 
 	// The outage is logged once when it starts and once when it ends; each
 	// failed request has one line, a warning with its cause.

@@ -65,10 +65,10 @@ func TestVersionsCountEveryChange(t *testing.T) {
 		}
 	}
 	// What does not change the task leaves its version alone.
-	a.call(t, http.MethodPatch, path, tok, map[string]any{})
+	a.write(t, http.StatusOK, http.MethodPatch, path, tok, map[string]any{})
 	other := a.createTag(t, tok, "other") // not on the task
-	a.call(t, http.MethodPut, fmt.Sprintf("/api/v1/tags/%d", other), tok, map[string]any{"name": "other2"})
-	a.call(t, http.MethodDelete, fmt.Sprintf("%s/tags/%d", path, other), tok, nil)
+	a.write(t, http.StatusOK, http.MethodPut, fmt.Sprintf("/api/v1/tags/%d", other), tok, map[string]any{"name": "other2"})
+	a.write(t, http.StatusNoContent, http.MethodDelete, fmt.Sprintf("%s/tags/%d", path, other), tok, nil)
 	v, _ = version()
 	assert.Equal(t, float64(len(steps)+1), v)
 
@@ -81,20 +81,25 @@ func TestVersionsCountEveryChange(t *testing.T) {
 func TestIfMatch(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
-	tok := a.user(t, "ifmatch@example.com")
-	task := a.createTask(t, tok, map[string]any{"title": "original"})
-	path := fmt.Sprintf("/api/v1/tasks/%v", task["id"])
-	tag := a.createTag(t, tok, "t")
-	tagPath := fmt.Sprintf("/api/v1/tags/%d", tag)
-	link := fmt.Sprintf("%s/tags/%d", path, tag)
+	// target is a subtest's own user, with a task and a tag at version 1
+	// and the path of the link between them (not made).
+	type target struct{ tok, path, tagPath, link string }
+	fresh := func(t *testing.T, name string) target {
+		t.Helper()
+		tok := a.user(t, name+"@example.com")
+		task := a.createTask(t, tok, map[string]any{"title": "original"})
+		tag := a.createTag(t, tok, "t")
+		path := fmt.Sprintf("/api/v1/tasks/%v", task["id"])
+		return target{tok: tok, path: path, tagPath: fmt.Sprintf("/api/v1/tags/%d", tag), link: fmt.Sprintf("%s/tags/%d", path, tag)}
+	}
 	stale := func(t *testing.T, r response, current string) {
 		t.Helper()
 		requireError(t, r, http.StatusPreconditionFailed, "PRECONDITION_FAILED", "The resource was modified by another request")
 		assert.Equal(t, current, r.Header().Get("ETag"))
 	}
-	unchanged := func(t *testing.T, version float64) {
+	unchanged := func(t *testing.T, x target, version float64) {
 		t.Helper()
-		r := a.call(t, http.MethodGet, path, tok, nil)
+		r := a.call(t, http.MethodGet, x.path, x.tok, nil)
 		require.Equal(t, http.StatusOK, r.Code)
 		assert.Equal(t, "original", r.JSON(t)["title"])
 		assert.Equal(t, version, r.JSON(t)["version"])
@@ -102,53 +107,59 @@ func TestIfMatch(t *testing.T) {
 	}
 
 	t.Run("StaleWritesChangeNothing", func(t *testing.T) {
+		x := fresh(t, "ifmatch-stale")
 		for _, w := range []struct {
 			method, path string
 			body         any
 		}{
-			{http.MethodPatch, path, map[string]any{"title": "lost"}},
-			{http.MethodPatch, path, map[string]any{}},
-			{http.MethodPut, path, map[string]any{"title": "lost"}},
-			{http.MethodDelete, path, nil},
-			{http.MethodPost, link, nil},
-			{http.MethodDelete, link, nil},
+			{http.MethodPatch, x.path, map[string]any{"title": "lost"}},
+			{http.MethodPatch, x.path, map[string]any{}},
+			{http.MethodPut, x.path, map[string]any{"title": "lost"}},
+			{http.MethodDelete, x.path, nil},
+			{http.MethodPost, x.link, nil},
+			{http.MethodDelete, x.link, nil},
 		} {
 			for _, h := range []string{`"2"`, `"0"`, `W/"1"`, `"2", "3"`, `"x"`} {
-				stale(t, a.call(t, w.method, w.path, tok, w.body, "If-Match", h), `"1"`)
+				stale(t, a.call(t, w.method, w.path, x.tok, w.body, "If-Match", h), `"1"`)
 			}
 		}
-		unchanged(t, 1)
-		stale(t, a.call(t, http.MethodPut, tagPath, tok, map[string]any{"name": "lost"}, "If-Match", `"7"`), `"1"`)
-		stale(t, a.call(t, http.MethodDelete, tagPath, tok, nil, "If-Match", `"7"`), `"1"`)
-		tags := a.call(t, http.MethodGet, "/api/v1/tags", tok, nil)
+		unchanged(t, x, 1)
+		stale(t, a.call(t, http.MethodPut, x.tagPath, x.tok, map[string]any{"name": "lost"}, "If-Match", `"7"`), `"1"`)
+		stale(t, a.call(t, http.MethodDelete, x.tagPath, x.tok, nil, "If-Match", `"7"`), `"1"`)
+		tags := a.call(t, http.MethodGet, "/api/v1/tags", x.tok, nil)
 		assert.Contains(t, tags.Body.String(), `"name":"t"`)
 	})
 
 	t.Run("MatchingWritesGoAhead", func(t *testing.T) {
-		r := a.call(t, http.MethodPatch, path, tok, map[string]any{"priority": "high"}, "If-Match", `"9", "1"`)
+		x := fresh(t, "ifmatch-matching")
+		r := a.call(t, http.MethodPatch, x.path, x.tok, map[string]any{"priority": "high"}, "If-Match", `"9", "1"`)
 		require.Equal(t, http.StatusOK, r.Code, r.Body.String())
 		assert.Equal(t, `"2"`, etagOf(t, r))
-		r = a.call(t, http.MethodPost, link, tok, nil, "If-Match", `"2"`)
+		r = a.call(t, http.MethodPost, x.link, x.tok, nil, "If-Match", `"2"`)
 		require.Equal(t, http.StatusCreated, r.Code, r.Body.String())
 		assert.Equal(t, `"3"`, etagOf(t, r))
-		r = a.call(t, http.MethodDelete, link, tok, nil, "If-Match", `*`)
+		r = a.call(t, http.MethodDelete, x.link, x.tok, nil, "If-Match", `*`)
 		require.Equal(t, http.StatusNoContent, r.Code, r.Body.String())
-		r = a.call(t, http.MethodPut, tagPath, tok, map[string]any{"name": "u"}, "If-Match", `"1"`)
+		r = a.call(t, http.MethodPut, x.tagPath, x.tok, map[string]any{"name": "u"}, "If-Match", `"1"`)
 		require.Equal(t, http.StatusOK, r.Code, r.Body.String())
-		r = a.call(t, http.MethodPut, path, tok, map[string]any{"title": "again"}, "If-Match", `"4"`)
+		r = a.call(t, http.MethodPut, x.path, x.tok, map[string]any{"title": "again"}, "If-Match", `"4"`)
 		require.Equal(t, http.StatusOK, r.Code, r.Body.String())
-		r = a.call(t, http.MethodDelete, path, tok, nil, "If-Match", `"5"`)
+		r = a.call(t, http.MethodDelete, x.path, x.tok, nil, "If-Match", `"5"`)
 		require.Equal(t, http.StatusNoContent, r.Code, r.Body.String())
-		r = a.call(t, http.MethodDelete, tagPath, tok, nil, "If-Match", `"2"`)
+		r = a.call(t, http.MethodDelete, x.tagPath, x.tok, nil, "If-Match", `"2"`)
 		require.Equal(t, http.StatusNoContent, r.Code, r.Body.String())
 	})
 
 	t.Run("MissingIsStill404", func(t *testing.T) {
-		requireError(t, a.call(t, http.MethodPatch, path, tok, map[string]any{"title": "x"}, "If-Match", `"1"`), 404, "TASK_NOT_FOUND", "")
-		requireError(t, a.call(t, http.MethodDelete, tagPath, tok, nil, "If-Match", `"1"`), 404, "TAG_NOT_FOUND", "")
+		x := fresh(t, "ifmatch-missing")
+		a.write(t, http.StatusNoContent, http.MethodDelete, x.path, x.tok, nil)
+		a.write(t, http.StatusNoContent, http.MethodDelete, x.tagPath, x.tok, nil)
+		requireError(t, a.call(t, http.MethodPatch, x.path, x.tok, map[string]any{"title": "x"}, "If-Match", `"1"`), 404, "TASK_NOT_FOUND", "")
+		requireError(t, a.call(t, http.MethodDelete, x.tagPath, x.tok, nil, "If-Match", `"1"`), 404, "TAG_NOT_FOUND", "")
 	})
 
 	t.Run("MalformedIs422", func(t *testing.T) {
+		tok := a.user(t, "ifmatch@example.com")
 		other := a.createTask(t, tok, map[string]any{"title": "o"})
 		r := a.call(t, http.MethodPatch, fmt.Sprintf("/api/v1/tasks/%v", other["id"]), tok, map[string]any{"title": "x"}, "If-Match", `1`)
 		body := requireError(t, r, http.StatusUnprocessableEntity, "VALIDATION_ERROR", "")
@@ -204,7 +215,7 @@ func TestIfNoneMatch(t *testing.T) {
 		assert.Equal(t, http.StatusNotModified, a.call(t, http.MethodGet, path, tok, nil, "If-None-Match", `W/"1"`).Code)
 		assert.Equal(t, http.StatusNotModified, a.call(t, http.MethodGet, path, tok, nil, "If-None-Match", `*`).Code)
 		assert.Equal(t, http.StatusOK, a.call(t, http.MethodGet, path, tok, nil, "If-None-Match", `"2"`).Code)
-		a.call(t, http.MethodPatch, path, tok, map[string]any{"completed": true})
+		a.write(t, http.StatusOK, http.MethodPatch, path, tok, map[string]any{"completed": true})
 		r = a.call(t, http.MethodGet, path, tok, nil, "If-None-Match", `"1"`)
 		assert.Equal(t, http.StatusOK, r.Code)
 		assert.Equal(t, true, r.JSON(t)["completed"])
@@ -238,21 +249,18 @@ func TestIfNoneMatch(t *testing.T) {
 // settledListETag reads list until its ETag is settled: one a later request
 // can match (no random part). It is, once no transaction older than the
 // user's latest change still runs: other tests' transactions on the same
-// server may hold it back a moment.
+// server may hold it back a while.
 func settledListETag(t *testing.T, a *app, tok, list string) string {
 	t.Helper()
-	// Polled here rather than in require.Eventually, whose condition runs
-	// on another goroutine, where the request's own require checks must not.
 	settledTag := regexp.MustCompile(`^W/"\d+-[0-9a-f]+"$`)
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	var et string
+	poll(t, func() bool {
 		r := a.call(t, http.MethodGet, list, tok, nil)
 		require.Equal(t, http.StatusOK, r.Code, r.Body.String())
-		et := etagOf(t, r)
-		if settledTag.MatchString(et) {
-			return et
-		}
-		require.True(t, time.Now().Before(deadline), "the list's ETag never settled (last: %s)", et)
-	}
+		et = etagOf(t, r)
+		return settledTag.MatchString(et)
+	}, "the list's ETag never settled (last: %s)", lastSeen(func() string { return et }))
+	return et
 }
 
 // Retry-safe creates.
@@ -261,19 +269,28 @@ func TestIdempotencyKey(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
 	tok := a.user(t, "idem@example.com")
-	count := func(t *testing.T) int {
+	count := func(t *testing.T, tok string) int {
+		t.Helper()
 		r := a.call(t, http.MethodGet, "/api/v1/tasks", tok, nil)
 		return int(r.JSON(t)["total"].(float64))
 	}
 	body := map[string]any{"title": "once", "priority": "high"}
+	// keyUsed is a new user whose first task was created with body under
+	// key-1, and that first answer: each subtest about a used key has its own.
+	keyUsed := func(t *testing.T, name string) (tok string, first response) {
+		t.Helper()
+		tok = a.user(t, name+"@example.com")
+		first = a.call(t, http.MethodPost, "/api/v1/tasks", tok, body, "Idempotency-Key", "key-1")
+		require.Equal(t, http.StatusCreated, first.Code, first.Body.String())
+		return tok, first
+	}
 
 	t.Run("ReplayAnswersTheFirstResponse", func(t *testing.T) {
-		first := a.call(t, http.MethodPost, "/api/v1/tasks", tok, body, "Idempotency-Key", "key-1")
-		require.Equal(t, http.StatusCreated, first.Code, first.Body.String())
+		tok, first := keyUsed(t, "idem-replay")
 		assert.Empty(t, first.Header().Get("Idempotent-Replayed"))
 		assert.Equal(t, `"1"`, first.Header().Get("ETag"))
 		// The task changes meanwhile; the replay is still the first answer.
-		a.call(t, http.MethodPatch, fmt.Sprintf("/api/v1/tasks/%v", first.JSON(t)["id"]), tok, map[string]any{"title": "changed"})
+		a.write(t, http.StatusOK, http.MethodPatch, fmt.Sprintf("/api/v1/tasks/%v", first.JSON(t)["id"]), tok, map[string]any{"title": "changed"})
 		for range 3 {
 			again := a.call(t, http.MethodPost, "/api/v1/tasks", tok, body, "Idempotency-Key", "key-1")
 			require.Equal(t, http.StatusCreated, again.Code)
@@ -281,19 +298,21 @@ func TestIdempotencyKey(t *testing.T) {
 			assert.Equal(t, first.Body.String(), again.Body.String())
 			assert.Equal(t, `"1"`, again.Header().Get("ETag"))
 		}
-		assert.Equal(t, 1, count(t))
+		assert.Equal(t, 1, count(t, tok))
 	})
 
 	t.Run("OtherBodyOrOperationIsAMismatch", func(t *testing.T) {
+		tok, _ := keyUsed(t, "idem-mismatch")
 		r := a.call(t, http.MethodPost, "/api/v1/tasks", tok, map[string]any{"title": "twice"}, "Idempotency-Key", "key-1")
 		body := requireError(t, r, http.StatusUnprocessableEntity, "IDEMPOTENCY_KEY_MISMATCH", "Idempotency-Key was already used with a different request")
 		assert.Equal(t, "Idempotency-Key", body["field"])
 		r = a.call(t, http.MethodPost, "/api/v1/tags", tok, map[string]any{"name": "once"}, "Idempotency-Key", "key-1")
 		requireError(t, r, http.StatusUnprocessableEntity, "IDEMPOTENCY_KEY_MISMATCH", "")
-		assert.Equal(t, 1, count(t))
+		assert.Equal(t, 1, count(t, tok))
 	})
 
 	t.Run("KeysBelongToTheirUser", func(t *testing.T) {
+		keyUsed(t, "idem-owner")
 		other := a.user(t, "idem-other@example.com")
 		r := a.call(t, http.MethodPost, "/api/v1/tasks", other, body, "Idempotency-Key", "key-1")
 		require.Equal(t, http.StatusCreated, r.Code)
@@ -310,7 +329,7 @@ func TestIdempotencyKey(t *testing.T) {
 	})
 
 	t.Run("ConcurrentRetriesCreateOneRow", func(t *testing.T) {
-		before := count(t)
+		before := count(t, tok)
 		const n = 12
 		codes := make([]int, n)
 		bodies := make([]string, n)
@@ -341,7 +360,7 @@ func TestIdempotencyKey(t *testing.T) {
 				assert.Equal(t, first, bodies[i], "every 201 is the first one")
 			}
 		}
-		assert.Equal(t, before+1, count(t))
+		assert.Equal(t, before+1, count(t, tok))
 	})
 
 	t.Run("InProgressIs409", func(t *testing.T) {
@@ -368,17 +387,17 @@ func TestIdempotencyKey(t *testing.T) {
 		ctx := context.Background()
 		_, err := a.pool.Exec(ctx, `ALTER TABLE idempotency_keys ADD CONSTRAINT test_refuse CHECK (key <> 'doomed')`)
 		require.NoError(t, err)
-		before := count(t)
+		before := count(t, tok)
 		r := a.call(t, http.MethodPost, "/api/v1/tasks", tok, body, "Idempotency-Key", "doomed")
 		assert.Equal(t, http.StatusInternalServerError, r.Code)
-		assert.Equal(t, before, count(t), "no task without its key")
+		assert.Equal(t, before, count(t, tok), "no task without its key")
 		_, err = a.pool.Exec(ctx, `ALTER TABLE idempotency_keys DROP CONSTRAINT test_refuse`)
 		require.NoError(t, err)
 		r = a.call(t, http.MethodPost, "/api/v1/tasks", tok, body, "Idempotency-Key", "doomed")
 		assert.Equal(t, http.StatusCreated, r.Code)
 		r = a.call(t, http.MethodPost, "/api/v1/tasks", tok, body, "Idempotency-Key", "doomed")
 		assert.Equal(t, "true", r.Header().Get("Idempotent-Replayed"))
-		assert.Equal(t, before+1, count(t))
+		assert.Equal(t, before+1, count(t, tok))
 	})
 
 	t.Run("KeysExpireAfterADay", func(t *testing.T) {
@@ -470,18 +489,18 @@ func canonical(t tester, raw []byte) string {
 
 // settled waits until every change committed so far is below the feed's
 // horizon: until no transaction older than them still runs (other tests'
-// transactions on the same server may hold it back a moment). The feed
+// transactions on the same server may hold it back a while). The feed
 // shows a change once it is.
 func (a *app) settled(t testing.TB) {
 	t.Helper()
 	var last int64
 	require.NoError(t, a.pool.QueryRow(context.Background(),
 		`SELECT greatest((SELECT max(xid) FROM changes), (SELECT max(changes_floor) FROM users), 0)`).Scan(&last))
-	require.Eventually(t, func() bool {
+	poll(t, func() bool {
 		var horizon int64
 		err := a.pool.QueryRow(context.Background(), `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint`).Scan(&horizon)
 		return err == nil && horizon > last
-	}, 10*time.Second, 5*time.Millisecond, "the feed's horizon never passed the changes")
+	}, "the feed's horizon never passed the changes")
 }
 
 // sameState fails the test for each entity on which the copy differs from
@@ -555,9 +574,9 @@ func TestChangeFeed(t *testing.T) {
 	keep := a.createTask(t, tok, map[string]any{"title": "keep"})
 	gone := a.createTask(t, tok, map[string]any{"title": "gone"})
 	tag := a.createTag(t, tok, "doomed")
-	a.call(t, http.MethodPost, fmt.Sprintf("/api/v1/tasks/%v/tags/%d", keep["id"], tag), tok, nil)
-	a.call(t, http.MethodPatch, fmt.Sprintf("/api/v1/tasks/%v", keep["id"]), tok, map[string]any{"completed": true})
-	a.call(t, http.MethodDelete, fmt.Sprintf("/api/v1/tasks/%v", gone["id"]), tok, nil)
+	a.write(t, http.StatusCreated, http.MethodPost, fmt.Sprintf("/api/v1/tasks/%v/tags/%d", keep["id"], tag), tok, nil)
+	a.write(t, http.StatusOK, http.MethodPatch, fmt.Sprintf("/api/v1/tasks/%v", keep["id"]), tok, map[string]any{"completed": true})
+	a.write(t, http.StatusNoContent, http.MethodDelete, fmt.Sprintf("/api/v1/tasks/%v", gone["id"]), tok, nil)
 
 	a.settled(t)
 	l := a.changes(t, tok, "?since="+start.Cursor)
@@ -573,7 +592,7 @@ func TestChangeFeed(t *testing.T) {
 	assert.Empty(t, a.changes(t, tok, "?since="+cursor).Changes, "nothing after the latest cursor")
 
 	// Deleting a tag: the tag's delete and an upsert of each task that carried it.
-	a.call(t, http.MethodDelete, fmt.Sprintf("/api/v1/tags/%d", tag), tok, nil)
+	a.write(t, http.StatusNoContent, http.MethodDelete, fmt.Sprintf("/api/v1/tags/%d", tag), tok, nil)
 	a.settled(t)
 	l = a.changes(t, tok, "?since="+cursor)
 	require.Len(t, l.Changes, 2)
@@ -619,7 +638,7 @@ func TestChangeFeed(t *testing.T) {
 	t.Run("PrunedCursorsExpire", func(t *testing.T) {
 		old := a.changes(t, tok, "")
 		doomed := a.createTask(t, tok, map[string]any{"title": "pruned"})
-		a.call(t, http.MethodDelete, fmt.Sprintf("/api/v1/tasks/%v", doomed["id"]), tok, nil)
+		a.write(t, http.StatusNoContent, http.MethodDelete, fmt.Sprintf("/api/v1/tasks/%v", doomed["id"]), tok, nil)
 		a.pruneDeletions(t)
 		requireError(t, a.call(t, http.MethodGet, "/api/v1/changes?since="+old.Cursor, tok, nil), 410, "CURSOR_EXPIRED", "")
 		a.settled(t) // (a retention of 30 days keeps pruned deletions far below the horizon)
@@ -634,7 +653,7 @@ func TestChangeFeed(t *testing.T) {
 		a.createTask(t, tok, map[string]any{"title": "latest before the deletion"})
 		list := "/api/v1/tasks?limit=100"
 		et := settledListETag(t, a, tok, list)
-		a.call(t, http.MethodDelete, fmt.Sprintf("/api/v1/tasks/%v", gone["id"]), tok, nil)
+		a.write(t, http.StatusNoContent, http.MethodDelete, fmt.Sprintf("/api/v1/tasks/%v", gone["id"]), tok, nil)
 		a.pruneDeletions(t)
 		a.settled(t)
 		r := a.call(t, http.MethodGet, list, tok, nil, "If-None-Match", et)
@@ -665,7 +684,7 @@ func TestChangesPageCostsTwoStatements(t *testing.T) {
 	tag := a.createTag(t, tok, "t")
 	for i := range 120 {
 		task := a.createTask(t, tok, map[string]any{"title": fmt.Sprint("task ", i)})
-		a.call(t, http.MethodPost, fmt.Sprintf("/api/v1/tasks/%v/tags/%d", task["id"], tag), tok, nil)
+		a.write(t, http.StatusCreated, http.MethodPost, fmt.Sprintf("/api/v1/tasks/%v/tags/%d", task["id"], tag), tok, nil)
 	}
 	a.settled(t)
 	before := a.queries.n.Load()
@@ -735,7 +754,7 @@ func TestChangeFeedUnderConcurrentWriters(t *testing.T) {
 		})
 	}
 	writers.Wait()
-	a.call(t, http.MethodPut, fmt.Sprintf("/api/v1/tags/%d", tags[0]), tok, map[string]any{"name": "renamed"})
+	a.write(t, http.StatusOK, http.MethodPut, fmt.Sprintf("/api/v1/tags/%d", tags[0]), tok, map[string]any{"name": "renamed"})
 	close(stop)
 	readerDone.Wait()
 	a.settled(t)
@@ -755,6 +774,7 @@ type sse struct {
 
 type sseEvent struct {
 	id, event, data, comment string
+	at                       time.Time // when it was read off the wire
 }
 
 // refused is the answer to a GET /events that did not open a stream.
@@ -793,10 +813,12 @@ func openEvents(t testing.TB, srv, token, query string, header ...string) (*sse,
 	return s, answer
 }
 
-// next waits at most d for the next event that is not a comment.
-func (s *sse) next(t testing.TB, d time.Duration) sseEvent {
+// next waits for the next event that is not a comment. Its bound only
+// guards against a hang: a test that holds the server to a time measures
+// it (delivered).
+func (s *sse) next(t testing.TB) sseEvent {
 	t.Helper()
-	deadline := time.After(d)
+	deadline := time.After(patience)
 	for {
 		select {
 		case e, ok := <-s.events:
@@ -806,15 +828,16 @@ func (s *sse) next(t testing.TB, d time.Duration) sseEvent {
 			}
 			return e
 		case <-deadline:
-			t.Fatalf("no event within %s", d)
+			t.Fatalf("no event within %s", patience)
 		}
 	}
 }
 
-// ended waits at most d for the stream to end.
-func (s *sse) ended(t testing.TB, d time.Duration) {
+// ended waits for the stream to end; like next's, its bound only guards
+// against a hang.
+func (s *sse) ended(t testing.TB) {
 	t.Helper()
-	deadline := time.After(d)
+	deadline := time.After(patience)
 	for {
 		select {
 		case _, ok := <-s.events:
@@ -822,7 +845,7 @@ func (s *sse) ended(t testing.TB, d time.Duration) {
 				return
 			}
 		case <-deadline:
-			t.Fatalf("the stream did not end within %s", d)
+			t.Fatalf("the stream did not end within %s", patience)
 		}
 	}
 }

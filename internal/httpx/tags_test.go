@@ -15,10 +15,14 @@ func TestTags(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
 	tok := a.user(t, "tags@example.com")
-	post := func(body map[string]any) response { return a.call(t, http.MethodPost, "/api/v1/tags", tok, body) }
+	post := func(t *testing.T, tok string, body map[string]any) response {
+		t.Helper()
+		return a.call(t, http.MethodPost, "/api/v1/tags", tok, body)
+	}
 
 	t.Run("CreateListUpdateDelete", func(t *testing.T) {
-		r := post(map[string]any{"name": "  errands ", "color": "#FF5733"})
+		tok := a.user(t, "tags-list@example.com") // a list of its own tags only
+		r := post(t, tok, map[string]any{"name": "  errands ", "color": "#FF5733"})
 		require.Equal(t, http.StatusCreated, r.Code, r.Body.String())
 		tag := r.JSON(t)
 		assert.Equal(t, "errands", tag["name"])
@@ -27,7 +31,7 @@ func TestTags(t *testing.T) {
 		assert.Equal(t, float64(1), tag["version"])
 		id := tag["id"]
 
-		r = post(map[string]any{"name": "alpha"})
+		r = post(t, tok, map[string]any{"name": "alpha"})
 		require.Equal(t, http.StatusCreated, r.Code)
 		assert.Nil(t, r.JSON(t)["color"])
 
@@ -46,29 +50,29 @@ func TestTags(t *testing.T) {
 		requireError(t, a.call(t, http.MethodPut, path, tok, map[string]any{"name": "x"}), 404, "TAG_NOT_FOUND", "")
 	})
 	t.Run("Duplicates", func(t *testing.T) {
-		require.Equal(t, http.StatusCreated, post(map[string]any{"name": "dup"}).Code)
-		b := requireError(t, post(map[string]any{"name": " dup "}), 400, "TAG_ALREADY_EXISTS", "A tag with this name already exists")
+		require.Equal(t, http.StatusCreated, post(t, tok, map[string]any{"name": "dup"}).Code)
+		b := requireError(t, post(t, tok, map[string]any{"name": " dup "}), 400, "TAG_ALREADY_EXISTS", "A tag with this name already exists")
 		assert.Equal(t, "name", b["field"])
-		other := post(map[string]any{"name": "other"}).JSON(t)
+		other := post(t, tok, map[string]any{"name": "other"}).JSON(t)
 		requireError(t, a.call(t, http.MethodPut, fmt.Sprintf("/api/v1/tags/%v", other["id"]), tok, map[string]any{"name": "dup"}), 400, "TAG_ALREADY_EXISTS", "")
 		// Renaming a tag to its own name is fine; another user may use the name.
 		assert.Equal(t, http.StatusOK, a.call(t, http.MethodPut, fmt.Sprintf("/api/v1/tags/%v", other["id"]), tok, map[string]any{"name": "other", "color": "#000000"}).Code)
 		assert.Equal(t, http.StatusCreated, a.call(t, http.MethodPost, "/api/v1/tags", a.user(t, "tags2@example.com"), map[string]any{"name": "dup"}).Code)
 	})
 	t.Run("NameBoundary", func(t *testing.T) {
-		assert.Equal(t, http.StatusCreated, post(map[string]any{"name": strings.Repeat("n", 50)}).Code)
-		b := requireError(t, post(map[string]any{"name": strings.Repeat("m", 51)}), 400, "INVALID_TAG_NAME", "Tag name is required and must be 1-50 characters")
+		assert.Equal(t, http.StatusCreated, post(t, tok, map[string]any{"name": strings.Repeat("n", 50)}).Code)
+		b := requireError(t, post(t, tok, map[string]any{"name": strings.Repeat("m", 51)}), 400, "INVALID_TAG_NAME", "Tag name is required and must be 1-50 characters")
 		assert.Equal(t, "name", b["field"])
-		requireError(t, post(map[string]any{"name": "  "}), 400, "INVALID_TAG_NAME", "")
-		b = requireError(t, post(map[string]any{"color": "#FFFFFF"}), 422, "VALIDATION_ERROR", "")
+		requireError(t, post(t, tok, map[string]any{"name": "  "}), 400, "INVALID_TAG_NAME", "")
+		b = requireError(t, post(t, tok, map[string]any{"color": "#FFFFFF"}), 422, "VALIDATION_ERROR", "")
 		assert.Equal(t, "name", b["field"])
 	})
 	t.Run("Color", func(t *testing.T) {
 		for _, c := range []string{"FF5733", "#FF573", "#FF57333", "#GG5733", "red", ""} {
-			b := requireError(t, post(map[string]any{"name": "c" + c, "color": c}), 400, "INVALID_COLOR", "Color must be a valid hex color (e.g., #FF5733)")
+			b := requireError(t, post(t, tok, map[string]any{"name": "c" + c, "color": c}), 400, "INVALID_COLOR", "Color must be a valid hex color (e.g., #FF5733)")
 			assert.Equal(t, "color", b["field"])
 		}
-		assert.Equal(t, http.StatusCreated, post(map[string]any{"name": "lower", "color": "#ab12cd"}).Code)
+		assert.Equal(t, http.StatusCreated, post(t, tok, map[string]any{"name": "lower", "color": "#ab12cd"}).Code)
 	})
 }
 
@@ -76,12 +80,21 @@ func TestTagLinks(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
 	tok := a.user(t, "links@example.com")
-	task := a.createTask(t, tok, map[string]any{"title": "linked"})
 	tag := a.createTag(t, tok, "b-tag")
 	tag2 := a.createTag(t, tok, "a-tag")
-	link := fmt.Sprintf("/api/v1/tasks/%v/tags/%d", task["id"], tag)
+	// taskWith is a new task of each subtest's own, with these tags on.
+	taskWith := func(t *testing.T, tags ...int) map[string]any {
+		t.Helper()
+		task := a.createTask(t, tok, map[string]any{"title": "linked"})
+		for _, tg := range tags {
+			a.write(t, http.StatusCreated, http.MethodPost, fmt.Sprintf("/api/v1/tasks/%v/tags/%d", task["id"], tg), tok, nil)
+		}
+		return task
+	}
 
 	t.Run("LinkIsIdempotent", func(t *testing.T) {
+		task := taskWith(t)
+		link := fmt.Sprintf("/api/v1/tasks/%v/tags/%d", task["id"], tag)
 		a.clock.Advance(time.Second)
 		r := a.call(t, http.MethodPost, link, tok, nil)
 		require.Equal(t, http.StatusCreated, r.Code, r.Body.String())
@@ -100,19 +113,24 @@ func TestTagLinks(t *testing.T) {
 		assert.Equal(t, []string{"a-tag", "b-tag"}, names, "tags by name")
 	})
 	t.Run("UnlinkIsIdempotent", func(t *testing.T) {
+		task := taskWith(t, tag, tag2)
+		link := fmt.Sprintf("/api/v1/tasks/%v/tags/%d", task["id"], tag)
 		assert.Equal(t, http.StatusNoContent, a.call(t, http.MethodDelete, link, tok, nil).Code)
 		assert.Equal(t, http.StatusNoContent, a.call(t, http.MethodDelete, link, tok, nil).Code)
 		got := a.call(t, http.MethodGet, fmt.Sprintf("/api/v1/tasks/%v", task["id"]), tok, nil).JSON(t)
 		assert.Len(t, got["tags"], 1)
 	})
 	t.Run("MissingTaskOrTag", func(t *testing.T) {
+		task := taskWith(t)
 		requireError(t, a.call(t, http.MethodPost, fmt.Sprintf("/api/v1/tasks/999999/tags/%d", tag), tok, nil), 404, "TASK_NOT_FOUND", "")
 		requireError(t, a.call(t, http.MethodPost, fmt.Sprintf("/api/v1/tasks/%v/tags/999999", task["id"]), tok, nil), 404, "TAG_NOT_FOUND", "Tag not found")
 		requireError(t, a.call(t, http.MethodDelete, fmt.Sprintf("/api/v1/tasks/999999/tags/%d", tag), tok, nil), 404, "TASK_NOT_FOUND", "")
 		requireError(t, a.call(t, http.MethodDelete, fmt.Sprintf("/api/v1/tasks/%v/tags/999999", task["id"]), tok, nil), 404, "TAG_NOT_FOUND", "")
 	})
 	t.Run("DeletingATagKeepsItsTasks", func(t *testing.T) {
-		require.Equal(t, http.StatusNoContent, a.call(t, http.MethodDelete, fmt.Sprintf("/api/v1/tags/%d", tag2), tok, nil).Code)
+		doomed := a.createTag(t, tok, "c-tag") // the subtest's own: the others keep theirs
+		task := taskWith(t, doomed)
+		require.Equal(t, http.StatusNoContent, a.call(t, http.MethodDelete, fmt.Sprintf("/api/v1/tags/%d", doomed), tok, nil).Code)
 		r := a.call(t, http.MethodGet, fmt.Sprintf("/api/v1/tasks/%v", task["id"]), tok, nil)
 		require.Equal(t, http.StatusOK, r.Code)
 		assert.Equal(t, []any{}, r.JSON(t)["tags"])

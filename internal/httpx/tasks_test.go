@@ -50,42 +50,45 @@ func TestTaskValidation(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
 	tok := a.user(t, "valid@example.com")
-	post := func(body map[string]any) response { return a.call(t, http.MethodPost, "/api/v1/tasks", tok, body) }
+	post := func(t *testing.T, body map[string]any) response {
+		t.Helper()
+		return a.call(t, http.MethodPost, "/api/v1/tasks", tok, body)
+	}
 
 	t.Run("TitleBoundary", func(t *testing.T) {
-		assert.Equal(t, http.StatusCreated, post(map[string]any{"title": strings.Repeat("t", 200)}).Code)
-		assert.Equal(t, http.StatusCreated, post(map[string]any{"title": strings.Repeat("é", 200)}).Code, "characters, not bytes")
-		b := requireError(t, post(map[string]any{"title": strings.Repeat("t", 201)}), 400, "INVALID_TITLE", "Title is required and must be 1-200 characters")
+		assert.Equal(t, http.StatusCreated, post(t, map[string]any{"title": strings.Repeat("t", 200)}).Code)
+		assert.Equal(t, http.StatusCreated, post(t, map[string]any{"title": strings.Repeat("é", 200)}).Code, "characters, not bytes")
+		b := requireError(t, post(t, map[string]any{"title": strings.Repeat("t", 201)}), 400, "INVALID_TITLE", "Title is required and must be 1-200 characters")
 		assert.Equal(t, "title", b["field"])
-		requireError(t, post(map[string]any{"title": ""}), 400, "INVALID_TITLE", "")
-		requireError(t, post(map[string]any{"title": "   \t "}), 400, "INVALID_TITLE", "")
+		requireError(t, post(t, map[string]any{"title": ""}), 400, "INVALID_TITLE", "")
+		requireError(t, post(t, map[string]any{"title": "   \t "}), 400, "INVALID_TITLE", "")
 	})
 	t.Run("MissingTitleIsStructural", func(t *testing.T) {
-		b := requireError(t, post(map[string]any{"priority": "low"}), 422, "VALIDATION_ERROR", "")
+		b := requireError(t, post(t, map[string]any{"priority": "low"}), 422, "VALIDATION_ERROR", "")
 		assert.Equal(t, "title", b["field"])
 	})
 	t.Run("DescriptionBoundary", func(t *testing.T) {
-		assert.Equal(t, http.StatusCreated, post(map[string]any{"title": "d", "description": strings.Repeat("d", 1000)}).Code)
-		requireError(t, post(map[string]any{"title": "d", "description": strings.Repeat("d", 1001)}), 400, "DESCRIPTION_TOO_LONG", "Description cannot exceed 1000 characters")
+		assert.Equal(t, http.StatusCreated, post(t, map[string]any{"title": "d", "description": strings.Repeat("d", 1000)}).Code)
+		requireError(t, post(t, map[string]any{"title": "d", "description": strings.Repeat("d", 1001)}), 400, "DESCRIPTION_TOO_LONG", "Description cannot exceed 1000 characters")
 	})
 	t.Run("Priority", func(t *testing.T) {
 		for _, p := range []string{"urgent", "HIGH", ""} {
-			requireError(t, post(map[string]any{"title": "p", "priority": p}), 400, "INVALID_PRIORITY", "Priority must be low, medium, or high")
+			requireError(t, post(t, map[string]any{"title": "p", "priority": p}), 400, "INVALID_PRIORITY", "Priority must be low, medium, or high")
 		}
-		requireError(t, post(map[string]any{"title": "p", "priority": 3}), 422, "VALIDATION_ERROR", "")
+		requireError(t, post(t, map[string]any{"title": "p", "priority": 3}), 422, "VALIDATION_ERROR", "")
 	})
 	t.Run("DueDate", func(t *testing.T) {
 		for _, d := range []string{"tomorrow", "2026-13-01T00:00:00Z", "2026-02-30T10:00:00Z", "01/02/2026", ""} {
-			requireError(t, post(map[string]any{"title": "d", "due_date": d}), 400, "INVALID_DUE_DATE", "Due date must be a valid ISO 8601 datetime")
+			requireError(t, post(t, map[string]any{"title": "d", "due_date": d}), 400, "INVALID_DUE_DATE", "Due date must be a valid ISO 8601 datetime")
 		}
 		for _, d := range []string{"2026-12-01T17:00:00Z", "2026-12-01T17:00:00.123456+05:30", "2026-12-01T17:00:00"} {
-			assert.Equal(t, http.StatusCreated, post(map[string]any{"title": "d", "due_date": d}).Code, d)
+			assert.Equal(t, http.StatusCreated, post(t, map[string]any{"title": "d", "due_date": d}).Code, d)
 		}
 	})
 	t.Run("WrongTypesAre422", func(t *testing.T) {
-		b := requireError(t, post(map[string]any{"title": 5}), 422, "VALIDATION_ERROR", "")
+		b := requireError(t, post(t, map[string]any{"title": 5}), 422, "VALIDATION_ERROR", "")
 		assert.Equal(t, "title", b["field"])
-		b = requireError(t, post(map[string]any{"title": "x", "completed": "yes"}), 422, "VALIDATION_ERROR", "")
+		b = requireError(t, post(t, map[string]any{"title": "x", "completed": "yes"}), 422, "VALIDATION_ERROR", "")
 		assert.Equal(t, "completed", b["field"])
 		requireError(t, a.do(t, http.MethodPost, "/api/v1/tasks", "application/json", "{", "Authorization", "Bearer "+tok), 422, "VALIDATION_ERROR", "")
 	})
@@ -230,7 +233,7 @@ func TestOneTaskCostsOneStatement(t *testing.T) {
 	path := fmt.Sprintf("/api/v1/tasks/%v", task["id"])
 	for _, name := range []string{"b", "a"} {
 		tag := a.createTag(t, tok, name)
-		a.call(t, http.MethodPost, fmt.Sprintf("%s/tags/%d", path, tag), tok, nil)
+		a.write(t, http.StatusCreated, http.MethodPost, fmt.Sprintf("%s/tags/%d", path, tag), tok, nil)
 	}
 	for _, c := range []struct {
 		method string

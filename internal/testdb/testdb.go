@@ -1,7 +1,8 @@
 // Package testdb gives each test its own freshly migrated PostgreSQL
 // database, cloned from a template that is migrated once per schema version.
 // The server comes from TEST_DATABASE_URL (or DATABASE_URL); `make test`
-// starts a private one and sets it.
+// starts a private one and sets it. Tests that wait for what the database
+// or the server does in its own time wait with Poll.
 package testdb
 
 import (
