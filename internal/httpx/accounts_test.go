@@ -285,7 +285,7 @@ func TestRevocationsWhileTheListenerIsDown(t *testing.T) {
 	requireError(t, a.do(t, http.MethodGet, "/readyz", "", ""), 503, "SERVICE_UNAVAILABLE", "Not listening for the database's notifications")
 	// Its streams would hear nothing more (wakes, endings): they end, and
 	// none opens until the process listens again.
-	stream.ended(t, 30*time.Second)
+	stream.ended(t)
 	r := a.call(t, http.MethodGet, "/api/v1/events", keep, nil)
 	requireError(t, r, 503, "SERVICE_UNAVAILABLE", "Not listening for the database's notifications")
 	assert.Equal(t, "5", r.Header().Get("Retry-After"))
