@@ -865,6 +865,7 @@ func TestCursorsMoveOnlyWithTheirUsersChanges(t *testing.T) {
 	a := newApp(t)
 	watcher, writer := a.user(t, "watcher@example.com"), a.user(t, "writer@example.com")
 	a.createTask(t, watcher, map[string]any{"title": "mine"})
+	a.settled(t) // the feed shows it once no older transaction runs
 	first := a.changes(t, watcher, "?since=0")
 	require.Len(t, first.Changes, 1)
 	start := a.changes(t, watcher, "")
@@ -903,6 +904,7 @@ func TestChangesPagesAreBoundedBySize(t *testing.T) {
 		           SELECT $1, 'task ' || i, repeat('d', 500) FROM generate_series(1, $2::int) AS i RETURNING id)
 		INSERT INTO task_tag_link (user_id, task_id, tag_id) SELECT $1, t.id, g.id FROM t, g`, uid, tasks, tags)
 	require.NoError(t, err)
+	a.settled(t) // the feed shows them once no older transaction runs
 
 	seen := map[string]bool{}
 	pages, cursor := 0, before
