@@ -903,6 +903,7 @@ func TestChangesPagesAreBoundedBySize(t *testing.T) {
 		           SELECT $1, 'task ' || i, repeat('d', 500) FROM generate_series(1, $2::int) AS i RETURNING id)
 		INSERT INTO task_tag_link (user_id, task_id, tag_id) SELECT $1, t.id, g.id FROM t, g`, uid, tasks, tags)
 	require.NoError(t, err)
+	a.settled(t) // the feed shows them once no older transaction runs
 
 	seen := map[string]bool{}
 	pages, cursor := 0, before
