@@ -98,6 +98,7 @@ func TestInvalid(t *testing.T) {
 		"BadShutdownDelay":    {[]string{"SHUTDOWN_DELAY", "-1s"}, "SHUTDOWN_DELAY must be a Go duration"},
 		"ShortRetention":      {[]string{"CHANGES_RETENTION", "5m"}, "CHANGES_RETENTION must be a Go duration of at least 1h0m0s"},
 		"NoStreams":           {[]string{"EVENT_STREAMS_PER_USER", "0"}, "EVENT_STREAMS_PER_USER must be an integer from 1 to 1000"},
+		"NoStreamsInAll":      {[]string{"EVENT_STREAMS_MAX", "0"}, "EVENT_STREAMS_MAX must be an integer from 1 to 1000000"},
 		"BadCIDR":             {[]string{"TRUSTED_PROXIES", "10.0.0.0/99"}, "TRUSTED_PROXIES entry"},
 		"BadBool":             {[]string{"COOKIE_SECURE", "maybe"}, "COOKIE_SECURE must be true or false"},
 		"BadLogFormat":        {[]string{"LOG_FORMAT", "xml"}, "LOG_FORMAT must be one of json, text"},
