@@ -44,9 +44,6 @@ func (c *RevocationCheck) Revoked(ctx context.Context, sid uuid.UUID) (bool, err
 // Listening reports whether revocations are heard as they happen (readiness).
 func (c *RevocationCheck) Listening() bool { return c.listening() }
 
-// Held is the number of ended sessions held in memory.
-func (c *RevocationCheck) Held() int { return c.set.Len() }
-
 // revocationFeed fills a set of ended sessions from the database, and ends
 // their event streams.
 type revocationFeed struct {

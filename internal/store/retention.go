@@ -83,7 +83,7 @@ func (r *Retention) Jobs() []Job { return r.jobs }
 // Run runs every job at its interval until ctx ends, logging what each
 // deleted (debug) or why it failed (warning).
 func (r *Retention) Run(ctx context.Context, logger *slog.Logger) {
-	start := r.now()
+	start := time.Now() // the schedule is wall time; r.now is the clock of the rows
 	due := make([]time.Time, len(r.jobs))
 	for i, j := range r.jobs {
 		due[i] = start.Add(j.Every)
