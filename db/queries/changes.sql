@@ -67,6 +67,7 @@ SELECT r.i::integer AS request, u.changes_floor, h.next_xid,
        coalesce(c.version, 0)::integer AS version, coalesce(c.page_bytes, 0)::bigint AS page_bytes,
        t.id AS task_id, t.title, t.description, t.completed, t.priority, t.due_date,
        t.created_at, t.updated_at, t.version AS task_version,
+       t.recurrence_rule, t.recurrence_timezone, t.recurrence_from, t.series_id,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM unnest(@user_ids::uuid[]) WITH ORDINALITY AS r(user_id, i)
 CROSS JOIN (
@@ -87,6 +88,7 @@ LEFT JOIN LATERAL (
                 FROM tags AS tg WHERE tg.user_id = ch.user_id AND tg.id = ch.entity_id), 0)
             ELSE 320 + coalesce((
                 SELECT octet_length(tk.title) + coalesce(octet_length(tk.description), 0)
+                       + coalesce(80 + octet_length(tk.recurrence_rule) + octet_length(tk.recurrence_timezone), 0)
                        + 120 * (SELECT count(*) FROM task_tag_link AS l WHERE l.user_id = tk.user_id AND l.task_id = tk.id)
                 FROM tasks AS tk WHERE tk.user_id = ch.user_id AND tk.id = ch.entity_id), 0)
             END AS bytes) AS z

@@ -69,9 +69,15 @@ ORDER BY l.task_id, g.name, g.id;
 
 -- name: CreateTask :one
 -- Task times come from the service's clock (@now), never from the
--- database's, so that one clock orders them.
-INSERT INTO tasks (title, description, completed, priority, due_date, user_id, created_at, updated_at)
-VALUES (@title, @description, @completed, @priority, @due_date, @user_id, @now, @now)
+-- database's, so that one clock orders them. A recurring task starts its
+-- series: its own id is the series' (taken from the sequence first).
+INSERT INTO tasks (id, title, description, completed, priority, due_date, user_id, created_at, updated_at,
+                   recurrence_rule, recurrence_timezone, recurrence_from, series_id, series_position)
+SELECT n.id, @title, @description, @completed, @priority, @due_date, @user_id, @now, @now,
+       sqlc.narg(recurrence_rule), sqlc.narg(recurrence_timezone), sqlc.narg(recurrence_from),
+       CASE WHEN sqlc.narg(recurrence_rule)::text IS NOT NULL THEN n.id END,
+       CASE WHEN sqlc.narg(recurrence_rule)::text IS NOT NULL THEN 1 END
+FROM (SELECT nextval('tasks_id_seq')::integer AS id) AS n
 RETURNING *;
 
 -- A single task comes with its tags, as the JSON array the API shows (by
@@ -107,12 +113,89 @@ SELECT version FROM tasks WHERE id = @id AND user_id = @user_id;
 -- finds no user (INVALID_TOKEN). A create needs no `owner`: its foreign key
 -- to users takes that lock before anything else of the user's.
 
+-- Completing a recurring task creates its next occurrence in the same
+-- transaction (internal/api/complete.go). PUT and PATCH take the row's
+-- lock first (`prior`, which also tells whether the task was completed) and
+-- set `completed` like any field; with @may_complete_series false they
+-- change nothing when they would complete a recurring task that has not
+-- made its next yet, so the handler runs them alone (one statement, no
+-- transaction) and only such a completion again inside one.
+-- A recurring task keeps its series (series_id, series_position) when it is
+-- given a new rule, and starts one when it has none; due_local (000012) is
+-- kept only while the due date and the zone stay as they were.
+
 -- name: ReplaceTask :one
-WITH owner AS (SELECT users.id FROM users WHERE users.id = @user_id FOR KEY SHARE)
+WITH owner AS (SELECT users.id FROM users WHERE users.id = @user_id FOR KEY SHARE),
+     prior AS (
+        SELECT tasks.id, tasks.completed, tasks.next_task_id FROM tasks
+        WHERE tasks.id = @id AND tasks.user_id = @user_id AND EXISTS (SELECT 1 FROM owner)
+        FOR NO KEY UPDATE)
 UPDATE tasks
 SET title = @title, description = @description, completed = @completed,
-    priority = @priority, due_date = @due_date, updated_at = @now, version = version + 1
-WHERE tasks.id = @id AND tasks.user_id = @user_id AND EXISTS (SELECT 1 FROM owner)
+    priority = @priority, due_date = @due_date, updated_at = @now, version = version + 1,
+    recurrence_rule = sqlc.narg(recurrence_rule), recurrence_timezone = sqlc.narg(recurrence_timezone),
+    recurrence_from = sqlc.narg(recurrence_from),
+    series_id = CASE WHEN sqlc.narg(recurrence_rule)::text IS NULL THEN tasks.series_id ELSE coalesce(tasks.series_id, tasks.id) END,
+    series_position = CASE WHEN sqlc.narg(recurrence_rule)::text IS NULL THEN tasks.series_position ELSE coalesce(tasks.series_position, 1) END,
+    due_local = CASE WHEN tasks.due_date IS NOT DISTINCT FROM @due_date
+                      AND tasks.recurrence_timezone IS NOT DISTINCT FROM sqlc.narg(recurrence_timezone)
+                     THEN tasks.due_local END
+FROM prior
+WHERE tasks.id = prior.id
+  AND (sqlc.narg(if_match)::integer[] IS NULL OR tasks.version = ANY (sqlc.narg(if_match)::integer[]))
+  AND (@may_complete_series::boolean OR NOT (@completed AND NOT prior.completed AND prior.next_task_id IS NULL
+                                             AND sqlc.narg(recurrence_rule)::text IS NOT NULL))
+RETURNING sqlc.embed(tasks), prior.completed AS was_completed, (
+    SELECT coalesce(json_agg(json_build_object('id', g.id, 'name', g.name, 'color', g.color, 'version', g.version)
+                             ORDER BY g.name, g.id), '[]')
+    FROM task_tag_link AS l JOIN tags AS g ON g.id = l.tag_id
+    WHERE l.task_id = tasks.id)::text AS tags;
+
+-- name: UpdateTask :one
+-- PATCH: a NULL title, completed or priority means "not sent"; description,
+-- due_date and the recurrence change only when their set_ flag is true
+-- (NULL then clears).
+WITH owner AS (SELECT users.id FROM users WHERE users.id = @user_id FOR KEY SHARE),
+     prior AS (
+        SELECT tasks.id, tasks.completed, tasks.next_task_id, tasks.recurrence_rule FROM tasks
+        WHERE tasks.id = @id AND tasks.user_id = @user_id AND EXISTS (SELECT 1 FROM owner)
+        FOR NO KEY UPDATE)
+UPDATE tasks
+SET title       = coalesce(sqlc.narg(title), title),
+    description = CASE WHEN @set_description::boolean THEN sqlc.narg(description) ELSE description END,
+    completed   = coalesce(sqlc.narg(completed), tasks.completed),
+    priority    = coalesce(sqlc.narg(priority), priority),
+    due_date    = CASE WHEN @set_due_date::boolean THEN sqlc.narg(due_date) ELSE due_date END,
+    updated_at  = @now,
+    version     = version + 1,
+    recurrence_rule     = CASE WHEN @set_recurrence::boolean THEN sqlc.narg(recurrence_rule) ELSE tasks.recurrence_rule END,
+    recurrence_timezone = CASE WHEN @set_recurrence THEN sqlc.narg(recurrence_timezone) ELSE recurrence_timezone END,
+    recurrence_from     = CASE WHEN @set_recurrence THEN sqlc.narg(recurrence_from) ELSE recurrence_from END,
+    series_id = CASE WHEN @set_recurrence AND sqlc.narg(recurrence_rule)::text IS NOT NULL
+                     THEN coalesce(tasks.series_id, tasks.id) ELSE tasks.series_id END,
+    series_position = CASE WHEN @set_recurrence AND sqlc.narg(recurrence_rule)::text IS NOT NULL
+                           THEN coalesce(tasks.series_position, 1) ELSE tasks.series_position END,
+    due_local = CASE WHEN NOT @set_due_date AND NOT @set_recurrence THEN tasks.due_local END
+FROM prior
+WHERE tasks.id = prior.id
+  AND (sqlc.narg(if_match)::integer[] IS NULL OR tasks.version = ANY (sqlc.narg(if_match)::integer[]))
+  AND (@may_complete_series::boolean OR NOT (
+        coalesce(sqlc.narg(completed)::boolean, false) AND NOT prior.completed AND prior.next_task_id IS NULL
+        AND CASE WHEN @set_recurrence THEN sqlc.narg(recurrence_rule)::text ELSE prior.recurrence_rule END IS NOT NULL))
+RETURNING sqlc.embed(tasks), prior.completed AS was_completed, (
+    SELECT coalesce(json_agg(json_build_object('id', g.id, 'name', g.name, 'color', g.color, 'version', g.version)
+                             ORDER BY g.name, g.id), '[]')
+    FROM task_tag_link AS l JOIN tags AS g ON g.id = l.tag_id
+    WHERE l.task_id = tasks.id)::text AS tags;
+
+-- name: CompleteTask :one
+-- POST /tasks/{task_id}/complete: marks a pending task completed. A task
+-- completed already, or at a version If-Match does not name, is no row
+-- (TaskWithNext then tells which).
+WITH owner AS (SELECT users.id FROM users WHERE users.id = @user_id FOR KEY SHARE)
+UPDATE tasks
+SET completed = true, updated_at = @now, version = version + 1
+WHERE tasks.id = @id AND tasks.user_id = @user_id AND EXISTS (SELECT 1 FROM owner) AND NOT tasks.completed
   AND (sqlc.narg(if_match)::integer[] IS NULL OR tasks.version = ANY (sqlc.narg(if_match)::integer[]))
 RETURNING sqlc.embed(tasks), (
     SELECT coalesce(json_agg(json_build_object('id', g.id, 'name', g.name, 'color', g.color, 'version', g.version)
@@ -120,25 +203,50 @@ RETURNING sqlc.embed(tasks), (
     FROM task_tag_link AS l JOIN tags AS g ON g.id = l.tag_id
     WHERE l.task_id = tasks.id)::text AS tags;
 
--- name: UpdateTask :one
--- PATCH: a NULL title, completed or priority means "not sent"; description
--- and due_date change only when their set_ flag is true (NULL then clears).
-WITH owner AS (SELECT users.id FROM users WHERE users.id = @user_id FOR KEY SHARE)
-UPDATE tasks
-SET title       = coalesce(sqlc.narg(title), title),
-    description = CASE WHEN @set_description::boolean THEN sqlc.narg(description) ELSE description END,
-    completed   = coalesce(sqlc.narg(completed), completed),
-    priority    = coalesce(sqlc.narg(priority), priority),
-    due_date    = CASE WHEN @set_due_date::boolean THEN sqlc.narg(due_date) ELSE due_date END,
-    updated_at  = @now,
-    version     = version + 1
-WHERE tasks.id = @id AND tasks.user_id = @user_id AND EXISTS (SELECT 1 FROM owner)
-  AND (sqlc.narg(if_match)::integer[] IS NULL OR tasks.version = ANY (sqlc.narg(if_match)::integer[]))
-RETURNING sqlc.embed(tasks), (
+-- name: TaskWithNext :many
+-- One of the user's tasks and the task created when it was completed (when
+-- there is one, and it still exists), each with its tags.
+SELECT sqlc.embed(t), (
     SELECT coalesce(json_agg(json_build_object('id', g.id, 'name', g.name, 'color', g.color, 'version', g.version)
                              ORDER BY g.name, g.id), '[]')
     FROM task_tag_link AS l JOIN tags AS g ON g.id = l.tag_id
-    WHERE l.task_id = tasks.id)::text AS tags;
+    WHERE l.task_id = t.id)::text AS tags
+FROM tasks AS t
+WHERE t.user_id = @user_id
+  AND t.id IN (@id, (SELECT c.next_task_id FROM tasks AS c WHERE c.id = @id AND c.user_id = @user_id));
+
+-- name: CreateNextTask :one
+-- The next task of a series, made from the one just completed (locked by
+-- this transaction): its fields, recurrence, series and tags, the due date
+-- the rule gave, not completed; and the completed task remembers it. No
+-- row when the completed task has made its next already.
+WITH prior AS (
+        SELECT * FROM tasks
+        WHERE tasks.id = @id AND tasks.user_id = @user_id AND tasks.next_task_id IS NULL),
+     next AS (
+        INSERT INTO tasks (title, description, completed, priority, due_date, user_id, created_at, updated_at,
+                           recurrence_rule, recurrence_timezone, recurrence_from, series_id, series_position, due_local)
+        SELECT p.title, p.description, false, p.priority, @due_date, p.user_id, @now, @now,
+               p.recurrence_rule, p.recurrence_timezone, p.recurrence_from, p.series_id, @series_position::integer, @due_local::timestamp
+        FROM prior AS p
+        ON CONFLICT (series_id, series_position) DO NOTHING
+        RETURNING *),
+     links AS (
+        INSERT INTO task_tag_link (user_id, task_id, tag_id)
+        SELECT l.user_id, next.id, l.tag_id FROM task_tag_link AS l, next
+        WHERE l.user_id = @user_id AND l.task_id = @id),
+     remembered AS (
+        UPDATE tasks SET next_task_id = next.id FROM next
+        WHERE tasks.id = @id AND tasks.user_id = @user_id)
+SELECT next.id, next.title, next.description, next.completed, next.priority, next.due_date,
+       next.recurrence_rule, next.user_id, next.created_at, next.updated_at, next.version,
+       next.recurrence_timezone, next.recurrence_from, next.series_id, next.series_position,
+       next.due_local, next.next_task_id, (
+    SELECT coalesce(json_agg(json_build_object('id', g.id, 'name', g.name, 'color', g.color, 'version', g.version)
+                             ORDER BY g.name, g.id), '[]')
+    FROM task_tag_link AS l JOIN tags AS g ON g.id = l.tag_id
+    WHERE l.user_id = @user_id AND l.task_id = @id)::text AS tags
+FROM next;
 
 -- name: DeleteTask :execrows
 WITH owner AS (SELECT users.id FROM users WHERE users.id = @user_id FOR KEY SHARE)

@@ -19,6 +19,7 @@ WITH page AS (
     LIMIT @page_limit OFFSET @page_offset)
 SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date,
        page.user_id, page.created_at, page.updated_at, page.version,
+       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
   LEFT JOIN tags AS g ON g.id = l.tag_id
@@ -41,6 +42,7 @@ WITH page AS (
     LIMIT @page_limit OFFSET @page_offset)
 SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date,
        page.user_id, page.created_at, page.updated_at, page.version,
+       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
   LEFT JOIN tags AS g ON g.id = l.tag_id
@@ -63,6 +65,7 @@ WITH page AS (
     LIMIT @page_limit OFFSET @page_offset)
 SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date,
        page.user_id, page.created_at, page.updated_at, page.version,
+       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
   LEFT JOIN tags AS g ON g.id = l.tag_id
@@ -85,6 +88,7 @@ WITH page AS (
     LIMIT @page_limit OFFSET @page_offset)
 SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date,
        page.user_id, page.created_at, page.updated_at, page.version,
+       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
   LEFT JOIN tags AS g ON g.id = l.tag_id
@@ -107,6 +111,7 @@ WITH page AS (
     LIMIT @page_limit OFFSET @page_offset)
 SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date,
        page.user_id, page.created_at, page.updated_at, page.version,
+       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
   LEFT JOIN tags AS g ON g.id = l.tag_id
@@ -129,6 +134,7 @@ WITH page AS (
     LIMIT @page_limit OFFSET @page_offset)
 SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date,
        page.user_id, page.created_at, page.updated_at, page.version,
+       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
   LEFT JOIN tags AS g ON g.id = l.tag_id
@@ -151,6 +157,7 @@ WITH page AS (
     LIMIT @page_limit OFFSET @page_offset)
 SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date,
        page.user_id, page.created_at, page.updated_at, page.version,
+       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
   LEFT JOIN tags AS g ON g.id = l.tag_id
@@ -173,6 +180,7 @@ WITH page AS (
     LIMIT @page_limit OFFSET @page_offset)
 SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date,
        page.user_id, page.created_at, page.updated_at, page.version,
+       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
   LEFT JOIN tags AS g ON g.id = l.tag_id
@@ -190,6 +198,7 @@ WITH page AS (
     LIMIT @page_limit OFFSET @page_offset)
 SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date,
        page.user_id, page.created_at, page.updated_at, page.version,
+       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
   LEFT JOIN tags AS g ON g.id = l.tag_id
@@ -205,6 +214,7 @@ WITH page AS (
     LIMIT @page_limit OFFSET @page_offset)
 SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date,
        page.user_id, page.created_at, page.updated_at, page.version,
+       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
   LEFT JOIN tags AS g ON g.id = l.tag_id

@@ -20,6 +20,7 @@ SELECT r.i::integer AS request, u.changes_floor, h.next_xid,
        coalesce(c.version, 0)::integer AS version, coalesce(c.page_bytes, 0)::bigint AS page_bytes,
        t.id AS task_id, t.title, t.description, t.completed, t.priority, t.due_date,
        t.created_at, t.updated_at, t.version AS task_version,
+       t.recurrence_rule, t.recurrence_timezone, t.recurrence_from, t.series_id,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM unnest($1::uuid[]) WITH ORDINALITY AS r(user_id, i)
 CROSS JOIN (
@@ -40,6 +41,7 @@ LEFT JOIN LATERAL (
                 FROM tags AS tg WHERE tg.user_id = ch.user_id AND tg.id = ch.entity_id), 0)
             ELSE 320 + coalesce((
                 SELECT octet_length(tk.title) + coalesce(octet_length(tk.description), 0)
+                       + coalesce(80 + octet_length(tk.recurrence_rule) + octet_length(tk.recurrence_timezone), 0)
                        + 120 * (SELECT count(*) FROM task_tag_link AS l WHERE l.user_id = tk.user_id AND l.task_id = tk.id)
                 FROM tasks AS tk WHERE tk.user_id = ch.user_id AND tk.id = ch.entity_id), 0)
             END AS bytes) AS z
@@ -66,29 +68,33 @@ type ChangesSinceParams struct {
 }
 
 type ChangesSinceRow struct {
-	Request      int32         `json:"request"`
-	ChangesFloor int64         `json:"changes_floor"`
-	NextXid      int64         `json:"next_xid"`
-	Waiting      bool          `json:"waiting"`
-	Xid          int64         `json:"xid"`
-	Entity       string        `json:"entity"`
-	EntityID     int32         `json:"entity_id"`
-	Op           string        `json:"op"`
-	Version      int32         `json:"version"`
-	PageBytes    int64         `json:"page_bytes"`
-	TaskID       *int32        `json:"task_id"`
-	Title        *string       `json:"title"`
-	Description  *string       `json:"description"`
-	Completed    *bool         `json:"completed"`
-	Priority     *TaskPriority `json:"priority"`
-	DueDate      *time.Time    `json:"due_date"`
-	CreatedAt    *time.Time    `json:"created_at"`
-	UpdatedAt    *time.Time    `json:"updated_at"`
-	TaskVersion  *int32        `json:"task_version"`
-	TagID        *int32        `json:"tag_id"`
-	TagName      *string       `json:"tag_name"`
-	TagColor     *string       `json:"tag_color"`
-	TagVersion   *int32        `json:"tag_version"`
+	Request            int32         `json:"request"`
+	ChangesFloor       int64         `json:"changes_floor"`
+	NextXid            int64         `json:"next_xid"`
+	Waiting            bool          `json:"waiting"`
+	Xid                int64         `json:"xid"`
+	Entity             string        `json:"entity"`
+	EntityID           int32         `json:"entity_id"`
+	Op                 string        `json:"op"`
+	Version            int32         `json:"version"`
+	PageBytes          int64         `json:"page_bytes"`
+	TaskID             *int32        `json:"task_id"`
+	Title              *string       `json:"title"`
+	Description        *string       `json:"description"`
+	Completed          *bool         `json:"completed"`
+	Priority           *TaskPriority `json:"priority"`
+	DueDate            *time.Time    `json:"due_date"`
+	CreatedAt          *time.Time    `json:"created_at"`
+	UpdatedAt          *time.Time    `json:"updated_at"`
+	TaskVersion        *int32        `json:"task_version"`
+	RecurrenceRule     *string       `json:"recurrence_rule"`
+	RecurrenceTimezone *string       `json:"recurrence_timezone"`
+	RecurrenceFrom     *string       `json:"recurrence_from"`
+	SeriesID           *int32        `json:"series_id"`
+	TagID              *int32        `json:"tag_id"`
+	TagName            *string       `json:"tag_name"`
+	TagColor           *string       `json:"tag_color"`
+	TagVersion         *int32        `json:"tag_version"`
 }
 
 // For each reader i (a user, and the key after which it reads), its user's
@@ -138,6 +144,10 @@ func (q *Queries) ChangesSince(ctx context.Context, arg ChangesSinceParams) ([]C
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.TaskVersion,
+			&i.RecurrenceRule,
+			&i.RecurrenceTimezone,
+			&i.RecurrenceFrom,
+			&i.SeriesID,
 			&i.TagID,
 			&i.TagName,
 			&i.TagColor,

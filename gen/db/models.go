@@ -112,17 +112,23 @@ type Tag struct {
 }
 
 type Task struct {
-	ID             int32        `json:"id"`
-	Title          string       `json:"title"`
-	Description    *string      `json:"description"`
-	Completed      bool         `json:"completed"`
-	Priority       TaskPriority `json:"priority"`
-	DueDate        *time.Time   `json:"due_date"`
-	RecurrenceRule *string      `json:"recurrence_rule"`
-	UserID         uuid.UUID    `json:"user_id"`
-	CreatedAt      time.Time    `json:"created_at"`
-	UpdatedAt      time.Time    `json:"updated_at"`
-	Version        int32        `json:"version"`
+	ID                 int32        `json:"id"`
+	Title              string       `json:"title"`
+	Description        *string      `json:"description"`
+	Completed          bool         `json:"completed"`
+	Priority           TaskPriority `json:"priority"`
+	DueDate            *time.Time   `json:"due_date"`
+	RecurrenceRule     *string      `json:"recurrence_rule"`
+	UserID             uuid.UUID    `json:"user_id"`
+	CreatedAt          time.Time    `json:"created_at"`
+	UpdatedAt          time.Time    `json:"updated_at"`
+	Version            int32        `json:"version"`
+	RecurrenceTimezone *string      `json:"recurrence_timezone"`
+	RecurrenceFrom     *string      `json:"recurrence_from"`
+	SeriesID           *int32       `json:"series_id"`
+	SeriesPosition     *int32       `json:"series_position"`
+	DueLocal           *time.Time   `json:"due_local"`
+	NextTaskID         *int32       `json:"next_task_id"`
 }
 
 type TaskCount struct {

@@ -30,6 +30,10 @@ type Querier interface {
 	// changes gets one row whose change columns are zero (xid -1); a user that
 	// is gone, none.
 	ChangesSince(ctx context.Context, arg ChangesSinceParams) ([]ChangesSinceRow, error)
+	// POST /tasks/{task_id}/complete: marks a pending task completed. A task
+	// completed already, or at a version If-Match does not name, is no row
+	// (TaskWithNext then tells which).
+	CompleteTask(ctx context.Context, arg CompleteTaskParams) (CompleteTaskRow, error)
 	// Counts one request of key in its window, opening a new window when the
 	// last one started at or before @ended_before (now minus the window), and
 	// returns the window. Times are the limiter's clock: one clock for this table.
@@ -76,6 +80,11 @@ type Querier interface {
 	// The exact total of a list filtered by nothing, status and/or priority, and
 	// the list's version as in CountTasks.
 	CountTasksFromCounters(ctx context.Context, arg CountTasksFromCountersParams) (CountTasksFromCountersRow, error)
+	// The next task of a series, made from the one just completed (locked by
+	// this transaction): its fields, recurrence, series and tags, the due date
+	// the rule gave, not completed; and the completed task remembers it. No
+	// row when the completed task has made its next already.
+	CreateNextTask(ctx context.Context, arg CreateNextTaskParams) (CreateNextTaskRow, error)
 	// Starts a session of a user whose password hash is still the one the login
 	// verified. 0 rows: the password changed or the account went since. FOR
 	// SHARE waits for a change or deletion of the user in progress, then reads
@@ -88,7 +97,8 @@ type Querier interface {
 	// The unique constraint tags_name_user_id_key reports a duplicate name.
 	CreateTag(ctx context.Context, arg CreateTagParams) (CreateTagRow, error)
 	// Task times come from the service's clock (@now), never from the
-	// database's, so that one clock orders them.
+	// database's, so that one clock orders them. A recurring task starts its
+	// series: its own id is the series' (taken from the sequence first).
 	CreateTask(ctx context.Context, arg CreateTaskParams) (Task, error)
 	// The unique constraint users_email_key reports a duplicate email.
 	CreateUser(ctx context.Context, arg CreateUserParams) (CreateUserRow, error)
@@ -198,6 +208,16 @@ type Querier interface {
 	// other's rows: one waits for the other, and a write after the deletion
 	// finds no user (INVALID_TOKEN). A create needs no `owner`: its foreign key
 	// to users takes that lock before anything else of the user's.
+	// Completing a recurring task creates its next occurrence in the same
+	// transaction (internal/api/complete.go). PUT and PATCH take the row's
+	// lock first (`prior`, which also tells whether the task was completed) and
+	// set `completed` like any field; with @may_complete_series false they
+	// change nothing when they would complete a recurring task that has not
+	// made its next yet, so the handler runs them alone (one statement, no
+	// transaction) and only such a completion again inside one.
+	// A recurring task keeps its series (series_id, series_position) when it is
+	// given a new rule, and starts one when it has none; due_local (000012) is
+	// kept only while the due date and the zone stay as they were.
 	ReplaceTask(ctx context.Context, arg ReplaceTaskParams) (ReplaceTaskRow, error)
 	// The list's `tag` filter: by id when it is a number naming one of the
 	// user's tags, else by name. task_count is the exact number of its tasks;
@@ -230,6 +250,9 @@ type Querier interface {
 	TagsOfAnyTasks(ctx context.Context, taskIds []int32) ([]TagsOfAnyTasksRow, error)
 	// The version of one of the user's tasks: what a failed If-Match is told.
 	TaskVersion(ctx context.Context, arg TaskVersionParams) (int32, error)
+	// One of the user's tasks and the task created when it was completed (when
+	// there is one, and it still exists), each with its tags.
+	TaskWithNext(ctx context.Context, arg TaskWithNextParams) ([]TaskWithNextRow, error)
 	// A task shows its tags, so renaming, recolouring or deleting a tag makes
 	// a new version of each task carrying it (which appears in the change feed).
 	// Both writes run in one transaction, the tasks first, locked in id order:
@@ -243,8 +266,9 @@ type Querier interface {
 	// (db/queries/tasks.sql says why).
 	TouchTasksOfTag(ctx context.Context, arg TouchTasksOfTagParams) error
 	UpdateTag(ctx context.Context, arg UpdateTagParams) (UpdateTagRow, error)
-	// PATCH: a NULL title, completed or priority means "not sent"; description
-	// and due_date change only when their set_ flag is true (NULL then clears).
+	// PATCH: a NULL title, completed or priority means "not sent"; description,
+	// due_date and the recurrence change only when their set_ flag is true
+	// (NULL then clears).
 	UpdateTask(ctx context.Context, arg UpdateTaskParams) (UpdateTaskRow, error)
 	UpdateUserName(ctx context.Context, arg UpdateUserNameParams) (UpdateUserNameRow, error)
 	// Tells a deleted user's token (INVALID_TOKEN) from a missing task or tag.

@@ -74,6 +74,65 @@ func (q *Queries) AddTagToTask(ctx context.Context, arg AddTagToTaskParams) (Add
 	return i, err
 }
 
+const completeTask = `-- name: CompleteTask :one
+WITH owner AS (SELECT users.id FROM users WHERE users.id = $3 FOR KEY SHARE)
+UPDATE tasks
+SET completed = true, updated_at = $1, version = version + 1
+WHERE tasks.id = $2 AND tasks.user_id = $3 AND EXISTS (SELECT 1 FROM owner) AND NOT tasks.completed
+  AND ($4::integer[] IS NULL OR tasks.version = ANY ($4::integer[]))
+RETURNING tasks.id, tasks.title, tasks.description, tasks.completed, tasks.priority, tasks.due_date, tasks.recurrence_rule, tasks.user_id, tasks.created_at, tasks.updated_at, tasks.version, tasks.recurrence_timezone, tasks.recurrence_from, tasks.series_id, tasks.series_position, tasks.due_local, tasks.next_task_id, (
+    SELECT coalesce(json_agg(json_build_object('id', g.id, 'name', g.name, 'color', g.color, 'version', g.version)
+                             ORDER BY g.name, g.id), '[]')
+    FROM task_tag_link AS l JOIN tags AS g ON g.id = l.tag_id
+    WHERE l.task_id = tasks.id)::text AS tags
+`
+
+type CompleteTaskParams struct {
+	Now     time.Time `json:"now"`
+	ID      int32     `json:"id"`
+	UserID  uuid.UUID `json:"user_id"`
+	IfMatch []int32   `json:"if_match"`
+}
+
+type CompleteTaskRow struct {
+	Task Task   `json:"task"`
+	Tags string `json:"tags"`
+}
+
+// POST /tasks/{task_id}/complete: marks a pending task completed. A task
+// completed already, or at a version If-Match does not name, is no row
+// (TaskWithNext then tells which).
+func (q *Queries) CompleteTask(ctx context.Context, arg CompleteTaskParams) (CompleteTaskRow, error) {
+	row := q.db.QueryRow(ctx, completeTask,
+		arg.Now,
+		arg.ID,
+		arg.UserID,
+		arg.IfMatch,
+	)
+	var i CompleteTaskRow
+	err := row.Scan(
+		&i.Task.ID,
+		&i.Task.Title,
+		&i.Task.Description,
+		&i.Task.Completed,
+		&i.Task.Priority,
+		&i.Task.DueDate,
+		&i.Task.RecurrenceRule,
+		&i.Task.UserID,
+		&i.Task.CreatedAt,
+		&i.Task.UpdatedAt,
+		&i.Task.Version,
+		&i.Task.RecurrenceTimezone,
+		&i.Task.RecurrenceFrom,
+		&i.Task.SeriesID,
+		&i.Task.SeriesPosition,
+		&i.Task.DueLocal,
+		&i.Task.NextTaskID,
+		&i.Tags,
+	)
+	return i, err
+}
+
 const countSearch = `-- name: CountSearch :one
 
 
@@ -173,24 +232,130 @@ func (q *Queries) CountTasksFromCounters(ctx context.Context, arg CountTasksFrom
 	return i, err
 }
 
+const createNextTask = `-- name: CreateNextTask :one
+WITH prior AS (
+        SELECT id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at, version, recurrence_timezone, recurrence_from, series_id, series_position, due_local, next_task_id FROM tasks
+        WHERE tasks.id = $2 AND tasks.user_id = $1 AND tasks.next_task_id IS NULL),
+     next AS (
+        INSERT INTO tasks (title, description, completed, priority, due_date, user_id, created_at, updated_at,
+                           recurrence_rule, recurrence_timezone, recurrence_from, series_id, series_position, due_local)
+        SELECT p.title, p.description, false, p.priority, $3, p.user_id, $4, $4,
+               p.recurrence_rule, p.recurrence_timezone, p.recurrence_from, p.series_id, $5::integer, $6::timestamp
+        FROM prior AS p
+        ON CONFLICT (series_id, series_position) DO NOTHING
+        RETURNING id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at, version, recurrence_timezone, recurrence_from, series_id, series_position, due_local, next_task_id),
+     links AS (
+        INSERT INTO task_tag_link (user_id, task_id, tag_id)
+        SELECT l.user_id, next.id, l.tag_id FROM task_tag_link AS l, next
+        WHERE l.user_id = $1 AND l.task_id = $2),
+     remembered AS (
+        UPDATE tasks SET next_task_id = next.id FROM next
+        WHERE tasks.id = $2 AND tasks.user_id = $1)
+SELECT next.id, next.title, next.description, next.completed, next.priority, next.due_date,
+       next.recurrence_rule, next.user_id, next.created_at, next.updated_at, next.version,
+       next.recurrence_timezone, next.recurrence_from, next.series_id, next.series_position,
+       next.due_local, next.next_task_id, (
+    SELECT coalesce(json_agg(json_build_object('id', g.id, 'name', g.name, 'color', g.color, 'version', g.version)
+                             ORDER BY g.name, g.id), '[]')
+    FROM task_tag_link AS l JOIN tags AS g ON g.id = l.tag_id
+    WHERE l.user_id = $1 AND l.task_id = $2)::text AS tags
+FROM next
+`
+
+type CreateNextTaskParams struct {
+	UserID         uuid.UUID  `json:"user_id"`
+	ID             int32      `json:"id"`
+	DueDate        *time.Time `json:"due_date"`
+	Now            time.Time  `json:"now"`
+	SeriesPosition int32      `json:"series_position"`
+	DueLocal       time.Time  `json:"due_local"`
+}
+
+type CreateNextTaskRow struct {
+	ID                 int32        `json:"id"`
+	Title              string       `json:"title"`
+	Description        *string      `json:"description"`
+	Completed          bool         `json:"completed"`
+	Priority           TaskPriority `json:"priority"`
+	DueDate            *time.Time   `json:"due_date"`
+	RecurrenceRule     *string      `json:"recurrence_rule"`
+	UserID             uuid.UUID    `json:"user_id"`
+	CreatedAt          time.Time    `json:"created_at"`
+	UpdatedAt          time.Time    `json:"updated_at"`
+	Version            int32        `json:"version"`
+	RecurrenceTimezone *string      `json:"recurrence_timezone"`
+	RecurrenceFrom     *string      `json:"recurrence_from"`
+	SeriesID           *int32       `json:"series_id"`
+	SeriesPosition     *int32       `json:"series_position"`
+	DueLocal           *time.Time   `json:"due_local"`
+	NextTaskID         *int32       `json:"next_task_id"`
+	Tags               string       `json:"tags"`
+}
+
+// The next task of a series, made from the one just completed (locked by
+// this transaction): its fields, recurrence, series and tags, the due date
+// the rule gave, not completed; and the completed task remembers it. No
+// row when the completed task has made its next already.
+func (q *Queries) CreateNextTask(ctx context.Context, arg CreateNextTaskParams) (CreateNextTaskRow, error) {
+	row := q.db.QueryRow(ctx, createNextTask,
+		arg.UserID,
+		arg.ID,
+		arg.DueDate,
+		arg.Now,
+		arg.SeriesPosition,
+		arg.DueLocal,
+	)
+	var i CreateNextTaskRow
+	err := row.Scan(
+		&i.ID,
+		&i.Title,
+		&i.Description,
+		&i.Completed,
+		&i.Priority,
+		&i.DueDate,
+		&i.RecurrenceRule,
+		&i.UserID,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.Version,
+		&i.RecurrenceTimezone,
+		&i.RecurrenceFrom,
+		&i.SeriesID,
+		&i.SeriesPosition,
+		&i.DueLocal,
+		&i.NextTaskID,
+		&i.Tags,
+	)
+	return i, err
+}
+
 const createTask = `-- name: CreateTask :one
-INSERT INTO tasks (title, description, completed, priority, due_date, user_id, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
-RETURNING id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at, version
+INSERT INTO tasks (id, title, description, completed, priority, due_date, user_id, created_at, updated_at,
+                   recurrence_rule, recurrence_timezone, recurrence_from, series_id, series_position)
+SELECT n.id, $1, $2, $3, $4, $5, $6, $7, $7,
+       $8, $9, $10,
+       CASE WHEN $8::text IS NOT NULL THEN n.id END,
+       CASE WHEN $8::text IS NOT NULL THEN 1 END
+FROM (SELECT nextval('tasks_id_seq')::integer AS id) AS n
+RETURNING id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at, version, recurrence_timezone, recurrence_from, series_id, series_position, due_local, next_task_id
 `
 
 type CreateTaskParams struct {
-	Title       string       `json:"title"`
-	Description *string      `json:"description"`
-	Completed   bool         `json:"completed"`
-	Priority    TaskPriority `json:"priority"`
-	DueDate     *time.Time   `json:"due_date"`
-	UserID      uuid.UUID    `json:"user_id"`
-	Now         time.Time    `json:"now"`
+	Title              string       `json:"title"`
+	Description        *string      `json:"description"`
+	Completed          bool         `json:"completed"`
+	Priority           TaskPriority `json:"priority"`
+	DueDate            *time.Time   `json:"due_date"`
+	UserID             uuid.UUID    `json:"user_id"`
+	Now                time.Time    `json:"now"`
+	RecurrenceRule     *string      `json:"recurrence_rule"`
+	RecurrenceTimezone *string      `json:"recurrence_timezone"`
+	RecurrenceFrom     *string      `json:"recurrence_from"`
 }
 
 // Task times come from the service's clock (@now), never from the
-// database's, so that one clock orders them.
+// database's, so that one clock orders them. A recurring task starts its
+// series: its own id is the series' (taken from the sequence first).
 func (q *Queries) CreateTask(ctx context.Context, arg CreateTaskParams) (Task, error) {
 	row := q.db.QueryRow(ctx, createTask,
 		arg.Title,
@@ -200,6 +365,9 @@ func (q *Queries) CreateTask(ctx context.Context, arg CreateTaskParams) (Task, e
 		arg.DueDate,
 		arg.UserID,
 		arg.Now,
+		arg.RecurrenceRule,
+		arg.RecurrenceTimezone,
+		arg.RecurrenceFrom,
 	)
 	var i Task
 	err := row.Scan(
@@ -214,6 +382,12 @@ func (q *Queries) CreateTask(ctx context.Context, arg CreateTaskParams) (Task, e
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.Version,
+		&i.RecurrenceTimezone,
+		&i.RecurrenceFrom,
+		&i.SeriesID,
+		&i.SeriesPosition,
+		&i.DueLocal,
+		&i.NextTaskID,
 	)
 	return i, err
 }
@@ -241,7 +415,7 @@ func (q *Queries) DeleteTask(ctx context.Context, arg DeleteTaskParams) (int64, 
 
 const getTask = `-- name: GetTask :one
 
-SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version, (
+SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version, t.recurrence_timezone, t.recurrence_from, t.series_id, t.series_position, t.due_local, t.next_task_id, (
     SELECT coalesce(json_agg(json_build_object('id', g.id, 'name', g.name, 'color', g.color, 'version', g.version)
                              ORDER BY g.name, g.id), '[]')
     FROM task_tag_link AS l JOIN tags AS g ON g.id = l.tag_id
@@ -276,6 +450,12 @@ func (q *Queries) GetTask(ctx context.Context, arg GetTaskParams) (GetTaskRow, e
 		&i.Task.CreatedAt,
 		&i.Task.UpdatedAt,
 		&i.Task.Version,
+		&i.Task.RecurrenceTimezone,
+		&i.Task.RecurrenceFrom,
+		&i.Task.SeriesID,
+		&i.Task.SeriesPosition,
+		&i.Task.DueLocal,
+		&i.Task.NextTaskID,
 		&i.Tags,
 	)
 	return i, err
@@ -341,13 +521,28 @@ func (q *Queries) RemoveTagFromTask(ctx context.Context, arg RemoveTagFromTaskPa
 
 const replaceTask = `-- name: ReplaceTask :one
 
-WITH owner AS (SELECT users.id FROM users WHERE users.id = $8 FOR KEY SHARE)
+
+WITH owner AS (SELECT users.id FROM users WHERE users.id = $12 FOR KEY SHARE),
+     prior AS (
+        SELECT tasks.id, tasks.completed, tasks.next_task_id FROM tasks
+        WHERE tasks.id = $13 AND tasks.user_id = $12 AND EXISTS (SELECT 1 FROM owner)
+        FOR NO KEY UPDATE)
 UPDATE tasks
 SET title = $1, description = $2, completed = $3,
-    priority = $4, due_date = $5, updated_at = $6, version = version + 1
-WHERE tasks.id = $7 AND tasks.user_id = $8 AND EXISTS (SELECT 1 FROM owner)
-  AND ($9::integer[] IS NULL OR tasks.version = ANY ($9::integer[]))
-RETURNING tasks.id, tasks.title, tasks.description, tasks.completed, tasks.priority, tasks.due_date, tasks.recurrence_rule, tasks.user_id, tasks.created_at, tasks.updated_at, tasks.version, (
+    priority = $4, due_date = $5, updated_at = $6, version = version + 1,
+    recurrence_rule = $7, recurrence_timezone = $8,
+    recurrence_from = $9,
+    series_id = CASE WHEN $7::text IS NULL THEN tasks.series_id ELSE coalesce(tasks.series_id, tasks.id) END,
+    series_position = CASE WHEN $7::text IS NULL THEN tasks.series_position ELSE coalesce(tasks.series_position, 1) END,
+    due_local = CASE WHEN tasks.due_date IS NOT DISTINCT FROM $5
+                      AND tasks.recurrence_timezone IS NOT DISTINCT FROM $8
+                     THEN tasks.due_local END
+FROM prior
+WHERE tasks.id = prior.id
+  AND ($10::integer[] IS NULL OR tasks.version = ANY ($10::integer[]))
+  AND ($11::boolean OR NOT ($3 AND NOT prior.completed AND prior.next_task_id IS NULL
+                                             AND $7::text IS NOT NULL))
+RETURNING tasks.id, tasks.title, tasks.description, tasks.completed, tasks.priority, tasks.due_date, tasks.recurrence_rule, tasks.user_id, tasks.created_at, tasks.updated_at, tasks.version, tasks.recurrence_timezone, tasks.recurrence_from, tasks.series_id, tasks.series_position, tasks.due_local, tasks.next_task_id, prior.completed AS was_completed, (
     SELECT coalesce(json_agg(json_build_object('id', g.id, 'name', g.name, 'color', g.color, 'version', g.version)
                              ORDER BY g.name, g.id), '[]')
     FROM task_tag_link AS l JOIN tags AS g ON g.id = l.tag_id
@@ -355,20 +550,25 @@ RETURNING tasks.id, tasks.title, tasks.description, tasks.completed, tasks.prior
 `
 
 type ReplaceTaskParams struct {
-	Title       string       `json:"title"`
-	Description *string      `json:"description"`
-	Completed   bool         `json:"completed"`
-	Priority    TaskPriority `json:"priority"`
-	DueDate     *time.Time   `json:"due_date"`
-	Now         time.Time    `json:"now"`
-	ID          int32        `json:"id"`
-	UserID      uuid.UUID    `json:"user_id"`
-	IfMatch     []int32      `json:"if_match"`
+	Title              string       `json:"title"`
+	Description        *string      `json:"description"`
+	Completed          bool         `json:"completed"`
+	Priority           TaskPriority `json:"priority"`
+	DueDate            *time.Time   `json:"due_date"`
+	Now                time.Time    `json:"now"`
+	RecurrenceRule     *string      `json:"recurrence_rule"`
+	RecurrenceTimezone *string      `json:"recurrence_timezone"`
+	RecurrenceFrom     *string      `json:"recurrence_from"`
+	IfMatch            []int32      `json:"if_match"`
+	MayCompleteSeries  bool         `json:"may_complete_series"`
+	UserID             uuid.UUID    `json:"user_id"`
+	ID                 int32        `json:"id"`
 }
 
 type ReplaceTaskRow struct {
-	Task Task   `json:"task"`
-	Tags string `json:"tags"`
+	Task         Task   `json:"task"`
+	WasCompleted bool   `json:"was_completed"`
+	Tags         string `json:"tags"`
 }
 
 // A write with If-Match names the versions it expects (sqlc.narg(if_match));
@@ -388,6 +588,16 @@ type ReplaceTaskRow struct {
 // other's rows: one waits for the other, and a write after the deletion
 // finds no user (INVALID_TOKEN). A create needs no `owner`: its foreign key
 // to users takes that lock before anything else of the user's.
+// Completing a recurring task creates its next occurrence in the same
+// transaction (internal/api/complete.go). PUT and PATCH take the row's
+// lock first (`prior`, which also tells whether the task was completed) and
+// set `completed` like any field; with @may_complete_series false they
+// change nothing when they would complete a recurring task that has not
+// made its next yet, so the handler runs them alone (one statement, no
+// transaction) and only such a completion again inside one.
+// A recurring task keeps its series (series_id, series_position) when it is
+// given a new rule, and starts one when it has none; due_local (000012) is
+// kept only while the due date and the zone stay as they were.
 func (q *Queries) ReplaceTask(ctx context.Context, arg ReplaceTaskParams) (ReplaceTaskRow, error) {
 	row := q.db.QueryRow(ctx, replaceTask,
 		arg.Title,
@@ -396,9 +606,13 @@ func (q *Queries) ReplaceTask(ctx context.Context, arg ReplaceTaskParams) (Repla
 		arg.Priority,
 		arg.DueDate,
 		arg.Now,
-		arg.ID,
-		arg.UserID,
+		arg.RecurrenceRule,
+		arg.RecurrenceTimezone,
+		arg.RecurrenceFrom,
 		arg.IfMatch,
+		arg.MayCompleteSeries,
+		arg.UserID,
+		arg.ID,
 	)
 	var i ReplaceTaskRow
 	err := row.Scan(
@@ -413,6 +627,13 @@ func (q *Queries) ReplaceTask(ctx context.Context, arg ReplaceTaskParams) (Repla
 		&i.Task.CreatedAt,
 		&i.Task.UpdatedAt,
 		&i.Task.Version,
+		&i.Task.RecurrenceTimezone,
+		&i.Task.RecurrenceFrom,
+		&i.Task.SeriesID,
+		&i.Task.SeriesPosition,
+		&i.Task.DueLocal,
+		&i.Task.NextTaskID,
+		&i.WasCompleted,
 		&i.Tags,
 	)
 	return i, err
@@ -479,19 +700,97 @@ func (q *Queries) TaskVersion(ctx context.Context, arg TaskVersionParams) (int32
 	return version, err
 }
 
+const taskWithNext = `-- name: TaskWithNext :many
+SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version, t.recurrence_timezone, t.recurrence_from, t.series_id, t.series_position, t.due_local, t.next_task_id, (
+    SELECT coalesce(json_agg(json_build_object('id', g.id, 'name', g.name, 'color', g.color, 'version', g.version)
+                             ORDER BY g.name, g.id), '[]')
+    FROM task_tag_link AS l JOIN tags AS g ON g.id = l.tag_id
+    WHERE l.task_id = t.id)::text AS tags
+FROM tasks AS t
+WHERE t.user_id = $1
+  AND t.id IN ($2, (SELECT c.next_task_id FROM tasks AS c WHERE c.id = $2 AND c.user_id = $1))
+`
+
+type TaskWithNextParams struct {
+	UserID uuid.UUID `json:"user_id"`
+	ID     int32     `json:"id"`
+}
+
+type TaskWithNextRow struct {
+	Task Task   `json:"task"`
+	Tags string `json:"tags"`
+}
+
+// One of the user's tasks and the task created when it was completed (when
+// there is one, and it still exists), each with its tags.
+func (q *Queries) TaskWithNext(ctx context.Context, arg TaskWithNextParams) ([]TaskWithNextRow, error) {
+	rows, err := q.db.Query(ctx, taskWithNext, arg.UserID, arg.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []TaskWithNextRow{}
+	for rows.Next() {
+		var i TaskWithNextRow
+		if err := rows.Scan(
+			&i.Task.ID,
+			&i.Task.Title,
+			&i.Task.Description,
+			&i.Task.Completed,
+			&i.Task.Priority,
+			&i.Task.DueDate,
+			&i.Task.RecurrenceRule,
+			&i.Task.UserID,
+			&i.Task.CreatedAt,
+			&i.Task.UpdatedAt,
+			&i.Task.Version,
+			&i.Task.RecurrenceTimezone,
+			&i.Task.RecurrenceFrom,
+			&i.Task.SeriesID,
+			&i.Task.SeriesPosition,
+			&i.Task.DueLocal,
+			&i.Task.NextTaskID,
+			&i.Tags,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const updateTask = `-- name: UpdateTask :one
-WITH owner AS (SELECT users.id FROM users WHERE users.id = $10 FOR KEY SHARE)
+WITH owner AS (SELECT users.id FROM users WHERE users.id = $15 FOR KEY SHARE),
+     prior AS (
+        SELECT tasks.id, tasks.completed, tasks.next_task_id, tasks.recurrence_rule FROM tasks
+        WHERE tasks.id = $16 AND tasks.user_id = $15 AND EXISTS (SELECT 1 FROM owner)
+        FOR NO KEY UPDATE)
 UPDATE tasks
 SET title       = coalesce($1, title),
     description = CASE WHEN $2::boolean THEN $3 ELSE description END,
-    completed   = coalesce($4, completed),
+    completed   = coalesce($4, tasks.completed),
     priority    = coalesce($5, priority),
     due_date    = CASE WHEN $6::boolean THEN $7 ELSE due_date END,
     updated_at  = $8,
-    version     = version + 1
-WHERE tasks.id = $9 AND tasks.user_id = $10 AND EXISTS (SELECT 1 FROM owner)
-  AND ($11::integer[] IS NULL OR tasks.version = ANY ($11::integer[]))
-RETURNING tasks.id, tasks.title, tasks.description, tasks.completed, tasks.priority, tasks.due_date, tasks.recurrence_rule, tasks.user_id, tasks.created_at, tasks.updated_at, tasks.version, (
+    version     = version + 1,
+    recurrence_rule     = CASE WHEN $9::boolean THEN $10 ELSE tasks.recurrence_rule END,
+    recurrence_timezone = CASE WHEN $9 THEN $11 ELSE recurrence_timezone END,
+    recurrence_from     = CASE WHEN $9 THEN $12 ELSE recurrence_from END,
+    series_id = CASE WHEN $9 AND $10::text IS NOT NULL
+                     THEN coalesce(tasks.series_id, tasks.id) ELSE tasks.series_id END,
+    series_position = CASE WHEN $9 AND $10::text IS NOT NULL
+                           THEN coalesce(tasks.series_position, 1) ELSE tasks.series_position END,
+    due_local = CASE WHEN NOT $6 AND NOT $9 THEN tasks.due_local END
+FROM prior
+WHERE tasks.id = prior.id
+  AND ($13::integer[] IS NULL OR tasks.version = ANY ($13::integer[]))
+  AND ($14::boolean OR NOT (
+        coalesce($4::boolean, false) AND NOT prior.completed AND prior.next_task_id IS NULL
+        AND CASE WHEN $9 THEN $10::text ELSE prior.recurrence_rule END IS NOT NULL))
+RETURNING tasks.id, tasks.title, tasks.description, tasks.completed, tasks.priority, tasks.due_date, tasks.recurrence_rule, tasks.user_id, tasks.created_at, tasks.updated_at, tasks.version, tasks.recurrence_timezone, tasks.recurrence_from, tasks.series_id, tasks.series_position, tasks.due_local, tasks.next_task_id, prior.completed AS was_completed, (
     SELECT coalesce(json_agg(json_build_object('id', g.id, 'name', g.name, 'color', g.color, 'version', g.version)
                              ORDER BY g.name, g.id), '[]')
     FROM task_tag_link AS l JOIN tags AS g ON g.id = l.tag_id
@@ -499,26 +798,33 @@ RETURNING tasks.id, tasks.title, tasks.description, tasks.completed, tasks.prior
 `
 
 type UpdateTaskParams struct {
-	Title          *string       `json:"title"`
-	SetDescription bool          `json:"set_description"`
-	Description    *string       `json:"description"`
-	Completed      *bool         `json:"completed"`
-	Priority       *TaskPriority `json:"priority"`
-	SetDueDate     bool          `json:"set_due_date"`
-	DueDate        *time.Time    `json:"due_date"`
-	Now            time.Time     `json:"now"`
-	ID             int32         `json:"id"`
-	UserID         uuid.UUID     `json:"user_id"`
-	IfMatch        []int32       `json:"if_match"`
+	Title              *string       `json:"title"`
+	SetDescription     bool          `json:"set_description"`
+	Description        *string       `json:"description"`
+	Completed          *bool         `json:"completed"`
+	Priority           *TaskPriority `json:"priority"`
+	SetDueDate         bool          `json:"set_due_date"`
+	DueDate            *time.Time    `json:"due_date"`
+	Now                time.Time     `json:"now"`
+	SetRecurrence      bool          `json:"set_recurrence"`
+	RecurrenceRule     *string       `json:"recurrence_rule"`
+	RecurrenceTimezone *string       `json:"recurrence_timezone"`
+	RecurrenceFrom     *string       `json:"recurrence_from"`
+	IfMatch            []int32       `json:"if_match"`
+	MayCompleteSeries  bool          `json:"may_complete_series"`
+	UserID             uuid.UUID     `json:"user_id"`
+	ID                 int32         `json:"id"`
 }
 
 type UpdateTaskRow struct {
-	Task Task   `json:"task"`
-	Tags string `json:"tags"`
+	Task         Task   `json:"task"`
+	WasCompleted bool   `json:"was_completed"`
+	Tags         string `json:"tags"`
 }
 
-// PATCH: a NULL title, completed or priority means "not sent"; description
-// and due_date change only when their set_ flag is true (NULL then clears).
+// PATCH: a NULL title, completed or priority means "not sent"; description,
+// due_date and the recurrence change only when their set_ flag is true
+// (NULL then clears).
 func (q *Queries) UpdateTask(ctx context.Context, arg UpdateTaskParams) (UpdateTaskRow, error) {
 	row := q.db.QueryRow(ctx, updateTask,
 		arg.Title,
@@ -529,9 +835,14 @@ func (q *Queries) UpdateTask(ctx context.Context, arg UpdateTaskParams) (UpdateT
 		arg.SetDueDate,
 		arg.DueDate,
 		arg.Now,
-		arg.ID,
-		arg.UserID,
+		arg.SetRecurrence,
+		arg.RecurrenceRule,
+		arg.RecurrenceTimezone,
+		arg.RecurrenceFrom,
 		arg.IfMatch,
+		arg.MayCompleteSeries,
+		arg.UserID,
+		arg.ID,
 	)
 	var i UpdateTaskRow
 	err := row.Scan(
@@ -546,6 +857,13 @@ func (q *Queries) UpdateTask(ctx context.Context, arg UpdateTaskParams) (UpdateT
 		&i.Task.CreatedAt,
 		&i.Task.UpdatedAt,
 		&i.Task.Version,
+		&i.Task.RecurrenceTimezone,
+		&i.Task.RecurrenceFrom,
+		&i.Task.SeriesID,
+		&i.Task.SeriesPosition,
+		&i.Task.DueLocal,
+		&i.Task.NextTaskID,
+		&i.WasCompleted,
 		&i.Tags,
 	)
 	return i, err

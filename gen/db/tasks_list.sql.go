@@ -62,13 +62,14 @@ func (q *Queries) CountTasks(ctx context.Context, arg CountTasksParams) (CountTa
 
 const listByStatusDueAsc = `-- name: ListByStatusDueAsc :many
 WITH page AS (
-    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version
+    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version, t.recurrence_timezone, t.recurrence_from, t.series_id, t.series_position, t.due_local, t.next_task_id
     FROM tasks AS t
     WHERE t.user_id = $1 AND t.completed = $2
     ORDER BY t.due_date ASC NULLS LAST, t.id
     LIMIT $4 OFFSET $3)
 SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date,
        page.user_id, page.created_at, page.updated_at, page.version,
+       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
   LEFT JOIN tags AS g ON g.id = l.tag_id
@@ -83,20 +84,24 @@ type ListByStatusDueAscParams struct {
 }
 
 type ListByStatusDueAscRow struct {
-	ID          int32        `json:"id"`
-	Title       string       `json:"title"`
-	Description *string      `json:"description"`
-	Completed   bool         `json:"completed"`
-	Priority    TaskPriority `json:"priority"`
-	DueDate     *time.Time   `json:"due_date"`
-	UserID      uuid.UUID    `json:"user_id"`
-	CreatedAt   time.Time    `json:"created_at"`
-	UpdatedAt   time.Time    `json:"updated_at"`
-	Version     int32        `json:"version"`
-	TagID       *int32       `json:"tag_id"`
-	TagName     *string      `json:"tag_name"`
-	TagColor    *string      `json:"tag_color"`
-	TagVersion  *int32       `json:"tag_version"`
+	ID                 int32        `json:"id"`
+	Title              string       `json:"title"`
+	Description        *string      `json:"description"`
+	Completed          bool         `json:"completed"`
+	Priority           TaskPriority `json:"priority"`
+	DueDate            *time.Time   `json:"due_date"`
+	UserID             uuid.UUID    `json:"user_id"`
+	CreatedAt          time.Time    `json:"created_at"`
+	UpdatedAt          time.Time    `json:"updated_at"`
+	Version            int32        `json:"version"`
+	RecurrenceRule     *string      `json:"recurrence_rule"`
+	RecurrenceTimezone *string      `json:"recurrence_timezone"`
+	RecurrenceFrom     *string      `json:"recurrence_from"`
+	SeriesID           *int32       `json:"series_id"`
+	TagID              *int32       `json:"tag_id"`
+	TagName            *string      `json:"tag_name"`
+	TagColor           *string      `json:"tag_color"`
+	TagVersion         *int32       `json:"tag_version"`
 }
 
 // ListTasksDueAsc for a list filtered by status alone. The status is an
@@ -127,6 +132,10 @@ func (q *Queries) ListByStatusDueAsc(ctx context.Context, arg ListByStatusDueAsc
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.Version,
+			&i.RecurrenceRule,
+			&i.RecurrenceTimezone,
+			&i.RecurrenceFrom,
+			&i.SeriesID,
 			&i.TagID,
 			&i.TagName,
 			&i.TagColor,
@@ -144,13 +153,14 @@ func (q *Queries) ListByStatusDueAsc(ctx context.Context, arg ListByStatusDueAsc
 
 const listByStatusDueDesc = `-- name: ListByStatusDueDesc :many
 WITH page AS (
-    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version
+    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version, t.recurrence_timezone, t.recurrence_from, t.series_id, t.series_position, t.due_local, t.next_task_id
     FROM tasks AS t
     WHERE t.user_id = $1 AND t.completed = $2
     ORDER BY t.due_date DESC NULLS FIRST, t.id DESC
     LIMIT $4 OFFSET $3)
 SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date,
        page.user_id, page.created_at, page.updated_at, page.version,
+       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
   LEFT JOIN tags AS g ON g.id = l.tag_id
@@ -165,20 +175,24 @@ type ListByStatusDueDescParams struct {
 }
 
 type ListByStatusDueDescRow struct {
-	ID          int32        `json:"id"`
-	Title       string       `json:"title"`
-	Description *string      `json:"description"`
-	Completed   bool         `json:"completed"`
-	Priority    TaskPriority `json:"priority"`
-	DueDate     *time.Time   `json:"due_date"`
-	UserID      uuid.UUID    `json:"user_id"`
-	CreatedAt   time.Time    `json:"created_at"`
-	UpdatedAt   time.Time    `json:"updated_at"`
-	Version     int32        `json:"version"`
-	TagID       *int32       `json:"tag_id"`
-	TagName     *string      `json:"tag_name"`
-	TagColor    *string      `json:"tag_color"`
-	TagVersion  *int32       `json:"tag_version"`
+	ID                 int32        `json:"id"`
+	Title              string       `json:"title"`
+	Description        *string      `json:"description"`
+	Completed          bool         `json:"completed"`
+	Priority           TaskPriority `json:"priority"`
+	DueDate            *time.Time   `json:"due_date"`
+	UserID             uuid.UUID    `json:"user_id"`
+	CreatedAt          time.Time    `json:"created_at"`
+	UpdatedAt          time.Time    `json:"updated_at"`
+	Version            int32        `json:"version"`
+	RecurrenceRule     *string      `json:"recurrence_rule"`
+	RecurrenceTimezone *string      `json:"recurrence_timezone"`
+	RecurrenceFrom     *string      `json:"recurrence_from"`
+	SeriesID           *int32       `json:"series_id"`
+	TagID              *int32       `json:"tag_id"`
+	TagName            *string      `json:"tag_name"`
+	TagColor           *string      `json:"tag_color"`
+	TagVersion         *int32       `json:"tag_version"`
 }
 
 // ListTasksDueDesc for a list filtered by status alone (see ListByStatusDueAsc).
@@ -207,6 +221,10 @@ func (q *Queries) ListByStatusDueDesc(ctx context.Context, arg ListByStatusDueDe
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.Version,
+			&i.RecurrenceRule,
+			&i.RecurrenceTimezone,
+			&i.RecurrenceFrom,
+			&i.SeriesID,
 			&i.TagID,
 			&i.TagName,
 			&i.TagColor,
@@ -225,7 +243,7 @@ func (q *Queries) ListByStatusDueDesc(ctx context.Context, arg ListByStatusDueDe
 const listTasksCreatedAsc = `-- name: ListTasksCreatedAsc :many
 
 WITH page AS (
-    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version
+    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version, t.recurrence_timezone, t.recurrence_from, t.series_id, t.series_position, t.due_local, t.next_task_id
     FROM tasks AS t LEFT JOIN task_search AS s ON s.task_id = t.id
     WHERE t.user_id = $1
       AND ($2::boolean IS NULL OR t.completed = $2)
@@ -239,6 +257,7 @@ WITH page AS (
     LIMIT $7 OFFSET $6)
 SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date,
        page.user_id, page.created_at, page.updated_at, page.version,
+       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
   LEFT JOIN tags AS g ON g.id = l.tag_id
@@ -256,20 +275,24 @@ type ListTasksCreatedAscParams struct {
 }
 
 type ListTasksCreatedAscRow struct {
-	ID          int32        `json:"id"`
-	Title       string       `json:"title"`
-	Description *string      `json:"description"`
-	Completed   bool         `json:"completed"`
-	Priority    TaskPriority `json:"priority"`
-	DueDate     *time.Time   `json:"due_date"`
-	UserID      uuid.UUID    `json:"user_id"`
-	CreatedAt   time.Time    `json:"created_at"`
-	UpdatedAt   time.Time    `json:"updated_at"`
-	Version     int32        `json:"version"`
-	TagID       *int32       `json:"tag_id"`
-	TagName     *string      `json:"tag_name"`
-	TagColor    *string      `json:"tag_color"`
-	TagVersion  *int32       `json:"tag_version"`
+	ID                 int32        `json:"id"`
+	Title              string       `json:"title"`
+	Description        *string      `json:"description"`
+	Completed          bool         `json:"completed"`
+	Priority           TaskPriority `json:"priority"`
+	DueDate            *time.Time   `json:"due_date"`
+	UserID             uuid.UUID    `json:"user_id"`
+	CreatedAt          time.Time    `json:"created_at"`
+	UpdatedAt          time.Time    `json:"updated_at"`
+	Version            int32        `json:"version"`
+	RecurrenceRule     *string      `json:"recurrence_rule"`
+	RecurrenceTimezone *string      `json:"recurrence_timezone"`
+	RecurrenceFrom     *string      `json:"recurrence_from"`
+	SeriesID           *int32       `json:"series_id"`
+	TagID              *int32       `json:"tag_id"`
+	TagName            *string      `json:"tag_name"`
+	TagColor           *string      `json:"tag_color"`
+	TagVersion         *int32       `json:"tag_version"`
 }
 
 // Code generated by db/queries/listgen from its template; DO NOT EDIT.
@@ -304,6 +327,10 @@ func (q *Queries) ListTasksCreatedAsc(ctx context.Context, arg ListTasksCreatedA
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.Version,
+			&i.RecurrenceRule,
+			&i.RecurrenceTimezone,
+			&i.RecurrenceFrom,
+			&i.SeriesID,
 			&i.TagID,
 			&i.TagName,
 			&i.TagColor,
@@ -321,7 +348,7 @@ func (q *Queries) ListTasksCreatedAsc(ctx context.Context, arg ListTasksCreatedA
 
 const listTasksCreatedDesc = `-- name: ListTasksCreatedDesc :many
 WITH page AS (
-    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version
+    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version, t.recurrence_timezone, t.recurrence_from, t.series_id, t.series_position, t.due_local, t.next_task_id
     FROM tasks AS t LEFT JOIN task_search AS s ON s.task_id = t.id
     WHERE t.user_id = $1
       AND ($2::boolean IS NULL OR t.completed = $2)
@@ -335,6 +362,7 @@ WITH page AS (
     LIMIT $7 OFFSET $6)
 SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date,
        page.user_id, page.created_at, page.updated_at, page.version,
+       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
   LEFT JOIN tags AS g ON g.id = l.tag_id
@@ -352,20 +380,24 @@ type ListTasksCreatedDescParams struct {
 }
 
 type ListTasksCreatedDescRow struct {
-	ID          int32        `json:"id"`
-	Title       string       `json:"title"`
-	Description *string      `json:"description"`
-	Completed   bool         `json:"completed"`
-	Priority    TaskPriority `json:"priority"`
-	DueDate     *time.Time   `json:"due_date"`
-	UserID      uuid.UUID    `json:"user_id"`
-	CreatedAt   time.Time    `json:"created_at"`
-	UpdatedAt   time.Time    `json:"updated_at"`
-	Version     int32        `json:"version"`
-	TagID       *int32       `json:"tag_id"`
-	TagName     *string      `json:"tag_name"`
-	TagColor    *string      `json:"tag_color"`
-	TagVersion  *int32       `json:"tag_version"`
+	ID                 int32        `json:"id"`
+	Title              string       `json:"title"`
+	Description        *string      `json:"description"`
+	Completed          bool         `json:"completed"`
+	Priority           TaskPriority `json:"priority"`
+	DueDate            *time.Time   `json:"due_date"`
+	UserID             uuid.UUID    `json:"user_id"`
+	CreatedAt          time.Time    `json:"created_at"`
+	UpdatedAt          time.Time    `json:"updated_at"`
+	Version            int32        `json:"version"`
+	RecurrenceRule     *string      `json:"recurrence_rule"`
+	RecurrenceTimezone *string      `json:"recurrence_timezone"`
+	RecurrenceFrom     *string      `json:"recurrence_from"`
+	SeriesID           *int32       `json:"series_id"`
+	TagID              *int32       `json:"tag_id"`
+	TagName            *string      `json:"tag_name"`
+	TagColor           *string      `json:"tag_color"`
+	TagVersion         *int32       `json:"tag_version"`
 }
 
 // Order: -created_at; ties by id.
@@ -397,6 +429,10 @@ func (q *Queries) ListTasksCreatedDesc(ctx context.Context, arg ListTasksCreated
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.Version,
+			&i.RecurrenceRule,
+			&i.RecurrenceTimezone,
+			&i.RecurrenceFrom,
+			&i.SeriesID,
 			&i.TagID,
 			&i.TagName,
 			&i.TagColor,
@@ -414,7 +450,7 @@ func (q *Queries) ListTasksCreatedDesc(ctx context.Context, arg ListTasksCreated
 
 const listTasksDueAsc = `-- name: ListTasksDueAsc :many
 WITH page AS (
-    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version
+    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version, t.recurrence_timezone, t.recurrence_from, t.series_id, t.series_position, t.due_local, t.next_task_id
     FROM tasks AS t LEFT JOIN task_search AS s ON s.task_id = t.id
     WHERE t.user_id = $1
       AND ($2::boolean IS NULL OR t.completed = $2)
@@ -428,6 +464,7 @@ WITH page AS (
     LIMIT $7 OFFSET $6)
 SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date,
        page.user_id, page.created_at, page.updated_at, page.version,
+       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
   LEFT JOIN tags AS g ON g.id = l.tag_id
@@ -445,20 +482,24 @@ type ListTasksDueAscParams struct {
 }
 
 type ListTasksDueAscRow struct {
-	ID          int32        `json:"id"`
-	Title       string       `json:"title"`
-	Description *string      `json:"description"`
-	Completed   bool         `json:"completed"`
-	Priority    TaskPriority `json:"priority"`
-	DueDate     *time.Time   `json:"due_date"`
-	UserID      uuid.UUID    `json:"user_id"`
-	CreatedAt   time.Time    `json:"created_at"`
-	UpdatedAt   time.Time    `json:"updated_at"`
-	Version     int32        `json:"version"`
-	TagID       *int32       `json:"tag_id"`
-	TagName     *string      `json:"tag_name"`
-	TagColor    *string      `json:"tag_color"`
-	TagVersion  *int32       `json:"tag_version"`
+	ID                 int32        `json:"id"`
+	Title              string       `json:"title"`
+	Description        *string      `json:"description"`
+	Completed          bool         `json:"completed"`
+	Priority           TaskPriority `json:"priority"`
+	DueDate            *time.Time   `json:"due_date"`
+	UserID             uuid.UUID    `json:"user_id"`
+	CreatedAt          time.Time    `json:"created_at"`
+	UpdatedAt          time.Time    `json:"updated_at"`
+	Version            int32        `json:"version"`
+	RecurrenceRule     *string      `json:"recurrence_rule"`
+	RecurrenceTimezone *string      `json:"recurrence_timezone"`
+	RecurrenceFrom     *string      `json:"recurrence_from"`
+	SeriesID           *int32       `json:"series_id"`
+	TagID              *int32       `json:"tag_id"`
+	TagName            *string      `json:"tag_name"`
+	TagColor           *string      `json:"tag_color"`
+	TagVersion         *int32       `json:"tag_version"`
 }
 
 // Order: due_date, nulls last; ties by id.
@@ -490,6 +531,10 @@ func (q *Queries) ListTasksDueAsc(ctx context.Context, arg ListTasksDueAscParams
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.Version,
+			&i.RecurrenceRule,
+			&i.RecurrenceTimezone,
+			&i.RecurrenceFrom,
+			&i.SeriesID,
 			&i.TagID,
 			&i.TagName,
 			&i.TagColor,
@@ -507,7 +552,7 @@ func (q *Queries) ListTasksDueAsc(ctx context.Context, arg ListTasksDueAscParams
 
 const listTasksDueDesc = `-- name: ListTasksDueDesc :many
 WITH page AS (
-    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version
+    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version, t.recurrence_timezone, t.recurrence_from, t.series_id, t.series_position, t.due_local, t.next_task_id
     FROM tasks AS t LEFT JOIN task_search AS s ON s.task_id = t.id
     WHERE t.user_id = $1
       AND ($2::boolean IS NULL OR t.completed = $2)
@@ -521,6 +566,7 @@ WITH page AS (
     LIMIT $7 OFFSET $6)
 SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date,
        page.user_id, page.created_at, page.updated_at, page.version,
+       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
   LEFT JOIN tags AS g ON g.id = l.tag_id
@@ -538,20 +584,24 @@ type ListTasksDueDescParams struct {
 }
 
 type ListTasksDueDescRow struct {
-	ID          int32        `json:"id"`
-	Title       string       `json:"title"`
-	Description *string      `json:"description"`
-	Completed   bool         `json:"completed"`
-	Priority    TaskPriority `json:"priority"`
-	DueDate     *time.Time   `json:"due_date"`
-	UserID      uuid.UUID    `json:"user_id"`
-	CreatedAt   time.Time    `json:"created_at"`
-	UpdatedAt   time.Time    `json:"updated_at"`
-	Version     int32        `json:"version"`
-	TagID       *int32       `json:"tag_id"`
-	TagName     *string      `json:"tag_name"`
-	TagColor    *string      `json:"tag_color"`
-	TagVersion  *int32       `json:"tag_version"`
+	ID                 int32        `json:"id"`
+	Title              string       `json:"title"`
+	Description        *string      `json:"description"`
+	Completed          bool         `json:"completed"`
+	Priority           TaskPriority `json:"priority"`
+	DueDate            *time.Time   `json:"due_date"`
+	UserID             uuid.UUID    `json:"user_id"`
+	CreatedAt          time.Time    `json:"created_at"`
+	UpdatedAt          time.Time    `json:"updated_at"`
+	Version            int32        `json:"version"`
+	RecurrenceRule     *string      `json:"recurrence_rule"`
+	RecurrenceTimezone *string      `json:"recurrence_timezone"`
+	RecurrenceFrom     *string      `json:"recurrence_from"`
+	SeriesID           *int32       `json:"series_id"`
+	TagID              *int32       `json:"tag_id"`
+	TagName            *string      `json:"tag_name"`
+	TagColor           *string      `json:"tag_color"`
+	TagVersion         *int32       `json:"tag_version"`
 }
 
 // Order: -due_date, nulls first (the exact reverse); ties by id.
@@ -583,6 +633,10 @@ func (q *Queries) ListTasksDueDesc(ctx context.Context, arg ListTasksDueDescPara
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.Version,
+			&i.RecurrenceRule,
+			&i.RecurrenceTimezone,
+			&i.RecurrenceFrom,
+			&i.SeriesID,
 			&i.TagID,
 			&i.TagName,
 			&i.TagColor,
@@ -600,7 +654,7 @@ func (q *Queries) ListTasksDueDesc(ctx context.Context, arg ListTasksDueDescPara
 
 const listTasksPriorityAsc = `-- name: ListTasksPriorityAsc :many
 WITH page AS (
-    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version
+    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version, t.recurrence_timezone, t.recurrence_from, t.series_id, t.series_position, t.due_local, t.next_task_id
     FROM tasks AS t LEFT JOIN task_search AS s ON s.task_id = t.id
     WHERE t.user_id = $1
       AND ($2::boolean IS NULL OR t.completed = $2)
@@ -614,6 +668,7 @@ WITH page AS (
     LIMIT $7 OFFSET $6)
 SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date,
        page.user_id, page.created_at, page.updated_at, page.version,
+       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
   LEFT JOIN tags AS g ON g.id = l.tag_id
@@ -631,20 +686,24 @@ type ListTasksPriorityAscParams struct {
 }
 
 type ListTasksPriorityAscRow struct {
-	ID          int32        `json:"id"`
-	Title       string       `json:"title"`
-	Description *string      `json:"description"`
-	Completed   bool         `json:"completed"`
-	Priority    TaskPriority `json:"priority"`
-	DueDate     *time.Time   `json:"due_date"`
-	UserID      uuid.UUID    `json:"user_id"`
-	CreatedAt   time.Time    `json:"created_at"`
-	UpdatedAt   time.Time    `json:"updated_at"`
-	Version     int32        `json:"version"`
-	TagID       *int32       `json:"tag_id"`
-	TagName     *string      `json:"tag_name"`
-	TagColor    *string      `json:"tag_color"`
-	TagVersion  *int32       `json:"tag_version"`
+	ID                 int32        `json:"id"`
+	Title              string       `json:"title"`
+	Description        *string      `json:"description"`
+	Completed          bool         `json:"completed"`
+	Priority           TaskPriority `json:"priority"`
+	DueDate            *time.Time   `json:"due_date"`
+	UserID             uuid.UUID    `json:"user_id"`
+	CreatedAt          time.Time    `json:"created_at"`
+	UpdatedAt          time.Time    `json:"updated_at"`
+	Version            int32        `json:"version"`
+	RecurrenceRule     *string      `json:"recurrence_rule"`
+	RecurrenceTimezone *string      `json:"recurrence_timezone"`
+	RecurrenceFrom     *string      `json:"recurrence_from"`
+	SeriesID           *int32       `json:"series_id"`
+	TagID              *int32       `json:"tag_id"`
+	TagName            *string      `json:"tag_name"`
+	TagColor           *string      `json:"tag_color"`
+	TagVersion         *int32       `json:"tag_version"`
 }
 
 // Order: priority: high, medium, low (the enum's order); ties by id.
@@ -676,6 +735,10 @@ func (q *Queries) ListTasksPriorityAsc(ctx context.Context, arg ListTasksPriorit
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.Version,
+			&i.RecurrenceRule,
+			&i.RecurrenceTimezone,
+			&i.RecurrenceFrom,
+			&i.SeriesID,
 			&i.TagID,
 			&i.TagName,
 			&i.TagColor,
@@ -693,7 +756,7 @@ func (q *Queries) ListTasksPriorityAsc(ctx context.Context, arg ListTasksPriorit
 
 const listTasksPriorityDesc = `-- name: ListTasksPriorityDesc :many
 WITH page AS (
-    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version
+    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version, t.recurrence_timezone, t.recurrence_from, t.series_id, t.series_position, t.due_local, t.next_task_id
     FROM tasks AS t LEFT JOIN task_search AS s ON s.task_id = t.id
     WHERE t.user_id = $1
       AND ($2::boolean IS NULL OR t.completed = $2)
@@ -707,6 +770,7 @@ WITH page AS (
     LIMIT $7 OFFSET $6)
 SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date,
        page.user_id, page.created_at, page.updated_at, page.version,
+       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
   LEFT JOIN tags AS g ON g.id = l.tag_id
@@ -724,20 +788,24 @@ type ListTasksPriorityDescParams struct {
 }
 
 type ListTasksPriorityDescRow struct {
-	ID          int32        `json:"id"`
-	Title       string       `json:"title"`
-	Description *string      `json:"description"`
-	Completed   bool         `json:"completed"`
-	Priority    TaskPriority `json:"priority"`
-	DueDate     *time.Time   `json:"due_date"`
-	UserID      uuid.UUID    `json:"user_id"`
-	CreatedAt   time.Time    `json:"created_at"`
-	UpdatedAt   time.Time    `json:"updated_at"`
-	Version     int32        `json:"version"`
-	TagID       *int32       `json:"tag_id"`
-	TagName     *string      `json:"tag_name"`
-	TagColor    *string      `json:"tag_color"`
-	TagVersion  *int32       `json:"tag_version"`
+	ID                 int32        `json:"id"`
+	Title              string       `json:"title"`
+	Description        *string      `json:"description"`
+	Completed          bool         `json:"completed"`
+	Priority           TaskPriority `json:"priority"`
+	DueDate            *time.Time   `json:"due_date"`
+	UserID             uuid.UUID    `json:"user_id"`
+	CreatedAt          time.Time    `json:"created_at"`
+	UpdatedAt          time.Time    `json:"updated_at"`
+	Version            int32        `json:"version"`
+	RecurrenceRule     *string      `json:"recurrence_rule"`
+	RecurrenceTimezone *string      `json:"recurrence_timezone"`
+	RecurrenceFrom     *string      `json:"recurrence_from"`
+	SeriesID           *int32       `json:"series_id"`
+	TagID              *int32       `json:"tag_id"`
+	TagName            *string      `json:"tag_name"`
+	TagColor           *string      `json:"tag_color"`
+	TagVersion         *int32       `json:"tag_version"`
 }
 
 // Order: -priority: low, medium, high; ties by id.
@@ -769,6 +837,10 @@ func (q *Queries) ListTasksPriorityDesc(ctx context.Context, arg ListTasksPriori
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.Version,
+			&i.RecurrenceRule,
+			&i.RecurrenceTimezone,
+			&i.RecurrenceFrom,
+			&i.SeriesID,
 			&i.TagID,
 			&i.TagName,
 			&i.TagColor,
@@ -786,7 +858,7 @@ func (q *Queries) ListTasksPriorityDesc(ctx context.Context, arg ListTasksPriori
 
 const listTasksTitleAsc = `-- name: ListTasksTitleAsc :many
 WITH page AS (
-    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version
+    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version, t.recurrence_timezone, t.recurrence_from, t.series_id, t.series_position, t.due_local, t.next_task_id
     FROM tasks AS t LEFT JOIN task_search AS s ON s.task_id = t.id
     WHERE t.user_id = $1
       AND ($2::boolean IS NULL OR t.completed = $2)
@@ -800,6 +872,7 @@ WITH page AS (
     LIMIT $7 OFFSET $6)
 SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date,
        page.user_id, page.created_at, page.updated_at, page.version,
+       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
   LEFT JOIN tags AS g ON g.id = l.tag_id
@@ -817,20 +890,24 @@ type ListTasksTitleAscParams struct {
 }
 
 type ListTasksTitleAscRow struct {
-	ID          int32        `json:"id"`
-	Title       string       `json:"title"`
-	Description *string      `json:"description"`
-	Completed   bool         `json:"completed"`
-	Priority    TaskPriority `json:"priority"`
-	DueDate     *time.Time   `json:"due_date"`
-	UserID      uuid.UUID    `json:"user_id"`
-	CreatedAt   time.Time    `json:"created_at"`
-	UpdatedAt   time.Time    `json:"updated_at"`
-	Version     int32        `json:"version"`
-	TagID       *int32       `json:"tag_id"`
-	TagName     *string      `json:"tag_name"`
-	TagColor    *string      `json:"tag_color"`
-	TagVersion  *int32       `json:"tag_version"`
+	ID                 int32        `json:"id"`
+	Title              string       `json:"title"`
+	Description        *string      `json:"description"`
+	Completed          bool         `json:"completed"`
+	Priority           TaskPriority `json:"priority"`
+	DueDate            *time.Time   `json:"due_date"`
+	UserID             uuid.UUID    `json:"user_id"`
+	CreatedAt          time.Time    `json:"created_at"`
+	UpdatedAt          time.Time    `json:"updated_at"`
+	Version            int32        `json:"version"`
+	RecurrenceRule     *string      `json:"recurrence_rule"`
+	RecurrenceTimezone *string      `json:"recurrence_timezone"`
+	RecurrenceFrom     *string      `json:"recurrence_from"`
+	SeriesID           *int32       `json:"series_id"`
+	TagID              *int32       `json:"tag_id"`
+	TagName            *string      `json:"tag_name"`
+	TagColor           *string      `json:"tag_color"`
+	TagVersion         *int32       `json:"tag_version"`
 }
 
 // Order: title, ignoring case; ties by id.
@@ -862,6 +939,10 @@ func (q *Queries) ListTasksTitleAsc(ctx context.Context, arg ListTasksTitleAscPa
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.Version,
+			&i.RecurrenceRule,
+			&i.RecurrenceTimezone,
+			&i.RecurrenceFrom,
+			&i.SeriesID,
 			&i.TagID,
 			&i.TagName,
 			&i.TagColor,
@@ -879,7 +960,7 @@ func (q *Queries) ListTasksTitleAsc(ctx context.Context, arg ListTasksTitleAscPa
 
 const listTasksTitleDesc = `-- name: ListTasksTitleDesc :many
 WITH page AS (
-    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version
+    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version, t.recurrence_timezone, t.recurrence_from, t.series_id, t.series_position, t.due_local, t.next_task_id
     FROM tasks AS t LEFT JOIN task_search AS s ON s.task_id = t.id
     WHERE t.user_id = $1
       AND ($2::boolean IS NULL OR t.completed = $2)
@@ -893,6 +974,7 @@ WITH page AS (
     LIMIT $7 OFFSET $6)
 SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date,
        page.user_id, page.created_at, page.updated_at, page.version,
+       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
   LEFT JOIN tags AS g ON g.id = l.tag_id
@@ -910,20 +992,24 @@ type ListTasksTitleDescParams struct {
 }
 
 type ListTasksTitleDescRow struct {
-	ID          int32        `json:"id"`
-	Title       string       `json:"title"`
-	Description *string      `json:"description"`
-	Completed   bool         `json:"completed"`
-	Priority    TaskPriority `json:"priority"`
-	DueDate     *time.Time   `json:"due_date"`
-	UserID      uuid.UUID    `json:"user_id"`
-	CreatedAt   time.Time    `json:"created_at"`
-	UpdatedAt   time.Time    `json:"updated_at"`
-	Version     int32        `json:"version"`
-	TagID       *int32       `json:"tag_id"`
-	TagName     *string      `json:"tag_name"`
-	TagColor    *string      `json:"tag_color"`
-	TagVersion  *int32       `json:"tag_version"`
+	ID                 int32        `json:"id"`
+	Title              string       `json:"title"`
+	Description        *string      `json:"description"`
+	Completed          bool         `json:"completed"`
+	Priority           TaskPriority `json:"priority"`
+	DueDate            *time.Time   `json:"due_date"`
+	UserID             uuid.UUID    `json:"user_id"`
+	CreatedAt          time.Time    `json:"created_at"`
+	UpdatedAt          time.Time    `json:"updated_at"`
+	Version            int32        `json:"version"`
+	RecurrenceRule     *string      `json:"recurrence_rule"`
+	RecurrenceTimezone *string      `json:"recurrence_timezone"`
+	RecurrenceFrom     *string      `json:"recurrence_from"`
+	SeriesID           *int32       `json:"series_id"`
+	TagID              *int32       `json:"tag_id"`
+	TagName            *string      `json:"tag_name"`
+	TagColor           *string      `json:"tag_color"`
+	TagVersion         *int32       `json:"tag_version"`
 }
 
 // Order: -title, ignoring case; ties by id.
@@ -955,6 +1041,10 @@ func (q *Queries) ListTasksTitleDesc(ctx context.Context, arg ListTasksTitleDesc
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.Version,
+			&i.RecurrenceRule,
+			&i.RecurrenceTimezone,
+			&i.RecurrenceFrom,
+			&i.SeriesID,
 			&i.TagID,
 			&i.TagName,
 			&i.TagColor,

@@ -81,6 +81,42 @@ func (e Priority) Valid() bool {
 	}
 }
 
+// Defines values for RecurrenceFrom.
+const (
+	RecurrenceFromCompletion RecurrenceFrom = "completion"
+	RecurrenceFromDue        RecurrenceFrom = "due"
+)
+
+// Valid indicates whether the value is a known member of the RecurrenceFrom enum.
+func (e RecurrenceFrom) Valid() bool {
+	switch e {
+	case RecurrenceFromCompletion:
+		return true
+	case RecurrenceFromDue:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RecurrenceInputFrom.
+const (
+	Completion RecurrenceInputFrom = "completion"
+	Due        RecurrenceInputFrom = "due"
+)
+
+// Valid indicates whether the value is a known member of the RecurrenceInputFrom enum.
+func (e RecurrenceInputFrom) Valid() bool {
+	switch e {
+	case Completion:
+		return true
+	case Due:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ListTasksParamsStatus.
 const (
 	All       ListTasksParamsStatus = "all"
@@ -190,9 +226,71 @@ type ErrorResponse struct {
 	Field *string `json:"field,omitempty"`
 }
 
+// Occurrences defines model for Occurrences.
+type Occurrences struct {
+	// Occurrences RFC 3339 date-times with the offset of the series' time zone, in order.
+	//
+	// Example: ["2026-03-28T09:00:00+01:00","2026-03-29T09:00:00+02:00"]
+	Occurrences []time.Time `json:"occurrences"`
+}
+
 // Priority A task's priority; medium when left out. Any other string is 400 INVALID_PRIORITY (not
 // 422): it is a business rule, though the schema lists the values.
 type Priority string
+
+// Recurrence How a task repeats (see RecurrenceInput).
+type Recurrence struct {
+	From RecurrenceFrom `json:"from"`
+
+	// Rule Example: FREQ=WEEKLY;BYDAY=MO,TH
+	Rule string `json:"rule"`
+
+	// Timezone Example: Europe/Berlin
+	Timezone string `json:"timezone"`
+}
+
+// RecurrenceFrom defines model for Recurrence.From.
+type RecurrenceFrom string
+
+// RecurrenceInput How a task repeats (null: it does not). The series starts at the task's `due_date`, read
+// as wall-clock time in `timezone`: a daily task due at 09:00 Europe/Berlin stays due at
+// 09:00 Berlin time on both sides of a DST change. A local time the clocks skip (02:30 on a
+// spring-forward day) is taken with the offset before the gap (03:30), as RFC 5545 says.
+type RecurrenceInput struct {
+	// From `due`: the next task is due at the series' first occurrence after the completed
+	// task's due date that is also in the future (a daily task completed three days late
+	// gets one next task, not three overdue ones). `completion` ("every 3 days after I do
+	// it"): the rule restarts on the completion date, in `timezone`, at the series' time of
+	// day; the next task is due at its first occurrence on a later date.
+	From *RecurrenceInputFrom `json:"from,omitempty"`
+
+	// Rule An RFC 5545 RRULE value without the `RRULE:` prefix, in this subset: `FREQ` = DAILY,
+	// WEEKLY, MONTHLY or YEARLY (required); `INTERVAL` 1-999; `BYDAY` (MO..SU; with an
+	// ordinal -5..-1 or 1..5 only when FREQ is MONTHLY or YEARLY, e.g. `-1FR`, the last
+	// Friday); `BYMONTHDAY` (-31..-1, 1..31; -1 is the last day; not with WEEKLY);
+	// `BYMONTH` 1-12; `COUNT` 1-1000 (the occurrences of the whole series) or `UNTIL`
+	// (`YYYYMMDDTHHMMSSZ`), not both; `WKST`. Parts in any order, each once; stored in
+	// upper case. Anything else is 400 INVALID_RECURRENCE, its `detail` naming the part
+	// ("Recurrence rule is not supported: FREQ=HOURLY"). Occurrences follow RFC 5545: a
+	// month without a 31st has no BYMONTHDAY=31 occurrence; a yearly February 29 occurs in
+	// leap years only.
+	//
+	//
+	// Example: FREQ=WEEKLY;BYDAY=MO,TH
+	Rule string `json:"rule"`
+
+	// Timezone An IANA time zone name; unknown is 400 INVALID_TIMEZONE.
+	//
+	// Example: Europe/Berlin
+	Timezone *string `json:"timezone,omitempty"`
+}
+
+// RecurrenceInputFrom `due`: the next task is due at the series' first occurrence after the completed
+// task's due date that is also in the future (a daily task completed three days late
+// gets one next task, not three overdue ones). `completion` ("every 3 days after I do
+// it"): the rule restarts on the completion date, in `timezone`, at the series' time of
+// day; the next task is due at its first occurrence on a later date.
+type RecurrenceInputFrom string
 
 // Tag defines model for Tag.
 type Tag struct {
@@ -231,6 +329,13 @@ type Task struct {
 	// 422): it is a business rule, though the schema lists the values.
 	Priority Priority `json:"priority"`
 
+	// Recurrence How the task repeats; null when it does not.
+	Recurrence nullable.Nullable[Recurrence] `json:"recurrence"`
+
+	// SeriesId The id of the first task of its series (tasks created by completing a recurring task
+	// share it); null for a task that never recurred.
+	SeriesId nullable.Nullable[int64] `json:"series_id,omitempty"`
+
 	// Tags The task's tags, by name.
 	Tags  []Tag  `json:"tags"`
 	Title string `json:"title"`
@@ -244,12 +349,21 @@ type Task struct {
 	Version int64 `json:"version"`
 }
 
+// TaskCompletion defines model for TaskCompletion.
+type TaskCompletion struct {
+	// Next The next task of the series, created when this one was completed; null when none was (the task does not recur, or its rule had ended).
+	Next nullable.Nullable[Task] `json:"next"`
+	Task Task                    `json:"task"`
+}
+
 // TaskCreate A new task, or (PUT) a task's full replacement. Rules checked by the server (400 with a
 // named code): `title` is 1-200 characters after trimming (INVALID_TITLE); `description` at
 // most 1000 characters (DESCRIPTION_TOO_LONG); `priority` is low, medium or high
 // (INVALID_PRIORITY); `due_date` is an RFC 3339 / ISO 8601 date-time, past ones allowed
-// (INVALID_DUE_DATE). Fields left out take their defaults: no description, not completed,
-// medium priority, no due date.
+// (INVALID_DUE_DATE); `recurrence` is a rule of the supported subset (INVALID_RECURRENCE) in
+// an IANA time zone (INVALID_TIMEZONE), on a task with a due date (RECURRENCE_NEEDS_DUE_DATE).
+// Fields left out take their defaults: no description, not completed, medium priority, no
+// due date, no recurrence.
 type TaskCreate struct {
 	// Completed Defaults to false.
 	Completed *bool `json:"completed,omitempty"`
@@ -269,6 +383,12 @@ type TaskCreate struct {
 	// Priority A task's priority; medium when left out. Any other string is 400 INVALID_PRIORITY (not
 	// 422): it is a business rule, though the schema lists the values.
 	Priority *Priority `json:"priority,omitempty"`
+
+	// Recurrence How a task repeats (null: it does not). The series starts at the task's `due_date`, read
+	// as wall-clock time in `timezone`: a daily task due at 09:00 Europe/Berlin stays due at
+	// 09:00 Berlin time on both sides of a DST change. A local time the clocks skip (02:30 on a
+	// spring-forward day) is taken with the offset before the gap (03:30), as RFC 5545 says.
+	Recurrence nullable.Nullable[RecurrenceInput] `json:"recurrence,omitempty"`
 
 	// Title 1-200 characters, not blank, no NUL character; stored trimmed. The pattern's `\s` is ASCII white space; the server trims all Unicode white space (U+00A0, U+3000, ...) and then counts, so a title of such spaces alone is INVALID_TITLE too.
 	//
@@ -291,8 +411,9 @@ type TaskList struct {
 	Total int `json:"total"`
 }
 
-// TaskUpdate The fields to change; the rules are those of TaskCreate. `null` clears `description` or
-// `due_date`; `title`, `completed` and `priority` cannot be null.
+// TaskUpdate The fields to change; the rules are those of TaskCreate. `null` clears `description`,
+// `due_date` or `recurrence`; `title`, `completed` and `priority` cannot be null. Clearing
+// the due date of a recurring task is RECURRENCE_NEEDS_DUE_DATE.
 type TaskUpdate struct {
 	Completed *bool `json:"completed,omitempty"`
 
@@ -305,6 +426,12 @@ type TaskUpdate struct {
 	// Priority A task's priority; medium when left out. Any other string is 400 INVALID_PRIORITY (not
 	// 422): it is a business rule, though the schema lists the values.
 	Priority *Priority `json:"priority,omitempty"`
+
+	// Recurrence How a task repeats (null: it does not). The series starts at the task's `due_date`, read
+	// as wall-clock time in `timezone`: a daily task due at 09:00 Europe/Berlin stays due at
+	// 09:00 Berlin time on both sides of a DST change. A local time the clocks skip (02:30 on a
+	// spring-forward day) is taken with the offset before the gap (03:30), as RFC 5545 says.
+	Recurrence nullable.Nullable[RecurrenceInput] `json:"recurrence,omitempty"`
 
 	// Title 1-200 characters, not blank, no NUL character; stored trimmed. The pattern's `\s` is ASCII white space; the server trims all Unicode white space (U+00A0, U+3000, ...) and then counts, so a title of such spaces alone is INVALID_TITLE too.
 	Title *string `json:"title,omitempty"`
@@ -507,6 +634,21 @@ type ReplaceTaskParams struct {
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
+// CompleteTaskParams defines parameters for CompleteTask.
+type CompleteTaskParams struct {
+	// IfMatch Change the resource only while it is at one of these versions: an `ETag` of an earlier
+	// response (`"3"`), several separated by commas, or `*` (any). Otherwise 412
+	// PRECONDITION_FAILED with the current `ETag`, and nothing changes. Weak tags (`W/"3"`)
+	// never match. Without it the write is unconditional.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// GetOccurrencesParams defines parameters for GetOccurrences.
+type GetOccurrencesParams struct {
+	// Limit How many, 1 to 100; above 100 is treated as 100. Zero or negative is INVALID_PAGINATION.
+	Limit *int64 `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
 // RemoveTagFromTaskParams defines parameters for RemoveTagFromTask.
 type RemoveTagFromTaskParams struct {
 	// IfMatch Change the resource only while it is at one of these versions: an `ETag` of an earlier
@@ -640,6 +782,12 @@ type ServerInterface interface {
 	// ReplaceTask Replace a task
 	// (PUT /tasks/{task_id})
 	ReplaceTask(ctx echo.Context, taskId TaskID, params ReplaceTaskParams) error
+	// CompleteTask Complete a task
+	// (POST /tasks/{task_id}/complete)
+	CompleteTask(ctx echo.Context, taskId TaskID, params CompleteTaskParams) error
+	// GetOccurrences Preview a recurring task's next due dates
+	// (GET /tasks/{task_id}/occurrences)
+	GetOccurrences(ctx echo.Context, taskId TaskID, params GetOccurrencesParams) error
 	// RemoveTagFromTask Take a tag off a task
 	// (DELETE /tasks/{task_id}/tags/{tag_id})
 	RemoveTagFromTask(ctx echo.Context, taskId TaskID, tagId TagID, params RemoveTagFromTaskParams) error
@@ -1073,6 +1221,67 @@ func (w *ServerInterfaceWrapper) ReplaceTask(ctx echo.Context) error {
 	return err
 }
 
+// CompleteTask converts echo context to params.
+func (w *ServerInterfaceWrapper) CompleteTask(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "task_id" -------------
+	var taskId TaskID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "task_id", ctx.Param("task_id"), &taskId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter task_id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CompleteTaskParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CompleteTask(ctx, taskId, params)
+	return err
+}
+
+// GetOccurrences converts echo context to params.
+func (w *ServerInterfaceWrapper) GetOccurrences(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "task_id" -------------
+	var taskId TaskID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "task_id", ctx.Param("task_id"), &taskId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter task_id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetOccurrencesParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetOccurrences(ctx, taskId, params)
+	return err
+}
+
 // RemoveTagFromTask converts echo context to params.
 func (w *ServerInterfaceWrapper) RemoveTagFromTask(ctx echo.Context) error {
 	var err error
@@ -1214,6 +1423,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/tasks/:task_id", wrapper.GetTask, options.OperationMiddlewares["getTask"]...)
 	router.PATCH(options.BaseURL+"/tasks/:task_id", wrapper.UpdateTask, options.OperationMiddlewares["updateTask"]...)
 	router.PUT(options.BaseURL+"/tasks/:task_id", wrapper.ReplaceTask, options.OperationMiddlewares["replaceTask"]...)
+	router.POST(options.BaseURL+"/tasks/:task_id/complete", wrapper.CompleteTask, options.OperationMiddlewares["completeTask"]...)
+	router.GET(options.BaseURL+"/tasks/:task_id/occurrences", wrapper.GetOccurrences, options.OperationMiddlewares["getOccurrences"]...)
 	router.DELETE(options.BaseURL+"/tasks/:task_id/tags/:tag_id", wrapper.RemoveTagFromTask, options.OperationMiddlewares["removeTagFromTask"]...)
 	router.POST(options.BaseURL+"/tasks/:task_id/tags/:tag_id", wrapper.AddTagToTask, options.OperationMiddlewares["addTagToTask"]...)
 	router.GET(options.BaseURL+"/tags", wrapper.ListTags, options.OperationMiddlewares["listTags"]...)
@@ -2829,6 +3040,231 @@ func (response ReplaceTask503JSONResponse) VisitReplaceTaskResponse(w http.Respo
 	return err
 }
 
+type CompleteTaskRequestObject struct {
+	TaskId TaskID `json:"task_id"`
+	Params CompleteTaskParams
+}
+
+type CompleteTaskResponseObject interface {
+	VisitCompleteTaskResponse(w http.ResponseWriter) error
+}
+
+type CompleteTask200ResponseHeaders struct {
+	ETag string
+}
+
+type CompleteTask200JSONResponse struct {
+	Body    TaskCompletion
+	Headers CompleteTask200ResponseHeaders
+}
+
+func (response CompleteTask200JSONResponse) VisitCompleteTaskResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteTask401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CompleteTask401JSONResponse) VisitCompleteTaskResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteTask404JSONResponse struct{ TaskNotFoundJSONResponse }
+
+func (response CompleteTask404JSONResponse) VisitCompleteTaskResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteTask412JSONResponse struct{ PreconditionFailedJSONResponse }
+
+func (response CompleteTask412JSONResponse) VisitCompleteTaskResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteTask422JSONResponse struct{ ValidationErrorJSONResponse }
+
+func (response CompleteTask422JSONResponse) VisitCompleteTaskResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteTask500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response CompleteTask500JSONResponse) VisitCompleteTaskResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteTask503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response CompleteTask503JSONResponse) VisitCompleteTaskResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOccurrencesRequestObject struct {
+	TaskId TaskID `json:"task_id"`
+	Params GetOccurrencesParams
+}
+
+type GetOccurrencesResponseObject interface {
+	VisitGetOccurrencesResponse(w http.ResponseWriter) error
+}
+
+type GetOccurrences200JSONResponse Occurrences
+
+func (response GetOccurrences200JSONResponse) VisitGetOccurrencesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOccurrences400JSONResponse ErrorResponse
+
+func (response GetOccurrences400JSONResponse) VisitGetOccurrencesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOccurrences401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetOccurrences401JSONResponse) VisitGetOccurrencesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOccurrences404JSONResponse struct{ TaskNotFoundJSONResponse }
+
+func (response GetOccurrences404JSONResponse) VisitGetOccurrencesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOccurrences422JSONResponse struct{ ValidationErrorJSONResponse }
+
+func (response GetOccurrences422JSONResponse) VisitGetOccurrencesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOccurrences500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetOccurrences500JSONResponse) VisitGetOccurrencesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOccurrences503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetOccurrences503JSONResponse) VisitGetOccurrencesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RemoveTagFromTaskRequestObject struct {
 	TaskId TaskID `json:"task_id"`
 	TagId  TagID  `json:"tag_id"`
@@ -3111,6 +3547,12 @@ type StrictServerInterface interface {
 	// ReplaceTask Replace a task
 	// (PUT /tasks/{task_id})
 	ReplaceTask(ctx context.Context, request ReplaceTaskRequestObject) (ReplaceTaskResponseObject, error)
+	// CompleteTask Complete a task
+	// (POST /tasks/{task_id}/complete)
+	CompleteTask(ctx context.Context, request CompleteTaskRequestObject) (CompleteTaskResponseObject, error)
+	// GetOccurrences Preview a recurring task's next due dates
+	// (GET /tasks/{task_id}/occurrences)
+	GetOccurrences(ctx context.Context, request GetOccurrencesRequestObject) (GetOccurrencesResponseObject, error)
 	// RemoveTagFromTask Take a tag off a task
 	// (DELETE /tasks/{task_id}/tags/{tag_id})
 	RemoveTagFromTask(ctx context.Context, request RemoveTagFromTaskRequestObject) (RemoveTagFromTaskResponseObject, error)
@@ -3550,6 +3992,58 @@ func (sh *strictHandler) ReplaceTask(ctx echo.Context, taskId TaskID, params Rep
 	return nil
 }
 
+// CompleteTask operation middleware
+func (sh *strictHandler) CompleteTask(ctx echo.Context, taskId TaskID, params CompleteTaskParams) error {
+	var request CompleteTaskRequestObject
+
+	request.TaskId = taskId
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CompleteTask(ctx.Request().Context(), request.(CompleteTaskRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CompleteTask")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CompleteTaskResponseObject); ok {
+		return validResponse.VisitCompleteTaskResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetOccurrences operation middleware
+func (sh *strictHandler) GetOccurrences(ctx echo.Context, taskId TaskID, params GetOccurrencesParams) error {
+	var request GetOccurrencesRequestObject
+
+	request.TaskId = taskId
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetOccurrences(ctx.Request().Context(), request.(GetOccurrencesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetOccurrences")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetOccurrencesResponseObject); ok {
+		return validResponse.VisitGetOccurrencesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // RemoveTagFromTask operation middleware
 func (sh *strictHandler) RemoveTagFromTask(ctx echo.Context, taskId TaskID, tagId TagID, params RemoveTagFromTaskParams) error {
 	var request RemoveTagFromTaskRequestObject
@@ -3609,153 +4103,186 @@ func (sh *strictHandler) AddTagToTask(ctx echo.Context, taskId TaskID, tagId Tag
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3tchs3suiroCanyqQzpCjJTtbUjy3Gor08kSWVSMWbzfhoIA5IYjkEJgOMaK6Pqu5D3Ce8T3IL3cB8",
-	"kEPqw7I3yeaPLZIYoNFo9Hf3fPLGcpFIwYRWXveTN2M0Yin82R/Rqfk/Ymqc8kRzKbyuN5oxcsNSxaUg",
-	"ckL0jBFN1ZzIlGg6JVzAV9cyWvmEKkKJ0qkUU8KE5nplxrQ932Mf6SKJmdf1Au8w8DzfS9mvGU9Z5HV1",
-	"mjHfU+MZW1Czvl4lZqDSKRdT7/bW9wYRWyRSM6EvWBLTlXlqHc7QTBOS5YwZiLgiXAFkSsuURSRlKpFC",
-	"MbMHKgijacxZSgwUTGmy5HqGw+mCkXy98ar1I1uZDRTgMZEtvO4vnlnP++DXgPv+/ftepmcGA2OqWT1O",
-	"aTHCoBbmZwBCKjPNCPuYsLFWVeT9wGjK0gdh79b3EprSBdP2mEub+5GtNoHbbx28fEluuOLXMSO94evB",
-	"gIxnNKVjMwNpUHJ5OTg26KVkKmVExjPJx6zpmz8UE+R6BdsYx5wJTSYyJVKwQIxTRjUjVEREmR/olHJB",
-	"pDmL8YykTKcrczhct8mPLMEH4SAzxVL4RDWJGVWaHLwgM5mlqk1GMxYIOLM5W62doqFJQoVaGrDNtxOe",
-	"Kl1QAgDgw0OBCAsaazki6xKgKR9gRvAVEVLPuJge4WLUfGSppf8XBweBGBz3352fjfqnr3+++rH/89W7",
-	"wfBdb/T6b0dkOeMxq0CCxKc0j2OSZkL55EXn1eYUg9Or84uztxf94fCIULKg8USmCxaZTZtHOmRw+lPv",
-	"ZHB8tfZkm/TyVfSM6kBMKI9ZZE5PSE3mLNFdxD0XU8I1QGH+B+S0A1Ehv5eTzvi7SYe19q87tPWCvtxv",
-	"vaJ/Ya2DyeH44Pr76BV7se/5HjdkhIzF8z1BF+bZtTtVuVIL+vGEiameed2Dly99b8GF+7xvyFdrlpo5",
-	"/+eXIPh4sN8Kgo/f9z88/y9v/fb53scWS1OZtsYyYmptbm8LlrzKijtGFZBsGwP3bTB5R/V4tnm1Xs+o",
-	"mNpLzpTM0jEjUsQrSxlcw63S5r5YXqty5qu6hm+FhkmHVSYWiJykGyGw17DpE8VuWEpjopi5/ppF5l6O",
-	"5WJBlW+Yd/g8JA0qVs02OTMkvOSKkRf7B4E4v+i/Pjs9HowGZ6dXb3qDk/5xcbPGWZqa24uA4NWwV8Jw",
-	"CTFlqk3eMzo3nF+RRvh+z4IUCGFAIguDmzZ5z/VMZtps2sy7TLlmZvuZGEsRcYMxGq8ToBMe9RQ2aSHe",
-	"t5DWfufgRYWagkA9bwTB8/9tvN9r/jXwkLrMP4eOxAKvYUb5MHTHqObzphmySZFID6dSsC000QMGRQ47",
-	"LxDJQiLjKphFTirIJ2ZUVQmkkLSKNIx0pymLArFkdB6vfKIkyQ8Bkc8UKegESeGhiDYbug+2N5Ex5GJc",
-	"IxJ7hrKUTLuw5RA/IKGT8G1/RPYsdYWWpYMCYobyKL8PN0zoNjmVeIOM8AiEYqmhuim9AfIqM8vXlxfD",
-	"s4sjxGYcMTMhRX1mxo3esAIGSRqv/9Y7fdsfXl30R/1Tcy38QBx2SERXytyqiE1oFusmzL/fITjvVf/v",
-	"54OL/jGiFhD5a8bSVYFHBajYgr/Dg0cyN1wdOdGITgfH9fqHptNnivAI8UUF4UKzKUthEwcHBCbrAQ/o",
-	"X1ycXbTdJhKqZ8UeNJ1e8WinRmJkFdVe1+NCf/eiuCF2QQ8BVfPtkKr504Cq5p8P6615HNktHMFroNT+",
-	"xwQnNPq1MFqE+ZMmSWwVvL1/KrOhT8UdMyMjM3eVXDzfi5imPDa/wNygyUppSPSIxFxpQ+jpCnkuyGnP",
-	"9yacxVFOU7flPf1XyiZe1/tmr9D89/BXtdc39HRh94O72zyAcQ7GjluyBTTfDBRE0zkjlAi2tLO1vbJe",
-	"D6roQJyncpoypR6Fxh1KUxmnvXWdn6t1fd/slAuSOGieDpv3XDxXCAVomqgb04k2JK8Rc8IIMRrDio9D",
-	"1+mof3HaO8ErU8aQm5tY1gk85ymRIEgm0LxhEc5+RHB1RWjKSCynUxb5BPWFlOksFSyy+76hMY+spXq/",
-	"TaPV47jj2cnZhfnihsZZFR/lAeVLKGOZkkWmNLk2NAwAkBn7SMbwS4O1p22ffPPmzcvvDw+bpbsIv6MG",
-	"sEVd7H7yVLZY0HRlFrIWhtEIPX8rgJtqaXFya6TkgN5t0pUgXlfSy7CPem+vTnvv+ruQl48pATWiU2I4",
-	"sCFsx3hBbSyge9mpBwcYN4iH3tur3slFv3f881X/74PhaFgHRc2oysXXdFq6dwATjVNGoxVhH7nSNUs/",
-	"5dU3y8P05DpldG7s5zSLme80GYckwytFldrV/IHkftwfvr4YnINMHJ2dXZ2cnb6tQ1ntuBLSjos9kDEV",
-	"xmZkH8eMRWS/09lyauV9lwno+LJ/ddwb7SSgfEwZhoyRiGq2cQcHwzPyl+86+/Cr5gtWBiJjV+brP8z1",
-	"O78YnF0MRj/vwl4+pgTUecplauwDB00slz5ZsIhnCyC9GZ/OSjAkdnz17g9GJ7svPgwo33qu411X/mAb",
-	"9Wjz4JPfPDWvu3pwyc7pKpY0Gkl5QtMpe5QwPe/9fHLWO8Yr1Lt4W0HFhRX5YNZZXS6GpZ5WTUvX1pFG",
-	"eu6Td/wH3GfKcsv6DXiBHrfVTe9A5dzLBuuSKrKQEZ9wdD84b5mF9An3HzrjPwQ2GhFRmMg5PM9U7r6w",
-	"TpWjNd9FZEyHGpd4HWx22B6MAZCGLL3hY3Yp6A3lMb2OH0dMw/7FT4PX/avL095PvcFJ74fqzbKrEG14",
-	"RUpTHq9IVlryaYkqoppeU8Uc97826KTjGYtIyqczTYRcAnmN6PRU6jcyE4+jK1AdzkZXb84uT4839Aep",
-	"yQSmfrrdnUqisvEMxXLZ12y3o+afuZ/hj9s2pOZfeEeG3dVu6Sx91DnBZaie0Bb96z5HCApdBTu1k90X",
-	"f7dfBoMgHEVBJH4NSi8FzfRMpvxfLHqkQTI6+7F/ulO0woCKfYbqz1oEScs5qypc8OTV6Ofz/p3z46ia",
-	"RWBWolcJK7YvE5bSXL17NxgOB6dvt2+kOqCskVc3kHtlgEAAKucTqaOPyoDyrOMxU8oCPqOKMOubeUpC",
-	"gQheeSGuyIIrxcXUdwv6hFskytSJoiXERg061yTN+/fvW+tBw11SZz3GCDBeCpUliUw1i96xiNMROK8e",
-	"wbwuT4eX5+dnF6P+8dW7/vGgt0EfpaWInR621SWafdR7SUy5eGJRZPQaI8JLq7k4Frp7WUGZcDiJVnBL",
-	"fzKHAF8/3l2y7mMs4yKhSi1lGpXV3bJGbX/+Quoe+IvSbKyzlMbxypJYgzp6RMXXJ7REfD6hgmQioali",
-	"Rmlw8XujNrVy72rUXEPfWfojW73jauFCGQ/hd1vCorWsadvYHcaW0TWdNZ8pFtn4LIn4ZMJA53Na5257",
-	"a+Oga+DbRQx63fD5orbNPQhhHViM+XC96Xk0KDSoC8Q23JHGtqNptgMUBxZ0cI2DTr3p1D8TzOrbhi2W",
-	"FHUjV58pkL7KJphAAkSSmoutOVKSUUnrIwVOuy8nqEDigCBZoliqj4jI4hi/IxGLmQY+bL5EdR3jAVKw",
-	"s4nX/WX34YBb5ta/a9DUuy2yROT1P9kYDB+M2lUSSsx8vqfpdDOtBGI/Ilu0bmhqDBxlHkD89mGiET5c",
-	"/Wrqfbj1PR7tjKtY71MeDzL0elcUxPdkUpOCg0gOu4RrICbMmQD5Z+0r0gjN8YXgYteFPaY01ax5REI8",
-	"FJyCKzKVAk7I4QhXgPtmxj0IUWfJpXvafXFsZ7n1PWsRbu5qoFWeAIU+eFCCcEP3wtZtOeL0izt5OBhA",
-	"ZLG4j8RdRy8I8glXwG2rN8KGRs2fXLOFuout2It5my9D05SuzGcMztSEZ3OLwl1dRSDUZH2p7KMmDZnQ",
-	"XzPWrKYs7R90NoPivjej6moh0xru8E6mxRoTGcdyiTkRY3ZEzMXGxCFgUS5O3C6WuJYyZlRsYN3hKN9j",
-	"CYY6fFdZb+0FAkeLnGDMCwMZiA5lTXQMXdSwMJQjmzFwpUEaL+h4xgVrGWkGX5jxPloiVBXx64v+cf90",
-	"NOidDM0Vq1pM7TqsOym1ufIsW1BRLLhgSlEk741JrDT7tEMUoa+NagKBcd9l5bEUJKO905u5AeXzsqD6",
-	"iKu6E3KezbrtWN7mnJlH1uGJgMRsoonMdJv0xIqgSwqhWM8QcA5V0hBSB+LFwUHTcSZKrjPFhbEA0Iuv",
-	"ZzKb2vQzuGcQEMXMM1AglE2ysKwslkvP9xAuQ4x8OtvCzqoxf3x+0+dr4/013AHCUN1PG2Ju42RRUtyD",
-	"+2NE/dPmDFu56L6hBpAHXAqffLsPmX9wcSwnJYaAbH4T5G4avpItro2pXcNkF1zwhcHE/p0MF/gsgOxb",
-	"ZBSA1hHWiE4HIsn05i4uspgZ1s/Gc/RowmljmLRhCMcqTuiDNEfW7JLQfII9rUW6UJwEQqd8sTDU11iP",
-	"ozXBa54J/mvGCF2A+l7Wk6aKNDajXs2jQISwUVg1/Obi4u3bH34IwaFh9J9GJdjZRLrcQjRVBNipSGPG",
-	"PpKIT40MNxyQwyUaU8VQvTTLVOWAjY/WaFuljKxvfum0XvVab2hr8uHTd7f3SvDbTMrDEO5tiU7XM1wr",
-	"x+CDCXkdUzE3f5LTy5Pi1yOXQAyHZHSZCaFxTC4FNxCQ5YxrRlRCx4w0zNlYcJ4pEgaBggPAiI8U8app",
-	"0yHGMhMavc0FhliaUhEZCVVK63nZ2ZUO+T9B8LHT+fDc/KHw7/y7R2dHloK4dWmRpZ83UZ//eLt+CeEo",
-	"6m8bRjfX6c9gRaNbbV20+57VLK+ornCsiGrWspHAGuFXIoJ7cMM8hLhthafjp0lJlO1S3HKRdwt2gtqp",
-	"2JsBvmFSBvWQE3Uf3RAMlk3FEE3XOpafJVHpKOoSXhWyReT2gi2dOl3h6zuPzjC8qzVsZhnw9ScUQV1M",
-	"N7T+EshFd0zWGKlJZrRQtCvnTBA5mTT9QKBzj2I1hCZjmqacKdJIGUgBn6TMMNMMPIJotkTNXdIOuPFn",
-	"yzs8sCrV+6VrVSK6EqkXqK7cscopW9K7S4aqOUbU69QzQwS5j71xfjlqAgKBbCdGQqUsiemYLSCh855S",
-	"NxBVsQsYsHK3Gm52dtym3B2MTvpohuYAh4TqQCyk0us5D6RRlz5hHneohdVLAXcXbw9EY11/g1XtMcBj",
-	"VJCLN6/J4eHhK7JXzXWAe+KThCpwfSojkeSSRaVpXSJFs03eGHpWudaLuXh6xnjqMldV18i90p5RJObE",
-	"4gfCwu82BoIysokZ9fpDiX9Xj//YLkq0JBMaK1ZnvW2w6zUS0qTuROrkd+7xEc6XkEvc0VKSmOuUKZ8o",
-	"tuAtNQchXxXBZo2dWsvjRW5t+s3tmuzZyJ7bpIVuQSqNg87Bd639g1Znf7T/fbfT6XY6//AJFSsyMSix",
-	"dVyUKEgHAHUNHX6GNiiwNcX05jyGdmvmbhoGRyNjl16OXq/nkdcBs1sFDILo04vblvnvwP03wv+6+F/D",
-	"/R8E7SCIvm3+tfGP//3l29aHyqjmX5t/faT+mCch3T5WNDthuVFZ1Xm04okSY6t2WdJDj8r80Tyttmus",
-	"l992Or2OTy6/PTRUTtrtNtochZqqoISAEnRsywm6IeB5M7GRjLzwSQAHJVrKtcK1bEUWPJ5Xb9ZB59+g",
-	"3dpMpVrV1v5Wo9fCLxtKLR70NvlX76zLtbB7qmPgZN7Qx2K+4Lpe/UvolBHF/8UwDtJAYTemSQJZ2cA0",
-	"m+16PZRO2X1VVmo9jpsAoB5jSAUG+aSDfheXa2OLUOpB0FLT+K55MUIA83BrE094jHcK0p4MwcPi7bv9",
-	"sXgObmWLBIdht9FtZ3yZRFtLPCcoeLW0+iVezBS0GZoaGSyxILVQltokNLwxJOOY0VStKSKGUxdKwpFT",
-	"cXwS5uI2hNtbUkCKvB2wye8S1V9RDv++RCxUN3NRPqs/Bdl/iiD7vcusNdZ163uKjTNzykOoO4eVr6G4",
-	"vJfpWfHpjRME//1+5NUFn0PMgrmCLJiQTFK5IOH52XBE9mimZ3uxnHLgXJVvUzZJmZqFeWU98BxX3G6h",
-	"nWmdIPhcTGQ9i1V8KljU4qIaO4aDp1PVJn2w77GkXjAWgV1VztwJRCPs2SQu8Ax0CVbZkyDrdA7HOMj8",
-	"yXZvr7qzpm8r3W1GeSD0jGoHZUQ17ebpsCXQ87YKypY5soiwj3Ss4xWJOdRQubQOQ6+NF50XzXYgAvFD",
-	"ORiB4qXeYDZQ5VOD4WwsaPjWuq1DQ4thyZYEQvI3giJ4yY7qkg5sHEiV01CcyA1EnpACYZFqatR/D89O",
-	"H5SiQqZMY+H9eqKDDRHCapAW7FSFcRYnKdeAt+fPh7ZQWtNrJJyI3fAxU+3nzy31wMFYkoKMMkpC6/sI",
-	"SaPerUTHs0A4sZ9kWoPuBTNIYZ0d1pVkK+/lZII0A44jSCRzniM47hSdRzBPIMxEeS8O63Py7bGjz63U",
-	"rKOJfQBskbgZvXIUVCa6GVWBAJ9UlwQekr/dJ16AwAvbZMhEZOC9puO5EYil1GspyPnlyCfnvdHrv/nk",
-	"uH/SH/VhT1JsICEQW7DQRW1RyQWTeaZIVC2F5oJcM71kDAsMXU0wFOA+SQl7WClyDgFerEMGDrP3yVaT",
-	"3lqFq/gpzHtOQE03lHGvZ5kTV2wCZ0GoKDegwGyc0OiNkG2tU84iouiExav2ZjG0Wxyqn1VINItjQl37",
-	"jSV0fXA4xJA91ySmSpNYyjmLUCWM+ZjZQLctl303MBw/S2PLilV3b08mTOAJtGU63bMPqT0ztlAXvJGM",
-	"JOmdD8j/+z//FxSmgiOX3IZdb7/daXcwm4QJmnCv6x22O+1DFGczkEp7peSGKdti8pQ5qLuo7h6g+RPC",
-	"1kMfSlghQp0q3SZ9Op5ZZ5vLXiEN7AhSJhVIT6lpf9MkkEnkslaOKhc7P+68F4PRI1UgaJKAci/F2LA5",
-	"DX7m2NCDzoOhvSSJ4ZKWHdT2/KitofXNNZBpxFI/ENeGSxjWNJbJai2hyogbQ06FGHimcE+O+qEzBNeQ",
-	"zYlLcQVLB0LNeZKwyAdSgopMWJKMpXDogeYNys5BuGiT45xVASLUTC6VUaDzTKNAIM6sPLL5WRBLpC6F",
-	"HSQm8jbDcYBfj6QBPNVdMja6oPNb2eMlDeGMLeVXLjtirOmvVyljQC4QdEeCC3WPH1kwUb7yvGMMKpYC",
-	"TM+YJgZ3M5ouYqZUOxDnxh7PuY8rZy16HCCLCF02CsYD0swQAdryTEQKmn2sHG0Wg5vkmk1kCpd6Jo25",
-	"ab7GEm16bVADFUCl0wvBsA2JoitsoOPquxfyxiorpLgBloLkUuS8EfhFnmk7iLyud8KVfp0n2JT7DW3J",
-	"oSuG7A1txfo20xJCIwsqVsXB7htiNjbjkdnjDUPzE9CGCWdUwVdt8g+WSohHsynV/Kai4Z/33g5OQV9o",
-	"b2nQ4FwARbKmdZiDxfqwIE2dqu9Ge5sgGcX3w1qrgYNO5x5Jt/fLLC2lk22r+q/nn9amckSjJeRkgWIs",
-	"2EesTn9xL0Bry7OxecWu+mwcUdslwVihkHG/2RChXElZIHlXLWUxqlxNae6jQQGQRl7PmEjFkbzwtMsF",
-	"jUhET530a9FvORZCU8aAPYf9bYvlhLVXqWExD+137n6o2vXCPHVwcPdT64n4t773snOP1ardDuCpw7uf",
-	"qinHK1u+wJvKNu8vH8yNKwqC3wPjr2hOTvK6GGj3F2+4EmPvg5nYamBbFZUeCaE2Aoa1lOFVixDFi9J0",
-	"BXU1wqokhRA2KjA80SUhj7qhS5s18j8Qof0Jx4c+gfTabkgosc2mbLegmGOatbGvjGAJuyThYhqC0AYB",
-	"KRdMWW1j/2UgMDykzFgLTKEi6FkKuW6GKVuzEosCVVnrMNshuE0F+jNObh8wIoaLPA4Fwn2gUbjnTOeE",
-	"Kt3qA74GxyEm2GAFDKFgHQnBxqBnwKCh7ZNkBCaoZpZrBaJB8xszWVOhIYCVxHSLtmWdRladhtPKF1aB",
-	"iKXaaAonMB3KNzIZYCnSWYFNyiWRAkUvogclPFg93ExaqSzCaiLlkvYVU5CKDI80So32rOeBKWtEOhhz",
-	"1SMQoPUDxYDlbMa5zEx3LGqWaUUiuXSUaL+fM5ZAbzKQyZRM2NKdbSAS68Qgjf5P/dPR1XB00e+9G16d",
-	"9y+uLof9iyb2WALNBHr2vCKjs7Ord73Tn93YNhloQmMl85VszL0647ve33OSMtQTx9WpX3YOSU39rGvy",
-	"d8F0umr1DHFB9zOb+4lbXNAVmdEbRlIpF2AyO9ejOXRj98cGILh/lvCg7A4VJVco+wyogU+stFN4UHBy",
-	"Fu7CA4PwZkLzGPQ3qpxhjbquyzHmtq+mIRXMNwZvpqt8Ap9JJMfZAnhBKQP1msVyifklNFeu4SIK/Uwh",
-	"swjb5IdULhVL1bPKNbKRA0PBMKd1iwFVHmHQVxckjBieMD2eIVmOVgkbAvuzFGoWVNm1YYnXLCSRZKpZ",
-	"p0wOYcI+MtOn0iYNLnnk7KLSRUjZmPEbFh1BXoQiifkiYobbQyTJspD2tmZoFRb1BZt53a0MbgiXh2qD",
-	"23QNnA3rX63S1jX0GYZhIFCOmI886pL9g44lLyeTAoHOzk+BLXwIvG4AtS6B5wcejwKv+70feDKBH9Aq",
-	"hJ+c68nrHvoBFEYEXldkcXxrl36wqvl06uQX6q/1u1PfXhy8elx1/Br7r9R3S4n2HigQeEsd76yUYD/x",
-	"MYAEA/euKq1fKDBFbYdRP4BVg6xaq+QtyZhNHXCIWpUxm5bU8Ho03m3/VWy6ep/2vqV+dL9tJbrkncsN",
-	"StASjaxNDIIbQ8Boa2jOGbl+s16/dhmv9dp1HFvuvqgkvW46Kkbohvws0/rxqbT1tIeVjo+987/h8zcI",
-	"X69ZKJ0unMWHW99LpKo51PfYY5lsOMd90P9ty+i847MrP7qr6XMgGhgb2t70uVnX9LlOW0FPvjnqh6oq",
-	"a424UcLDBn6Q0eqhbBXKNcpVFqieuKKCe7PKvPhlLdnJYOV249bsP5lDKu+iU3s5KuWkDZk6m41FPpnR",
-	"iFwzJvLfbcCz2mS7aPw2Z6vmo/v8lJvRt8rd6Hc9WtO//hZyuMQclu9F0YhOR9KVQlRRcI5dkqXYWird",
-	"sMEotC/HliLVvLnJAGl5qfXW8LaZa9dsBo+5beyPb/Y4AozlshZX1Xmj/KeHTooZVLWTZvlPD5v0tlAM",
-	"7+KJeTvJR+tbnVf3WGdbo1NQ2O7BhteblMFzL+8DbU1HkIfre9XGD79tifPavmfAsI1NSeP0iL1PSEK3",
-	"eN+gDLym9Nu6xeTEVflCYKpBy2Uszq5uHuXhQYiurTZv3/GWW3IPYWF7ytfYgS/qUuwhoe8zrAicdfdD",
-	"5VZSQJD3oKmaLnR/TO/xsQ1v1pPhQ48fG3mbFWrrUnuVqpkjiALHMkuLoo9rhpQMSaAEK3Cg4ahM3dgF",
-	"+D8qpB2ISkA2zxyxYdw6fehyC89+KIk/RBH6EppN52tpNlS5c/u87oNfT+B9XdbwOxCPvwd+dIE0hgzp",
-	"mWt/bGwcuP3bJKWabze5z9KIua4JkDxPGprb5MPrFIIX1yuINCiJ2fi2pbfLk5ApUXOeYCjEhtYDgekl",
-	"0FVkmafqkEbYKgoSQ3DPh62QJCmb8I8kNfMqiH3Y9BSbNdktZ8yTJNNOZ84rnvIyNvAK4/syWuuPzNjC",
-	"pgxtyX6ALKdHsLzizSCbPmsINmPRg4+q/f59MxqMCIDcEagRzF3eXBG2SPRqW8KDLX2oy3f44tkO9dtX",
-	"/F+sSPgo5Xtspnt8wWyPg87X3/5rqliLC8WEzS1Q2bXtUuIS0TCRHVMASg+3Sd8cMlkwKhQR0tbGbNv3",
-	"r5U936/oogbeMzROQxrHIWm4d6L4JEyYiLiYVstUjggV9j0RLFaVkxqOeqPL4TZolaY6U/XH5NE4LnVY",
-	"wU92+Urx8yP6rCBUtSd1JuKVa1o2QR+DK7bokjCWS7N1LKDFVPEZn852YcBlWG+9pkXl9v1UkPNSU+8d",
-	"0Jf0O+hDP/XJlN84Nm5Ad45VAi9xmAu5FKDEuPcKOUfZFsBRF34CYit4ul8qdjIUVsgIQLWrkLKNWUoi",
-	"YwIZ1WqM5HEUiO0EeXYxunoz6J8ct8uVVdQ9C/l+fDor2qrHcnlUETzF2BoRBPkZVOmjomZ9KmQK6cGK",
-	"7Xh/kEy38CuvVSnedxeiVObfKv1dIqdW6e/KFNUJXXOB1noB5K4ubEOZ6uOMHeOipU/HTI3tN+fF8uWP",
-	"pRFo3kc9vf65NGZkwcv/ht8+3OOS5yf9pfPv8vrQGsvAcFIQ3nmlo0u6Ay1LbTET1k3CJaPz0svB7LvY",
-	"2u124IXNnFPFXGnoaeXCM8sZQy0NQmBlb2MgKp0Zi2R5VxJgqwHKefNaQoHGZip8xKP1YnED3v7+X1qH",
-	"kwP6arwfPfA9oQaRh3XekNNq9n2e18swGXgJZZi2F8eSKnw95eZejty72e6F/5Gd/plaPwifZKLUbv5h",
-	"G3x8auVXTnsEVfI38wKL0sXesXxpVLnhvkxdRzsHAjriu8QxUb/UGKNglD5xfDLPHjAcuwIXahW7YMIR",
-	"ZXhAA9qAhcaxT6yy45Nyo5d8dVSdnvbdGqhbGrMp1eY0EjoFMeeMHFswZUu9Mq14xCAdyvYsIYrpz/BT",
-	"/vEMdSMV/AKtjKbjGdYSGgwDB/addUc11LNi06TcfDeW6B8iproRovq6QdU1hr69WUxRSr6t4UlRfO1Z",
-	"duVqpfLOGA+I0Oatlb56jFbNt7sy1fw/PUpbF5+dQuoQ16SBAadqjHb68BAtvsTyzhgtwlgfpH3MvG+Z",
-	"rt94fvj/NALJnu7mrqb2+QcvbB2X9TtKSz8+eGYXqqibOCt+e+C8D/fFY4eXP6PPf7Dos+vmXpHKuVe9",
-	"qCDeHYEGHkKACZGpRAbJtQs1T++KND9GhP4mQ82l1zH9GWveHmuuJTrfxW+qNPK2liU/MGrxpZ0ku/SN",
-	"z4qX1roKcmGWv4WXYvjE5Xo80jdw3xDuV7s/f7xL8JbpXTfgofkW8D5ySLiof28/us2LLl9AGHn1PpRt",
-	"xXzM9R0NvUpNP8EFTeg1zIT+Bm7bdkJ3ojYJPwVFECPw0Ky6DcmCpnNV9CaIzOAdqRmfLRMenaSaNxqz",
-	"lsr92YDts/bVUzfuMHioIrYz7lfM3fgsffErC9s/szeeRq20FalykTMc23R6G7u7O02s0iLZ3Sks8Mdc",
-	"RwnP0dgyozyXzL7WhGgJjjwbddrUQS+2Gme/hWSwhzlRvi5P+TckhP3JVP6jU8Lua6w+IHk6d6e1yUHn",
-	"BRZ35+XmqKhw6LyFVdcup5SMys3AylmpgShlXLtJ2mTt3c+FIvQsf3FXbdOaC7aQN2xEp29SufgKlvKo",
-	"0M/Q/V3ZN2lQsYI69uZXsKWr7wH+06Ber1qkc+Ya1U0mT29W+A9J+K6N4lRv135xsWIu5jZ5sqZOIe8I",
-	"6JODTse1nAC/PbyeKxD2HZqPv1a97e7rz7pRX1MC2/eIzmyLA8OWPkcSf70YDBbK2TeV6M92k5SiH5vc",
-	"cpPB2RdLYOAwvzyuqHndc7+b+1ZrvEABbCdUz9r2a7/qh68MwO9vv4JP5U8+upOPnmd6velpnZpxjymh",
-	"RhxZyDrd50X5ebvKPZrwvZt9fPEqLraRXQu6P7YDdFF239rytgss+FRB/WkXOXcI82ZC4gm9ZrHtT4Ah",
-	"evvWNtcbpzLHtG6KHf2moPm4jfnLFD/EkBMM3QlKc0O5/O2H2/8fAAD//w==",
+	"7L37cts4sjD+KijuqYo0Q8mSncxu5Nra0thKxmd8+1ny5GSHOSYsQhLWFKAlQDvaHFf9HuJ7wu9JvkI3",
+	"QIISpdiOJzszZ/5JLBLEpdHoezc+BWM5X0jBhFZB71MwYzRhGfw5GNGp+T9hapzxheZSBL1gNGPklmWK",
+	"S0HkhOgZI5qqGyIzoumUcAGPrmWyDAlVhBKlMymmhAnN9dK0aQdhwD7S+SJlQS+Igr0oCMIgY//MecaS",
+	"oKeznIWBGs/YnJrx9XJhGiqdcTEN7u/D4Chh84XUTOgLtkjp0ny1Os/YdBOTuxkzM+KKcAUzU1pmLCEZ",
+	"UwspFDNroIIwmqWcZcTMgilN7rieYXM6Z6QYb7xs/ciWZgHl9JjI50Hv58CMF3wIa6b77t27fq5nBgJj",
+	"qlk9TGnZwoAW+mcwhUzmmhH2ccHGWlWB9z2jGcseBb37MFjQjM6ZttvsLe5HtlyfXLe1++oVueWKX6eM",
+	"9IcHR0dkPKMZHZseSIOSy8ujQwNeSqZSJmQ8k3zMmqH5QzFBrpewjHHKmdBkIjMiBYvEOGNUM0JFQpR5",
+	"QaeUCyLNXoxnJGM6W5rN4bpNfmQL/BA2Mlcsg19Uk5RRpcnuSzKTeabaZDRjkYA9u2HLlV00OEmoUHdm",
+	"2ubphGdKl5gAEwjho0jEJY61HJL1COBUCHPG6SsipJ5xMd3Hwaj5yTKL/y93dyNxdDg4OT8bDU4P3l/9",
+	"OHh/dXI0POmPDn7YJ3cznrLKTBD5lOZpSrJcqJC87Lxe7+Lo9Or84uztxWA43CeUzGk6kdmcJWbR5pMO",
+	"OTr9qX98dHi18mWb9ItR9IzqSEwoT1lidk9ITW7YQvcQ9lxMCdcwC/M/AKcdiQr6vZp0xt9NOqzVve7Q",
+	"1kv6qtt6Tf/CWruTvfHu9Z+T1+xlNwgDbtAICUsQBoLOzbcrZ6pypOb04zETUz0LeruvXoXBnAv3u2vQ",
+	"V2uWmT7/++co+rjbbUXRxz8PPnzzH8Hq6QuDjy2WZTJrjWXC1ErfwQYoBZURt7QqZ7KpDZy3o8kJ1ePZ",
+	"+tE6mFExtYecKZlnY0akSJcWM7iGU6XNebG0VhXEV/UM3YoNkY6rRCwSBUo3YiCvcTMkit2yjKZEMXP8",
+	"NUvMuRzL+Zyq0BDv+JuYNKhYNtvkzKDwHVeMvOzuRuL8YnBwdnp4NDo6O7160z86HhyWJ2ucZ5k5vTgR",
+	"PBr2SBgqIaZMtck7Rm8M5VekEb/bsVOKhDBTInMDmzZ5x/VM5tos2vR7l3HNzPJzMZYi4QZiNF1FQMc8",
+	"6jFs0kK4b0Ctbmf3ZQWbokh904iib/6n8W6n+bcoQOwy/+w5FIuChmkVQtMtrZrfNE2TdYxEfDiVgm3A",
+	"iT4QKLLXeYlAFhIJV0ksClRBOjGjqoogJadVpGG4O81YEok7Rm/SZUiUJMUmIPCZIiWeICo8FtBmQQ+B",
+	"9jowhlyMa1hi32CWklkPlhzjD0R0Er8djMiOxa7YknQQQExTnhTn4ZYJ3SanEk+QYR6RUCwzWDelt4Be",
+	"PrE8uLwYnl3sIzTThJkOKcozM27khiUQSNI4+KF/+nYwvLoYjAan5liEkdjrkIQulTlVCZvQPNVN6L/b",
+	"Idjv1eC/zo8uBocIWgDkP3OWLUs4KgDFBvjt7T6RuOHoSIlGdHp0WC9/aDp9oQhPEF5UEC40m7IMFrG7",
+	"S6CzPtCAwcXF2UXbLWJB9axcg6bTK55slUgMr6I66AVc6O9elifEDhjgRNXN5pmqm+eZqrr58rnem8+R",
+	"3MIWHACmDj4usEMjXwsjRZg/6WKRWgFv5x/KLOhTecZMy8T0XUWXIAwSpilPzRvoGyRZKQ2K7pOUK20Q",
+	"PVsizQU+HYTBhLM0KXDq3l/Tf2RsEvSCP+2Ukv8OvlU7A4NPF3Y9uLr1DRgX09hySjZMLTQNBdH0hhFK",
+	"BLuzvbUDX64HUfRInGdymjGlngTGLUKTD9P+qszP1aq8b1bKBVm42TwfNB84eCEQCpA0UTamE21QXiPk",
+	"hGFiNIURnwau09Hg4rR/jEfGh5Drm1jSCTTnOYEgSC5QvWEJ9r5PcHRFaMZIKqdTloQE5YWM6TwTLLHr",
+	"vqUpT6ym+rBFo9bjqOPZ8dmFeXBL07wKD7+BfwhlKjMyz5Um1waHYQJkxj6SMbxpsPa0HZI/vXnz6s97",
+	"e03vLMJ7lAA2iIu9T4HK53OaLc1AVsMwEmEQbpzgulha7twKKrlJb1fpvBmvCun+3Ef9t1en/ZPBNuAV",
+	"bbxJjeiUGApsENsRXhAby9m96tRPBwg3sIf+26v+8cWgf/j+avBfR8PRsG4WNa0qB1/TqXfuYE40zRhN",
+	"loR95ErXDP2cR98MD92T64zRG6M/Z3nKQifJOCAZWimq2K5uHonuh4PhwcXROfDE0dnZ1fHZ6ds6kNW2",
+	"84B2WK6BjKkwOiP7OGYsId1OZ8Ou+ev2EejwcnB12B9tRaCijT+HnJGEarZ2Bo+GZ+Qv33W68FbzOfMn",
+	"kbMr8/h3c/zOL47OLo5G77dBr2jjTeo84zIz+oGbTSrvQjJnCc/ngHozPp15c1jY9pXBLwYHlxcXg9OD",
+	"rZvntfImcMFQZxwzQHdnelD5YiEzzZIeeXMx+P/++sPZ5cXxe28iWfFdlQwdnQz+fna6nQy5Nj4Z4nP2",
+	"LyPpF1gkyFH/tE8M4hB4A2f+ARMYHX9mdNOgMrROt5G/3U0nSZsPYfAStFeng8HhcOth2tx4RQ4y6zOS",
+	"Ghh0BWOJoUmJPW71h+l5CaK6qaOIQPvO6TKVNBlJeUyzKXuSjHPef3981j9Eyta/eLuClyiJgbZtRewU",
+	"hnpe6TlbGUcaoaZLTvj3uM6MFQaPN2Cce9pS1402FRT07Qh3VJG5TPiEo1XIGTHtTJ9x/bGzycRwuBIi",
+	"SstFMZ8XqrAqWVvX/opJKTEaXY2nom5uttkOtIEpDVl2y8fsUtBbylN6nT4NmYaDi5+ODgZXl6f9n/pH",
+	"x/3vq4fcjkK0IeEZzXi6JLk35PMiVUI1vaaKOaZ8bcBJxzOWkIxPZ5oIeQfoNaLTU6nfyFw8Da9Aojsb",
+	"Xb05uzw9XBPrpCYT6Pr5VncqicrHM5SWfBeAXY66+cL1DH/ctCBDBH/RFRlyV7uks+xJ+wSHobpDG8Ti",
+	"h2whyNkV6NR29lD43f8yEASZRZRIEtaA9FLQXM9kxv/FkifqiaOzHwenW7k8NKiozSiVrjj2tLxhVTkY",
+	"vrwavT8ffLZ/bFUzCPRK9HLByuXLBctoIXWfHA2HR6dvNy+k2sCXDKoLKIxlgCAwK2eqqsOPSgO/1/GY",
+	"KWUnPqOKMGsye05EAceqPxBXZM6V4mIaugFDwi0QZeZY0R24rA04VzjNu3fvWqu+3G1cZ9X1C3O8FIWw",
+	"e8ISTkdgU3wC8bo8HV6en59djAaHVyeDw6P+Gn54QxHbPSyrRzT7qHcWKeXimVmRkWsMC/dGczI+WuFZ",
+	"iZmwOQut4JT+ZDYBHj/dirVq+vVhsaBK3cks8SVvX9Gxr38hcQ/MeFk+1nlG03RpUaxBHT6i4BsS6iFf",
+	"aJSSXCxoppgRGlxYhRGbWoXRO2mugO8s+5EtT7iaOw/TY+jdBm91LWna1HaLDmxkTWdkyRVLrNucJHwy",
+	"YSDzOalzuxq8ttE189uGDHpVB6tRs74qIqxOFl1xXK8bhA0IDegisQl2pLFpa5rtCNmBnTp4LECmXve1",
+	"nAlm5W1DFj1B3fDVFwq4r7JxPxCXssjMwdYcMcmIpPUOHCfd+3FDEM8hSL5QLNP7RORpis9IwlKmgQ6b",
+	"hyiuo5tGCnY2CXo/b98csJbdh59rNA3uy+Adef0PNgbFB52plTgf018YaDpdj/YBl5zI561bmhkFR5kP",
+	"EL4D6GiEH1cfTYMP92HAk63uLmsULNx0Bl8/55wKA7moiYxCIMc9wjUgE4ayAP+z+hVpxGb7YvB86FIf",
+	"U5pq1twnMW4KdsEVmUoBO+RghCPAeTPtHgWos8Wl+9o9OLS93IeB1QjXV3WkVRGXhq4REIJwQQ+C1r3v",
+	"CPzZ7TxsDACyHDxE5K7DF5zyMVdAbasnwnqszZ9cs7n6HFmxB/O+GIZmGV2a3+gzq/GaFxqFO7qKgAfQ",
+	"mrjZR00ackH/mbNmNZKsu9tZj1UIgxlVV3OZ1VCHE5mVY0xkmso7DFUZs31iDjbGcwGJcu77djnEtZQp",
+	"o2IN6g5GxRq9OdTBu0p6aw8QGFrkBF2R6F9CcCiroqNHqYaEIR9ZD01QGrjxnI5nXLCW4WbwwLQPUROh",
+	"qgwruBgcDk5HR/3joTliVY2pXQd1x6XWR57lcyrKAedMKYrovdaJ5WaftrAitLVRTSBeIXTBkiwDzmjP",
+	"9HrIhr9fdqohwqpuh87Gzmyq1o+ErL6sTvXizQHZ29t7DebHluZzpsrAIzmZKKYdS1Is40y9KI23Rqon",
+	"MkuMBujh+c/Bbmf3u1Znr7X7l1Hnda/T6XU633a6vY5B/+Lda+/drnn3ISyPbEFIimnVgb96ZFeg5i+7",
+	"DmbOSF+HApYfOLv8vrXd4+albKKJzHWb9MWSoBkP57Qa7OJ8A6QhpI7Ey93dpqPmlFznigujNaFDSs9k",
+	"PrWRlECbwLePQZQgdCkbL2TJfyrvgjDAeZkDzKezDSygGr6C36+7L8DiXVrf14Dyg6E9KE5kbMGoVqSh",
+	"GCPlN0dikevm+gmfZHLuM/ckZ4DLBlug84dxrnKgN5mcH0In1WcHXpcGGXJUW0oCDE6Pd4PBj8fv979/",
+	"f9h//9eTs3D0Qy1qWddFtYNBbla28z3LUogA2X5uYQJeVyGCog4ZV6D4MPAbWQ3wKZEYJNuE4Fx7UA0F",
+	"zTTENupSxImdXyEOiSFxkaCK3NE0bY1TOb7Bw80Fid2s456RDylPlzh6kjPTJZxdUoGHGXCpbINIYAv7",
+	"CrqVglxLPSOKJ0xhmNnhcOTEB9InqRzTFNtiNLMc3yiibviCNDq7vb2O6YJGQi0MvFsTmd3RLCEJXTYL",
+	"J+4a9bpmE8NGzZMpNR3t9fY6TQicN8Tv1auXr4iiS3u8VuXfelS20WfopgnWLPBJbsAG/mUjDQDcuINM",
+	"hZZiUHJJqgqxyjA6wGajg9i9c14iCCsGIpIq6bIBJrnOM2aUXW+zij6InmWMYfRcSjWLxJRpjGksphiC",
+	"/QAbyluWmeGkYKrZJnF5WmPSiAJk83vYH075iCQyElxHQROXDo7HjFkslMJflBEgzUrCKqqFq+BBtJlE",
+	"IqHL/Y0ANdLzGiANpsBSMxipSjwfSIK2Uk7P83rvUZu1uJsCyS4uLo8HSMsBSWWOi43hRS8mi4xN+McQ",
+	"d9TITvm1YrpHYkO3YvJXctg/On4fRgJJWEhOzk5HPxy/NxLP+0H/4vg9aTj6YxQICDf6qX8ck27r9evX",
+	"+yQGoheTxslZuz28LOLpIyGzhAuaktardrvVNR122+1XLlCaCfAXG5CvDRkS1p62SdzqvrmIIfKMpFTp",
+	"SLzJuDmYMCp8hUO39rpmiNAMsNfdJ62uyxoxnxHYaIOHMDVcaHM/Eq4Ts5bu7j6JD84uT0fwq9PpkAYc",
+	"+JLjF0bGmUwdOjUh7vbydHR0HEeiEb9///79ycnh4eiHH05OhsO/x008AYZG7ZP43Y/DUdwm54C+XBBq",
+	"mL0RdkLMnkAp3Ka6cBGJfLFgGRlTxUAyQGcaS9VaDGyJOSHgbowCHvjrwDU8Y2RBMx2JRvQ4V34UNNvE",
+	"Ewad0uBwsGeo51wKPSswkJK9rtJgHRaSlFv1172uB9B9QsmS0SxdkjfsOstptiS7r7GBgtWnjC6gCUZz",
+	"rAY3b2a9Xjztq05nNRHhSeG4laCIujSDlbPrM/uStF+ODoKaOLqaAIZ9kosbIe/E6k67oIiqHrgqRXhL",
+	"+O7lswDAC8aoW37x+r5WZKkTUKz3d1V3S1FDXuWaa+IUGl4eYEzBuOFP6z1sNEp0DQsA8wqXIiTfdiG/",
+	"CRiUkyyMUGSzOIDWmDOUz69Rb1mb1JwLPjekvvtZ+wWYLWwICwKjnOgGKG6Q7y7ylCkynrHxDQYIWDZ4",
+	"yzLSMChl7ZDo0jeb3+yR2PyCNa3E8yFPjoTO+BxISmM1WrAJ8TC54P80PHQuLdkpzI5TRRrrsX1AiWGh",
+	"MGr8p4uLt2+//z4G/2CepuU4ENLZRCqwAWmqALBdkcaMfSQJnxrCKCeEcdCvDFVFa60ZpnqcbBRonfBW",
+	"5p386edO63W/9Ya2Jh8+fXf/oDSm9dQjDFS99/B0NY+vsg2Wn6RUgHBFTi+Py7cF74BNYgkIxGlKLgU3",
+	"MyB3M64ZUQs6Zsje7HSMEB9FCjYA49oMvW3aoO+xzIXG4I0SQizLqEjUKrHdlvT131H0sdP58I35Q+Hf",
+	"xbMn54B5oaq1ZKl8vQ764uUazYKtqD9tGMO5in9WJvbITGEpCwNrqL2i+uF2iAoSPIAaFrFdm0Z4Pnq6",
+	"8Kwc2+yghTUEgOubAWiaPsAD4JkO7j+ENcprkcRs1VfrfwDh0lNh130Q92GA8tvVJus9T5y4h1oA+jwm",
+	"IFtZXbiBjhRnhce0PBD+xZTQlbC8SKgZzRjhulnxkkC/oHu5KHlYc4JUbm0zVjfRqNtnIl2ubKq3WYbs",
+	"bnVQmAahmb3BeUi5eYiNGxwv6wZudMHV8dp8kXhnoC6f0hoJkc0KdufcAhWGuvXMGE5ztYLGeQ4M9Rl5",
+	"fw/NDNbva3ECuZsR3ha5Nl+Af+yGCSInk2ZotCH8DJLtNRnTDJEoY8B+Q7PzMpU5RDag+yVpbhMz6hHk",
+	"sYIGblj1cIUePfNOu0djKufZP0vlHlSoXmX7LU5+TqpRN57tbY3iGp394ZQEfYkf6ty7pfJfMUmHxbku",
+	"KxGY3QW/m4OOT2+Ee9soqJKjP3ioC78wqFwzmhAmErPHddRJWzbz+UWtbKr1cgJ4NsIVVlZnozanrgjO",
+	"apxfjpqWRL1QZGKWmrFFSsdsDgmaD5QvI1EVMAHlrIRZDZl2lqp1CfNodDxA/2Ux4RgsgnOp9GoOA2nU",
+	"pUOYzx0uw+heAL2Ln49EY9WIDaM6+yYYyND8Ag6OnWruAhCmkCyogpgZZWQveccSr1sXwm26Lc8QdoyY",
+	"4dCwiP9Bk00JjFLRbIKWvB4A31hVyoyYKxy3cdEHzvLX2BhnbmTtN4bMqcJBgRmAesZ45vJlVc/Iod7O",
+	"oIhanJICyA765n0k3PggxZagqBfvPfGqirOHdg5ESzKhqWJ1vso1aWoF7zWpQ6M68brg3MJ5zguBeHQn",
+	"Scp1ZmiHYnPeUjcgg1clZDPGVqXi6RJxbQ7Q/YpouG56WEPgXonfDfCsdXdbne6o+2f0rP09BLPVxIDE",
+	"FpOhREHwO2hTGN4CZiDh7OVr/ZgDV9N3Ex0IhCpyOTpYtffUTWa7hhZFyaeX9y3z3677b4T/9fC/hvs/",
+	"itpRlHzb/Fvj7//z87etD5VWzb81//ZE9a7I2bh/Fsn5YfIyGgR8eWytNkznyUolCiUbNUdPx9z3OYL5",
+	"Wm3WRi+/7XT6nZBcfrtnjghpt9toTyhVUAVFECjBGDA5QY89fG86NpSPK1LhGURLuVJ6J1+SOU9vqsdy",
+	"t/Nv0FxtflG9NQ3f1eis8GZNYcWN3sTx6+NaCkH/gRI/xGOtifwpn3Ndr2Es6JQRxf/FMGSwgex9TBcL",
+	"UJGA4jbb9TomnbKHqqN0yjaoOCgqG1SBRiHpOGENLem2jEb9FLTUNP1cv6gDQj/OzD7hKZ4pyBAyCA+D",
+	"tz8fuoT74Ea2QHAQdgvdtMeXi2RjkaoJMnEtrQqzX3jTMFNbzySW1CrFwzaJDWGNyTgFA3xF9Aoj4QlF",
+	"MqvIMvtOxAsLHx9LYjjLngBWJryA9Y0cmGG4mEbCTK0QToC7rGS4cUU2iiyfFR++omzw22L74L3mwkeB",
+	"P5jrH8z1Acz1t85HV8gpGAfHuUGRIVTzg5GvoWRfP9ez8tcbx5z+890oqDMuxJjEcgVJLDGZZHJO4vOz",
+	"4Yjs0FzPdlI55QIJqPc0Y5OMqVlc1CsEguVKBtrZzrRe4PS5mMh6sq/4VLCkxUU19Bs2nk5VmwzArIWF",
+	"Cm3esKgk3kSiEfdtDhYYxHoEaxeSKO909sbYyPzJti+vurJmaOsH2jx9Q/SpdrNMqKa9IpvVm3pRrFLZ",
+	"4lEsIewjHet0SVIOlWlcVgaowS87L40KG4nv/bg4ZHn1Zgszq6JrUJRfdjr41LrJYoOLsafRAyKFa/F5",
+	"eMj263IGbBin8rNInBgQiSKfBKM6KplN/zk8O31UhgmZMo3lDFfzFGyEL4xWiRIY5+ki4xrg9s03Q1t+",
+	"TtNrRJyE3fIxU+1vvrHYAxtjUQpc/pTE1rIXk0a9NZWOZ5Fwosgi19Zkbnoo7RRoQbX1DOVkgjgD9lLI",
+	"A3MGU9juDG2m0E8kTEeFGc6aWkO77Whq9kqgNrG6oi29Z1ovHQb5SDejKhJgiu2RKED0t+vEAxAFcZsM",
+	"mUjMfK/p+AYCkcrMaSnI+eUoJOf90cEPITkcHA9GA1iTFGtAiMQGKPRQglVyzmSR6JFUC8xxQa6ZvmMM",
+	"yza5SmtQ1uxZCgPGldJxMcwXq7sBhdn5ZGt03Vuxr3wVF5U8oVIeFMdbTRInroQH7AXEEsUryTSxkWUh",
+	"WVpnnCVE0QlLl+31EnNucKgpp2KiWZoS6oqa3kEtTQdDjLjnGqOGUilvnB8m5WNm49RtEbKTI0Px8yy1",
+	"pFj1dnbkggncgbbMpjv2I7Vj2pbiQjCSiST98yPyf////wPSVkmRPaN4L+i2O+0OJoMwQRc86AV77U57",
+	"D9nZDLjSjpebMGUb1DCfgrqD6s4BqmQxLD0OoTAYBJhnSrfJgI5n1uTpkk9IA+us+qgC2SU1RYUhOIoW",
+	"SSf7lYNdbHdR4RICxSNBFwsb8TNmoQvFSw0+6DKsc7FI4ZD6fhm7f9RWJisjycNIXBsqYUjTWC6WK/lQ",
+	"ht0YdCrZwAuFa3LYD/U2uYZkTByKKxg6EuqGLxYsCQGVwIMHQ5KxFA48UBJT2T4IF21yWJAqAISayTtl",
+	"pO8iUSgSCDPLj2x6FcQuUJeBDhwTaZuhOECvRxIjdHtkbGRBZ4iz20sawimAKqwcdoRYM1yt/YYBAJGg",
+	"W/JTqPt8304T+Ssv6vCiYClAHU7pwsBuRrN5ypRqR+KcTllJfVyRsLJyJJKI2CWToBssyyG2F+wLTCSK",
+	"YBiZxc2ycdNF6nJNZtKowHOM2zVizrUBDRTw8HYvBmU7xuhd4lXNm8tbK6yQ8gRYDJJ3oqCNQC+KRNmj",
+	"JOgFx1zpgyI/xq/ivMFtVTbZGdo6gJv0UnBMzalYlhvbNchsFM59s8ZbhrorgA09WlTBozb5O8skxL+w",
+	"KdX8tiLhn/ffHp2CvNDeUPbSmSXKXMsizq1r1IDH+CbrRH3XOlifkhF8P6wUcNztdB6QM/uwxFAvG2xT",
+	"LcV6+ml1Koc0WkJKFQjGgn3Emn8vHzTR2qJ3WBJ0W9U7bFFbe9JooZAwv15m0q9PVQJ5W4WqspVfo8qc",
+	"RwMCQI2iMtJCKo7ohbvtl0ZCJHrunF0LfkuxcDY+BOw+dDcNViDWTqUEhfmo2/n8R9Vaouar3d3Pf7Wa",
+	"R38fBq86DxitWkMSvtr7/Fc11XR8zRdok6/z/vzBnLiyzNo7IPwVyclxXufh7/0cDJdiHHwwHVsJbKOg",
+	"0icxlDaAZi1laNU8RvaCOSBGCrIiScmEjQgMX/RIzJNe7LJeDf+PRGxfYfs4JJAd24sJJbaEt63BnHLM",
+	"kjb6lWEscY8suJjGwLSBQco5U1ba6L6KBPq7lGlrJ1OKCHqWQdqVIcpWrcSaPsqXOsxyCC5TgfyMndsP",
+	"DIvhonCsAXM/0kX6DRKdY6p0awDwOjqMMfAAC1igzVQKwcYgZ0Cjoa0+bRgmxq0j1YpEgxYnZrIiQoNH",
+	"bpHSDdKWNRpZcRp2qxhYRSKVaq3UvsDwy9DwZJhLmY0KZFLeESls0hGABzm8DeoyAqJfGASLgSgXW6GY",
+	"gkxi+KThXV9gLQ9MWSXSzbEQPSIBUj9gDGjOpp1LrHTboma5ViSRdw4T7fMbxhaQFQU8mZIJu3N7G4mF",
+	"NWKQxuCnwenoaji6GPRPhlfng4ury+HgoomVq0EygUrIr8no7OzqpH/63rVtkyONmTluJBv5UO3xpP9f",
+	"BUoZ7EnTatevOnukpvyVuzrhguls2eob5IKa8jYNEZc4p0syo7eMZFLOQWV2pkez6UbvT82E4PxZxIOq",
+	"Odaeb+tcvQBs4BPL7RRuFOycnXdpgcH55kLzFOQ3qpxijbKuSxHm9rYSgyqYLgzWTFe4BGwmiRznc6AF",
+	"XjLkNUvlHYZV0UK4hoMoNKS1UU3jNvk+k3eKZepF5RhZ/4XBYOjTmsUAK/fRi61LFEYIT5gezxAtR8sF",
+	"GwL5sxhqBlT5tSGJ1yyG2KFmnTA5hA4HSEyfS5qsRjx6ByFjY8ZvWbIPcR+KLMyDBJOhbkvBp72pxHyF",
+	"RP2CJdI/LwyuMZfHSoObZA3sDctXWaGtZ/AzjuNIIB8xP3nSI93djkUvx5MigcbOT5GtWxAFvQiCuKIg",
+	"jAKeREHvz2EUyAW8QK0QXjnTU9DbCyOoaxAFPZGn6b0d+tGi5vOJk79Q1fLfnPj2cvf104rbrZD/Snk2",
+	"KVHfAwECT6mjnZUKas+8DcDBwLyrvPFLAaYszWDEDyDVwKtWCnF5PGZdBhyiVGXUpjvKyzRbNMjiVTYP",
+	"uTTJq/L/6xaiPetcoVCClGh47cIAuDEEiLaGZp+R6jfr5WsX6F0vXaeppe7zSqz3uqFihGbIL1Ktnx5B",
+	"Xo97WKjoqWf+V7z/BuCrOVLe7sJefLgPg4VUNZv6DjNtyZpxPAT5317EVdyj5aqHfO4qrUg00De0+Sqt",
+	"Zt1VWnXSClryzVY/VlRZud4MOTws4HuZLB9LViE9zM/qQvHEJTE9mFQWyXYrAVg2bHvl1HSfzSBVFMGt",
+	"PRyValANmTmdjSUhBJpfMyb8PJX1q8vKcvo3bNl8cple/4q/ln/H37ZPa24FvIe4MnEDw/eTZESnI+lS",
+	"r6ogOMe7p6TYWOmsYZ1RqF+OLUaqm+Y6AaT+UKsX7tkrcnpmMbjNbaN//GmH44Sx2pWFVbXfpHj12E4x",
+	"qqu207x49bhO70vB8HM0sbik48nyVuf1A8bZdH0MCGwPIMOrNcbhu1cPmW1NQc/Hy3vVuo2/bo5zYG9v",
+	"NGRjndM4OWLnE6LQPZ43qOJWU7nNmsXkxBXpAsdUg/rZW06vbu4X7kHwri3XT9/hhlPyAGZhb+qr0QNf",
+	"1uUMQDTgF2gR2Ov2j/xK0ICQD8CpmiLyv0/r8aF1b9aj4WO3H69HMyPU5sH3K7lL++AFTmWelUkt1wwx",
+	"GUNRMQ8KrnGRmWs7B/tHBbUjUXHIFpEj1o1bJw9dbqDZj0XxxwhCv4Rk0/lakg1Vbt++7PKAr8fwvi5p",
+	"+A2wx98CPbpAHEOC9MJdKmV0HDj9mzilutmscp9lCXMF/CCgnzQ0t8GH1xk4L66X4GlQEjMEbAq4i5OQ",
+	"GZQpQ1eIda1DVSUM5RLsrgjVIY24VabbxmCej1uu+hPJTL8KfB82PMVGTfYqcfyLXDuZuazkU0Tip1Rh",
+	"KEfcWv1kxuY2ZGhD9ANEOT2B5JX3ra7brMHZjIkYIYr23YdGNBgWALEjkKlZmLy5Imy+0MtNAQ82HaMu",
+	"3uEXj3aoX77i/2JlwIcX77Ee7vELRnvsdr7+8g+oYi0uFBM2tkDl17ZgpgtEw0B2DAHwPm6TgdlkMmdU",
+	"QH0qzNfZtO5/Vtb8sIyNmvmeoXIa0zSNScPdNBuSeMFEwsW0miyzT+hqsS8Hl+GoP7ocbpqt0lTnqn6b",
+	"ApqmXr06/GWHr+T8P6FwHc6qdqfOhK0caINueVkDtUfiVN6ZpWOGMIaKz/h0tg0CLsJ64zEtCxY8TAQ5",
+	"965K2zJ7T76DwpDTkEz5rSPjZurOsErgakys3mWEGHdbszOUbZg4ysLPgGx+Qc4y5cpgWMkjANQuT8um",
+	"hHssYwIR1WqM6LEfic0IeXYxunpzNDg+bPv5XdR9C/F+fDorL6tL5d1+hfGUbWtYEMRnUKX3y8oBUyEz",
+	"CA9WbMutzDLbQK+CVqU0hVfA0VW3aHl/e+jU8v6udFHt0NXUaK0mZW4rRTuUmT7M2SEO6v06ZGpsn5yX",
+	"w/s/vRao3id9vfrbazOy0yv+hncfHnDIi53+pePvipzVGs3AUFJg3kX2pQu6AylLbVATVlXCO0ZvvCvX",
+	"7Q337XY7CuJmQalSrjSUw3XumbsZQykNXGC+tRFLqhYXK5TB8i4lwGYD+HHzWkKCxnoofMKT1ex3M71u",
+	"9y+tvckufT3uJnCv+2ddYQWRMIDcq7OGnFaj74u4XobBwHeQGmpL0NxRRRQEyKytZd/deP8g+I9s9y/U",
+	"6kaEJBfebXGPW+DTQyu/ctgjiJK/mmtBvYO9ZXivlX9fnsxcQXo3BTTE94gjoqFX+aMklCFxdLKIHjAU",
+	"uzIvlCq2zQlb+PMBCWhtLjRNQ2KFnZD49Y2K0VF0et6rMVG2NGpTps1uLOgU2JxTcmzClE31yrXiCYNw",
+	"KFs5hiimv8BO+ftT1A1XCEuwMpqNZ5hLaCAMFDh02h3VkM+KtcIK9d1oor8Ln+qai+rrOlVXCPrm6jdl",
+	"HvqmCi5l5nZgyZXLlSqqdTzCQ1sUuPrqPlqox7XBlKlu/rd7aev8s1MIHeKaNNDhVPXRTh/vogVP72Z3",
+	"qi0px+pneUKzGywcKcBNUK078cJexOMVhEevAWwL1+tzHfujPXquzh2GM613KD+l37dMn227vqWoiudM",
+	"f6pa+HJ9ndNqj0+ZUf2GFEfnH4ad27NRO/7TQGHNvvUwzryXj+7ZOXrqOs7Ld4/s9/GeDKzZ84fv/nfm",
+	"u3dX2VVkmsInUeZfb/ffAwUmQMLJVDo65hz108/56Z8igPwqHfXeXdR/eOo3e+prkS503q8qjrytJcmP",
+	"9Pn80iambdLaF3mbaw0tBTODm0R5mrqbaVykzBMtKw91gH+18/P7OwRvmd52Ah4braJuXLiKu+m3zulQ",
+	"1m0DxChqH0DSW8rHXG8t0UYqFdoiUS3RBgnw0C/abrgt8QqVntok/hSVDqEoQBX1PiZzmt0o4lU4FqxH",
+	"Jqb79Spt4FC15YBW2NKO69tLmS4LMbsKEHgLlavPQSaMJUXrlN/azE9lS/+IpRUQt8XdfDHLenIEclGC",
+	"ztWffzCVsoX9vnpczme0WaqILer9FQNzvkic/cqywB+hOc8j9dp0Yzkv6KEtpL+JGn8+BrBShdydKSRF",
+	"GMgq4TuaWupYBAraK2eJlqAQW5fiuoh8sVF3/DVE+j3OQvZ1acq/IdrvD6Lyvzre76G6dCG0YGzGU0W+",
+	"WrfDSVWuKu/YNCQJc/65bpM3MlszS4butk5wSOiMCoWV2cNI5CJlSvm3Tii8dYI04K5DW5giCQlcYUgW",
+	"VCmW4L1Pa8ZOXliv4co/d1dEWbwJJ2Doali9DqB0/+FlM6UkihXaivtDYkjbj4R3d0DNBacV4yTeGByX",
+	"5Vnbk0zOY6z7OKQTZmg1OG561ft5vHtMAeTWwe888H4dgl13l0Vsho7JX7GoAX7nXxPiLuYvuob7dAmf",
+	"QE3gZpsclGXByptCHVyJFMzA1crBbb94IBBdTA+VAksItkkf/yAyI+eXI1sshWlVqbtswBEJuBsBqpxl",
+	"eXkPrIdyxQbe0SVpAMY4Dxb3moF+UFuY4GCzsfuL7ELPy368O2W2MKLQv71iXUFZuQeqeglM87eipv9h",
+	"5vKlTLvfj+MIK9fgb6zAWEu5iutuMJxQ3bxQUIPbo1Jlcgl4ycrrmiNxJ/PUuYshAnufTNgdy8qaNUDx",
+	"ma1SVJYMrN5KZC9pFbVa89ttfp2f664Tn1Ox/PcHJHd/29XnfJhvIFJVRGo/R62P5y7p9mxRNK4kI1fk",
+	"XysY87U9A78/uneesVvO7jY6uwsce07DZx0pfXjaaRGI0Ca7nZdYFqsgemiW5FCzGOtVuWw8MvLLKPv5",
+	"fJHwclVdJxXpC6J0i1cvlDPZ15b7vGBzectGdPomk/Ov4CUbrd0356+bNKhYQgWw5lc4LWfZH2mv2+q9",
+	"0BvmSnxPJs/vUggfkypbq4hWT1e3PFgpFzc27awmw7uopR6isuQpQ3rGMhYJmmaMJsunH6v+5sCfX5F+",
+	"sd28hTCAaC9Hlr5EWfh60WtYYsRebaq/2EXqxY2tU8t1AmevHLQGBnd4XDmo1aid7dS3Wh0DrKvtBdWz",
+	"tn0cVmNwKg3w+f1XUNT+oKPbpZZcr14XUaexPaBLqK5Vp82MynJmRaH/HbrgO7ddoCJ2sLW8RNBxsJC6",
+	"i08OraPM3p8BaiaIP+1Sm8E5r6dyHdNrltrKbhjcbO/Xd1VFK31M67rYUqkX9E0bLS0z/AGeVazr5vUN",
+	"hcbuP9z/vwAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -95,20 +95,24 @@ func (h *TasksHandler) pageRowsOf(ctx context.Context, lq listQuery, filter db.L
 
 // pageRows converts the rows of a list statement to pageRows.
 func pageRows[R ~struct {
-	ID          int32           `json:"id"`
-	Title       string          `json:"title"`
-	Description *string         `json:"description"`
-	Completed   bool            `json:"completed"`
-	Priority    db.TaskPriority `json:"priority"`
-	DueDate     *time.Time      `json:"due_date"`
-	UserID      uuid.UUID       `json:"user_id"`
-	CreatedAt   time.Time       `json:"created_at"`
-	UpdatedAt   time.Time       `json:"updated_at"`
-	Version     int32           `json:"version"`
-	TagID       *int32          `json:"tag_id"`
-	TagName     *string         `json:"tag_name"`
-	TagColor    *string         `json:"tag_color"`
-	TagVersion  *int32          `json:"tag_version"`
+	ID                 int32           `json:"id"`
+	Title              string          `json:"title"`
+	Description        *string         `json:"description"`
+	Completed          bool            `json:"completed"`
+	Priority           db.TaskPriority `json:"priority"`
+	DueDate            *time.Time      `json:"due_date"`
+	UserID             uuid.UUID       `json:"user_id"`
+	CreatedAt          time.Time       `json:"created_at"`
+	UpdatedAt          time.Time       `json:"updated_at"`
+	Version            int32           `json:"version"`
+	RecurrenceRule     *string         `json:"recurrence_rule"`
+	RecurrenceTimezone *string         `json:"recurrence_timezone"`
+	RecurrenceFrom     *string         `json:"recurrence_from"`
+	SeriesID           *int32          `json:"series_id"`
+	TagID              *int32          `json:"tag_id"`
+	TagName            *string         `json:"tag_name"`
+	TagColor           *string         `json:"tag_color"`
+	TagVersion         *int32          `json:"tag_version"`
 }](rows []R, err error) ([]pageRow, error) {
 	out := make([]pageRow, len(rows))
 	for i, r := range rows {
@@ -125,7 +129,9 @@ func pageItems(rows []pageRow) []tasksapi.Task {
 		if i == 0 || rows[i-1].ID != r.ID {
 			items = append(items, toTask(db.Task{ID: r.ID, Title: r.Title, Description: r.Description,
 				Completed: r.Completed, Priority: r.Priority, DueDate: r.DueDate,
-				UserID: r.UserID, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Version: r.Version}, nil))
+				UserID: r.UserID, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Version: r.Version,
+				RecurrenceRule: r.RecurrenceRule, RecurrenceTimezone: r.RecurrenceTimezone, RecurrenceFrom: r.RecurrenceFrom,
+				SeriesID: r.SeriesID}, nil))
 		}
 		if r.TagID != nil {
 			last := &items[len(items)-1]

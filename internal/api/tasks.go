@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/oapi-codegen/nullable"
 
 	"github.com/todoapp/todo-api/gen/db"
 	"github.com/todoapp/todo-api/gen/tasksapi"
@@ -124,9 +125,11 @@ func (h *TasksHandler) CreateTask(ctx context.Context, req tasksapi.CreateTaskRe
 	if err != nil {
 		return nil, err
 	}
+	rule, zone, from := in.recurrence.columns()
 	create := func(q *db.Queries) (tasksapi.Task, int32, error) {
 		t, err := q.CreateTask(ctx, db.CreateTaskParams{Title: in.title, Description: in.description,
-			Completed: in.completed, Priority: in.priority, DueDate: in.dueDate, UserID: uid, Now: h.now()})
+			Completed: in.completed, Priority: in.priority, DueDate: in.dueDate, UserID: uid, Now: h.now(),
+			RecurrenceRule: rule, RecurrenceTimezone: zone, RecurrenceFrom: from})
 		if err != nil {
 			return tasksapi.Task{}, 0, wrapWrite(err, "create task")
 		}
@@ -176,12 +179,22 @@ func (h *TasksHandler) ReplaceTask(ctx context.Context, req tasksapi.ReplaceTask
 		return nil, err
 	}
 	cond := ifMatch(req.Params.IfMatch)
-	r, err := h.q.ReplaceTask(ctx, db.ReplaceTaskParams{Title: in.title, Description: in.description,
-		Completed: in.completed, Priority: in.priority, DueDate: in.dueDate, ID: id, UserID: uid, Now: h.now(), IfMatch: cond})
+	rule, zone, from := in.recurrence.columns()
+	p := db.ReplaceTaskParams{Title: in.title, Description: in.description, Completed: in.completed, Priority: in.priority,
+		DueDate: in.dueDate, ID: id, UserID: uid, Now: h.now(), IfMatch: cond,
+		RecurrenceRule: rule, RecurrenceTimezone: zone, RecurrenceFrom: from}
+	r, err := h.q.ReplaceTask(ctx, p)
+	if store.IsNotFound(err) && in.completed { // perhaps it completes a recurring task: with its next task, then
+		p.MayCompleteSeries = true
+		r.Task, r.Tags, err = h.completing(ctx, uid, func(q *db.Queries) (db.Task, string, bool, error) {
+			r, err := q.ReplaceTask(ctx, p)
+			return r.Task, r.Tags, !r.WasCompleted && r.Task.Completed, err
+		})
+	}
 	if store.IsNotFound(err) {
 		return nil, h.taskNotWritten(ctx, uid, id, cond)
 	}
-	out, err := h.loaded(ctx, db.GetTaskRow(r), err, "replace task")
+	out, err := h.loaded(ctx, db.GetTaskRow{Task: r.Task, Tags: r.Tags}, err, "replace task")
 	if err != nil {
 		return nil, err
 	}
@@ -210,10 +223,20 @@ func (h *TasksHandler) UpdateTask(ctx context.Context, req tasksapi.UpdateTaskRe
 	} else {
 		p.ID, p.UserID, p.Now, p.IfMatch = id, uid, h.now(), cond
 		r, err := h.q.UpdateTask(ctx, p)
-		if store.IsNotFound(err) {
-			return nil, h.taskNotWritten(ctx, uid, id, cond)
+		if store.IsNotFound(err) && p.Completed != nil && *p.Completed { // perhaps it completes a recurring task
+			p.MayCompleteSeries = true
+			r.Task, r.Tags, err = h.completing(ctx, uid, func(q *db.Queries) (db.Task, string, bool, error) {
+				r, err := q.UpdateTask(ctx, p)
+				return r.Task, r.Tags, !r.WasCompleted && r.Task.Completed, err
+			})
 		}
-		if out, err = h.loaded(ctx, db.GetTaskRow(r), err, "update task"); err != nil {
+		switch {
+		case store.IsNotFound(err):
+			return nil, h.taskNotWritten(ctx, uid, id, cond)
+		case store.CheckViolation(err, "tasks_recurrence_needs_due_date"):
+			return nil, apperr.RecurrenceNeedsDueDate.WithField("due_date")
+		}
+		if out, err = h.loaded(ctx, db.GetTaskRow{Task: r.Task, Tags: r.Tags}, err, "update task"); err != nil {
 			return nil, err
 		}
 	}
@@ -354,10 +377,15 @@ func toTask(t db.Task, tags []tasksapi.Tag) tasksapi.Task {
 	if tags == nil {
 		tags = []tasksapi.Tag{}
 	}
+	series := nullable.NewNullNullable[int64]()
+	if t.SeriesID != nil {
+		series.Set(int64(*t.SeriesID))
+	}
 	return tasksapi.Task{
 		Id: int64(t.ID), Title: t.Title, Description: toNullable(t.Description), Completed: t.Completed,
 		Priority: tasksapi.Priority(t.Priority), DueDate: toNullable(utcPtr(t.DueDate)), UserId: t.UserID,
 		CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC(), Tags: tags, Version: int64(t.Version),
+		Recurrence: toRecurrence(t), SeriesId: series,
 	}
 }
 
@@ -368,6 +396,7 @@ type taskInput struct {
 	completed   bool
 	priority    db.TaskPriority
 	dueDate     *time.Time
+	recurrence  *recurrence // nil: none
 }
 
 func fromTaskInput(b *tasksapi.TaskCreate) (taskInput, error) {
@@ -393,6 +422,14 @@ func fromTaskInput(b *tasksapi.TaskCreate) (taskInput, error) {
 			return in, err
 		}
 		in.dueDate = &t
+	}
+	if r := ptr(b.Recurrence); r != nil {
+		if in.recurrence, err = fromRecurrenceInput(*r); err != nil {
+			return in, err
+		}
+		if err := in.recurrence.startsAt(in.dueDate); err != nil {
+			return in, err
+		}
 	}
 	return in, nil
 }
@@ -432,6 +469,21 @@ func fromTaskPatch(b *tasksapi.TaskUpdate) (db.UpdateTaskParams, bool, error) {
 			p.DueDate = &t
 		}
 	}
-	changes := p.Title != nil || p.SetDescription || p.Completed != nil || p.Priority != nil || p.SetDueDate
+	if b.Recurrence.IsSpecified() {
+		p.SetRecurrence = true
+		if r := ptr(b.Recurrence); r != nil {
+			in, err := fromRecurrenceInput(*r)
+			if err != nil {
+				return p, false, err
+			}
+			if p.SetDueDate { // else the due date is the stored one, which the database checks is there
+				if err := in.startsAt(p.DueDate); err != nil {
+					return p, false, err
+				}
+			}
+			p.RecurrenceRule, p.RecurrenceTimezone, p.RecurrenceFrom = in.columns()
+		}
+	}
+	changes := p.Title != nil || p.SetDescription || p.Completed != nil || p.Priority != nil || p.SetDueDate || p.SetRecurrence
 	return p, changes, nil
 }

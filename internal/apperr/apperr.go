@@ -128,6 +128,15 @@ var (
 	TagNotFound        = newErr(http.StatusNotFound, "TAG_NOT_FOUND", "Tag not found")
 )
 
+// Errors of recurring tasks (openapi/tasks-api.yaml). The detail text is
+// part of the contract; INVALID_RECURRENCE's is followed by the part at
+// fault (WithDetail).
+var (
+	InvalidRecurrence      = newErr(http.StatusBadRequest, "INVALID_RECURRENCE", "Recurrence rule is not supported")
+	InvalidTimezone        = newErr(http.StatusBadRequest, "INVALID_TIMEZONE", "Timezone must be an IANA time zone name")
+	RecurrenceNeedsDueDate = newErr(http.StatusBadRequest, "RECURRENCE_NEEDS_DUE_DATE", "A recurring task needs a due date")
+)
+
 // Errors of concurrency, retries and sync (openapi/tasks-api.yaml). The
 // detail text is part of the contract.
 var (

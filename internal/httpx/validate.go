@@ -382,13 +382,14 @@ func requestError(err error) error {
 	var se *openapi3.SchemaError
 	switch {
 	case errors.As(re.Err, &se):
+		named := field // a named code's field is the body's property: `recurrence`, not `recurrence.rule`
 		if p := se.JSONPointer(); len(p) > 0 {
-			field = strings.Join(p, ".")
+			field, named = strings.Join(p, "."), p[0]
 		}
 		if _, ok := se.Value.(outOfRange); ok {
 			return apperr.Validation(describe(field, outOfRangeReason(se.Schema)), field)
 		}
-		if e := namedError(se, field); e != nil {
+		if e := namedError(se, named); e != nil {
 			return e
 		}
 		if se.SchemaField == "required" {

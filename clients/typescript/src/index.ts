@@ -35,6 +35,9 @@ export type TagInput = TaskComponents["schemas"]["TagInput"];
 export type Priority = TaskComponents["schemas"]["Priority"];
 export type Change = TaskComponents["schemas"]["Change"];
 export type ChangeList = TaskComponents["schemas"]["ChangeList"];
+export type Recurrence = TaskComponents["schemas"]["Recurrence"];
+export type RecurrenceInput = TaskComponents["schemas"]["RecurrenceInput"];
+export type TaskCompletion = TaskComponents["schemas"]["TaskCompletion"];
 
 /** An error answer of the API, thrown by the helpers. */
 export class TodoApiError extends Error {
@@ -311,6 +314,21 @@ export function createTodoClient(options: TodoClientOptions) {
       return unwrap(
         await api.PATCH("/tasks/{task_id}", { params: { path: { task_id: taskId }, header: ifMatch(options) }, body }),
       );
+    },
+    /**
+     * Completes a task; for a recurring one, `next` is its next occurrence
+     * (null when the rule has ended). Safe to retry: completing a completed
+     * task answers the same `next` and creates nothing.
+     */
+    async completeTask(taskId: number, options?: WriteOptions): Promise<TaskCompletion> {
+      return unwrap(
+        await api.POST("/tasks/{task_id}/complete", { params: { path: { task_id: taskId }, header: ifMatch(options) } }),
+      );
+    },
+    /** The next due dates of a recurring task's series (none for a task that does not recur). */
+    async occurrences(taskId: number, limit?: number): Promise<string[]> {
+      const body = unwrap(await api.GET("/tasks/{task_id}/occurrences", { params: { path: { task_id: taskId }, query: { limit } } }));
+      return body.occurrences;
     },
     /** Deletes a task; with ifVersion, only if nobody changed it since. */
     async deleteTask(taskId: number, options?: WriteOptions): Promise<void> {

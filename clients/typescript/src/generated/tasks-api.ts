@@ -58,10 +58,67 @@ export interface paths {
         head?: never;
         /**
          * Change some fields of a task
-         * @description Only the fields sent change. An explicit `null` clears `description` or `due_date`;
-         *     an absent field is left alone. `{"completed": true}` marks the task done.
+         * @description Only the fields sent change. An explicit `null` clears `description`, `due_date` or
+         *     `recurrence`; an absent field is left alone. `{"completed": true}` marks the task done: for
+         *     a recurring task it is `POST /tasks/{task_id}/complete`, and the next task appears in the
+         *     change feed and the live events like any create.
          */
         patch: operations["updateTask"];
+        trace?: never;
+    };
+    "/tasks/{task_id}/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The task's id. Not an integer is 422 VALIDATION_ERROR. */
+                task_id: components["parameters"]["TaskID"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Complete a task
+         * @description Marks the task completed and keeps it. For a recurring task, in the same transaction,
+         *     unless its rule has ended (COUNT reached, UNTIL passed), the next occurrence is created: a
+         *     new task with the same title, description, priority, tags, recurrence and `series_id`, not
+         *     completed, due at the series' next due date (see `Recurrence.from`).
+         *
+         *     Safe to retry: completing a completed task changes nothing and answers 200 with `next` =
+         *     the task created when it was completed (null if none). Concurrent completions create one
+         *     next task. `If-Match` applies as on PATCH. A PATCH or PUT that sets `completed` from
+         *     false to true completes the task the same way (its response is the task alone).
+         */
+        post: operations["completeTask"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tasks/{task_id}/occurrences": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The task's id. Not an integer is 422 VALIDATION_ERROR. */
+                task_id: components["parameters"]["TaskID"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Preview a recurring task's next due dates
+         * @description The series' next due dates after this task's, as completing each task on its due date
+         *     would create them; fewer when the rule ends. A task that does not recur has none.
+         */
+        get: operations["getOccurrences"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/tasks/{task_id}/tags/{tag_id}": {
@@ -231,8 +288,10 @@ export interface components {
          *     named code): `title` is 1-200 characters after trimming (INVALID_TITLE); `description` at
          *     most 1000 characters (DESCRIPTION_TOO_LONG); `priority` is low, medium or high
          *     (INVALID_PRIORITY); `due_date` is an RFC 3339 / ISO 8601 date-time, past ones allowed
-         *     (INVALID_DUE_DATE). Fields left out take their defaults: no description, not completed,
-         *     medium priority, no due date.
+         *     (INVALID_DUE_DATE); `recurrence` is a rule of the supported subset (INVALID_RECURRENCE) in
+         *     an IANA time zone (INVALID_TIMEZONE), on a task with a due date (RECURRENCE_NEEDS_DUE_DATE).
+         *     Fields left out take their defaults: no description, not completed, medium priority, no
+         *     due date, no recurrence.
          */
         TaskCreate: {
             /**
@@ -254,10 +313,12 @@ export interface components {
              * @example 2026-12-01T17:00:00Z
              */
             due_date?: string | null;
+            recurrence?: components["schemas"]["RecurrenceInput"];
         };
         /**
-         * @description The fields to change; the rules are those of TaskCreate. `null` clears `description` or
-         *     `due_date`; `title`, `completed` and `priority` cannot be null.
+         * @description The fields to change; the rules are those of TaskCreate. `null` clears `description`,
+         *     `due_date` or `recurrence`; `title`, `completed` and `priority` cannot be null. Clearing
+         *     the due date of a recurring task is RECURRENCE_NEEDS_DUE_DATE.
          */
         TaskUpdate: {
             /** @description 1-200 characters, not blank, no NUL character; stored trimmed. The pattern's `\s` is ASCII white space; the server trims all Unicode white space (U+00A0, U+3000, ...) and then counts, so a title of such spaces alone is INVALID_TITLE too. */
@@ -268,6 +329,7 @@ export interface components {
             priority?: components["schemas"]["Priority"];
             /** @description An ISO 8601 date-time, as in TaskCreate. */
             due_date?: string | null;
+            recurrence?: components["schemas"]["RecurrenceInput"];
         };
         Task: {
             /** Format: int64 */
@@ -284,6 +346,14 @@ export interface components {
             priority: components["schemas"]["Priority"];
             /** Format: date-time */
             due_date: string | null;
+            /** @description How the task repeats; null when it does not. */
+            recurrence: components["schemas"]["Recurrence"] | null;
+            /**
+             * Format: int64
+             * @description The id of the first task of its series (tasks created by completing a recurring task
+             *     share it); null for a task that never recurred.
+             */
+            readonly series_id: number | null;
             /** Format: uuid */
             user_id: string;
             /** Format: date-time */
@@ -295,6 +365,68 @@ export interface components {
             updated_at: string;
             /** @description The task's tags, by name. */
             tags: components["schemas"]["Tag"][];
+        };
+        /**
+         * @description How a task repeats (null: it does not). The series starts at the task's `due_date`, read
+         *     as wall-clock time in `timezone`: a daily task due at 09:00 Europe/Berlin stays due at
+         *     09:00 Berlin time on both sides of a DST change. A local time the clocks skip (02:30 on a
+         *     spring-forward day) is taken with the offset before the gap (03:30), as RFC 5545 says.
+         */
+        RecurrenceInput: {
+            /**
+             * @description An RFC 5545 RRULE value without the `RRULE:` prefix, in this subset: `FREQ` = DAILY,
+             *     WEEKLY, MONTHLY or YEARLY (required); `INTERVAL` 1-999; `BYDAY` (MO..SU; with an
+             *     ordinal -5..-1 or 1..5 only when FREQ is MONTHLY or YEARLY, e.g. `-1FR`, the last
+             *     Friday); `BYMONTHDAY` (-31..-1, 1..31; -1 is the last day; not with WEEKLY);
+             *     `BYMONTH` 1-12; `COUNT` 1-1000 (the occurrences of the whole series) or `UNTIL`
+             *     (`YYYYMMDDTHHMMSSZ`), not both; `WKST`. Parts in any order, each once; stored in
+             *     upper case. Anything else is 400 INVALID_RECURRENCE, its `detail` naming the part
+             *     ("Recurrence rule is not supported: FREQ=HOURLY"). Occurrences follow RFC 5545: a
+             *     month without a 31st has no BYMONTHDAY=31 occurrence; a yearly February 29 occurs in
+             *     leap years only.
+             * @example FREQ=WEEKLY;BYDAY=MO,TH
+             */
+            rule: string;
+            /**
+             * @description An IANA time zone name; unknown is 400 INVALID_TIMEZONE.
+             * @default UTC
+             * @example Europe/Berlin
+             */
+            timezone: string;
+            /**
+             * @description `due`: the next task is due at the series' first occurrence after the completed
+             *     task's due date that is also in the future (a daily task completed three days late
+             *     gets one next task, not three overdue ones). `completion` ("every 3 days after I do
+             *     it"): the rule restarts on the completion date, in `timezone`, at the series' time of
+             *     day; the next task is due at its first occurrence on a later date.
+             * @default due
+             * @enum {string}
+             */
+            from: "due" | "completion";
+        } | null;
+        /** @description How a task repeats (see RecurrenceInput). */
+        Recurrence: {
+            /** @example FREQ=WEEKLY;BYDAY=MO,TH */
+            rule: string;
+            /** @example Europe/Berlin */
+            timezone: string;
+            /** @enum {string} */
+            from: "due" | "completion";
+        };
+        TaskCompletion: {
+            task: components["schemas"]["Task"];
+            /** @description The next task of the series, created when this one was completed; null when none was (the task does not recur, or its rule had ended). */
+            next: components["schemas"]["Task"] | null;
+        };
+        Occurrences: {
+            /**
+             * @description RFC 3339 date-times with the offset of the series' time zone, in order.
+             * @example [
+             *       "2026-03-28T09:00:00+01:00",
+             *       "2026-03-29T09:00:00+02:00"
+             *     ]
+             */
+            occurrences: string[];
         };
         TaskList: {
             items: components["schemas"]["Task"][];
@@ -937,6 +1069,92 @@ export interface operations {
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationError"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    completeTask: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Change the resource only while it is at one of these versions: an `ETag` of an earlier
+                 *     response (`"3"`), several separated by commas, or `*` (any). Otherwise 412
+                 *     PRECONDITION_FAILED with the current `ETag`, and nothing changes. Weak tags (`W/"3"`)
+                 *     never match. Without it the write is unconditional.
+                 * @example "3"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
+            path: {
+                /** @description The task's id. Not an integer is 422 VALIDATION_ERROR. */
+                task_id: components["parameters"]["TaskID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The task, completed, and the next task of its series (null when none). */
+            200: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskCompletion"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["TaskNotFound"];
+            412: components["responses"]["PreconditionFailed"];
+            422: components["responses"]["ValidationError"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getOccurrences: {
+        parameters: {
+            query?: {
+                /** @description How many, 1 to 100; above 100 is treated as 100. Zero or negative is INVALID_PAGINATION. */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The task's id. Not an integer is 422 VALIDATION_ERROR. */
+                task_id: components["parameters"]["TaskID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The next due dates. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Occurrences"];
+                };
+            };
+            /** @description `limit` is zero or negative. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Page and limit must be positive integers",
+                     *       "code": "INVALID_PAGINATION",
+                     *       "field": "limit"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["TaskNotFound"];
             422: components["responses"]["ValidationError"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];

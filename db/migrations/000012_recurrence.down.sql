@@ -1,0 +1,10 @@
+DROP INDEX tasks_series_position_key;
+ALTER TABLE tasks
+    DROP CONSTRAINT tasks_recurrence_needs_due_date,
+    DROP CONSTRAINT tasks_recurrence_whole,
+    DROP COLUMN next_task_id,
+    DROP COLUMN due_local,
+    DROP COLUMN series_position,
+    DROP COLUMN series_id,
+    DROP COLUMN recurrence_from,
+    DROP COLUMN recurrence_timezone;
