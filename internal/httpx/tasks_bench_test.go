@@ -73,6 +73,29 @@ func BenchmarkHeavyUser(b *testing.B) {
 			b.ReportMetric(float64(a.queries.n.Load()-before)/float64(n), "queries/op")
 		})
 	}
+	// Completing a recurring task: the completion and its next task in one
+	// transaction; each operation completes the task the previous one made.
+	b.Run("CompleteRecurring", func(b *testing.B) {
+		r := a.call(b, http.MethodPost, "/api/v1/tasks", tok, map[string]any{"title": "bench daily", "due_date": "2027-01-01T09:00:00Z",
+			"recurrence": map[string]any{"rule": "FREQ=DAILY", "timezone": "Europe/Berlin"}})
+		if r.Code != http.StatusCreated {
+			b.Fatal(r.Code, r.Body.String())
+		}
+		id := r.JSON(b)["id"]
+		b.ReportAllocs()
+		before := a.queries.n.Load()
+		n := 0
+		for b.Loop() {
+			n++
+			r := a.call(b, http.MethodPost, fmt.Sprintf("/api/v1/tasks/%v/complete", id), tok, nil)
+			next, _ := r.JSON(b)["next"].(map[string]any)
+			if r.Code != http.StatusOK || next == nil {
+				b.Fatal(r.Code, r.Body.String())
+			}
+			id = next["id"]
+		}
+		b.ReportMetric(float64(a.queries.n.Load()-before)/float64(n), "queries/op")
+	})
 	// A different common word each time (every upper/lower-case mix of
 	// pieces 12-36 % of the tasks contain, so no remembered total helps while
 	// b.N stays under their number: an operation takes tens of milliseconds).
