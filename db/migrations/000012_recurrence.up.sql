@@ -30,6 +30,6 @@ ALTER TABLE tasks
     ADD CONSTRAINT tasks_recurrence_needs_due_date CHECK (recurrence_rule IS NULL OR due_date IS NOT NULL);
 
 -- One task per place in a series: two completions of one task, however
--- they race, cannot both create its next (NULLs, tasks outside a series,
--- never collide).
-CREATE UNIQUE INDEX tasks_series_position_key ON tasks (series_id, series_position);
+-- they race, cannot both create its next. Partial: a task outside a series
+-- costs no index entry.
+CREATE UNIQUE INDEX tasks_series_position_key ON tasks (series_id, series_position) WHERE series_id IS NOT NULL;

@@ -229,7 +229,7 @@ WITH prior AS (
         SELECT p.title, p.description, false, p.priority, @due_date, p.user_id, @now, @now,
                p.recurrence_rule, p.recurrence_timezone, p.recurrence_from, p.series_id, @series_position::integer, @due_local::timestamp
         FROM prior AS p
-        ON CONFLICT (series_id, series_position) DO NOTHING
+        ON CONFLICT (series_id, series_position) WHERE series_id IS NOT NULL DO NOTHING
         RETURNING *),
      links AS (
         INSERT INTO task_tag_link (user_id, task_id, tag_id)

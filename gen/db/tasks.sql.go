@@ -242,7 +242,7 @@ WITH prior AS (
         SELECT p.title, p.description, false, p.priority, $3, p.user_id, $4, $4,
                p.recurrence_rule, p.recurrence_timezone, p.recurrence_from, p.series_id, $5::integer, $6::timestamp
         FROM prior AS p
-        ON CONFLICT (series_id, series_position) DO NOTHING
+        ON CONFLICT (series_id, series_position) WHERE series_id IS NOT NULL DO NOTHING
         RETURNING id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at, version, recurrence_timezone, recurrence_from, series_id, series_position, due_local, next_task_id),
      links AS (
         INSERT INTO task_tag_link (user_id, task_id, tag_id)
