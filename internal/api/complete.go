@@ -210,7 +210,6 @@ func (h *TasksHandler) CompleteTask(ctx context.Context, req tasksapi.CompleteTa
 		return nil, err
 	}
 	cond := ifMatch(req.Params.IfMatch)
-	found := true
 	var made *db.TaskWithNextRow // the next task of a task completed before
 	out, next, err := h.completeSeries(ctx, uid, func(q *db.Queries) (db.Task, string, bool, error) {
 		r, err := q.CompleteTask(ctx, db.CompleteTaskParams{ID: id, UserID: uid, Now: h.now(), IfMatch: cond})
@@ -228,12 +227,11 @@ func (h *TasksHandler) CompleteTask(ctx context.Context, req tasksapi.CompleteTa
 		i := slices.IndexFunc(rows, func(r db.TaskWithNextRow) bool { return r.Task.ID == id })
 		switch {
 		case i < 0:
-			found = false
-			return db.Task{}, "", false, errNotCompleted
+			return db.Task{}, "", false, errNotFound
 		case cond != nil && !slices.Contains(cond, rows[i].Task.Version):
 			return db.Task{}, "", false, preconditionFailed(rows[i].Task.Version)
-		case !rows[i].Task.Completed: // reopened between the two statements
-			return db.Task{}, "", false, errNotCompleted
+		case !rows[i].Task.Completed: // reopened between the two statements: it changed under this request
+			return db.Task{}, "", false, preconditionFailed(rows[i].Task.Version)
 		}
 		for _, n := range rows {
 			if n.Task.ID != id {
@@ -243,10 +241,8 @@ func (h *TasksHandler) CompleteTask(ctx context.Context, req tasksapi.CompleteTa
 		return rows[i].Task, rows[i].Tags, false, nil
 	})
 	switch {
-	case errors.Is(err, errNotCompleted) && !found:
+	case errors.Is(err, errNotFound):
 		return nil, h.missing(ctx, apperr.TaskNotFound)
-	case errors.Is(err, errNotCompleted):
-		return nil, apperr.PreconditionFailed.WithDetail("The task was reopened while it was being completed; try again")
 	case err != nil:
 		return nil, err
 	}
@@ -265,7 +261,8 @@ func (h *TasksHandler) CompleteTask(ctx context.Context, req tasksapi.CompleteTa
 	return tasksapi.CompleteTask200JSONResponse{Body: body, Headers: tasksapi.CompleteTask200ResponseHeaders{ETag: taskETag(out)}}, nil
 }
 
-var errNotCompleted = errors.New("the task was not completed")
+// errNotFound: the user has no such task (or the user is gone: missing tells).
+var errNotFound = errors.New("no such task")
 
 // nextOf is the task made when task id was completed, if it still exists.
 func (h *TasksHandler) nextOf(ctx context.Context, q *db.Queries, uid uuid.UUID, id int32) (*tasksapi.Task, error) {
