@@ -49,6 +49,18 @@ async function flow(apiBase: string, tokenTTLms: number): Promise<void> {
   const tags = await client.api.GET("/tags");
   check("list tags", tags.data?.length === 1);
 
+  // A recurring task: its preview, then completing it makes the next one.
+  const gym = (await client.createTask({ title: "Gym", due_date: "2027-01-04T09:00:00+01:00",
+    recurrence: { rule: "FREQ=WEEKLY;BYDAY=MO,TH", timezone: "Europe/Berlin" } })).data;
+  const preview = await client.occurrences(gym.id, 2);
+  check("preview a recurring task", preview.join() === "2027-01-07T09:00:00+01:00,2027-01-11T09:00:00+01:00", preview);
+  const completion = await client.completeTask(gym.id);
+  check("complete a recurring task", completion.task.completed && completion.next?.due_date === "2027-01-07T08:00:00Z"
+    && completion.next.series_id === gym.id, completion);
+  for (const id of [gym.id, completion.next!.id]) {
+    await client.deleteTask(id);
+  }
+
   // Refresh: the HttpOnly cookie goes cross-origin (CORS with credentials).
   check("refresh with the cookie", await client.refresh());
   check("the new token works", (await client.me()).email === email);

@@ -41,7 +41,7 @@ async function swaggerUI() {
   const ids = await page.$$eval(".opblock", (els) => els.map((e) => e.id));
   const accountOps = ["updateCurrentUser", "listSessions", "revokeAllSessions", "revokeSession", "changePassword", "deleteAccount"];
   const expected = ["registerUser", "loginUser", "refreshToken", "getCurrentUser", "logoutUser", ...accountOps, "createTask",
-    "listTasks", "getTask", "replaceTask", "updateTask", "deleteTask", "addTagToTask", "removeTagFromTask", "createTag",
+    "listTasks", "getTask", "replaceTask", "updateTask", "deleteTask", "completeTask", "getOccurrences", "addTagToTask", "removeTagFromTask", "createTag",
     "listTags", "updateTag", "deleteTag", "listChanges", "streamEvents"];
   const missing = expected.filter((id) => !ids.some((x) => x.endsWith(`-${id}`)));
   missing.length === 0 && ids.length === expected.length

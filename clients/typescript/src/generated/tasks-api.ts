@@ -392,7 +392,7 @@ export interface components {
              * @default UTC
              * @example Europe/Berlin
              */
-            timezone: string;
+            timezone?: string;
             /**
              * @description `due`: the next task is due at the series' first occurrence after the completed
              *     task's due date that is also in the future (a daily task completed three days late
@@ -402,7 +402,7 @@ export interface components {
              * @default due
              * @enum {string}
              */
-            from: "due" | "completion";
+            from?: "due" | "completion";
         } | null;
         /** @description How a task repeats (see RecurrenceInput). */
         Recurrence: {
