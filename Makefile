@@ -51,10 +51,11 @@ rolling-restart: ## two replicas behind nginx under load; SIGTERM one, restart i
 loadtest: ## wrk at 8 connections against bin/todo-api with a 100,000-task user (needs wrk)
 	scripts/loadtest.sh
 
-generate: $(TS)/node_modules ## regenerate gen/ and the TypeScript client's types from openapi/ and db/
+generate: $(TS)/node_modules ## regenerate gen/ (servers, queries, MCP tools) and the TypeScript client's types from openapi/ and db/
 	$(TOOL) oapi-codegen -config oapi-codegen.yaml -package authapi -o gen/authapi/api.gen.go openapi/auth-api.yaml
 	$(TOOL) oapi-codegen -config oapi-codegen.yaml -package tasksapi -o gen/tasksapi/api.gen.go openapi/tasks-api.yaml
 	$(GO) run ./db/queries/listgen -o db/queries/tasks_list.sql
+	$(GO) run ./openapi/mcpgen -o gen/mcptools/tools.gen.go
 	$(TOOL) sqlc generate
 	npm --prefix $(TS) run --silent generate
 

@@ -5,6 +5,7 @@
 //	todo-api migrate down [N|all]     roll back N migrations (default 1)
 //	todo-api migrate version          print the applied migration version
 //	todo-api healthcheck [-ready]     exit 0 when the local server is healthy
+//	todo-api mcp                      the MCP tools over stdio, for a local AI agent
 //
 // Configuration comes from the environment; see the README.
 package main
@@ -27,6 +28,8 @@ commands:
   migrate down [N|all]    roll back N migrations (default 1), or all of them
   migrate version         print the applied migration version
   healthcheck [-ready]    check the local server (/healthz, or /readyz with -ready)
+  mcp                     the MCP tools over stdio for a local AI agent, calling the server at
+                          TODO_API_URL as TODO_EMAIL with TODO_PASSWORD
 `
 
 // errUsage marks a command-line mistake: exit status 2.
@@ -59,6 +62,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return migrateCmd(args[1:], stdout)
 	case "healthcheck":
 		return healthcheck(ctx, args[1:], stdout)
+	case "mcp":
+		return mcpStdio(ctx)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

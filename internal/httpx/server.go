@@ -21,6 +21,7 @@ import (
 	"github.com/todoapp/todo-api/internal/api"
 	"github.com/todoapp/todo-api/internal/apperr"
 	"github.com/todoapp/todo-api/internal/auth"
+	"github.com/todoapp/todo-api/internal/mcpapi"
 	"github.com/todoapp/todo-api/internal/metrics"
 	"github.com/todoapp/todo-api/internal/store"
 	"github.com/todoapp/todo-api/openapi"
@@ -28,6 +29,17 @@ import (
 
 // BasePath is where the API lives.
 const BasePath = "/api/v1"
+
+// MCPPath is where AI agents reach the API's MCP tools (Streamable HTTP).
+const MCPPath = "/mcp"
+
+// openapiVersion is the contract's version, which the MCP server reports.
+func openapiVersion(spec *openapi3.T) string {
+	if spec.Info != nil && spec.Info.Version != "" {
+		return spec.Info.Version
+	}
+	return "dev"
+}
 
 // MaxBodyBytes is the largest request body accepted (413 above).
 const MaxBodyBytes = 1 << 20
@@ -145,6 +157,10 @@ func NewServer(d Deps) (*echo.Echo, error) {
 	})
 	e.GET("/readyz", readyz(d.Pool, d.Monitor, d.Draining, d.Revocations.Listening))
 	docs.register(e)
+	// MCP for AI agents: behind the same bearer check; each tool call is a
+	// request to its route through this router (internal/mcpapi).
+	e.Match([]string{http.MethodPost, http.MethodGet, http.MethodDelete}, MCPPath,
+		echo.WrapHandler(mcpapi.Handler(mcpapi.NewServer(mcpapi.Local{Handler: e}, openapiVersion(tasksSpec)))), authenticate)
 	return e, nil
 }
 
