@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make e2e`: both browser tests (clients/typescript/e2e/run.mjs) against the
+# `make e2e`: both browser tests (clients/typescript/e2e/run.mjs) and an outside
+# MCP client (clients/typescript/e2e/mcp-client.mjs) against the
 # static binary, on a throw-away database of the test server (scripts/with-pg.sh:
 # the private PostgreSQL unless TEST_DATABASE_URL or DATABASE_URL is set).
 # Installs what they need: Debian's chromium (as root, when missing) and the
@@ -39,3 +40,5 @@ done
 
 API_URL=http://localhost:$port CLIENT_API_URL=http://localhost:$((port + 1)) ACCESS_TOKEN_TTL_MS=3000 \
   node clients/typescript/e2e/run.mjs
+# An outside MCP client (the TypeScript SDK) against /mcp.
+API_URL=http://localhost:$port node clients/typescript/e2e/mcp-client.mjs
