@@ -47,7 +47,7 @@ func readEvents(r io.Reader, out chan<- sseEvent) {
 
 // liveServer is the app on a real HTTP server, with the write timeout the
 // service uses shortened to writeTimeout.
-func liveServer(t *testing.T, a *app, writeTimeout time.Duration) string {
+func liveServer(t testing.TB, a *app, writeTimeout time.Duration) string {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(a.e)
 	srv.Config.WriteTimeout = writeTimeout

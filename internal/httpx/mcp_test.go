@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"sort"
@@ -296,4 +297,43 @@ func jsonish(v string) any {
 		return n
 	}
 	return v
+}
+
+// BenchmarkMCPOverhead: one task read through the get_task tool against the
+// same read through GET /api/v1/tasks/{id}, both over a real loopback
+// connection to the real server (the tool call adds JSON-RPC, the SDK and
+// an in-process request through the router).
+func BenchmarkMCPOverhead(b *testing.B) {
+	a := newApp(b)
+	tok := a.user(b, "bench-agent@example.com")
+	task := a.createTask(b, tok, map[string]any{"title": "measured", "due_date": "2027-01-01T09:00:00Z"})
+	srv := liveServer(b, a, time.Minute)
+	b.Run("HTTP", func(b *testing.B) {
+		client := &http.Client{Transport: bearer{tok}}
+		url := fmt.Sprintf("%s/api/v1/tasks/%v", srv, task["id"])
+		for b.Loop() {
+			resp, err := client.Get(url)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				b.Fatal(resp.StatusCode)
+			}
+		}
+	})
+	b.Run("MCP", func(b *testing.B) {
+		s, err := mcpSession(b, srv, tok)
+		if err != nil {
+			b.Fatal(err)
+		}
+		args := map[string]any{"task_id": task["id"]}
+		for b.Loop() {
+			res, err := s.CallTool(context.Background(), &mcp.CallToolParams{Name: "get_task", Arguments: args})
+			if err != nil || res.IsError {
+				b.Fatal(err, text(res))
+			}
+		}
+	})
 }
