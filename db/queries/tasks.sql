@@ -116,10 +116,12 @@ SELECT version FROM tasks WHERE id = @id AND user_id = @user_id;
 -- Completing a recurring task creates its next occurrence in the same
 -- transaction (internal/api/complete.go). PUT and PATCH take the row's
 -- lock first (`prior`, which also tells whether the task was completed) and
--- set `completed` like any field; with @may_complete_series false they
--- change nothing when they would complete a recurring task that has not
--- made its next yet, so the handler runs them alone (one statement, no
--- transaction) and only such a completion again inside one.
+-- set `completed` like any field. With @may_change_series false they change
+-- nothing when they would complete a recurring task that has not made its
+-- next yet, or (PATCH) give a recurring task a new rule or due date without
+-- the other (the handler then checks the rule still has a date after the
+-- due date): so the handler runs them alone (one statement, no
+-- transaction) and only those writes again inside one.
 -- A recurring task keeps its series (series_id, series_position) when it is
 -- given a new rule, and starts one when it has none; due_local (000012) is
 -- kept only while the due date and the zone stay as they were.
@@ -143,8 +145,8 @@ SET title = @title, description = @description, completed = @completed,
 FROM prior
 WHERE tasks.id = prior.id
   AND (sqlc.narg(if_match)::integer[] IS NULL OR tasks.version = ANY (sqlc.narg(if_match)::integer[]))
-  AND (@may_complete_series::boolean OR NOT (@completed AND NOT prior.completed AND prior.next_task_id IS NULL
-                                             AND sqlc.narg(recurrence_rule)::text IS NOT NULL))
+  AND (@may_change_series::boolean OR NOT (@completed AND NOT prior.completed AND prior.next_task_id IS NULL
+                                           AND sqlc.narg(recurrence_rule)::text IS NOT NULL))
 RETURNING sqlc.embed(tasks), prior.completed AS was_completed, (
     SELECT coalesce(json_agg(json_build_object('id', g.id, 'name', g.name, 'color', g.color, 'version', g.version)
                              ORDER BY g.name, g.id), '[]')
@@ -179,9 +181,10 @@ SET title       = coalesce(sqlc.narg(title), title),
 FROM prior
 WHERE tasks.id = prior.id
   AND (sqlc.narg(if_match)::integer[] IS NULL OR tasks.version = ANY (sqlc.narg(if_match)::integer[]))
-  AND (@may_complete_series::boolean OR NOT (
-        coalesce(sqlc.narg(completed)::boolean, false) AND NOT prior.completed AND prior.next_task_id IS NULL
-        AND CASE WHEN @set_recurrence THEN sqlc.narg(recurrence_rule)::text ELSE prior.recurrence_rule END IS NOT NULL))
+  AND (@may_change_series::boolean
+       OR CASE WHEN @set_recurrence THEN sqlc.narg(recurrence_rule)::text ELSE prior.recurrence_rule END IS NULL
+       OR NOT (coalesce(sqlc.narg(completed)::boolean, false) AND NOT prior.completed AND prior.next_task_id IS NULL
+               OR @set_recurrence <> @set_due_date))
 RETURNING sqlc.embed(tasks), prior.completed AS was_completed, (
     SELECT coalesce(json_agg(json_build_object('id', g.id, 'name', g.name, 'color', g.color, 'version', g.version)
                              ORDER BY g.name, g.id), '[]')

@@ -211,10 +211,12 @@ type Querier interface {
 	// Completing a recurring task creates its next occurrence in the same
 	// transaction (internal/api/complete.go). PUT and PATCH take the row's
 	// lock first (`prior`, which also tells whether the task was completed) and
-	// set `completed` like any field; with @may_complete_series false they
-	// change nothing when they would complete a recurring task that has not
-	// made its next yet, so the handler runs them alone (one statement, no
-	// transaction) and only such a completion again inside one.
+	// set `completed` like any field. With @may_change_series false they change
+	// nothing when they would complete a recurring task that has not made its
+	// next yet, or (PATCH) give a recurring task a new rule or due date without
+	// the other (the handler then checks the rule still has a date after the
+	// due date): so the handler runs them alone (one statement, no
+	// transaction) and only those writes again inside one.
 	// A recurring task keeps its series (series_id, series_position) when it is
 	// given a new rule, and starts one when it has none; due_local (000012) is
 	// kept only while the due date and the zone stay as they were.

@@ -541,7 +541,7 @@ FROM prior
 WHERE tasks.id = prior.id
   AND ($10::integer[] IS NULL OR tasks.version = ANY ($10::integer[]))
   AND ($11::boolean OR NOT ($3 AND NOT prior.completed AND prior.next_task_id IS NULL
-                                             AND $7::text IS NOT NULL))
+                                           AND $7::text IS NOT NULL))
 RETURNING tasks.id, tasks.title, tasks.description, tasks.completed, tasks.priority, tasks.due_date, tasks.recurrence_rule, tasks.user_id, tasks.created_at, tasks.updated_at, tasks.version, tasks.recurrence_timezone, tasks.recurrence_from, tasks.series_id, tasks.series_position, tasks.due_local, tasks.next_task_id, prior.completed AS was_completed, (
     SELECT coalesce(json_agg(json_build_object('id', g.id, 'name', g.name, 'color', g.color, 'version', g.version)
                              ORDER BY g.name, g.id), '[]')
@@ -560,7 +560,7 @@ type ReplaceTaskParams struct {
 	RecurrenceTimezone *string      `json:"recurrence_timezone"`
 	RecurrenceFrom     *string      `json:"recurrence_from"`
 	IfMatch            []int32      `json:"if_match"`
-	MayCompleteSeries  bool         `json:"may_complete_series"`
+	MayChangeSeries    bool         `json:"may_change_series"`
 	UserID             uuid.UUID    `json:"user_id"`
 	ID                 int32        `json:"id"`
 }
@@ -591,10 +591,12 @@ type ReplaceTaskRow struct {
 // Completing a recurring task creates its next occurrence in the same
 // transaction (internal/api/complete.go). PUT and PATCH take the row's
 // lock first (`prior`, which also tells whether the task was completed) and
-// set `completed` like any field; with @may_complete_series false they
-// change nothing when they would complete a recurring task that has not
-// made its next yet, so the handler runs them alone (one statement, no
-// transaction) and only such a completion again inside one.
+// set `completed` like any field. With @may_change_series false they change
+// nothing when they would complete a recurring task that has not made its
+// next yet, or (PATCH) give a recurring task a new rule or due date without
+// the other (the handler then checks the rule still has a date after the
+// due date): so the handler runs them alone (one statement, no
+// transaction) and only those writes again inside one.
 // A recurring task keeps its series (series_id, series_position) when it is
 // given a new rule, and starts one when it has none; due_local (000012) is
 // kept only while the due date and the zone stay as they were.
@@ -610,7 +612,7 @@ func (q *Queries) ReplaceTask(ctx context.Context, arg ReplaceTaskParams) (Repla
 		arg.RecurrenceTimezone,
 		arg.RecurrenceFrom,
 		arg.IfMatch,
-		arg.MayCompleteSeries,
+		arg.MayChangeSeries,
 		arg.UserID,
 		arg.ID,
 	)
@@ -787,9 +789,10 @@ SET title       = coalesce($1, title),
 FROM prior
 WHERE tasks.id = prior.id
   AND ($13::integer[] IS NULL OR tasks.version = ANY ($13::integer[]))
-  AND ($14::boolean OR NOT (
-        coalesce($4::boolean, false) AND NOT prior.completed AND prior.next_task_id IS NULL
-        AND CASE WHEN $9 THEN $10::text ELSE prior.recurrence_rule END IS NOT NULL))
+  AND ($14::boolean
+       OR CASE WHEN $9 THEN $10::text ELSE prior.recurrence_rule END IS NULL
+       OR NOT (coalesce($4::boolean, false) AND NOT prior.completed AND prior.next_task_id IS NULL
+               OR $9 <> $6))
 RETURNING tasks.id, tasks.title, tasks.description, tasks.completed, tasks.priority, tasks.due_date, tasks.recurrence_rule, tasks.user_id, tasks.created_at, tasks.updated_at, tasks.version, tasks.recurrence_timezone, tasks.recurrence_from, tasks.series_id, tasks.series_position, tasks.due_local, tasks.next_task_id, prior.completed AS was_completed, (
     SELECT coalesce(json_agg(json_build_object('id', g.id, 'name', g.name, 'color', g.color, 'version', g.version)
                              ORDER BY g.name, g.id), '[]')
@@ -811,7 +814,7 @@ type UpdateTaskParams struct {
 	RecurrenceTimezone *string       `json:"recurrence_timezone"`
 	RecurrenceFrom     *string       `json:"recurrence_from"`
 	IfMatch            []int32       `json:"if_match"`
-	MayCompleteSeries  bool          `json:"may_complete_series"`
+	MayChangeSeries    bool          `json:"may_change_series"`
 	UserID             uuid.UUID     `json:"user_id"`
 	ID                 int32         `json:"id"`
 }
@@ -840,7 +843,7 @@ func (q *Queries) UpdateTask(ctx context.Context, arg UpdateTaskParams) (UpdateT
 		arg.RecurrenceTimezone,
 		arg.RecurrenceFrom,
 		arg.IfMatch,
-		arg.MayCompleteSeries,
+		arg.MayChangeSeries,
 		arg.UserID,
 		arg.ID,
 	)

@@ -77,7 +77,27 @@ func (r *recurrence) startsAt(due *time.Time) error {
 		return apperr.RecurrenceNeedsDueDate.WithField("due_date")
 	}
 	if !r.series.Occurs(recur.Wall(*due, r.series.Zone)) {
-		return invalidRecurrence("no date matches " + r.series.Rule.String())
+		return noDate(r.series.Rule)
+	}
+	return nil
+}
+
+// noDate is the INVALID_RECURRENCE of a rule with no date after the due
+// date, COUNT and UNTIL aside (FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30, or any
+// rule from 9999-12-31).
+func noDate(rule recur.Rule) error {
+	return invalidRecurrence("no date matches " + rule.String() + " after the due date")
+}
+
+// hasDates checks that a recurring task's rule, as written, has a date
+// after its due date (a PATCH that gave it one of the two).
+func hasDates(t db.Task) error {
+	s, cur, ok, err := seriesOf(t)
+	if err != nil || !ok {
+		return err
+	}
+	if !s.Occurs(cur.Wall) {
+		return noDate(s.Rule)
 	}
 	return nil
 }
@@ -188,7 +208,10 @@ func (h *TasksHandler) makeNext(ctx context.Context, q *db.Queries, uid uuid.UUI
 	r, err := q.CreateNextTask(ctx, db.CreateNextTaskParams{UserID: uid, ID: t.ID, DueDate: &due, Now: now,
 		SeriesPosition: int32(o.Position), DueLocal: o.Wall})
 	switch {
-	case store.IsNotFound(err): // made already: the row lock makes this unreachable
+	case store.IsNotFound(err):
+		// Its place in the series is taken: the task was reopened after its
+		// next task was deleted, and a later task of the series holds the
+		// place. No second task for one place.
 		return nil, nil
 	case err != nil:
 		return nil, fmt.Errorf("create the next task of %d: %w", t.ID, err)

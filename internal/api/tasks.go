@@ -185,7 +185,7 @@ func (h *TasksHandler) ReplaceTask(ctx context.Context, req tasksapi.ReplaceTask
 		RecurrenceRule: rule, RecurrenceTimezone: zone, RecurrenceFrom: from}
 	r, err := h.q.ReplaceTask(ctx, p)
 	if store.IsNotFound(err) && in.completed { // perhaps it completes a recurring task: with its next task, then
-		p.MayCompleteSeries = true
+		p.MayChangeSeries = true
 		r.Task, r.Tags, err = h.completing(ctx, uid, func(q *db.Queries) (db.Task, string, bool, error) {
 			r, err := q.ReplaceTask(ctx, p)
 			return r.Task, r.Tags, !r.WasCompleted && r.Task.Completed, err
@@ -201,7 +201,8 @@ func (h *TasksHandler) ReplaceTask(ctx context.Context, req tasksapi.ReplaceTask
 	return tasksapi.ReplaceTask200JSONResponse{Body: out, Headers: tasksapi.ReplaceTask200ResponseHeaders{ETag: taskETag(out)}}, nil
 }
 
-// UpdateTask changes only the fields sent; null clears description or due_date.
+// UpdateTask changes only the fields sent; null clears description, due_date
+// or recurrence.
 func (h *TasksHandler) UpdateTask(ctx context.Context, req tasksapi.UpdateTaskRequestObject) (tasksapi.UpdateTaskResponseObject, error) {
 	uid, id, err := h.owned(ctx, req.TaskId, apperr.TaskNotFound)
 	if err != nil {
@@ -223,10 +224,16 @@ func (h *TasksHandler) UpdateTask(ctx context.Context, req tasksapi.UpdateTaskRe
 	} else {
 		p.ID, p.UserID, p.Now, p.IfMatch = id, uid, h.now(), cond
 		r, err := h.q.UpdateTask(ctx, p)
-		if store.IsNotFound(err) && p.Completed != nil && *p.Completed { // perhaps it completes a recurring task
-			p.MayCompleteSeries = true
+		if store.IsNotFound(err) && (p.Completed != nil && *p.Completed || p.SetDueDate != p.SetRecurrence) {
+			// perhaps it completes a recurring task, or gives one a new rule
+			// or due date: again, in a transaction that checks the rule still
+			// has dates and makes the next task
+			p.MayChangeSeries = true
 			r.Task, r.Tags, err = h.completing(ctx, uid, func(q *db.Queries) (db.Task, string, bool, error) {
 				r, err := q.UpdateTask(ctx, p)
+				if err == nil && p.SetDueDate != p.SetRecurrence {
+					err = hasDates(r.Task)
+				}
 				return r.Task, r.Tags, !r.WasCompleted && r.Task.Completed, err
 			})
 		}

@@ -50,10 +50,11 @@ func parsePriority(s string) (db.TaskPriority, error) {
 var dueDateLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02T15:04"}
 
 // parseDueDate parses an ISO 8601 date-time (INVALID_DUE_DATE). Past dates
-// are allowed.
+// are allowed; in UTC its year has four digits, as every date-time the API
+// writes does (9999-12-31T23:00-05:00 is in the year 10000).
 func parseDueDate(s string) (time.Time, error) {
 	for _, layout := range dueDateLayouts {
-		if t, err := time.Parse(layout, s); err == nil && t.Year() >= 1 {
+		if t, err := time.Parse(layout, s); err == nil && t.Year() >= 1 && t.UTC().Year() >= 1 && t.UTC().Year() <= 9999 {
 			return t.UTC(), nil
 		}
 	}

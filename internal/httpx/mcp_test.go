@@ -211,8 +211,8 @@ func TestMCPNeedsAValidToken(t *testing.T) {
 
 	// logging out revokes the session: its access token stops working at once
 	a.write(t, http.StatusOK, http.MethodPost, "/api/v1/auth/logout", tok, nil, "Cookie", "refresh_token="+refresh)
-	code, _ = post(tok)
-	assert.Equal(t, http.StatusUnauthorized, code)
+	// (on every replica: the revocation reaches each through the database)
+	poll(t, func() bool { code, _ := post(tok); return code == http.StatusUnauthorized }, "the revoked token is refused")
 	_, err = s.CallTool(context.Background(), &mcp.CallToolParams{Name: "list_tasks"})
 	assert.Error(t, err, "a call with a revoked token")
 }

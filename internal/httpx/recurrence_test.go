@@ -333,7 +333,7 @@ func TestRecurrenceInputErrors(t *testing.T) {
 		{map[string]any{"rule": "FREQ=HOURLY"}, due, "INVALID_RECURRENCE", "Recurrence rule is not supported: FREQ=HOURLY", "recurrence"},
 		{map[string]any{"rule": "FREQ=DAILY;BYHOUR=9"}, due, "INVALID_RECURRENCE", "Recurrence rule is not supported: BYHOUR=9", "recurrence"},
 		{map[string]any{"rule": "FREQ=DAILY;COUNT=3;UNTIL=20300101T000000Z"}, due, "INVALID_RECURRENCE", "Recurrence rule is not supported: COUNT with UNTIL", "recurrence"},
-		{map[string]any{"rule": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"}, due, "INVALID_RECURRENCE", "Recurrence rule is not supported: no date matches FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30", "recurrence"},
+		{map[string]any{"rule": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"}, due, "INVALID_RECURRENCE", "Recurrence rule is not supported: no date matches FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30 after the due date", "recurrence"},
 		{map[string]any{"rule": ""}, due, "INVALID_RECURRENCE", "Recurrence rule is not supported", "recurrence"},
 		{map[string]any{"rule": "FREQ=DAILY;" + strings.Repeat("X", 600)}, due, "INVALID_RECURRENCE", "", "recurrence"},
 		{map[string]any{"rule": "FREQ=DAILY", "from": "sometimes"}, due, "INVALID_RECURRENCE", "", "recurrence"},
@@ -490,4 +490,44 @@ func TestThePreviewIsWhatCompletionsCreate(t *testing.T) {
 			rt.Fatalf("the preview said %v; completions made %v", preview, made)
 		}
 	})
+}
+
+// TestTheSeriesMeetsTheCalendarsEdges: due dates keep four-digit years in
+// UTC, and a PATCH that gives a recurring task a new rule or a new due date
+// alone is checked against the other as a create is.
+func TestTheSeriesMeetsTheCalendarsEdges(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	tok := a.user(t, "edges@example.com")
+	requireError(t, a.call(t, http.MethodPost, "/api/v1/tasks", tok, map[string]any{"title": "too late", "due_date": "9999-12-31T23:00:00-05:00"}),
+		http.StatusBadRequest, "INVALID_DUE_DATE", "Due date must be a valid ISO 8601 datetime")
+
+	last := a.createTask(t, tok, map[string]any{"title": "the last days", "due_date": "9999-12-29T20:00:00-05:00",
+		"recurrence": map[string]any{"rule": "FREQ=DAILY", "timezone": "America/New_York"}})
+	_, next := a.complete(t, tok, last)
+	require.NotNil(t, next)
+	assert.Equal(t, "9999-12-31T01:00:00Z", next["due_date"])
+	_, next = a.complete(t, tok, next)
+	assert.Nil(t, next, "the next day is in the year 10000 in UTC: the series ends")
+	a.write(t, http.StatusOK, http.MethodGet, "/api/v1/tasks", tok, nil)
+
+	task := a.createTask(t, tok, map[string]any{"title": "monthly", "due_date": "2027-01-30T09:00:00Z",
+		"recurrence": map[string]any{"rule": "FREQ=MONTHLY"}})
+	requireError(t, a.call(t, http.MethodPatch, taskPath(task), tok, map[string]any{"recurrence": map[string]any{"rule": "FREQ=YEARLY;BYMONTH=2"}}),
+		http.StatusBadRequest, "INVALID_RECURRENCE", "Recurrence rule is not supported: no date matches FREQ=YEARLY;BYMONTH=2 after the due date")
+	leap := a.createTask(t, tok, map[string]any{"title": "leap day", "due_date": "2028-02-29T09:00:00Z",
+		"recurrence": map[string]any{"rule": "FREQ=YEARLY;INTERVAL=4;BYMONTH=2;BYMONTHDAY=29"}})
+	requireError(t, a.call(t, http.MethodPatch, taskPath(leap), tok, map[string]any{"due_date": "2029-02-28T09:00:00Z"}),
+		http.StatusBadRequest, "INVALID_RECURRENCE", "")
+	r := a.write(t, http.StatusOK, http.MethodGet, taskPath(leap), tok, nil)
+	assert.Equal(t, "2028-02-29T09:00:00Z", r.JSON(t)["due_date"], "nothing changed")
+
+	before := a.queries.n.Load()
+	r = a.write(t, http.StatusOK, http.MethodPatch, taskPath(task), tok, map[string]any{"due_date": "2027-02-15T09:00:00Z"})
+	assert.Equal(t, int64(4), a.queries.n.Load()-before, "the one-statement PATCH declines, then begin, the write, commit")
+	assert.Equal(t, "2027-02-15T09:00:00Z", r.JSON(t)["due_date"])
+	plain := a.createTask(t, tok, map[string]any{"title": "plain", "due_date": "2027-01-30T09:00:00Z"})
+	before = a.queries.n.Load()
+	a.write(t, http.StatusOK, http.MethodPatch, taskPath(plain), tok, map[string]any{"due_date": "2027-02-15T09:00:00Z"})
+	assert.Equal(t, int64(1), a.queries.n.Load()-before, "a task that does not recur: one statement, as ever")
 }

@@ -88,15 +88,22 @@ type Occurrence struct {
 func (s Series) Due(o Occurrence) time.Time { return Instant(o.Wall, s.Zone) }
 
 // maxWall is the last date-time the rule's expansion reaches (RFC 5545
-// dates have four-digit years).
-var maxWall = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+// dates have four-digit years), and maxInstant the last due date (the API's
+// date-times have four-digit years in UTC too).
+var (
+	maxWall    = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+	maxInstant = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+)
+
+// cycle is how long the Gregorian calendar takes to repeat its dates and
+// weekdays: 400 years (146,097 days, exactly 20,871 weeks).
+const cycle = 400
 
 // horizon is how far after from a series may have no occurrence before it
-// is known to have none at all: the Gregorian calendar repeats its dates
-// and weekdays every 400 years, so every INTERVAL-th period repeats them
-// after 400 x INTERVAL years.
+// is known to have none at all: every INTERVAL-th period repeats its dates
+// and weekdays after 400 x INTERVAL years.
 func (s Series) horizon(from time.Time) time.Time {
-	years := 400 * s.Rule.Interval()
+	years := cycle * s.Rule.Interval()
 	if from.Year()+years > maxWall.Year() {
 		return maxWall
 	}
@@ -106,13 +113,22 @@ func (s Series) horizon(from time.Time) time.Time {
 // walk yields the rule's occurrences strictly after start, which is also
 // the rule's DTSTART (the source of its defaults: the time of day, and the
 // day, weekday or month a rule without BY parts repeats on), in order,
-// until yield returns false, UNTIL passes, or the horizon after last (the
-// latest date-time the caller needs) is reached. COUNT is the caller's.
+// until yield returns false, UNTIL passes, a due date would pass the year
+// 9999, or the horizon after last (the latest date-time the caller needs)
+// is reached. COUNT is the caller's.
+//
+// A start in the first 400 years is walked 400 years later and the dates
+// moved back (the calendar is the same): rrule-go reads 0001-01-01T00:00
+// as "no DTSTART".
 func (s Series) walk(start, last time.Time, yield func(w time.Time) bool) {
+	shift := 0
+	if start.Year() <= cycle {
+		shift = cycle
+	}
 	opt := s.Rule.opt
-	opt.Dtstart = start.Truncate(time.Second)
-	opt.Until = s.horizon(last)
-	if start.After(opt.Until) {
+	opt.Dtstart = start.AddDate(shift, 0, 0).Truncate(time.Second)
+	opt.Until = s.horizon(last.AddDate(shift, 0, 0))
+	if opt.Dtstart.After(opt.Until) {
 		return
 	}
 	r, err := rrule.NewRRule(opt)
@@ -126,12 +142,15 @@ func (s Series) walk(start, last time.Time, yield func(w time.Time) bool) {
 		if !ok {
 			return
 		}
-		w = w.Add(frac)
+		w = w.AddDate(-shift, 0, 0).Add(frac)
 		if !w.After(start) {
 			continue
 		}
-		if u := s.Rule.until; !u.IsZero() && s.Due(Occurrence{Wall: w}).After(u) {
+		if w.Year() >= maxWall.Year() && s.Due(Occurrence{Wall: w}).After(maxInstant) {
 			return
+		}
+		if u := s.Rule.until; !u.IsZero() && w.After(u.AddDate(0, 0, -2)) && s.Due(Occurrence{Wall: w}).After(u) {
+			return // (a wall-clock time two days before UNTIL is before it in any zone)
 		}
 		if !yield(w) {
 			return
@@ -147,29 +166,67 @@ func (s Series) walk(start, last time.Time, yield func(w time.Time) bool) {
 //   - From the completion: the rule restarted on the completion date (in the
 //     zone, at cur's time of day); its first occurrence on a later date.
 func (s Series) Next(cur Occurrence, done, now time.Time) (Occurrence, bool) {
+	if s.FromCompletion {
+		if next, ok := s.restarted(cur, done); ok {
+			return next, true
+		}
+		// The restarted rule has no date: its BY parts never meet the
+		// INTERVAL grid that starts on the completion date (DAILY;INTERVAL=7
+		// ;BYDAY=MO restarted on a Tuesday). The series keeps to its own
+		// dates instead of ending.
+	}
+	return s.afterDue(cur, now)
+}
+
+// restarted is the next occurrence "from the completion": the rule restarted
+// on the completion date, at cur's time of day; its first occurrence on a
+// later date.
+func (s Series) restarted(cur Occurrence, done time.Time) (Occurrence, bool) {
+	c := Wall(done, s.Zone)
+	start := time.Date(c.Year(), c.Month(), c.Day(), cur.Wall.Hour(), cur.Wall.Minute(), cur.Wall.Second(), cur.Wall.Nanosecond(), time.UTC)
+	endOfDay := time.Date(c.Year(), c.Month(), c.Day()+1, 0, 0, 0, 0, time.UTC)
 	var next Occurrence
 	found := false
-	if s.FromCompletion {
-		c := Wall(done, s.Zone)
-		start := time.Date(c.Year(), c.Month(), c.Day(), cur.Wall.Hour(), cur.Wall.Minute(), cur.Wall.Second(), cur.Wall.Nanosecond(), time.UTC)
-		endOfDay := time.Date(c.Year(), c.Month(), c.Day()+1, 0, 0, 0, 0, time.UTC)
-		s.walk(start, endOfDay, func(w time.Time) bool {
-			if w.Before(endOfDay) {
-				return true
-			}
-			next, found = Occurrence{Wall: w, Position: cur.Position + 1}, true
+	s.walk(start, endOfDay, func(w time.Time) bool {
+		if w.Before(endOfDay) {
+			return true
+		}
+		next, found = Occurrence{Wall: w, Position: cur.Position + 1}, true
+		return false
+	})
+	if !found || s.Rule.count != 0 && next.Position > s.Rule.count {
+		return Occurrence{}, false
+	}
+	return next, true
+}
+
+// afterDue is the next occurrence "from the due date": the first after
+// cur's that is also after now; the occurrences passed over count toward
+// COUNT. Without COUNT, a series more than 400 x INTERVAL years behind now
+// skips whole calendar cycles first (the dates repeat exactly), so a task
+// due in the year 1 costs what one due 400 years ago does.
+func (s Series) afterDue(cur Occurrence, now time.Time) (Occurrence, bool) {
+	nowWall := Wall(now, s.Zone)
+	anchor, pos := cur.Wall, cur.Position
+	if s.Rule.count == 0 {
+		years := cycle * s.Rule.Interval()
+		if n := (nowWall.Year() - anchor.Year()) / years; n > 1 {
+			anchor = anchor.AddDate((n-1)*years, 0, 0)
+		}
+	}
+	earliest := nowWall.AddDate(0, 0, -2) // before now in any zone: no instant to compute
+	var next Occurrence
+	found := false
+	s.walk(anchor, later(cur.Wall, nowWall), func(w time.Time) bool {
+		pos++
+		if !w.Before(earliest) && s.Due(Occurrence{Wall: w}).After(now) {
+			next, found = Occurrence{Wall: w, Position: pos}, true
 			return false
-		})
-	} else {
-		pos := cur.Position
-		s.walk(cur.Wall, later(cur.Wall, Wall(now, s.Zone)), func(w time.Time) bool {
-			pos++
-			if s.Due(Occurrence{Wall: w}).After(now) {
-				next, found = Occurrence{Wall: w, Position: pos}, true
-				return false
-			}
-			return s.Rule.count == 0 || pos < s.Rule.count
-		})
+		}
+		return s.Rule.count == 0 || pos < s.Rule.count
+	})
+	if anchor != cur.Wall { // cycles skipped: the position counts from the last one
+		next.Position = cur.Position + 1
 	}
 	if !found || s.Rule.count != 0 && next.Position > s.Rule.count {
 		return Occurrence{}, false
@@ -184,6 +241,16 @@ func later(a, b time.Time) time.Time {
 	return b
 }
 
+// shown is a due date as a preview shows it: in the zone, unless the zone's
+// offset then has seconds (local mean time before 1900 or so), which RFC
+// 3339 cannot write: then in UTC.
+func shown(t time.Time) time.Time {
+	if _, off := t.Zone(); off%60 != 0 {
+		return t.UTC()
+	}
+	return t
+}
+
 // Preview is the series' next n due dates after cur's, as successive
 // completions would create them when each task is completed at its due
 // date; fewer when the series ends.
@@ -196,18 +263,18 @@ func (s Series) Preview(cur Occurrence, n int) []time.Time {
 			if !ok {
 				break
 			}
-			out = append(out, s.Due(next))
+			out = append(out, shown(s.Due(next)))
 			cur = next
 		}
 		return out
 	}
 	pos := cur.Position
-	s.walk(cur.Wall, maxWall, func(w time.Time) bool { // however sparse the rule
+	s.walk(cur.Wall, maxWall, func(w time.Time) bool { // however sparse the rule (up to the year 9999)
 		pos++
 		if s.Rule.count != 0 && pos > s.Rule.count {
 			return false
 		}
-		out = append(out, s.Due(Occurrence{Wall: w}))
+		out = append(out, shown(s.Due(Occurrence{Wall: w})))
 		return len(out) < n
 	})
 	return out

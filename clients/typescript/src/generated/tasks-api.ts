@@ -398,7 +398,9 @@ export interface components {
              *     task's due date that is also in the future (a daily task completed three days late
              *     gets one next task, not three overdue ones). `completion` ("every 3 days after I do
              *     it"): the rule restarts on the completion date, in `timezone`, at the series' time of
-             *     day; the next task is due at its first occurrence on a later date.
+             *     day; the next task is due at its first occurrence on a later date (or, when the
+             *     restarted rule has none, its BY parts never meeting an INTERVAL grid that starts on
+             *     that date, at the series' next date as with `due`).
              * @default due
              * @enum {string}
              */
