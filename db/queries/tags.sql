@@ -26,11 +26,22 @@ SELECT version FROM tags WHERE id = @id AND user_id = @user_id;
 -- change: telling an unchanged name and colour apart would need the row's
 -- old values, which RETURNING gives only from PostgreSQL 18.)
 
+-- name: LockOwner :exec
+-- A change of a tag that its tasks show (a rename, a recolouring, the
+-- deletion) starts with this: it waits for the user's writes in flight and
+-- holds new ones off until it commits (every write of the user's tasks,
+-- tags and links takes this row FOR KEY SHARE first: db/queries/tasks.sql),
+-- so TouchTasksOfTag, the next statement, sees every task that carries the
+-- tag. Without it, a link committed while TouchTasksOfTag waited for a
+-- task's lock (completing a recurring task copies its tags to the next
+-- one) escaped the new version its task owed.
+SELECT 1 FROM users WHERE id = @user_id FOR UPDATE;
+
 -- name: TouchTasksOfTag :exec
 -- The new version of each task carrying the tag, when the tag is at a
 -- version If-Match names.
--- It runs first in its transaction, so it takes the user's row first
--- (db/queries/tasks.sql says why).
+-- It runs after LockOwner in its transaction, which took the user's row
+-- first (db/queries/tasks.sql says why).
 WITH owner AS (SELECT users.id FROM users WHERE users.id = @user_id FOR KEY SHARE),
 carrying AS (
     SELECT t.id FROM tasks AS t

@@ -177,6 +177,22 @@ type Querier interface {
 	// it. Read the stored response after this, in a statement of its own: its
 	// snapshot then includes whatever the last holder committed.
 	LockIdempotencyKey(ctx context.Context, arg LockIdempotencyKeyParams) (bool, error)
+	// A task shows its tags, so renaming, recolouring or deleting a tag makes
+	// a new version of each task carrying it (which appears in the change feed).
+	// Both writes run in one transaction, the tasks first, locked in id order:
+	// putting a tag on a task locks the task, then the tag, so a tag write that
+	// locked the tag first could deadlock with it. (Every PUT counts as a
+	// change: telling an unchanged name and colour apart would need the row's
+	// old values, which RETURNING gives only from PostgreSQL 18.)
+	// A change of a tag that its tasks show (a rename, a recolouring, the
+	// deletion) starts with this: it waits for the user's writes in flight and
+	// holds new ones off until it commits (every write of the user's tasks,
+	// tags and links takes this row FOR KEY SHARE first: db/queries/tasks.sql),
+	// so TouchTasksOfTag, the next statement, sees every task that carries the
+	// tag. Without it, a link committed while TouchTasksOfTag waited for a
+	// task's lock (completing a recurring task copies its tags to the next
+	// one) escaped the new version its task owed.
+	LockOwner(ctx context.Context, userID uuid.UUID) error
 	// An access token of the session expires at @access_expires_at: its
 	// revocation is kept until then (db/migrations/000010_revocations_kept).
 	NoteAccessIssued(ctx context.Context, arg NoteAccessIssuedParams) error
@@ -255,17 +271,10 @@ type Querier interface {
 	// One of the user's tasks and the task created when it was completed (when
 	// there is one, and it still exists), each with its tags.
 	TaskWithNext(ctx context.Context, arg TaskWithNextParams) ([]TaskWithNextRow, error)
-	// A task shows its tags, so renaming, recolouring or deleting a tag makes
-	// a new version of each task carrying it (which appears in the change feed).
-	// Both writes run in one transaction, the tasks first, locked in id order:
-	// putting a tag on a task locks the task, then the tag, so a tag write that
-	// locked the tag first could deadlock with it. (Every PUT counts as a
-	// change: telling an unchanged name and colour apart would need the row's
-	// old values, which RETURNING gives only from PostgreSQL 18.)
 	// The new version of each task carrying the tag, when the tag is at a
 	// version If-Match names.
-	// It runs first in its transaction, so it takes the user's row first
-	// (db/queries/tasks.sql says why).
+	// It runs after LockOwner in its transaction, which took the user's row
+	// first (db/queries/tasks.sql says why).
 	TouchTasksOfTag(ctx context.Context, arg TouchTasksOfTagParams) error
 	UpdateTag(ctx context.Context, arg UpdateTagParams) (UpdateTagRow, error)
 	// PATCH: a NULL title, completed or priority means "not sent"; description,

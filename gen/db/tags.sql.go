@@ -108,6 +108,31 @@ func (q *Queries) ListTags(ctx context.Context, userID uuid.UUID) ([]ListTagsRow
 	return items, nil
 }
 
+const lockOwner = `-- name: LockOwner :exec
+
+SELECT 1 FROM users WHERE id = $1 FOR UPDATE
+`
+
+// A task shows its tags, so renaming, recolouring or deleting a tag makes
+// a new version of each task carrying it (which appears in the change feed).
+// Both writes run in one transaction, the tasks first, locked in id order:
+// putting a tag on a task locks the task, then the tag, so a tag write that
+// locked the tag first could deadlock with it. (Every PUT counts as a
+// change: telling an unchanged name and colour apart would need the row's
+// old values, which RETURNING gives only from PostgreSQL 18.)
+// A change of a tag that its tasks show (a rename, a recolouring, the
+// deletion) starts with this: it waits for the user's writes in flight and
+// holds new ones off until it commits (every write of the user's tasks,
+// tags and links takes this row FOR KEY SHARE first: db/queries/tasks.sql),
+// so TouchTasksOfTag, the next statement, sees every task that carries the
+// tag. Without it, a link committed while TouchTasksOfTag waited for a
+// task's lock (completing a recurring task copies its tags to the next
+// one) escaped the new version its task owed.
+func (q *Queries) LockOwner(ctx context.Context, userID uuid.UUID) error {
+	_, err := q.db.Exec(ctx, lockOwner, userID)
+	return err
+}
+
 const resolveTag = `-- name: ResolveTag :one
 SELECT data_version(u.id, u.changes_floor)::bigint AS list_version,
        feed_horizon() AS horizon, g.id, g.task_count
@@ -165,7 +190,6 @@ func (q *Queries) TagVersion(ctx context.Context, arg TagVersionParams) (int32, 
 }
 
 const touchTasksOfTag = `-- name: TouchTasksOfTag :exec
-
 WITH owner AS (SELECT users.id FROM users WHERE users.id = $2 FOR KEY SHARE),
 carrying AS (
     SELECT t.id FROM tasks AS t
@@ -187,17 +211,10 @@ type TouchTasksOfTagParams struct {
 	IfMatch []int32   `json:"if_match"`
 }
 
-// A task shows its tags, so renaming, recolouring or deleting a tag makes
-// a new version of each task carrying it (which appears in the change feed).
-// Both writes run in one transaction, the tasks first, locked in id order:
-// putting a tag on a task locks the task, then the tag, so a tag write that
-// locked the tag first could deadlock with it. (Every PUT counts as a
-// change: telling an unchanged name and colour apart would need the row's
-// old values, which RETURNING gives only from PostgreSQL 18.)
 // The new version of each task carrying the tag, when the tag is at a
 // version If-Match names.
-// It runs first in its transaction, so it takes the user's row first
-// (db/queries/tasks.sql says why).
+// It runs after LockOwner in its transaction, which took the user's row
+// first (db/queries/tasks.sql says why).
 func (q *Queries) TouchTasksOfTag(ctx context.Context, arg TouchTasksOfTagParams) error {
 	_, err := q.db.Exec(ctx, touchTasksOfTag,
 		arg.Now,

@@ -129,6 +129,9 @@ func (h *TasksHandler) DeleteTag(ctx context.Context, req tasksapi.DeleteTagRequ
 func (h *TasksHandler) touchingTasks(ctx context.Context, uid uuid.UUID, id int32, cond []int32, write func(*db.Queries) error) error {
 	return h.db.InTx(ctx, func(tx pgx.Tx) error {
 		q := db.New(tx)
+		if err := q.LockOwner(ctx, uid); err != nil {
+			return fmt.Errorf("lock the user: %w", err)
+		}
 		if err := q.TouchTasksOfTag(ctx, db.TouchTasksOfTagParams{TagID: id, UserID: uid, IfMatch: cond, Now: h.now()}); err != nil {
 			return fmt.Errorf("touch tasks: %w", err)
 		}

@@ -74,7 +74,8 @@ func TestBusyPool(t *testing.T) {
 	t.Run("RequestTimeoutAnswers503BeforeTheWriteTimeout", func(t *testing.T) {
 		a := newApp(t, func(o *options) {
 			o.connTimeout = time.Minute // longer than the request may take
-			o.requestTimeout = 300 * time.Millisecond
+			// long enough for the setup's register and login on a loaded machine
+			o.requestTimeout = 1500 * time.Millisecond
 			o.configure = func(c *pgxpool.Config) { c.MaxConns, c.MinConns = 1, 0 }
 		})
 		tok := a.user(t, "deadline@example.com")

@@ -1,6 +1,7 @@
 package httpx_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -530,4 +531,42 @@ func TestTheSeriesMeetsTheCalendarsEdges(t *testing.T) {
 	before = a.queries.n.Load()
 	a.write(t, http.StatusOK, http.MethodPatch, taskPath(plain), tok, map[string]any{"due_date": "2027-02-15T09:00:00Z"})
 	assert.Equal(t, int64(1), a.queries.n.Load()-before, "a task that does not recur: one statement, as ever")
+}
+
+// TestATagDeletedWhileItsTaskCompletes: completing a recurring task copies
+// its tags to the next task; a deletion of one of those tags that waited
+// meanwhile gives the next task a new version too (its tags changed), so no
+// ETag or change feed misses it.
+func TestATagDeletedWhileItsTaskCompletes(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	tok := a.user(t, "tag-race@example.com")
+	tag := a.createTag(t, tok, "doomed")
+	task := a.createTask(t, tok, map[string]any{"title": "a", "due_date": a.tomorrowAt(t, "UTC", 9, 0),
+		"recurrence": map[string]any{"rule": "FREQ=DAILY"}})
+	a.write(t, http.StatusCreated, http.MethodPost, fmt.Sprintf("%s/tags/%d", taskPath(task), tag), tok, nil)
+	ctx := context.Background()
+	waiting := func() int {
+		var n int
+		require.NoError(t, a.pool.QueryRow(ctx, `SELECT count(DISTINCT pid) FROM pg_locks WHERE NOT granted`).Scan(&n))
+		return n
+	}
+	hold, err := a.pool.Begin(ctx) // holds the task's row: the completion waits behind it
+	require.NoError(t, err)
+	_, err = hold.Exec(ctx, "SELECT 1 FROM tasks WHERE id = $1 FOR NO KEY UPDATE", task["id"])
+	require.NoError(t, err)
+	completed, deleted := make(chan response, 1), make(chan response, 1)
+	go func() { completed <- a.call(t, http.MethodPost, taskPath(task)+"/complete", tok, nil) }()
+	poll(t, func() bool { return waiting() >= 1 }, "the completion waits for the task")
+	go func() { deleted <- a.call(t, http.MethodDelete, fmt.Sprintf("/api/v1/tags/%d", tag), tok, nil) }()
+	poll(t, func() bool { return waiting() >= 2 }, "the deletion waits too")
+	require.NoError(t, hold.Commit(ctx))
+	c, d := <-completed, <-deleted
+	require.Equal(t, http.StatusOK, c.Code, c.Body.String())
+	require.Equal(t, http.StatusNoContent, d.Code, d.Body.String())
+	next := c.JSON(t)["next"].(map[string]any)
+	assert.Len(t, next["tags"], 1, "made with the tag")
+	now := a.write(t, http.StatusOK, http.MethodGet, taskPath(next), tok, nil).JSON(t)
+	assert.Empty(t, now["tags"])
+	assert.Equal(t, next["version"].(float64)+1, now["version"], "the deletion gave it a new version")
 }
