@@ -6,7 +6,7 @@ BIN   := bin/todo-api
 # One build for `make build`, `make run` and the Dockerfile: a static binary.
 BUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o
 
-.PHONY: help run build test test-pgbouncer typecheck bench client-package rolling-restart conformance e2e loadtest generate check-generate lint lint-go lint-spec check-breaking spec-baseline update-docs-ui migrate-up migrate-down migrate-version db-start db-stop clean
+.PHONY: help run build test test-pgbouncer typecheck bench client-package rolling-restart conformance e2e failover loadtest generate check-generate lint lint-go lint-spec check-breaking spec-baseline update-docs-ui migrate-up migrate-down migrate-version db-start db-stop clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ client-package: ## npm pack the TypeScript client, install it into a fresh Vite 
 
 rolling-restart: ## two replicas behind nginx under load; SIGTERM one, restart it: no request may fail, no create duplicate (installs nginx when missing, as root)
 	scripts/rolling-restart.sh
+
+failover: build ## the primary's loss under load: Patroni + etcd + HAProxy (installed when missing, as root), two replicas, 8 clients, the leader killed; prints the figures and fails when a check does (VIA=proxy: through HAProxy)
+	scripts/with-patroni.sh $(GO) run ./cmd/todo-failover -bin $(BIN) -via $(or $(VIA),url)
 
 loadtest: ## wrk at 8 connections against bin/todo-api with a 100,000-task user (needs wrk)
 	scripts/loadtest.sh

@@ -82,6 +82,9 @@ bootstrap:
     retry_timeout: 4
     maximum_lag_on_failover: 1048576
     synchronous_mode: true
+    # a crashed primary fails over to the synchronous standby at once (which
+    # has every acknowledged commit) rather than being restarted in place
+    master_start_timeout: 0
     postgresql:
       use_pg_rewind: true
       use_slots: true
