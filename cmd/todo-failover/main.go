@@ -6,18 +6,24 @@
 // serves, the whole Patroni node of the new leader's standby is killed and
 // started again. Then it checks what a user must be able to count on and
 // prints the figures:
+//
 //   - every create answered 201 is in the database, every PATCH answered
 //     200 is visible (no acknowledged write lost: synchronous replication);
+//
 //   - no request took longer than its deadline, and every failed one was
 //     503 with Retry-After;
+//
 //   - the service served again by itself (the time from the kill to the
 //     first 201 after it);
+//
 //   - a change-feed cursor taken before the kill skips none of the tasks
 //     created after it;
+//
 //   - a session revoked after the failover is refused by both replicas;
+//
 //   - the old leader rejoined the cluster as a standby.
 //
-//	scripts/with-patroni.sh go run ./cmd/todo-failover [-via proxy]
+//     scripts/with-patroni.sh go run ./cmd/todo-failover [-via proxy]
 package main
 
 import (
@@ -39,6 +45,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -56,6 +63,7 @@ type options struct {
 	nodes                   []node
 	dbURL                   string
 	connTimeout, stmtTimout time.Duration
+	syncCost                bool
 }
 
 func main() {
@@ -66,6 +74,7 @@ func main() {
 	flag.DurationVar(&o.kill, "kill", 10*time.Second, "when the leader's postmaster is killed")
 	flag.DurationVar(&o.kill2, "kill2", 25*time.Second, "when the new leader's standby's whole node is killed (and started again)")
 	flag.IntVar(&o.clients, "clients", 8, "concurrent clients")
+	flag.BoolVar(&o.syncCost, "sync-cost", false, "measure instead what synchronous replication costs writes (creates and PATCHes per second with the standby synchronous, then asynchronous)")
 	flag.Parse()
 	o.dir, o.start = os.Getenv("TODO_HA_DIR"), os.Getenv("TODO_HA_START")
 	for _, n := range strings.Fields(os.Getenv("TODO_HA_NODES")) {
@@ -111,7 +120,7 @@ func run(o options) error {
 		"PATH=" + os.Getenv("PATH")}
 	deadline := o.connTimeout + o.stmtTimout + 5*time.Second // the server's request timeout
 	if out, err := command(o.bin, env, "migrate", "up").CombinedOutput(); err != nil {
-		return fmt.Errorf("migrate up: %v: %s", err, out)
+		return fmt.Errorf("migrate up: %w: %s", err, out)
 	}
 	var replicas []string
 	for i := range 2 {
@@ -138,7 +147,7 @@ func run(o options) error {
 	}
 	c := &http.Client{Timeout: deadline + 5*time.Second}
 	if s, _, err := call(c, http.MethodPost, replicas[0]+"/auth/register", "", `{"email":"failover@example.com","password":"correct-horse"}`); err != nil || s != http.StatusCreated {
-		return fmt.Errorf("register: %d %v", s, err)
+		return fmt.Errorf("register: %d: %w", s, errors.Join(err, errors.New("not created")))
 	}
 	token, err := login(c, replicas[0])
 	if err != nil {
@@ -151,6 +160,9 @@ func run(o options) error {
 	cursor, err := feedCursor(c, replicas[0], token)
 	if err != nil {
 		return err
+	}
+	if o.syncCost {
+		return syncCost(ctx, o, c, replicas, token)
 	}
 
 	// the load
@@ -223,7 +235,7 @@ func run(o options) error {
 		time.Since(start).Seconds(), standby.name, patroniPID, pm2, newLeader.name)
 	time.Sleep(3 * time.Second)
 	if out, err := exec.Command(o.start, standby.name).CombinedOutput(); err != nil {
-		return fmt.Errorf("start %s again: %v: %s", standby.name, err, out)
+		return fmt.Errorf("start %s again: %w: %s", standby.name, err, out)
 	}
 	fmt.Printf("%6.1fs  node %s started again\n", time.Since(start).Seconds(), standby.name)
 	wg.Wait()
@@ -325,7 +337,10 @@ func run(o options) error {
 		fail("log out everywhere after the failover: %d %v", s, err)
 	}
 	for i, r := range replicas {
-		if err := waitFor(10*time.Second, func() bool { s, _, _ := call(c, http.MethodGet, r+"/auth/me", doomed, ""); return s == http.StatusUnauthorized }); err != nil {
+		if err := waitFor(10*time.Second, func() bool {
+			s, _, _ := call(c, http.MethodGet, r+"/auth/me", doomed, "")
+			return s == http.StatusUnauthorized
+		}); err != nil {
 			fail("replica %d still accepts a session revoked after the failover", i+1)
 		}
 	}
@@ -471,7 +486,7 @@ func login(c *http.Client, base string) (string, error) {
 		AccessToken string `json:"access_token"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.AccessToken == "" {
-		return "", fmt.Errorf("login: %d %v", resp.StatusCode, err)
+		return "", fmt.Errorf("login: %d: %w", resp.StatusCode, errors.Join(err, errors.New("no access token")))
 	}
 	return body.AccessToken, nil
 }
@@ -479,7 +494,7 @@ func login(c *http.Client, base string) (string, error) {
 func feedCursor(c *http.Client, base, token string) (string, error) {
 	s, b, err := call(c, http.MethodGet, base+"/changes", token, "")
 	if err != nil || s != http.StatusOK {
-		return "", fmt.Errorf("GET /changes: %d %v", s, err)
+		return "", fmt.Errorf("GET /changes: %d: %w", s, errors.Join(err, errors.New("no cursor")))
 	}
 	var page struct{ Cursor string }
 	return page.Cursor, json.Unmarshal(b, &page)
@@ -491,7 +506,7 @@ func feedSince(c *http.Client, base, token, cursor string) (map[int64]bool, erro
 	for range 1000 {
 		s, b, err := call(c, http.MethodGet, base+"/changes?limit=1000&since="+url.QueryEscape(cursor), token, "")
 		if err != nil || s != http.StatusOK {
-			return seen, fmt.Errorf("GET /changes: %d %v %s", s, err, b)
+			return seen, fmt.Errorf("GET /changes: %d %s: %w", s, b, errors.Join(err, errors.New("not 200")))
 		}
 		var page struct {
 			Changes []struct {
@@ -589,4 +604,78 @@ func connect(ctx context.Context, u string) (*pgx.Conn, error) {
 		time.Sleep(500 * time.Millisecond)
 	}
 	return nil, fmt.Errorf("connect to the cluster: %w", err)
+}
+
+// syncCost measures creates and PATCHes per second through both replicas
+// with the standby synchronous, then asynchronous (Patroni's
+// synchronous_mode off), in one sitting.
+func syncCost(ctx context.Context, o options, c *http.Client, replicas []string, token string) error {
+	db, err := connect(ctx, o.dbURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close(ctx)
+	rate := func(op string) float64 {
+		var n atomic.Int64
+		start := time.Now()
+		var wg sync.WaitGroup
+		for i := range o.clients {
+			wg.Go(func() {
+				id := int64(0)
+				for k := 0; time.Since(start) < 10*time.Second; k++ {
+					base := replicas[(i+k)%2]
+					var r result
+					if op == "create" || id == 0 {
+						r = timed(c, "create", http.MethodPost, base+"/tasks", token, `{"title":"sync cost"}`)
+						id = r.taskID
+						if op != "create" {
+							continue
+						}
+					} else {
+						r = timed(c, "patch", http.MethodPatch, fmt.Sprintf("%s/tasks/%d", base, id), token, fmt.Sprintf(`{"title":"patch %d"}`, k))
+					}
+					if r.status < 300 {
+						n.Add(1)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		return float64(n.Load()) / time.Since(start).Seconds()
+	}
+	setSync := func(on bool) error {
+		leader, err := leaderOf(o.nodes)
+		if err != nil {
+			return err
+		}
+		req, _ := http.NewRequest(http.MethodPatch, "http://127.0.0.1:"+leader.rest+"/config", strings.NewReader(fmt.Sprintf(`{"synchronous_mode": %v}`, on))) //nolint:noctx // local
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		return waitFor(30*time.Second, func() bool {
+			var names string
+			if err := db.QueryRow(ctx, "SELECT current_setting('synchronous_standby_names')").Scan(&names); err != nil {
+				return false
+			}
+			return (names != "") == on
+		})
+	}
+	type row struct{ create, patch float64 }
+	var syncOn, syncOff row
+	syncOn.create, syncOn.patch = rate("create"), rate("patch")
+	if err := setSync(false); err != nil {
+		return fmt.Errorf("turn synchronous mode off: %w", err)
+	}
+	syncOff.create, syncOff.patch = rate("create"), rate("patch")
+	if err := setSync(true); err != nil {
+		return fmt.Errorf("turn synchronous mode back on: %w", err)
+	}
+	fmt.Printf("\nwrites per second, %d clients through two replicas, 10 s each, via %s\n", o.clients, o.via)
+	fmt.Printf("  %-28s %8s %8s\n", "", "create", "PATCH")
+	fmt.Printf("  %-28s %8.0f %8.0f\n", "synchronous standby", syncOn.create, syncOn.patch)
+	fmt.Printf("  %-28s %8.0f %8.0f\n", "asynchronous standby", syncOff.create, syncOff.patch)
+	fmt.Printf("  %-28s %7.0f%% %7.0f%%\n", "cost of synchronous", 100*(1-syncOn.create/syncOff.create), 100*(1-syncOn.patch/syncOff.patch))
+	return nil
 }
