@@ -345,6 +345,13 @@ func run(o options) error {
 		}
 	}
 	revocation := time.Since(revokedAt)
+	// /readyz is 200 only while the replica listens for the database's
+	// notifications: the LISTEN connection found the new leader by itself
+	for i, r := range replicas {
+		if err := waitFor(30*time.Second, func() bool { return get(strings.TrimSuffix(r, "/api/v1")+"/readyz") == http.StatusOK }); err != nil {
+			fail("replica %d is not ready (not listening on the new leader?)", i+1)
+		}
+	}
 	var cluster string
 	if err := waitFor(90*time.Second, func() bool { cluster = rejoined(o.nodes, leader.name); return cluster != "" }); err != nil {
 		fail("the old leader %s did not rejoin as a standby: %s", leader.name, clusterState(o.nodes))
@@ -377,7 +384,7 @@ func run(o options) error {
 		fmt.Printf("  last failed request: %s after the kill\n", lastFailure.Sub(killed).Round(time.Millisecond))
 	}
 	fmt.Printf("  change feed from the cursor before the kill: %d created tasks seen, %d missing\n", len(created)-missing, missing)
-	fmt.Printf("  revocation after the failover refused on both replicas within %s\n", revocation.Round(time.Millisecond))
+	fmt.Printf("  revocation after the failover refused on both replicas within %s; both listening again (/readyz 200)\n", revocation.Round(time.Millisecond))
 	fmt.Printf("  cluster: %s\n", cluster)
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))
