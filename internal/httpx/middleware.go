@@ -386,6 +386,7 @@ func operationsOf(specs ...*openapi3.T) operations {
 			}
 		}
 	}
+	out[route{http.MethodPost, MCPPath}] = "mcp" // not an operation of the spec, but one label
 	return out
 }
 

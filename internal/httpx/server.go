@@ -4,11 +4,13 @@ package httpx
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -32,6 +34,77 @@ const BasePath = "/api/v1"
 
 // MCPPath is where AI agents reach the API's MCP tools (Streamable HTTP).
 const MCPPath = "/mcp"
+
+// mcpCaller passes what the router knows of an MCP request's client to the
+// requests its tool calls make (internal/mcpapi.Local): its address and the
+// request id, so their logs and limits see that client. Whatever the client
+// sent in these headers is replaced.
+func mcpCaller(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Request().Header
+		h.Set(mcpapi.ClientHeader, c.RealIP())
+		if id := c.Response().Header().Get(echo.HeaderXRequestID); id != "" {
+			h.Set(echo.HeaderXRequestID, id)
+		}
+		return next(c)
+	}
+}
+
+// contractErrors gives the errors h answers in plain text (the MCP
+// transport's own: a wrong Content-Type or Accept header, a batch, malformed
+// JSON) the contract's JSON body, as every error of this server has.
+func contractErrors(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(&plainErrors{ResponseWriter: w}, r)
+	})
+}
+
+// plainErrors rewrites a plain-text error response as the contract's JSON.
+type plainErrors struct {
+	http.ResponseWriter
+	status  int
+	rewrite bool
+}
+
+func (p *plainErrors) WriteHeader(status int) {
+	if p.status != 0 {
+		return
+	}
+	p.status = status
+	ct := p.Header().Get(echo.HeaderContentType)
+	if status >= 400 && !strings.HasPrefix(ct, echo.MIMEApplicationJSON) {
+		p.rewrite = true
+		p.Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
+		p.Header().Del(echo.HeaderContentLength)
+	}
+	p.ResponseWriter.WriteHeader(status)
+}
+
+func (p *plainErrors) Write(b []byte) (int, error) {
+	if p.status == 0 {
+		p.WriteHeader(http.StatusOK)
+	}
+	if !p.rewrite {
+		return p.ResponseWriter.Write(b)
+	}
+	code := map[int]string{http.StatusBadRequest: "BAD_REQUEST", http.StatusUnsupportedMediaType: "UNSUPPORTED_MEDIA_TYPE",
+		http.StatusNotAcceptable: "NOT_ACCEPTABLE", http.StatusForbidden: "FORBIDDEN", http.StatusRequestEntityTooLarge: "PAYLOAD_TOO_LARGE",
+		http.StatusMethodNotAllowed: "METHOD_NOT_ALLOWED"}[p.status]
+	if code == "" {
+		code = "BAD_REQUEST"
+	}
+	body, _ := json.Marshal(map[string]string{"detail": strings.TrimSpace(string(b)), "code": code})
+	if _, err := p.ResponseWriter.Write(body); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
+func (p *plainErrors) Flush() {
+	if f, ok := p.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
 
 // openapiVersion is the contract's version, which the MCP server reports.
 func openapiVersion(spec *openapi3.T) string {
@@ -159,8 +232,10 @@ func NewServer(d Deps) (*echo.Echo, error) {
 	docs.register(e)
 	// MCP for AI agents: behind the same bearer check; each tool call is a
 	// request to its route through this router (internal/mcpapi).
-	e.Match([]string{http.MethodPost, http.MethodGet, http.MethodDelete}, MCPPath,
-		echo.WrapHandler(mcpapi.Handler(mcpapi.NewServer(mcpapi.Local{Handler: e}, openapiVersion(tasksSpec)))), authenticate)
+	// Stateless, it has no stream to GET nor session to DELETE: POST only,
+	// so other methods get the router's 405 in the contract's shape.
+	e.POST(MCPPath, echo.WrapHandler(contractErrors(mcpapi.Handler(mcpapi.NewServer(mcpapi.Local{Handler: e}, openapiVersion(tasksSpec))))),
+		authenticate, mcpCaller)
 	return e, nil
 }
 

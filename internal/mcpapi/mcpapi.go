@@ -12,9 +12,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -137,11 +140,23 @@ func request(ctx context.Context, t mcptools.Tool, bodyProps []string, raw json.
 		i := slices.IndexFunc(t.Params, func(p mcptools.Param) bool { return p.Name == name })
 		switch {
 		case i >= 0 && t.Params[i].In == "path":
-			path = strings.ReplaceAll(path, "{"+name+"}", url.PathEscape(text(v)))
-		case i >= 0:
-			if string(v) != "null" {
-				query.Set(name, text(v))
+			id, ok := pathID(v)
+			if !ok {
+				if blank(v) {
+					continue // missing: said below
+				}
+				return nil, &problem{detail: name + " must be an integer", field: name}
 			}
+			path = strings.ReplaceAll(path, "{"+name+"}", id)
+		case i >= 0:
+			if blank(v) {
+				continue
+			}
+			s, ok := scalar(v)
+			if !ok {
+				return nil, &problem{detail: name + " must be a string, a number or a boolean", field: name}
+			}
+			query.Set(name, s)
 		case slices.Contains(bodyProps, name):
 			body[name] = v
 		default:
@@ -172,29 +187,75 @@ func request(ctx context.Context, t mcptools.Tool, bodyProps []string, raw json.
 	return r, nil
 }
 
-// text is a JSON value as a path or query parameter: a string's contents,
-// any other value's JSON text (a number as written, true, false).
-func text(v json.RawMessage) string {
-	var s string
-	if json.Unmarshal(v, &s) == nil {
-		return s
-	}
-	return string(bytes.TrimSpace(v))
+// blank reports an argument given as null or "": not given.
+func blank(v json.RawMessage) bool {
+	t := string(bytes.TrimSpace(v))
+	return t == "null" || t == `""`
 }
 
+// pathID is a path argument (every one is an id) as its path segment: an
+// integer, written as a JSON number (1, 1.0, 1e3) or as a string of digits.
+// Nothing else goes into a path, so no value can reach another route.
+func pathID(v json.RawMessage) (string, bool) {
+	var s string
+	if json.Unmarshal(v, &s) == nil {
+		v = json.RawMessage(s)
+	}
+	var n json.Number
+	if json.Unmarshal(v, &n) != nil {
+		return "", false
+	}
+	if i, err := n.Int64(); err == nil {
+		return strconv.FormatInt(i, 10), true
+	}
+	f, err := n.Float64()
+	if err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+		return "", false
+	}
+	return strconv.FormatInt(int64(f), 10), true
+}
+
+// scalar is a query argument as the query's text: a string's contents, a
+// number as written, true or false; an array or object has none.
+func scalar(v json.RawMessage) (string, bool) {
+	var x any
+	d := json.NewDecoder(bytes.NewReader(v))
+	d.UseNumber()
+	if d.Decode(&x) != nil {
+		return "", false
+	}
+	switch x := x.(type) {
+	case string:
+		return x, true
+	case json.Number:
+		return x.String(), true
+	case bool:
+		return strconv.FormatBool(x), true
+	}
+	return "", false
+}
+
+// ClientHeader carries, from the router to Local, the address of the MCP
+// request's client (the router sets it, replacing any a client sent).
+const ClientHeader = "X-Todo-Mcp-Client"
+
 // Local calls the server's own router (h) with the bearer token the MCP
-// request carried, which the server's authentication checked already.
+// request carried, which the server's authentication checked already, as
+// the same client (its address, its request id).
 type Local struct{ Handler http.Handler }
 
 // Call serves r in-process.
 func (l Local) Call(_ context.Context, call *mcp.CallToolRequest, r *http.Request) (*http.Response, error) {
+	r.RemoteAddr = "127.0.0.1:0"
 	if call.Extra != nil && call.Extra.Header != nil {
 		r.Header.Set("Authorization", call.Extra.Header.Get("Authorization"))
 		if id := call.Extra.Header.Get("X-Request-Id"); id != "" {
 			r.Header.Set("X-Request-Id", id)
 		}
+		if ip := call.Extra.Header.Get(ClientHeader); ip != "" {
+			r.RemoteAddr = net.JoinHostPort(ip, "0")
+		}
 	}
-	r.RemoteAddr = "127.0.0.1:0" // the MCP request's own client passed the server's checks already
 	r.RequestURI = r.URL.RequestURI()
 	if r.Body == nil { // as a server's request: never nil
 		r.Body = http.NoBody
@@ -230,6 +291,10 @@ func (w *recorder) Write(b []byte) (int, error) {
 // JSON rather than an event stream. Authentication is the caller's (the
 // router's bearer check in front of it).
 func Handler(s *mcp.Server) http.Handler {
+	// The SDK's DNS-rebinding guard refuses a non-localhost Host on a
+	// loopback connection: every request behind a reverse proxy on the same
+	// machine. It guards servers that trust whoever can reach them; this
+	// one needs a bearer token on every request.
 	return mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s },
-		&mcp.StreamableHTTPOptions{Stateless: true, JSONResponse: true})
+		&mcp.StreamableHTTPOptions{Stateless: true, JSONResponse: true, DisableLocalhostProtection: true})
 }

@@ -32,15 +32,19 @@ type Remote struct {
 func NewRemote(base, email, password string, client *http.Client) (*Remote, error) {
 	u, err := url.Parse(strings.TrimSuffix(base, "/"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("TODO_API_URL %q is not the server's base URL, such as http://localhost:8000", base)
+		return nil, fmt.Errorf("TODO_API_URL is not the server's base URL, such as http://localhost:8000")
 	}
 	if email == "" || password == "" {
 		return nil, errors.New("set TODO_EMAIL and TODO_PASSWORD to the account the tools act as")
 	}
 	if client == nil {
-		client = http.DefaultClient
+		client = &http.Client{}
 	}
-	return &Remote{base: u, email: email, password: password, client: client}, nil
+	c := *client
+	// A redirect is answered as it is: following one would send the login
+	// form (the password) or the token to wherever it points.
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &Remote{base: u, email: email, password: password, client: &c}, nil
 }
 
 // Call sends r with the session's access token, renewing the token once
@@ -68,7 +72,9 @@ func (rm *Remote) Call(ctx context.Context, _ *mcp.CallToolRequest, r *http.Requ
 
 func (rm *Remote) send(r *http.Request, token string) (*http.Response, error) {
 	out := r.Clone(r.Context())
-	out.URL = rm.base.ResolveReference(&url.URL{Path: rm.base.Path + r.URL.Path, RawQuery: r.URL.RawQuery})
+	u := *rm.base
+	u.Path, u.RawPath, u.RawQuery = rm.base.Path+r.URL.Path, rm.base.EscapedPath()+r.URL.EscapedPath(), r.URL.RawQuery
+	out.URL = &u
 	out.Host, out.RequestURI = "", ""
 	out.Header.Set("Authorization", "Bearer "+token)
 	return rm.client.Do(out)
@@ -108,7 +114,7 @@ func (rm *Remote) authenticate(ctx context.Context, path string, form io.Reader)
 	}
 	resp, err := rm.client.Do(r)
 	if err != nil {
-		return fmt.Errorf("reach %s: %w", rm.base, err)
+		return fmt.Errorf("reach %s: %w", rm.base.Redacted(), err)
 	}
 	defer resp.Body.Close()
 	var body struct {
@@ -116,7 +122,7 @@ func (rm *Remote) authenticate(ctx context.Context, path string, form io.Reader)
 		Detail      string `json:"detail"`
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body); err != nil || resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s at %s: %d %s", path, rm.base, resp.StatusCode, body.Detail)
+		return fmt.Errorf("%s at %s: %d %s", path, rm.base.Redacted(), resp.StatusCode, body.Detail)
 	}
 	rm.access = body.AccessToken
 	for _, c := range resp.Cookies() {
