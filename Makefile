@@ -6,7 +6,7 @@ BIN   := bin/todo-api
 # One build for `make build`, `make run` and the Dockerfile: a static binary.
 BUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o
 
-.PHONY: help run build test test-pgbouncer typecheck bench client-package rolling-restart conformance e2e failover loadtest generate check-generate lint lint-go lint-spec check-breaking spec-baseline update-docs-ui migrate-up migrate-down migrate-version db-start db-stop clean
+.PHONY: help run build test test-pgbouncer typecheck bench client-package rolling-restart conformance e2e failover peer loadtest generate check-generate lint lint-go lint-spec check-breaking spec-baseline update-docs-ui migrate-up migrate-down migrate-version db-start db-stop clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ rolling-restart: ## two replicas behind nginx under load; SIGTERM one, restart i
 
 failover: build ## the primary's loss under load: Patroni + etcd + HAProxy (installed when missing, as root), two replicas, 8 clients, the leader killed; prints the figures and fails when a check does (VIA=proxy: through HAProxy)
 	scripts/with-patroni.sh $(GO) run ./cmd/todo-failover -bin $(BIN) -via $(or $(VIA),url)
+
+peer: ## todo-api and PocketBase v0.39.11 (built from the Go module proxy) under the same wrk cases in one sitting, and the ratio table (RUNS=5; needs wrk; minutes, not in CI)
+	scripts/peer.sh
 
 loadtest: ## wrk at 8 connections against bin/todo-api with a 100,000-task user (needs wrk)
 	scripts/loadtest.sh
