@@ -48,7 +48,18 @@ func main() {
 	}
 	seed.Flags().IntVar(&tasks, "tasks", 100_000, "tasks")
 	seed.Flags().IntVar(&tags, "tags", 50, "tags")
-	app.RootCmd.AddCommand(seed)
+	unload := &cobra.Command{
+		Use:   "unload",
+		Short: "delete the tasks the load's creates made (titled 'load test task'), so every run starts from the seeded data",
+		RunE: func(*cobra.Command, []string) error {
+			if err := app.Bootstrap(); err != nil {
+				return err
+			}
+			_, err := app.DB().NewQuery(`DELETE FROM tasks WHERE title = 'load test task'`).Execute()
+			return err
+		},
+	}
+	app.RootCmd.AddCommand(seed, unload)
 	if err := app.Start(); err != nil {
 		log.Fatal(err)
 	}
