@@ -150,41 +150,23 @@ func toRecurrence(t db.Task) nullable.Nullable[tasksapi.Recurrence] {
 // whether the write completed it (from not completed).
 type completion func(q *db.Queries) (t db.Task, tags string, completed bool, err error)
 
-// completing runs write, a PUT or PATCH that may complete a recurring
-// task, with the creation of its next task (completeSeries); the response
-// is the task alone.
-func (h *TasksHandler) completing(ctx context.Context, uid uuid.UUID, write completion) (db.Task, string, error) {
-	var t db.Task
-	var tags string
-	_, _, err := h.completeSeries(ctx, uid, func(q *db.Queries) (db.Task, string, bool, error) {
-		var completed bool
-		var err error
-		t, tags, completed, err = write(q)
-		return t, tags, completed, err
-	})
-	return t, tags, err
-}
-
-// completeSeries runs write in a transaction with the creation of the
-// task's next occurrence, when write completed a recurring task that has
-// made none yet. next is nil when no next task exists. At most 4
-// statements: begin, write, the next task, commit.
-func (h *TasksHandler) completeSeries(ctx context.Context, uid uuid.UUID, write completion) (out tasksapi.Task, next *tasksapi.Task, err error) {
+// completeSeries runs write (POST .../complete, or a PUT or PATCH that may
+// complete a recurring task) in a transaction with the creation of the
+// task's next occurrence, when write completed a recurring task; it returns
+// the task as written (with its tags' JSON) and the next task (nil when no
+// next task exists). At most 4 statements: begin, write, the next task,
+// commit.
+func (h *TasksHandler) completeSeries(ctx context.Context, uid uuid.UUID, write completion) (t db.Task, tags string, next *tasksapi.Task, err error) {
 	err = h.db.InTx(ctx, func(tx pgx.Tx) error {
 		q := db.New(tx)
-		t, tags, completed, err := write(q)
-		if err != nil {
+		var completed bool
+		if t, tags, completed, err = write(q); err != nil || !completed {
 			return err
 		}
-		if out, err = h.loaded(ctx, db.GetTaskRow{Task: t, Tags: tags}, nil, "complete task"); err != nil {
-			return err
-		}
-		if completed {
-			next, err = h.makeNext(ctx, q, uid, t)
-		}
+		next, err = h.makeNext(ctx, q, uid, t)
 		return err
 	})
-	return out, next, err
+	return t, tags, next, err
 }
 
 // makeNext creates the next task of t's series, just completed in q's
@@ -234,7 +216,7 @@ func (h *TasksHandler) CompleteTask(ctx context.Context, req tasksapi.CompleteTa
 	}
 	cond := ifMatch(req.Params.IfMatch)
 	var made *db.TaskWithNextRow // the next task of a task completed before
-	out, next, err := h.completeSeries(ctx, uid, func(q *db.Queries) (db.Task, string, bool, error) {
+	t, tags, next, err := h.completeSeries(ctx, uid, func(q *db.Queries) (db.Task, string, bool, error) {
 		r, err := q.CompleteTask(ctx, db.CompleteTaskParams{ID: id, UserID: uid, Now: h.now(), IfMatch: cond})
 		if err == nil {
 			return r.Task, r.Tags, true, nil
@@ -269,8 +251,11 @@ func (h *TasksHandler) CompleteTask(ctx context.Context, req tasksapi.CompleteTa
 	case err != nil:
 		return nil, err
 	}
-	switch {
-	case made != nil:
+	out, err := h.loaded(ctx, db.GetTaskRow{Task: t, Tags: tags}, nil, "complete task")
+	if err != nil {
+		return nil, err
+	}
+	if made != nil {
 		n, err := h.loaded(ctx, db.GetTaskRow(*made), nil, "next task")
 		if err != nil {
 			return nil, err

@@ -186,7 +186,7 @@ func (h *TasksHandler) ReplaceTask(ctx context.Context, req tasksapi.ReplaceTask
 	r, err := h.q.ReplaceTask(ctx, p)
 	if store.IsNotFound(err) && in.completed { // perhaps it completes a recurring task: with its next task, then
 		p.MayChangeSeries = true
-		r.Task, r.Tags, err = h.completing(ctx, uid, func(q *db.Queries) (db.Task, string, bool, error) {
+		r.Task, r.Tags, _, err = h.completeSeries(ctx, uid, func(q *db.Queries) (db.Task, string, bool, error) {
 			r, err := q.ReplaceTask(ctx, p)
 			return r.Task, r.Tags, !r.WasCompleted && r.Task.Completed, err
 		})
@@ -229,7 +229,7 @@ func (h *TasksHandler) UpdateTask(ctx context.Context, req tasksapi.UpdateTaskRe
 			// or due date: again, in a transaction that checks the rule still
 			// has dates and makes the next task
 			p.MayChangeSeries = true
-			r.Task, r.Tags, err = h.completing(ctx, uid, func(q *db.Queries) (db.Task, string, bool, error) {
+			r.Task, r.Tags, _, err = h.completeSeries(ctx, uid, func(q *db.Queries) (db.Task, string, bool, error) {
 				r, err := q.UpdateTask(ctx, p)
 				if err == nil && p.SetDueDate != p.SetRecurrence {
 					err = hasDates(r.Task)
