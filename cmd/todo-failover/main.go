@@ -432,14 +432,16 @@ func get(u string) int {
 	return resp.StatusCode
 }
 
-func call(c *http.Client, method, u, token, body string) (int, []byte, error) {
+// send sends one JSON request (body "": none) with a bearer token ("":
+// none) and reads the whole answer.
+func send(c *http.Client, method, u, token, body string) (int, http.Header, []byte, error) {
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
 	req, err := http.NewRequest(method, u, rd) //nolint:noctx // the client's timeout bounds it
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
@@ -449,34 +451,30 @@ func call(c *http.Client, method, u, token, body string) (int, []byte, error) {
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, b, err
+	return resp.StatusCode, resp.Header, b, err
 }
 
+func call(c *http.Client, method, u, token, body string) (int, []byte, error) {
+	status, _, b, err := send(c, method, u, token, body)
+	return status, b, err
+}
+
+// timed is one request of the load, timed, with the task it answered.
 func timed(c *http.Client, op, method, u, token, body string) result {
 	r := result{op: op, at: time.Now()}
-	req, err := http.NewRequest(method, u, strings.NewReader(body)) //nolint:noctx // the client's timeout bounds it
-	if err != nil {
-		r.err = err
-		return r
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := c.Do(req)
+	var h http.Header
+	var b []byte
+	r.status, h, b, r.err = send(c, method, u, token, body)
 	r.took = time.Since(r.at)
-	if err != nil {
-		r.err = err
+	if r.err != nil {
 		return r
 	}
-	defer resp.Body.Close()
-	r.status, r.retry = resp.StatusCode, resp.Header.Get("Retry-After")
+	r.retry = h.Get("Retry-After")
 	var t struct{ ID, Version int64 }
-	b, _ := io.ReadAll(resp.Body)
 	if json.Unmarshal(b, &t) == nil {
 		r.taskID, r.version = t.ID, t.Version
 	}
