@@ -20,6 +20,7 @@ import (
 	"github.com/todoapp/todo-api/internal/api"
 	"github.com/todoapp/todo-api/internal/auth"
 	"github.com/todoapp/todo-api/internal/config"
+	"github.com/todoapp/todo-api/internal/events"
 	"github.com/todoapp/todo-api/internal/httpx"
 	"github.com/todoapp/todo-api/internal/live"
 	"github.com/todoapp/todo-api/internal/metrics"
@@ -161,6 +162,12 @@ func serve(ctx context.Context, stdout io.Writer, listening chan<- string) error
 		return err
 	}
 	go retention.Run(ctx, logger)
+	m.ObserveOutbox(events.Pending(pool))
+	// The relay outlives the drain: the last requests' events are published.
+	rctx, stopRelay := context.WithCancel(context.Background())
+	defer stopRelay()
+	waitRelay := runRelay(rctx, newRelay(cfg, logger, m))
+	defer func() { stopRelay(); waitRelay() }()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpx.Serve(srv, ln) }()
 

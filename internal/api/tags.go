@@ -168,3 +168,6 @@ func tagWriteErr(err error, what string) error {
 func toTag(id int32, name string, color *string, version int32) tasksapi.Tag {
 	return tasksapi.Tag{Id: int64(id), Name: name, Color: toNullable(color), Version: int64(version)}
 }
+
+// TagFromRow is the API's Tag of a tag row (internal/events).
+func TagFromRow(t db.Tag) tasksapi.Tag { return toTag(t.ID, t.Name, t.Color, t.Version) }

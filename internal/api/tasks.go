@@ -494,3 +494,7 @@ func fromTaskPatch(b *tasksapi.TaskUpdate) (db.UpdateTaskParams, bool, error) {
 	changes := p.Title != nil || p.SetDescription || p.Completed != nil || p.Priority != nil || p.SetDueDate || p.SetRecurrence
 	return p, changes, nil
 }
+
+// TaskFromRow is the API's Task of a task row and its tags: what the HTTP
+// handlers answer and what the events carry (internal/events).
+func TaskFromRow(t db.Task, tags []tasksapi.Tag) tasksapi.Task { return toTask(t, tags) }

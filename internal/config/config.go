@@ -54,6 +54,16 @@ type Config struct {
 	EventStreamsPerUser int
 	// EventStreamsMax bounds every open GET /events of a process.
 	EventStreamsMax int
+	// Events for other services (asyncapi/events.yaml). NATSURL "" turns
+	// the NATS relay off.
+	NATSURL             string
+	EventsSubjectPrefix string
+	EventsStream        string
+	EventsRetention     string // limits, interest or workqueue
+	EventsMaxAge        time.Duration
+	EventsDuplicates    time.Duration
+	WebhookAllowHTTP    bool // http:// webhook URLs (development)
+	WebhookAllowPrivate bool // webhooks to loopback and private addresses (development)
 }
 
 // raw is the environment as text; envconfig fills it and applies defaults,
@@ -87,6 +97,14 @@ type raw struct {
 	ChangesRetention    string `envconfig:"CHANGES_RETENTION" default:"720h"`
 	EventStreamsPerUser string `envconfig:"EVENT_STREAMS_PER_USER" default:"10"`
 	EventStreamsMax     string `envconfig:"EVENT_STREAMS_MAX" default:"1000"`
+	NATSURL             string `envconfig:"NATS_URL"`
+	EventsSubjectPrefix string `envconfig:"EVENTS_SUBJECT_PREFIX" default:"todo"`
+	EventsStream        string `envconfig:"EVENTS_STREAM" default:"TODO_EVENTS"`
+	EventsRetention     string `envconfig:"EVENTS_RETENTION" default:"limits"`
+	EventsMaxAge        string `envconfig:"EVENTS_MAX_AGE" default:"168h"`
+	EventsDuplicates    string `envconfig:"EVENTS_DUPLICATE_WINDOW" default:"2m"`
+	WebhookAllowHTTP    string `envconfig:"WEBHOOK_ALLOW_HTTP" default:"false"`
+	WebhookAllowPrivate string `envconfig:"WEBHOOK_ALLOW_PRIVATE" default:"false"`
 }
 
 // RequestTimeout is how long a request may work: one wait for a connection
@@ -146,12 +164,26 @@ func Load() (cfg Config, warnings []string, err error) {
 	cfg.ChangesRetention = p.duration("CHANGES_RETENTION", r.ChangesRetention, time.Hour)
 	cfg.EventStreamsPerUser = p.intIn("EVENT_STREAMS_PER_USER", r.EventStreamsPerUser, 1, 1000)
 	cfg.EventStreamsMax = p.intIn("EVENT_STREAMS_MAX", r.EventStreamsMax, 1, 1_000_000)
+	cfg.NATSURL = p.natsURL(r.NATSURL)
+	cfg.EventsSubjectPrefix = p.subjectPrefix(r.EventsSubjectPrefix)
+	cfg.EventsStream = p.streamName(r.EventsStream)
+	cfg.EventsRetention = p.oneOf("EVENTS_RETENTION", r.EventsRetention, "limits", "interest", "workqueue")
+	cfg.EventsMaxAge = p.duration("EVENTS_MAX_AGE", r.EventsMaxAge, time.Minute)
+	cfg.EventsDuplicates = p.duration("EVENTS_DUPLICATE_WINDOW", r.EventsDuplicates, time.Second)
+	if cfg.EventsDuplicates > cfg.EventsMaxAge && cfg.EventsMaxAge > 0 {
+		p.fail("EVENTS_DUPLICATE_WINDOW (%s) must not exceed EVENTS_MAX_AGE (%s)", cfg.EventsDuplicates, cfg.EventsMaxAge)
+	}
+	cfg.WebhookAllowHTTP = p.boolean("WEBHOOK_ALLOW_HTTP", r.WebhookAllowHTTP)
+	cfg.WebhookAllowPrivate = p.boolean("WEBHOOK_ALLOW_PRIVATE", r.WebhookAllowPrivate)
 
 	if len(p.problems) > 0 {
 		return Config{}, nil, errors.New(strings.Join(p.problems, "\n"))
 	}
 	if cfg.BcryptCost < 12 {
 		warnings = append(warnings, fmt.Sprintf("BCRYPT_COST=%d is below the recommended 12; use it for development only", cfg.BcryptCost))
+	}
+	if cfg.WebhookAllowHTTP || cfg.WebhookAllowPrivate {
+		warnings = append(warnings, "WEBHOOK_ALLOW_HTTP/WEBHOOK_ALLOW_PRIVATE: webhooks may reach plain HTTP or this network's private addresses; use them for development only")
 	}
 	if !cfg.CookieSecure {
 		warnings = append(warnings, "COOKIE_SECURE=false: the refresh cookie is sent over plain HTTP; use it for development only")
@@ -338,4 +370,41 @@ func Port() (int, error) {
 		return 0, errors.New(p.problems[0])
 	}
 	return n, nil
+}
+
+// natsURL accepts "" (no NATS) or nats:// / tls:// URLs, comma-separated
+// for a cluster's servers.
+func (p *parser) natsURL(s string) string {
+	if s == "" {
+		return ""
+	}
+	for _, one := range strings.Split(s, ",") {
+		u, err := url.Parse(strings.TrimSpace(one))
+		if err != nil || (u.Scheme != "nats" && u.Scheme != "tls") || u.Host == "" {
+			p.fail("NATS_URL must be empty (no event bus) or nats://host:port URLs separated by commas, e.g. nats://localhost:4222")
+			return ""
+		}
+	}
+	return s
+}
+
+// subjectPrefix accepts one or more NATS subject tokens (letters, digits,
+// '-' and '_', separated by dots).
+func (p *parser) subjectPrefix(s string) string {
+	for _, tok := range strings.Split(s, ".") {
+		if tok == "" || strings.Trim(tok, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != "" {
+			p.fail("EVENTS_SUBJECT_PREFIX must be NATS subject tokens (letters, digits, - and _) separated by dots, e.g. todo")
+			return ""
+		}
+	}
+	return s
+}
+
+// streamName accepts a JetStream stream name: letters, digits, '-' and '_'.
+func (p *parser) streamName(s string) string {
+	if s == "" || len(s) > 64 || strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != "" {
+		p.fail("EVENTS_STREAM must be 1-64 letters, digits, - or _, e.g. TODO_EVENTS")
+		return ""
+	}
+	return s
 }

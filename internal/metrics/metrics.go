@@ -28,6 +28,9 @@ type Metrics struct {
 	refreshReuse prometheus.Counter
 	rateLimited  *prometheus.CounterVec
 	bcryptWait   prometheus.Histogram
+	published    prometheus.Counter
+	publishErrs  prometheus.Counter
+	deliveries   *prometheus.HistogramVec
 }
 
 // New returns the metrics, registered with the Go, process and build-info
@@ -56,8 +59,19 @@ func New(pool *pgxpool.Pool, bcryptQueue func() int) *Metrics {
 			Name: "todo_bcrypt_wait_seconds", Help: "Time a password hash or comparison waited for a bcrypt slot.",
 			Buckets: []float64{.0001, .001, .01, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}),
+		published: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "todo_events_published_total", Help: "Events the relay published to NATS JetStream (acknowledged by the stream).",
+		}),
+		publishErrs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "todo_event_publish_errors_total", Help: "Batches of events NATS JetStream did not acknowledge (they are sent again).",
+		}),
+		deliveries: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "todo_webhook_delivery_duration_seconds", Help: "Webhook deliveries by result (success, failure, refused), and their time.",
+			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"result"}),
 	}
 	r.MustRegister(m.requests, m.duration, m.logins, m.refreshReuse, m.rateLimited, m.bcryptWait,
+		m.published, m.publishErrs, m.deliveries,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewBuildInfoCollector(),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -68,6 +82,40 @@ func New(pool *pgxpool.Pool, bcryptQueue func() int) *Metrics {
 		r.MustRegister(poolCollector{pool})
 	}
 	return m
+}
+
+// EventsPublished counts n events acknowledged by the stream.
+func (m *Metrics) EventsPublished(n int) { m.published.Add(float64(n)) }
+
+// EventPublishError counts a batch the stream did not acknowledge.
+func (m *Metrics) EventPublishError() { m.publishErrs.Inc() }
+
+// WebhookDelivery records one delivery attempt: result is success, failure
+// or refused (the address was not public).
+func (m *Metrics) WebhookDelivery(result string, took time.Duration) {
+	m.deliveries.WithLabelValues(result).Observe(took.Seconds())
+}
+
+// ObserveOutbox adds the gauges todo_events_pending and
+// todo_events_oldest_age_seconds: the events written and not yet published
+// (the outbox), as outbox reports them at each scrape.
+func (m *Metrics) ObserveOutbox(outbox func() (pending int, oldest time.Duration)) {
+	m.registry.MustRegister(outboxCollector(outbox))
+}
+
+var (
+	pendingDesc = prometheus.NewDesc("todo_events_pending", "Events written and not yet published (the outbox).", nil, nil)
+	oldestDesc  = prometheus.NewDesc("todo_events_oldest_age_seconds", "Age of the oldest event not yet published (0: none).", nil, nil)
+)
+
+type outboxCollector func() (int, time.Duration)
+
+func (outboxCollector) Describe(ch chan<- *prometheus.Desc) { ch <- pendingDesc; ch <- oldestDesc }
+
+func (c outboxCollector) Collect(ch chan<- prometheus.Metric) {
+	n, oldest := c()
+	ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(n))
+	ch <- prometheus.MustNewConstMetric(oldestDesc, prometheus.GaugeValue, oldest.Seconds())
 }
 
 // ObserveStreams adds the gauge todo_event_streams: the event streams open

@@ -1,0 +1,279 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// lockKey is the advisory lock that makes one relay per database active.
+const lockKey = 7461024
+
+// Stream is the JetStream stream the relay creates when it is missing.
+type Stream struct {
+	Name       string
+	Subjects   string // the prefix: subjects are <prefix>.<user_id>.<event name>
+	Retention  jetstream.RetentionPolicy
+	MaxAge     time.Duration
+	Duplicates time.Duration // the window in which a republished event id is dropped
+}
+
+// Config configures a Relay.
+type Config struct {
+	// DatabaseURL is a direct connection (not through a transaction pooler):
+	// it holds the session's advisory lock and reads and deletes the outbox.
+	DatabaseURL string
+	// NATSURL empty: events go to webhooks only (Fanout).
+	NATSURL string
+	Stream  Stream
+	// Fanout, when set, runs in the transaction that deletes the published
+	// events (the webhooks' delivery jobs are inserted there).
+	Fanout func(ctx context.Context, tx pgx.Tx, msgs []Message) error
+	// Batch is the most events read at a time (default 500); Idle the pause
+	// when the outbox is empty (default 20 ms); Retry the pause after an
+	// error and between tries of the lock (default 1 s).
+	Batch       int
+	Idle, Retry time.Duration
+	Logger      *slog.Logger
+	Metrics     Observer
+}
+
+// Observer counts what the relay does (internal/metrics).
+type Observer interface {
+	EventsPublished(n int)
+	EventPublishError()
+}
+
+// Relay publishes the outbox. Every replica runs one; the one holding the
+// advisory lock publishes, the others wait for it.
+type Relay struct {
+	cfg     Config
+	leading atomic.Bool
+}
+
+// NewRelay returns a relay of cfg, with its defaults filled in.
+func NewRelay(cfg Config) *Relay {
+	if cfg.Batch <= 0 {
+		cfg.Batch = 500
+	}
+	if cfg.Idle <= 0 {
+		cfg.Idle = 20 * time.Millisecond
+	}
+	if cfg.Retry <= 0 {
+		cfg.Retry = time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Relay{cfg: cfg}
+}
+
+// Leading reports whether this relay is the active one.
+func (r *Relay) Leading() bool { return r.leading.Load() }
+
+// Run relays until ctx ends: it waits for the lock, publishes while it holds
+// it, and starts again after any failure (the database or NATS gone).
+func (r *Relay) Run(ctx context.Context) {
+	for ctx.Err() == nil {
+		err := r.lead(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		r.cfg.Logger.Warn("event relay stopped; retrying", "err", err)
+		sleep(ctx, r.cfg.Retry)
+	}
+}
+
+func (r *Relay) lead(ctx context.Context) error {
+	conn, err := pgx.Connect(ctx, r.cfg.DatabaseURL)
+	if err != nil {
+		return errors.New("cannot connect to the database")
+	}
+	defer conn.Close(context.WithoutCancel(ctx)) //nolint:errcheck // the lock goes with the connection
+	// Whether NATS takes the events decides what the writes record
+	// (record_event, db/migrations/000013_events).
+	if _, err := conn.Exec(ctx, "UPDATE event_settings SET nats = $1 WHERE nats <> $1", r.cfg.NATSURL != ""); err != nil {
+		return fmt.Errorf("event settings: %w", err)
+	}
+	for {
+		var got bool
+		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", lockKey).Scan(&got); err != nil {
+			return fmt.Errorf("lock: %w", err)
+		}
+		if got {
+			break
+		}
+		if !sleep(ctx, r.cfg.Retry) {
+			return ctx.Err()
+		}
+	}
+	r.leading.Store(true)
+	defer r.leading.Store(false)
+	r.cfg.Logger.Info("event relay active")
+
+	var js jetstream.JetStream
+	if r.cfg.NATSURL != "" {
+		// No reconnect buffer: a publish while disconnected fails at once,
+		// so nothing sent before a failure can arrive after what is
+		// republished (the order of a user's events).
+		nc, err := nats.Connect(r.cfg.NATSURL, nats.Name("todo-api relay"), nats.ReconnectBufSize(-1),
+			nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
+		if err != nil {
+			return fmt.Errorf("nats: %w", err)
+		}
+		defer nc.Close()
+		js, err = jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(r.cfg.Batch))
+		if err != nil {
+			return fmt.Errorf("nats: %w", err)
+		}
+		if err := r.ensureStream(ctx, js); err != nil {
+			return err
+		}
+	}
+	for {
+		n, err := r.relay(ctx, conn, js)
+		if err != nil {
+			return err
+		}
+		if n < r.cfg.Batch && !sleep(ctx, r.cfg.Idle) {
+			return ctx.Err()
+		}
+	}
+}
+
+// ensureStream creates the stream when it is missing; an existing stream is
+// left as its operator configured it.
+func (r *Relay) ensureStream(ctx context.Context, js jetstream.JetStream) error {
+	s := r.cfg.Stream
+	_, err := js.CreateStream(ctx, jetstream.StreamConfig{
+		Name: s.Name, Subjects: []string{s.Subjects + ".>"}, Retention: s.Retention,
+		Storage: jetstream.FileStorage, MaxAge: s.MaxAge, Duplicates: s.Duplicates,
+	})
+	if err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		return fmt.Errorf("nats: create stream %s: %w", s.Name, err)
+	}
+	return nil
+}
+
+// relay sends one batch: the oldest committed events in seq order, to NATS
+// and then (Fanout) to the webhooks' jobs in the transaction that deletes
+// what was sent. It returns how many it read.
+func (r *Relay) relay(ctx context.Context, conn *pgx.Conn, js jetstream.JetStream) (int, error) {
+	rows, err := conn.Query(ctx,
+		`SELECT seq, id, user_id, type, entity_id, row, tags, created_at FROM outbox ORDER BY seq LIMIT $1`, r.cfg.Batch)
+	if err != nil {
+		return 0, fmt.Errorf("read outbox: %w", err)
+	}
+	read, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Row, error) {
+		var o Row
+		err := row.Scan(&o.Seq, &o.ID, &o.UserID, &o.Type, &o.EntityID, &o.Row, &o.Tags, &o.CreatedAt)
+		return o, err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("read outbox: %w", err)
+	}
+	if len(read) == 0 {
+		return 0, nil
+	}
+	msgs := make([]Message, 0, len(read))
+	done := make([]int64, 0, len(read))
+	for _, o := range read {
+		m, err := Build(o)
+		if err != nil {
+			// A row that cannot be shown would stop every event behind it.
+			r.cfg.Logger.Error("event dropped: it cannot be built", "seq", o.Seq, "err", err)
+			done = append(done, o.Seq)
+			continue
+		}
+		msgs = append(msgs, m)
+	}
+	var pubErr error
+	if js != nil {
+		var sent int
+		sent, pubErr = r.publish(ctx, js, msgs)
+		msgs = msgs[:sent]
+		if r.cfg.Metrics != nil {
+			r.cfg.Metrics.EventsPublished(sent)
+		}
+	}
+	for _, m := range msgs {
+		done = append(done, m.Seq)
+	}
+	if len(done) > 0 {
+		if err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if r.cfg.Fanout != nil && len(msgs) > 0 {
+				if err := r.cfg.Fanout(ctx, tx, msgs); err != nil {
+					return err
+				}
+			}
+			_, err := tx.Exec(ctx, "DELETE FROM outbox WHERE seq = ANY($1)", done)
+			return err
+		}); err != nil {
+			return 0, fmt.Errorf("delete published events: %w", err)
+		}
+	}
+	if pubErr != nil {
+		if r.cfg.Metrics != nil {
+			r.cfg.Metrics.EventPublishError()
+		}
+		return 0, pubErr
+	}
+	return len(read), nil
+}
+
+// publish sends msgs in order without waiting for each acknowledgement, then
+// waits for them all; it returns how many from the first were acknowledged.
+// The rest are sent again by the next batch, in order; any of them that was
+// stored after all is dropped by the stream's duplicate window (Nats-Msg-Id).
+func (r *Relay) publish(ctx context.Context, js jetstream.JetStream, msgs []Message) (int, error) {
+	futures := make([]jetstream.PubAckFuture, 0, len(msgs))
+	var err error
+	for _, m := range msgs {
+		var f jetstream.PubAckFuture
+		f, err = js.PublishMsgAsync(&nats.Msg{Subject: r.subject(m), Data: m.Body}, jetstream.WithMsgID(m.ID))
+		if err != nil {
+			break
+		}
+		futures = append(futures, f)
+	}
+	timeout := time.NewTimer(10 * time.Second)
+	defer timeout.Stop()
+	for i, f := range futures {
+		select {
+		case <-f.Ok():
+		case ferr := <-f.Err():
+			return i, fmt.Errorf("nats: publish: %w", ferr)
+		case <-timeout.C:
+			return i, errors.New("nats: publish: no acknowledgement within 10s")
+		case <-ctx.Done():
+			return i, ctx.Err()
+		}
+	}
+	if err != nil {
+		return len(futures), fmt.Errorf("nats: publish: %w", err)
+	}
+	return len(futures), nil
+}
+
+// subject is <prefix>.<user_id>.<event name>, e.g. todo.<uuid>.task.completed.
+func (r *Relay) subject(m Message) string {
+	return r.cfg.Stream.Subjects + "." + m.UserID.String() + "." + m.Name
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
