@@ -29,8 +29,9 @@ func ValidateURL(raw string, allowHTTP, allowPrivate bool) error {
 	if err != nil {
 		return fmt.Errorf("%w: does not parse", ErrInvalidURL)
 	}
+	schemeOK := u.Scheme == "https" || (allowHTTP && u.Scheme == "http")
 	switch {
-	case u.Scheme != "https" && !(allowHTTP && u.Scheme == "http"):
+	case !schemeOK:
 		return fmt.Errorf("%w: scheme must be https", ErrInvalidURL)
 	case u.Opaque != "" || u.Host == "":
 		return fmt.Errorf("%w: no host", ErrInvalidURL)
