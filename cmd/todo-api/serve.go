@@ -113,6 +113,11 @@ func serve(ctx context.Context, stdout io.Writer, listening chan<- string) error
 		return err
 	}
 	m := metrics.New(pool, hasher.Waiting)
+	hooks, err := newWebhooks(cfg, pool, logger, m)
+	if err != nil {
+		return err
+	}
+	tasksH.SetWebhooks(api.WebhookOptions{AllowHTTP: cfg.WebhookAllowHTTP, AllowPrivate: cfg.WebhookAllowPrivate, Enqueue: hooks.Enqueue})
 	hasher.ObserveWaits(m.BcryptWait)
 	authH.OnRefreshReuse(m.RefreshReuse)
 	m.ObserveStreams(rt.Streams.Open)
@@ -166,8 +171,16 @@ func serve(ctx context.Context, stdout io.Writer, listening chan<- string) error
 	// The relay outlives the drain: the last requests' events are published.
 	rctx, stopRelay := context.WithCancel(context.Background())
 	defer stopRelay()
-	waitRelay := runRelay(rctx, newRelay(cfg, logger, m))
+	waitRelay := runRelay(rctx, newRelay(cfg, hooks, logger, m))
 	defer func() { stopRelay(); waitRelay() }()
+	if err := hooks.River.Start(rctx); err != nil {
+		return fmt.Errorf("webhook deliveries (River): %w", err)
+	}
+	defer func() { // a delivery in flight finishes, or is retried by another replica
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		_ = hooks.River.Stop(sctx)
+	}()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpx.Serve(srv, ln) }()
 

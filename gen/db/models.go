@@ -65,6 +65,11 @@ type Change struct {
 	ChangedAt time.Time `json:"changed_at"`
 }
 
+type EventSetting struct {
+	One  bool `json:"one"`
+	Nats bool `json:"nats"`
+}
+
 type IdempotencyKey struct {
 	UserID      uuid.UUID `json:"user_id"`
 	Key         string    `json:"key"`
@@ -73,6 +78,17 @@ type IdempotencyKey struct {
 	Etag        string    `json:"etag"`
 	Body        []byte    `json:"body"`
 	CreatedAt   time.Time `json:"created_at"`
+}
+
+type Outbox struct {
+	Seq       int64     `json:"seq"`
+	ID        uuid.UUID `json:"id"`
+	UserID    uuid.UUID `json:"user_id"`
+	Type      string    `json:"type"`
+	EntityID  int32     `json:"entity_id"`
+	Row       []byte    `json:"row"`
+	Tags      []byte    `json:"tags"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 type RateLimit struct {
@@ -157,4 +173,28 @@ type User struct {
 	Name         *string   `json:"name"`
 	CreatedAt    time.Time `json:"created_at"`
 	ChangesFloor int64     `json:"changes_floor"`
+}
+
+type Webhook struct {
+	ID           int32      `json:"id"`
+	UserID       uuid.UUID  `json:"user_id"`
+	Url          string     `json:"url"`
+	Events       []string   `json:"events"`
+	Description  *string    `json:"description"`
+	Secret       string     `json:"secret"`
+	CreatedAt    time.Time  `json:"created_at"`
+	Disabled     bool       `json:"disabled"`
+	FailingSince *time.Time `json:"failing_since"`
+}
+
+type WebhookDelivery struct {
+	ID         int64     `json:"id"`
+	WebhookID  int32     `json:"webhook_id"`
+	EventID    uuid.UUID `json:"event_id"`
+	EventType  string    `json:"event_type"`
+	Attempt    int32     `json:"attempt"`
+	StatusCode *int32    `json:"status_code"`
+	Error      *string   `json:"error"`
+	DurationMs int32     `json:"duration_ms"`
+	CreatedAt  time.Time `json:"created_at"`
 }

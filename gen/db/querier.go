@@ -102,6 +102,12 @@ type Querier interface {
 	CreateTask(ctx context.Context, arg CreateTaskParams) (Task, error)
 	// The unique constraint users_email_key reports a duplicate email.
 	CreateUser(ctx context.Context, arg CreateUserParams) (CreateUserRow, error)
+	// Webhooks (openapi/tasks-api.yaml: /webhooks) and their deliveries
+	// (internal/events). Every statement of the API is scoped by user_id.
+	// At most 10 a user: creates of one user wait for each other on the user's
+	// row (FOR NO KEY UPDATE, which the writes' FOR KEY SHARE does not wait
+	// for), so two cannot both see 9. No row: the limit, or the user is gone.
+	CreateWebhook(ctx context.Context, arg CreateWebhookParams) (Webhook, error)
 	DeleteEndedRateWindows(ctx context.Context, endedBefore time.Time) (int64, error)
 	// Forgets revocations once no access token of their session can be valid
 	// (@before: the service's clock less a margin).
@@ -114,6 +120,8 @@ type Querier interface {
 	// Deletes the user and, by cascade in the same transaction, every row it
 	// owns: tasks, tags, their links, counters and sessions.
 	DeleteUser(ctx context.Context, id uuid.UUID) (int64, error)
+	DeleteWebhook(ctx context.Context, arg DeleteWebhookParams) (int64, error)
+	DisableWebhook(ctx context.Context, id int32) error
 	// The change feed (openapi/tasks-api.yaml: GET /changes, GET /events;
 	// db/migrations/000007_sync.up.sql). A position in the feed is a key
 	// (xid, entity, entity_id); the horizon is the oldest transaction still
@@ -133,6 +141,7 @@ type Querier interface {
 	GetTask(ctx context.Context, arg GetTaskParams) (GetTaskRow, error)
 	GetUserByID(ctx context.Context, id uuid.UUID) (GetUserByIDRow, error)
 	GetUserCredentials(ctx context.Context, email string) (GetUserCredentialsRow, error)
+	GetWebhook(ctx context.Context, arg GetWebhookParams) (Webhook, error)
 	// ListTasksDueAsc for a list filtered by status alone. The status is an
 	// equality here, so any plan of it, one PostgreSQL keeps included, walks
 	// idx_tasks_user_completed (user, status, due date, id) from the page's start.
@@ -171,6 +180,8 @@ type Querier interface {
 	// still commit a change has an xid at or above it); until then the version
 	// may not be relied on. No row when the user is gone.
 	ListVersion(ctx context.Context, userID uuid.UUID) (ListVersionRow, error)
+	ListWebhookDeliveries(ctx context.Context, webhookID int32) ([]WebhookDelivery, error)
+	ListWebhooks(ctx context.Context, userID uuid.UUID) ([]Webhook, error)
 	// Creates sent with an Idempotency-Key (openapi/tasks-api.yaml). Each runs
 	// in the create's transaction.
 	// Takes the key for this transaction, or reports that another request holds
@@ -200,10 +211,15 @@ type Querier interface {
 	// which users' data changed: each payload is comma-separated user ids
 	// (db/migrations/000007_sync.up.sql).
 	NotifyChanges(ctx context.Context, arg NotifyChangesParams) error
+	// Keeps a webhook's latest 100 attempts.
+	PruneDeliveries(ctx context.Context, webhookID int32) error
 	PruneIdempotencyKeys(ctx context.Context, arg PruneIdempotencyKeysParams) (int64, error)
 	// Deletes up to @batch deletion records older than the retention and raises
 	// each user's floor to the highest xid it pruned.
 	PruneTombstones(ctx context.Context, arg PruneTombstonesParams) (int64, error)
+	// One attempt, and the webhook's state after it: a success forgets the
+	// failures, a failure starts counting them if it is the first.
+	RecordDelivery(ctx context.Context, arg RecordDeliveryParams) error
 	// Unlinks the user's task and tag when the task is at an expected version,
 	// touching the task when a link went; the flags are AddTagToTask's.
 	RemoveTagFromTask(ctx context.Context, arg RemoveTagFromTaskParams) (RemoveTagFromTaskRow, error)
@@ -261,6 +277,8 @@ type Querier interface {
 	// its own with a snapshot taken after this lock, sees that session and ends
 	// it.
 	SetPasswordHash(ctx context.Context, arg SetPasswordHashParams) (int64, error)
+	// The enabled webhooks of these users: the relay's fan-out.
+	SubscribedWebhooks(ctx context.Context, userIds []uuid.UUID) ([]SubscribedWebhooksRow, error)
 	// The version of one of the user's tags: what a failed If-Match is told.
 	TagVersion(ctx context.Context, arg TagVersionParams) (int32, error)
 	// The tags of the given tasks, by name: tasks of several users, whose ids
@@ -282,8 +300,12 @@ type Querier interface {
 	// (NULL then clears).
 	UpdateTask(ctx context.Context, arg UpdateTaskParams) (UpdateTaskRow, error)
 	UpdateUserName(ctx context.Context, arg UpdateUserNameParams) (UpdateUserNameRow, error)
+	// PATCH: a NULL url, events or disabled means "not sent"; the description
+	// changes when set_description. Enabling forgets the failures.
+	UpdateWebhook(ctx context.Context, arg UpdateWebhookParams) (Webhook, error)
 	// Tells a deleted user's token (INVALID_TOKEN) from a missing task or tag.
 	UserExists(ctx context.Context, id uuid.UUID) (bool, error)
+	WebhookForDelivery(ctx context.Context, id int32) (WebhookForDeliveryRow, error)
 }
 
 var _ Querier = (*Queries)(nil)

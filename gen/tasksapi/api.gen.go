@@ -117,6 +117,45 @@ func (e RecurrenceInputFrom) Valid() bool {
 	}
 }
 
+// Defines values for WebhookEvent.
+const (
+	Asterisk      WebhookEvent = "*"
+	ReminderDue   WebhookEvent = "reminder.due"
+	TagCreated    WebhookEvent = "tag.created"
+	TagDeleted    WebhookEvent = "tag.deleted"
+	TagUpdated    WebhookEvent = "tag.updated"
+	TaskCompleted WebhookEvent = "task.completed"
+	TaskCreated   WebhookEvent = "task.created"
+	TaskDeleted   WebhookEvent = "task.deleted"
+	TaskUpdated   WebhookEvent = "task.updated"
+)
+
+// Valid indicates whether the value is a known member of the WebhookEvent enum.
+func (e WebhookEvent) Valid() bool {
+	switch e {
+	case Asterisk:
+		return true
+	case ReminderDue:
+		return true
+	case TagCreated:
+		return true
+	case TagDeleted:
+		return true
+	case TagUpdated:
+		return true
+	case TaskCompleted:
+		return true
+	case TaskCreated:
+		return true
+	case TaskDeleted:
+		return true
+	case TaskUpdated:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ListTasksParamsStatus.
 const (
 	All       ListTasksParamsStatus = "all"
@@ -441,6 +480,87 @@ type TaskUpdate struct {
 	Title *string `json:"title,omitempty"`
 }
 
+// Webhook defines model for Webhook.
+type Webhook struct {
+	CreatedAt   time.Time                 `json:"created_at"`
+	Description nullable.Nullable[string] `json:"description"`
+
+	// Disabled True when disabled by PATCH, or by the service after 24 hours of failed deliveries.
+	Disabled bool           `json:"disabled"`
+	Events   []WebhookEvent `json:"events"`
+	Id       int64          `json:"id"`
+	Url      string         `json:"url"`
+}
+
+// WebhookCreate Rules checked by the server (400 with a named code): `url` is an `https://` URL of a
+// public host, at most 2048 characters (INVALID_WEBHOOK_URL); `events` names 1-9 distinct
+// events (INVALID_WEBHOOK_EVENTS); at most 10 webhooks per user (TOO_MANY_WEBHOOKS).
+type WebhookCreate struct {
+	// Description Example: Tell the team chat
+	Description nullable.Nullable[string] `json:"description,omitempty"`
+
+	// Events 1-9 distinct event names, or `["*"]` (else INVALID_WEBHOOK_EVENTS).
+	//
+	// Example: ["task.completed"]
+	Events []WebhookEvent `json:"events"`
+
+	// Url Example: https://hooks.example.com/todo
+	Url string `json:"url"`
+}
+
+// WebhookCreated defines model for WebhookCreated.
+type WebhookCreated struct {
+	CreatedAt   time.Time                 `json:"created_at"`
+	Description nullable.Nullable[string] `json:"description"`
+
+	// Disabled True when disabled by PATCH, or by the service after 24 hours of failed deliveries.
+	Disabled bool           `json:"disabled"`
+	Events   []WebhookEvent `json:"events"`
+	Id       int64          `json:"id"`
+
+	// Secret The signing secret, `whsec_` and 32 random bytes in base64. Shown only when the webhook is created.
+	//
+	// Example: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw3c2tUyhE8Ms=
+	Secret string `json:"secret"`
+	Url    string `json:"url"`
+}
+
+// WebhookDelivery defines model for WebhookDelivery.
+type WebhookDelivery struct {
+	Attempt    int64     `json:"attempt"`
+	CreatedAt  time.Time `json:"created_at"`
+	DurationMs int64     `json:"duration_ms"`
+
+	// Error Why the attempt failed, in a few words; null on success.
+	Error   nullable.Nullable[string] `json:"error"`
+	EventId openapi_types.UUID        `json:"event_id"`
+
+	// StatusCode The endpoint's HTTP status; null when none came (a timeout, a refused address).
+	StatusCode nullable.Nullable[int64] `json:"status_code"`
+
+	// Type The event's name, e.g. task.completed or webhook.test.
+	Type string `json:"type"`
+}
+
+// WebhookEvent An event name (asyncapi/events.yaml), or `*` for all of them.
+type WebhookEvent string
+
+// WebhookTestQueued defines model for WebhookTestQueued.
+type WebhookTestQueued struct {
+	// EventId The test event's id (its `webhook-id`).
+	EventId openapi_types.UUID `json:"event_id"`
+}
+
+// WebhookUpdate Only the fields sent change; the rules are WebhookCreate's.
+type WebhookUpdate struct {
+	Description nullable.Nullable[string] `json:"description,omitempty"`
+	Disabled    *bool                     `json:"disabled,omitempty"`
+
+	// Events 1-9 distinct event names, or `["*"]` (else INVALID_WEBHOOK_EVENTS).
+	Events *[]WebhookEvent `json:"events,omitempty"`
+	Url    *string         `json:"url,omitempty"`
+}
+
 // IdempotencyKey defines model for IdempotencyKey.
 type IdempotencyKey = string
 
@@ -459,6 +579,9 @@ type TagID = int64
 // TaskID defines model for TaskID.
 type TaskID = int64
 
+// WebhookID defines model for WebhookID.
+type WebhookID = int64
+
 // CursorExpired The body of every error this service returns.
 type CursorExpired = ErrorResponse
 
@@ -473,6 +596,9 @@ type InvalidTag = ErrorResponse
 
 // InvalidTask The body of every error this service returns.
 type InvalidTask = ErrorResponse
+
+// InvalidWebhook The body of every error this service returns.
+type InvalidWebhook = ErrorResponse
 
 // PayloadTooLarge The body of every error this service returns.
 type PayloadTooLarge = ErrorResponse
@@ -503,6 +629,9 @@ type ValidationError = ErrorResponse
 
 // ValidationOrKeyMismatch The body of every error this service returns.
 type ValidationOrKeyMismatch = ErrorResponse
+
+// WebhookNotFound The body of every error this service returns.
+type WebhookNotFound = ErrorResponse
 
 // ListChangesParams defines parameters for ListChanges.
 type ListChangesParams struct {
@@ -686,6 +815,12 @@ type UpdateTaskJSONRequestBody = TaskUpdate
 // ReplaceTaskJSONRequestBody defines body for ReplaceTask for application/json ContentType.
 type ReplaceTaskJSONRequestBody = TaskCreate
 
+// CreateWebhookJSONRequestBody defines body for CreateWebhook for application/json ContentType.
+type CreateWebhookJSONRequestBody = WebhookCreate
+
+// UpdateWebhookJSONRequestBody defines body for UpdateWebhook for application/json ContentType.
+type UpdateWebhookJSONRequestBody = WebhookUpdate
+
 // AsTask returns the union data inside the Change_Data as a Task
 func (t Change_Data) AsTask() (Task, error) {
 	var body Task
@@ -798,6 +933,27 @@ type ServerInterface interface {
 	// AddTagToTask Put a tag on a task
 	// (POST /tasks/{task_id}/tags/{tag_id})
 	AddTagToTask(ctx echo.Context, taskId TaskID, tagId TagID, params AddTagToTaskParams) error
+	// ListWebhooks List the user's webhooks
+	// (GET /webhooks)
+	ListWebhooks(ctx echo.Context) error
+	// CreateWebhook Subscribe a URL to the user's events
+	// (POST /webhooks)
+	CreateWebhook(ctx echo.Context) error
+	// DeleteWebhook Delete a webhook
+	// (DELETE /webhooks/{webhook_id})
+	DeleteWebhook(ctx echo.Context, webhookId WebhookID) error
+	// GetWebhook Get one webhook
+	// (GET /webhooks/{webhook_id})
+	GetWebhook(ctx echo.Context, webhookId WebhookID) error
+	// UpdateWebhook Change a webhook's URL, events or description, or disable or enable it
+	// (PATCH /webhooks/{webhook_id})
+	UpdateWebhook(ctx echo.Context, webhookId WebhookID) error
+	// ListWebhookDeliveries The latest delivery attempts of a webhook
+	// (GET /webhooks/{webhook_id}/deliveries)
+	ListWebhookDeliveries(ctx echo.Context, webhookId WebhookID) error
+	// TestWebhook Send a test event to a webhook
+	// (POST /webhooks/{webhook_id}/test)
+	TestWebhook(ctx echo.Context, webhookId WebhookID) error
 }
 
 // ServerInterfaceWrapper converts echo contexts to parameters.
@@ -1374,6 +1530,104 @@ func (w *ServerInterfaceWrapper) AddTagToTask(ctx echo.Context) error {
 	return err
 }
 
+// ListWebhooks converts echo context to params.
+func (w *ServerInterfaceWrapper) ListWebhooks(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListWebhooks(ctx)
+	return err
+}
+
+// CreateWebhook converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateWebhook(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateWebhook(ctx)
+	return err
+}
+
+// DeleteWebhook converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteWebhook(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "webhook_id" -------------
+	var webhookId WebhookID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "webhook_id", ctx.Param("webhook_id"), &webhookId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter webhook_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteWebhook(ctx, webhookId)
+	return err
+}
+
+// GetWebhook converts echo context to params.
+func (w *ServerInterfaceWrapper) GetWebhook(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "webhook_id" -------------
+	var webhookId WebhookID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "webhook_id", ctx.Param("webhook_id"), &webhookId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter webhook_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetWebhook(ctx, webhookId)
+	return err
+}
+
+// UpdateWebhook converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateWebhook(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "webhook_id" -------------
+	var webhookId WebhookID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "webhook_id", ctx.Param("webhook_id"), &webhookId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter webhook_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateWebhook(ctx, webhookId)
+	return err
+}
+
+// ListWebhookDeliveries converts echo context to params.
+func (w *ServerInterfaceWrapper) ListWebhookDeliveries(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "webhook_id" -------------
+	var webhookId WebhookID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "webhook_id", ctx.Param("webhook_id"), &webhookId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter webhook_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListWebhookDeliveries(ctx, webhookId)
+	return err
+}
+
+// TestWebhook converts echo context to params.
+func (w *ServerInterfaceWrapper) TestWebhook(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "webhook_id" -------------
+	var webhookId WebhookID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "webhook_id", ctx.Param("webhook_id"), &webhookId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter webhook_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.TestWebhook(ctx, webhookId)
+	return err
+}
+
 // This is a simple interface which specifies echo.Route addition functions which
 // are present on both echo.Echo and echo.Group, since we want to allow using
 // either of them for path registration
@@ -1437,6 +1691,13 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.PUT(options.BaseURL+"/tags/:tag_id", wrapper.UpdateTag, options.OperationMiddlewares["updateTag"]...)
 	router.GET(options.BaseURL+"/changes", wrapper.ListChanges, options.OperationMiddlewares["listChanges"]...)
 	router.GET(options.BaseURL+"/events", wrapper.StreamEvents, options.OperationMiddlewares["streamEvents"]...)
+	router.GET(options.BaseURL+"/webhooks", wrapper.ListWebhooks, options.OperationMiddlewares["listWebhooks"]...)
+	router.POST(options.BaseURL+"/webhooks", wrapper.CreateWebhook, options.OperationMiddlewares["createWebhook"]...)
+	router.DELETE(options.BaseURL+"/webhooks/:webhook_id", wrapper.DeleteWebhook, options.OperationMiddlewares["deleteWebhook"]...)
+	router.GET(options.BaseURL+"/webhooks/:webhook_id", wrapper.GetWebhook, options.OperationMiddlewares["getWebhook"]...)
+	router.PATCH(options.BaseURL+"/webhooks/:webhook_id", wrapper.UpdateWebhook, options.OperationMiddlewares["updateWebhook"]...)
+	router.POST(options.BaseURL+"/webhooks/:webhook_id/test", wrapper.TestWebhook, options.OperationMiddlewares["testWebhook"]...)
+	router.GET(options.BaseURL+"/webhooks/:webhook_id/deliveries", wrapper.ListWebhookDeliveries, options.OperationMiddlewares["listWebhookDeliveries"]...)
 
 }
 
@@ -1449,6 +1710,8 @@ type InternalErrorJSONResponse ErrorResponse
 type InvalidTagJSONResponse ErrorResponse
 
 type InvalidTaskJSONResponse ErrorResponse
+
+type InvalidWebhookJSONResponse ErrorResponse
 
 type PayloadTooLargeJSONResponse ErrorResponse
 
@@ -1483,6 +1746,8 @@ type UnsupportedMediaTypeJSONResponse ErrorResponse
 type ValidationErrorJSONResponse ErrorResponse
 
 type ValidationOrKeyMismatchJSONResponse ErrorResponse
+
+type WebhookNotFoundJSONResponse ErrorResponse
 
 type ListChangesRequestObject struct {
 	Params ListChangesParams
@@ -3513,6 +3778,697 @@ func (response AddTagToTask503JSONResponse) VisitAddTagToTaskResponse(w http.Res
 	return err
 }
 
+type ListWebhooksRequestObject struct {
+}
+
+type ListWebhooksResponseObject interface {
+	VisitListWebhooksResponse(w http.ResponseWriter) error
+}
+
+type ListWebhooks200JSONResponse []Webhook
+
+func (response ListWebhooks200JSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhooks401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListWebhooks401JSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhooks500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ListWebhooks500JSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhooks503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListWebhooks503JSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookRequestObject struct {
+	Body *CreateWebhookJSONRequestBody
+}
+
+type CreateWebhookResponseObject interface {
+	VisitCreateWebhookResponse(w http.ResponseWriter) error
+}
+
+type CreateWebhook201JSONResponse WebhookCreated
+
+func (response CreateWebhook201JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook400JSONResponse struct{ InvalidWebhookJSONResponse }
+
+func (response CreateWebhook400JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreateWebhook401JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response CreateWebhook413JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateWebhook415JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook422JSONResponse struct{ ValidationErrorJSONResponse }
+
+func (response CreateWebhook422JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response CreateWebhook500JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response CreateWebhook503JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhookRequestObject struct {
+	WebhookId WebhookID `json:"webhook_id"`
+}
+
+type DeleteWebhookResponseObject interface {
+	VisitDeleteWebhookResponse(w http.ResponseWriter) error
+}
+
+type DeleteWebhook204Response struct {
+}
+
+func (response DeleteWebhook204Response) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteWebhook401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response DeleteWebhook401JSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook404JSONResponse struct{ WebhookNotFoundJSONResponse }
+
+func (response DeleteWebhook404JSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook422JSONResponse struct{ ValidationErrorJSONResponse }
+
+func (response DeleteWebhook422JSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response DeleteWebhook500JSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response DeleteWebhook503JSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhookRequestObject struct {
+	WebhookId WebhookID `json:"webhook_id"`
+}
+
+type GetWebhookResponseObject interface {
+	VisitGetWebhookResponse(w http.ResponseWriter) error
+}
+
+type GetWebhook200JSONResponse Webhook
+
+func (response GetWebhook200JSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhook401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response GetWebhook401JSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhook404JSONResponse struct{ WebhookNotFoundJSONResponse }
+
+func (response GetWebhook404JSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhook422JSONResponse struct{ ValidationErrorJSONResponse }
+
+func (response GetWebhook422JSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhook500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response GetWebhook500JSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhook503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response GetWebhook503JSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookRequestObject struct {
+	WebhookId WebhookID `json:"webhook_id"`
+	Body      *UpdateWebhookJSONRequestBody
+}
+
+type UpdateWebhookResponseObject interface {
+	VisitUpdateWebhookResponse(w http.ResponseWriter) error
+}
+
+type UpdateWebhook200JSONResponse Webhook
+
+func (response UpdateWebhook200JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook400JSONResponse struct{ InvalidWebhookJSONResponse }
+
+func (response UpdateWebhook400JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response UpdateWebhook401JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook404JSONResponse struct{ WebhookNotFoundJSONResponse }
+
+func (response UpdateWebhook404JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response UpdateWebhook413JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response UpdateWebhook415JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook422JSONResponse struct{ ValidationErrorJSONResponse }
+
+func (response UpdateWebhook422JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response UpdateWebhook500JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response UpdateWebhook503JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveriesRequestObject struct {
+	WebhookId WebhookID `json:"webhook_id"`
+}
+
+type ListWebhookDeliveriesResponseObject interface {
+	VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error
+}
+
+type ListWebhookDeliveries200JSONResponse []WebhookDelivery
+
+func (response ListWebhookDeliveries200JSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListWebhookDeliveries401JSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries404JSONResponse struct{ WebhookNotFoundJSONResponse }
+
+func (response ListWebhookDeliveries404JSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries422JSONResponse struct{ ValidationErrorJSONResponse }
+
+func (response ListWebhookDeliveries422JSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ListWebhookDeliveries500JSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response ListWebhookDeliveries503JSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhookRequestObject struct {
+	WebhookId WebhookID `json:"webhook_id"`
+}
+
+type TestWebhookResponseObject interface {
+	VisitTestWebhookResponse(w http.ResponseWriter) error
+}
+
+type TestWebhook202JSONResponse WebhookTestQueued
+
+func (response TestWebhook202JSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhook401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response TestWebhook401JSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhook404JSONResponse struct{ WebhookNotFoundJSONResponse }
+
+func (response TestWebhook404JSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhook422JSONResponse struct{ ValidationErrorJSONResponse }
+
+func (response TestWebhook422JSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhook500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response TestWebhook500JSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhook503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response TestWebhook503JSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// ListChanges What changed since a cursor
@@ -3563,6 +4519,27 @@ type StrictServerInterface interface {
 	// AddTagToTask Put a tag on a task
 	// (POST /tasks/{task_id}/tags/{tag_id})
 	AddTagToTask(ctx context.Context, request AddTagToTaskRequestObject) (AddTagToTaskResponseObject, error)
+	// ListWebhooks List the user's webhooks
+	// (GET /webhooks)
+	ListWebhooks(ctx context.Context, request ListWebhooksRequestObject) (ListWebhooksResponseObject, error)
+	// CreateWebhook Subscribe a URL to the user's events
+	// (POST /webhooks)
+	CreateWebhook(ctx context.Context, request CreateWebhookRequestObject) (CreateWebhookResponseObject, error)
+	// DeleteWebhook Delete a webhook
+	// (DELETE /webhooks/{webhook_id})
+	DeleteWebhook(ctx context.Context, request DeleteWebhookRequestObject) (DeleteWebhookResponseObject, error)
+	// GetWebhook Get one webhook
+	// (GET /webhooks/{webhook_id})
+	GetWebhook(ctx context.Context, request GetWebhookRequestObject) (GetWebhookResponseObject, error)
+	// UpdateWebhook Change a webhook's URL, events or description, or disable or enable it
+	// (PATCH /webhooks/{webhook_id})
+	UpdateWebhook(ctx context.Context, request UpdateWebhookRequestObject) (UpdateWebhookResponseObject, error)
+	// ListWebhookDeliveries The latest delivery attempts of a webhook
+	// (GET /webhooks/{webhook_id}/deliveries)
+	ListWebhookDeliveries(ctx context.Context, request ListWebhookDeliveriesRequestObject) (ListWebhookDeliveriesResponseObject, error)
+	// TestWebhook Send a test event to a webhook
+	// (POST /webhooks/{webhook_id}/test)
+	TestWebhook(ctx context.Context, request TestWebhookRequestObject) (TestWebhookResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx echo.Context, request any) (any, error)
@@ -4102,205 +5079,454 @@ func (sh *strictHandler) AddTagToTask(ctx echo.Context, taskId TaskID, tagId Tag
 	return nil
 }
 
+// ListWebhooks operation middleware
+func (sh *strictHandler) ListWebhooks(ctx echo.Context) error {
+	var request ListWebhooksRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListWebhooks(ctx.Request().Context(), request.(ListWebhooksRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListWebhooks")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListWebhooksResponseObject); ok {
+		return validResponse.VisitListWebhooksResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateWebhook operation middleware
+func (sh *strictHandler) CreateWebhook(ctx echo.Context) error {
+	var request CreateWebhookRequestObject
+
+	var body CreateWebhookJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateWebhook(ctx.Request().Context(), request.(CreateWebhookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateWebhook")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateWebhookResponseObject); ok {
+		return validResponse.VisitCreateWebhookResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteWebhook operation middleware
+func (sh *strictHandler) DeleteWebhook(ctx echo.Context, webhookId WebhookID) error {
+	var request DeleteWebhookRequestObject
+
+	request.WebhookId = webhookId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteWebhook(ctx.Request().Context(), request.(DeleteWebhookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteWebhook")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteWebhookResponseObject); ok {
+		return validResponse.VisitDeleteWebhookResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetWebhook operation middleware
+func (sh *strictHandler) GetWebhook(ctx echo.Context, webhookId WebhookID) error {
+	var request GetWebhookRequestObject
+
+	request.WebhookId = webhookId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetWebhook(ctx.Request().Context(), request.(GetWebhookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetWebhook")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetWebhookResponseObject); ok {
+		return validResponse.VisitGetWebhookResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateWebhook operation middleware
+func (sh *strictHandler) UpdateWebhook(ctx echo.Context, webhookId WebhookID) error {
+	var request UpdateWebhookRequestObject
+
+	request.WebhookId = webhookId
+
+	var body UpdateWebhookJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateWebhook(ctx.Request().Context(), request.(UpdateWebhookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateWebhook")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateWebhookResponseObject); ok {
+		return validResponse.VisitUpdateWebhookResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListWebhookDeliveries operation middleware
+func (sh *strictHandler) ListWebhookDeliveries(ctx echo.Context, webhookId WebhookID) error {
+	var request ListWebhookDeliveriesRequestObject
+
+	request.WebhookId = webhookId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListWebhookDeliveries(ctx.Request().Context(), request.(ListWebhookDeliveriesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListWebhookDeliveries")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListWebhookDeliveriesResponseObject); ok {
+		return validResponse.VisitListWebhookDeliveriesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// TestWebhook operation middleware
+func (sh *strictHandler) TestWebhook(ctx echo.Context, webhookId WebhookID) error {
+	var request TestWebhookRequestObject
+
+	request.WebhookId = webhookId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.TestWebhook(ctx.Request().Context(), request.(TestWebhookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "TestWebhook")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(TestWebhookResponseObject); ok {
+		return validResponse.VisitTestWebhookResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L19c9s2tjD+VTDcOxOppWTJTrobeTo7iq2kvvXbz5abmy1zTViEJKwpQCXAKNpcz/w+xPMJn0/yDM4B",
-	"SFCiFNtxs21v/0ksicTLwcF5f/kUjORsLgUTWgW9T8GU0YRl8OdgSCfm/4SpUcbnmksR9ILhlJEPLFNc",
-	"CiLHRE8Z0VTdEpkRTSeEC/jqRibLkFBFKFE6k2JCmNBcL80z7SAM2Ec6m6cs6AVRsBcFQRhk7JecZywJ",
-	"ejrLWRio0ZTNqJlfL+fmQaUzLibB3V0YHCVsNpeaCX3B5ildmrdW1xmbYWKymDKzIq4IV7AypWXGEpIx",
-	"NZdCMbMHKgijWcpZRswqmNJkwfUUH6czRor5RsvWj2xpNlAuj4l8FvR+Dsx8wfuwZrlv377t53pqIDCi",
-	"mtXDlJZPGNDC+AyWkMlcM8I+ztlIqyrwXjGasexB0LsLgznN6Ixpe8ze5n5ky/XFdVu7L16QD1zxm5SR",
-	"/uXB0REZTWlGR2YE0qDk6uro0ICXkomUCRlNJR+xZmj+UEyQmyVsY5RyJjQZy4xIwSIxyhjVjFCREGV+",
-	"oBPKBZHmLEZTkjGdLc3hcN0mP7I5vggHmSuWwSeqScqo0mT3OZnKPFNtMpyySMCZ3bLlyikanCRUqIVZ",
-	"tvl2zDOlS0yABYTwUiTiEsdaDsl6BHAqhDXj8hURUk+5mOzjZNR8ZJnF/+e7u5E4OhycnJ8NB6cH765/",
-	"HLy7Pjm6POkPD37YJ4spT1llJYh8SvM0JVkuVEied16uD3F0en1+cfbmYnB5uU8omdF0LLMZS8ymzSsd",
-	"cnT6U//46PB65c026Rez6CnVkRhTnrLEnJ6Qmtyyue4h7LmYEK5hFeZ/AE47EhX0ezHujL4bd1ire9Oh",
-	"ref0Rbf1kv6NtXbHe6Pdm78mL9nzbhAG3KAREpYgDASdmXdX7lTlSs3ox2MmJnoa9HZfvAiDGRfuc9eg",
-	"r9YsM2P+989R9HG324qij38dvP/mP4LV2xcGH1ssy2TWGsmEqZWxgw1QCiozbnmqXMmmZ+C+HY1PqB5N",
-	"16/WwZSKib3kTMk8GzEiRbq0mME13Cpt7oultaogvqpn6FZsiHRcJWKRKFC6EQN5jZshUewDy2hKFDPX",
-	"X7PE3MuRnM2oCg3xjr+JSYOKZbNNzgwKL7hi5Hl3NxLnF4ODs9PDo+HR2en16/7R8eCwvFmjPMvM7cWF",
-	"4NWwV8JQCTFhqk3eMnprKL8ijfjtjl1SJIRZEpkZ2LTJW66nMtdm02bcRcY1M9vPxUiKhBuI0XQVAR3z",
-	"qMewcQvhvgG1up3d5xVsiiL1TSOKvvmfxtud5t+jALHL/LPnUCwKGuapEB7d8lTzm6Z5ZB0jER9OpWAb",
-	"cKIPBIrsdZ4jkIVEwlUSiwJVkE5MqaoiSMlpFWkY7k4zlkRiwehtugyJkqQ4BAQ+U6TEE0SFhwLabOg+",
-	"0F4HxiUXoxqW2DeYpWTWgy3H+AERncRvBkOyY7ErtiQdBBDzKE+K+/CBCd0mpxJvkGEekVAsM1g3oR8A",
-	"vXxieXB1cXl2sY/QTBNmBqQoz0y5kRuWQCBJ4+CH/umbweX1xWA4ODXXIozEXockdKnMrUrYmOapbsL4",
-	"3Q7Bca8H/3V+dDE4RNACIH/JWbYs4agAFBvgt7f7SOKGsyMlGtLJ0WG9/KHp5JkiPEF4UUG40GzCMtjE",
-	"7i6BwfpAAwYXF2cXbbeJOdXTcg+aTq55slUiMbyK6qAXcKG/e17eEDthgAtVt5tXqm6fZqnq9svXemde",
-	"R3ILR3AAmDr4OMcBjXwtjBRh/qTzeWoFvJ1/KrOhT+UdM08mZuwqugRhkDBNeWp+gbFBkpXSoOg+SbnS",
-	"BtGzJdJc4NNBGIw5S5MCp+78Pf1HxsZBL/jLTin57+Cvamdg8OnC7gd3t34Ao2IZW27JhqWF5kFBNL1l",
-	"hBLBFna0duDL9SCKHonzTE4yptSjwLhFaPJh2l+V+blalffNTrkgc7eap4PmPScvBEIBkibKxnSsDcpr",
-	"hJwwTIymMOPjwHU6HFyc9o/xyvgQcmMTSzqB5jwlEATJBao3LMHR9wnOrgjNGEnlZMKSkKC8kDGdZ4Il",
-	"dt8faMoTq6neb9Oo9TjqeHZ8dmG++EDTvAoP/wH/EspUZmSWK01uDA7DAsiUfSQj+KXB2pN2SP7y+vWL",
-	"v+7tNb27CL+jBLBBXOx9ClQ+m9FsaSayGoaRCINw4wLXxdLy5FZQyS16u0rnrXhVSPfXPuy/uT7tnwy2",
-	"Aa94xlvUkE6IocAGsR3hBbGxXN2LTv1ygHADe+i/ue4fXwz6h++uB/91dDm8rFtFzVOVi6/pxLt3sCaa",
-	"ZowmS8I+cqVrpn7Kq2+mh+HJTcbordGfszxloZNkHJAMrRRVbFe3D0T3w8HlwcXROfDE4dnZ9fHZ6Zs6",
-	"kNU+5wHtsNwDGVFhdEb2ccRYQrqdzoZT8/ftI9Dh1eD6sD/cikDFM/4ackYSqtnaHTy6PCN/+67ThV81",
-	"nzF/ETm7Nl//Ya7f+cXR2cXR8N026BXPeIs6z7jMjH7gVpPKRUhmLOH5DFBvyidTbw1z+3xl8ovBwdXF",
-	"xeD0YOvheU95C7hgqDOOGKC7Mz2ofD6XmWZJj7y+GPx/3/9wdnVx/M5bSFa8VyVDRyeDf5ydbidD7hmf",
-	"DPEZ+5eR9AssEuSof9onBnEI/AJ3/h4LGB5/ZnbzQGVqnW4jf7ubbpI2L8LkJWivTweDw8utl2nzwyty",
-	"kNmfkdTAoCsYSwxNSux1q79MT0sQ1W0dRQTad06XqaTJUMpjmk3Yo2Sc8/6747P+IVK2/sWbFbxESQy0",
-	"bStipzDV00rP2co80gg1XXLCX+E+M1YYPF6Dce5xW1032lRQ0LcjLKgiM5nwMUerkDNi2pU+4f5jZ5OJ",
-	"4XIlRJSWi2I9z1RhVbK2rv0Vk1JiNLoaT0Xd2uxjO/AMLOmSZR/4iF0J+oHylN6kj0Omy8HFT0cHg+ur",
-	"0/5P/aPj/qvqJbezEG1IeEYzni5J7k35tEiVUE1vqGKOKd8YcNLRlCUk45OpJkIuAL2GdHIq9WuZi8fh",
-	"FUh0Z8Pr12dXp4drYp3UZAxDP93uTiVR+WiK0pLvArDbUbdfuJ/LHzdtyBDBX3VHhtzVbukse9Q5wWWo",
-	"ntAGsfg+RwhydgU6tYPdF353vw4EQWYRJZKENSC9EjTXU5nxf7HkkXri8OzHwelWLg8PVNRmlEpXHHta",
-	"3rKqHAxvXg/fnQ8+Oz4+VTMJjEr0cs7K7cs5y2ghdZ8cXV4enb7ZvJHqA75kUN1AYSwDBIFVOVNVHX5U",
-	"HvBHHY2YUnbhU6oIsyazp0QUcKz6E3FFZlwpLiahmzAk3AJRZo4VLcBlbcC5wmnevn3bWvXlbuM6q65f",
-	"WOOVKITdE5ZwOgSb4iOI19Xp5dX5+dnFcHB4fTI4POqv4Yc3FbHDw7Z6RLOPemeeUi6emBUZucawcG82",
-	"J+OjFZ6VmAmHM9cKbulP5hDg68dbsVZNvz4s5lSphcwSX/L2FR37868k7oEZL8tHOs9omi4tijWow0cU",
-	"fENCPeQLjVKSiznNFDNCgwurMGJTqzB6J80V8J1lP7LlCVcz52F6CL3b4K2uJU2bnt2iAxtZ0xlZcsUS",
-	"6zYnCR+PGch8TurcrgavHXTN+rYhg17VwWrUrK+KCKuLRVcc1+sGYQNCA7pIbIIdaWw6mmY7QnZglw4e",
-	"C5Cp130tZ4JZeduQRU9QN3z1mQLuq2zcD8SlzDNzsTVHTDIiab0Dx0n3ftwQxHMIks8Vy/Q+EXma4nck",
-	"YSnTQIfNlyiuo5tGCnY2Dno/bz8csJbdhZ97aBLclcE78uafbASKDzpTK3E+Zrww0HSyHu0DLjmRz1of",
-	"aGYUHGVeQPgOYKAhvlz9ahK8vwsDnmx1d1mjYOGmM/j6OedUGMh5TWQUAjnuEa4BmTCUBfif1a9IIzbH",
-	"F4PnQ5f6mNJUs+Y+ifFQcAiuyEQKOCEHI5wB7pt57kGAOptfubfdF4d2lLswsBrh+q6OtCri0tA1AkIQ",
-	"buhe0LrzHYE/u5OHgwFAlpOHiNx1+IJLPuYKqG31RliPtfmTazZTnyMr9mLeFdPQLKNL8xl9ZjVe80Kj",
-	"cFdXEfAAWhM3+6hJQ87pLzlrViPJurud9ViFMJhSdT2TWQ11OJFZOcdYpqlcYKjKiO0Tc7ExngtIlHPf",
-	"t8spbqRMGRVrUHcwKvboraEO3lXSW3uBwNAix+iKRP8SgkNZFR09SjUkDPnIemiC0sCNZ3Q05YK1DDeD",
-	"L8zzIWoiVJVhBReDw8Hp8Kh/fGmuWFVjatdB3XGp9Zmn+YyKcsIZU4oieq8NYrnZpy2sCG1tVBOIVwhd",
-	"sCTLgDPaO70esuGfl11qiLCqO6GzkTObqvUrIas/Vpd68fqA7O3tvQTzY0vzGVNl4JEcjxXTjiUplnGm",
-	"npXGWyPVE5klRgP08PznYLez+12rs9fa/duw87LX6fQ6nW873V7HoH/x20vvt13z2/uwvLIFISmWVQf+",
-	"6pVdgZq/7TqYOSN9HQpYfuDs8vvWdo+Hl7KxJjLXbdIXS4JmPFzTarCL8w2QhpA6Es93d5uOmlNykysu",
-	"jNaEDik9lfnERlICbQLfPgZRgtClbLyQJf+pXARhgOsyF5hPphtYQDV8Bd9fd1+Axbu0vq8B5QdDe1Cc",
-	"yNicUa1IQzFGyneOxDzXzfUbPs7kzGfuSc4Alw22wOD341zlRK8zOTuEQarfHXhDGmTIUW0pCTA4Pd4O",
-	"Bj8ev9t/9e6w/+77k7Nw+EMtalnXRXWAQW52tvOKZSlEgGy/t7AAb6gQQVGHjCtQvB/4jawG+JRIDJJt",
-	"QnCuvaiGgmYaYht1KeLEzq8Qh8SQuEhQRRY0TVujVI5u8XJzQWK36rhn5EPK0yXOnuTMDAl3l1TgYSZc",
-	"KvtAJPAJ+xMMKwW5kXpKFE+YwjCzw8uhEx9In6RyRFN8FqOZ5ehWEXXL56TR2e3tdcwQNBJqbuDdGsts",
-	"QbOEJHTZLJy4a9Trho0NGzXfTKgZaK+312lC4Lwhfi9ePH9BFF3a67Uq/9ajso0+QzdNsGaBT3IDNvAv",
-	"G2kA4MYdZCq0FIOSS1JViFWG0QE2Gx3Enp3zEkFYMRCRVEmXDTDOdZ4xo+x6h1WMQfQ0Ywyj51KqWSQm",
-	"TGNMY7HEEOwH+KD8wDIznRRMNdskLm9rTBpRgGx+D8fDJR+RREaC6yho4tbB8Zgxi4VS+JsyAqTZSVhF",
-	"tXAVPIg240gkdLm/EaBGel4DpMEU2GqGMGvIrGS+EL5rFsYSXOeUKvCThDDYq3dkDqu20bOMaQiuEgQi",
-	"eH7qH5NJxhM8h2KDkYDPuK+VjcCyYR3U8ldAkmaVpt+TMm4l6J5D+M4jgmvhQAXuX1xcHQ+QxcDKZI5L",
-	"j+GHXkzmGRvzjyEimhHp8hvFdI/EhpzG5Hty2D86fhdGAilrSE7OToc/HL8zgti7Qf/i+B1pOLJo9BoH",
-	"w5h0Wy9fvtwnMdDimDROztrty6sizD8SMku4oClpvWi3W10zYLfdfuHit5kAN7bBhLUpQ8LakzaJW93X",
-	"FzEExJGUKh2J1xk39AJmhbdw6tZe10wRmgn2uvuk1XXJLOY1AvhnrgcsDTfa3I+EG8Tspbu7T+KDs6vT",
-	"IXzqdDqkAXSoFEQK2+dUpg45mhAOfHU6PDqOI9GI37179+7k5PBw+MMPJyeXl/+Im3gxDencJ/HbHy+H",
-	"cZucA9JxQaiRQYwMFmJSByoHNgOHi0jk8znLyIgqBgIL+vhYqtZCc0vMwVsQo9wJbkTwWE8ZXItINKKH",
-	"RRhEQbNNPBnV6TIOB3uGqM+k0NMCAynZ6ypt7yUpj+r7va4H0H1CyZLRLF2S1+wmy2m2JLsv8QEFu08Z",
-	"ncMjGGSyGnO9WSLwwnxfdDqr+RGPihKuxGrUZT+s3F1fBik5ztXwIKgJ76uJq9gnubgVciFWT9rFalTV",
-	"01XhxtvCd8+fBABejEjd9ouf72olqTq5yTqlV1XKFBX3VWa+JuWhPegeNh4MZ/60PsJGW0nXsACw+nAp",
-	"QvJtF9KugG86gcfIaja5BGiNuUP57AbVqbVFzbjgM0Pqu581q4A1xUbWIDDKhW6A4gax8yJPmSKjKRvd",
-	"YtyCZWqGLTYMSlnzKEYamMNv9khsPsGeVsIMUVSIhM74DEhKYzWIsQlhOrngvxjWPpOW7BTW0IkijfWQ",
-	"Q6DEsFGYNf7LxcWbN69exeC2zNO0nAciTS3X3YA0VQDYoUhjyj6ShE8MYZRjwjiofYaqohHZTFO9TjY4",
-	"tU6mLNNh/vJzp/Wy33pNW+P3n767u1d21XpGFMbP3nl4uppeWDkGy09SKkDmI6dXx+WvBe+AQ2IJyOlp",
-	"Sq4ENysgiynXjKg5HTFkb3Y5RreIIgUHgOF2ht42bSz6SOZCY0xJCSGWZVQkapXYbstF++8o+tjpvP/G",
-	"/KHw7+K7R6emeRG0tWSp/Hkd9MWPazQLjqL+tmFo6Sr+WVHdIzOFAS8MrP34mur7m0cqSHAPaliEnG2a",
-	"4eno6dwzvmwzzxZGGgCub52gaXoPx4Rn0bh7H9bo1EVutdWqrVsEhEtPs25v3n15sCjPXW9yMvDEiX+o",
-	"rKBrZgyyllXZG+jvcc4CzB4EZcCoHyvRg5FQU5oxwnWz4syBcUEVccH8AIMEqd7a4axuK2M0ORPpcmWb",
-	"3uEZMrzVj2IeCM3qzR2AzKD7mOLBP7Ruh0dPYR3vzeeJdyfq0j6troVsV7CF815UGOzWO2Q4z/UKWuc5",
-	"MNgnlAV6aA2x7mmLE8jtjDA3z7V5A9x4t0wQOR43Q6Md4WtQE0CTEc0QiTIG7Dg0Jy9TmUMABnqJkuY2",
-	"saMeQR4qeOCBVS9b6NE37/Z7NKdyv/27VJ5BhQpWjt/i5OekHHXrmQjXKLDR0e9PWdDl+b7OC13aKCqW",
-	"87C412XBBHO64B500PHpj3C/Ngoq5egRXurCfW1tGAlhIjFnfB9qpS0b+vwmVw7ZOmcBXBvhDDutM62b",
-	"W1jElDXOr4ZNS7KeKTI2W8/YPKUjNoO80nvKn5GoCqCAglYCrUZ6OwPbugR6NDweoNu1WHAMhsyZVHo1",
-	"9YI06rI4zOsOt2F2L+7fhf1HorFqe4dZnVkW7HpongG/zE415QIIVUjmVEGojzKymVywxBvWRZ6bYcs7",
-	"hQMjpji0LMKW0KRTAqNURJugRa/H7TdWlTYjBgvHfVzQhDNYNjaGxxtZ/LUhe6rwq2Diop4ynrk0X9Uz",
-	"cqp3MijCFremALKDvvk9Em5+kHJLUNSL/574VcXZQ7sGoiUZ01SxOhfrmrS1gvea1KFRnfhdcHLhHP6F",
-	"wDxcSJJynRlaotiMt9QtyOhVCdrMsVXpeLzEXJu6dLciOq6bJtYQuFfidwMcgt3dVqc77P4VHYL/CMGs",
-	"NTYgsTVwKFEQsw/aFkblgJlIODP/2jjmwtWM3US/B6GKXA0PVu1BdYvZrsFFUfLp+V3L/Lfr/hvifz38",
-	"r+H+j6J2FCXfNv/e+Mf//Pxt633lqebfm39/pPpXpJrcPYlkfT95Gg0Gvny2VtKm82ilE4WUjZqlp4Pu",
-	"+xzBvK02a6tX33Y6/U5Irr7dM1eEtNtttDeUKqqC2g2UYOiaHGOgAbxvBjaUjytS4RlES7lSMShfkhlP",
-	"b6vXcrfzb9BsbVpUvbUNf6vRaeGXNYUWD3oTx68PxykE/3tqABBGtqYCpHzGdb3GMacTRhT/F8NIxway",
-	"9xGdz0FlAorbbNfroHTC7quu0gnboPKg6GxQBR4KSccJb2hpt9U/6pegpabp58ZFnRDGcWb4MU/xTkFi",
-	"k0F4mLz9+YgrPAc3swWCg7Db6KYzvponG2trjZGJa2lVmv3CCYgJ5noqsRJYKR62SWwIa0xGKRjoK6JX",
-	"GAlPKJJZRZbZdyJeWLgmWRLDXfYEsDJPB6xz5MBMw8UkEmZphXAC3GUlMY8rslFk+az48BVlg98X2wen",
-	"Oxc+CvzJXP9krvdgrr93PrpCTsFYOMoNilxCEUKY+QYqDfZzPS0/vXbM6T/fDoM6Y0OMuTfXkHsTk3Em",
-	"ZyQ+P7sckh2a6+lOKidcIAH1vs3YOGNqGhdlFoFguUqHdrVTree4fC7Gsp7sKz4RLGlxUY1Yh4OnE9Um",
-	"AzBzYX1Fm+4sKvlCkWjEfZs6BgayHsGSiyTKO529ET5k/mTbt1fdWTO0ZQ9teQEbnWFXmVBNe0USrrf0",
-	"osamsjWvWELYRzrS6ZKkHArquGQSUIOfd54bFTYSr/xwPmR59WYLs6piaFCUn3c6+K11o8UGF2NPowdE",
-	"CtfCCvGS7delOtjoU+UnvzgxIBJFGgxGfVQSsv7z8uz0QYkxZMI0VmFcTa+wgS4wWyWKYJSn84xrgNs3",
-	"31zaqnma3iDiJOwDHzHV/uYbiz1wMBalICSAktha+mLSqLeu0tE0Ek4UmefamtDNCKWdAi2qtgyjHI8R",
-	"Z8B+CulrzoAKx52hDRXGiYQZqDDLWdNraI8dTc9e5dYmFoW0FQPN00uHQT7STamKBJhmeyQKEP3tPvEC",
-	"REHcJpdMJGa9N3R0C/FTZcK3FOT8ahiS8/7w4IeQHA6OB8MB7EmKNSBEYgMUeijBKjljsshPSap18bgg",
-	"N0wvGMNqU65AHFRje5J6hnGl4l0M68WidEBhdj7Z0mJ3Vuwrf4qLAqRQ4A9q+q3mthNXeQTOAmKN4pUc",
-	"oNjIspDjrTPOEqLomKXL9nplPDc5lMJTMdEsTQl1tVgXUALUwRATBbjGqKJUylvnl0n5iNnwels77eTI",
-	"UPw8Sy0pVr2dHTlnAk+gLbPJjn1J7ZhnS3EhGMpEkv75Efm/////AWmrpMiekbwXdNuddgdzWJigcx70",
-	"gr12p72H7GwKXGnHS6mYsA1qmE9B3UV19wBVshi2HodQzwzi4jOl22RAR1Nr8nQ5M6SB5WF9VIGkmJpa",
-	"yBA8RYtcmf3KxS6OuyjMCfHtkaDzuY0IGmGoHtcYFql0GY06n6dwSX0/jT0/aguqlQHwYSRuDJUwpGkk",
-	"58uVNC7Dbgw6lWzgmcI9OeyHMqFcQw4pTsUVTB0Jdcvnc5aEgErg0YMpyUgKBx6o5KnsGISLNjksSBUA",
-	"Qk3lQhnpu8hvigTCzPIjmxUGsQ3UJc4Dx0TaZigO0OuhxIjHHhkZWdAZ4uzxkoZwCqAKK5cdIdYMV0vW",
-	"YYBAJOiWtBrqXt+3y0T+yovywShYClCHUzo3sJvSbJYypdqROKcTVlIfV9usLHiJJCJ2OTDoFstyCEkG",
-	"+wITiSIYZmZxs3y46QKMuSZTaVTgGYYbGzHnxoAG6o54pxeDsh1j0DHxiv3N5AcrrJDyBlgMkgtR0Eag",
-	"F0V+71ES9IJjrvRBkdbjF5/e4MYqH9m5tOULN+ml4KiaUbEsD7ZrkNkonPtmjx8Y6q4ANvRwUQVftck/",
-	"WCYhPoZNqOYfKhL+ef/N0SnIC+0N1TqdWaJMES3i4LpGDXiIr7JO1HdPB+tLMoLv+5W6k7udzj1Sfe+X",
-	"z+olsW0qAVlPP61O5ZBGS8gEA8FYsI9YqvD5vRZaW6sPK5luK9aHT9SWzDRaKOT5r1fH9MtqlUDeVlir",
-	"fMovrWXuowEBoEZR0GkuFUf0wtP2KzohEj11qrEFv6VYuBofAvYcupsmKxBrp1I5w7zU7Xz+pWoJVPPW",
-	"7u7n31pN/78Lgxede8xWLX0Jb+19/q2aIkC+5gu0ydd5f35vblxZHe4tEP6K5OQ4r/P4934OLpdiFLw3",
-	"A1sJbKOg0icxVGSAx1rK0KpZXATxL6Gah7AiScmEjQgMb/RIzJNe7JJ1Df+PRGx/wufjkEBSby8mlNjK",
-	"47Z0dMoxudvoV4axxD0y52ISA9MGBilnTFlpo/siEujvUuZZu5hSRNDTDLLFDFG2aiWWIlK+1GG2Q3Cb",
-	"mJ+Ag9sXDIvhonCsAXM/KtIZLNE5pkq3BgCvo8MYAxGw7gbaTKUQbARyBjx0aYtmG4aJce1ItSLRoMWN",
-	"Ga+I0OCRm6d0g7RljUZWnIbTKiZWkUilWusQIDA8MzQ8GdZSJtECmZQLIoXNlQLwIIe3QV9GQPTrmWAN",
-	"E+ViLRRTkAANrzS8rgvW8sCUVSLdGgvRIxIg9QPGgOZsnnMpKe5Y1DTXiiRy4TDRfn/L2BySuYAnUzJm",
-	"C3e2kZhbIwZpDH4anA6vL4cXg/7J5fX54OL66nJw0cSC2yCZQAHnl2R4dnZ90j99555tkyONCUVuJhv5",
-	"UB3xpP9fBUoZ7EnT6tAvOnukpmqX6/hwwXS2bPUNckEpfJs9iVuc0SWZ0g+MZFLOQGV2pkdz6EbvT82C",
-	"4P5ZxINiP9aeb8tzPQNs4GPL7RQeFJycXXdpgcH15kLzFOQ3qpxijbKuy2zmtsmKQRXMcgZrpqu3AjaT",
-	"RI7yGdACL4fzhqVygWFWtBCu4SIKDdl4VNO4TV5lcqFYpp5VrpH1XxgMhjGtWQywch+92LpEYYTwmOnR",
-	"FNFyuJyzSyB/FkPNhCq/MSTxhsUQS9SsEyYvYcABEtOnkiarEZDeRcjYiPEPLNmHuA9F5uaLBHO4PpSC",
-	"T3tTZfwKifoVK7t/XhhcYy4PlQY3yRo4GlbdskJbz+BnHMeRQD5iPvKkR7q7HYtejidFAo2dnyJbbiEK",
-	"ehEEcUVBGAU8iYLeX8MokHP4AbVC+MmZnoLeXhhBOYYo6Ik8Te/s1A8WNZ9OnPyViq3/7sS357svH1eT",
-	"b4X8V6rKSYn6HggQeEsd7awUfnviYwAOBuZd5c1fCjBlRQkjfgCpBl61Uj/M4zHrMuAlSlVGbVpQXmYH",
-	"o0EWO/Dcp9eT15zgty1Ee9a5QqEEKdHw2rkBcOMSINq6NOeMVL9ZL1+7wO966TpNLXWfVWK/1w0VQzRD",
-	"fpFq/fiI8nrcw/pKj73zv+HzNwBfzaHyThfO4r1hhrPRvKWlrAlHqRuCNHgSwhmHWJO/WTn0wn6j9DVM",
-	"Bd5zqWrw5i0m+5I1+3sIKoZtUVZ0GHN1VT7XZCwSDXQ/bW4y1qxrMlYnEKGzwGDTQ6WhlcZvKETABl7J",
-	"ZPlQyg0Zan5iGULZ5VHdmxoX+X4rMV4GKndrF7P7ZDavojxw7f2r1MmCdP3MnlcIse03jAk/NWa9qVvZ",
-	"aOCWLZuPLmDsNz9s+d0Pt71a0y/xDkLXxC1M30+SIZ0Mpcv+qoLgHLtySbGxBlzD+rtQhR1ZjFS3zXUa",
-	"S/2pVlsR2uZBPbMZPOa2UXH+ssNxwVgHzMKqOm5S/PTQQTFwrHbQvPjpYYPelbLn58hu0b7k0SJd5+U9",
-	"5tnUWAdkwntQ+tXq6/Dei/ustqbU6cNFympFy982UzuwfS0N2XggM/NfJQ1KUnrDMKYO7lmzZ8MwtiYh",
-	"h2Qtpda60eQcu+jZRjU2fdhjiXhzDVNEUghC1c4nRPY7XC9U4qupvmdthHLsCq2Bl65B/dQ2Z2Ro7he+",
-	"UnA1LtfpxOGG+3wPtma7LdYoxc/rEiggNPILVCocdftLfjVvuDr3wP6aRgB/TFP6ofX11l6Yu4ceP7a4",
-	"MzPUFg3oVxK59sElnso8KzN8bhhiMsblYlIYXDqZuWdnYAyqoHYkKt7pIozG+rTrJLerDdzloSj+EJHt",
-	"15DBOl9LBqPKnduXNYD4eqz565KG3wEj/z3QowvEMSRIz1xjMKONwe1fJ1HIKdXtZvvDWZYwV4QRshtI",
-	"Q3MbiXmTgSfnZgluFyUxXcLmx7ugEZlBqTn0C9k4AyhBhXFtgi2KuCXSiFtlLnIMvoq45UplkcyMq8AR",
-	"ZGN1bAhpr5LUMM+1k+7LskdFWkJKFca1xK3VV6ZsZuOnNoSCQMjXI0he2TN33YAPnnfMSglRCeneN7zD",
-	"sAAIpIG01cL+zxVhs7lebor+sLkpdcEfv3roR/32Ff8XK6NfvOCX9diXXzH0Zbfz9bd/QBVrcaGYsIEW",
-	"Kr+xRU9dVB5G9WM8hPdymwzMIZMZowKKeWHy0qZ9/1LZ8/3SV2rWe4ZqdEzTNCYN1y04JPGciYSLSTVz",
-	"aJ/Q1cpoDi6Xw/7w6nLTapWmOlf1xxTQNPWK++EnO32lIMIjqvzhqmpP6kzY6o82ApmXdWx7JE7lwmwd",
-	"06Uxbn7KJ9NtEHDh5huvaVnN4X4iyLnX7m7L6j35Dop7TkIy4R8cGTdLdwZHAu1NsdSZEWJcx21n0tuw",
-	"cJSFnwDZ/KKqZf6ZwbCSRwCoXdKazY/3WMYYwsvVCNFjPxKbEfLsYnj9+mhwfNj2k92oexeCH/lkWjYc",
-	"TOViv8J4ymdrWBAEq1Cl98syChMhM4iVVmxLZ22ZbaBXQatSt8OrdulKf7S8vz10anl/V4aoDugKjrRW",
-	"M1S3lRO+lJk+zNkhTup9OmRqZL85L6f3P3pPoDUh6evVz94zQ7u84m/47f09Lnlx0r92MGKRwFujGRhK",
-	"Csy7SEV1EYggZakNasKqSrhg9NZrm08a0CC/3W5HQdwsKFXKlYaSxs5XtZgylNLAH+jbRbEsbtEco8wc",
-	"cPkRNjXCTyLQErJV1vMCEp6slgIwy+t2/9baG+/Sl6NuAr35P+sXLIiEAeRenTXktJqKUAQ5M4yMXkCe",
-	"rK3Ps6CKKIgWWtvLvmGlNzJZ3gv+Qzv8M7V6ECHJhdfx72EbfHyc6VeOAQVR8jfT2tW72Fum957yex7K",
-	"zDUVcEtAl0GPOCIaemVQSkIZEkcni1AKQ7Er60KpYtua8Al/PSABra2FpmlIrLATEr/4UzE7ik5P294U",
-	"ZUujNmXanMacToDNOSXHZo/ZvLdcK54wiA2zZXSIYvoL7JR/PEXdcIWwBCuj2WiKiZUGwkCBQ6fdUQ3J",
-	"vVhIrVDfjSb6YAdz7bCkAV7/EBlPCL/iv6rZJq9hjShaIW6RxjoChuakm+UNIY3KBTa3txk634BrBARa",
-	"HJ0xdBj/QhoLmSXKVV4vFB9vU819BNDN8jO3EtiXGaAQClNGQTRrrciEhRZDWv6l9s0SzTYZGv0Kwkqx",
-	"RHySYz2ynoXJ9wVIzPq+d4tb99mbY/tDOO3XfKBf12u/woc3V3AqaylsqkJUVh8ILJdx+X5FxZkHhAAU",
-	"Rdq+ehAA1JTbYIFWt//bwwDqAgAmEP7GNWmgn7AaBDB5eAwAhBJs9tfbMomsfpUnNLvF4qgCvDvV2inP",
-	"bA8srxcDOnvgWLheX+vIn+3Ba3VeTFxpfcTCY8Z9w/TZts5JRaVHZ7FV1WKu6/ucVEd8zIrqD6S4Ov80",
-	"Upi9G7XzPw4U1lpfD+PM+/HBIzv/XN3AefnbA8d9uAMK6079GRzyBwsOcV0k7y+K9pOkKKEsK0RYJhJU",
-	"6DZBG+Vqc9N2IenZfPb1+kekAU1J6iseyqzMUXYJXFDaEKW6Gb2FHGOsU42mUK+mpeuZUvZ1gUqfzlRj",
-	"B6wW8bRBK+W6GyUvLal3s0dcw58TKRK6jAKzwU8RdGWIAvNzXRuNKAhJVPSwwOcqLSai4G6/GHrB2C2O",
-	"Xd+S4yp8OwiHP4SvL8w7tpsQeJGwoUuRuA5tRNwwti2MHafVxbdxxl2YU63M6JrTfL9rnux2bMmAgNAk",
-	"UQS6u3zf7ZSjrPVAIly7pyPoF4U7L5v6REGbXBaVV6HPEDZLIQ1spENW+uiEtqVNMyzaD4UEdhR6jVGK",
-	"v0NcpcEnaCoTkrc/Xg49AZ8mCcj3RfxRpZzG9ggkEEYISDNkIh1Ld6FGk89FGj1GFv9Nhhqp2z9jje4R",
-	"a/Rw+lt5GTTgiZSJ0fxViWCOIma37sEEyFmuyrZp11jHTyjNaOJhP+K2uwChiyWo4uubWknpgR70X9tg",
-	"v02J+qLYnVqzdSFjQm9tnqauxZmLO3yknfq+4URf7S7/8S7kG6YfeRvNm0WRqpslaDc8CR3dd8Gwnhhi",
-	"JAqvyYK9dBOmyxv30FhDdeuCDV2v/TqXcVmCFBCxKOMD+dspH3G9tdooqRQbjUS12ijUcoFx0fLObbVy",
-	"KFrYJvGnqHTnG34PNpQYKJQiXvF+wXqGpkViveAoWOtsZbsVlrzjxvaqf5Q9BlwxI247G9rc+TFjSfF0",
-	"aoRFzFq2VezE0uqJ26Imv5hdPzrTpaimaq1R96eKtkbtV4+q/IxRiypi+1V8xbDKL9Jqv7Ic9Gdg5dMo",
-	"v7ZyhpwV9ND2iHk49d82Vg/rVHlkF2NzHN2FSsWW0lb6NhTKpsz8lgx1Ah3ExkChM0+kC8liykdTLFXh",
-	"+xMqXVd8+mpLJVtWhLfQ40afj2CvNBRxNAVJMSqBRdIHcocizN02vSdaArO0/pt19ehiownttxCn/jBH",
-	"wdelqf+GWPU/ier/6mj1OjJaZ0cphDaMLHysyFvrfT2pypVll29DkrB8D9dt8lpma96Z0HmtwS+rMyoU",
-	"NlkJI5GLlCnlN5RS2FCKNNCkhDWmkhANS2ROlWIJtnhc8/nwwokH3X1d26fSxokLQNd3hUOUbvJa7SIu",
-	"WoPFUIEnEp5zv6bFesVHQxqKMRKXldbb40zOYizhfEnHzNBq8F/3qq33vE7qAHIbnubix/ySQruuLVVs",
-	"po7J91ifCN/zO4BxXe39hR39CR9Def9mmxyUFT5L+6GDq+FrBq6W67X9OsBAdLHSgxRYDbhN+viHYbzn",
-	"V0Nb94xpVWmhABZLAW2OwACe5aVJxUO54gAXdInGmcKRz73HQD+qrTF0sNnn90U2wadlP167uC2MqBpe",
-	"sqagrbR4rPZ3a/5ezCJ/mjh9Kdue9yMF65MVQbeeVHt1tZ1PnavtuOWRvxV63Cy7Dzr6iPR3xvyWgyXh",
-	"LKl/mzjCCBV/9YIbkXiNJGIJRSzLw8sgYZimXLBXV99PivYl/Hq/xI6sOuM3lqKupftF3z9MJVC3zxQ0",
-	"I/FofJlYCqEWqng3EguZpy7mCLKv9smYLVhWwgz4JbPlGsvaydV2jbabvai1ubzZFhzw86ea1rUzKpb/",
-	"/mSk7u+7DK8P8w0kvopI7acoevbUtW2fLILW1abmivxrBWO+tk/tj8c1zjP2gbPFxoipAsceyk/qQ5Fq",
-	"pnGNaLdQPogOWCN4pEEFJmtilsJqp2mP0M0Z1c02uVIQrgD9wNjo1rUehQchONWFJUBioG77+WQApmtZ",
-	"uZqP9hvU8ZL719wowvnaZLfzHK1OBdVHBs6hewVWLnWlCMjQb6jhFzOIhFeoww1SEd4hRan46Zly/pTa",
-	"wu8XbCY/sCGdvM7k7Cs42IdrnYj9fRs0WUIt2OZXIBdn2Z81P7ZV/qO3rs6NwcHHiaq1g5AGxt3yjPBE",
-	"2Zbi2IVcsXSMoqB3ozNA0mtz34x++aWuwPAhBUpqDSjVa90tb3TKxa1N9q+pq1O08wlRyfeUeD1lGYsE",
-	"TTNGk+Xj73N/c9zub0gv3m6WRRhAsLajh1+i5H694HMsQWe77esvDqXwwr7XyXT9TSsVM3fhXEXS1aDb",
-	"7WS/Wj0NvALtOdXTtv06rIbQVh7A7+++goHhTwK+XV7M9WrHsoeS7+0JBXXUfJ8URTvBpYcRf0jmD6WV",
-	"acAGUOmysxpeOLnWstDm77FpKEFbp+kOy5q/RTesHTrnOx+6QOcsOOrLvGG3IZe3FloXvG0yBwYckAy9",
-	"1SNU11P8j+kNS1VZJy509eFc6f3KGJO6Iba0swCJ3Ka7yQw/QMwGFj/2xoZqvHfv7/5fAAAA//8=",
+	"7H3rcts4lvCroDhbFamHkiU76enI1TWljpXE276NLU8208yasAhJHFOAmgCjaLKu+h7ie8LvSb7COQAJ",
+	"UpQsO46nuzd/umORxOXg4Nwvn72RmM0FZ1xJr/fZmzIasRT+ORjSif5/xOQojecqFtzrecMpIx9ZKmPB",
+	"iRgTNWVEUXlDREoUnZCYw0/XIlr6hEpCiVSp4BPCuIrVUr/T9nyPfaKzecK8nhd4e4Hn+V7Kfs3ilEVe",
+	"T6UZ8z05mrIZ1fOr5Vy/KFUa84l3e+t7hxGbzYViXJ2zeUKX+qvqOkM9TEgWU6ZXFEsSS1iZVCJlEUmZ",
+	"nAsumd4D5YTRNIlZSvQqmFRkEaspvk5njOTzjZatn9lSb6BYHuPZzOv94un5vA9+zXLfvXvXz9RUQ2BE",
+	"FauHKS3e0KCF8RksIRWZYoR9mrORkmXg/cRoytJ7Qe/W9+Y0pTOmzDE7m/uZLVcX123tvnhBPsYyvk4Y",
+	"6V+8OjwkoylN6UiPQBqUXF4eHmjwUjIRIiKjqYhHrOnrf0jGyfUStjFKYsYVGYuUCM4CPkoZVYxQHhGp",
+	"H9AJjTkR+ixGU5IylS714cSqTX5mc/wQDjKTLIW/qCIJo1KR3edkKrJUtslwygIOZ3bDlpVT1DhJKJcL",
+	"vWz96zhOpSowARbgw0cBDwsca1kk6xHAKR/WjMuXhAs1jflkHyej+k+WGvx/vrsb8MODwfHZ6XBw8ur9",
+	"1c+D91fHhxfH/eGrt/tkMY0TVloJIp9UcZKQNOPSJ887L1eHODy5Ojs/fXM+uLjYJ5TMaDIW6YxFetP6",
+	"kw45PPl7/+jw4KryZZv081nUlKqAj2mcsEifHheK3LC56iHsYz4hsYJV6P8DcNoBL6Hfi3Fn9P24w1rd",
+	"6w5tPacvuq2X9AfW2h3vjXav/xK9ZM+7nu/FGo2QsHi+x+lMf1u5U6UrNaOfjhifqKnX233xwvdmMbd/",
+	"dzX6KsVSPeZ//xIEn3a7rSD49JfBh+/+w6vePt/71GJpKtLWSERMVsb21kDJK8244a1iJevegft2OD6m",
+	"ajRdvVqvppRPzCVnUmTpiBHBk6XBjFjBrVL6vhhaK3PiK3uaboWaSIdlIhbwHKUbIZDXsOkTyT6ylCZE",
+	"Mn39FYv0vRyJ2YxKXxPv8LuQNChfNtvkVKPwIpaMPO/uBvzsfPDq9OTgcHh4enL1un94NDgobtYoS1N9",
+	"e3EheDXMldBUgk+YbJN3jN5oyi9JI3y3Y5YUcK6XRGYaNm3yLlZTkSm9aT3uIo0V09vP+EjwKNYQo0kV",
+	"AS3zqMewcQvhvga1up3d5yVsCgL5XSMIvvufxrud5l8DD7FL/2fPoljgNfRbPry64a3md039yipGIj6c",
+	"CM7W4EQfCBTZ6zxHIHOBhKsgFjmqIJ2YUllGkILTStLQ3J2mLAr4gtGbZOkTKUh+CAh8JkmBJ4gK9wW0",
+	"3tA20F4FxkXMRzUssa8xS4q0B1sO8Q9EdBK+GQzJjsGu0JB0EED0q3GU34ePjKs2ORF4gzTzCLhkqca6",
+	"Cf0I6OUSy1eX5xen5/sIzSRiekCK8sw01nLDEggkabx62z95M7i4Oh8MByf6WvgB3+uQiC6lvlURG9Ms",
+	"UU0Yv9shOO7V4L/ODs8HBwhaAOSvGUuXBRwlgGIN/PZ2H0jccHakREM6OTyolz8UnTyTJI4QXpSTmCs2",
+	"YSlsYneXwGB9oAGD8/PT87bdxJyqabEHRSdXcbRRItG8iiqv58Vcff+8uCFmQg8XKm/Wr1TePM5S5c1j",
+	"rPUdu54KsXa5C3yMK65fiXnlyxdzqz9H2g/48AquzeDTHAfUwj7XIo3+J53PEyNt7vxT6uV+Li68fjPS",
+	"Y5dx1/O9iCkaJ/oJjA1itRD6vuyTJJZK37p0iQwAhAbP98YxS6IcwW/dPf1HysZez/vTTqGG7OBTuTPQ",
+	"yH1u9oO7WwXvKF/Ghiu7Zmm+fpETRW8YoYSzhRmt7blKBsjFh/wsFZOUSfkgMG6Q4FyY9qsKSCyryofe",
+	"aczJ3K7m8aC55eS5dMpB7EVBnY6Vvn8KIcc1R6UJzPgwcJ0MB+cn/SO8vy6E7NjE0HEggI8JBE4yjroW",
+	"i3D0fYKzS0JTRhIxmbDIJyi8pExlKWeR2fdHmsSRUZu32zSqYJZUnx6dnusfPtIkK8PDfcG9hCIRKZll",
+	"UpFrjcOwADJln8gInjRYe9L2yZ9ev37xl729pnMX4TmKI2tk195nT2azGU2XeiKj7mjx1PPXLnBVRi5O",
+	"roJKdtGb9UtnxVWNwV37sP/m6qR/PNgEvPwdZ1FDOiGaCGvEtoQXZNhidS869csB2g28qv/mqn90Pugf",
+	"vL8a/NfhxfCibhU1b5UuvqIT597BmmiSMhotCfsUS1Uz9WNefT09DE+uU0ZvtDKfZgnzrVhlgaRpJS9j",
+	"u7y5J7ofDC5enR+eAYMenp5eHZ2evKkDWe17DtAOij2QEeVagWWfRoxFpNvprDk1d98uAh1cDq4O+sON",
+	"CJS/464hYySiiq3cwcOLU/LD950uPFXxjLmLyNiV/vkPc/3Ozg9Pzw+H7zdBL3/HWdRZGotUKyt2NYlY",
+	"+GTGojibAepN48nUWcPcvF+a/Hzw6vL8fHDyauPhOW85CzhnqMCOGKC7tYPIbD4XqWJRj7w+H/ztx7en",
+	"l+dH752FpPl3ZTJ0eDz4x+nJZjJk33HJUDxj/9JqR45FnBz2T/pEIw6BJ3Dnt1jA8OiO2fULpalVson8",
+	"7a67SUp/CJMXoL06GQwOLjZepvUvV+QgvT8tqYF1mTMWaZoUmetWf5kelyDKmzqK6NI+I/k/kNu/G/z0",
+	"9vT056vB3wcn9TxjzZsOoAZaxZX5cYHGC6giicxGU0IlbKSN1soI7lTgfQe6vAUgfCRLaGQnvDw/2mZd",
+	"+jVnUQYs5PL8yEXoqVJzCT+CFj/PrpN4RKZCKmcxWZogUz09vTrun7y3c9Tz1JWXSjgEhuKRnlkr+1SR",
+	"mZCKdDtWJZOPjDJm2I18FNY0pdJdhmX0gFpndJkIGg2FOKLphD1IfD7rvz867R8g0+yfv6mQPBTywapk",
+	"tLcEpnpcxSytzCO0vNwlx/FPuM+U5Ya912CEfthWV42TJerm2ssWVJKZiOJxjNZPa6w3K33E/YfW9hjC",
+	"ZYwILyx0+Xqeydx6amy6+xXTKdgLajxydWszr+3AO7CkC5Z+jEfsktOPNE7odfIwZLoYnP/98NXg6vKk",
+	"//f+4VH/pzL/MLMQpaWDlKZxsiSZM+XjIlVEFb2mkll571qDk46mLCJpPJkqwsUC0GtIJydCvRYZfxhe",
+	"gbJwOrx6fXp5crCiMQhFxjD04+3uRCDFBkHcdXWZ7cibL9zPxc/rNqT561fdkeaktVs6TR90TnAZyie0",
+	"RuPa5ghBhStBp3awbeF3+3UgCByEF0ji14D0ktNMTUUa/4tFDxRKhqc/D042CpDwQskigwpPxYGtxA0r",
+	"q1jw5dXw/dngzvHxrZpJYFSilnNWbF/MWUpzhe748OLi8OTN+o2UX3AFhvIGcjssiiN6VdYKWiuKuC+4",
+	"o45GTEqzcM34mbHGPiaiQACBO1EsySyWMuYT307ok9gAUaSWFS0gNEODs8Jp3r1716rGLGziOtUQB1jj",
+	"Jc/1qGMWxXQI5uoHEK/Lk4vLs7PT8+Hg4Op4cHDYX8EPZypihodt9Yhin9TOPKExf2RWpOUazcKd2az6",
+	"iN4mVmAmHM5cSbilf9eHAD8/3EBadXG4sJhTKRcijVylztWhzeOvJO6BhTjNRipLaZIsDYo1qMVHlI59",
+	"Qh3k87V6kPE5TSXTQoMNH9JiUyt37kTNCvhO05/Z8jiWM+tJvQ+9WxOVUUua1r27wbyiZU1rv8ski0x4",
+	"CIni8ZiBzGelzs0WlpWDrlnfJmRQVfW+RoN/UkSoLhZdzrFa9TVoEGrQBXwd7Ehj3dE02wHcd6OKfpHo",
+	"ZLXcWu5vdd2vKUDlemWF4eczoa8PVIZVH+QpZ0ad0FTf0UP0KM/QPiBN+B6El81TTbdUjBdFS9z1jk2r",
+	"vLjhfxCWxUk2lyxV+4RnSYK/kYglTAGb0T+iNoIOTsHZ6djr/bIZWmBnvvXvemni3RYxeOL6n2wEeh3G",
+	"RJTC9fR4vqfoZDVoDzzrPJu1PtIUjCn6A4TvAAYa4sflnybeh1vfi6ONXmtjBsi97fo63uXW9T0xrwlw",
+	"RCCHPRIruCvGxqOnMOojaYT6+ELwGapC3ZSKKtbcJyEeCg4RSzIRHE7IwghnAHTX790LUKfzS/u1/eHA",
+	"jHLre0bhXd3VoZJ5eCk6FQHjcUNbQevWdaH/Yk8eDgYAWUzuI3LX4Qsu+SiWQCfKN8IEnuh/xorN5F33",
+	"3FzM23wamqZ0qf9Gb3NN8EuuMNmrKwn4zo1ziH1SpCHm9NeMNcsBod3dzmrIke9NqbyaibSGOhyLtJhj",
+	"LJJELDDibMT2ib7YGJYJFNhG4bSLKa6FSBjlK1C3MMr36KyhDt5lWlh7gcCOJMboxEfPLIJDGgsE+mJr",
+	"SBjS8dUII6lA2JjR0TTmrKWZNfyg3/dz+2nuez0fHAxOhof9owt9xcoKYbsO6pZJrM48zWaUFxPOmJQU",
+	"0XtlEMOsP2/gtGhvpIpA2JFvY55ZCozf3OnVyCv3vMxSfYRV3QmdjqzDQa5eCVF+WF7q+etXZG9v7yUY",
+	"7lsqnjFZxA+K8VgyZVmSZGnM5LPC7aGVFiLSSPM7B89/8XY7u9+3Onut3R+GnZe9TqfX6fy50+11NPrn",
+	"z146z3b1sw9+cWVzQpIvqw785StbgZq77TqYWfdWHQoYfmA9WvvG64WHl7CxIiJTbdLnS4JWSlxTNWbN",
+	"etVIgwsV8Oe7u01LzSm5zmTMtVKIJmg1FdnEBEQDbYKoGIyFBplSmrA/Q/4TsfB8D9elL3A8ma5hAeUo",
+	"NPx+1fEHvqLCb7UClLea9qA4kbI5o0qShmSMFN8c8nmmmqs3fJyKmcvco4wBLmtsgcG341zFRK9TMTuA",
+	"Qcq/vXKG1MiQoaRYEGBwF74bDH4+er//0/uD/vsfj0/94dta1DJOv/IAg0zvbOcnliYQO7X53sICnKF8",
+	"BEUdMlaguB34tawG+BQJjHVvQoy9uaiagqYKQpRVIeKE1iMX+kSTuIBTSRY0SVqjRIxu8HLHnIR21WFP",
+	"y4c0TpY4e5SBtwbuLinBQ0+4lOaFgOMb5hEMKzi5FmpKZBwxiX6mg4uhFR9InyRiRBN8F5MSxOhGEnkT",
+	"z0mjs9vb6+ghaMDlXMO7NRbpgqYRieiymYc/rFCvazbWbFT/MqF6oL3eXqcJ+S+a+L148fwFkXRprldV",
+	"/q1HZRNEig5Ob8XBEGUabBCZoaUBgFtsIVOipZhbUJCqXKzSjA6wWatY5uysfxWyA4CIJFLYpJ5xprKU",
+	"aV3eOax8DKKmKWMYBJtQxQI+YQpDk/Ml+qAn4YviI0v1dIIz2WyTsLitIWkEHrL5PRwPl3xIIhHwWAVe",
+	"E7cOLvuUGSwU3N2UFiD1TvwyqvlV8CDajAMe0eX+WoBq6XkFkBpTYKspwqwh0oL5QhS+XhiLcJ1TKsEN",
+	"5MNgP70nc1i1CYJnTEFYIicQ+/b3/hGZpHGE55BvMODwN+6rshFYNqyDGv4KSNIs0/QtKeNGgu6EUtw6",
+	"RHAlkC7H/fPzy6MBshhYmchw6SE86IVknrJx/MlHRNMiXXYtmeqRUJPTkPxIDvqHR+/9gCNl9cnx6cnw",
+	"7dF7LYi9H/TPj96ThiWLWq+xMAxJt/Xy5ct9EgItDknj+LTdvrjMs3UCLtIo5jQhrRftdqurB+y22y9s",
+	"GgbjEACiMWFlSp+w9qRNwlb39XkIoaQkoVIF/HUaa3oBs8JXOHVrr6un8PUEe9190uranDT9GQH809cD",
+	"loYbbe4H3A6i99Ld3Sfhq9PLkyH81el0SAPoUCGI5KbdqUgscjQhqv/yZHh4FAa8Eb5///798fHBwfDt",
+	"2+Pji4t/hE28mJp07pPw3c8Xw7BNzgDpYk6olkG0DOZjbhYqByaRLuYBz+Zz8LRLBgILujBZIlci7AvM",
+	"wVsQotwJXlKI9ZgyuBYBbwT3i80JvGabODKq1WUsDvY0UZ8JrqY5BlKy15XK3EtSHNWPe10HoPuEkiWj",
+	"abIkr9l1mtF0SXZf4gsSdp8wOodXMDyrmjqxXiJwovVfdDrVNKcHBfuXopzqkpgqd9eVQQqOczl85dUE",
+	"xtZEJO2TjN9wseDVk7ZRTmX1tCrcOFv4/vmjAMCJrqrbfv74tlaSqpObjM+9qlImqLhXmfmKlIf2oC1s",
+	"PJgL8Hl1hLW2kq5mAWD1iQX3yZ+7kD0JfNMKPFpWMzliQGv0Hcpm16hOrSxqFvN4pkl9906zClhTTEwa",
+	"AqNY6BoorhE7z7OESTKastENhmUYpqbZYkOjlLH+YiCFPvxmj4T6L9hTJUAXRYWAqzSeAUlpVMN/mxDg",
+	"lvH4V83aZ8KQndwaOpGksRqsC5QYNgqzhn86P3/z5qefQvDKZklSzAMx2obrrkGaMgDMUKQxZZ9IFE80",
+	"YRRjwmJQ+zRVRRu5nqZ8nUxYd51MWWS1/emXTutlv/WatsYfPn9/u1WS5GpiI0ae3zp4Ws0SLh2D4ScJ",
+	"5SDzkZPLo+JpzjvgkFgEcnqSkEse6xWQxTRWjMg5HTFkb2Y5WrcIAgkHgIGqmt42TRbHSGRcYchMASGW",
+	"ppRHskpsN6WU/ncQfOp0Pnyn/yHx3/lvD84wdWLPa8lS8XgV9PnDFZoFR1F/2zAou4p/RlR3yExuwPM9",
+	"Yz++omp780gJCbaghnmw5roZHo+ezh3jyybzbG6kAeC61gmaJFs4JhyLxu0Hv0anzkskGK3auEVAuHQ0",
+	"6/b63RcHi/Lc1TonQxxZ8Q+VFXTNjEHWMip7A/091lmAScCgDGj1oxJ3G3A5pSkjsWqWnDkwLqgiNg0G",
+	"YBAh1Vs5nOq2UkajU54sK9t0Dk+T4Y1+FP2Cr1ev7wCk1W1jigf/0KodHh2hdbw3m0fOnajL3ja6FrJd",
+	"zhbWe1FisBvvkOY8VxW0zjJgsI8oC/TQGmK87wYnkNtpYW6eKf0FuPFuGCdiPG76WjvCz6C0hyIjmiIS",
+	"pQzYsa9PXiQig/gS9BJFzU1iRz2C3FfwwAMrXzbfoW/O7XdoTul+u3epOIMSFSwdv8HJu6QceeOYCFco",
+	"sNbRt6cs6PL8UOdkL2wUJcu5n9/rou6JPl1wD1rouPSH26eNnEpZeoSXOvfOGxtGRBiP9BlvQ62UYUN3",
+	"b7JyyMY5C+BaC2fYaZ1pXd/CPGSucXY5bBqS9UySsd56yuYJHbEZpIdvKX8GvCyAAgoaCbScI2ENbKsS",
+	"6OHwaIBu13zBIRgyTWB6eZhGXf6T/tziNszuZMzYhJmAN6q2d5jVmmXBrofmGfDL7JSTlYBQ+WROJUQy",
+	"SS2biQWLnGFtzoYetrhTODBiikXLPCoLTToFMApFtAla9GrGS6OqtGkxmFvuY2NCrMGysTaxRMvirzXZ",
+	"k7lfBVN+1ZTFqc3Wlz0tpzongyJsfmtyIFvo6+cBt/ODlFuAol78d8SvMs4emDUQJciYJpLVuVhXpK0K",
+	"3uf5DZ2qJF4Vv3NOzq3DPxeYhwtBklilmpZINotb8gZk9LIErefYqHQ8XGKuTfq7rYiOq6aJFQTuFfjd",
+	"AIdgd7fV6Q67f0GH4D98MGuNNUhMKStKJKQkgLaFQUdgJuLWzL8yjr5wNWM30e9BqCSXw1dVe1DdYjZr",
+	"cEEQfX5+29L/27X/G+L/evi/hv1/ELSDIPpz86+Nf/zPL39ufSi91fxr868PVP/yJK3bR5Gst5On0WDg",
+	"ymcrlak6D1Y6UUhZq1k6Oui+yxH013K9tnr5506n3/HJ5Z/39BUh7XYb7Q2FiiqhBAslGJknxhhoAN/r",
+	"gTXliyUp8QyihKgU/sqWZBYnN+Vrudv5N2i2JqGw3tqGz2p0WniyotDiQa/j+PXhOLngv6UGAGFkKypA",
+	"Es9iVa9xzOmEERn/i2EgZwPZ+4jO56AyAcVttut1UDph26qrdMLWqDwoOmtUgZd80rHCG1raTRGf+iUo",
+	"oWhy17ioE8I41gw/jhO8U5C3pREeJm/fHXGF52BnNkCwELYbXXfGl/NobYm8MTJxJYxKs587AbE0g5oK",
+	"LOhXiIdtEmrCGpJRAgb6kujlB9wRikRakmX2rYjn565JFoVwlx0BrEhDAusceaWnifkk4HppuXAC3KWS",
+	"0hpLslZkuVN8eELZ4PfF9sHpHnMXBb4x12/MdQvm+nvnoyvk1MlOr1CSpzD0xlI/r7NTphlD/mXf0Ur3",
+	"WX/46i0o7I4GHufRKrbCpz5SU7IyYkn8Eawe9cqSSWvfVjAw0IKE+joBYWu7c5Ym9VVrV6xY+s18nSvG",
+	"LNcOlUPzw/pzLuwhNLL1Es+ccwe90n8U51uWJtaIEEJWf29nJ8wz+wPupPb7ed79buf5DyXzRk0VgeY+",
+	"CREeoali0G291HiiYj5SAcdnq59iYYTmfl2SP5mzFNPuGyv1AmrddBVUd3RjliRozWd0preiasjGnTej",
+	"wMsqwS126hZywJKMv0DVhg8haUBcxRoAVIJksfRDLjd88B/nKhgMLwBjcQDg3Ta/64l3lIhEFUjPf3gg",
+	"iXTLTayoDqXLdOc1iba3wloyeutX6ahko5StURpkPOFa1MN3fBIuppKNrlCA3NslKeWRmJHrpWIgr1xT",
+	"yb5/3iYXU7HgTvSRKioI6htnqEJZGcShj8c//+1l+sObn9//mg4X/7w8O/jh8OjsH4di94ge0YvF3mhX",
+	"XS6ngx+O5Y93xpWara3C8UMByQMkwMtVBqPZ1GyuagnmJlP/A32QGSZZXlXiuteTaGbzLsvn9m6K9M8s",
+	"3zAaiEqjZMwWZCHSyLrvBNeyxYhJ2fa2vfXbenmkoiqTV/V5Cxq7GI/mIubqmSRvh8Mzgh+sGPZHdAbh",
+	"mhpyItO0mKRsDFosjaKUSdlsb+Ovq9EqTSpvzdL0Rp9hBTMTIVcmQ5qcGYxuKybV3ckJOezMi36OYGVQ",
+	"2YMto0QJqTYQBiR3dVpGQYxJg8olH9F5vIOUpr2ksySvmoveUY0cYP2eublU33m+55bisX8aF1P+1PFh",
+	"wQ/GqYb+p9LHk9K3E+fNlM1iHrG0HWXsIQGelXpDTpHTIZPqbxnLkICWb72L4jV+WyZVjhxxRBoQ/2cQ",
+	"oRVHYRkV66/GOsTYcKyFQeEeYtGppr+qMDlAgfp6o0OJrTyrS6AsixP3lhdcSXqTlPt1pInHFBi+khRQ",
+	"OXmIkhhlWje+gCYKMNI1dEroZ2pa/PXaItt/vht6dV7WEGsqXEFNhZCMUzEj4dnpxZDs0ExNdxIxiTla",
+	"jpxfUzZOmZyGeZsIODLbqcGsVotMuPyYj8V6GYJFrZiXU3VB46UT2SYD8O9jfwhTIY2X6kAEvBH2TUkQ",
+	"IIg9gi0jSJB1OnsjfEn/k23eXnlnTd+0bTAVCU1YulllRBXt5cWVnKXnPUKkqdnNIsI+0ZFKliSJoQav",
+	"LRIA/r/nnedaQA/4T24eE167epVFryofGlQXrcPAr0aFCTVuhY4rEzRofyWfCq0L+3Up7CbtTrpFDSxV",
+	"Cnhe3gDD3UuFNv7z4vTkXgUPyIQp7CJRTZs3Ef4wWyl8epQl8zRWALfvvrswVf8VvUbEiZjWqmX7u+8M",
+	"9sDBGJSCWGhKQhPiEJJGfVgJHU0DbsnhPFMmdkiPUDhoMZTEtJEQ4zHiDASOQFkSGzkCx51i8AiME3A9",
+	"UB6PYGJOfHPsGHPjdJ5pYlML0/FAv720GOQi3ZTKgENMSo8EHqK/2SdegMAL2+SC8Uiv95qObiBxpCjk",
+	"JTg5uxz61lJxMDgaDAewJ8FXgBDwNVDooXgmxYyJPDE/Ktf11+oAUwvGsEC1LXAP1eQfpR9DWKrYH8J6",
+	"sag+UJidz6Y0+q2xdxePwryBCjQogJ4E1ZplxBYrhbOAJIuwUtshJEpg7S6Vxiwiko5ZsmyvVva3k1uj",
+	"gNIqOLW9ZBbQwsTCEDOkY4XpFIkQNzYgLYlHzOQVm4rrx4dDY4AptFcxZxxPoC3SyY75SO7odws7qTcU",
+	"kSD9s0Py//7P/wUzc0GRneigntdtd9odTN5nnM5jr+fttTvtPbTjTYEr7Ti55JN1qqRLQe1FtfcArWMh",
+	"bD30oQQ6JASnUrXJgI6m1kxjigWQBra3cVEFqgHU9HKCrBGaFwnYL13s/LjzxiKQ2BtwOp+bVIgR5ihp",
+	"OS+hIP7laXjzeQKX1A1QM+dHTQ32IvPXD/i1phKaNI3EfFmpX6HZjUangg08k7gni/3Q5iRWUBsIp4ol",
+	"TB1weRPP51rH06gEoYwwJRkJbsEDnUikGYPEvE0OclIFgJBTsZBQadMWdgg4wszwI1MOA4K6qS2IBhwT",
+	"aZumOECvhwJTvXpkpLUIG4Fgjpc0uPV8Sb902RFiTb9a5R4jowNON9QToPbzfbNM5K9x3v4ILeoc/IAJ",
+	"nWvYTWk6S7TmG/AzOmEF9bHl0IuGHUgiQpv8j/GAaQa5mOBYZTySBPNrDG4WLzdtZmWsyFRoQXyGeZZa",
+	"zLnWoIF6ks7pheBlDDHbkjj9AWbioxFWSHEDDAaJBc9pI9CLvG7TYeT1vKNYqld5PQO3edYay1Hxys6F",
+	"6XiwziEHEXozypfFwXY1Mnc7nc6+3uNHhk47ABuG9kHx0E6nTf7BUgGJAWxCVfyx5No46785PAF5ob2m",
+	"24j1xxbFavIEoK5WTO5juakT3e3b3uqStOD7odKqYrfT2aI6z3aVdZzqHeu6RtTTT+NMskijBJTAAMGY",
+	"s0/Y3eD5VgutLe+PnVg21ffHN2q7bHChsLT4akMNtxJ3AeRNtbiLt9xq3Po+ahAAauSle+dCxoheeNpu",
+	"EWhEoscuIWXAbygWrsaFgDmH7rrJcsTaKVVE1B91O3d/VO6aor/a3b37q2pZt1vfe9HZYrZytwz4au/u",
+	"r2qKu7qaL9AmV+f95YO+cUVB+XdA+EuSk+W8NtS594t3seQj74MeeKcwNNQKKn0SQqU9eK0lNa2ahXn2",
+	"8hKqNHIjkhRMWIvA8EWPhHHUC22VIs3/Ax6aR/h+6BOoZtQLCSWmc5ppfZXEWNVK61easYQ9Mo/5JASm",
+	"DQxSzJg00kb3RcAx0E/qd81iChFBTVMok6GJslErscSsdKUOvR2C28TEbBzcfKBZDFiNcSJg7od5Hrch",
+	"OkdUqhbYTFqHByFGYGM9RQwWEZyzEcgZ8NKFafqlGSYm9CLVCniD5jdmXBGhIRRxntA10pbxlhtxGk4r",
+	"n1gGPBFypcMhx7w0X/NkWEtRPQjIpFgQwU2RCAAPcniT7aIFRLdOJdamlDbIXDIJlZ/gk4bTNdJYHpg0",
+	"SqRdYy56BBykfrR0ac1Zv5d7UMyxyGmmJInEwmKi+f2GsbnMfYdo6zdnG/DCfQhmsauL4fmgf3xxdTY4",
+	"v7q8GJw3sWEYSCbQgOolyf2M5t02OVRYScHOZEK+yyMe9/8rRymNPUlSHvpFZ4/UVGO2HSvPmUqXrb5G",
+	"LmjlZ8rG4BZndIll0FMhZqAy25gLfeha70/0guD+GcSDIq4mkMmUXX4G2BCPDbeTeFBwcmbdhQUG15tx",
+	"FScgv1FpFWuUdW1Jp9g0idWoguWdIIzD1tEEm0kkRtkMaIFTvOaaJWKB+SU0F66NjxjKkFBFwzb5KRUL",
+	"yVL5rHSNTOCWxmAY05jFACv3MXxXFSiMEB4zNZoiWg6Xc3YB5M9gqJ5QZteaJF6zEJIomnXC5AUMOLA+",
+	"/8eRJsupX85FSNmIxR9ZtA8B75LM9Q8RFq/4WAg+7XWd/Uok6it2prtbGFxhLveVBtfJGjgaVlM2QltP",
+	"42cYhgFHPqL/jKMe6e52DHpZnhRwNHZ+DkyducDrBeC3CTw/8OIo8Hp/8QNPzOEBaoXwyJqevN6eH0Ad",
+	"usDr8SxJbs3U9xY1H0+c/Er92X534tvz3ZcPq7VeIf+lauFCoL4HAgTeUks7S/U9H/kY8r4TVDrzFwJM",
+	"UUpPix9AqoFXVepCOzxmVQa8QKlKq00LGhdlkdAgix2Et+lV7fQz/G0L0Y51LlcoQUrUvHauAdy4AIi2",
+	"LvQ5I9Vv1svXNuO1XroufMqlpNdVQ8UQzZBfpFo/PJW2HvewsOxD7/xv+Pw1wKvFI5zThbP4oJnhbDRv",
+	"KSFq4vDrhiCNOPJNAAXUjGiWDj2330h1BVNB2LCQNXjzDqsckRX7O4aCmBbreYd0W1DyribpAW+g+2l9",
+	"k/RmXZP0OoEInQUam+4rDVUa16MQARv4SUTL+1JuKM3hVtRAKNsCEltT47zQSSVCTUPlduVidh/N5pW3",
+	"fam9f6UCwVCnLDXn5UNS7zVj3K0JsNqUvuhNeMOWzQc3pnH6qhY4c9enxSf5F7eQs8NvYPp+FA3pZChs",
+	"2YsyCM6wq7jga4tfN4y/C1XYkcFIedNcpbHUnaqMsZ9t8+Oe3gwec1urOH/aiXHBWADZwKo8bpQ/uu+g",
+	"GOBSO2iWP7rfoLeF7HkX2c07nj5YpOu83GKedb14QSbcgtJXu2rBdy+2WW1NC4v7i5TlTgW/baaGBBl9",
+	"W/dkZu6npEFJQq8ZJhPBPWv2TBjGxupLPlmpJWTcaGKO4Vumt62pm+SwRLy5mikiKQShauczIvstrhdK",
+	"kNeUHTc2QjG2FabBS9egbk0Pa2Ro7ue+UnA1LlfpxMGa+7wFWxtjH/0apfh5XeY4BP19gUqFo27+yO3S",
+	"BFdnC+yvafD2xzSlHxhfb+2Fub3v8WOLfj1DbbW0fqmCxT64xBORpUVpg2uGmIwJiVgNAy6dSO27MzAG",
+	"lVA74CXvdB5GY3zadZLb5Rrucl8Uv4/I9jVksM5TyWBU2nP7ssZ+T8ean5Y0/A4Y+e+BHp0jjiFBemZ7",
+	"iWttDG7/KolCTilv1tsfTtOI2erzkNZNGio2kZjXKXhyrpfgdpEC88RNYTAbNCJSqLGNfiETZwC1dzGu",
+	"jbNFHrdEGmGriNgPwVcRtmyNYJLqcSU4gkysjgkh7ZWyueeZstJ9Ue81z8dOqMS4lrBV/WTKZiZ+ak0o",
+	"CIR8PYDknQjODNlbMeCD5x3T8X1UQrrbhndoFgCBNFCvJ7f/x5Kw2Vwt10V/mKT8uuCPrx76Ub99Gf+L",
+	"FdEvTvDLauzLVwx92e08/fZfUclaMZeMm0ALmV2bbg82Kg/TmTEewvm4TQb6kMmMUQ5VjLFqw7p9/1ra",
+	"83Z5+zXrPUU1OqRJEpKGAV3TJ+Gc8Sjmk3LJhH1CqyWhLVwuhv3h5cW61WJqT/0xeTRJnOQa/MtMX6oE",
+	"94DsF1xV7UlhXgg2zBqjNcTm6/dImIiF3jrWicK4+Wk8mW6CgA03X3tNizJ224kgZ06H/A2rd+Q76Gow",
+	"8ckk/mjJuEnDBoMj6fO8xrMWYkyxkdykt2bhKAs/ArK53SSKwhsawwoeAaC21TpMxrLDMsYQXi5HiB77",
+	"AV+PkKfnw6vXh4Ojg7Zb5YPabyH4MZ5MbTEwnyRisV9iPMW7NSwIglWoVPtF/bgJFynESktTNKz2Koh0",
+	"Db3yWqVEcafMv6152HL+7aBTy/l3aYjygLbSYqtammdTH5ULkaqDjB3gpM5fB0yOzC9nxfTun84bJlO3",
+	"r6p/O+8MzfLyf8OzD1tc8vykv3YwYl65qEYz0JQUmHdeg8dGIIKUJdeoCauN5+kNQQc0ml7CdzuB1263",
+	"Ay9s5pQqiaWCXi7WV7WYMpTSwB/o2kWxH0jeFbDIHLD5ESY1wk0iUAKyVVbzAqI4qtZA08vrdn9o7Y13",
+	"6ctRNwq8bfyCOZHQgNyrs4aclFMR8iBnhpHRCygQZAqTLqjJ61vdy75mpdciWm4F/6EZ/pmsHoRPMu50",
+	"cr/fBh8eZ/rEMaAgSpZiUG3Dp02z23fcuQ0NyGd1alv6trilO7HD6+ou9obpnbfcXvYitd3U7BLQZdAj",
+	"loj6Tv3HglD6xNLJPJRCU+zSulCq2LQmfMNdD0hAK2uhSeITI+z4xM0YzmdH0ekx43L7RrbUalOq9GnM",
+	"6QTYnFVyTPaYyXvLlIwjBrFhpn4okUx9gZ3yj6eoa67gF2BlNB1NMbFSQxgosG+1O6oI5vGX1Hetid7b",
+	"wVw7LGmA199HxuPDU/yvbLbJa1gjilaIW6SxioC+PulmcUNIo3SB9e1t+tY3YDugghZHZwwdxr+SBhRZ",
+	"sC2ncsXH2VRzHwF0vbzjVgL70gPkQmHCKIhmrYpMmGsxpOVeatcs0WyTodavIKwUe2NFGRZi7hmY/JiD",
+	"RK/vR7u4VZ+9PrY/hNN+xQf6tF77Ch9eX7q2KCK3rvxqUXbNM1zG5vvlpTbvEQKQV6d+8iAAKKa9xgIt",
+	"b/63hwHUBQBMIPwtVqSBfsJyEMDk/jEAEEqw3l9v6sOz+lUe0/QGu0Jw8O6Ui0Y+M81/nSZ06OyBY4nV",
+	"6lpH7mz3Xqv1YuJK6yMWHjLuG6ZON7WMzUvcW4utLHexWN3npDziQ1ZUfyD51fmnlsKc+ksr8z8MFMZa",
+	"Xw/j1Hl475Gtf65u4Kx4ds9x7++AwoK734JD/mDBIbZ9/vaiaD+K8t4xokSERSRAhW4TtFGC1BfLvKxG",
+	"O5f0TD77auFX0oBaU/Wl3kVa5CjbBC6o6Y5S3YzeQI4xNuhBU6hTzN82iywaWkKLA2uqMQOWuxeYoJVi",
+	"3Y2ClxbUu9kjttPpseARXQae3uDnANrRBZ5+XNc/MPB8EuTN+/C9Um+9wLvdz4deMHaDY9f3Irz03w38",
+	"4Vv/9bn+xrRRBS8SdrLME9ehf6IdxvTDNOO0uvg1zrgLc8rKjLYr54+7+s1ux5QM8AiNIkmgreWP3U4x",
+	"ykrzVxIr+3YAjXJx50U308Brk4u85QQ0WMUukaSBHURJpYGob3p5Nv2876pPYEe+0xEy/7ePq9T4BN00",
+	"ffLu54uhI+DTKAL5Po8/KpXT2ByBBMIIAWmGTIRl6TbUaHJXpNFDZPHfZKiRvPkWa7RFrNH96W/pY9CA",
+	"J0KYSmw5glmKmN7YFyMgZ5ks+kVfYQFzLhWjkYP9iNv2Avg2lqCMr29qJaV7etC/tsF+kxL1RbE7tWbr",
+	"XMaM9RnESWJ7O9u4wwfaqbcNJ3qyu/zHu5BvmHrgbdRf5kWqrpeg3cSRb+m+DYZ1xBAtUTjd5cylmzBV",
+	"3Lj7xhrKGxtsCPeq93n7QojgGWaf9C2L1cY2C6TUZSHg5TYLUMsFxkXLe2zaNEG19jYJPweFO1/ze7Ch",
+	"hEChJHG6lnHW0zQt4KudFsBaZyrbVVjyjh3bqf5RNFezxYxi09Ld5M6PGYvytxMtLJrC1FjFji+Nnrgp",
+	"avKL2fWDM13yNhLGGrU9VTS1NJ88qvIOoxaVxFRCfcKwyi/Sap9YDvoWWPk4yq+pnCFmOT00zTHvT/03",
+	"jdXDOlUO2cXYHEt3ocqzobSlhnW5silStxddnUAHsTFQ6MwR6XyymMajKZaqcP0JpXaTLn01PWIMK8Jb",
+	"6HCjuyPYS50ULU1BUoxKYJ70gdwhD3PHUmOQbKyZpfHfrKpH52tNaL+FOPX7OQqelqb+G2LVvxHV/9XR",
+	"6nVktM6OkgttGFn4UJG31vt6XJYri7L1miRh+Z5Ytclrka54Z3zrtQa/rEopl9hd0g94xhMmpdtJV2In",
+	"XdJAkxLWmIp8NCyROZWSRdjbfsXnUzSC6EFjWtPvtrBx4gLQ9V3iEIWbvFa7CPOeyCFU4Am449yPMmb1",
+	"UnztWdlHQxqSMRIWLaba41TMQizhfEHHTNNq8F/3yj3HCxgjyE14mo0fc0sK7dqWNKGeOiQ/Yn0i/M5t",
+	"fRyrctNj0gCuGY+hM0KzTV4VFT4L+6GFq+ZrGq6G67XdOsBAdLHSg+BYDbhN+vgPzXjPLoem7hlTstQ7",
+	"DiyWHArOgwE8zQqTioNy+QEu6BKNM7kjP3ZeA/2otsbQq/U+vy+yCT4u+3H6ZG9gROXwkhUFrdLbvtz/",
+	"ovl7MYt8M3G6UrY57wcK1scVQbeeVDt1ta1PPZabccshfxV63Czarlv6iPR3xtyWLAXhLKh/m1jCCBV/",
+	"1SLWIvEKScQSiliWJy6ChGGaYsFOXX03KdqV8Ov9Ejui7IxfW4q6lu7nDc8xlUDePJPQhdGh8UViKYRa",
+	"yPzbgC9EltiYI8i+2idjtmBpATPgl8yUayxqJ5f71ANIoWVlDUF8syk44JfqRt+KBZRI+vcnI3V/32V4",
+	"XZivIfFlRGo/RtGzx65t+2gRtLY2dSzJvyoY89Q+tT8e1zhL2ceYLdZGTOU4dl9+Uh+KVDMN0saNlA+i",
+	"A1YIHmlQjsmamKUATaTqCd2cUdVsk0sJ4QrQCJmNNLsDGgkvQnCqDUuAxEDVdvPJAExXonQ1H+w3qOMl",
+	"29fcyMP52mS38xytTjnVRwYeQ/cKrFxqSxGQodtQwy1mEHCnUIcdpCS8Y1NJ++iZtP6U2sLv52wmPrIh",
+	"nbxOxewJHOzDwplhTtzdt0aTJdSCbT4BuThNv9X82FT5j97YOjcaBx8mqtYOQhoYdxunJI5kEzPmoWuS",
+	"kiwZoyjo3OgUkPRK3zetX36pK9C/T4GSWgNK+Vp3ixudxPzGJPvX1NXJ2/n4qOQ7SryaspQFnCYpo9Hy",
+	"4fe5vz5u9zekF282yyIMIFjb0sMvUXKfLvgcS9DNIQi7oM0PXrsT9r1KputvWqGY2QtnK5JWg243k/1y",
+	"9TTwCrTnVE3b5me/HEJbegF/v30CA8M3Ar5ZXsxUtWPZfcn35oSCOmq+T/KineDSw4g/JPMHwsg0YAMo",
+	"ddmphhdOrpRwtXnb6Xq78rFujyg/z0zHNWLbX1lfWvadneYpyssWXZe3KjFrQfC/oszsojgIi7D52XxY",
+	"m1YGDQ+KTqARxJPZvmoNbFzrkxA6g4ZNjYBnpxdDFmk1Azu+Q3rnq0RkEVQyDnh9N9zCDXGhKI9oGtkm",
+	"qdL0tyg3fsXQaNu5wcdIGyDUghsnMHgNmn7xGUQOKzqbmyZx9ncZTzhVWcpC0gg/dn3s84fNtQP+9rj/",
+	"qnXxtr/74nt9H2wbwGIt2AmwXf45n6v09FpES9s40HbQvGFL23cSjX36Nj2T2OU74Kbvh+kEDoWNdj99",
+	"ss1Cuh0isRlCZBprV+uGNLTWGcUpG2ndT/SwyXMsAz4WmGLbRC86NtWDdbBPiI8xTaD3AvA9HpF/xgqy",
+	"Tt0ML5Uu884lAZ/FPFMMC+Nnc40Fu8/JVGRQkBF2gsEClQ7ltl0tCq6X50fW1hLw0HbaC00XD42RlMyz",
+	"6yQe2Y7Uft7a08gJ5ncSxTRJ0MQKH1ootQPe39D1H9cR4lmA8UUWLdZjU/cczabrMx0tNfo6YQClFsJP",
+	"nTJYaYu/mb460YnlBvek4UBVi+vge8lFtDfMco/VeOBJ8awqZ5lZN2Y5OZzJNKQ3fZfLsyS1rz1kwiGT",
+	"6zejnIf3H/y+ARMOk3xgO4VvMQyPwaAvbOMXQoHilbObmG32UsOsXfFt53OBIXemiphUc0sFbTG+KBXz",
+	"eV1+Isb+u3Tst5HuYVb0B7dO55kXi/wAaiW3dQkTa8+t89h8YCsGIDJlXKOa9n/DkEfKI9DS3B0Icj+b",
+	"lfn0C0L8w8CzAl3g9QjEroSEcf2LLPAZTSmkoXeQv2/kXSs1aol7TOMkS7XeKwQWmxiLdMIUBkbZp+vD",
+	"5p9EDvv3RLlvd//Au2QrSj21tPDQ2/pNynjM8PP80j2TWtjwbe5JuUgO5Dybq6j/iVeWQKTBfeSQnagk",
+	"VK+NDDEdvrudDqFKsdkcevg59XM22pRKIvmTGZfMrMttjUx2Y98Y3iP1zjJIYzX5HMDoYf9qrHA9suvl",
+	"3D+muMJma61vf8tYBhzTmqraeq7QmL0a0MQ+/Bx4Wme4iiNM8C+WFni3YbNoEJdzg0Rw5kO7eQ1BE6Vs",
+	"DUB5Nhp0At3HWmwWxJjaZiOWi1tex3yHJa22cj93H5sF6tkAXLXWCHzy7Qo+htrKoEQF3EHEQyXuunfb",
+	"TAAt7+oi64ZFj0HP97I08XreDp3HOx+7cHXMfPVtZXxwntg6eb5J+QOER0UZS9s53hL04qyWFD6i1yyR",
+	"RV8a3/ajyW2G7hiTuiE2tM/20U6OZV1T/ANyRLHZojM2dP+r7+ZaMh2Q4nrDAV2eHxl3TpzKnjGRL9JY",
+	"sfxnt5osBPpTGfDCdC9JveneB7MeiwAS9RZ8OWejvAEwEguznRxLbj/c/v8AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

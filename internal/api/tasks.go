@@ -29,11 +29,12 @@ type TasksHandler struct {
 	q  *db.Queries
 	// perRun runs statements planned for the values of each run: the list
 	// and count statements when a filter is used (see pageRowsOf).
-	perRun  *db.Queries
-	feed    *Feed
-	streams *live.Streams
-	totals  *knownTotals
-	now     func() time.Time
+	perRun   *db.Queries
+	feed     *Feed
+	streams  *live.Streams
+	totals   *knownTotals
+	now      func() time.Time
+	webhooks WebhookOptions
 }
 
 // NewTasksHandler returns the tasks and tags API handler. streams holds the

@@ -150,3 +150,12 @@ var (
 	// a user.
 	TooManyStreams = newErr(http.StatusTooManyRequests, "TOO_MANY_STREAMS", "Too many open event streams for this user")
 )
+
+// Errors of webhooks (openapi/tasks-api.yaml). The detail text is part of
+// the contract.
+var (
+	InvalidWebhookURL    = newErr(http.StatusBadRequest, "INVALID_WEBHOOK_URL", "Webhook URL must be an https URL of a public host")
+	InvalidWebhookEvents = newErr(http.StatusBadRequest, "INVALID_WEBHOOK_EVENTS", `Events must be event names such as task.created, or "*"`)
+	TooManyWebhooks      = newErr(http.StatusBadRequest, "TOO_MANY_WEBHOOKS", "A user can have at most 10 webhooks")
+	WebhookNotFound      = newErr(http.StatusNotFound, "WEBHOOK_NOT_FOUND", "Webhook not found")
+)

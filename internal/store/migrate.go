@@ -12,12 +12,18 @@ import (
 	"github.com/golang-migrate/migrate/v4/source/iofs"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
 
 	"github.com/todoapp/todo-api/db/migrations"
 )
 
-// Migrator applies the embedded migrations to one database.
-type Migrator struct{ m *migrate.Migrate }
+// Migrator applies the embedded migrations to one database, and River's
+// (the job queue of webhook deliveries: internal/events).
+type Migrator struct {
+	m   *migrate.Migrate
+	url string
+}
 
 // NewMigrator opens databaseURL (postgres:// or postgresql://) for migrating.
 // Close it when done.
@@ -30,7 +36,7 @@ func NewMigrator(databaseURL string) (*Migrator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("migrations: connect: %w", redactErr(err))
 	}
-	return &Migrator{m: m}, nil
+	return &Migrator{m: m, url: databaseURL}, nil
 }
 
 // pgx5URL rewrites a postgres:// URL to the scheme golang-migrate's pgx/v5
@@ -52,8 +58,35 @@ func redactErr(err error) error {
 	return err
 }
 
-// Up applies all pending migrations. It is not an error when there are none.
-func (m *Migrator) Up() error { return ignoreNoChange(m.m.Up()) }
+// Up applies all pending migrations, ours and then River's. It is not an
+// error when there are none.
+func (m *Migrator) Up() error {
+	if err := ignoreNoChange(m.m.Up()); err != nil {
+		return err
+	}
+	return m.riverUp()
+}
+
+// riverUp applies River's own migrations (rivermigrate), which keep their
+// version in their own table; `migrate down` leaves them.
+func (m *Migrator) riverUp() error {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, m.url)
+	if err != nil {
+		return errors.New("migrations: cannot connect to the database for River's tables (check DATABASE_URL)")
+	}
+	defer pool.Close()
+	migrator, err := rivermigrate.New(riverpgxv5.New(pool), nil)
+	if err != nil {
+		return fmt.Errorf("migrations: river: %w", err)
+	}
+	// each of River's versions in a transaction of its own (one adds an
+	// enum value that the next uses)
+	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("migrations: river: %w", redactErr(err))
+	}
+	return nil
+}
 
 // To migrates up or down to the given version.
 func (m *Migrator) To(version uint) error { return ignoreNoChange(m.m.Migrate(version)) }

@@ -273,6 +273,114 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the user's webhooks
+         * @description All of them, oldest first, without their secrets.
+         */
+        get: operations["listWebhooks"];
+        put?: never;
+        /**
+         * Subscribe a URL to the user's events
+         * @description Each event named in `events` (or all, `"*"`) is POSTed to `url` as a CloudEvent
+         *     (asyncapi/events.yaml) with the Standard Webhooks headers `webhook-id` (the event id, the
+         *     same on every retry), `webhook-timestamp` and `webhook-signature` (`v1,<base64
+         *     HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">` keyed with the secret's bytes
+         *     after `whsec_`). A 2xx within 10 s is a delivery; anything else (a redirect too: none is
+         *     followed) is retried with exponential backoff and jitter, the first retry within a
+         *     minute, for up to 24 hours, after which the webhook is disabled. The URL must be
+         *     `https://` and reach a public address, checked on the address dialled at each delivery.
+         *     At most 10 webhooks per user. The `secret` is shown only in this answer.
+         */
+        post: operations["createWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/{webhook_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook's id. */
+                webhook_id: components["parameters"]["WebhookID"];
+            };
+            cookie?: never;
+        };
+        /** Get one webhook */
+        get: operations["getWebhook"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a webhook
+         * @description Its pending deliveries are dropped.
+         */
+        delete: operations["deleteWebhook"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a webhook's URL, events or description, or disable or enable it
+         * @description Only the fields sent change. `"disabled": false` enables a webhook again (one disabled
+         *     after 24 hours of failures too) and forgets its failures.
+         */
+        patch: operations["updateWebhook"];
+        trace?: never;
+    };
+    "/webhooks/{webhook_id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook's id. */
+                webhook_id: components["parameters"]["WebhookID"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a test event to a webhook
+         * @description Queues a `webhook.test` event (data `{"user_id", "webhook_id"}`) for this webhook alone,
+         *     delivered and retried like any other; its attempts appear in the deliveries.
+         */
+        post: operations["testWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/{webhook_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook's id. */
+                webhook_id: components["parameters"]["WebhookID"];
+            };
+            cookie?: never;
+        };
+        /**
+         * The latest delivery attempts of a webhook
+         * @description The latest 100 attempts, newest first.
+         */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -501,6 +609,81 @@ export interface components {
             /** @description More changes follow at once; ask again with `cursor`. */
             has_more: boolean;
         };
+        /**
+         * @description An event name (asyncapi/events.yaml), or `*` for all of them.
+         * @enum {string}
+         */
+        WebhookEvent: "*" | "task.created" | "task.updated" | "task.completed" | "task.deleted" | "tag.created" | "tag.updated" | "tag.deleted" | "reminder.due";
+        /**
+         * @description Rules checked by the server (400 with a named code): `url` is an `https://` URL of a
+         *     public host, at most 2048 characters (INVALID_WEBHOOK_URL); `events` names 1-9 distinct
+         *     events (INVALID_WEBHOOK_EVENTS); at most 10 webhooks per user (TOO_MANY_WEBHOOKS).
+         */
+        WebhookCreate: {
+            /** @example https://hooks.example.com/todo */
+            url: string;
+            /**
+             * @description 1-9 distinct event names, or `["*"]` (else INVALID_WEBHOOK_EVENTS).
+             * @example [
+             *       "task.completed"
+             *     ]
+             */
+            events: components["schemas"]["WebhookEvent"][];
+            /** @example Tell the team chat */
+            description?: string | null;
+        };
+        /** @description Only the fields sent change; the rules are WebhookCreate's. */
+        WebhookUpdate: {
+            url?: string;
+            /** @description 1-9 distinct event names, or `["*"]` (else INVALID_WEBHOOK_EVENTS). */
+            events?: components["schemas"]["WebhookEvent"][];
+            description?: string | null;
+            disabled?: boolean;
+        };
+        Webhook: {
+            /** Format: int64 */
+            id: number;
+            url: string;
+            events: components["schemas"]["WebhookEvent"][];
+            description: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** @description True when disabled by PATCH, or by the service after 24 hours of failed deliveries. */
+            disabled: boolean;
+        };
+        WebhookCreated: components["schemas"]["Webhook"] & {
+            /**
+             * @description The signing secret, `whsec_` and 32 random bytes in base64. Shown only when the webhook is created.
+             * @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw3c2tUyhE8Ms=
+             */
+            secret: string;
+        };
+        WebhookTestQueued: {
+            /**
+             * Format: uuid
+             * @description The test event's id (its `webhook-id`).
+             */
+            event_id: string;
+        };
+        WebhookDelivery: {
+            /** Format: uuid */
+            event_id: string;
+            /** @description The event's name, e.g. task.completed or webhook.test. */
+            type: string;
+            /** Format: int64 */
+            attempt: number;
+            /**
+             * Format: int64
+             * @description The endpoint's HTTP status; null when none came (a timeout, a refused address).
+             */
+            status_code: number | null;
+            /** @description Why the attempt failed, in a few words; null on success. */
+            error: string | null;
+            /** Format: int64 */
+            duration_ms: number;
+            /** Format: date-time */
+            created_at: string;
+        };
         /** @description The body of every error this service returns. */
         ErrorResponse: {
             /** @description A human-readable message. */
@@ -616,6 +799,30 @@ export interface components {
                  *       "code": "TAG_NOT_FOUND"
                  *     }
                  */
+                "application/json": components["schemas"]["ErrorResponse"];
+            };
+        };
+        /** @description No such webhook for this user. */
+        WebhookNotFound: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "detail": "Webhook not found",
+                 *       "code": "WEBHOOK_NOT_FOUND"
+                 *     }
+                 */
+                "application/json": components["schemas"]["ErrorResponse"];
+            };
+        };
+        /** @description A webhook field breaks a rule, or the user has 10 webhooks already. */
+        InvalidWebhook: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
                 "application/json": components["schemas"]["ErrorResponse"];
             };
         };
@@ -749,6 +956,8 @@ export interface components {
         Since: string;
         /** @description The task's id. Not an integer is 422 VALIDATION_ERROR. */
         TaskID: number;
+        /** @description The webhook's id. */
+        WebhookID: number;
         /** @description The tag's id. Not an integer is 422 VALIDATION_ERROR. */
         TagID: number;
     };
@@ -1525,6 +1734,205 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listWebhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The webhooks. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"][];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookCreate"];
+            };
+        };
+        responses: {
+            /** @description The webhook, with its signing secret (shown only here). */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookCreated"];
+                };
+            };
+            400: components["responses"]["InvalidWebhook"];
+            401: components["responses"]["Unauthorized"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationError"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook's id. */
+                webhook_id: components["parameters"]["WebhookID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The webhook, without its secret. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["WebhookNotFound"];
+            422: components["responses"]["ValidationError"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook's id. */
+                webhook_id: components["parameters"]["WebhookID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["WebhookNotFound"];
+            422: components["responses"]["ValidationError"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook's id. */
+                webhook_id: components["parameters"]["WebhookID"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookUpdate"];
+            };
+        };
+        responses: {
+            /** @description The webhook as changed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            400: components["responses"]["InvalidWebhook"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["WebhookNotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationError"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    testWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook's id. */
+                webhook_id: components["parameters"]["WebhookID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookTestQueued"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["WebhookNotFound"];
+            422: components["responses"]["ValidationError"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook's id. */
+                webhook_id: components["parameters"]["WebhookID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The attempts. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDelivery"][];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["WebhookNotFound"];
+            422: components["responses"]["ValidationError"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
