@@ -6,7 +6,7 @@ BIN   := bin/todo-api
 # One build for `make build`, `make run` and the Dockerfile: a static binary.
 BUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o
 
-.PHONY: help run build test test-pgbouncer typecheck bench client-package rolling-restart conformance e2e failover peer loadtest generate check-generate lint lint-go lint-spec check-breaking spec-baseline update-docs-ui migrate-up migrate-down migrate-version db-start db-stop clean
+.PHONY: help run build test test-pgbouncer typecheck bench client-package rolling-restart conformance e2e failover peer loadtest generate check-generate lint lint-go lint-spec check-breaking spec-baseline update-docs-ui migrate-up migrate-down migrate-version db-start db-stop nats-start nats-stop clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -17,8 +17,8 @@ run: build ## the service on http://localhost:8000 (starts a private PostgreSQL 
 build: ## the static binary bin/todo-api (the same the Docker image ships)
 	$(BUILD) $(BIN) ./cmd/todo-api
 
-test: ## every Go test, against a real PostgreSQL (a private one when TEST_DATABASE_URL/DATABASE_URL are unset), and the TypeScript type-check
-	scripts/with-pg.sh $(GO) test -count=1 ./...
+test: ## every Go test, against a real PostgreSQL and NATS JetStream (private ones when TEST_DATABASE_URL/DATABASE_URL and TEST_NATS_URL are unset), and the TypeScript type-check
+	scripts/with-pg.sh scripts/with-nats.sh $(GO) test -count=1 ./...
 	$(MAKE) -s typecheck
 
 TS := clients/typescript
@@ -30,10 +30,10 @@ typecheck: $(TS)/node_modules ## tsc --noEmit over the TypeScript client and its
 	npm --prefix $(TS) run --silent typecheck
 
 test-pgbouncer: ## every Go test again, its pools through Debian's PgBouncer in transaction mode (installs it when missing, as root)
-	scripts/with-pg.sh scripts/with-pgbouncer.sh $(GO) test -count=1 ./...
+	scripts/with-pg.sh scripts/with-pgbouncer.sh scripts/with-nats.sh $(GO) test -count=1 ./...
 
 bench: ## the Go benchmarks, through the full HTTP stack and a real database
-	scripts/with-pg.sh $(GO) test -run '^$$' -bench . -benchmem ./...
+	scripts/with-pg.sh scripts/with-nats.sh $(GO) test -run '^$$' -bench . -benchmem ./...
 
 CHECKS ?= 2000
 conformance: ## the property-based conformance tests at CHECKS cases per property (default 2000) with a new seed; a failure prints how to replay it
@@ -107,5 +107,11 @@ db-start: ## start the private PostgreSQL under .data/
 db-stop: ## stop the private PostgreSQL
 	scripts/pg.sh stop
 
-clean: db-stop ## stop the database and delete .data/ and bin/
+nats-start: ## start the private NATS server (JetStream, file storage) under .data/
+	scripts/nats.sh start && scripts/nats.sh url
+
+nats-stop: ## stop the private NATS server
+	scripts/nats.sh stop
+
+clean: db-stop nats-stop ## stop the database and the NATS server and delete .data/ and bin/
 	rm -rf .data bin
