@@ -124,9 +124,10 @@ type deliveryWorker struct {
 	w *Webhooks
 }
 
-// NextRetry follows webhook.Backoff (the first retry within a minute).
+// NextRetry follows webhook.Backoff (the first retry within a minute), on
+// the wall clock River schedules by.
 func (d *deliveryWorker) NextRetry(job *river.Job[webhook.DeliveryArgs]) time.Time {
-	return d.w.o.Now().Add(d.w.o.Backoff(job.Attempt))
+	return time.Now().Add(d.w.o.Backoff(job.Attempt))
 }
 
 // Timeout leaves room for the delivery's own 10 s and the bookkeeping.

@@ -67,6 +67,19 @@ func (m *Migrator) Up() error {
 	return m.riverUp()
 }
 
+// RiverVersion is the latest of River's migrations this binary applies.
+func RiverVersion() (int, error) {
+	m, err := rivermigrate.New(riverpgxv5.New(nil), nil)
+	if err != nil {
+		return 0, err
+	}
+	all := m.AllVersions()
+	if len(all) == 0 {
+		return 0, nil
+	}
+	return all[len(all)-1].Version, nil
+}
+
 // riverUp applies River's own migrations (rivermigrate), which keep their
 // version in their own table; `migrate down` leaves them.
 func (m *Migrator) riverUp() error {

@@ -230,8 +230,12 @@ func migrationsHash(key string) (string, error) {
 		return "", err
 	}
 	sort.Strings(names)
+	river, err := store.RiverVersion()
+	if err != nil {
+		return "", err
+	}
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00", key)
+	fmt.Fprintf(h, "%s\x00river %d\x00", key, river)
 	for _, n := range names {
 		b, err := fs.ReadFile(migrations.FS, n)
 		if err != nil {
