@@ -173,7 +173,7 @@ func TestWebhookDeliveriesAreSignedAndRetried(t *testing.T) {
 // delivery dials it (not only at registration), and so is every retry.
 func TestWebhookRefusesPrivateAddressesWhenDialling(t *testing.T) {
 	var hits atomic.Int32
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { hits.Add(1) }))
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
 	t.Cleanup(srv.Close)
 	h := newHooked(t, trust(srv), false, time.Now)
 	tok := h.user(t, "ssrf@example.com")
