@@ -6,7 +6,7 @@ BIN   := bin/todo-api
 # One build for `make build`, `make run` and the Dockerfile: a static binary.
 BUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o
 
-.PHONY: help run build test test-pgbouncer typecheck bench client-package rolling-restart conformance e2e failover peer loadtest generate check-generate lint lint-go lint-spec check-breaking spec-baseline update-docs-ui migrate-up migrate-down migrate-version db-start db-stop nats-start nats-stop clean
+.PHONY: help run build test test-pgbouncer typecheck bench client-package rolling-restart conformance e2e failover events-faults peer loadtest generate check-generate lint lint-go lint-spec lint-events check-breaking spec-baseline update-docs-ui migrate-up migrate-down migrate-version db-start db-stop nats-start nats-stop clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -71,7 +71,7 @@ check-generate: generate ## fail when gen/ or the TypeScript types differ from w
 	@untracked=$$(git ls-files --others --exclude-standard -- $(GENERATED)); \
 	  if [ -n "$$untracked" ]; then echo "untracked generated files: $$untracked"; exit 1; fi
 
-lint: lint-go lint-spec check-breaking ## golangci-lint, the OpenAPI linter and the breaking-change gate
+lint: lint-go lint-spec lint-events check-breaking ## golangci-lint, the OpenAPI and AsyncAPI linters and the breaking-change gate
 
 lint-go: ## golangci-lint (pinned in tools.mod)
 	$(TOOL) golangci-lint run ./...
@@ -79,6 +79,19 @@ lint-go: ## golangci-lint (pinned in tools.mod)
 REDOCLY := REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true npx --yes @redocly/cli@2.77.0
 lint-spec: ## lint openapi/*.yaml with Redocly CLI (pinned; rules in redocly.yaml)
 	$(REDOCLY) lint openapi/*.yaml
+
+EV := asyncapi
+# --ignore-scripts: validate needs none of the install scripts, one of which reports the install.
+$(EV)/node_modules: $(EV)/package.json $(EV)/package-lock.json
+	npm --prefix $(EV) ci --no-audit --no-fund --no-update-notifier --ignore-scripts
+	@touch $@
+
+# The CLI sends usage metrics unless its analytics file says no (asyncapi/cli-analytics.json),
+# and looks for a newer version of itself unless told not to.
+ASYNCAPI := ASYNCAPI_METRICS_CONFIG_PATH=$(CURDIR)/$(EV)/cli-analytics.json ASYNCAPI_SKIP_NEW_VERSION_CHECK=true \
+  SUPPRESS_NO_CONFIG_WARNING=true SUPPRESS_STRICTNESS_CHECK=true $(EV)/node_modules/.bin/asyncapi
+lint-events: $(EV)/node_modules ## validate asyncapi/events.yaml with the AsyncAPI CLI (pinned in asyncapi/package-lock.json)
+	$(ASYNCAPI) validate $(EV)/events.yaml
 
 migrate-up: build ## apply migrations to DATABASE_DIRECT_URL, else DATABASE_URL
 	$(BIN) migrate up
