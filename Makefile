@@ -51,6 +51,9 @@ rolling-restart: ## two replicas behind nginx under load; SIGTERM one, restart i
 failover: build ## the primary's loss under load: Patroni + etcd + HAProxy (installed when missing, as root), two replicas, 8 clients, the leader killed; prints the figures and fails when a check does (VIA=proxy: through HAProxy)
 	scripts/with-patroni.sh $(GO) run ./cmd/todo-failover -bin $(BIN) -via $(or $(VIA),url)
 
+events-faults: build ## the event log under faults: 8 writers, the active relay's replica SIGKILLed / nats-server restarted / PostgreSQL restarted; each event exactly once, in order (SCENARIOS=measure: the same-sitting figures)
+	scripts/events-faults.sh $(SCENARIOS)
+
 peer: ## todo-api and PocketBase v0.39.11 (built from the Go module proxy) under the same wrk cases in one sitting, and the ratio table (RUNS=5; needs wrk; minutes, not in CI)
 	scripts/peer.sh
 

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/todoapp/todo-api/asyncapi"
 	"github.com/todoapp/todo-api/internal/events"
 )
 
@@ -88,6 +89,7 @@ func (b *bus) wait(t *testing.T, n int) []received {
 		require.NoError(t, err)
 		var ev map[string]any
 		require.NoError(t, json.Unmarshal(m.Data, &ev))
+		require.NoError(t, asyncapi.Validate(m.Data), "the event is as asyncapi/events.yaml describes it")
 		out = append(out, received{subject: m.Subject, msgID: m.Header.Get("Nats-Msg-Id"), event: ev, raw: m.Data})
 	}
 	return out
@@ -112,6 +114,8 @@ func TestEventsReachTheStreamInOrder(t *testing.T) {
 	tagged := a.write(t, http.StatusCreated, http.MethodPost, "/api/v1/tasks/"+id+"/tags/"+strconv.Itoa(tag), tok, nil).JSON(t)
 	a.write(t, http.StatusOK, http.MethodPut, "/api/v1/tags/"+strconv.Itoa(tag), tok, map[string]any{"name": "house"})
 	completed := a.write(t, http.StatusOK, http.MethodPost, "/api/v1/tasks/"+id+"/complete", tok, nil).JSON(t)["task"].(map[string]any)
+	a.write(t, http.StatusNoContent, http.MethodDelete, "/api/v1/tags/"+strconv.Itoa(tag), tok, nil)
+	final := a.write(t, http.StatusOK, http.MethodGet, "/api/v1/tasks/"+id, tok, nil).JSON(t)
 	a.write(t, http.StatusNoContent, http.MethodDelete, "/api/v1/tasks/"+id, tok, nil)
 
 	want := []struct{ name, subject string }{
@@ -122,6 +126,8 @@ func TestEventsReachTheStreamInOrder(t *testing.T) {
 		{"task.updated", "tasks/" + id}, // its tag renamed
 		{"tag.updated", "tags/" + strconv.Itoa(tag)},
 		{"task.completed", "tasks/" + id},
+		{"task.updated", "tasks/" + id}, // its tag deleted
+		{"tag.deleted", "tags/" + strconv.Itoa(tag)},
 		{"task.deleted", "tasks/" + id},
 	}
 	got := b.wait(t, len(want))
@@ -145,8 +151,22 @@ func TestEventsReachTheStreamInOrder(t *testing.T) {
 	assert.Equal(t, tagged, task(3))
 	assert.Equal(t, "house", task(4)["tags"].([]any)[0].(map[string]any)["name"], "the task's event shows the tag's new name")
 	assert.Equal(t, completed, task(6))
-	assert.Equal(t, completed, task(7), "a deletion shows the task as it was, tags included")
+	assert.Equal(t, final, task(7), "the task without the deleted tag")
+	assert.Empty(t, final["tags"])
+	assert.Equal(t, final, task(9), "a deletion shows the task as it was")
 	assert.Equal(t, "home", got[2].event["data"].(map[string]any)["tag"].(map[string]any)["name"])
+	assert.Equal(t, "house", got[8].event["data"].(map[string]any)["tag"].(map[string]any)["name"], "a deleted tag as it was")
+
+	// every type the contract describes is published by some test: these
+	// here, webhook.test by the webhook tests; reminder.due has no
+	// publisher yet
+	types := map[string]bool{"dev.todo.webhook.test.v1": true, "dev.todo.reminder.due.v1": true}
+	for _, w := range want {
+		types["dev.todo."+w.name+".v1"] = true
+	}
+	for _, typ := range asyncapi.Types() {
+		assert.True(t, types[typ], "%s is published", typ)
+	}
 
 	poll(t, func() bool {
 		var n int

@@ -19,6 +19,7 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/todoapp/todo-api/asyncapi"
 	"github.com/todoapp/todo-api/internal/api"
 	"github.com/todoapp/todo-api/internal/events"
 	"github.com/todoapp/todo-api/internal/webhook"
@@ -132,6 +133,7 @@ func TestWebhookDeliveriesAreSignedAndRetried(t *testing.T) {
 	require.NoError(t, err)
 	for i, d := range got {
 		require.NoError(t, wh.Verify(d.body, d.header), "attempt %d verifies", i+1)
+		require.NoError(t, asyncapi.Validate(d.body), "the event is as asyncapi/events.yaml describes it")
 		assert.Equal(t, got[0].header.Get("webhook-id"), d.header.Get("webhook-id"), "a retry carries the same webhook-id")
 		assert.Equal(t, "application/json", d.header.Get("Content-Type"))
 	}
@@ -163,6 +165,7 @@ func TestWebhookDeliveriesAreSignedAndRetried(t *testing.T) {
 	poll(t, func() bool { return len(rcv.deliveries()) == 4 }, "the test event is delivered")
 	last := rcv.deliveries()[3]
 	require.NoError(t, wh.Verify(last.body, last.header))
+	require.NoError(t, asyncapi.Validate(last.body))
 	require.NoError(t, json.Unmarshal(last.body, &ev))
 	assert.Equal(t, "dev.todo.webhook.test.v1", ev["type"])
 	assert.Equal(t, q["event_id"], ev["id"])
