@@ -29,5 +29,5 @@ func TestMergedHoldsEveryOperation(t *testing.T) {
 		}
 	}
 	assert.Equal(t, want, got)
-	assert.Len(t, got, 27)
+	assert.Len(t, got, 34)
 }

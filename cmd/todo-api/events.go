@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
@@ -49,4 +50,38 @@ func runRelay(ctx context.Context, relay *events.Relay) (wait func()) {
 	done := make(chan struct{})
 	go func() { relay.Run(ctx); close(done) }()
 	return func() { <-done }
+}
+
+// runRiver starts the webhooks' River client, trying again every retry
+// while it cannot (the database down, or its schema behind: River's tables
+// come with `todo-api migrate up`), so the server serves meanwhile. stop
+// stops it within sctx: the deliveries in flight finish (or are rescued
+// later by another replica).
+func runRiver(hooks *events.Webhooks, logger *slog.Logger, retry time.Duration) (stop func(sctx context.Context)) {
+	ctx, cancel := context.WithCancel(context.Background()) // River's lifetime: cancelled after its Stop
+	done := make(chan bool, 1)                              // whether it started
+	giveUp := make(chan struct{})
+	go func() {
+		for {
+			err := hooks.River.Start(ctx)
+			if err == nil {
+				done <- true
+				return
+			}
+			logger.Warn("webhook deliveries (River) cannot start yet; retrying", "err", err, "retry", retry.String())
+			select {
+			case <-giveUp:
+				done <- false
+				return
+			case <-time.After(retry):
+			}
+		}
+	}()
+	return func(sctx context.Context) {
+		defer cancel()
+		close(giveUp)
+		if <-done {
+			_ = hooks.River.Stop(sctx)
+		}
+	}
 }

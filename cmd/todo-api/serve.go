@@ -173,13 +173,11 @@ func serve(ctx context.Context, stdout io.Writer, listening chan<- string) error
 	defer stopRelay()
 	waitRelay := runRelay(rctx, newRelay(cfg, hooks, logger, m))
 	defer func() { stopRelay(); waitRelay() }()
-	if err := hooks.River.Start(rctx); err != nil {
-		return fmt.Errorf("webhook deliveries (River): %w", err)
-	}
+	stopRiver := runRiver(hooks, logger, cfg.DBConnectionTimeout)
 	defer func() { // a delivery in flight finishes, or is retried by another replica
 		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 		defer cancel()
-		_ = hooks.River.Stop(sctx)
+		stopRiver(sctx)
 	}()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpx.Serve(srv, ln) }()

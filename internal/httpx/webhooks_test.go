@@ -22,6 +22,7 @@ import (
 	"github.com/todoapp/todo-api/asyncapi"
 	"github.com/todoapp/todo-api/internal/api"
 	"github.com/todoapp/todo-api/internal/events"
+	"github.com/todoapp/todo-api/internal/testdb"
 	"github.com/todoapp/todo-api/internal/webhook"
 )
 
@@ -72,9 +73,10 @@ func newHooked(t *testing.T, roots *x509.CertPool, allowPrivate bool, now func()
 	t.Helper()
 	a := newApp(t)
 	hooks, err := events.NewWebhooks(a.pool, events.WebhookOptions{
-		Client:  webhook.NewClient(webhook.Options{AllowPrivate: allowPrivate, RootCAs: roots, Timeout: 5 * time.Second}),
-		Backoff: func(int) time.Duration { return 10 * time.Millisecond },
-		Now:     now,
+		Client:   webhook.NewClient(webhook.Options{AllowPrivate: allowPrivate, RootCAs: roots, Timeout: 5 * time.Second}),
+		Backoff:  func(int) time.Duration { return 10 * time.Millisecond },
+		Now:      now,
+		PollOnly: testdb.ThroughPooler(), // a transaction pooler keeps no LISTEN
 	})
 	require.NoError(t, err)
 	// Registration allows private hosts: the dial-time check is the one

@@ -14,7 +14,8 @@ import (
 	"github.com/todoapp/todo-api/internal/testdb"
 )
 
-var wantTables = []string{"changes", "idempotency_keys", "rate_limits", "refresh_sessions", "session_revocations", "tags", "task_counts", "task_search", "task_tag_link", "tasks", "users"}
+var wantTables = []string{"changes", "event_settings", "idempotency_keys", "outbox", "rate_limits", "refresh_sessions",
+	"session_revocations", "tags", "task_counts", "task_search", "task_tag_link", "tasks", "users", "webhook_deliveries", "webhooks"}
 
 var wantIndexes = []string{
 	"idx_tags_user_id", "idx_task_tag_link_tag", "idx_task_tag_link_task", "idx_tasks_user_completed",
@@ -54,7 +55,10 @@ func assertSchema(t *testing.T, url string, present bool) {
 	conn, err := pgx.Connect(ctx, url)
 	require.NoError(t, err)
 	defer conn.Close(ctx)
-	tables := names(t, conn, `SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations' ORDER BY 1`)
+	tables := names(t, conn, `SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'
+		AND tablename NOT LIKE 'river\_%' ORDER BY 1`)
+	// River's own tables come with Up and stay after Down (internal/store/migrate.go)
+	assert.Contains(t, names(t, conn, `SELECT tablename FROM pg_tables WHERE tablename LIKE 'river\_%'`), "river_job")
 	indexes := names(t, conn, `SELECT indexname FROM pg_indexes WHERE schemaname = 'public' AND (indexname LIKE 'idx\_task%' OR indexname LIKE 'idx\_tag%') ORDER BY 1`)
 	if !present {
 		assert.Empty(t, tables)
