@@ -157,7 +157,7 @@ func (d *deployment) start(name string) (*replica, error) {
 	}
 	cmd := d.command("serve")
 	cmd.Env = append(cmd.Env, "PORT="+strconv.Itoa(port))
-	log, err := os.Create(filepath.Join(d.o.dir, name+".log"))
+	log, err := os.Create(filepath.Join(d.o.dir, name+".log")) //nolint:gosec // a log of our own, where -dir says
 	if err != nil {
 		return nil, err
 	}
@@ -305,7 +305,7 @@ func scenario(o options) error {
 
 func newWriter(c *http.Client, base, email string) (*writer, error) {
 	if s, b, err := call(c, http.MethodPost, base+"/auth/register", "", fmt.Sprintf(`{"email":%q,"password":"correct-horse"}`, email)); err != nil || s != http.StatusCreated {
-		return nil, fmt.Errorf("register %s: %d %s %v", email, s, b, err)
+		return nil, fmt.Errorf("register %s: %d %s: %w", email, s, b, err)
 	}
 	resp, err := c.PostForm(base+"/auth/login", url.Values{"username": {email}, "password": {"correct-horse"}})
 	if err != nil {
@@ -321,7 +321,7 @@ func newWriter(c *http.Client, base, email string) (*writer, error) {
 	s, b, err := call(c, http.MethodGet, base+"/auth/me", body.AccessToken, "")
 	var me struct{ ID string }
 	if err != nil || s != http.StatusOK || json.Unmarshal(b, &me) != nil {
-		return nil, fmt.Errorf("me %s: %d %v", email, s, err)
+		return nil, fmt.Errorf("me %s: %d: %w", email, s, err)
 	}
 	return &writer{token: body.AccessToken, user: me.ID, tasks: map[int64]int64{}, unsure: map[int64]int64{}}, nil
 }
