@@ -575,8 +575,12 @@ func measure(o options) error {
 		lag      []time.Duration
 	}
 	var sittings []sitting
-	for round := range 4 {
-		withNATS := round%2 == 1
+	// four sittings alternate NATS_URL unset and set, for the writes'
+	// throughput; a fifth, with a consumer on the same machine, times the
+	// events' arrival
+	for round := range 5 {
+		withNATS := round%2 == 1 || round == 4
+		consumer := round == 4
 		name := fmt.Sprintf("m%d", round)
 		d, err := newDeployment(ctx, o, name, withNATS)
 		if err != nil {
@@ -603,6 +607,8 @@ func measure(o options) error {
 				d.stop()
 				return errors.New("no relay")
 			}
+		}
+		if consumer {
 			stopConsumer, err = consume(ctx, o.natsURL, d.stream, d.prefix, func(lag time.Duration) {
 				mu.Lock()
 				s.lag = append(s.lag, lag)
@@ -646,6 +652,8 @@ func measure(o options) error {
 		s.writes = int(float64(total) / took.Seconds())
 		if withNATS {
 			_ = waitFor(30*time.Second, func() bool { return d.outboxEmpty(ctx) })
+		}
+		if consumer {
 			time.Sleep(500 * time.Millisecond)
 			stopConsumer()
 			mu.Lock()
@@ -653,9 +661,10 @@ func measure(o options) error {
 			mu.Unlock()
 		}
 		d.stop()
-		sittings = append(sittings, s)
 		fmt.Printf("sitting %d, NATS %-5v: %5d writes/s", round+1, withNATS, s.writes)
-		if withNATS {
+		if !consumer {
+			sittings = append(sittings, s)
+		} else {
 			sort.Slice(s.lag, func(i, j int) bool { return s.lag[i] < s.lag[j] })
 			fmt.Printf(", %d events received (%d/s), commit to receipt p50 %s p99 %s",
 				s.events, int(float64(s.events)/took.Seconds()), pct(s.lag, 50), pct(s.lag, 99))
@@ -670,7 +679,7 @@ func measure(o options) error {
 			off += float64(s.writes)
 		}
 	}
-	fmt.Printf("writes with NATS_URL set: %.1f %% of unset (%d writers, %s each sitting)\n", 100*on/off, o.writers, o.measure)
+	fmt.Printf("writes with NATS_URL set: %.1f %% of unset (%d writers, %s each sitting, sittings 1-4)\n", 100*on/off, o.writers, o.measure)
 	return nil
 }
 

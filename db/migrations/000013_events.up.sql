@@ -92,8 +92,8 @@ BEGIN
        AND NOT EXISTS (SELECT 1 FROM webhooks AS w WHERE w.user_id = r.user_id AND NOT w.disabled) THEN
         RETURN result;
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM users AS u WHERE u.id = r.user_id) THEN
-        RETURN result; -- the account is being deleted
+    IF TG_OP = 'DELETE' AND NOT EXISTS (SELECT 1 FROM users AS u WHERE u.id = r.user_id) THEN
+        RETURN result; -- the account is being deleted (its rows go by cascade)
     END IF;
     name := CASE TG_OP WHEN 'INSERT' THEN 'created' WHEN 'DELETE' THEN 'deleted' ELSE 'updated' END;
     IF TG_ARGV[0] = 'task' THEN

@@ -9,12 +9,18 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
 // lockKey is the advisory lock that makes one relay per database active.
 const lockKey = 7461024
+
+// WakeChannel is what the relay listens on: the servers notify it after
+// writes (internal/live.ChangesChannel), many at once.
+const WakeChannel = "changes"
 
 // Stream is the JetStream stream the relay creates when it is missing.
 type Stream struct {
@@ -36,9 +42,9 @@ type Config struct {
 	// Fanout, when set, runs in the transaction that deletes the published
 	// events (the webhooks' delivery jobs are inserted there).
 	Fanout func(ctx context.Context, tx pgx.Tx, msgs []Message) error
-	// Batch is the most events read at a time (default 500); Idle the pause
-	// when the outbox is empty (default 20 ms); Retry the pause after an
-	// error and between tries of the lock (default 1 s).
+	// Batch is the most events read at a time (default 500); Idle the
+	// longest wait for a notification of writes (default 1 s); Retry the
+	// pause after an error and between tries of the lock (default 1 s).
 	Batch       int
 	Idle, Retry time.Duration
 	Logger      *slog.Logger
@@ -64,7 +70,7 @@ func NewRelay(cfg Config) *Relay {
 		cfg.Batch = 500
 	}
 	if cfg.Idle <= 0 {
-		cfg.Idle = 20 * time.Millisecond
+		cfg.Idle = time.Second
 	}
 	if cfg.Retry <= 0 {
 		cfg.Retry = time.Second
@@ -92,7 +98,16 @@ func (r *Relay) Run(ctx context.Context) {
 }
 
 func (r *Relay) lead(ctx context.Context) error {
-	conn, err := pgx.Connect(ctx, r.cfg.DatabaseURL)
+	cc, err := pgx.ParseConfig(r.cfg.DatabaseURL)
+	if err != nil {
+		return errors.New("the database URL cannot be parsed")
+	}
+	// A wait that times out ends by a deadline on the socket, not by a
+	// cancel request (a connection to the server each time).
+	cc.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.DeadlineContextWatcherHandler{Conn: c.Conn()}
+	}
+	conn, err := pgx.ConnectConfig(ctx, cc)
 	if err != nil {
 		return errors.New("cannot connect to the database")
 	}
@@ -137,13 +152,28 @@ func (r *Relay) lead(ctx context.Context) error {
 			return err
 		}
 	}
+	// Woken by the writers' notifications (live.Notifier: NOTIFY changes
+	// within 10 ms of a write) rather than polling; Idle bounds the wait
+	// for writes whose notification never came.
+	if _, err := conn.Exec(ctx, "LISTEN "+WakeChannel); err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
 	for {
 		n, err := r.relay(ctx, conn, js)
 		if err != nil {
 			return err
 		}
-		if n < r.cfg.Batch && !sleep(ctx, r.cfg.Idle) {
+		if n == r.cfg.Batch {
+			continue
+		}
+		wctx, cancel := context.WithTimeout(ctx, r.cfg.Idle)
+		_, err = conn.WaitForNotification(wctx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
 			return ctx.Err()
+		case err != nil && !errors.Is(err, context.DeadlineExceeded) && !pgconn.Timeout(err):
+			return fmt.Errorf("wait: %w", err)
 		}
 	}
 }
