@@ -5,12 +5,17 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/riverqueue/river"
 
 	"github.com/todoapp/todo-api/internal/config"
 	"github.com/todoapp/todo-api/internal/events"
+	"github.com/todoapp/todo-api/internal/jobs"
+	"github.com/todoapp/todo-api/internal/live"
 	"github.com/todoapp/todo-api/internal/metrics"
+	"github.com/todoapp/todo-api/internal/reminders"
 	"github.com/todoapp/todo-api/internal/webhook"
 )
 
@@ -19,14 +24,45 @@ var retention = map[string]jetstream.RetentionPolicy{
 	"limits": jetstream.LimitsPolicy, "interest": jetstream.InterestPolicy, "workqueue": jetstream.WorkQueuePolicy,
 }
 
-// newWebhooks is the webhooks' deliveries (River on pool) of cfg.
-func newWebhooks(cfg config.Config, pool *pgxpool.Pool, logger *slog.Logger, m *metrics.Metrics) (*events.Webhooks, error) {
-	return events.NewWebhooks(pool, events.WebhookOptions{
-		Client:   webhook.NewClient(webhook.Options{AllowPrivate: cfg.WebhookAllowPrivate}),
-		PollOnly: cfg.TransactionPooler,
-		Logger:   logger,
-		Metrics:  m,
+// background is what the service does besides answering requests: the
+// event relay, and River's jobs (webhook deliveries, reminders).
+type background struct {
+	hooks     *events.Webhooks
+	reminders *reminders.Reminders
+	river     *river.Client[pgx.Tx]
+}
+
+// newBackground makes the webhooks' deliveries and the reminders, and the
+// River client (internal/jobs) that works both, of cfg.
+func newBackground(cfg config.Config, pool *pgxpool.Pool, rt *live.Live, logger *slog.Logger, m *metrics.Metrics) (*background, error) {
+	b := &background{
+		hooks: events.NewWebhooks(pool, events.WebhookOptions{
+			Client:  webhook.NewClient(webhook.Options{AllowPrivate: cfg.WebhookAllowPrivate}),
+			Logger:  logger,
+			Metrics: m,
+		}),
+		reminders: reminders.New(pool, reminders.Options{
+			MaxLateness: cfg.ReminderMaxLateness, Announce: rt.Notifier.Reminded, Changed: rt.Notifier.Changed,
+			Metrics: m, Logger: logger,
+		}),
+	}
+	workers := river.NewWorkers()
+	if err := b.hooks.AddWorkers(workers); err != nil {
+		return nil, err
+	}
+	if err := b.reminders.AddWorkers(workers); err != nil {
+		return nil, err
+	}
+	client, err := jobs.NewClient(pool, workers, jobs.Options{
+		PollOnly: cfg.TransactionPooler, RescueAfter: cfg.JobRescueAfter, Logger: logger,
+		Queues: map[string]int{webhook.Queue: 20, reminders.Queue: 20},
 	})
+	if err != nil {
+		return nil, err
+	}
+	b.river, b.hooks.River, b.reminders.River = client, client, client
+	m.ObserveJobs(jobs.Waiting(pool, webhook.Queue, reminders.Queue))
+	return b, nil
 }
 
 // newRelay is the event relay of cfg (internal/events); every replica runs
@@ -52,23 +88,23 @@ func runRelay(ctx context.Context, relay *events.Relay) (wait func()) {
 	return func() { <-done }
 }
 
-// runRiver starts the webhooks' River client, trying again every retry
+// runRiver starts the River client, trying again every retry
 // while it cannot (the database down, or its schema behind: River's tables
 // come with `todo-api migrate up`), so the server serves meanwhile. stop
 // stops it within sctx: the deliveries in flight finish (or are rescued
 // later by another replica).
-func runRiver(hooks *events.Webhooks, logger *slog.Logger, retry time.Duration) (stop func(sctx context.Context)) {
+func runRiver(client *river.Client[pgx.Tx], logger *slog.Logger, retry time.Duration) (stop func(sctx context.Context)) {
 	ctx, cancel := context.WithCancel(context.Background()) // River's lifetime: cancelled after its Stop
 	done := make(chan bool, 1)                              // whether it started
 	giveUp := make(chan struct{})
 	go func() {
 		for {
-			err := hooks.River.Start(ctx)
+			err := client.Start(ctx)
 			if err == nil {
 				done <- true
 				return
 			}
-			logger.Warn("webhook deliveries (River) cannot start yet; retrying", "err", err, "retry", retry.String())
+			logger.Warn("the job queue (River: webhooks, reminders) cannot start yet; retrying", "err", err, "retry", retry.String())
 			select {
 			case <-giveUp:
 				done <- false
@@ -81,7 +117,7 @@ func runRiver(hooks *events.Webhooks, logger *slog.Logger, retry time.Duration) 
 		defer cancel()
 		close(giveUp)
 		if <-done {
-			_ = hooks.River.Stop(sctx)
+			_ = client.Stop(sctx)
 		}
 	}
 }

@@ -113,11 +113,12 @@ func serve(ctx context.Context, stdout io.Writer, listening chan<- string) error
 		return err
 	}
 	m := metrics.New(pool, hasher.Waiting)
-	hooks, err := newWebhooks(cfg, pool, logger, m)
+	bg, err := newBackground(cfg, pool, rt, logger, m)
 	if err != nil {
 		return err
 	}
-	tasksH.SetWebhooks(api.WebhookOptions{AllowHTTP: cfg.WebhookAllowHTTP, AllowPrivate: cfg.WebhookAllowPrivate, Enqueue: hooks.Enqueue})
+	tasksH.SetWebhooks(api.WebhookOptions{AllowHTTP: cfg.WebhookAllowHTTP, AllowPrivate: cfg.WebhookAllowPrivate, Enqueue: bg.hooks.Enqueue})
+	tasksH.SetReminders(bg.reminders)
 	hasher.ObserveWaits(m.BcryptWait)
 	authH.OnRefreshReuse(m.RefreshReuse)
 	m.ObserveStreams(rt.Streams.Open)
@@ -171,9 +172,9 @@ func serve(ctx context.Context, stdout io.Writer, listening chan<- string) error
 	// The relay outlives the drain: the last requests' events are published.
 	rctx, stopRelay := context.WithCancel(context.Background())
 	defer stopRelay()
-	waitRelay := runRelay(rctx, newRelay(cfg, hooks, logger, m))
+	waitRelay := runRelay(rctx, newRelay(cfg, bg.hooks, logger, m))
 	defer func() { stopRelay(); waitRelay() }()
-	stopRiver := runRiver(hooks, logger, cfg.DBConnectionTimeout)
+	stopRiver := runRiver(bg.river, logger, cfg.DBConnectionTimeout)
 	defer func() { // a delivery in flight finishes, or is retried by another replica
 		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 		defer cancel()

@@ -72,11 +72,12 @@ ORDER BY l.task_id, g.name, g.id;
 -- database's, so that one clock orders them. A recurring task starts its
 -- series: its own id is the series' (taken from the sequence first).
 INSERT INTO tasks (id, title, description, completed, priority, due_date, user_id, created_at, updated_at,
-                   recurrence_rule, recurrence_timezone, recurrence_from, series_id, series_position)
+                   recurrence_rule, recurrence_timezone, recurrence_from, series_id, series_position, reminders)
 SELECT n.id, @title, @description, @completed, @priority, @due_date, @user_id, @now, @now,
        sqlc.narg(recurrence_rule), sqlc.narg(recurrence_timezone), sqlc.narg(recurrence_from),
        CASE WHEN sqlc.narg(recurrence_rule)::text IS NOT NULL THEN n.id END,
-       CASE WHEN sqlc.narg(recurrence_rule)::text IS NOT NULL THEN 1 END
+       CASE WHEN sqlc.narg(recurrence_rule)::text IS NOT NULL THEN 1 END,
+       CASE WHEN @reminders::jsonb = '[]' THEN '[]' ELSE with_reminder_ids(@reminders, '[]') END
 FROM (SELECT nextval('tasks_id_seq')::integer AS id) AS n
 RETURNING *;
 
@@ -141,7 +142,8 @@ SET title = @title, description = @description, completed = @completed,
     series_position = CASE WHEN sqlc.narg(recurrence_rule)::text IS NULL THEN tasks.series_position ELSE coalesce(tasks.series_position, 1) END,
     due_local = CASE WHEN tasks.due_date IS NOT DISTINCT FROM @due_date
                       AND tasks.recurrence_timezone IS NOT DISTINCT FROM sqlc.narg(recurrence_timezone)
-                     THEN tasks.due_local END
+                     THEN tasks.due_local END,
+    reminders = CASE WHEN @reminders::jsonb = '[]' THEN '[]' ELSE with_reminder_ids(@reminders, tasks.reminders) END
 FROM prior
 WHERE tasks.id = prior.id
   AND (sqlc.narg(if_match)::integer[] IS NULL OR tasks.version = ANY (sqlc.narg(if_match)::integer[]))
@@ -155,11 +157,14 @@ RETURNING sqlc.embed(tasks), prior.completed AS was_completed, (
 
 -- name: UpdateTask :one
 -- PATCH: a NULL title, completed or priority means "not sent"; description,
--- due_date and the recurrence change only when their set_ flag is true
--- (NULL then clears).
+-- due_date, the recurrence and the reminders change only when their set_
+-- flag is true (NULL then clears). With @may_change_series false it also
+-- declines to move the due date of a task with relative reminders (their
+-- jobs are inserted in the transaction it then runs in).
 WITH owner AS (SELECT users.id FROM users WHERE users.id = @user_id FOR KEY SHARE),
      prior AS (
-        SELECT tasks.id, tasks.completed, tasks.next_task_id, tasks.recurrence_rule FROM tasks
+        SELECT tasks.id, tasks.completed, tasks.next_task_id, tasks.recurrence_rule,
+               jsonb_path_exists(tasks.reminders, '$[*] ? (@.before != null)') AS relative_reminders FROM tasks
         WHERE tasks.id = @id AND tasks.user_id = @user_id AND EXISTS (SELECT 1 FROM owner)
         FOR NO KEY UPDATE)
 UPDATE tasks
@@ -177,14 +182,17 @@ SET title       = coalesce(sqlc.narg(title), title),
                      THEN coalesce(tasks.series_id, tasks.id) ELSE tasks.series_id END,
     series_position = CASE WHEN @set_recurrence AND sqlc.narg(recurrence_rule)::text IS NOT NULL
                            THEN coalesce(tasks.series_position, 1) ELSE tasks.series_position END,
-    due_local = CASE WHEN NOT @set_due_date AND NOT @set_recurrence THEN tasks.due_local END
+    due_local = CASE WHEN NOT @set_due_date AND NOT @set_recurrence THEN tasks.due_local END,
+    reminders = CASE WHEN NOT @set_reminders::boolean THEN tasks.reminders
+                     WHEN @reminders::jsonb = '[]' THEN '[]' ELSE with_reminder_ids(@reminders, tasks.reminders) END
 FROM prior
 WHERE tasks.id = prior.id
   AND (sqlc.narg(if_match)::integer[] IS NULL OR tasks.version = ANY (sqlc.narg(if_match)::integer[]))
   AND (@may_change_series::boolean
-       OR CASE WHEN @set_recurrence THEN sqlc.narg(recurrence_rule)::text ELSE prior.recurrence_rule END IS NULL
-       OR NOT (coalesce(sqlc.narg(completed)::boolean, false) AND NOT prior.completed AND prior.next_task_id IS NULL
-               OR @set_recurrence <> @set_due_date))
+       OR (CASE WHEN @set_recurrence THEN sqlc.narg(recurrence_rule)::text ELSE prior.recurrence_rule END IS NULL
+           OR NOT (coalesce(sqlc.narg(completed)::boolean, false) AND NOT prior.completed AND prior.next_task_id IS NULL
+                   OR @set_recurrence <> @set_due_date))
+          AND NOT (@set_due_date AND NOT @set_reminders AND prior.relative_reminders))
 RETURNING sqlc.embed(tasks), prior.completed AS was_completed, (
     SELECT coalesce(json_agg(json_build_object('id', g.id, 'name', g.name, 'color', g.color, 'version', g.version)
                              ORDER BY g.name, g.id), '[]')
@@ -228,9 +236,11 @@ WITH prior AS (
         WHERE tasks.id = @id AND tasks.user_id = @user_id AND tasks.next_task_id IS NULL),
      next AS (
         INSERT INTO tasks (title, description, completed, priority, due_date, user_id, created_at, updated_at,
-                           recurrence_rule, recurrence_timezone, recurrence_from, series_id, series_position, due_local)
+                           recurrence_rule, recurrence_timezone, recurrence_from, series_id, series_position, due_local,
+                           reminders)
         SELECT p.title, p.description, false, p.priority, @due_date, p.user_id, @now, @now,
-               p.recurrence_rule, p.recurrence_timezone, p.recurrence_from, p.series_id, @series_position::integer, @due_local::timestamp
+               p.recurrence_rule, p.recurrence_timezone, p.recurrence_from, p.series_id, @series_position::integer, @due_local::timestamp,
+               next_reminders(p.reminders)
         FROM prior AS p
         ON CONFLICT (series_id, series_position) WHERE series_id IS NOT NULL DO NOTHING
         RETURNING *),
@@ -244,7 +254,7 @@ WITH prior AS (
 SELECT next.id, next.title, next.description, next.completed, next.priority, next.due_date,
        next.recurrence_rule, next.user_id, next.created_at, next.updated_at, next.version,
        next.recurrence_timezone, next.recurrence_from, next.series_id, next.series_position,
-       next.due_local, next.next_task_id, (
+       next.due_local, next.next_task_id, next.reminders, (
     SELECT coalesce(json_agg(json_build_object('id', g.id, 'name', g.name, 'color', g.color, 'version', g.version)
                              ORDER BY g.name, g.id), '[]')
     FROM task_tag_link AS l JOIN tags AS g ON g.id = l.tag_id
@@ -308,3 +318,40 @@ SELECT EXISTS (SELECT 1 FROM task) AS task_found,
        EXISTS (SELECT 1 FROM tag) AS tag_found,
        EXISTS (SELECT 1 FROM matched) AS version_matched,
        EXISTS (SELECT 1 FROM touched) AS changed;
+
+-- name: FireReminder :one
+-- A reminder's job at its time (internal/reminders): when the task exists,
+-- is not completed, and the reminder still fires at @fires_at and has not
+-- fired for it, it is marked fired (missed when @deliver is false: too
+-- late) and the task gets a new version; with @deliver, the reminder.due
+-- event goes to the outbox when the user's events go anywhere. No row:
+-- nothing to fire.
+WITH task AS (SELECT t.user_id FROM tasks AS t WHERE t.id = @task_id),
+     owner AS (SELECT u.id FROM users AS u JOIN task ON u.id = task.user_id FOR KEY SHARE OF u),
+     prior AS (
+        SELECT t.id, t.user_id, t.title, t.due_date, t.reminders FROM tasks AS t
+        WHERE t.id = @task_id AND t.user_id IN (SELECT id FROM owner) AND NOT t.completed
+        FOR NO KEY UPDATE),
+     due AS (
+        SELECT p.id FROM prior AS p, jsonb_array_elements(p.reminders) AS r
+        WHERE (r->>'id')::bigint = @reminder_id::bigint
+          AND reminder_fires_at(r, p.due_date) = @fires_at::timestamptz
+          AND (r->>'fired_for')::timestamptz IS DISTINCT FROM @fires_at::timestamptz),
+     fired AS (
+        UPDATE tasks
+        SET reminders = (SELECT jsonb_agg(CASE WHEN (e->>'id')::bigint = @reminder_id
+                                               THEN e || jsonb_build_object('fired_at', @now::timestamptz,
+                                                   'fired_for', @fires_at::timestamptz, 'missed', NOT @deliver::boolean)
+                                               ELSE e END ORDER BY i)
+                         FROM jsonb_array_elements(tasks.reminders) WITH ORDINALITY AS x(e, i)),
+            version = tasks.version + 1
+        FROM due WHERE tasks.id = due.id
+        RETURNING tasks.id, tasks.user_id, tasks.title, tasks.due_date),
+     event AS (
+        INSERT INTO outbox (user_id, type, entity_id, row)
+        SELECT f.user_id, 'reminder.due', f.id,
+               jsonb_build_object('task_id', f.id, 'reminder_id', @reminder_id, 'title', f.title,
+                                  'due_date', f.due_date, 'fires_at', @fires_at::timestamptz)
+        FROM fired AS f
+        WHERE @deliver AND events_wanted(f.user_id))
+SELECT id, user_id, title, due_date FROM fired;

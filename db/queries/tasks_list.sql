@@ -19,7 +19,7 @@ WITH page AS (
     LIMIT @page_limit OFFSET @page_offset)
 SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date,
        page.user_id, page.created_at, page.updated_at, page.version,
-       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id,
+       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id, page.reminders,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
   LEFT JOIN tags AS g ON g.id = l.tag_id
@@ -42,7 +42,7 @@ WITH page AS (
     LIMIT @page_limit OFFSET @page_offset)
 SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date,
        page.user_id, page.created_at, page.updated_at, page.version,
-       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id,
+       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id, page.reminders,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
   LEFT JOIN tags AS g ON g.id = l.tag_id
@@ -65,7 +65,7 @@ WITH page AS (
     LIMIT @page_limit OFFSET @page_offset)
 SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date,
        page.user_id, page.created_at, page.updated_at, page.version,
-       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id,
+       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id, page.reminders,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
   LEFT JOIN tags AS g ON g.id = l.tag_id
@@ -88,7 +88,7 @@ WITH page AS (
     LIMIT @page_limit OFFSET @page_offset)
 SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date,
        page.user_id, page.created_at, page.updated_at, page.version,
-       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id,
+       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id, page.reminders,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
   LEFT JOIN tags AS g ON g.id = l.tag_id
@@ -111,7 +111,7 @@ WITH page AS (
     LIMIT @page_limit OFFSET @page_offset)
 SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date,
        page.user_id, page.created_at, page.updated_at, page.version,
-       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id,
+       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id, page.reminders,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
   LEFT JOIN tags AS g ON g.id = l.tag_id
@@ -134,7 +134,7 @@ WITH page AS (
     LIMIT @page_limit OFFSET @page_offset)
 SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date,
        page.user_id, page.created_at, page.updated_at, page.version,
-       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id,
+       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id, page.reminders,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
   LEFT JOIN tags AS g ON g.id = l.tag_id
@@ -157,7 +157,7 @@ WITH page AS (
     LIMIT @page_limit OFFSET @page_offset)
 SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date,
        page.user_id, page.created_at, page.updated_at, page.version,
-       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id,
+       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id, page.reminders,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
   LEFT JOIN tags AS g ON g.id = l.tag_id
@@ -180,7 +180,7 @@ WITH page AS (
     LIMIT @page_limit OFFSET @page_offset)
 SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date,
        page.user_id, page.created_at, page.updated_at, page.version,
-       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id,
+       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id, page.reminders,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
   LEFT JOIN tags AS g ON g.id = l.tag_id
@@ -198,7 +198,7 @@ WITH page AS (
     LIMIT @page_limit OFFSET @page_offset)
 SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date,
        page.user_id, page.created_at, page.updated_at, page.version,
-       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id,
+       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id, page.reminders,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
   LEFT JOIN tags AS g ON g.id = l.tag_id
@@ -214,7 +214,7 @@ WITH page AS (
     LIMIT @page_limit OFFSET @page_offset)
 SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date,
        page.user_id, page.created_at, page.updated_at, page.version,
-       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id,
+       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id, page.reminders,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
   LEFT JOIN tags AS g ON g.id = l.tag_id

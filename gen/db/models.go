@@ -145,6 +145,7 @@ type Task struct {
 	SeriesPosition     *int32       `json:"series_position"`
 	DueLocal           *time.Time   `json:"due_local"`
 	NextTaskID         *int32       `json:"next_task_id"`
+	Reminders          []byte       `json:"reminders"`
 }
 
 type TaskCount struct {

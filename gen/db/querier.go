@@ -133,6 +133,13 @@ type Querier interface {
 	// pruned floor, so the cursor tells nothing of other users' writes. No row
 	// when the user is gone.
 	FeedStart(ctx context.Context, userID uuid.UUID) (int64, error)
+	// A reminder's job at its time (internal/reminders): when the task exists,
+	// is not completed, and the reminder still fires at @fires_at and has not
+	// fired for it, it is marked fired (missed when @deliver is false: too
+	// late) and the task gets a new version; with @deliver, the reminder.due
+	// event goes to the outbox when the user's events go anywhere. No row:
+	// nothing to fire.
+	FireReminder(ctx context.Context, arg FireReminderParams) (FireReminderRow, error)
 	GetIdempotencyKey(ctx context.Context, arg GetIdempotencyKeyParams) (GetIdempotencyKeyRow, error)
 	GetPasswordHash(ctx context.Context, id uuid.UUID) (string, error)
 	GetSession(ctx context.Context, id uuid.UUID) (GetSessionRow, error)
@@ -296,8 +303,10 @@ type Querier interface {
 	TouchTasksOfTag(ctx context.Context, arg TouchTasksOfTagParams) error
 	UpdateTag(ctx context.Context, arg UpdateTagParams) (UpdateTagRow, error)
 	// PATCH: a NULL title, completed or priority means "not sent"; description,
-	// due_date and the recurrence change only when their set_ flag is true
-	// (NULL then clears).
+	// due_date, the recurrence and the reminders change only when their set_
+	// flag is true (NULL then clears). With @may_change_series false it also
+	// declines to move the due date of a task with relative reminders (their
+	// jobs are inserted in the transaction it then runs in).
 	UpdateTask(ctx context.Context, arg UpdateTaskParams) (UpdateTaskRow, error)
 	UpdateUserName(ctx context.Context, arg UpdateUserNameParams) (UpdateUserNameRow, error)
 	// PATCH: a NULL url, events or disabled means "not sent"; the description

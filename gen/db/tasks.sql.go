@@ -80,7 +80,7 @@ UPDATE tasks
 SET completed = true, updated_at = $1, version = version + 1
 WHERE tasks.id = $2 AND tasks.user_id = $3 AND EXISTS (SELECT 1 FROM owner) AND NOT tasks.completed
   AND ($4::integer[] IS NULL OR tasks.version = ANY ($4::integer[]))
-RETURNING tasks.id, tasks.title, tasks.description, tasks.completed, tasks.priority, tasks.due_date, tasks.recurrence_rule, tasks.user_id, tasks.created_at, tasks.updated_at, tasks.version, tasks.recurrence_timezone, tasks.recurrence_from, tasks.series_id, tasks.series_position, tasks.due_local, tasks.next_task_id, (
+RETURNING tasks.id, tasks.title, tasks.description, tasks.completed, tasks.priority, tasks.due_date, tasks.recurrence_rule, tasks.user_id, tasks.created_at, tasks.updated_at, tasks.version, tasks.recurrence_timezone, tasks.recurrence_from, tasks.series_id, tasks.series_position, tasks.due_local, tasks.next_task_id, tasks.reminders, (
     SELECT coalesce(json_agg(json_build_object('id', g.id, 'name', g.name, 'color', g.color, 'version', g.version)
                              ORDER BY g.name, g.id), '[]')
     FROM task_tag_link AS l JOIN tags AS g ON g.id = l.tag_id
@@ -128,6 +128,7 @@ func (q *Queries) CompleteTask(ctx context.Context, arg CompleteTaskParams) (Com
 		&i.Task.SeriesPosition,
 		&i.Task.DueLocal,
 		&i.Task.NextTaskID,
+		&i.Task.Reminders,
 		&i.Tags,
 	)
 	return i, err
@@ -234,16 +235,18 @@ func (q *Queries) CountTasksFromCounters(ctx context.Context, arg CountTasksFrom
 
 const createNextTask = `-- name: CreateNextTask :one
 WITH prior AS (
-        SELECT id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at, version, recurrence_timezone, recurrence_from, series_id, series_position, due_local, next_task_id FROM tasks
+        SELECT id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at, version, recurrence_timezone, recurrence_from, series_id, series_position, due_local, next_task_id, reminders FROM tasks
         WHERE tasks.id = $2 AND tasks.user_id = $1 AND tasks.next_task_id IS NULL),
      next AS (
         INSERT INTO tasks (title, description, completed, priority, due_date, user_id, created_at, updated_at,
-                           recurrence_rule, recurrence_timezone, recurrence_from, series_id, series_position, due_local)
+                           recurrence_rule, recurrence_timezone, recurrence_from, series_id, series_position, due_local,
+                           reminders)
         SELECT p.title, p.description, false, p.priority, $3, p.user_id, $4, $4,
-               p.recurrence_rule, p.recurrence_timezone, p.recurrence_from, p.series_id, $5::integer, $6::timestamp
+               p.recurrence_rule, p.recurrence_timezone, p.recurrence_from, p.series_id, $5::integer, $6::timestamp,
+               next_reminders(p.reminders)
         FROM prior AS p
         ON CONFLICT (series_id, series_position) WHERE series_id IS NOT NULL DO NOTHING
-        RETURNING id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at, version, recurrence_timezone, recurrence_from, series_id, series_position, due_local, next_task_id),
+        RETURNING id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at, version, recurrence_timezone, recurrence_from, series_id, series_position, due_local, next_task_id, reminders),
      links AS (
         INSERT INTO task_tag_link (user_id, task_id, tag_id)
         SELECT l.user_id, next.id, l.tag_id FROM task_tag_link AS l, next
@@ -254,7 +257,7 @@ WITH prior AS (
 SELECT next.id, next.title, next.description, next.completed, next.priority, next.due_date,
        next.recurrence_rule, next.user_id, next.created_at, next.updated_at, next.version,
        next.recurrence_timezone, next.recurrence_from, next.series_id, next.series_position,
-       next.due_local, next.next_task_id, (
+       next.due_local, next.next_task_id, next.reminders, (
     SELECT coalesce(json_agg(json_build_object('id', g.id, 'name', g.name, 'color', g.color, 'version', g.version)
                              ORDER BY g.name, g.id), '[]')
     FROM task_tag_link AS l JOIN tags AS g ON g.id = l.tag_id
@@ -289,6 +292,7 @@ type CreateNextTaskRow struct {
 	SeriesPosition     *int32       `json:"series_position"`
 	DueLocal           *time.Time   `json:"due_local"`
 	NextTaskID         *int32       `json:"next_task_id"`
+	Reminders          []byte       `json:"reminders"`
 	Tags               string       `json:"tags"`
 }
 
@@ -324,6 +328,7 @@ func (q *Queries) CreateNextTask(ctx context.Context, arg CreateNextTaskParams) 
 		&i.SeriesPosition,
 		&i.DueLocal,
 		&i.NextTaskID,
+		&i.Reminders,
 		&i.Tags,
 	)
 	return i, err
@@ -331,13 +336,14 @@ func (q *Queries) CreateNextTask(ctx context.Context, arg CreateNextTaskParams) 
 
 const createTask = `-- name: CreateTask :one
 INSERT INTO tasks (id, title, description, completed, priority, due_date, user_id, created_at, updated_at,
-                   recurrence_rule, recurrence_timezone, recurrence_from, series_id, series_position)
+                   recurrence_rule, recurrence_timezone, recurrence_from, series_id, series_position, reminders)
 SELECT n.id, $1, $2, $3, $4, $5, $6, $7, $7,
        $8, $9, $10,
        CASE WHEN $8::text IS NOT NULL THEN n.id END,
-       CASE WHEN $8::text IS NOT NULL THEN 1 END
+       CASE WHEN $8::text IS NOT NULL THEN 1 END,
+       CASE WHEN $11::jsonb = '[]' THEN '[]' ELSE with_reminder_ids($11, '[]') END
 FROM (SELECT nextval('tasks_id_seq')::integer AS id) AS n
-RETURNING id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at, version, recurrence_timezone, recurrence_from, series_id, series_position, due_local, next_task_id
+RETURNING id, title, description, completed, priority, due_date, recurrence_rule, user_id, created_at, updated_at, version, recurrence_timezone, recurrence_from, series_id, series_position, due_local, next_task_id, reminders
 `
 
 type CreateTaskParams struct {
@@ -351,6 +357,7 @@ type CreateTaskParams struct {
 	RecurrenceRule     *string      `json:"recurrence_rule"`
 	RecurrenceTimezone *string      `json:"recurrence_timezone"`
 	RecurrenceFrom     *string      `json:"recurrence_from"`
+	Reminders          []byte       `json:"reminders"`
 }
 
 // Task times come from the service's clock (@now), never from the
@@ -368,6 +375,7 @@ func (q *Queries) CreateTask(ctx context.Context, arg CreateTaskParams) (Task, e
 		arg.RecurrenceRule,
 		arg.RecurrenceTimezone,
 		arg.RecurrenceFrom,
+		arg.Reminders,
 	)
 	var i Task
 	err := row.Scan(
@@ -388,6 +396,7 @@ func (q *Queries) CreateTask(ctx context.Context, arg CreateTaskParams) (Task, e
 		&i.SeriesPosition,
 		&i.DueLocal,
 		&i.NextTaskID,
+		&i.Reminders,
 	)
 	return i, err
 }
@@ -413,9 +422,80 @@ func (q *Queries) DeleteTask(ctx context.Context, arg DeleteTaskParams) (int64, 
 	return result.RowsAffected(), nil
 }
 
+const fireReminder = `-- name: FireReminder :one
+WITH task AS (SELECT t.user_id FROM tasks AS t WHERE t.id = $1),
+     owner AS (SELECT u.id FROM users AS u JOIN task ON u.id = task.user_id FOR KEY SHARE OF u),
+     prior AS (
+        SELECT t.id, t.user_id, t.title, t.due_date, t.reminders FROM tasks AS t
+        WHERE t.id = $1 AND t.user_id IN (SELECT id FROM owner) AND NOT t.completed
+        FOR NO KEY UPDATE),
+     due AS (
+        SELECT p.id FROM prior AS p, jsonb_array_elements(p.reminders) AS r
+        WHERE (r->>'id')::bigint = $2::bigint
+          AND reminder_fires_at(r, p.due_date) = $3::timestamptz
+          AND (r->>'fired_for')::timestamptz IS DISTINCT FROM $3::timestamptz),
+     fired AS (
+        UPDATE tasks
+        SET reminders = (SELECT jsonb_agg(CASE WHEN (e->>'id')::bigint = $2
+                                               THEN e || jsonb_build_object('fired_at', $4::timestamptz,
+                                                   'fired_for', $3::timestamptz, 'missed', NOT $5::boolean)
+                                               ELSE e END ORDER BY i)
+                         FROM jsonb_array_elements(tasks.reminders) WITH ORDINALITY AS x(e, i)),
+            version = tasks.version + 1
+        FROM due WHERE tasks.id = due.id
+        RETURNING tasks.id, tasks.user_id, tasks.title, tasks.due_date),
+     event AS (
+        INSERT INTO outbox (user_id, type, entity_id, row)
+        SELECT f.user_id, 'reminder.due', f.id,
+               jsonb_build_object('task_id', f.id, 'reminder_id', $2, 'title', f.title,
+                                  'due_date', f.due_date, 'fires_at', $3::timestamptz)
+        FROM fired AS f
+        WHERE $5 AND events_wanted(f.user_id))
+SELECT id, user_id, title, due_date FROM fired
+`
+
+type FireReminderParams struct {
+	TaskID     int32     `json:"task_id"`
+	ReminderID int64     `json:"reminder_id"`
+	FiresAt    time.Time `json:"fires_at"`
+	Now        time.Time `json:"now"`
+	Deliver    bool      `json:"deliver"`
+}
+
+type FireReminderRow struct {
+	ID      int32      `json:"id"`
+	UserID  uuid.UUID  `json:"user_id"`
+	Title   string     `json:"title"`
+	DueDate *time.Time `json:"due_date"`
+}
+
+// A reminder's job at its time (internal/reminders): when the task exists,
+// is not completed, and the reminder still fires at @fires_at and has not
+// fired for it, it is marked fired (missed when @deliver is false: too
+// late) and the task gets a new version; with @deliver, the reminder.due
+// event goes to the outbox when the user's events go anywhere. No row:
+// nothing to fire.
+func (q *Queries) FireReminder(ctx context.Context, arg FireReminderParams) (FireReminderRow, error) {
+	row := q.db.QueryRow(ctx, fireReminder,
+		arg.TaskID,
+		arg.ReminderID,
+		arg.FiresAt,
+		arg.Now,
+		arg.Deliver,
+	)
+	var i FireReminderRow
+	err := row.Scan(
+		&i.ID,
+		&i.UserID,
+		&i.Title,
+		&i.DueDate,
+	)
+	return i, err
+}
+
 const getTask = `-- name: GetTask :one
 
-SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version, t.recurrence_timezone, t.recurrence_from, t.series_id, t.series_position, t.due_local, t.next_task_id, (
+SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version, t.recurrence_timezone, t.recurrence_from, t.series_id, t.series_position, t.due_local, t.next_task_id, t.reminders, (
     SELECT coalesce(json_agg(json_build_object('id', g.id, 'name', g.name, 'color', g.color, 'version', g.version)
                              ORDER BY g.name, g.id), '[]')
     FROM task_tag_link AS l JOIN tags AS g ON g.id = l.tag_id
@@ -456,6 +536,7 @@ func (q *Queries) GetTask(ctx context.Context, arg GetTaskParams) (GetTaskRow, e
 		&i.Task.SeriesPosition,
 		&i.Task.DueLocal,
 		&i.Task.NextTaskID,
+		&i.Task.Reminders,
 		&i.Tags,
 	)
 	return i, err
@@ -522,10 +603,10 @@ func (q *Queries) RemoveTagFromTask(ctx context.Context, arg RemoveTagFromTaskPa
 const replaceTask = `-- name: ReplaceTask :one
 
 
-WITH owner AS (SELECT users.id FROM users WHERE users.id = $12 FOR KEY SHARE),
+WITH owner AS (SELECT users.id FROM users WHERE users.id = $13 FOR KEY SHARE),
      prior AS (
         SELECT tasks.id, tasks.completed, tasks.next_task_id FROM tasks
-        WHERE tasks.id = $13 AND tasks.user_id = $12 AND EXISTS (SELECT 1 FROM owner)
+        WHERE tasks.id = $14 AND tasks.user_id = $13 AND EXISTS (SELECT 1 FROM owner)
         FOR NO KEY UPDATE)
 UPDATE tasks
 SET title = $1, description = $2, completed = $3,
@@ -536,13 +617,14 @@ SET title = $1, description = $2, completed = $3,
     series_position = CASE WHEN $7::text IS NULL THEN tasks.series_position ELSE coalesce(tasks.series_position, 1) END,
     due_local = CASE WHEN tasks.due_date IS NOT DISTINCT FROM $5
                       AND tasks.recurrence_timezone IS NOT DISTINCT FROM $8
-                     THEN tasks.due_local END
+                     THEN tasks.due_local END,
+    reminders = CASE WHEN $10::jsonb = '[]' THEN '[]' ELSE with_reminder_ids($10, tasks.reminders) END
 FROM prior
 WHERE tasks.id = prior.id
-  AND ($10::integer[] IS NULL OR tasks.version = ANY ($10::integer[]))
-  AND ($11::boolean OR NOT ($3 AND NOT prior.completed AND prior.next_task_id IS NULL
+  AND ($11::integer[] IS NULL OR tasks.version = ANY ($11::integer[]))
+  AND ($12::boolean OR NOT ($3 AND NOT prior.completed AND prior.next_task_id IS NULL
                                            AND $7::text IS NOT NULL))
-RETURNING tasks.id, tasks.title, tasks.description, tasks.completed, tasks.priority, tasks.due_date, tasks.recurrence_rule, tasks.user_id, tasks.created_at, tasks.updated_at, tasks.version, tasks.recurrence_timezone, tasks.recurrence_from, tasks.series_id, tasks.series_position, tasks.due_local, tasks.next_task_id, prior.completed AS was_completed, (
+RETURNING tasks.id, tasks.title, tasks.description, tasks.completed, tasks.priority, tasks.due_date, tasks.recurrence_rule, tasks.user_id, tasks.created_at, tasks.updated_at, tasks.version, tasks.recurrence_timezone, tasks.recurrence_from, tasks.series_id, tasks.series_position, tasks.due_local, tasks.next_task_id, tasks.reminders, prior.completed AS was_completed, (
     SELECT coalesce(json_agg(json_build_object('id', g.id, 'name', g.name, 'color', g.color, 'version', g.version)
                              ORDER BY g.name, g.id), '[]')
     FROM task_tag_link AS l JOIN tags AS g ON g.id = l.tag_id
@@ -559,6 +641,7 @@ type ReplaceTaskParams struct {
 	RecurrenceRule     *string      `json:"recurrence_rule"`
 	RecurrenceTimezone *string      `json:"recurrence_timezone"`
 	RecurrenceFrom     *string      `json:"recurrence_from"`
+	Reminders          []byte       `json:"reminders"`
 	IfMatch            []int32      `json:"if_match"`
 	MayChangeSeries    bool         `json:"may_change_series"`
 	UserID             uuid.UUID    `json:"user_id"`
@@ -611,6 +694,7 @@ func (q *Queries) ReplaceTask(ctx context.Context, arg ReplaceTaskParams) (Repla
 		arg.RecurrenceRule,
 		arg.RecurrenceTimezone,
 		arg.RecurrenceFrom,
+		arg.Reminders,
 		arg.IfMatch,
 		arg.MayChangeSeries,
 		arg.UserID,
@@ -635,6 +719,7 @@ func (q *Queries) ReplaceTask(ctx context.Context, arg ReplaceTaskParams) (Repla
 		&i.Task.SeriesPosition,
 		&i.Task.DueLocal,
 		&i.Task.NextTaskID,
+		&i.Task.Reminders,
 		&i.WasCompleted,
 		&i.Tags,
 	)
@@ -703,7 +788,7 @@ func (q *Queries) TaskVersion(ctx context.Context, arg TaskVersionParams) (int32
 }
 
 const taskWithNext = `-- name: TaskWithNext :many
-SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version, t.recurrence_timezone, t.recurrence_from, t.series_id, t.series_position, t.due_local, t.next_task_id, (
+SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version, t.recurrence_timezone, t.recurrence_from, t.series_id, t.series_position, t.due_local, t.next_task_id, t.reminders, (
     SELECT coalesce(json_agg(json_build_object('id', g.id, 'name', g.name, 'color', g.color, 'version', g.version)
                              ORDER BY g.name, g.id), '[]')
     FROM task_tag_link AS l JOIN tags AS g ON g.id = l.tag_id
@@ -752,6 +837,7 @@ func (q *Queries) TaskWithNext(ctx context.Context, arg TaskWithNextParams) ([]T
 			&i.Task.SeriesPosition,
 			&i.Task.DueLocal,
 			&i.Task.NextTaskID,
+			&i.Task.Reminders,
 			&i.Tags,
 		); err != nil {
 			return nil, err
@@ -765,10 +851,11 @@ func (q *Queries) TaskWithNext(ctx context.Context, arg TaskWithNextParams) ([]T
 }
 
 const updateTask = `-- name: UpdateTask :one
-WITH owner AS (SELECT users.id FROM users WHERE users.id = $15 FOR KEY SHARE),
+WITH owner AS (SELECT users.id FROM users WHERE users.id = $17 FOR KEY SHARE),
      prior AS (
-        SELECT tasks.id, tasks.completed, tasks.next_task_id, tasks.recurrence_rule FROM tasks
-        WHERE tasks.id = $16 AND tasks.user_id = $15 AND EXISTS (SELECT 1 FROM owner)
+        SELECT tasks.id, tasks.completed, tasks.next_task_id, tasks.recurrence_rule,
+               jsonb_path_exists(tasks.reminders, '$[*] ? (@.before != null)') AS relative_reminders FROM tasks
+        WHERE tasks.id = $18 AND tasks.user_id = $17 AND EXISTS (SELECT 1 FROM owner)
         FOR NO KEY UPDATE)
 UPDATE tasks
 SET title       = coalesce($1, title),
@@ -785,15 +872,18 @@ SET title       = coalesce($1, title),
                      THEN coalesce(tasks.series_id, tasks.id) ELSE tasks.series_id END,
     series_position = CASE WHEN $9 AND $10::text IS NOT NULL
                            THEN coalesce(tasks.series_position, 1) ELSE tasks.series_position END,
-    due_local = CASE WHEN NOT $6 AND NOT $9 THEN tasks.due_local END
+    due_local = CASE WHEN NOT $6 AND NOT $9 THEN tasks.due_local END,
+    reminders = CASE WHEN NOT $13::boolean THEN tasks.reminders
+                     WHEN $14::jsonb = '[]' THEN '[]' ELSE with_reminder_ids($14, tasks.reminders) END
 FROM prior
 WHERE tasks.id = prior.id
-  AND ($13::integer[] IS NULL OR tasks.version = ANY ($13::integer[]))
-  AND ($14::boolean
-       OR CASE WHEN $9 THEN $10::text ELSE prior.recurrence_rule END IS NULL
-       OR NOT (coalesce($4::boolean, false) AND NOT prior.completed AND prior.next_task_id IS NULL
-               OR $9 <> $6))
-RETURNING tasks.id, tasks.title, tasks.description, tasks.completed, tasks.priority, tasks.due_date, tasks.recurrence_rule, tasks.user_id, tasks.created_at, tasks.updated_at, tasks.version, tasks.recurrence_timezone, tasks.recurrence_from, tasks.series_id, tasks.series_position, tasks.due_local, tasks.next_task_id, prior.completed AS was_completed, (
+  AND ($15::integer[] IS NULL OR tasks.version = ANY ($15::integer[]))
+  AND ($16::boolean
+       OR (CASE WHEN $9 THEN $10::text ELSE prior.recurrence_rule END IS NULL
+           OR NOT (coalesce($4::boolean, false) AND NOT prior.completed AND prior.next_task_id IS NULL
+                   OR $9 <> $6))
+          AND NOT ($6 AND NOT $13 AND prior.relative_reminders))
+RETURNING tasks.id, tasks.title, tasks.description, tasks.completed, tasks.priority, tasks.due_date, tasks.recurrence_rule, tasks.user_id, tasks.created_at, tasks.updated_at, tasks.version, tasks.recurrence_timezone, tasks.recurrence_from, tasks.series_id, tasks.series_position, tasks.due_local, tasks.next_task_id, tasks.reminders, prior.completed AS was_completed, (
     SELECT coalesce(json_agg(json_build_object('id', g.id, 'name', g.name, 'color', g.color, 'version', g.version)
                              ORDER BY g.name, g.id), '[]')
     FROM task_tag_link AS l JOIN tags AS g ON g.id = l.tag_id
@@ -813,6 +903,8 @@ type UpdateTaskParams struct {
 	RecurrenceRule     *string       `json:"recurrence_rule"`
 	RecurrenceTimezone *string       `json:"recurrence_timezone"`
 	RecurrenceFrom     *string       `json:"recurrence_from"`
+	SetReminders       bool          `json:"set_reminders"`
+	Reminders          []byte        `json:"reminders"`
 	IfMatch            []int32       `json:"if_match"`
 	MayChangeSeries    bool          `json:"may_change_series"`
 	UserID             uuid.UUID     `json:"user_id"`
@@ -826,8 +918,10 @@ type UpdateTaskRow struct {
 }
 
 // PATCH: a NULL title, completed or priority means "not sent"; description,
-// due_date and the recurrence change only when their set_ flag is true
-// (NULL then clears).
+// due_date, the recurrence and the reminders change only when their set_
+// flag is true (NULL then clears). With @may_change_series false it also
+// declines to move the due date of a task with relative reminders (their
+// jobs are inserted in the transaction it then runs in).
 func (q *Queries) UpdateTask(ctx context.Context, arg UpdateTaskParams) (UpdateTaskRow, error) {
 	row := q.db.QueryRow(ctx, updateTask,
 		arg.Title,
@@ -842,6 +936,8 @@ func (q *Queries) UpdateTask(ctx context.Context, arg UpdateTaskParams) (UpdateT
 		arg.RecurrenceRule,
 		arg.RecurrenceTimezone,
 		arg.RecurrenceFrom,
+		arg.SetReminders,
+		arg.Reminders,
 		arg.IfMatch,
 		arg.MayChangeSeries,
 		arg.UserID,
@@ -866,6 +962,7 @@ func (q *Queries) UpdateTask(ctx context.Context, arg UpdateTaskParams) (UpdateT
 		&i.Task.SeriesPosition,
 		&i.Task.DueLocal,
 		&i.Task.NextTaskID,
+		&i.Task.Reminders,
 		&i.WasCompleted,
 		&i.Tags,
 	)

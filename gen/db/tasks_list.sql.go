@@ -62,14 +62,14 @@ func (q *Queries) CountTasks(ctx context.Context, arg CountTasksParams) (CountTa
 
 const listByStatusDueAsc = `-- name: ListByStatusDueAsc :many
 WITH page AS (
-    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version, t.recurrence_timezone, t.recurrence_from, t.series_id, t.series_position, t.due_local, t.next_task_id
+    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version, t.recurrence_timezone, t.recurrence_from, t.series_id, t.series_position, t.due_local, t.next_task_id, t.reminders
     FROM tasks AS t
     WHERE t.user_id = $1 AND t.completed = $2
     ORDER BY t.due_date ASC NULLS LAST, t.id
     LIMIT $4 OFFSET $3)
 SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date,
        page.user_id, page.created_at, page.updated_at, page.version,
-       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id,
+       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id, page.reminders,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
   LEFT JOIN tags AS g ON g.id = l.tag_id
@@ -98,6 +98,7 @@ type ListByStatusDueAscRow struct {
 	RecurrenceTimezone *string      `json:"recurrence_timezone"`
 	RecurrenceFrom     *string      `json:"recurrence_from"`
 	SeriesID           *int32       `json:"series_id"`
+	Reminders          []byte       `json:"reminders"`
 	TagID              *int32       `json:"tag_id"`
 	TagName            *string      `json:"tag_name"`
 	TagColor           *string      `json:"tag_color"`
@@ -136,6 +137,7 @@ func (q *Queries) ListByStatusDueAsc(ctx context.Context, arg ListByStatusDueAsc
 			&i.RecurrenceTimezone,
 			&i.RecurrenceFrom,
 			&i.SeriesID,
+			&i.Reminders,
 			&i.TagID,
 			&i.TagName,
 			&i.TagColor,
@@ -153,14 +155,14 @@ func (q *Queries) ListByStatusDueAsc(ctx context.Context, arg ListByStatusDueAsc
 
 const listByStatusDueDesc = `-- name: ListByStatusDueDesc :many
 WITH page AS (
-    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version, t.recurrence_timezone, t.recurrence_from, t.series_id, t.series_position, t.due_local, t.next_task_id
+    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version, t.recurrence_timezone, t.recurrence_from, t.series_id, t.series_position, t.due_local, t.next_task_id, t.reminders
     FROM tasks AS t
     WHERE t.user_id = $1 AND t.completed = $2
     ORDER BY t.due_date DESC NULLS FIRST, t.id DESC
     LIMIT $4 OFFSET $3)
 SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date,
        page.user_id, page.created_at, page.updated_at, page.version,
-       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id,
+       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id, page.reminders,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
   LEFT JOIN tags AS g ON g.id = l.tag_id
@@ -189,6 +191,7 @@ type ListByStatusDueDescRow struct {
 	RecurrenceTimezone *string      `json:"recurrence_timezone"`
 	RecurrenceFrom     *string      `json:"recurrence_from"`
 	SeriesID           *int32       `json:"series_id"`
+	Reminders          []byte       `json:"reminders"`
 	TagID              *int32       `json:"tag_id"`
 	TagName            *string      `json:"tag_name"`
 	TagColor           *string      `json:"tag_color"`
@@ -225,6 +228,7 @@ func (q *Queries) ListByStatusDueDesc(ctx context.Context, arg ListByStatusDueDe
 			&i.RecurrenceTimezone,
 			&i.RecurrenceFrom,
 			&i.SeriesID,
+			&i.Reminders,
 			&i.TagID,
 			&i.TagName,
 			&i.TagColor,
@@ -243,7 +247,7 @@ func (q *Queries) ListByStatusDueDesc(ctx context.Context, arg ListByStatusDueDe
 const listTasksCreatedAsc = `-- name: ListTasksCreatedAsc :many
 
 WITH page AS (
-    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version, t.recurrence_timezone, t.recurrence_from, t.series_id, t.series_position, t.due_local, t.next_task_id
+    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version, t.recurrence_timezone, t.recurrence_from, t.series_id, t.series_position, t.due_local, t.next_task_id, t.reminders
     FROM tasks AS t LEFT JOIN task_search AS s ON s.task_id = t.id
     WHERE t.user_id = $1
       AND ($2::boolean IS NULL OR t.completed = $2)
@@ -257,7 +261,7 @@ WITH page AS (
     LIMIT $7 OFFSET $6)
 SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date,
        page.user_id, page.created_at, page.updated_at, page.version,
-       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id,
+       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id, page.reminders,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
   LEFT JOIN tags AS g ON g.id = l.tag_id
@@ -289,6 +293,7 @@ type ListTasksCreatedAscRow struct {
 	RecurrenceTimezone *string      `json:"recurrence_timezone"`
 	RecurrenceFrom     *string      `json:"recurrence_from"`
 	SeriesID           *int32       `json:"series_id"`
+	Reminders          []byte       `json:"reminders"`
 	TagID              *int32       `json:"tag_id"`
 	TagName            *string      `json:"tag_name"`
 	TagColor           *string      `json:"tag_color"`
@@ -331,6 +336,7 @@ func (q *Queries) ListTasksCreatedAsc(ctx context.Context, arg ListTasksCreatedA
 			&i.RecurrenceTimezone,
 			&i.RecurrenceFrom,
 			&i.SeriesID,
+			&i.Reminders,
 			&i.TagID,
 			&i.TagName,
 			&i.TagColor,
@@ -348,7 +354,7 @@ func (q *Queries) ListTasksCreatedAsc(ctx context.Context, arg ListTasksCreatedA
 
 const listTasksCreatedDesc = `-- name: ListTasksCreatedDesc :many
 WITH page AS (
-    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version, t.recurrence_timezone, t.recurrence_from, t.series_id, t.series_position, t.due_local, t.next_task_id
+    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version, t.recurrence_timezone, t.recurrence_from, t.series_id, t.series_position, t.due_local, t.next_task_id, t.reminders
     FROM tasks AS t LEFT JOIN task_search AS s ON s.task_id = t.id
     WHERE t.user_id = $1
       AND ($2::boolean IS NULL OR t.completed = $2)
@@ -362,7 +368,7 @@ WITH page AS (
     LIMIT $7 OFFSET $6)
 SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date,
        page.user_id, page.created_at, page.updated_at, page.version,
-       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id,
+       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id, page.reminders,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
   LEFT JOIN tags AS g ON g.id = l.tag_id
@@ -394,6 +400,7 @@ type ListTasksCreatedDescRow struct {
 	RecurrenceTimezone *string      `json:"recurrence_timezone"`
 	RecurrenceFrom     *string      `json:"recurrence_from"`
 	SeriesID           *int32       `json:"series_id"`
+	Reminders          []byte       `json:"reminders"`
 	TagID              *int32       `json:"tag_id"`
 	TagName            *string      `json:"tag_name"`
 	TagColor           *string      `json:"tag_color"`
@@ -433,6 +440,7 @@ func (q *Queries) ListTasksCreatedDesc(ctx context.Context, arg ListTasksCreated
 			&i.RecurrenceTimezone,
 			&i.RecurrenceFrom,
 			&i.SeriesID,
+			&i.Reminders,
 			&i.TagID,
 			&i.TagName,
 			&i.TagColor,
@@ -450,7 +458,7 @@ func (q *Queries) ListTasksCreatedDesc(ctx context.Context, arg ListTasksCreated
 
 const listTasksDueAsc = `-- name: ListTasksDueAsc :many
 WITH page AS (
-    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version, t.recurrence_timezone, t.recurrence_from, t.series_id, t.series_position, t.due_local, t.next_task_id
+    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version, t.recurrence_timezone, t.recurrence_from, t.series_id, t.series_position, t.due_local, t.next_task_id, t.reminders
     FROM tasks AS t LEFT JOIN task_search AS s ON s.task_id = t.id
     WHERE t.user_id = $1
       AND ($2::boolean IS NULL OR t.completed = $2)
@@ -464,7 +472,7 @@ WITH page AS (
     LIMIT $7 OFFSET $6)
 SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date,
        page.user_id, page.created_at, page.updated_at, page.version,
-       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id,
+       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id, page.reminders,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
   LEFT JOIN tags AS g ON g.id = l.tag_id
@@ -496,6 +504,7 @@ type ListTasksDueAscRow struct {
 	RecurrenceTimezone *string      `json:"recurrence_timezone"`
 	RecurrenceFrom     *string      `json:"recurrence_from"`
 	SeriesID           *int32       `json:"series_id"`
+	Reminders          []byte       `json:"reminders"`
 	TagID              *int32       `json:"tag_id"`
 	TagName            *string      `json:"tag_name"`
 	TagColor           *string      `json:"tag_color"`
@@ -535,6 +544,7 @@ func (q *Queries) ListTasksDueAsc(ctx context.Context, arg ListTasksDueAscParams
 			&i.RecurrenceTimezone,
 			&i.RecurrenceFrom,
 			&i.SeriesID,
+			&i.Reminders,
 			&i.TagID,
 			&i.TagName,
 			&i.TagColor,
@@ -552,7 +562,7 @@ func (q *Queries) ListTasksDueAsc(ctx context.Context, arg ListTasksDueAscParams
 
 const listTasksDueDesc = `-- name: ListTasksDueDesc :many
 WITH page AS (
-    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version, t.recurrence_timezone, t.recurrence_from, t.series_id, t.series_position, t.due_local, t.next_task_id
+    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version, t.recurrence_timezone, t.recurrence_from, t.series_id, t.series_position, t.due_local, t.next_task_id, t.reminders
     FROM tasks AS t LEFT JOIN task_search AS s ON s.task_id = t.id
     WHERE t.user_id = $1
       AND ($2::boolean IS NULL OR t.completed = $2)
@@ -566,7 +576,7 @@ WITH page AS (
     LIMIT $7 OFFSET $6)
 SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date,
        page.user_id, page.created_at, page.updated_at, page.version,
-       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id,
+       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id, page.reminders,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
   LEFT JOIN tags AS g ON g.id = l.tag_id
@@ -598,6 +608,7 @@ type ListTasksDueDescRow struct {
 	RecurrenceTimezone *string      `json:"recurrence_timezone"`
 	RecurrenceFrom     *string      `json:"recurrence_from"`
 	SeriesID           *int32       `json:"series_id"`
+	Reminders          []byte       `json:"reminders"`
 	TagID              *int32       `json:"tag_id"`
 	TagName            *string      `json:"tag_name"`
 	TagColor           *string      `json:"tag_color"`
@@ -637,6 +648,7 @@ func (q *Queries) ListTasksDueDesc(ctx context.Context, arg ListTasksDueDescPara
 			&i.RecurrenceTimezone,
 			&i.RecurrenceFrom,
 			&i.SeriesID,
+			&i.Reminders,
 			&i.TagID,
 			&i.TagName,
 			&i.TagColor,
@@ -654,7 +666,7 @@ func (q *Queries) ListTasksDueDesc(ctx context.Context, arg ListTasksDueDescPara
 
 const listTasksPriorityAsc = `-- name: ListTasksPriorityAsc :many
 WITH page AS (
-    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version, t.recurrence_timezone, t.recurrence_from, t.series_id, t.series_position, t.due_local, t.next_task_id
+    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version, t.recurrence_timezone, t.recurrence_from, t.series_id, t.series_position, t.due_local, t.next_task_id, t.reminders
     FROM tasks AS t LEFT JOIN task_search AS s ON s.task_id = t.id
     WHERE t.user_id = $1
       AND ($2::boolean IS NULL OR t.completed = $2)
@@ -668,7 +680,7 @@ WITH page AS (
     LIMIT $7 OFFSET $6)
 SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date,
        page.user_id, page.created_at, page.updated_at, page.version,
-       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id,
+       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id, page.reminders,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
   LEFT JOIN tags AS g ON g.id = l.tag_id
@@ -700,6 +712,7 @@ type ListTasksPriorityAscRow struct {
 	RecurrenceTimezone *string      `json:"recurrence_timezone"`
 	RecurrenceFrom     *string      `json:"recurrence_from"`
 	SeriesID           *int32       `json:"series_id"`
+	Reminders          []byte       `json:"reminders"`
 	TagID              *int32       `json:"tag_id"`
 	TagName            *string      `json:"tag_name"`
 	TagColor           *string      `json:"tag_color"`
@@ -739,6 +752,7 @@ func (q *Queries) ListTasksPriorityAsc(ctx context.Context, arg ListTasksPriorit
 			&i.RecurrenceTimezone,
 			&i.RecurrenceFrom,
 			&i.SeriesID,
+			&i.Reminders,
 			&i.TagID,
 			&i.TagName,
 			&i.TagColor,
@@ -756,7 +770,7 @@ func (q *Queries) ListTasksPriorityAsc(ctx context.Context, arg ListTasksPriorit
 
 const listTasksPriorityDesc = `-- name: ListTasksPriorityDesc :many
 WITH page AS (
-    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version, t.recurrence_timezone, t.recurrence_from, t.series_id, t.series_position, t.due_local, t.next_task_id
+    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version, t.recurrence_timezone, t.recurrence_from, t.series_id, t.series_position, t.due_local, t.next_task_id, t.reminders
     FROM tasks AS t LEFT JOIN task_search AS s ON s.task_id = t.id
     WHERE t.user_id = $1
       AND ($2::boolean IS NULL OR t.completed = $2)
@@ -770,7 +784,7 @@ WITH page AS (
     LIMIT $7 OFFSET $6)
 SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date,
        page.user_id, page.created_at, page.updated_at, page.version,
-       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id,
+       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id, page.reminders,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
   LEFT JOIN tags AS g ON g.id = l.tag_id
@@ -802,6 +816,7 @@ type ListTasksPriorityDescRow struct {
 	RecurrenceTimezone *string      `json:"recurrence_timezone"`
 	RecurrenceFrom     *string      `json:"recurrence_from"`
 	SeriesID           *int32       `json:"series_id"`
+	Reminders          []byte       `json:"reminders"`
 	TagID              *int32       `json:"tag_id"`
 	TagName            *string      `json:"tag_name"`
 	TagColor           *string      `json:"tag_color"`
@@ -841,6 +856,7 @@ func (q *Queries) ListTasksPriorityDesc(ctx context.Context, arg ListTasksPriori
 			&i.RecurrenceTimezone,
 			&i.RecurrenceFrom,
 			&i.SeriesID,
+			&i.Reminders,
 			&i.TagID,
 			&i.TagName,
 			&i.TagColor,
@@ -858,7 +874,7 @@ func (q *Queries) ListTasksPriorityDesc(ctx context.Context, arg ListTasksPriori
 
 const listTasksTitleAsc = `-- name: ListTasksTitleAsc :many
 WITH page AS (
-    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version, t.recurrence_timezone, t.recurrence_from, t.series_id, t.series_position, t.due_local, t.next_task_id
+    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version, t.recurrence_timezone, t.recurrence_from, t.series_id, t.series_position, t.due_local, t.next_task_id, t.reminders
     FROM tasks AS t LEFT JOIN task_search AS s ON s.task_id = t.id
     WHERE t.user_id = $1
       AND ($2::boolean IS NULL OR t.completed = $2)
@@ -872,7 +888,7 @@ WITH page AS (
     LIMIT $7 OFFSET $6)
 SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date,
        page.user_id, page.created_at, page.updated_at, page.version,
-       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id,
+       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id, page.reminders,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
   LEFT JOIN tags AS g ON g.id = l.tag_id
@@ -904,6 +920,7 @@ type ListTasksTitleAscRow struct {
 	RecurrenceTimezone *string      `json:"recurrence_timezone"`
 	RecurrenceFrom     *string      `json:"recurrence_from"`
 	SeriesID           *int32       `json:"series_id"`
+	Reminders          []byte       `json:"reminders"`
 	TagID              *int32       `json:"tag_id"`
 	TagName            *string      `json:"tag_name"`
 	TagColor           *string      `json:"tag_color"`
@@ -943,6 +960,7 @@ func (q *Queries) ListTasksTitleAsc(ctx context.Context, arg ListTasksTitleAscPa
 			&i.RecurrenceTimezone,
 			&i.RecurrenceFrom,
 			&i.SeriesID,
+			&i.Reminders,
 			&i.TagID,
 			&i.TagName,
 			&i.TagColor,
@@ -960,7 +978,7 @@ func (q *Queries) ListTasksTitleAsc(ctx context.Context, arg ListTasksTitleAscPa
 
 const listTasksTitleDesc = `-- name: ListTasksTitleDesc :many
 WITH page AS (
-    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version, t.recurrence_timezone, t.recurrence_from, t.series_id, t.series_position, t.due_local, t.next_task_id
+    SELECT t.id, t.title, t.description, t.completed, t.priority, t.due_date, t.recurrence_rule, t.user_id, t.created_at, t.updated_at, t.version, t.recurrence_timezone, t.recurrence_from, t.series_id, t.series_position, t.due_local, t.next_task_id, t.reminders
     FROM tasks AS t LEFT JOIN task_search AS s ON s.task_id = t.id
     WHERE t.user_id = $1
       AND ($2::boolean IS NULL OR t.completed = $2)
@@ -974,7 +992,7 @@ WITH page AS (
     LIMIT $7 OFFSET $6)
 SELECT page.id, page.title, page.description, page.completed, page.priority, page.due_date,
        page.user_id, page.created_at, page.updated_at, page.version,
-       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id,
+       page.recurrence_rule, page.recurrence_timezone, page.recurrence_from, page.series_id, page.reminders,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM page LEFT JOIN task_tag_link AS l ON l.task_id = page.id
   LEFT JOIN tags AS g ON g.id = l.tag_id
@@ -1006,6 +1024,7 @@ type ListTasksTitleDescRow struct {
 	RecurrenceTimezone *string      `json:"recurrence_timezone"`
 	RecurrenceFrom     *string      `json:"recurrence_from"`
 	SeriesID           *int32       `json:"series_id"`
+	Reminders          []byte       `json:"reminders"`
 	TagID              *int32       `json:"tag_id"`
 	TagName            *string      `json:"tag_name"`
 	TagColor           *string      `json:"tag_color"`
@@ -1045,6 +1064,7 @@ func (q *Queries) ListTasksTitleDesc(ctx context.Context, arg ListTasksTitleDesc
 			&i.RecurrenceTimezone,
 			&i.RecurrenceFrom,
 			&i.SeriesID,
+			&i.Reminders,
 			&i.TagID,
 			&i.TagName,
 			&i.TagColor,

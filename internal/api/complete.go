@@ -160,10 +160,16 @@ func (h *TasksHandler) completeSeries(ctx context.Context, uid uuid.UUID, write 
 	err = h.db.InTx(ctx, func(tx pgx.Tx) error {
 		q := db.New(tx)
 		var completed bool
-		if t, tags, completed, err = write(q); err != nil || !completed {
+		if t, tags, completed, err = write(q); err != nil {
 			return err
 		}
-		next, err = h.makeNext(ctx, q, uid, t)
+		if err := h.schedule(ctx, tx, t); err != nil {
+			return err
+		}
+		if !completed {
+			return nil
+		}
+		next, err = h.makeNext(ctx, q, tx, uid, t)
 		return err
 	})
 	return t, tags, next, err
@@ -173,7 +179,7 @@ func (h *TasksHandler) completeSeries(ctx context.Context, uid uuid.UUID, write 
 // transaction: nil when t does not recur or its rule has ended. A task that
 // made its next before (completed, reopened, completed again) makes none:
 // that one is the answer.
-func (h *TasksHandler) makeNext(ctx context.Context, q *db.Queries, uid uuid.UUID, t db.Task) (*tasksapi.Task, error) {
+func (h *TasksHandler) makeNext(ctx context.Context, q *db.Queries, tx pgx.Tx, uid uuid.UUID, t db.Task) (*tasksapi.Task, error) {
 	if t.NextTaskID != nil {
 		return h.nextOf(ctx, q, uid, t.ID)
 	}
@@ -198,11 +204,15 @@ func (h *TasksHandler) makeNext(ctx context.Context, q *db.Queries, uid uuid.UUI
 	case err != nil:
 		return nil, fmt.Errorf("create the next task of %d: %w", t.ID, err)
 	}
-	n, err := h.loaded(ctx, db.GetTaskRow{Task: db.Task{ID: r.ID, Title: r.Title, Description: r.Description,
+	made := db.Task{ID: r.ID, Title: r.Title, Description: r.Description,
 		Completed: r.Completed, Priority: r.Priority, DueDate: r.DueDate, RecurrenceRule: r.RecurrenceRule,
 		UserID: r.UserID, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Version: r.Version,
 		RecurrenceTimezone: r.RecurrenceTimezone, RecurrenceFrom: r.RecurrenceFrom, SeriesID: r.SeriesID,
-		SeriesPosition: r.SeriesPosition, DueLocal: r.DueLocal, NextTaskID: r.NextTaskID}, Tags: r.Tags}, nil, "next task")
+		SeriesPosition: r.SeriesPosition, DueLocal: r.DueLocal, NextTaskID: r.NextTaskID, Reminders: r.Reminders}
+	if err := h.schedule(ctx, tx, made); err != nil {
+		return nil, err
+	}
+	n, err := h.loaded(ctx, db.GetTaskRow{Task: made, Tags: r.Tags}, nil, "next task")
 	return &n, err
 }
 

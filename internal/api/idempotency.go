@@ -26,7 +26,9 @@ const keyField = "Idempotency-Key"
 
 // create makes a row through q and returns the response body and the row's
 // version.
-type create[T any] func(q *db.Queries) (body T, version int32, err error)
+// tx is the transaction q runs in, nil when none (what the create writes
+// besides its row, a reminder's job, needs one).
+type create[T any] func(q *db.Queries, tx pgx.Tx) (body T, version int32, err error)
 
 // once runs create at most once per user and key. Another request with the
 // key that is still running: 409; an earlier one with another operation or
@@ -57,7 +59,7 @@ func once[T any](ctx context.Context, h *TasksHandler, uid uuid.UUID, key, op st
 		case !store.IsNotFound(err):
 			return fmt.Errorf("read idempotency key: %w", err)
 		}
-		body, version, err := create(q)
+		body, version, err := create(q, tx)
 		if err != nil {
 			return err
 		}

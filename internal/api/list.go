@@ -109,6 +109,7 @@ func pageRows[R ~struct {
 	RecurrenceTimezone *string         `json:"recurrence_timezone"`
 	RecurrenceFrom     *string         `json:"recurrence_from"`
 	SeriesID           *int32          `json:"series_id"`
+	Reminders          []byte          `json:"reminders"`
 	TagID              *int32          `json:"tag_id"`
 	TagName            *string         `json:"tag_name"`
 	TagColor           *string         `json:"tag_color"`
@@ -131,7 +132,7 @@ func pageItems(rows []pageRow) []tasksapi.Task {
 				Completed: r.Completed, Priority: r.Priority, DueDate: r.DueDate,
 				UserID: r.UserID, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Version: r.Version,
 				RecurrenceRule: r.RecurrenceRule, RecurrenceTimezone: r.RecurrenceTimezone, RecurrenceFrom: r.RecurrenceFrom,
-				SeriesID: r.SeriesID}, nil))
+				SeriesID: r.SeriesID, Reminders: r.Reminders}, nil))
 		}
 		if r.TagID != nil {
 			last := &items[len(items)-1]

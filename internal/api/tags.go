@@ -31,7 +31,7 @@ func (h *TasksHandler) CreateTag(ctx context.Context, req tasksapi.CreateTagRequ
 	if err != nil {
 		return nil, err
 	}
-	create := func(q *db.Queries) (tasksapi.Tag, int32, error) {
+	create := func(q *db.Queries, _ pgx.Tx) (tasksapi.Tag, int32, error) {
 		t, err := q.CreateTag(ctx, db.CreateTagParams{Name: name, Color: color, UserID: uid})
 		if err != nil {
 			return tasksapi.Tag{}, 0, tagWriteErr(err, "create tag")
@@ -39,7 +39,7 @@ func (h *TasksHandler) CreateTag(ctx context.Context, req tasksapi.CreateTagRequ
 		return toTag(t.ID, t.Name, t.Color, t.Version), t.Version, nil
 	}
 	if req.Params.IdempotencyKey == nil {
-		t, version, err := create(h.q)
+		t, version, err := create(h.q, nil)
 		if err != nil {
 			return nil, err
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/oapi-codegen/nullable"
 
 	"github.com/todoapp/todo-api/gen/db"
@@ -29,12 +30,13 @@ type TasksHandler struct {
 	q  *db.Queries
 	// perRun runs statements planned for the values of each run: the list
 	// and count statements when a filter is used (see pageRowsOf).
-	perRun   *db.Queries
-	feed     *Feed
-	streams  *live.Streams
-	totals   *knownTotals
-	now      func() time.Time
-	webhooks WebhookOptions
+	perRun    *db.Queries
+	feed      *Feed
+	streams   *live.Streams
+	totals    *knownTotals
+	now       func() time.Time
+	webhooks  WebhookOptions
+	reminders ReminderScheduler
 }
 
 // NewTasksHandler returns the tasks and tags API handler. streams holds the
@@ -127,17 +129,31 @@ func (h *TasksHandler) CreateTask(ctx context.Context, req tasksapi.CreateTaskRe
 		return nil, err
 	}
 	rule, zone, from := in.recurrence.columns()
-	create := func(q *db.Queries) (tasksapi.Task, int32, error) {
+	create := func(q *db.Queries, tx pgx.Tx) (tasksapi.Task, int32, error) {
 		t, err := q.CreateTask(ctx, db.CreateTaskParams{Title: in.title, Description: in.description,
 			Completed: in.completed, Priority: in.priority, DueDate: in.dueDate, UserID: uid, Now: h.now(),
-			RecurrenceRule: rule, RecurrenceTimezone: zone, RecurrenceFrom: from})
+			RecurrenceRule: rule, RecurrenceTimezone: zone, RecurrenceFrom: from, Reminders: in.reminders})
 		if err != nil {
 			return tasksapi.Task{}, 0, wrapWrite(err, "create task")
+		}
+		if tx != nil {
+			if err := h.schedule(ctx, tx, t); err != nil {
+				return tasksapi.Task{}, 0, err
+			}
 		}
 		return toTask(t, nil), t.Version, nil
 	}
 	if req.Params.IdempotencyKey == nil {
-		t, version, err := create(h.q)
+		var t tasksapi.Task
+		var version int32
+		if in.hasReminders() { // with their jobs, in one transaction
+			err = h.db.InTx(ctx, func(tx pgx.Tx) error {
+				t, version, err = create(db.New(tx), tx)
+				return err
+			})
+		} else {
+			t, version, err = create(h.q, nil)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -183,9 +199,12 @@ func (h *TasksHandler) ReplaceTask(ctx context.Context, req tasksapi.ReplaceTask
 	rule, zone, from := in.recurrence.columns()
 	p := db.ReplaceTaskParams{Title: in.title, Description: in.description, Completed: in.completed, Priority: in.priority,
 		DueDate: in.dueDate, ID: id, UserID: uid, Now: h.now(), IfMatch: cond,
-		RecurrenceRule: rule, RecurrenceTimezone: zone, RecurrenceFrom: from}
-	r, err := h.q.ReplaceTask(ctx, p)
-	if store.IsNotFound(err) && in.completed { // perhaps it completes a recurring task: with its next task, then
+		RecurrenceRule: rule, RecurrenceTimezone: zone, RecurrenceFrom: from, Reminders: in.reminders}
+	var r db.ReplaceTaskRow
+	if !in.hasReminders() { // else their jobs go with them, in the transaction below
+		r, err = h.q.ReplaceTask(ctx, p)
+	}
+	if in.hasReminders() || store.IsNotFound(err) && in.completed { // perhaps it completes a recurring task: with its next task, then
 		p.MayChangeSeries = true
 		r.Task, r.Tags, _, err = h.completeSeries(ctx, uid, func(q *db.Queries) (db.Task, string, bool, error) {
 			r, err := q.ReplaceTask(ctx, p)
@@ -224,11 +243,16 @@ func (h *TasksHandler) UpdateTask(ctx context.Context, req tasksapi.UpdateTaskRe
 		}
 	} else {
 		p.ID, p.UserID, p.Now, p.IfMatch = id, uid, h.now(), cond
-		r, err := h.q.UpdateTask(ctx, p)
-		if store.IsNotFound(err) && (p.Completed != nil && *p.Completed || p.SetDueDate != p.SetRecurrence) {
-			// perhaps it completes a recurring task, or gives one a new rule
-			// or due date: again, in a transaction that checks the rule still
-			// has dates and makes the next task
+		newReminders := p.SetReminders && len(p.Reminders) > 2
+		var r db.UpdateTaskRow
+		if !newReminders { // else their jobs go with them, in the transaction below
+			r, err = h.q.UpdateTask(ctx, p)
+		}
+		if newReminders || store.IsNotFound(err) && (p.Completed != nil && *p.Completed || p.SetDueDate || p.SetRecurrence) {
+			// perhaps it completes a recurring task, gives one a new rule or
+			// due date, or moves relative reminders: again, in a transaction
+			// that checks the rule still has dates, makes the next task and
+			// inserts the reminders' jobs
 			p.MayChangeSeries = true
 			r.Task, r.Tags, _, err = h.completeSeries(ctx, uid, func(q *db.Queries) (db.Task, string, bool, error) {
 				r, err := q.UpdateTask(ctx, p)
@@ -243,6 +267,8 @@ func (h *TasksHandler) UpdateTask(ctx context.Context, req tasksapi.UpdateTaskRe
 			return nil, h.taskNotWritten(ctx, uid, id, cond)
 		case store.CheckViolation(err, "tasks_recurrence_needs_due_date"):
 			return nil, apperr.RecurrenceNeedsDueDate.WithField("due_date")
+		case store.CheckViolation(err, "tasks_reminder_needs_due_date"):
+			return nil, errInvalidReminder
 		}
 		if out, err = h.loaded(ctx, db.GetTaskRow{Task: r.Task, Tags: r.Tags}, err, "update task"); err != nil {
 			return nil, err
@@ -393,7 +419,7 @@ func toTask(t db.Task, tags []tasksapi.Tag) tasksapi.Task {
 		Id: int64(t.ID), Title: t.Title, Description: toNullable(t.Description), Completed: t.Completed,
 		Priority: tasksapi.Priority(t.Priority), DueDate: toNullable(utcPtr(t.DueDate)), UserId: t.UserID,
 		CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC(), Tags: tags, Version: int64(t.Version),
-		Recurrence: toRecurrence(t), SeriesId: series,
+		Recurrence: toRecurrence(t), SeriesId: series, Reminders: toReminders(t),
 	}
 }
 
@@ -405,6 +431,7 @@ type taskInput struct {
 	priority    db.TaskPriority
 	dueDate     *time.Time
 	recurrence  *recurrence // nil: none
+	reminders   []byte      // the reminders' JSON ("[]": none)
 }
 
 func fromTaskInput(b *tasksapi.TaskCreate) (taskInput, error) {
@@ -439,8 +466,21 @@ func fromTaskInput(b *tasksapi.TaskCreate) (taskInput, error) {
 			return in, err
 		}
 	}
+	var rs []tasksapi.ReminderInput
+	if b.Reminders != nil {
+		rs = *b.Reminders
+	}
+	if in.reminders, err = fromReminders(rs); err != nil {
+		return in, err
+	}
+	if in.dueDate == nil && hasRelative(in.reminders) {
+		return in, errInvalidReminder
+	}
 	return in, nil
 }
+
+// hasReminders reports whether the task is given reminders.
+func (in taskInput) hasReminders() bool { return len(in.reminders) > 2 }
 
 // fromTaskPatch validates a TaskUpdate into UpdateTask parameters, and
 // reports whether it changes anything.
@@ -492,7 +532,15 @@ func fromTaskPatch(b *tasksapi.TaskUpdate) (db.UpdateTaskParams, bool, error) {
 			p.RecurrenceRule, p.RecurrenceTimezone, p.RecurrenceFrom = in.columns()
 		}
 	}
-	changes := p.Title != nil || p.SetDescription || p.Completed != nil || p.Priority != nil || p.SetDueDate || p.SetRecurrence
+	p.Reminders = []byte("[]")
+	if b.Reminders != nil {
+		var err error
+		if p.Reminders, err = fromReminders(*b.Reminders); err != nil {
+			return p, false, err
+		}
+		p.SetReminders = true
+	}
+	changes := p.Title != nil || p.SetDescription || p.Completed != nil || p.Priority != nil || p.SetDueDate || p.SetRecurrence || p.SetReminders
 	return p, changes, nil
 }
 

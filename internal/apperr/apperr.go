@@ -137,6 +137,13 @@ var (
 	RecurrenceNeedsDueDate = newErr(http.StatusBadRequest, "RECURRENCE_NEEDS_DUE_DATE", "A recurring task needs a due date")
 )
 
+// Errors of reminders (openapi/tasks-api.yaml). The detail text is part of
+// the contract.
+var (
+	InvalidReminder  = newErr(http.StatusBadRequest, "INVALID_REMINDER", "Reminder must have either before (an ISO 8601 duration up to P30D) or at (a date-time)")
+	TooManyReminders = newErr(http.StatusBadRequest, "TOO_MANY_REMINDERS", "A task can have at most 5 reminders")
+)
+
 // Errors of concurrency, retries and sync (openapi/tasks-api.yaml). The
 // detail text is part of the contract.
 var (

@@ -64,6 +64,11 @@ type Config struct {
 	EventsDuplicates    time.Duration
 	WebhookAllowHTTP    bool // http:// webhook URLs (development)
 	WebhookAllowPrivate bool // webhooks to loopback and private addresses (development)
+	// ReminderMaxLateness: a reminder later than this is marked, not delivered.
+	ReminderMaxLateness time.Duration
+	// JobRescueAfter: a River job running this long is run again (its
+	// replica is taken to have died).
+	JobRescueAfter time.Duration
 }
 
 // raw is the environment as text; envconfig fills it and applies defaults,
@@ -105,6 +110,8 @@ type raw struct {
 	EventsDuplicates    string `envconfig:"EVENTS_DUPLICATE_WINDOW" default:"2m"`
 	WebhookAllowHTTP    string `envconfig:"WEBHOOK_ALLOW_HTTP" default:"false"`
 	WebhookAllowPrivate string `envconfig:"WEBHOOK_ALLOW_PRIVATE" default:"false"`
+	ReminderMaxLateness string `envconfig:"REMINDER_MAX_LATENESS" default:"24h"`
+	JobRescueAfter      string `envconfig:"JOB_RESCUE_AFTER" default:"1m"`
 }
 
 // RequestTimeout is how long a request may work: one wait for a connection
@@ -175,6 +182,9 @@ func Load() (cfg Config, warnings []string, err error) {
 	}
 	cfg.WebhookAllowHTTP = p.boolean("WEBHOOK_ALLOW_HTTP", r.WebhookAllowHTTP)
 	cfg.WebhookAllowPrivate = p.boolean("WEBHOOK_ALLOW_PRIVATE", r.WebhookAllowPrivate)
+	cfg.ReminderMaxLateness = p.duration("REMINDER_MAX_LATENESS", r.ReminderMaxLateness, time.Second)
+	// above the longest job's timeout (a webhook delivery's 30 s)
+	cfg.JobRescueAfter = p.duration("JOB_RESCUE_AFTER", r.JobRescueAfter, 31*time.Second)
 
 	if len(p.problems) > 0 {
 		return Config{}, nil, errors.New(strings.Join(p.problems, "\n"))

@@ -52,6 +52,17 @@ type TagData struct {
 	Tag    tasksapi.Tag `json:"tag"`
 }
 
+// ReminderData is the data of reminder.due (and of the `reminder` event of
+// GET /events).
+type ReminderData struct {
+	UserID     uuid.UUID  `json:"user_id"`
+	TaskID     int64      `json:"task_id"`
+	ReminderID int64      `json:"reminder_id"`
+	Title      string     `json:"title"`
+	DueDate    *time.Time `json:"due_date"`
+	FiresAt    time.Time  `json:"fires_at"`
+}
+
 // Build turns an outbox row into its CloudEvent, the task or tag shown
 // exactly as the HTTP API shows it.
 func Build(r Row) (Message, error) {
@@ -60,10 +71,15 @@ func Build(r Row) (Message, error) {
 	var subject string
 	switch entity {
 	case "task":
-		var t db.Task
-		if err := json.Unmarshal(r.Row, &t); err != nil {
+		var row struct {
+			db.Task
+			Reminders json.RawMessage `json:"reminders"` // JSON in the row, not bytes
+		}
+		if err := json.Unmarshal(r.Row, &row); err != nil {
 			return Message{}, fmt.Errorf("event %s: the task row: %w", r.ID, err)
 		}
+		t := row.Task
+		t.Reminders = row.Reminders
 		tags := []tasksapi.Tag{}
 		if len(r.Tags) > 0 {
 			if err := json.Unmarshal(r.Tags, &tags); err != nil {
@@ -77,6 +93,18 @@ func Build(r Row) (Message, error) {
 			return Message{}, fmt.Errorf("event %s: the tag row: %w", r.ID, err)
 		}
 		data, subject = TagData{UserID: r.UserID, Tag: api.TagFromRow(t)}, "tags/"+strconv.Itoa(int(t.ID))
+	case "reminder":
+		var d ReminderData
+		if err := json.Unmarshal(r.Row, &d); err != nil {
+			return Message{}, fmt.Errorf("event %s: the reminder: %w", r.ID, err)
+		}
+		d.UserID = r.UserID
+		d.FiresAt = d.FiresAt.UTC()
+		if d.DueDate != nil {
+			u := d.DueDate.UTC()
+			d.DueDate = &u
+		}
+		data, subject = d, "tasks/"+strconv.Itoa(int(d.TaskID))
 	default:
 		return Message{}, fmt.Errorf("event %s: unknown type %q", r.ID, r.Type)
 	}

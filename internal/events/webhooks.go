@@ -13,7 +13,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/todoapp/todo-api/gen/db"
 	"github.com/todoapp/todo-api/internal/webhook"
@@ -21,15 +20,11 @@ import (
 
 // WebhookOptions configure the webhooks' deliveries.
 type WebhookOptions struct {
-	Client *http.Client // webhook.NewClient's
-	// PollOnly: River polls for jobs rather than listening, as it must
-	// through a transaction pooler (DB_TRANSACTION_POOLER).
-	PollOnly bool
-	Workers  int                             // concurrent deliveries of a process (default 20)
-	Backoff  func(attempt int) time.Duration // the wait before a retry (default webhook.Backoff)
-	Now      func() time.Time
-	Logger   *slog.Logger
-	Metrics  DeliveryObserver
+	Client  *http.Client                    // webhook.NewClient's
+	Backoff func(attempt int) time.Duration // the wait before a retry (default webhook.Backoff)
+	Now     func() time.Time
+	Logger  *slog.Logger
+	Metrics DeliveryObserver
 }
 
 // DeliveryObserver counts the deliveries (internal/metrics).
@@ -48,13 +43,12 @@ type Webhooks struct {
 	o     WebhookOptions
 }
 
-// NewWebhooks returns the webhooks' River client on pool (not started).
-func NewWebhooks(pool *pgxpool.Pool, o WebhookOptions) (*Webhooks, error) {
+// NewWebhooks returns the webhooks' deliveries; AddWorkers registers their
+// worker with the River client (internal/jobs) that the caller then sets
+// in River.
+func NewWebhooks(pool *pgxpool.Pool, o WebhookOptions) *Webhooks {
 	if o.Client == nil {
 		o.Client = webhook.NewClient(webhook.Options{})
-	}
-	if o.Workers <= 0 {
-		o.Workers = 20
 	}
 	if o.Backoff == nil {
 		o.Backoff = func(attempt int) time.Duration { return webhook.Backoff(attempt, nil) }
@@ -65,22 +59,12 @@ func NewWebhooks(pool *pgxpool.Pool, o WebhookOptions) (*Webhooks, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	w := &Webhooks{q: db.New(pool), o: o}
-	workers := river.NewWorkers()
-	if err := river.AddWorkerSafely(workers, &deliveryWorker{w: w}); err != nil {
-		return nil, err
-	}
-	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Queues:   map[string]river.QueueConfig{webhook.Queue: {MaxWorkers: o.Workers}},
-		Workers:  workers,
-		PollOnly: o.PollOnly,
-		Logger:   o.Logger,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("river: %w", err)
-	}
-	w.River = client
-	return w, nil
+	return &Webhooks{q: db.New(pool), o: o}
+}
+
+// AddWorkers registers the delivery worker.
+func (w *Webhooks) AddWorkers(workers *river.Workers) error {
+	return river.AddWorkerSafely(workers, &deliveryWorker{w: w})
 }
 
 // Enqueue inserts one delivery in tx (the test event: api.WebhookOptions).

@@ -157,6 +157,7 @@ func TestEventsAcrossInstances(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
 	b := newApp(t, func(o *options) { o.databaseURL = a.url })
+	poll(t, b.listener.Connected, "the second instance listens")
 	urlB := liveServer(t, b, time.Minute)
 	tok := a.user(t, "fleet-events@example.com")
 	s, resp := openEvents(t, urlB, tok, "")

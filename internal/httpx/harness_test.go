@@ -121,6 +121,7 @@ type app struct {
 	revocations *live.RevocationCheck
 	listener    *store.Listener
 	events      *live.Streams
+	notifier    *live.Notifier
 	tasks       *api.TasksHandler
 	// retention prunes with the test's clock and a 30-day change feed.
 	retention *store.Retention
@@ -203,7 +204,7 @@ func newApp(t testing.TB, opt ...func(*options)) *app {
 	})
 	require.NoError(t, err)
 	return &app{e: e, pool: pool, clock: clk, queries: counter, tokens: tokens, monitor: monitor, metrics: m,
-		url: url, revocations: revocations, listener: listener, events: rt.Streams, tasks: tasksH, retention: retention}
+		url: url, revocations: revocations, listener: listener, events: rt.Streams, notifier: rt.Notifier, tasks: tasksH, retention: retention}
 }
 
 // response is a finished request.

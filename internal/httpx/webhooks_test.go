@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/todoapp/todo-api/asyncapi"
 	"github.com/todoapp/todo-api/internal/api"
 	"github.com/todoapp/todo-api/internal/events"
+	"github.com/todoapp/todo-api/internal/jobs"
 	"github.com/todoapp/todo-api/internal/testdb"
 	"github.com/todoapp/todo-api/internal/webhook"
 )
@@ -72,13 +74,17 @@ func (r *receiver) deliveries() []delivery {
 func newHooked(t *testing.T, roots *x509.CertPool, allowPrivate bool, now func() time.Time) *hooked {
 	t.Helper()
 	a := newApp(t)
-	hooks, err := events.NewWebhooks(a.pool, events.WebhookOptions{
-		Client:   webhook.NewClient(webhook.Options{AllowPrivate: allowPrivate, RootCAs: roots, Timeout: 5 * time.Second}),
-		Backoff:  func(int) time.Duration { return 10 * time.Millisecond },
-		Now:      now,
-		PollOnly: testdb.ThroughPooler(), // a transaction pooler keeps no LISTEN
+	hooks := events.NewWebhooks(a.pool, events.WebhookOptions{
+		Client:  webhook.NewClient(webhook.Options{AllowPrivate: allowPrivate, RootCAs: roots, Timeout: 5 * time.Second}),
+		Backoff: func(int) time.Duration { return 10 * time.Millisecond },
+		Now:     now,
 	})
+	workers := river.NewWorkers()
+	require.NoError(t, hooks.AddWorkers(workers))
+	client, err := jobs.NewClient(a.pool, workers, jobs.Options{Queues: map[string]int{webhook.Queue: 4},
+		PollOnly: testdb.ThroughPooler()}) // a transaction pooler keeps no LISTEN
 	require.NoError(t, err)
+	hooks.River = client
 	// Registration allows private hosts: the dial-time check is the one
 	// under test when allowPrivate is false.
 	a.tasks.SetWebhooks(api.WebhookOptions{AllowPrivate: true, Enqueue: hooks.Enqueue})

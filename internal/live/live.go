@@ -27,9 +27,12 @@ import (
 // when its last access token expires; the database sends it in the
 // transaction that ends the session (the trigger note_session_end,
 // db/migrations/000010_revocations_kept.up.sql).
+// RemindersChannel's is reminders that fired (newline-separated JSON
+// objects, the data of the `reminder` event), which Notifier sends.
 const (
 	ChangesChannel      = "changes"
 	SessionEndedChannel = "session_ended"
+	RemindersChannel    = "reminders"
 )
 
 // Live is a process's runtime: its revocations, its event streams, the
@@ -63,6 +66,7 @@ func Listen(dbtx *store.DB, directURL string, logger *slog.Logger, feed Feed, o 
 	l, err := store.NewListener(directURL, logger, map[string]func(string){
 		SessionEndedChannel: revs.notify,
 		ChangesChannel:      streams.UsersChanged,
+		RemindersChannel:    streams.Reminded,
 	}, func(ctx context.Context) error {
 		defer streams.WakeAll()
 		return revs.reload(ctx)

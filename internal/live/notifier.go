@@ -30,9 +30,10 @@ type Notifier struct {
 	q      *db.Queries
 	logger *slog.Logger
 
-	mu      sync.Mutex
-	pending map[uuid.UUID]struct{}
-	kick    chan struct{}
+	mu        sync.Mutex
+	pending   map[uuid.UUID]struct{}
+	reminders []string // fired reminders' events, JSON
+	kick      chan struct{}
 }
 
 // NewNotifier returns a Notifier that notifies through dbtx; Run sends.
@@ -44,6 +45,18 @@ func NewNotifier(dbtx *store.DB, logger *slog.Logger) *Notifier {
 func (n *Notifier) Changed(user uuid.UUID) {
 	n.mu.Lock()
 	n.pending[user] = struct{}{}
+	n.mu.Unlock()
+	select {
+	case n.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Reminded announces a fired reminder (its firing has committed): the
+// `reminder` event of its user's streams on every server, as JSON.
+func (n *Notifier) Reminded(event []byte) {
+	n.mu.Lock()
+	n.reminders = append(n.reminders, string(event))
 	n.mu.Unlock()
 	select {
 	case n.kick <- struct{}{}:
@@ -76,20 +89,26 @@ func (n *Notifier) Run(ctx context.Context) {
 // listener's reconnect or their user's next change.
 func (n *Notifier) flush(ctx context.Context) {
 	n.mu.Lock()
-	users := n.pending
-	n.pending = map[uuid.UUID]struct{}{}
+	users, reminders := n.pending, n.reminders
+	n.pending, n.reminders = map[uuid.UUID]struct{}{}, nil
 	n.mu.Unlock()
-	if len(users) == 0 {
-		return
+	if len(reminders) > 0 {
+		n.send(ctx, RemindersChannel, joined(reminders, "\n"), len(reminders))
 	}
-	payloads := payloadsOf(users)
+	if len(users) > 0 {
+		n.send(ctx, ChangesChannel, payloadsOf(users), len(users))
+	}
+}
+
+// send notifies channel with payloads; on failure it tries twice more.
+func (n *Notifier) send(ctx context.Context, channel string, payloads []string, items int) {
 	for try := 0; ; try++ {
-		err := n.q.NotifyChanges(ctx, db.NotifyChangesParams{Channel: ChangesChannel, Payloads: payloads})
+		err := n.q.NotifyChanges(ctx, db.NotifyChangesParams{Channel: channel, Payloads: payloads})
 		if err == nil {
 			return
 		}
 		if try == 2 || ctx.Err() != nil {
-			n.logger.Warn("announcing changes failed; their streams see them at their next wake", "users", len(users), "error", err)
+			n.logger.Warn("announcing changes failed; their streams see them at their next wake", "channel", channel, "items", items, "error", err)
 			return
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -98,17 +117,27 @@ func (n *Notifier) flush(ctx context.Context) {
 
 // payloadsOf joins user ids into payloads of at most maxPayloadBytes.
 func payloadsOf(users map[uuid.UUID]struct{}) []string {
+	ids := make([]string, 0, len(users))
+	for u := range users {
+		ids = append(ids, u.String())
+	}
+	return joined(ids, ",")
+}
+
+// joined joins items with sep into payloads of at most maxPayloadBytes (an
+// item longer than that goes alone).
+func joined(items []string, sep string) []string {
 	var out []string
 	var b strings.Builder
-	for u := range users {
-		if b.Len() > 0 && b.Len()+1+36 > maxPayloadBytes {
+	for _, it := range items {
+		if b.Len() > 0 && b.Len()+len(sep)+len(it) > maxPayloadBytes {
 			out = append(out, b.String())
 			b.Reset()
 		}
 		if b.Len() > 0 {
-			b.WriteByte(',')
+			b.WriteString(sep)
 		}
-		b.WriteString(u.String())
+		b.WriteString(it)
 	}
 	return append(out, b.String())
 }

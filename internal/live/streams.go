@@ -2,6 +2,7 @@ package live
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -124,6 +125,7 @@ func NewStreams(feed Feed, o StreamOptions) (*Streams, error) {
 type Stream struct {
 	user, session uuid.UUID
 	wake          chan struct{} // capacity 1: a pending wake
+	reminders     chan []byte   // `reminder` events to write
 	end           chan struct{} // closed when the session ends or the server shuts down
 	endOnce       sync.Once
 }
@@ -136,7 +138,7 @@ func (e *Streams) Open() int { return int(e.open.Load()) }
 // Add registers a stream of user and session. Errors: TOO_MANY_STREAMS (the
 // user's bound), SERVICE_UNAVAILABLE (the process's, or shutting down).
 func (e *Streams) Add(user, session uuid.UUID) (*Stream, error) {
-	s := &Stream{user: user, session: session, wake: make(chan struct{}, 1), end: make(chan struct{})}
+	s := &Stream{user: user, session: session, wake: make(chan struct{}, 1), reminders: make(chan []byte, 64), end: make(chan struct{})}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	switch {
@@ -205,6 +207,30 @@ func (e *Streams) UsersChanged(payload string) {
 		}
 		for s := range e.byUser[user] {
 			wakeUp(s)
+		}
+	}
+}
+
+// Reminded writes the `reminder` events of payload (a notification on
+// RemindersChannel: JSON objects, one a line, each with its user_id) to
+// their users' streams on this process. A stream that has 64 of them
+// unwritten misses the next ones (its client is not reading).
+func (e *Streams) Reminded(payload string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, line := range strings.Split(payload, "\n") {
+		var ev struct {
+			UserID uuid.UUID `json:"user_id"`
+		}
+		if json.Unmarshal([]byte(line), &ev) != nil {
+			continue
+		}
+		msg := []byte("event: reminder\ndata: " + line + "\n\n")
+		for s := range e.byUser[ev.UserID] {
+			select {
+			case s.reminders <- msg:
+			default:
+			}
 		}
 	}
 }
@@ -297,6 +323,10 @@ func (e *Streams) Serve(ctx context.Context, w http.ResponseWriter, s *Stream, f
 			return
 		case <-ping.C:
 			if !send(func() error { _, err := fmt.Fprint(w, ": ping\n\n"); return err }) {
+				return
+			}
+		case msg := <-s.reminders:
+			if !send(func() error { _, err := w.Write(msg); return err }) {
 				return
 			}
 		case <-s.wake:

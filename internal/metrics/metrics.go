@@ -31,6 +31,8 @@ type Metrics struct {
 	published    prometheus.Counter
 	publishErrs  prometheus.Counter
 	deliveries   *prometheus.HistogramVec
+	fired        prometheus.Histogram
+	missed       prometheus.Counter
 }
 
 // New returns the metrics, registered with the Go, process and build-info
@@ -69,9 +71,16 @@ func New(pool *pgxpool.Pool, bcryptQueue func() int) *Metrics {
 			Name: "todo_webhook_delivery_duration_seconds", Help: "Webhook deliveries by result (success, failure, refused), and their time.",
 			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"result"}),
+		fired: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "todo_reminder_lateness_seconds", Help: "Reminders fired (the count), by how late after their time.",
+			Buckets: []float64{.1, .25, .5, 1, 2, 5, 10, 30, 60, 300, 3600},
+		}),
+		missed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "todo_reminders_missed_total", Help: "Reminders more than REMINDER_MAX_LATENESS late: marked fired, not delivered.",
+		}),
 	}
 	r.MustRegister(m.requests, m.duration, m.logins, m.refreshReuse, m.rateLimited, m.bcryptWait,
-		m.published, m.publishErrs, m.deliveries,
+		m.published, m.publishErrs, m.deliveries, m.fired, m.missed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewBuildInfoCollector(),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -94,6 +103,31 @@ func (m *Metrics) EventPublishError() { m.publishErrs.Inc() }
 // or refused (the address was not public).
 func (m *Metrics) WebhookDelivery(result string, took time.Duration) {
 	m.deliveries.WithLabelValues(result).Observe(took.Seconds())
+}
+
+// ReminderFired records a reminder delivered late after its time.
+func (m *Metrics) ReminderFired(late time.Duration) { m.fired.Observe(late.Seconds()) }
+
+// ReminderMissed counts a reminder too late to deliver.
+func (m *Metrics) ReminderMissed() { m.missed.Inc() }
+
+// ObserveJobs adds the gauge todo_jobs_waiting{queue}: River's jobs not yet
+// done (available, scheduled or to be retried), as waiting reports them at
+// each scrape.
+func (m *Metrics) ObserveJobs(waiting func() map[string]int) {
+	m.registry.MustRegister(jobsCollector(waiting))
+}
+
+var jobsDesc = prometheus.NewDesc("todo_jobs_waiting", "River jobs available, scheduled or to be retried, by queue.", []string{"queue"}, nil)
+
+type jobsCollector func() map[string]int
+
+func (jobsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- jobsDesc }
+
+func (c jobsCollector) Collect(ch chan<- prometheus.Metric) {
+	for q, n := range c() {
+		ch <- prometheus.MustNewConstMetric(jobsDesc, prometheus.GaugeValue, float64(n), q)
+	}
 }
 
 // ObserveOutbox adds the gauges todo_events_pending and

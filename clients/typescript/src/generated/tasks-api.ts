@@ -422,6 +422,14 @@ export interface components {
              */
             due_date?: string | null;
             recurrence?: components["schemas"]["RecurrenceInput"];
+            /**
+             * @description Up to 5 reminders (a sixth is TOO_MANY_REMINDERS), each with exactly one of `before`
+             *     (an ISO 8601 duration before the due date, `PT0S` to `P30D`, e.g. `PT15M`, `P1D`;
+             *     needs a due date) or `at` (an RFC 3339 date-time); anything else is INVALID_REMINDER.
+             *     Sent, the list replaces the task's reminders (`[]` clears them); a reminder equal to
+             *     one the task has keeps its id and whether it fired.
+             */
+            reminders?: components["schemas"]["ReminderInput"][];
         };
         /**
          * @description The fields to change; the rules are those of TaskCreate. `null` clears `description`,
@@ -438,6 +446,14 @@ export interface components {
             /** @description An ISO 8601 date-time, as in TaskCreate. */
             due_date?: string | null;
             recurrence?: components["schemas"]["RecurrenceInput"];
+            /**
+             * @description Up to 5 reminders (a sixth is TOO_MANY_REMINDERS), each with exactly one of `before`
+             *     (an ISO 8601 duration before the due date, `PT0S` to `P30D`, e.g. `PT15M`, `P1D`;
+             *     needs a due date) or `at` (an RFC 3339 date-time); anything else is INVALID_REMINDER.
+             *     Sent, the list replaces the task's reminders (`[]` clears them); a reminder equal to
+             *     one the task has keeps its id and whether it fired.
+             */
+            reminders?: components["schemas"]["ReminderInput"][];
         };
         Task: {
             /** Format: int64 */
@@ -462,6 +478,15 @@ export interface components {
              *     share it); null for a task that never recurred.
              */
             readonly series_id: number | null;
+            /**
+             * @description The task's reminders, in the order given. A reminder fires once at `fires_at`: never
+             *     for a completed or deleted task; firing sets `fired_at` (a new version of the task)
+             *     and sends the `reminder` event on the user's `GET /events` streams and the
+             *     `reminder.due` event to webhooks and the event bus (asyncapi/events.yaml). A relative
+             *     reminder moves with the due date (and fires again for the new time), and the next
+             *     task of a recurring one gets the relative reminders anew.
+             */
+            reminders: components["schemas"]["Reminder"][];
             /** Format: uuid */
             user_id: string;
             /** Format: date-time */
@@ -473,6 +498,40 @@ export interface components {
             updated_at: string;
             /** @description The task's tags, by name. */
             tags: components["schemas"]["Tag"][];
+        };
+        /** @description Exactly one of `before` and `at` (else INVALID_REMINDER). */
+        ReminderInput: {
+            /**
+             * @description An ISO 8601 duration before the due date, `PT0S` to `P30D` (a day is 24 hours).
+             * @example PT15M
+             */
+            before?: string | null;
+            /**
+             * @description An RFC 3339 date-time.
+             * @example 2026-12-01T08:00:00Z
+             */
+            at?: string | null;
+        };
+        Reminder: {
+            /** Format: int64 */
+            readonly id: number;
+            /** @description The duration before the due date, as ISO 8601 (normalised, e.g. `PT1H30M`, `P1D`); null for an absolute reminder. */
+            before: string | null;
+            /**
+             * Format: date-time
+             * @description The time of an absolute reminder; null for a relative one.
+             */
+            at: string | null;
+            /**
+             * Format: date-time
+             * @description When it fires.
+             */
+            readonly fires_at: string;
+            /**
+             * Format: date-time
+             * @description When it fired for `fires_at`; null until then.
+             */
+            readonly fired_at: string | null;
         };
         /**
          * @description How a task repeats (null: it does not). The series starts at the task's `due_date`, read

@@ -1,0 +1,170 @@
+// Package reminders fires the tasks' reminders (openapi/tasks-api.yaml:
+// Task.reminders) with River: the writes that set or move a reminder insert
+// its job in their transaction (Schedule), unique per reminder and time; the
+// job runs at that time on any replica and fires the reminder in one
+// statement (db/queries/tasks.sql: FireReminder) only if the task exists,
+// is not completed and the reminder still fires at that time and has not
+// fired for it, so a moved, removed or completed one does nothing, and a
+// job run twice (River rescuing a dead replica's job) fires once.
+package reminders
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+
+	"github.com/todoapp/todo-api/gen/db"
+	"github.com/todoapp/todo-api/internal/api"
+	"github.com/todoapp/todo-api/internal/events"
+)
+
+// Queue is the River queue of the reminders.
+const Queue = "reminders"
+
+// FireArgs is the job of one reminder at one time.
+type FireArgs struct {
+	TaskID     int32     `json:"task_id"`
+	ReminderID int64     `json:"reminder_id"`
+	FiresAt    time.Time `json:"fires_at"`
+}
+
+// Kind names the job in River's table.
+func (FireArgs) Kind() string { return "reminder" }
+
+// InsertOpts makes one job per reminder and time, however many writes insert it.
+func (FireArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: Queue, MaxAttempts: 25, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// Observer counts the firings (internal/metrics).
+type Observer interface {
+	ReminderFired(late time.Duration)
+	ReminderMissed() // more than MaxLateness late: marked, not delivered
+}
+
+// Options configure the reminders.
+type Options struct {
+	// MaxLateness: a reminder later than this (the service was down) is
+	// marked fired without being delivered (REMINDER_MAX_LATENESS).
+	MaxLateness time.Duration
+	// Announce tells every server's streams of a fired reminder (the
+	// `reminder` event, live.Notifier.Reminded) and of its task's new
+	// version (live.Notifier.Changed).
+	Announce func(event []byte)
+	Changed  func(user uuid.UUID)
+	Now      func() time.Time
+	Metrics  Observer
+	Logger   *slog.Logger
+}
+
+// Reminders schedules and fires the reminders. River is the client of
+// internal/jobs, set by the caller after AddWorkers.
+type Reminders struct {
+	River *river.Client[pgx.Tx]
+	q     *db.Queries
+	o     Options
+}
+
+// New returns the reminders on pool.
+func New(pool *pgxpool.Pool, o Options) *Reminders {
+	if o.MaxLateness <= 0 {
+		o.MaxLateness = 24 * time.Hour
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Reminders{q: db.New(pool), o: o}
+}
+
+// AddWorkers registers the firing worker.
+func (r *Reminders) AddWorkers(workers *river.Workers) error {
+	return river.AddWorkerSafely(workers, &fireWorker{r: r})
+}
+
+// Schedule inserts in tx a job for each reminder of tasks not fired for its
+// time (api.ReminderScheduler).
+func (r *Reminders) Schedule(ctx context.Context, tx pgx.Tx, tasks ...db.Task) error {
+	var jobs []river.InsertManyParams
+	for _, t := range tasks {
+		rs, err := api.StoredReminders(t)
+		if err != nil {
+			return err
+		}
+		for _, rem := range rs {
+			if rem.FiresAt == nil || rem.Fired {
+				continue
+			}
+			at := rem.FiresAt.UTC()
+			jobs = append(jobs, river.InsertManyParams{
+				Args:       FireArgs{TaskID: t.ID, ReminderID: rem.ID, FiresAt: at},
+				InsertOpts: &river.InsertOpts{ScheduledAt: at},
+			})
+		}
+	}
+	if len(jobs) == 0 {
+		return nil
+	}
+	_, err := r.River.InsertManyTx(ctx, tx, jobs)
+	return err
+}
+
+type fireWorker struct {
+	river.WorkerDefaults[FireArgs]
+	r *Reminders
+}
+
+// Timeout bounds one firing: one statement.
+func (w *fireWorker) Timeout(*river.Job[FireArgs]) time.Duration { return 10 * time.Second }
+
+func (w *fireWorker) Work(ctx context.Context, job *river.Job[FireArgs]) error {
+	a, o := job.Args, w.r.o
+	now := o.Now()
+	late := max(now.Sub(a.FiresAt), 0)
+	deliver := late <= o.MaxLateness
+	fired, err := w.r.q.FireReminder(ctx, db.FireReminderParams{TaskID: a.TaskID, ReminderID: a.ReminderID,
+		FiresAt: a.FiresAt, Now: now, Deliver: deliver})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil // deleted, completed, moved, removed, or fired already
+	}
+	if err != nil {
+		return fmt.Errorf("fire reminder %d of task %d: %w", a.ReminderID, a.TaskID, err)
+	}
+	if o.Changed != nil {
+		o.Changed(fired.UserID)
+	}
+	if !deliver {
+		if o.Metrics != nil {
+			o.Metrics.ReminderMissed()
+		}
+		o.Logger.Info("reminder too late: marked, not delivered", "task", a.TaskID, "reminder", a.ReminderID, "late", late.String())
+		return nil
+	}
+	if o.Metrics != nil {
+		o.Metrics.ReminderFired(late)
+	}
+	if o.Announce != nil {
+		d := events.ReminderData{UserID: fired.UserID, TaskID: int64(fired.ID), ReminderID: a.ReminderID,
+			Title: fired.Title, FiresAt: a.FiresAt.UTC()}
+		if fired.DueDate != nil {
+			u := fired.DueDate.UTC()
+			d.DueDate = &u
+		}
+		b, err := json.Marshal(d)
+		if err != nil {
+			return err
+		}
+		o.Announce(b)
+	}
+	return nil
+}
