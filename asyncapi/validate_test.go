@@ -18,6 +18,8 @@ func task() map[string]any {
 		"series_id":  42, "user_id": userID,
 		"created_at": "2026-11-20T08:15:00.123456Z", "updated_at": "2026-11-28T19:02:11Z",
 		"tags": []any{tag()},
+		"reminders": []any{map[string]any{"id": 9, "before": "PT15M", "at": nil,
+			"fires_at": "2026-12-01T16:45:00Z", "fired_at": nil}},
 	}
 }
 
@@ -39,7 +41,7 @@ func valid() map[string]map[string]any {
 	taskData := func() map[string]any { return map[string]any{"user_id": userID, "task": task()} }
 	tagData := func() map[string]any { return map[string]any{"user_id": userID, "tag": tag()} }
 	plain := task()
-	plain["recurrence"], plain["series_id"], plain["due_date"], plain["tags"] = nil, nil, nil, []any{}
+	plain["recurrence"], plain["series_id"], plain["due_date"], plain["tags"], plain["reminders"] = nil, nil, nil, []any{}, []any{}
 	return map[string]map[string]any{
 		"dev.todo.task.created.v1":   event("dev.todo.task.created.v1", "tasks/42", taskData()),
 		"dev.todo.task.updated.v1":   event("dev.todo.task.updated.v1", "tasks/42", map[string]any{"user_id": userID, "task": plain}),

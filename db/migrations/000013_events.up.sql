@@ -62,7 +62,20 @@ CREATE TABLE outbox (
     entity_id  integer     NOT NULL,
     row        jsonb       NOT NULL,
     tags       jsonb,
-    created_at timestamptz NOT NULL DEFAULT clock_timestamp()
+    created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    -- its webhooks' deliveries are queued (they are, even while NATS is
+    -- down); the row goes once NATS has it too
+    fanned_out boolean     NOT NULL DEFAULT false
+);
+
+-- Events that cannot be sent (they cannot be built, or NATS refuses them
+-- for themselves, e.g. larger than its max_payload): kept here for an
+-- operator rather than stopping every event behind them, and counted
+-- (todo_events_dead_total).
+CREATE TABLE outbox_dead (
+    LIKE outbox,
+    reason    text        NOT NULL,
+    failed_at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 
 -- record_event(entity): the outbox row of one write of a task or tag.
@@ -73,7 +86,11 @@ CREATE TABLE outbox (
 -- BEFORE trigger), while its tag links, which go by cascade, still exist.
 -- The deletion of a user's account records nothing.
 CREATE FUNCTION record_event() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+-- to_jsonb writes times in the session's zone: in UTC they are RFC 3339
+-- whatever the server's default (an offset with seconds is not)
+SET TimeZone = 'UTC'
+AS $$
 DECLARE
     r      record;
     name   text;

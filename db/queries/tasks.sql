@@ -351,7 +351,8 @@ WITH task AS (SELECT t.user_id FROM tasks AS t WHERE t.id = @task_id),
         INSERT INTO outbox (user_id, type, entity_id, row)
         SELECT f.user_id, 'reminder.due', f.id,
                jsonb_build_object('task_id', f.id, 'reminder_id', @reminder_id, 'title', f.title,
-                                  'due_date', f.due_date, 'fires_at', @fires_at::timestamptz)
+                                  'due_date', to_char(timezone('UTC', f.due_date), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                                  'fires_at', to_char(timezone('UTC', @fires_at::timestamptz), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
         FROM fired AS f
         WHERE @deliver AND events_wanted(f.user_id))
 SELECT id, user_id, title, due_date FROM fired;

@@ -2,14 +2,13 @@
 -- (internal/events). Every statement of the API is scoped by user_id.
 
 -- name: CreateWebhook :one
--- At most 10 a user: creates of one user wait for each other on the user's
--- row (FOR NO KEY UPDATE, which the writes' FOR KEY SHARE does not wait
--- for), so two cannot both see 9. No row: the limit, or the user is gone.
-WITH owner AS (SELECT users.id FROM users WHERE users.id = @user_id FOR NO KEY UPDATE)
+-- At most 10 a user: it runs after LockOwner (db/queries/tags.sql) in its
+-- transaction, so creates of one user take turns and each counts the
+-- others. No row: the limit, or the user is gone.
 INSERT INTO webhooks (user_id, url, events, description, secret, created_at)
-SELECT owner.id, @url, @events::text[], sqlc.narg(description), @secret, @now
-FROM owner
-WHERE (SELECT count(*) FROM webhooks AS w WHERE w.user_id = @user_id) < 10
+SELECT u.id, @url, @events::text[], sqlc.narg(description), @secret, @now
+FROM users AS u
+WHERE u.id = @user_id AND (SELECT count(*) FROM webhooks AS w WHERE w.user_id = @user_id) < 10
 RETURNING *;
 
 -- name: ListWebhooks :many

@@ -89,6 +89,21 @@ type Outbox struct {
 	Row       []byte    `json:"row"`
 	Tags      []byte    `json:"tags"`
 	CreatedAt time.Time `json:"created_at"`
+	FannedOut bool      `json:"fanned_out"`
+}
+
+type OutboxDead struct {
+	Seq       int64     `json:"seq"`
+	ID        uuid.UUID `json:"id"`
+	UserID    uuid.UUID `json:"user_id"`
+	Type      string    `json:"type"`
+	EntityID  int32     `json:"entity_id"`
+	Row       []byte    `json:"row"`
+	Tags      []byte    `json:"tags"`
+	CreatedAt time.Time `json:"created_at"`
+	FannedOut bool      `json:"fanned_out"`
+	Reason    string    `json:"reason"`
+	FailedAt  time.Time `json:"failed_at"`
 }
 
 type RateLimit struct {

@@ -104,9 +104,9 @@ type Querier interface {
 	CreateUser(ctx context.Context, arg CreateUserParams) (CreateUserRow, error)
 	// Webhooks (openapi/tasks-api.yaml: /webhooks) and their deliveries
 	// (internal/events). Every statement of the API is scoped by user_id.
-	// At most 10 a user: creates of one user wait for each other on the user's
-	// row (FOR NO KEY UPDATE, which the writes' FOR KEY SHARE does not wait
-	// for), so two cannot both see 9. No row: the limit, or the user is gone.
+	// At most 10 a user: it runs after LockOwner (db/queries/tags.sql) in its
+	// transaction, so creates of one user take turns and each counts the
+	// others. No row: the limit, or the user is gone.
 	CreateWebhook(ctx context.Context, arg CreateWebhookParams) (Webhook, error)
 	DeleteEndedRateWindows(ctx context.Context, endedBefore time.Time) (int64, error)
 	// Forgets revocations once no access token of their session can be valid

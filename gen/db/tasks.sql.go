@@ -448,7 +448,8 @@ WITH task AS (SELECT t.user_id FROM tasks AS t WHERE t.id = $1),
         INSERT INTO outbox (user_id, type, entity_id, row)
         SELECT f.user_id, 'reminder.due', f.id,
                jsonb_build_object('task_id', f.id, 'reminder_id', $2, 'title', f.title,
-                                  'due_date', f.due_date, 'fires_at', $3::timestamptz)
+                                  'due_date', to_char(timezone('UTC', f.due_date), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                                  'fires_at', to_char(timezone('UTC', $3::timestamptz), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
         FROM fired AS f
         WHERE $5 AND events_wanted(f.user_id))
 SELECT id, user_id, title, due_date FROM fired

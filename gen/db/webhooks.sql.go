@@ -14,11 +14,10 @@ import (
 
 const createWebhook = `-- name: CreateWebhook :one
 
-WITH owner AS (SELECT users.id FROM users WHERE users.id = $6 FOR NO KEY UPDATE)
 INSERT INTO webhooks (user_id, url, events, description, secret, created_at)
-SELECT owner.id, $1, $2::text[], $3, $4, $5
-FROM owner
-WHERE (SELECT count(*) FROM webhooks AS w WHERE w.user_id = $6) < 10
+SELECT u.id, $1, $2::text[], $3, $4, $5
+FROM users AS u
+WHERE u.id = $6 AND (SELECT count(*) FROM webhooks AS w WHERE w.user_id = $6) < 10
 RETURNING id, user_id, url, events, description, secret, created_at, disabled, failing_since
 `
 
@@ -33,9 +32,9 @@ type CreateWebhookParams struct {
 
 // Webhooks (openapi/tasks-api.yaml: /webhooks) and their deliveries
 // (internal/events). Every statement of the API is scoped by user_id.
-// At most 10 a user: creates of one user wait for each other on the user's
-// row (FOR NO KEY UPDATE, which the writes' FOR KEY SHARE does not wait
-// for), so two cannot both see 9. No row: the limit, or the user is gone.
+// At most 10 a user: it runs after LockOwner (db/queries/tags.sql) in its
+// transaction, so creates of one user take turns and each counts the
+// others. No row: the limit, or the user is gone.
 func (q *Queries) CreateWebhook(ctx context.Context, arg CreateWebhookParams) (Webhook, error) {
 	row := q.db.QueryRow(ctx, createWebhook,
 		arg.Url,

@@ -53,8 +53,19 @@ func (h *TasksHandler) CreateWebhook(ctx context.Context, req tasksapi.CreateWeb
 	if err != nil {
 		return nil, err
 	}
-	w, err := h.q.CreateWebhook(ctx, db.CreateWebhookParams{UserID: uid, Url: req.Body.Url, Events: events,
-		Description: ptr(req.Body.Description), Secret: secret, Now: h.now()})
+	// The user's row locked first, in a statement of its own: the count
+	// that follows then sees every create that committed while this one
+	// waited (one statement's snapshot would not).
+	var w db.Webhook
+	err = h.db.InTx(ctx, func(tx pgx.Tx) error {
+		q := db.New(tx)
+		if err := q.LockOwner(ctx, uid); err != nil {
+			return err
+		}
+		w, err = q.CreateWebhook(ctx, db.CreateWebhookParams{UserID: uid, Url: req.Body.Url, Events: events,
+			Description: ptr(req.Body.Description), Secret: secret, Now: h.now()})
+		return err
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		if err := h.missing(ctx, nil); err != nil {
 			return nil, err

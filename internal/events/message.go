@@ -38,6 +38,8 @@ type Message struct {
 	UserID uuid.UUID
 	Name   string // the type without "dev.todo." and ".v1"
 	Body   []byte // the CloudEvent
+	// its webhooks' deliveries are queued (internal/events relay)
+	fannedOut bool
 }
 
 // TaskData is the data of the task events.

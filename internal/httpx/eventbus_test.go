@@ -158,8 +158,8 @@ func TestEventsReachTheStreamInOrder(t *testing.T) {
 	assert.Equal(t, "house", got[8].event["data"].(map[string]any)["tag"].(map[string]any)["name"], "a deleted tag as it was")
 
 	// every type the contract describes is published by some test: these
-	// here, webhook.test by the webhook tests; reminder.due has no
-	// publisher yet
+	// here, webhook.test by the webhook tests, reminder.due by
+	// TestReminderDueReachesTheEventLog
 	types := map[string]bool{"dev.todo.webhook.test.v1": true, "dev.todo.reminder.due.v1": true}
 	for _, w := range want {
 		types["dev.todo."+w.name+".v1"] = true

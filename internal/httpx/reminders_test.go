@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/todoapp/todo-api/asyncapi"
 	"github.com/todoapp/todo-api/internal/jobs"
 	"github.com/todoapp/todo-api/internal/reminders"
 	"github.com/todoapp/todo-api/internal/testdb"
@@ -250,4 +252,46 @@ func TestRecurringTaskCarriesRelativeReminders(t *testing.T) {
 	require.NoError(t, r.pool.QueryRow(context.Background(),
 		`SELECT count(*) FROM river_job WHERE kind = 'reminder' AND (args->>'task_id')::int = $1`, int(next["id"].(float64))).Scan(&jobs))
 	assert.Equal(t, 1, jobs, "the next task's reminder is scheduled with it")
+}
+
+// A fired reminder's reminder.due event reaches the event log, as
+// asyncapi/events.yaml describes it.
+func TestReminderDueReachesTheEventLog(t *testing.T) {
+	t.Parallel()
+	r := newReminding(t, time.Hour)
+	b := newBus(t, r.app)
+	tok := r.user(t, "bus-reminder@example.com")
+	at := time.Now().Add(time.Second).Truncate(time.Millisecond)
+	task := r.createTask(t, tok, map[string]any{"title": "ping", "reminders": []map[string]any{{"at": rfc(at)}}})
+	var due received
+	poll(t, func() bool {
+		s, err := b.js.Stream(context.Background(), b.stream)
+		if err != nil {
+			return false
+		}
+		for seq := uint64(1); seq <= s.CachedInfo().State.LastSeq; seq++ {
+			m, err := s.GetMsg(context.Background(), seq)
+			if err == nil && strings.HasSuffix(m.Subject, ".reminder.due") {
+				due = received{subject: m.Subject, raw: m.Data}
+				return true
+			}
+		}
+		return false
+	}, "reminder.due is published")
+	require.NoError(t, asyncapi.Validate(due.raw), "%s", due.raw)
+	var ev struct {
+		Subject string
+		Data    struct {
+			TaskID  float64   `json:"task_id"`
+			Title   string    `json:"title"`
+			FiresAt time.Time `json:"fires_at"`
+			DueDate *string   `json:"due_date"`
+		}
+	}
+	require.NoError(t, json.Unmarshal(due.raw, &ev))
+	assert.Equal(t, "tasks/"+idOf(task["id"]), ev.Subject)
+	assert.Equal(t, task["id"], ev.Data.TaskID)
+	assert.Equal(t, "ping", ev.Data.Title)
+	assert.True(t, ev.Data.FiresAt.Equal(at))
+	assert.Nil(t, ev.Data.DueDate)
 }

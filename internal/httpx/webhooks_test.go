@@ -199,8 +199,38 @@ func TestWebhookRefusesPrivateAddressesWhenDialling(t *testing.T) {
 		return len(list) >= 2
 	}, "the attempts are recorded")
 	assert.Nil(t, list[0]["status_code"])
-	assert.Contains(t, list[0]["error"], "not public")
+	assert.Equal(t, "the host's address is not public", list[0]["error"],
+		"refused, without naming the address the service's resolver gave (a map of its network)")
 	assert.Zero(t, hits.Load(), "the loopback server was never reached")
+}
+
+// Two creates at 9 webhooks that wait for each other: one gets the tenth,
+// the other TOO_MANY_WEBHOOKS (each counts after the other committed).
+func TestWebhookLimitHoldsUnderConcurrentCreates(t *testing.T) {
+	a := newApp(t)
+	a.tasks.SetWebhooks(api.WebhookOptions{})
+	tok := a.user(t, "race@example.com")
+	for i := range 9 {
+		a.write(t, http.StatusCreated, http.MethodPost, "/api/v1/webhooks", tok, map[string]any{"url": "https://hooks.example.com/" + strconv.Itoa(i), "events": []string{"*"}})
+	}
+	ctx := context.Background()
+	hold, err := a.pool.Begin(ctx) // the user's row held, so both creates queue behind it
+	require.NoError(t, err)
+	_, err = hold.Exec(ctx, "SELECT 1 FROM users FOR UPDATE")
+	require.NoError(t, err)
+	codes := make(chan int, 2)
+	for i := range 2 {
+		go func() {
+			codes <- a.call(t, http.MethodPost, "/api/v1/webhooks", tok, map[string]any{"url": "https://hooks.example.com/x" + strconv.Itoa(i), "events": []string{"*"}}).Code
+		}()
+	}
+	time.Sleep(200 * time.Millisecond) // both wait for the row (a wait for the lock, not for a condition)
+	require.NoError(t, hold.Commit(ctx))
+	got := []int{<-codes, <-codes}
+	assert.ElementsMatch(t, []int{http.StatusCreated, http.StatusBadRequest}, got)
+	var n int
+	require.NoError(t, a.pool.QueryRow(ctx, "SELECT count(*) FROM webhooks").Scan(&n))
+	assert.Equal(t, 10, n)
 }
 
 // Webhook input errors have their codes; 10 webhooks at most; another

@@ -30,6 +30,7 @@ type Metrics struct {
 	bcryptWait   prometheus.Histogram
 	published    prometheus.Counter
 	publishErrs  prometheus.Counter
+	deadEvents   prometheus.Counter
 	deliveries   *prometheus.HistogramVec
 	fired        prometheus.Histogram
 	missed       prometheus.Counter
@@ -67,6 +68,9 @@ func New(pool *pgxpool.Pool, bcryptQueue func() int) *Metrics {
 		publishErrs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "todo_event_publish_errors_total", Help: "Batches of events NATS JetStream did not acknowledge (they are sent again).",
 		}),
+		deadEvents: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "todo_events_dead_total", Help: "Events that cannot be sent (kept in outbox_dead): they could not be built or exceed NATS's max_payload.",
+		}),
 		deliveries: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "todo_webhook_delivery_duration_seconds", Help: "Webhook deliveries by result (success, failure, refused), and their time.",
 			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10},
@@ -80,7 +84,7 @@ func New(pool *pgxpool.Pool, bcryptQueue func() int) *Metrics {
 		}),
 	}
 	r.MustRegister(m.requests, m.duration, m.logins, m.refreshReuse, m.rateLimited, m.bcryptWait,
-		m.published, m.publishErrs, m.deliveries, m.fired, m.missed,
+		m.published, m.publishErrs, m.deadEvents, m.deliveries, m.fired, m.missed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewBuildInfoCollector(),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -98,6 +102,9 @@ func (m *Metrics) EventsPublished(n int) { m.published.Add(float64(n)) }
 
 // EventPublishError counts a batch the stream did not acknowledge.
 func (m *Metrics) EventPublishError() { m.publishErrs.Inc() }
+
+// EventDead counts an event that cannot be sent.
+func (m *Metrics) EventDead() { m.deadEvents.Inc() }
 
 // WebhookDelivery records one delivery attempt: result is success, failure
 // or refused (the address was not public).

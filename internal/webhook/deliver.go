@@ -92,7 +92,8 @@ func Deliver(ctx context.Context, client *http.Client, url, secret, msgID string
 
 // describe turns a transport error into a few words for the endpoint's
 // owner. It never returns err's own text, which may name our resolver or
-// other internals; an *AddressError is the exception, written to be shown.
+// other internals; nor the address a refused name resolved to (which would
+// map the service's private network for anyone): the server's log has it.
 func describe(err error, timeout time.Duration) string {
 	var (
 		addrErr *AddressError
@@ -102,7 +103,7 @@ func describe(err error, timeout time.Duration) string {
 	)
 	switch {
 	case errors.As(err, &addrErr):
-		return addrErr.Error()
+		return "the host's address is not public"
 	case errors.Is(err, context.Canceled):
 		return "canceled"
 	case errors.As(err, &netErr) && netErr.Timeout(), errors.Is(err, context.DeadlineExceeded):

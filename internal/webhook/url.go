@@ -57,7 +57,23 @@ func ValidateURL(raw string, allowHTTP, allowPrivate bool) error {
 	if last := labels[len(labels)-1]; isNumeric(last) {
 		return fmt.Errorf("%w: host looks like a shortened IP address", ErrInvalidURL)
 	}
+	// Names that only a private network resolves: refused at once (the
+	// dial-time check would refuse their addresses anyway; this says so
+	// before any lookup, and keeps the service's own DNS from being probed).
+	if !allowPrivate && (len(labels) < 2 || privateName(labels[len(labels)-1])) {
+		return fmt.Errorf("%w: not a public host name", ErrInvalidURL)
+	}
 	return nil
+}
+
+// privateName reports whether tld is a suffix reserved for private names
+// (RFC 6761, 6762, 8375 and common practice).
+func privateName(tld string) bool {
+	switch strings.ToLower(tld) {
+	case "localhost", "local", "internal", "lan", "home", "corp", "intranet", "private", "localdomain", "test", "invalid":
+		return true
+	}
+	return false
 }
 
 // isNumeric reports whether s is a decimal, octal or 0x-hex number.

@@ -49,8 +49,14 @@ func TestValidateURL(t *testing.T) {
 		{name: "DecimalIP", url: "https://2130706433/"},
 		{name: "HexIP", url: "https://0x7f.1/"},
 		{name: "ShortIP", url: "https://127.1/"},
-		// A name is not resolved here; the dial-time check judges it.
-		{name: "LocalhostNameNotResolved", url: "https://localhost/", ok: true},
+		// Names only a private network knows are refused before any lookup;
+		// other names are not resolved here: the dial-time check judges them.
+		{name: "Localhost", url: "https://localhost/"},
+		{name: "SingleLabel", url: "https://db/"},
+		{name: "Internal", url: "https://metadata.google.internal/"},
+		{name: "Local", url: "https://printer.local/"},
+		{name: "LocalhostAllowedPrivate", url: "https://localhost/", allowPrivate: true, ok: true},
+		{name: "NameNotResolved", url: "https://hooks.example.org/", ok: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
