@@ -13,7 +13,7 @@ export TODO_DATA_DIR=$root/.data/events
 unset TODO_PG_PORT TODO_NATS_PORT TODO_NATS_MONITOR_PORT
 mkdir -p "$TODO_DATA_DIR"
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(kill nats db)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(kill nats db reminders)
 
 cleanup() { scripts/nats.sh stop >/dev/null 2>&1 || true; scripts/pg.sh stop >/dev/null 2>&1 || true; }
 trap cleanup EXIT

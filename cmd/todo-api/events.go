@@ -13,7 +13,6 @@ import (
 	"github.com/todoapp/todo-api/internal/config"
 	"github.com/todoapp/todo-api/internal/events"
 	"github.com/todoapp/todo-api/internal/jobs"
-	"github.com/todoapp/todo-api/internal/live"
 	"github.com/todoapp/todo-api/internal/metrics"
 	"github.com/todoapp/todo-api/internal/reminders"
 	"github.com/todoapp/todo-api/internal/webhook"
@@ -34,7 +33,7 @@ type background struct {
 
 // newBackground makes the webhooks' deliveries and the reminders, and the
 // River client (internal/jobs) that works both, of cfg.
-func newBackground(cfg config.Config, pool *pgxpool.Pool, rt *live.Live, logger *slog.Logger, m *metrics.Metrics) (*background, error) {
+func newBackground(cfg config.Config, pool *pgxpool.Pool, logger *slog.Logger, m *metrics.Metrics) (*background, error) {
 	b := &background{
 		hooks: events.NewWebhooks(pool, events.WebhookOptions{
 			Client:  webhook.NewClient(webhook.Options{AllowPrivate: cfg.WebhookAllowPrivate}),
@@ -42,8 +41,8 @@ func newBackground(cfg config.Config, pool *pgxpool.Pool, rt *live.Live, logger 
 			Metrics: m,
 		}),
 		reminders: reminders.New(pool, reminders.Options{
-			MaxLateness: cfg.ReminderMaxLateness, Announce: rt.Notifier.Reminded, Changed: rt.Notifier.Changed,
-			Metrics: m, Logger: logger,
+			MaxLateness: cfg.ReminderMaxLateness,
+			Metrics:     m, Logger: logger,
 		}),
 	}
 	workers := river.NewWorkers()

@@ -113,7 +113,7 @@ func serve(ctx context.Context, stdout io.Writer, listening chan<- string) error
 		return err
 	}
 	m := metrics.New(pool, hasher.Waiting)
-	bg, err := newBackground(cfg, pool, rt, logger, m)
+	bg, err := newBackground(cfg, pool, logger, m)
 	if err != nil {
 		return err
 	}

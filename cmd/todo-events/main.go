@@ -9,7 +9,8 @@
 //   - nats: nats-server is restarted (file storage);
 //   - db: PostgreSQL is restarted.
 //
-// Then it reads the whole stream and checks that every acknowledged write's
+// (-scenario reminders: reminders on two replicas, one killed, both down:
+// see remindersScenario.) Then it reads the whole stream and checks that every acknowledged write's
 // event arrived exactly once, that no event came from a write that did not
 // commit, and that each user's events are in the order of their writes; and
 // prints the figures. With -measure it instead measures, in one sitting, the
@@ -63,7 +64,7 @@ func main() {
 	flag.StringVar(&o.dir, "dir", os.TempDir(), "where the replicas' logs go")
 	flag.StringVar(&o.restartNATS, "restart-nats", "scripts/nats.sh restart", "the command that restarts nats-server")
 	flag.StringVar(&o.restartDB, "restart-db", "", "the command that restarts PostgreSQL")
-	flag.StringVar(&o.scenario, "scenario", "kill", "kill, nats, db or measure")
+	flag.StringVar(&o.scenario, "scenario", "kill", "kill, nats, db, reminders or measure")
 	flag.IntVar(&o.writers, "writers", 8, "concurrent writers, one user each")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "how long the writers write")
 	flag.DurationVar(&o.faultAt, "fault-at", 5*time.Second, "when the fault happens")
@@ -74,9 +75,12 @@ func main() {
 		os.Exit(2)
 	}
 	var err error
-	if o.scenario == "measure" {
+	switch o.scenario {
+	case "measure":
 		err = measure(o)
-	} else {
+	case "reminders":
+		err = remindersScenario(o)
+	default:
 		err = scenario(o)
 	}
 	if err != nil {
@@ -397,6 +401,7 @@ func (w *writer) retire(task int64) {
 type event struct {
 	id, subject, typ, user string
 	key                    key
+	reminderTask           int64     // reminder.due: its task
 	at                     time.Time // stored by the stream
 }
 
@@ -449,12 +454,13 @@ func parse(b []byte) (event, error) {
 		Data     struct {
 			UserID string `json:"user_id"`
 			Task   *struct{ ID, Version int64 }
+			TaskID int64 `json:"task_id"`
 		}
 	}
 	if err := json.Unmarshal(b, &ce); err != nil {
 		return event{}, err
 	}
-	e := event{id: ce.ID, typ: ce.Type, user: ce.Data.UserID, at: ce.Time}
+	e := event{id: ce.ID, typ: ce.Type, user: ce.Data.UserID, at: ce.Time, reminderTask: ce.Data.TaskID}
 	if ce.Data.Task != nil {
 		e.key = key{task: ce.Data.Task.ID, version: ce.Data.Task.Version, deleted: ce.Type == "dev.todo.task.deleted.v1"}
 	}

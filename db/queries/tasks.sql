@@ -324,8 +324,10 @@ SELECT EXISTS (SELECT 1 FROM task) AS task_found,
 -- is not completed, and the reminder still fires at @fires_at and has not
 -- fired for it, it is marked fired (missed when @deliver is false: too
 -- late) and the task gets a new version; with @deliver, the reminder.due
--- event goes to the outbox when the user's events go anywhere. No row:
--- nothing to fire.
+-- event goes to the outbox when the user's events go anywhere, and the
+-- servers' streams are told (NOTIFY reminders and changes: in the firing's
+-- own transaction, unlike the writes' batched notifications, so a firing
+-- is never committed unannounced). No row: nothing to fire.
 WITH task AS (SELECT t.user_id FROM tasks AS t WHERE t.id = @task_id),
      owner AS (SELECT u.id FROM users AS u JOIN task ON u.id = task.user_id FOR KEY SHARE OF u),
      prior AS (
@@ -347,12 +349,20 @@ WITH task AS (SELECT t.user_id FROM tasks AS t WHERE t.id = @task_id),
             version = tasks.version + 1
         FROM due WHERE tasks.id = due.id
         RETURNING tasks.id, tasks.user_id, tasks.title, tasks.due_date),
-     event AS (
-        INSERT INTO outbox (user_id, type, entity_id, row)
-        SELECT f.user_id, 'reminder.due', f.id,
-               jsonb_build_object('task_id', f.id, 'reminder_id', @reminder_id, 'title', f.title,
+     due_event AS (
+        SELECT f.id, f.user_id,
+               jsonb_build_object('user_id', f.user_id, 'task_id', f.id, 'reminder_id', @reminder_id, 'title', f.title,
                                   'due_date', to_char(timezone('UTC', f.due_date), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-                                  'fires_at', to_char(timezone('UTC', @fires_at::timestamptz), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
-        FROM fired AS f
-        WHERE @deliver AND events_wanted(f.user_id))
-SELECT id, user_id, title, due_date FROM fired;
+                                  'fires_at', to_char(timezone('UTC', @fires_at::timestamptz), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')) AS data
+        FROM fired AS f),
+     logged AS (
+        INSERT INTO outbox (user_id, type, entity_id, row)
+        SELECT e.user_id, 'reminder.due', e.id, e.data FROM due_event AS e
+        WHERE @deliver AND events_wanted(e.user_id)),
+     -- the user's streams on every server hear of it when this commits,
+     -- whoever commits it (a replica killed while its statement waited for
+     -- the row still commits it: the notification goes with it)
+     announced AS (
+        SELECT pg_notify('reminders', e.data::text) AS r, pg_notify('changes', e.user_id::text) AS c
+        FROM due_event AS e WHERE @deliver)
+SELECT f.id, f.user_id, f.title, f.due_date, (SELECT count(*) FROM announced) AS announced FROM fired AS f;

@@ -137,8 +137,10 @@ type Querier interface {
 	// is not completed, and the reminder still fires at @fires_at and has not
 	// fired for it, it is marked fired (missed when @deliver is false: too
 	// late) and the task gets a new version; with @deliver, the reminder.due
-	// event goes to the outbox when the user's events go anywhere. No row:
-	// nothing to fire.
+	// event goes to the outbox when the user's events go anywhere, and the
+	// servers' streams are told (NOTIFY reminders and changes: in the firing's
+	// own transaction, unlike the writes' batched notifications, so a firing
+	// is never committed unannounced). No row: nothing to fire.
 	FireReminder(ctx context.Context, arg FireReminderParams) (FireReminderRow, error)
 	GetIdempotencyKey(ctx context.Context, arg GetIdempotencyKeyParams) (GetIdempotencyKeyRow, error)
 	GetPasswordHash(ctx context.Context, id uuid.UUID) (string, error)

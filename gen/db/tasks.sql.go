@@ -444,15 +444,23 @@ WITH task AS (SELECT t.user_id FROM tasks AS t WHERE t.id = $1),
             version = tasks.version + 1
         FROM due WHERE tasks.id = due.id
         RETURNING tasks.id, tasks.user_id, tasks.title, tasks.due_date),
-     event AS (
-        INSERT INTO outbox (user_id, type, entity_id, row)
-        SELECT f.user_id, 'reminder.due', f.id,
-               jsonb_build_object('task_id', f.id, 'reminder_id', $2, 'title', f.title,
+     due_event AS (
+        SELECT f.id, f.user_id,
+               jsonb_build_object('user_id', f.user_id, 'task_id', f.id, 'reminder_id', $2, 'title', f.title,
                                   'due_date', to_char(timezone('UTC', f.due_date), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-                                  'fires_at', to_char(timezone('UTC', $3::timestamptz), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
-        FROM fired AS f
-        WHERE $5 AND events_wanted(f.user_id))
-SELECT id, user_id, title, due_date FROM fired
+                                  'fires_at', to_char(timezone('UTC', $3::timestamptz), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')) AS data
+        FROM fired AS f),
+     logged AS (
+        INSERT INTO outbox (user_id, type, entity_id, row)
+        SELECT e.user_id, 'reminder.due', e.id, e.data FROM due_event AS e
+        WHERE $5 AND events_wanted(e.user_id)),
+     -- the user's streams on every server hear of it when this commits,
+     -- whoever commits it (a replica killed while its statement waited for
+     -- the row still commits it: the notification goes with it)
+     announced AS (
+        SELECT pg_notify('reminders', e.data::text) AS r, pg_notify('changes', e.user_id::text) AS c
+        FROM due_event AS e WHERE $5)
+SELECT f.id, f.user_id, f.title, f.due_date, (SELECT count(*) FROM announced) AS announced FROM fired AS f
 `
 
 type FireReminderParams struct {
@@ -464,18 +472,21 @@ type FireReminderParams struct {
 }
 
 type FireReminderRow struct {
-	ID      int32      `json:"id"`
-	UserID  uuid.UUID  `json:"user_id"`
-	Title   string     `json:"title"`
-	DueDate *time.Time `json:"due_date"`
+	ID        int32      `json:"id"`
+	UserID    uuid.UUID  `json:"user_id"`
+	Title     string     `json:"title"`
+	DueDate   *time.Time `json:"due_date"`
+	Announced int64      `json:"announced"`
 }
 
 // A reminder's job at its time (internal/reminders): when the task exists,
 // is not completed, and the reminder still fires at @fires_at and has not
 // fired for it, it is marked fired (missed when @deliver is false: too
 // late) and the task gets a new version; with @deliver, the reminder.due
-// event goes to the outbox when the user's events go anywhere. No row:
-// nothing to fire.
+// event goes to the outbox when the user's events go anywhere, and the
+// servers' streams are told (NOTIFY reminders and changes: in the firing's
+// own transaction, unlike the writes' batched notifications, so a firing
+// is never committed unannounced). No row: nothing to fire.
 func (q *Queries) FireReminder(ctx context.Context, arg FireReminderParams) (FireReminderRow, error) {
 	row := q.db.QueryRow(ctx, fireReminder,
 		arg.TaskID,
@@ -490,6 +501,7 @@ func (q *Queries) FireReminder(ctx context.Context, arg FireReminderParams) (Fir
 		&i.UserID,
 		&i.Title,
 		&i.DueDate,
+		&i.Announced,
 	)
 	return i, err
 }

@@ -183,8 +183,7 @@ func Load() (cfg Config, warnings []string, err error) {
 	cfg.WebhookAllowHTTP = p.boolean("WEBHOOK_ALLOW_HTTP", r.WebhookAllowHTTP)
 	cfg.WebhookAllowPrivate = p.boolean("WEBHOOK_ALLOW_PRIVATE", r.WebhookAllowPrivate)
 	cfg.ReminderMaxLateness = p.duration("REMINDER_MAX_LATENESS", r.ReminderMaxLateness, time.Second)
-	// above the longest job's timeout (a webhook delivery's 30 s)
-	cfg.JobRescueAfter = p.duration("JOB_RESCUE_AFTER", r.JobRescueAfter, 31*time.Second)
+	cfg.JobRescueAfter = p.duration("JOB_RESCUE_AFTER", r.JobRescueAfter, time.Second)
 
 	if len(p.problems) > 0 {
 		return Config{}, nil, errors.New(strings.Join(p.problems, "\n"))
@@ -194,6 +193,9 @@ func Load() (cfg Config, warnings []string, err error) {
 	}
 	if cfg.WebhookAllowHTTP || cfg.WebhookAllowPrivate {
 		warnings = append(warnings, "WEBHOOK_ALLOW_HTTP/WEBHOOK_ALLOW_PRIVATE: webhooks may reach plain HTTP or this network's private addresses; use them for development only")
+	}
+	if cfg.JobRescueAfter <= 30*time.Second {
+		warnings = append(warnings, fmt.Sprintf("JOB_RESCUE_AFTER=%s is not above a webhook delivery's 30 s timeout: a slow delivery may be sent twice; use it for tests only", cfg.JobRescueAfter))
 	}
 	if !cfg.CookieSecure {
 		warnings = append(warnings, "COOKIE_SECURE=false: the refresh cookie is sent over plain HTTP; use it for development only")

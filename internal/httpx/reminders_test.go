@@ -37,8 +37,8 @@ func newReminding(t *testing.T, maxLateness time.Duration, opt ...func(*options)
 	t.Helper()
 	a := newApp(t, opt...)
 	r := &reminding{app: a, url: liveServer(t, a, time.Minute)}
-	rem := reminders.New(a.pool, reminders.Options{MaxLateness: maxLateness, Announce: a.notifier.Reminded,
-		Changed: a.notifier.Changed, Metrics: r})
+	rem := reminders.New(a.pool, reminders.Options{MaxLateness: maxLateness,
+		Metrics: r})
 	workers := river.NewWorkers()
 	require.NoError(t, rem.AddWorkers(workers))
 	client, err := jobs.NewClient(a.pool, workers, jobs.Options{Queues: map[string]int{reminders.Queue: 4},

@@ -49,7 +49,10 @@ func NewClient(pool *pgxpool.Pool, workers *river.Workers, o Options) (*river.Cl
 		// workers then fetch at this interval)
 		FetchPollInterval:    500 * time.Millisecond,
 		RescueStuckJobsAfter: o.RescueAfter,
-		Logger:               o.Logger,
+		// each worker sets its own timeout; River wants this one below the
+		// rescue's
+		JobTimeout: min(30*time.Second, max(o.RescueAfter, time.Second)),
+		Logger:     o.Logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("river: %w", err)

@@ -27,8 +27,8 @@ import (
 // when its last access token expires; the database sends it in the
 // transaction that ends the session (the trigger note_session_end,
 // db/migrations/000010_revocations_kept.up.sql).
-// RemindersChannel's is reminders that fired (newline-separated JSON
-// objects, the data of the `reminder` event), which Notifier sends.
+// RemindersChannel's is a reminder that fired (the data of the `reminder`
+// event, JSON), which the firing sends (db/queries/tasks.sql: FireReminder).
 const (
 	ChangesChannel      = "changes"
 	SessionEndedChannel = "session_ended"

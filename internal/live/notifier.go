@@ -30,10 +30,9 @@ type Notifier struct {
 	q      *db.Queries
 	logger *slog.Logger
 
-	mu        sync.Mutex
-	pending   map[uuid.UUID]struct{}
-	reminders []string // fired reminders' events, JSON
-	kick      chan struct{}
+	mu      sync.Mutex
+	pending map[uuid.UUID]struct{}
+	kick    chan struct{}
 }
 
 // NewNotifier returns a Notifier that notifies through dbtx; Run sends.
@@ -45,18 +44,6 @@ func NewNotifier(dbtx *store.DB, logger *slog.Logger) *Notifier {
 func (n *Notifier) Changed(user uuid.UUID) {
 	n.mu.Lock()
 	n.pending[user] = struct{}{}
-	n.mu.Unlock()
-	select {
-	case n.kick <- struct{}{}:
-	default:
-	}
-}
-
-// Reminded announces a fired reminder (its firing has committed): the
-// `reminder` event of its user's streams on every server, as JSON.
-func (n *Notifier) Reminded(event []byte) {
-	n.mu.Lock()
-	n.reminders = append(n.reminders, string(event))
 	n.mu.Unlock()
 	select {
 	case n.kick <- struct{}{}:
@@ -89,12 +76,9 @@ func (n *Notifier) Run(ctx context.Context) {
 // listener's reconnect or their user's next change.
 func (n *Notifier) flush(ctx context.Context) {
 	n.mu.Lock()
-	users, reminders := n.pending, n.reminders
-	n.pending, n.reminders = map[uuid.UUID]struct{}{}, nil
+	users := n.pending
+	n.pending = map[uuid.UUID]struct{}{}
 	n.mu.Unlock()
-	if len(reminders) > 0 {
-		n.send(ctx, RemindersChannel, joined(reminders, "\n"), len(reminders))
-	}
 	if len(users) > 0 {
 		n.send(ctx, ChangesChannel, payloadsOf(users), len(users))
 	}

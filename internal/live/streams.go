@@ -211,9 +211,9 @@ func (e *Streams) UsersChanged(payload string) {
 	}
 }
 
-// Reminded writes the `reminder` events of payload (a notification on
-// RemindersChannel: JSON objects, one a line, each with its user_id) to
-// their users' streams on this process. A stream that has 64 of them
+// Reminded writes the `reminder` event of payload (a notification on
+// RemindersChannel: a JSON object with its user_id) to the user's streams
+// on this process. A stream that has 64 of them
 // unwritten misses the next ones (its client is not reading).
 func (e *Streams) Reminded(payload string) {
 	e.mu.Lock()

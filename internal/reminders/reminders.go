@@ -10,24 +10,25 @@ package reminders
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
 	"github.com/todoapp/todo-api/gen/db"
 	"github.com/todoapp/todo-api/internal/api"
-	"github.com/todoapp/todo-api/internal/events"
 )
 
 // Queue is the River queue of the reminders.
 const Queue = "reminders"
+
+// soon is how near a reminder's time must be for its job to be inserted
+// available rather than scheduled: above River's scheduler's interval (5 s).
+const soon = 6 * time.Second
 
 // FireArgs is the job of one reminder at one time.
 type FireArgs struct {
@@ -55,14 +56,9 @@ type Options struct {
 	// MaxLateness: a reminder later than this (the service was down) is
 	// marked fired without being delivered (REMINDER_MAX_LATENESS).
 	MaxLateness time.Duration
-	// Announce tells every server's streams of a fired reminder (the
-	// `reminder` event, live.Notifier.Reminded) and of its task's new
-	// version (live.Notifier.Changed).
-	Announce func(event []byte)
-	Changed  func(user uuid.UUID)
-	Now      func() time.Time
-	Metrics  Observer
-	Logger   *slog.Logger
+	Now         func() time.Time
+	Metrics     Observer
+	Logger      *slog.Logger
 }
 
 // Reminders schedules and fires the reminders. River is the client of
@@ -106,10 +102,15 @@ func (r *Reminders) Schedule(ctx context.Context, tx pgx.Tx, tasks ...db.Task) e
 				continue
 			}
 			at := rem.FiresAt.UTC()
+			opts := &river.InsertOpts{ScheduledAt: at}
+			if time.Until(at) < soon {
+				// River's scheduler makes scheduled jobs available every 5 s:
+				// one due sooner is inserted available, and snoozes to its
+				// time (Work), so it is not late by up to that interval
+				opts = nil
+			}
 			jobs = append(jobs, river.InsertManyParams{
-				Args:       FireArgs{TaskID: t.ID, ReminderID: rem.ID, FiresAt: at},
-				InsertOpts: &river.InsertOpts{ScheduledAt: at},
-			})
+				Args: FireArgs{TaskID: t.ID, ReminderID: rem.ID, FiresAt: at}, InsertOpts: opts})
 		}
 	}
 	if len(jobs) == 0 {
@@ -132,16 +133,18 @@ func (w *fireWorker) Work(ctx context.Context, job *river.Job[FireArgs]) error {
 	now := o.Now()
 	late := max(now.Sub(a.FiresAt), 0)
 	deliver := late <= o.MaxLateness
-	fired, err := w.r.q.FireReminder(ctx, db.FireReminderParams{TaskID: a.TaskID, ReminderID: a.ReminderID,
+	if wait := a.FiresAt.Sub(now); wait > 5*time.Millisecond {
+		// inserted available (due within River's scheduler's interval) and
+		// fetched early: back at its time
+		return river.JobSnooze(wait)
+	}
+	_, err := w.r.q.FireReminder(ctx, db.FireReminderParams{TaskID: a.TaskID, ReminderID: a.ReminderID,
 		FiresAt: a.FiresAt, Now: now, Deliver: deliver})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil // deleted, completed, moved, removed, or fired already
 	}
 	if err != nil {
 		return fmt.Errorf("fire reminder %d of task %d: %w", a.ReminderID, a.TaskID, err)
-	}
-	if o.Changed != nil {
-		o.Changed(fired.UserID)
 	}
 	if !deliver {
 		if o.Metrics != nil {
@@ -152,19 +155,6 @@ func (w *fireWorker) Work(ctx context.Context, job *river.Job[FireArgs]) error {
 	}
 	if o.Metrics != nil {
 		o.Metrics.ReminderFired(late)
-	}
-	if o.Announce != nil {
-		d := events.ReminderData{UserID: fired.UserID, TaskID: int64(fired.ID), ReminderID: a.ReminderID,
-			Title: fired.Title, FiresAt: a.FiresAt.UTC()}
-		if fired.DueDate != nil {
-			u := fired.DueDate.UTC()
-			d.DueDate = &u
-		}
-		b, err := json.Marshal(d)
-		if err != nil {
-			return err
-		}
-		o.Announce(b)
 	}
 	return nil
 }
