@@ -6,7 +6,7 @@ BIN   := bin/todo-api
 # One build for `make build`, `make run` and the Dockerfile: a static binary.
 BUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o
 
-.PHONY: help run build test test-pgbouncer typecheck bench client-package rolling-restart conformance e2e failover events-faults peer loadtest generate check-generate lint lint-go lint-spec lint-events check-breaking spec-baseline update-docs-ui migrate-up migrate-down migrate-version db-start db-stop nats-start nats-stop clean
+.PHONY: help run build test test-pgbouncer typecheck bench client-package rolling-restart conformance e2e failover events-faults reminders-scale peer loadtest generate check-generate lint lint-go lint-spec lint-events check-breaking spec-baseline update-docs-ui migrate-up migrate-down migrate-version db-start db-stop nats-start nats-stop clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ failover: build ## the primary's loss under load: Patroni + etcd + HAProxy (inst
 
 events-faults: build ## the event log under faults: 8 writers, the active relay's replica SIGKILLed / nats-server restarted / PostgreSQL restarted; each event exactly once, in order (SCENARIOS=measure: the same-sitting figures)
 	scripts/events-faults.sh $(SCENARIOS)
+
+reminders-scale: build ## 100,000 reminders due in one minute, two replicas: each fired exactly once within 60 s of its time (minutes, not in CI)
+	scripts/events-faults.sh reminders-scale
 
 peer: ## todo-api and PocketBase v0.39.11 (built from the Go module proxy) under the same wrk cases in one sitting, and the ratio table (RUNS=5; needs wrk; minutes, not in CI)
 	scripts/peer.sh

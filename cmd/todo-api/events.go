@@ -54,7 +54,7 @@ func newBackground(cfg config.Config, pool *pgxpool.Pool, logger *slog.Logger, m
 	}
 	client, err := jobs.NewClient(pool, workers, jobs.Options{
 		PollOnly: cfg.TransactionPooler, RescueAfter: cfg.JobRescueAfter, Logger: logger,
-		Queues: map[string]int{webhook.Queue: 20, reminders.Queue: 20},
+		Queues: map[string]int{webhook.Queue: 20, reminders.Queue: 100},
 	})
 	if err != nil {
 		return nil, err

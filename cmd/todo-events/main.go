@@ -64,7 +64,7 @@ func main() {
 	flag.StringVar(&o.dir, "dir", os.TempDir(), "where the replicas' logs go")
 	flag.StringVar(&o.restartNATS, "restart-nats", "scripts/nats.sh restart", "the command that restarts nats-server")
 	flag.StringVar(&o.restartDB, "restart-db", "", "the command that restarts PostgreSQL")
-	flag.StringVar(&o.scenario, "scenario", "kill", "kill, nats, db, reminders or measure")
+	flag.StringVar(&o.scenario, "scenario", "kill", "kill, nats, db, reminders, reminders-scale or measure")
 	flag.IntVar(&o.writers, "writers", 8, "concurrent writers, one user each")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "how long the writers write")
 	flag.DurationVar(&o.faultAt, "fault-at", 5*time.Second, "when the fault happens")
@@ -80,6 +80,8 @@ func main() {
 		err = measure(o)
 	case "reminders":
 		err = remindersScenario(o)
+	case "reminders-scale":
+		err = reminderScale(o)
 	default:
 		err = scenario(o)
 	}

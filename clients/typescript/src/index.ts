@@ -35,6 +35,7 @@ export type TagInput = TaskComponents["schemas"]["TagInput"];
 export type Priority = TaskComponents["schemas"]["Priority"];
 export type Change = TaskComponents["schemas"]["Change"];
 export type ChangeList = TaskComponents["schemas"]["ChangeList"];
+export type ReminderDue = TaskComponents["schemas"]["ReminderDue"];
 export type Recurrence = TaskComponents["schemas"]["Recurrence"];
 export type RecurrenceInput = TaskComponents["schemas"]["RecurrenceInput"];
 export type TaskCompletion = TaskComponents["schemas"]["TaskCompletion"];
@@ -95,6 +96,8 @@ export interface SubscribeOptions {
   onError?: (error: TodoApiError) => void;
   /** Told each time the stream (re)opens. */
   onOpen?: () => void;
+  /** Told of each of the user's reminders as it fires (while the stream is open). */
+  onReminder?: (reminder: ReminderDue) => void;
 }
 
 /** An open subscription. */
@@ -363,6 +366,7 @@ export function createTodoClient(options: TodoClientOptions) {
               wait = 250;
               subscription.onOpen?.();
               for await (const e of readEvents(response.body)) {
+                if (e.event === "reminder") subscription.onReminder?.(JSON.parse(e.data) as ReminderDue);
                 if (e.event !== "change") continue;
                 lastEventId = e.id ?? lastEventId;
                 onChange(JSON.parse(e.data) as Change, e.id ?? "");

@@ -248,7 +248,9 @@ export interface paths {
          * @description A `text/event-stream` that stays open. Each change is one event: `id:` its cursor,
          *     `event: change`, `data:` a Change as one line of JSON. A `: ping` comment comes every 15
          *     seconds. A change committed through any server reaches the user's open streams on
-         *     every server within a second.
+         *     every server within a second. A reminder that fires (Task.reminders) is one event on
+         *     each of the user's open streams: `event: reminder`, `data:` a ReminderDue, no `id:`
+         *     (it is not a change; the cursor stays).
          *
          *     It starts after `Last-Event-ID` (the header a reconnecting EventSource sends) or `since`
          *     (a cursor of `GET /changes`), replaying every change since, so a client that reconnects
@@ -498,6 +500,20 @@ export interface components {
             updated_at: string;
             /** @description The task's tags, by name. */
             tags: components["schemas"]["Tag"][];
+        };
+        /** @description A reminder that fired (the `reminder` event of GET /events; reminder.due in asyncapi/events.yaml). */
+        ReminderDue: {
+            /** Format: uuid */
+            user_id: string;
+            /** Format: int64 */
+            task_id: number;
+            /** Format: int64 */
+            reminder_id: number;
+            title: string;
+            /** Format: date-time */
+            due_date: string | null;
+            /** Format: date-time */
+            fires_at: string;
         };
         /** @description Exactly one of `before` and `at` (else INVALID_REMINDER). */
         ReminderInput: {
@@ -1747,6 +1763,9 @@ export interface operations {
              *     id: 120
              *     event: change
              *     data: {"entity":"task","id":7,"op":"delete","version":3,"data":null}
+             *
+             *     event: reminder
+             *     data: {"user_id":"3fa85f64-5717-4562-b3fc-2c963f66afa6","task_id":8,"reminder_id":31,"title":"Call mum","due_date":"2026-12-01T17:00:00Z","fires_at":"2026-12-01T16:45:00Z"}
              *     ```
              */
             200: {
@@ -1754,7 +1773,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": components["schemas"]["Change"];
+                    "text/event-stream": components["schemas"]["Change"] | components["schemas"]["ReminderDue"];
                 };
             };
             /** @description The cursor is not valid. */
