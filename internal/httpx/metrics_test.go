@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -14,6 +15,11 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/todoapp/todo-api/internal/events"
+	"github.com/todoapp/todo-api/internal/jobs"
+	"github.com/todoapp/todo-api/internal/reminders"
+	"github.com/todoapp/todo-api/internal/webhook"
 )
 
 // scrape reads the app's /metrics.
@@ -214,4 +220,40 @@ func TestDrainingAnswersWithConnectionClose(t *testing.T) {
 	assert.Equal(t, http.StatusOK, r.StatusCode)
 	assert.True(t, r.Close, "Connection: close on a response written during the delay")
 	c.closed(t)
+}
+
+// The event log's and the jobs' metrics: the outbox's pending events and
+// the oldest's age read from the database at each scrape, River's waiting
+// jobs by queue, and the counters the relay, the deliveries and the
+// reminders keep.
+func TestEventAndReminderMetrics(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	a.metrics.ObserveOutbox(events.Pending(a.pool))
+	a.metrics.ObserveJobs(jobs.Waiting(a.pool, webhook.Queue, reminders.Queue))
+	_, err := a.pool.Exec(t.Context(), "UPDATE event_settings SET nats = true") // no relay runs here
+	require.NoError(t, err)
+	tok := a.user(t, "metrics-events@example.com")
+	a.createTask(t, tok, map[string]any{"title": "one"})
+	a.createTag(t, tok, "two")
+	time.Sleep(20 * time.Millisecond) // the oldest event gets an age (not a wait for a condition)
+	a.metrics.EventsPublished(3)
+	a.metrics.EventDead()
+	a.metrics.ReminderFired(1500 * time.Millisecond)
+	a.metrics.ReminderMissed()
+	a.metrics.WebhookDelivery("refused", 10*time.Millisecond)
+	m := a.scrape(t)
+	assert.Equal(t, "2", sample(t, m, "todo_events_pending"))
+	age, err := strconv.ParseFloat(sample(t, m, "todo_events_oldest_age_seconds"), 64)
+	require.NoError(t, err)
+	assert.Greater(t, age, 0.0)
+	assert.Equal(t, "0", sample(t, m, `todo_jobs_waiting{queue="reminders"}`))
+	assert.Equal(t, "0", sample(t, m, `todo_jobs_waiting{queue="webhooks"}`))
+	assert.Equal(t, "3", sample(t, m, "todo_events_published_total"))
+	assert.Equal(t, "1", sample(t, m, "todo_events_dead_total"))
+	assert.Equal(t, "0", sample(t, m, "todo_event_publish_errors_total"))
+	assert.Equal(t, "1", sample(t, m, `todo_reminder_lateness_seconds_bucket{le="2"}`))
+	assert.Equal(t, "0", sample(t, m, `todo_reminder_lateness_seconds_bucket{le="1"}`))
+	assert.Equal(t, "1", sample(t, m, "todo_reminders_missed_total"))
+	assert.Equal(t, "1", sample(t, m, `todo_webhook_delivery_duration_seconds_count{result="refused"}`))
 }
