@@ -25,8 +25,9 @@ func reminderScale(o options) error {
 	if err != nil {
 		return err
 	}
-	// 100 reminder workers a replica share its pool: more than the default 5
-	d.env = append(d.env, "DB_POOL_MAX=20", "LOG_LEVEL=warn")
+	// the service's defaults (the scenarios' 5 s statement timeout cut River's
+	// scheduling of 10,000 jobs at a time short)
+	d.env = append(d.env, "DB_STATEMENT_TIMEOUT=10s", "LOG_LEVEL=warn")
 	defer d.stop()
 	pool, err := pgxpool.New(ctx, d.dbURL)
 	if err != nil {

@@ -35,9 +35,9 @@ var (
 )
 
 // ReminderScheduler inserts, in tx, the jobs that fire the reminders of
-// tasks, written in tx: one per reminder not yet fired for its time (jobs
-// are unique per reminder and time, so an unchanged one is not inserted
-// twice).
+// tasks, written in tx: one per reminder not yet fired for its time (a job
+// inserted again for an unchanged reminder fires nothing twice: the firing
+// checks the reminder has not fired for that time).
 type ReminderScheduler interface {
 	Schedule(ctx context.Context, tx pgx.Tx, tasks ...db.Task) error
 }

@@ -1,7 +1,7 @@
 // Package reminders fires the tasks' reminders (openapi/tasks-api.yaml:
 // Task.reminders) with River: the writes that set or move a reminder insert
-// its job in their transaction (Schedule), unique per reminder and time; the
-// job runs at that time on any replica and fires the reminder in one
+// its job in their transaction (Schedule); the job, whose arguments are the
+// reminder and its time, runs at that time on any replica and fires it in one
 // statement (db/queries/tasks.sql: FireReminder) only if the task exists,
 // is not completed and the reminder still fires at that time and has not
 // fired for it, so a moved, removed or completed one does nothing, and a
@@ -40,9 +40,12 @@ type FireArgs struct {
 // Kind names the job in River's table.
 func (FireArgs) Kind() string { return "reminder" }
 
-// InsertOpts makes one job per reminder and time, however many writes insert it.
+// InsertOpts puts the job in the reminders' queue. Jobs are not unique in
+// River's sense: a reminder's job inserted twice (a PUT that keeps it) fires
+// it once all the same (FireReminder's checks), and River's uniqueness made
+// its scheduler time out at 100,000 jobs due in a minute (docs/scaling.md).
 func (FireArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: Queue, MaxAttempts: 25, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	return river.InsertOpts{Queue: Queue, MaxAttempts: 25}
 }
 
 // Observer counts the firings (internal/metrics).
