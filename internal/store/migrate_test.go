@@ -14,7 +14,7 @@ import (
 	"github.com/todoapp/todo-api/internal/testdb"
 )
 
-var wantTables = []string{"changes", "event_settings", "idempotency_keys", "outbox", "rate_limits", "refresh_sessions",
+var wantTables = []string{"changes", "event_settings", "idempotency_keys", "outbox", "outbox_dead", "rate_limits", "refresh_sessions",
 	"session_revocations", "tags", "task_counts", "task_search", "task_tag_link", "tasks", "users", "webhook_deliveries", "webhooks"}
 
 var wantIndexes = []string{
