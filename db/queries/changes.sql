@@ -67,7 +67,7 @@ SELECT r.i::integer AS request, u.changes_floor, h.next_xid,
        coalesce(c.version, 0)::integer AS version, coalesce(c.page_bytes, 0)::bigint AS page_bytes,
        t.id AS task_id, t.title, t.description, t.completed, t.priority, t.due_date,
        t.created_at, t.updated_at, t.version AS task_version,
-       t.recurrence_rule, t.recurrence_timezone, t.recurrence_from, t.series_id,
+       t.recurrence_rule, t.recurrence_timezone, t.recurrence_from, t.series_id, t.reminders,
        g.id AS tag_id, g.name AS tag_name, g.color AS tag_color, g.version AS tag_version
 FROM unnest(@user_ids::uuid[]) WITH ORDINALITY AS r(user_id, i)
 CROSS JOIN (

@@ -159,12 +159,14 @@ RETURNING sqlc.embed(tasks), prior.completed AS was_completed, (
 -- PATCH: a NULL title, completed or priority means "not sent"; description,
 -- due_date, the recurrence and the reminders change only when their set_
 -- flag is true (NULL then clears). With @may_change_series false it also
--- declines to move the due date of a task with relative reminders (their
--- jobs are inserted in the transaction it then runs in).
+-- declines to move the due date of a task with relative reminders, or to
+-- reopen a task with reminders (their jobs are inserted in the transaction
+-- it then runs in).
 WITH owner AS (SELECT users.id FROM users WHERE users.id = @user_id FOR KEY SHARE),
      prior AS (
         SELECT tasks.id, tasks.completed, tasks.next_task_id, tasks.recurrence_rule,
-               jsonb_path_exists(tasks.reminders, '$[*] ? (@.before != null)') AS relative_reminders FROM tasks
+               jsonb_path_exists(tasks.reminders, '$[*] ? (@.before != null)') AS relative_reminders,
+               tasks.reminders <> '[]' AS has_reminders FROM tasks
         WHERE tasks.id = @id AND tasks.user_id = @user_id AND EXISTS (SELECT 1 FROM owner)
         FOR NO KEY UPDATE)
 UPDATE tasks
@@ -192,7 +194,8 @@ WHERE tasks.id = prior.id
        OR (CASE WHEN @set_recurrence THEN sqlc.narg(recurrence_rule)::text ELSE prior.recurrence_rule END IS NULL
            OR NOT (coalesce(sqlc.narg(completed)::boolean, false) AND NOT prior.completed AND prior.next_task_id IS NULL
                    OR @set_recurrence <> @set_due_date))
-          AND NOT (@set_due_date AND NOT @set_reminders AND prior.relative_reminders))
+          AND NOT (@set_due_date AND NOT @set_reminders AND prior.relative_reminders)
+          AND NOT (sqlc.narg(completed)::boolean IS FALSE AND prior.completed AND prior.has_reminders))
 RETURNING sqlc.embed(tasks), prior.completed AS was_completed, (
     SELECT coalesce(json_agg(json_build_object('id', g.id, 'name', g.name, 'color', g.color, 'version', g.version)
                              ORDER BY g.name, g.id), '[]')
@@ -342,11 +345,13 @@ WITH task AS (SELECT t.user_id FROM tasks AS t WHERE t.id = @task_id),
      fired AS (
         UPDATE tasks
         SET reminders = (SELECT jsonb_agg(CASE WHEN (e->>'id')::bigint = @reminder_id
-                                               THEN e || jsonb_build_object('fired_at', @now::timestamptz,
-                                                   'fired_for', @fires_at::timestamptz, 'missed', NOT @deliver::boolean)
+                                               THEN e || jsonb_build_object(
+                                                   'fired_at', to_char(timezone('UTC', @now::timestamptz), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                                                   'fired_for', to_char(timezone('UTC', @fires_at::timestamptz), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                                                   'missed', NOT @deliver::boolean)
                                                ELSE e END ORDER BY i)
                          FROM jsonb_array_elements(tasks.reminders) WITH ORDINALITY AS x(e, i)),
-            version = tasks.version + 1
+            version = tasks.version + 1, updated_at = @now
         FROM due WHERE tasks.id = due.id
         RETURNING tasks.id, tasks.user_id, tasks.title, tasks.due_date),
      due_event AS (
@@ -363,6 +368,7 @@ WITH task AS (SELECT t.user_id FROM tasks AS t WHERE t.id = @task_id),
      -- whoever commits it (a replica killed while its statement waited for
      -- the row still commits it: the notification goes with it)
      announced AS (
-        SELECT pg_notify('reminders', e.data::text) AS r, pg_notify('changes', e.user_id::text) AS c
-        FROM due_event AS e WHERE @deliver)
+        SELECT CASE WHEN @deliver THEN pg_notify('reminders', e.data::text) END AS r,
+               pg_notify('changes', e.user_id::text) AS c
+        FROM due_event AS e)
 SELECT f.id, f.user_id, f.title, f.due_date, (SELECT count(*) FROM announced) AS announced FROM fired AS f;

@@ -307,8 +307,9 @@ type Querier interface {
 	// PATCH: a NULL title, completed or priority means "not sent"; description,
 	// due_date, the recurrence and the reminders change only when their set_
 	// flag is true (NULL then clears). With @may_change_series false it also
-	// declines to move the due date of a task with relative reminders (their
-	// jobs are inserted in the transaction it then runs in).
+	// declines to move the due date of a task with relative reminders, or to
+	// reopen a task with reminders (their jobs are inserted in the transaction
+	// it then runs in).
 	UpdateTask(ctx context.Context, arg UpdateTaskParams) (UpdateTaskRow, error)
 	UpdateUserName(ctx context.Context, arg UpdateUserNameParams) (UpdateUserNameRow, error)
 	// PATCH: a NULL url, events or disabled means "not sent"; the description

@@ -437,11 +437,13 @@ WITH task AS (SELECT t.user_id FROM tasks AS t WHERE t.id = $1),
      fired AS (
         UPDATE tasks
         SET reminders = (SELECT jsonb_agg(CASE WHEN (e->>'id')::bigint = $2
-                                               THEN e || jsonb_build_object('fired_at', $4::timestamptz,
-                                                   'fired_for', $3::timestamptz, 'missed', NOT $5::boolean)
+                                               THEN e || jsonb_build_object(
+                                                   'fired_at', to_char(timezone('UTC', $4::timestamptz), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                                                   'fired_for', to_char(timezone('UTC', $3::timestamptz), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                                                   'missed', NOT $5::boolean)
                                                ELSE e END ORDER BY i)
                          FROM jsonb_array_elements(tasks.reminders) WITH ORDINALITY AS x(e, i)),
-            version = tasks.version + 1
+            version = tasks.version + 1, updated_at = $4
         FROM due WHERE tasks.id = due.id
         RETURNING tasks.id, tasks.user_id, tasks.title, tasks.due_date),
      due_event AS (
@@ -458,8 +460,9 @@ WITH task AS (SELECT t.user_id FROM tasks AS t WHERE t.id = $1),
      -- whoever commits it (a replica killed while its statement waited for
      -- the row still commits it: the notification goes with it)
      announced AS (
-        SELECT pg_notify('reminders', e.data::text) AS r, pg_notify('changes', e.user_id::text) AS c
-        FROM due_event AS e WHERE $5)
+        SELECT CASE WHEN $5 THEN pg_notify('reminders', e.data::text) END AS r,
+               pg_notify('changes', e.user_id::text) AS c
+        FROM due_event AS e)
 SELECT f.id, f.user_id, f.title, f.due_date, (SELECT count(*) FROM announced) AS announced FROM fired AS f
 `
 
@@ -867,7 +870,8 @@ const updateTask = `-- name: UpdateTask :one
 WITH owner AS (SELECT users.id FROM users WHERE users.id = $17 FOR KEY SHARE),
      prior AS (
         SELECT tasks.id, tasks.completed, tasks.next_task_id, tasks.recurrence_rule,
-               jsonb_path_exists(tasks.reminders, '$[*] ? (@.before != null)') AS relative_reminders FROM tasks
+               jsonb_path_exists(tasks.reminders, '$[*] ? (@.before != null)') AS relative_reminders,
+               tasks.reminders <> '[]' AS has_reminders FROM tasks
         WHERE tasks.id = $18 AND tasks.user_id = $17 AND EXISTS (SELECT 1 FROM owner)
         FOR NO KEY UPDATE)
 UPDATE tasks
@@ -895,7 +899,8 @@ WHERE tasks.id = prior.id
        OR (CASE WHEN $9 THEN $10::text ELSE prior.recurrence_rule END IS NULL
            OR NOT (coalesce($4::boolean, false) AND NOT prior.completed AND prior.next_task_id IS NULL
                    OR $9 <> $6))
-          AND NOT ($6 AND NOT $13 AND prior.relative_reminders))
+          AND NOT ($6 AND NOT $13 AND prior.relative_reminders)
+          AND NOT ($4::boolean IS FALSE AND prior.completed AND prior.has_reminders))
 RETURNING tasks.id, tasks.title, tasks.description, tasks.completed, tasks.priority, tasks.due_date, tasks.recurrence_rule, tasks.user_id, tasks.created_at, tasks.updated_at, tasks.version, tasks.recurrence_timezone, tasks.recurrence_from, tasks.series_id, tasks.series_position, tasks.due_local, tasks.next_task_id, tasks.reminders, prior.completed AS was_completed, (
     SELECT coalesce(json_agg(json_build_object('id', g.id, 'name', g.name, 'color', g.color, 'version', g.version)
                              ORDER BY g.name, g.id), '[]')
@@ -933,8 +938,9 @@ type UpdateTaskRow struct {
 // PATCH: a NULL title, completed or priority means "not sent"; description,
 // due_date, the recurrence and the reminders change only when their set_
 // flag is true (NULL then clears). With @may_change_series false it also
-// declines to move the due date of a task with relative reminders (their
-// jobs are inserted in the transaction it then runs in).
+// declines to move the due date of a task with relative reminders, or to
+// reopen a task with reminders (their jobs are inserted in the transaction
+// it then runs in).
 func (q *Queries) UpdateTask(ctx context.Context, arg UpdateTaskParams) (UpdateTaskRow, error) {
 	row := q.db.QueryRow(ctx, updateTask,
 		arg.Title,

@@ -310,7 +310,7 @@ func toChange(r db.ChangesSinceRow, uid uuid.UUID, tags map[int32][]tasksapi.Tag
 		err = data.FromTask(toTask(db.Task{ID: *r.TaskID, Title: *r.Title, Description: r.Description, Completed: *r.Completed,
 			Priority: *r.Priority, DueDate: r.DueDate, UserID: uid, CreatedAt: *r.CreatedAt, UpdatedAt: *r.UpdatedAt,
 			Version: *r.TaskVersion, RecurrenceRule: r.RecurrenceRule, RecurrenceTimezone: r.RecurrenceTimezone,
-			RecurrenceFrom: r.RecurrenceFrom, SeriesID: r.SeriesID}, tags[*r.TaskID]))
+			RecurrenceFrom: r.RecurrenceFrom, SeriesID: r.SeriesID, Reminders: r.Reminders}, tags[*r.TaskID]))
 	case c.Entity == tasksapi.ChangeEntityTag && r.TagID != nil:
 		err = data.FromTag(toTag(*r.TagID, *r.TagName, r.TagColor, *r.TagVersion))
 	default:

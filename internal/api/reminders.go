@@ -53,7 +53,9 @@ func (h *TasksHandler) schedule(ctx context.Context, tx pgx.Tx, tasks ...db.Task
 	}
 	var with []db.Task
 	for _, t := range tasks {
-		if len(t.Reminders) > 2 && !t.Completed { // not "[]"
+		// a completed task's too: reopened before their time, they fire
+		// (and a job finds a task still completed at its time: nothing)
+		if len(t.Reminders) > 2 { // not "[]"
 			with = append(with, t)
 		}
 	}

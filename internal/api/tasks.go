@@ -248,11 +248,11 @@ func (h *TasksHandler) UpdateTask(ctx context.Context, req tasksapi.UpdateTaskRe
 		if !newReminders { // else their jobs go with them, in the transaction below
 			r, err = h.q.UpdateTask(ctx, p)
 		}
-		if newReminders || store.IsNotFound(err) && (p.Completed != nil && *p.Completed || p.SetDueDate || p.SetRecurrence) {
+		if newReminders || store.IsNotFound(err) && (p.Completed != nil || p.SetDueDate || p.SetRecurrence) {
 			// perhaps it completes a recurring task, gives one a new rule or
-			// due date, or moves relative reminders: again, in a transaction
-			// that checks the rule still has dates, makes the next task and
-			// inserts the reminders' jobs
+			// due date, moves relative reminders or reopens a task with
+			// reminders: again, in a transaction that checks the rule still
+			// has dates, makes the next task and inserts the reminders' jobs
 			p.MayChangeSeries = true
 			r.Task, r.Tags, _, err = h.completeSeries(ctx, uid, func(q *db.Queries) (db.Task, string, bool, error) {
 				r, err := q.UpdateTask(ctx, p)

@@ -35,10 +35,17 @@ func (r *reminding) ReminderMissed()             { r.missed.Add(1) }
 
 func newReminding(t *testing.T, maxLateness time.Duration, opt ...func(*options)) *reminding {
 	t.Helper()
+	return newRemindingLate(t, maxLateness, 0, opt...)
+}
+
+// newRemindingLate is newReminding whose worker's clock is ahead by ahead:
+// every job runs as if the service came back that late.
+func newRemindingLate(t *testing.T, maxLateness, ahead time.Duration, opt ...func(*options)) *reminding {
+	t.Helper()
 	a := newApp(t, opt...)
 	r := &reminding{app: a, url: liveServer(t, a, time.Minute)}
 	rem := reminders.New(a.pool, reminders.Options{MaxLateness: maxLateness,
-		Metrics: r})
+		Metrics: r, Now: func() time.Time { return time.Now().Add(ahead) }})
 	workers := river.NewWorkers()
 	require.NoError(t, rem.AddWorkers(workers))
 	client, err := jobs.NewClient(a.pool, workers, jobs.Options{Queues: map[string]int{reminders.Queue: 4},
@@ -214,14 +221,15 @@ func TestReminderInputErrors(t *testing.T) {
 }
 
 // A reminder far later than REMINDER_MAX_LATENESS (the service was down) is
-// marked fired but not delivered, and counted.
+// marked fired but not delivered, and counted; one set for a time already
+// past is delivered at once (it is not late for an outage).
 func TestReminderTooLateIsMarkedNotDelivered(t *testing.T) {
 	t.Parallel()
-	r := newReminding(t, time.Second)
+	r := newRemindingLate(t, time.Minute, time.Hour) // the worker wakes an hour late
 	tok := r.user(t, "late@example.com")
 	s, resp := openEvents(t, r.url, tok, "")
 	require.NotNil(t, s, "status %d", resp.StatusCode)
-	task := r.createTask(t, tok, map[string]any{"title": "too late", "reminders": []map[string]any{{"at": rfc(time.Now().Add(-time.Minute))}}})
+	task := r.createTask(t, tok, map[string]any{"title": "too late", "reminders": []map[string]any{{"at": rfc(time.Now().Add(500 * time.Millisecond))}}})
 	poll(t, func() bool { return r.missed.Load() == 1 }, "the late reminder is counted")
 	assert.NotNil(t, remindersOf(r.task(t, tok, task["id"]))[0]["fired_at"], "marked fired")
 	assert.Zero(t, r.fired.Load())
@@ -229,6 +237,45 @@ func TestReminderTooLateIsMarkedNotDelivered(t *testing.T) {
 	for len(s.events) > 0 {
 		assert.NotEqual(t, "reminder", (<-s.events).event, "not delivered")
 	}
+
+	onTime := newReminding(t, time.Second)
+	tok = onTime.user(t, "past@example.com")
+	past := onTime.createTask(t, tok, map[string]any{"title": "set late", "reminders": []map[string]any{{"at": rfc(time.Now().Add(-time.Hour))}}})
+	poll(t, func() bool { return onTime.fired.Load() == 1 }, "a reminder set for a past time is delivered at once")
+	assert.Zero(t, onTime.missed.Load())
+	assert.NotNil(t, remindersOf(onTime.task(t, tok, past["id"]))[0]["fired_at"])
+}
+
+// A task reopened before its reminder's time gets the reminder; writes that
+// keep a reminder add no job; the change feed shows the reminders.
+func TestRemindersOfAReopenedTaskAndTheFeed(t *testing.T) {
+	t.Parallel()
+	r := newReminding(t, time.Hour)
+	tok := r.user(t, "reopen@example.com")
+	at := time.Now().Add(2 * time.Second).Truncate(time.Millisecond)
+	done := r.createTask(t, tok, map[string]any{"title": "done already", "completed": true,
+		"reminders": []map[string]any{{"at": rfc(at)}}})
+	path := "/api/v1/tasks/" + idOf(done["id"])
+	body := map[string]any{"title": "done already", "completed": true, "reminders": []map[string]any{{"at": rfc(at)}}}
+	for range 3 { // PUTs that keep the reminder
+		r.write(t, http.StatusOK, http.MethodPut, path, tok, body)
+	}
+	var jobs int
+	require.NoError(t, r.pool.QueryRow(context.Background(),
+		`SELECT count(*) FROM river_job WHERE kind = 'reminder' AND (args->>'task_id')::int = $1`, int(done["id"].(float64))).Scan(&jobs))
+	assert.Equal(t, 1, jobs, "one job for one reminder, however many writes keep it")
+	r.write(t, http.StatusOK, http.MethodPatch, path, tok, map[string]any{"completed": false})
+	poll(t, func() bool { return remindersOf(r.task(t, tok, done["id"]))[0]["fired_at"] != nil }, "the reopened task's reminder fires")
+
+	feed := r.write(t, http.StatusOK, http.MethodGet, "/api/v1/changes?since=0", tok, nil).JSON(t)
+	var shown []any
+	for _, c := range feed["changes"].([]any) {
+		if d, ok := c.(map[string]any)["data"].(map[string]any); ok && d["id"] == done["id"] {
+			shown = d["reminders"].([]any)
+		}
+	}
+	require.Len(t, shown, 1, "the change feed shows the reminders")
+	assert.NotNil(t, shown[0].(map[string]any)["fired_at"])
 }
 
 // Completing a recurring task gives the next one the relative reminders,

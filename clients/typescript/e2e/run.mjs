@@ -42,7 +42,8 @@ async function swaggerUI() {
   const accountOps = ["updateCurrentUser", "listSessions", "revokeAllSessions", "revokeSession", "changePassword", "deleteAccount"];
   const expected = ["registerUser", "loginUser", "refreshToken", "getCurrentUser", "logoutUser", ...accountOps, "createTask",
     "listTasks", "getTask", "replaceTask", "updateTask", "deleteTask", "completeTask", "getOccurrences", "addTagToTask", "removeTagFromTask", "createTag",
-    "listTags", "updateTag", "deleteTag", "listChanges", "streamEvents"];
+    "listTags", "updateTag", "deleteTag", "listChanges", "streamEvents",
+    "createWebhook", "listWebhooks", "getWebhook", "updateWebhook", "deleteWebhook", "testWebhook", "listWebhookDeliveries"];
   const missing = expected.filter((id) => !ids.some((x) => x.endsWith(`-${id}`)));
   missing.length === 0 && ids.length === expected.length
     ? pass(`docs: all ${expected.length} operations listed`)

@@ -436,7 +436,8 @@ export interface components {
         /**
          * @description The fields to change; the rules are those of TaskCreate. `null` clears `description`,
          *     `due_date` or `recurrence`; `title`, `completed` and `priority` cannot be null. Clearing
-         *     the due date of a recurring task is RECURRENCE_NEEDS_DUE_DATE.
+         *     the due date of a recurring task is RECURRENCE_NEEDS_DUE_DATE, and of a task with
+         *     reminders relative to it INVALID_REMINDER (send `reminders` without them too).
          */
         TaskUpdate: {
             /** @description 1-200 characters, not blank, no NUL character; stored trimmed. The pattern's `\s` is ASCII white space; the server trims all Unicode white space (U+00A0, U+3000, ...) and then counts, so a title of such spaces alone is INVALID_TITLE too. */
