@@ -61,6 +61,24 @@ async function flow(apiBase: string, tokenTTLms: number): Promise<void> {
     await client.deleteTask(id);
   }
 
+  // Reminders: with the task, their times derived from its due date.
+  const call = (await client.createTask({ title: "Call mum", due_date: "2027-01-04T18:00:00Z",
+    reminders: [{ before: "PT15M" }, { at: "2027-01-04T09:00:00Z" }] })).data;
+  check("a task's reminders", call.reminders.length === 2 && call.reminders[0]?.fires_at === "2027-01-04T17:45:00Z"
+    && call.reminders[0]?.fired_at === null && call.reminders[1]?.before === null, call.reminders);
+  await client.deleteTask(call.id);
+
+  // Webhooks: subscribed (the secret shown once), tested, listed, deleted.
+  const hook = await client.createWebhook({ url: "https://hooks.example.com/todo", events: ["task.completed"] });
+  check("create a webhook", hook.secret.startsWith("whsec_") && hook.disabled === false, hook);
+  const listed = await client.webhooks();
+  check("list webhooks without secrets", listed.length === 1 && !("secret" in listed[0]!), listed);
+  check("send a test event", (await client.testWebhook(hook.id)).length === 36);
+  check("a webhook's deliveries", Array.isArray(await client.webhookDeliveries(hook.id)));
+  check("disable a webhook", (await client.updateWebhook(hook.id, { disabled: true })).disabled === true);
+  await client.deleteWebhook(hook.id);
+  check("delete a webhook", (await client.webhooks()).length === 0);
+
   // Refresh: the HttpOnly cookie goes cross-origin (CORS with credentials).
   check("refresh with the cookie", await client.refresh());
   check("the new token works", (await client.me()).email === email);

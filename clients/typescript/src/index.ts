@@ -36,6 +36,12 @@ export type Priority = TaskComponents["schemas"]["Priority"];
 export type Change = TaskComponents["schemas"]["Change"];
 export type ChangeList = TaskComponents["schemas"]["ChangeList"];
 export type ReminderDue = TaskComponents["schemas"]["ReminderDue"];
+export type Reminder = TaskComponents["schemas"]["Reminder"];
+export type Webhook = TaskComponents["schemas"]["Webhook"];
+export type WebhookCreate = TaskComponents["schemas"]["WebhookCreate"];
+export type WebhookCreated = TaskComponents["schemas"]["WebhookCreated"];
+export type WebhookUpdate = TaskComponents["schemas"]["WebhookUpdate"];
+export type WebhookDelivery = TaskComponents["schemas"]["WebhookDelivery"];
 export type Recurrence = TaskComponents["schemas"]["Recurrence"];
 export type RecurrenceInput = TaskComponents["schemas"]["RecurrenceInput"];
 export type TaskCompletion = TaskComponents["schemas"]["TaskCompletion"];
@@ -332,6 +338,30 @@ export function createTodoClient(options: TodoClientOptions) {
     async occurrences(taskId: number, limit?: number): Promise<string[]> {
       const body = unwrap(await api.GET("/tasks/{task_id}/occurrences", { params: { path: { task_id: taskId }, query: { limit } } }));
       return body.occurrences;
+    },
+    /** Subscribes a URL to the user's events; the answer's `secret` (shown only here) verifies the deliveries. */
+    async createWebhook(body: WebhookCreate): Promise<WebhookCreated> {
+      return unwrap(await api.POST("/webhooks", { body }));
+    },
+    /** The user's webhooks, oldest first, without their secrets. */
+    async webhooks(): Promise<Webhook[]> {
+      return unwrap(await api.GET("/webhooks"));
+    },
+    /** Changes a webhook's URL, events or description, or disables or enables it. */
+    async updateWebhook(webhookId: number, body: WebhookUpdate): Promise<Webhook> {
+      return unwrap(await api.PATCH("/webhooks/{webhook_id}", { params: { path: { webhook_id: webhookId } }, body }));
+    },
+    /** Deletes a webhook. */
+    async deleteWebhook(webhookId: number): Promise<void> {
+      expectNoContent(await api.DELETE("/webhooks/{webhook_id}", { params: { path: { webhook_id: webhookId } } }));
+    },
+    /** Sends a webhook.test event to a webhook; answers its event id. */
+    async testWebhook(webhookId: number): Promise<string> {
+      return unwrap(await api.POST("/webhooks/{webhook_id}/test", { params: { path: { webhook_id: webhookId } } })).event_id;
+    },
+    /** A webhook's latest 100 delivery attempts, newest first. */
+    async webhookDeliveries(webhookId: number): Promise<WebhookDelivery[]> {
+      return unwrap(await api.GET("/webhooks/{webhook_id}/deliveries", { params: { path: { webhook_id: webhookId } } }));
     },
     /** Deletes a task; with ifVersion, only if nobody changed it since. */
     async deleteTask(taskId: number, options?: WriteOptions): Promise<void> {
