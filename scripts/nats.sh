@@ -10,9 +10,9 @@
 #   scripts/nats.sh url      print the nats:// URL
 #
 # Settings: TODO_NATS_PORT, TODO_NATS_MONITOR_PORT, TODO_DATA_DIR (default ./.data).
-# Without TODO_NATS_PORT, the first start picks a free port from 54222 up and
+# Without TODO_NATS_PORT, the first start picks a free port from 24222 up and
 # keeps it in .data/nats.port (the monitoring port, for the health check: from
-# 58222 up, in .data/nats.monitor-port), so clones side by side each get their
+# 28222 up, in .data/nats.monitor-port), so clones side by side each get their
 # own server. JetStream's store is .data/nats/js, the log .data/nats.log, the
 # pid file .data/nats/nats.pid; the server listens on 127.0.0.1 only.
 # Needs nats-server; as root, installs Debian's package when it is missing.
@@ -75,9 +75,12 @@ pick() {
   return 0
 }
 
+# Below Linux's ephemeral range (32768-60999): a port there can be the local
+# end of some outgoing connection, which no connect test sees but which makes
+# the bind fail.
 resolve_ports() {
-  pick port "$data_dir/nats.port" 54222 "${1:-}"
-  pick mport "$data_dir/nats.monitor-port" 58222 "${1:-}"
+  pick port "$data_dir/nats.port" 24222 "${1:-}"
+  pick mport "$data_dir/nats.monitor-port" 28222 "${1:-}"
 }
 
 url() { echo "nats://127.0.0.1:$port"; }
@@ -112,9 +115,18 @@ start() {
     alive "$child" || break
     sleep 0.1
   done
+  kill "$child" 2>/dev/null || true
+  # A port picked here that another socket took meanwhile: pick again, once.
+  if [ -z "${retried:-}" ] && [ -z "${TODO_NATS_PORT:-}${TODO_NATS_MONITOR_PORT:-}" ] \
+     && tail -n 5 "$log" | grep -q 'address already in use'; then
+    retried=1
+    rm -f "$data_dir/nats.port" "$data_dir/nats.monitor-port"
+    port='' mport=''
+    start
+    return
+  fi
   echo "nats.sh: nats-server did not become ready on 127.0.0.1:$port; the end of $log:" >&2
   tail -n 20 "$log" >&2
-  kill "$child" 2>/dev/null || true
   exit 1
 }
 
