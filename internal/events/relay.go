@@ -166,6 +166,10 @@ func (r *Relay) lead(ctx context.Context) error {
 		nc, err = nats.Connect(r.cfg.NATSURL, nats.Name("todo-api relay"), nats.ReconnectBufSize(-1),
 			nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
 		if err != nil {
+			// NATS unreachable: the webhooks need not wait for it
+			if ferr := r.fanOut(ctx, conn, 0); ferr != nil {
+				r.cfg.Logger.Warn("webhook deliveries while NATS is unreachable", "err", ferr)
+			}
 			return fmt.Errorf("nats: %w", err)
 		}
 		defer nc.Close()

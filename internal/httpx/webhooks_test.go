@@ -71,7 +71,7 @@ func (r *receiver) deliveries() []delivery {
 
 // newHooked starts the deliveries with a client that trusts roots and may
 // reach private addresses when allowPrivate; now is the deliveries' clock.
-func newHooked(t *testing.T, roots *x509.CertPool, allowPrivate bool, now func() time.Time) *hooked {
+func newHooked(t *testing.T, roots *x509.CertPool, allowPrivate bool, now func() time.Time, natsURL ...string) *hooked {
 	t.Helper()
 	a := newApp(t)
 	hooks := events.NewWebhooks(a.pool, events.WebhookOptions{
@@ -90,7 +90,8 @@ func newHooked(t *testing.T, roots *x509.CertPool, allowPrivate bool, now func()
 	a.tasks.SetWebhooks(api.WebhookOptions{AllowPrivate: true, Enqueue: hooks.Enqueue})
 	ctx, cancel := context.WithCancel(context.Background())
 	require.NoError(t, hooks.River.Start(ctx))
-	relay := events.NewRelay(events.Config{DatabaseURL: a.url, Fanout: hooks.Fanout, Idle: 5 * time.Millisecond, Retry: 50 * time.Millisecond})
+	relay := events.NewRelay(events.Config{DatabaseURL: a.url, Fanout: hooks.Fanout, Idle: 5 * time.Millisecond, Retry: 50 * time.Millisecond,
+		NATSURL: strings.Join(natsURL, ","), Stream: events.Stream{Name: "T_UNREACHABLE", Subjects: "unreachable"}})
 	done := make(chan struct{})
 	go func() { relay.Run(ctx); close(done) }()
 	t.Cleanup(func() {
@@ -307,4 +308,17 @@ func TestWebhookDisabledAfterADayOfFailures(t *testing.T) {
 	assert.Equal(t, false, p["disabled"])
 	require.NoError(t, h.pool.QueryRow(context.Background(), "SELECT failing_since FROM webhooks").Scan(&failing))
 	assert.Nil(t, failing, "enabling forgets the failures")
+}
+
+// With NATS unreachable the events wait for it, but their webhooks do not.
+func TestWebhooksDoNotWaitForNATS(t *testing.T) {
+	rcv := newReceiver(t, func(int) int { return http.StatusNoContent })
+	h := newHooked(t, trust(rcv.srv), true, time.Now, "nats://127.0.0.1:1")
+	tok := h.user(t, "nonats@example.com")
+	h.write(t, http.StatusCreated, http.MethodPost, "/api/v1/webhooks", tok, map[string]any{"url": rcv.srv.URL, "events": []string{"*"}})
+	h.createTask(t, tok, map[string]any{"title": "delivered anyway"})
+	poll(t, func() bool { return len(rcv.deliveries()) == 1 }, "the webhook gets the event")
+	var kept int
+	require.NoError(t, h.pool.QueryRow(context.Background(), "SELECT count(*) FROM outbox WHERE fanned_out").Scan(&kept))
+	assert.Equal(t, 1, kept, "the event waits for NATS")
 }
