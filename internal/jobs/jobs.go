@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -40,7 +41,10 @@ func NewClient(pool *pgxpool.Pool, workers *river.Workers, o Options) (*river.Cl
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	host, _ := os.Hostname()
 	c, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+		// the host and process: a job's attempted_by tells which replica ran it
+		ID:       fmt.Sprintf("%s-%d-%d", host, os.Getpid(), time.Now().Unix()),
 		Queues:   queues,
 		Workers:  workers,
 		PollOnly: o.PollOnly,
