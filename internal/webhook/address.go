@@ -1,7 +1,10 @@
 // Package webhook holds the delivery side of webhooks that needs no database:
 // checking an endpoint URL at registration, an HTTP client that refuses to
 // dial anything but public addresses, signing and sending one delivery
-// (Standard Webhooks headers), and the retry schedule.
+// (Standard Webhooks headers), and the retry schedule. The signature is the
+// Standard Webhooks reference library's (standard-webhooks/libraries), so
+// the bytes signed, the secret's encoding and the header format are exactly
+// what receivers' libraries verify (the tests verify with it too).
 package webhook
 
 import (
