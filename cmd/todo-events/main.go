@@ -357,7 +357,7 @@ func (w *writer) step(c *http.Client, base string, rnd *rand.Rand) bool {
 	default:
 		method, path = http.MethodDelete, fmt.Sprintf("/tasks/%d", task)
 	}
-	status, b, err := callH(c, method, base+path, w.token, body, header...)
+	status, b, err := call(c, method, base+path, w.token, body, header...)
 	var t struct {
 		ID, Version int64
 		Task        *struct{ ID, Version int64 }
@@ -756,13 +756,9 @@ func get(u string) int {
 	return resp.StatusCode
 }
 
-func call(c *http.Client, method, u, token, body string) (int, []byte, error) {
-	return callH(c, method, u, token, body)
-}
-
-// callH sends one JSON request (body "": none) with a bearer token and any
+// call sends one JSON request (body "": none) with a bearer token and any
 // headers (name, value, ...), and reads the whole answer.
-func callH(c *http.Client, method, u, token, body string, header ...string) (int, []byte, error) {
+func call(c *http.Client, method, u, token, body string, header ...string) (int, []byte, error) {
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)

@@ -84,10 +84,11 @@ type reminderInput struct {
 }
 
 // fromReminders validates a task's reminders into the JSON the writes take
-// ("[]" for none); equal reminders are kept once.
-func fromReminders(in []tasksapi.ReminderInput) ([]byte, error) {
+// ("[]" for none), and reports whether one is relative to the due date;
+// equal reminders are kept once.
+func fromReminders(in []tasksapi.ReminderInput) (_ []byte, relative bool, _ error) {
 	if len(in) > maxReminders {
-		return nil, errTooManyReminders
+		return nil, false, errTooManyReminders
 	}
 	out := make([]reminderInput, 0, len(in))
 	for _, r := range in {
@@ -97,25 +98,26 @@ func fromReminders(in []tasksapi.ReminderInput) ([]byte, error) {
 		case before != nil && at == nil:
 			d, ok := parseDuration(*before)
 			if !ok || d < 0 || d > maxBefore {
-				return nil, errInvalidReminder
+				return nil, false, errInvalidReminder
 			}
 			s := int64(d / time.Second)
-			v.Before = &s
+			v.Before, relative = &s, true
 		case at != nil && before == nil:
 			t, err := time.Parse(time.RFC3339Nano, *at)
 			if err != nil || t.UTC().Year() > 9999 || t.UTC().Year() < 1 {
-				return nil, errInvalidReminder
+				return nil, false, errInvalidReminder
 			}
 			t = t.UTC().Truncate(time.Microsecond) // PostgreSQL's precision
 			v.At = &t
 		default:
-			return nil, errInvalidReminder
+			return nil, false, errInvalidReminder
 		}
 		if !slices.ContainsFunc(out, func(o reminderInput) bool { return equalInput(o, v) }) {
 			out = append(out, v)
 		}
 	}
-	return json.Marshal(out)
+	b, err := json.Marshal(out)
+	return b, relative, err
 }
 
 func equalInput(a, b reminderInput) bool {
@@ -190,8 +192,8 @@ func (r storedReminder) FiresAt(due *time.Time) *time.Time {
 	return &t
 }
 
-// StoredReminders reads a task's stored reminders.
-func StoredReminders(t db.Task) ([]StoredReminder, error) {
+// storedReminders decodes a task's stored reminders.
+func storedReminders(t db.Task) ([]storedReminder, error) {
 	var rs []storedReminder
 	if len(t.Reminders) == 0 {
 		return nil, nil
@@ -199,11 +201,24 @@ func StoredReminders(t db.Task) ([]StoredReminder, error) {
 	if err := json.Unmarshal(t.Reminders, &rs); err != nil {
 		return nil, fmt.Errorf("the reminders of task %d: %w", t.ID, err)
 	}
+	return rs, nil
+}
+
+// firedFor reports whether the reminder has fired for the time at.
+func (r storedReminder) firedFor(at *time.Time) bool {
+	return at != nil && r.FiredFor != nil && r.FiredFor.Equal(*at)
+}
+
+// StoredReminders reads a task's stored reminders.
+func StoredReminders(t db.Task) ([]StoredReminder, error) {
+	rs, err := storedReminders(t)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]StoredReminder, 0, len(rs))
 	for _, r := range rs {
-		s := StoredReminder{ID: r.ID, FiresAt: r.FiresAt(t.DueDate)}
-		s.Fired = s.FiresAt != nil && r.FiredFor != nil && r.FiredFor.Equal(*s.FiresAt)
-		out = append(out, s)
+		at := r.FiresAt(t.DueDate)
+		out = append(out, StoredReminder{ID: r.ID, FiresAt: at, Fired: r.firedFor(at)})
 	}
 	return out, nil
 }
@@ -219,8 +234,8 @@ type StoredReminder struct {
 // none or they cannot be read).
 func toReminders(t db.Task) []tasksapi.Reminder {
 	out := []tasksapi.Reminder{}
-	var rs []storedReminder
-	if len(t.Reminders) == 0 || json.Unmarshal(t.Reminders, &rs) != nil {
+	rs, err := storedReminders(t)
+	if err != nil {
 		return out
 	}
 	for _, r := range rs {
@@ -233,19 +248,11 @@ func toReminders(t db.Task) []tasksapi.Reminder {
 		if at := r.FiresAt(t.DueDate); at != nil {
 			u := at.UTC()
 			v.FiresAt = &u
-			if r.FiredFor != nil && r.FiredFor.Equal(*at) && r.FiredAt != nil {
+			if r.firedFor(at) && r.FiredAt != nil {
 				v.FiredAt.Set(r.FiredAt.UTC())
 			}
 		}
 		out = append(out, v)
 	}
 	return out
-}
-
-// hasRelative reports whether reminders (fromReminders' JSON) has one
-// relative to the due date.
-func hasRelative(reminders []byte) bool {
-	var rs []reminderInput
-	_ = json.Unmarshal(reminders, &rs)
-	return slices.ContainsFunc(rs, func(r reminderInput) bool { return r.Before != nil })
 }

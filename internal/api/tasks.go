@@ -470,10 +470,11 @@ func fromTaskInput(b *tasksapi.TaskCreate) (taskInput, error) {
 	if b.Reminders != nil {
 		rs = *b.Reminders
 	}
-	if in.reminders, err = fromReminders(rs); err != nil {
+	var relative bool
+	if in.reminders, relative, err = fromReminders(rs); err != nil {
 		return in, err
 	}
-	if in.dueDate == nil && hasRelative(in.reminders) {
+	if in.dueDate == nil && relative {
 		return in, errInvalidReminder
 	}
 	return in, nil
@@ -535,7 +536,7 @@ func fromTaskPatch(b *tasksapi.TaskUpdate) (db.UpdateTaskParams, bool, error) {
 	p.Reminders = []byte("[]")
 	if b.Reminders != nil {
 		var err error
-		if p.Reminders, err = fromReminders(*b.Reminders); err != nil {
+		if p.Reminders, _, err = fromReminders(*b.Reminders); err != nil { // the database checks the due date
 			return p, false, err
 		}
 		p.SetReminders = true

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -46,13 +47,20 @@ func newRemindingLate(t *testing.T, maxLateness, ahead time.Duration, opt ...fun
 	r := &reminding{app: a, url: liveServer(t, a, time.Minute)}
 	rem := reminders.New(a.pool, reminders.Options{MaxLateness: maxLateness,
 		Metrics: r, Now: func() time.Time { return time.Now().Add(ahead) }})
-	workers := river.NewWorkers()
-	require.NoError(t, rem.AddWorkers(workers))
-	client, err := jobs.NewClient(a.pool, workers, jobs.Options{Queues: map[string]int{reminders.Queue: 4},
-		PollOnly: testdb.ThroughPooler()})
-	require.NoError(t, err)
-	rem.River = client
+	rem.River = startJobs(t, a, reminders.Queue, rem.AddWorkers)
 	a.tasks.SetReminders(rem)
+	return r
+}
+
+// startJobs starts a River client (internal/jobs) of the app's database
+// working queue with the workers add registers; it stops when t ends.
+func startJobs(t *testing.T, a *app, queue string, add func(*river.Workers) error) *river.Client[pgx.Tx] {
+	t.Helper()
+	workers := river.NewWorkers()
+	require.NoError(t, add(workers))
+	client, err := jobs.NewClient(a.pool, workers, jobs.Options{Queues: map[string]int{queue: 4},
+		PollOnly: testdb.ThroughPooler()}) // a transaction pooler keeps no LISTEN
+	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	require.NoError(t, client.Start(ctx))
 	t.Cleanup(func() {
@@ -61,7 +69,7 @@ func newRemindingLate(t *testing.T, maxLateness, ahead time.Duration, opt ...fun
 		_ = client.Stop(sctx)
 		cancel()
 	})
-	return r
+	return client
 }
 
 // task is one of the user's tasks as GET answers it.

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -23,8 +22,6 @@ import (
 	"github.com/todoapp/todo-api/asyncapi"
 	"github.com/todoapp/todo-api/internal/api"
 	"github.com/todoapp/todo-api/internal/events"
-	"github.com/todoapp/todo-api/internal/jobs"
-	"github.com/todoapp/todo-api/internal/testdb"
 	"github.com/todoapp/todo-api/internal/webhook"
 )
 
@@ -79,28 +76,16 @@ func newHooked(t *testing.T, roots *x509.CertPool, allowPrivate bool, now func()
 		Backoff: func(int) time.Duration { return 10 * time.Millisecond },
 		Now:     now,
 	})
-	workers := river.NewWorkers()
-	require.NoError(t, hooks.AddWorkers(workers))
-	client, err := jobs.NewClient(a.pool, workers, jobs.Options{Queues: map[string]int{webhook.Queue: 4},
-		PollOnly: testdb.ThroughPooler()}) // a transaction pooler keeps no LISTEN
-	require.NoError(t, err)
-	hooks.River = client
+	hooks.River = startJobs(t, a, webhook.Queue, hooks.AddWorkers)
 	// Registration allows private hosts: the dial-time check is the one
 	// under test when allowPrivate is false.
 	a.tasks.SetWebhooks(api.WebhookOptions{AllowPrivate: true, Enqueue: hooks.Enqueue})
 	ctx, cancel := context.WithCancel(context.Background())
-	require.NoError(t, hooks.River.Start(ctx))
 	relay := events.NewRelay(events.Config{DatabaseURL: a.url, Fanout: hooks.Fanout, Idle: 5 * time.Millisecond, Retry: 50 * time.Millisecond,
 		NATSURL: strings.Join(natsURL, ","), Stream: events.Stream{Name: "T_UNREACHABLE", Subjects: "unreachable"}})
 	done := make(chan struct{})
 	go func() { relay.Run(ctx); close(done) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
-		defer c()
-		_ = hooks.River.Stop(sctx)
-	})
+	t.Cleanup(func() { cancel(); <-done })
 	return &hooked{app: a, hooks: hooks}
 }
 
